@@ -1,0 +1,3 @@
+import type { AugmentationSpec } from "../plugin/types.js";
+
+export const builtinAugmentations: AugmentationSpec[] = [];

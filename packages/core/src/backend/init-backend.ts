@@ -1,0 +1,116 @@
+/**
+ * Chooses the tensor backend. "auto" tries, in order: @tensorflow/tfjs-node-gpu (CUDA),
+ * @tensorflow/tfjs-node (native CPU), wasm (our default everywhere), cpu (pure JS, slow).
+ * The two native packages are optional: a GPU host adds them (`pnpm add @tensorflow/tfjs-node-gpu`);
+ * our install never needs them because their install script downloads libtensorflow.
+ * `SELFSUP_BACKEND` overrides the request.
+ */
+import { tf } from "../tf.js";
+import { registerWasmTrainingKernels } from "./wasm-kernels/index.js";
+
+export const BACKEND_NAMES = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
+export type BackendRequest = (typeof BACKEND_NAMES)[number];
+export type BackendName = Exclude<BackendRequest, "auto">;
+
+export interface BackendAttempt {
+  backend: BackendName;
+  ok: boolean;
+  reason: string;
+}
+
+export interface BackendReport {
+  /** The backend selfsup asked for (after SELFSUP_BACKEND). */
+  requested: BackendRequest;
+  /** The backend in use. */
+  backend: BackendName;
+  /** tfjs' own backend name (tensorflow, wasm, cpu). */
+  tfBackend: string;
+  /** Why each candidate was chosen or skipped, in the order tried. */
+  attempts: BackendAttempt[];
+  /** Kernels selfsup registered on top of the backend (wasm training kernels). */
+  extraKernels: string[];
+}
+
+const ORDER: BackendName[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
+
+let current: BackendReport | undefined;
+
+async function tryNative(pkg: string): Promise<string | undefined> {
+  try {
+    await import(pkg);
+    return undefined;
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    if (/Cannot find (package|module)/.test(msg)) return `${pkg} is not installed`;
+    return `${pkg} failed to load: ${msg.split("\n")[0]}`;
+  }
+}
+
+async function activate(backend: BackendName): Promise<{ ok: boolean; reason: string; extraKernels: string[] }> {
+  switch (backend) {
+    case "tensorflow-gpu":
+    case "tensorflow": {
+      const pkg = backend === "tensorflow-gpu" ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
+      const missing = await tryNative(pkg);
+      if (missing) return { ok: false, reason: missing, extraKernels: [] };
+      const ok = await tf.setBackend("tensorflow");
+      return ok
+        ? { ok, reason: `${pkg} loaded (libtensorflow ${backend === "tensorflow-gpu" ? "with CUDA" : "native CPU"})`, extraKernels: [] }
+        : { ok, reason: `${pkg} loaded but the tensorflow backend did not initialise`, extraKernels: [] };
+    }
+    case "wasm": {
+      try {
+        await import("@tensorflow/tfjs-backend-wasm");
+        const extraKernels = registerWasmTrainingKernels();
+        const ok = await tf.setBackend("wasm");
+        return ok
+          ? { ok, reason: "WebAssembly (SIMD) backend with selfsup's training kernels", extraKernels }
+          : { ok, reason: "the wasm backend did not initialise", extraKernels: [] };
+      } catch (err) {
+        return { ok: false, reason: `wasm backend failed: ${(err as Error).message}`, extraKernels: [] };
+      }
+    }
+    case "cpu": {
+      await import("@tensorflow/tfjs-backend-cpu");
+      const ok = await tf.setBackend("cpu");
+      return { ok, reason: ok ? "pure JavaScript backend (slow; fallback)" : "cpu backend did not initialise", extraKernels: [] };
+    }
+  }
+}
+
+/** Initialises the requested backend (or the best available for "auto") and reports the choice. */
+export async function initBackend(request: BackendRequest = "auto"): Promise<BackendReport> {
+  const env = process.env.SELFSUP_BACKEND;
+  if (env !== undefined && env !== "") {
+    if (!(BACKEND_NAMES as readonly string[]).includes(env)) {
+      throw new Error(`SELFSUP_BACKEND="${env}" is not a backend; use one of ${BACKEND_NAMES.join(", ")}`);
+    }
+    request = env as BackendRequest;
+  }
+  const candidates = request === "auto" ? ORDER : [request];
+  const attempts: BackendAttempt[] = [];
+  for (const backend of candidates) {
+    const r = await activate(backend);
+    attempts.push({ backend, ok: r.ok, reason: r.reason });
+    if (r.ok) {
+      await tf.ready();
+      current = { requested: request, backend, tfBackend: tf.getBackend(), attempts, extraKernels: r.extraKernels };
+      return current;
+    }
+  }
+  throw new Error(
+    `no tensor backend could be started for "${request}":\n${attempts.map((a) => `  ${a.backend}: ${a.reason}`).join("\n")}`,
+  );
+}
+
+/** The report of the last successful initBackend(), if any. */
+export function currentBackend(): BackendReport | undefined {
+  return current;
+}
+
+export function formatBackendReport(r: BackendReport): string {
+  const lines = [`backend: ${r.backend} (requested ${r.requested})`];
+  for (const a of r.attempts) lines.push(`  ${a.ok ? "chosen " : "skipped"} ${a.backend}: ${a.reason}`);
+  if (r.extraKernels.length > 0) lines.push(`  training kernels added: ${r.extraKernels.join(", ")}`);
+  return lines.join("\n");
+}

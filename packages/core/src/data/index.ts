@@ -1,0 +1,3 @@
+import type { DatasetSpec } from "../plugin/types.js";
+
+export const builtinDatasets: DatasetSpec[] = [];

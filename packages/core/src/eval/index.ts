@@ -1,0 +1,3 @@
+import type { EvaluatorSpec } from "../plugin/types.js";
+
+export const builtinEvaluators: EvaluatorSpec[] = [];

@@ -1,0 +1,4 @@
+import type { BackboneSpec, HeadSpec } from "../plugin/types.js";
+
+export const builtinBackbones: BackboneSpec[] = [];
+export const builtinHeads: HeadSpec[] = [];

@@ -1,0 +1,151 @@
+/**
+ * Plugin discovery: finds every installed package whose package.json declares
+ * `"selfsup": { "plugin": "./dist/plugin.js" }`, under npm's flat node_modules and pnpm's
+ * symlinked one (direct dependencies are links in node_modules; everything else is reachable
+ * through node_modules/.pnpm/node_modules). One broken plugin never takes the others down: its
+ * failure is returned next to the plugins that loaded.
+ */
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Registry } from "./registry.js";
+import type { Plugin } from "./types.js";
+
+export interface FoundPlugin {
+  packageName: string;
+  version: string;
+  dir: string;
+  /** Absolute path of the plugin module. */
+  module: string;
+}
+
+export interface PluginFailure {
+  packageName: string;
+  dir: string;
+  error: string;
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function packageDirsIn(nodeModules: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(nodeModules);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const name of names) {
+    if (name.startsWith(".")) continue;
+    const full = path.join(nodeModules, name);
+    if (name.startsWith("@")) {
+      let scoped: string[] = [];
+      try {
+        scoped = await readdir(full);
+      } catch {}
+      for (const s of scoped) out.push(path.join(full, s));
+    } else {
+      out.push(full);
+    }
+  }
+  return out;
+}
+
+/** node_modules folders searched from `root`: its own and its ancestors', plus pnpm's hidden hoist. */
+async function nodeModulesDirs(root: string): Promise<string[]> {
+  const dirs: string[] = [];
+  let dir = path.resolve(root);
+  for (;;) {
+    const nm = path.join(dir, "node_modules");
+    if (await isDir(nm)) {
+      dirs.push(nm);
+      const hidden = path.join(nm, ".pnpm", "node_modules");
+      if (await isDir(hidden)) dirs.push(hidden);
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return dirs;
+}
+
+export async function findPlugins(root: string): Promise<{ found: FoundPlugin[]; failures: PluginFailure[] }> {
+  const found: FoundPlugin[] = [];
+  const failures: PluginFailure[] = [];
+  const seen = new Set<string>();
+  for (const nm of await nodeModulesDirs(root)) {
+    for (const candidate of await packageDirsIn(nm)) {
+      let real: string;
+      try {
+        real = await realpath(candidate);
+      } catch {
+        continue; // dangling link
+      }
+      if (seen.has(real)) continue;
+      seen.add(real);
+      let pkg: { name?: string; version?: string; selfsup?: { plugin?: unknown } };
+      try {
+        pkg = JSON.parse(await readFile(path.join(real, "package.json"), "utf8"));
+      } catch {
+        continue;
+      }
+      if (!pkg.selfsup) continue;
+      const name = pkg.name ?? path.basename(real);
+      if (typeof pkg.selfsup.plugin !== "string") {
+        failures.push({ packageName: name, dir: real, error: `package.json "selfsup.plugin" must be a path to the plugin module` });
+        continue;
+      }
+      found.push({ packageName: name, version: pkg.version ?? "0.0.0", dir: real, module: path.resolve(real, pkg.selfsup.plugin) });
+    }
+  }
+  found.sort((a, b) => a.packageName.localeCompare(b.packageName));
+  return { found, failures };
+}
+
+/** Imports one found plugin and checks that its default export is a plugin object. */
+export async function importPlugin(found: FoundPlugin): Promise<Plugin> {
+  try {
+    await stat(found.module);
+  } catch {
+    throw new Error(`plugin module ${found.module} does not exist (is the package built?)`);
+  }
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(found.module).href)) as { default?: unknown };
+  } catch (err) {
+    throw new Error(`importing ${found.module} failed: ${(err as Error).message}`);
+  }
+  const plugin = mod.default as Plugin | undefined;
+  if (!plugin || typeof plugin !== "object" || typeof plugin.name !== "string") {
+    throw new Error(`${found.module} must default-export definePlugin({...})`);
+  }
+  return plugin;
+}
+
+/** Discovers, imports and registers every installed plugin; failures are collected, not thrown. */
+export async function loadPlugins(
+  registry: Registry,
+  root: string,
+): Promise<{ loaded: FoundPlugin[]; failures: PluginFailure[] }> {
+  const { found, failures } = await findPlugins(root);
+  const loaded: FoundPlugin[] = [];
+  for (const f of found) {
+    if (registry.listPlugins().some((p) => p.name === f.packageName)) {
+      loaded.push(f); // already registered (e.g. built-ins)
+      continue;
+    }
+    try {
+      registry.register(await importPlugin(f));
+      loaded.push(f);
+    } catch (err) {
+      failures.push({ packageName: f.packageName, dir: f.dir, error: (err as Error).message });
+    }
+  }
+  return { loaded, failures };
+}
