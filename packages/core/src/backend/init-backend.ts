@@ -41,7 +41,7 @@ async function tryNative(pkg: string): Promise<string | undefined> {
     return undefined;
   } catch (err) {
     const msg = (err as Error).message ?? String(err);
-    if (/Cannot find (package|module)/.test(msg)) return `${pkg} is not installed`;
+    if (/Cannot find (package|module)|Could not resolve|ERR_MODULE_NOT_FOUND/.test(msg)) return `${pkg} is not installed`;
     return `${pkg} failed to load: ${msg.split("\n")[0]}`;
   }
 }

@@ -3,7 +3,7 @@
  * options instead of kwargs). `registry.create("method", "simclr", opts, ctx)`-style helpers live
  * with their users; here: register, get, list, and option parsing with errors that name the field.
  */
-import { z } from "zod";
+import type { z } from "zod";
 import {
   API_VERSION,
   type ContributionBase,
@@ -141,7 +141,8 @@ function validateSpec(kind: ContributionKind, spec: ContributionBase, plugin: st
   if (typeof spec.description !== "string" || spec.description.length === 0) {
     throw new RegistryError(`${kind} "${spec.name}" in plugin "${plugin}" needs a description`);
   }
-  if (!(spec.options instanceof z.ZodType)) {
+  // Duck-typed rather than `instanceof`: a plugin may bring its own copy of zod.
+  if (!spec.options || typeof (spec.options as { safeParse?: unknown }).safeParse !== "function") {
     throw new RegistryError(`${kind} "${spec.name}" in plugin "${plugin}" needs a zod options schema`);
   }
   const defaults = spec.options.safeParse({});
