@@ -1,1 +1,1 @@
-export {};
+export { default, invert, l1 } from "./plugin.js";
