@@ -1,0 +1,328 @@
+/**
+ * The run config: what `selfsup train` reads from a YAML/JSON file and/or flags, validated with
+ * zod. Defaults live here, next to the code that uses them. Two stages:
+ *
+ * 1. `parseRunConfig(raw)`: shape and ranges (field path, bad value and what is allowed on error).
+ * 2. `resolveRunConfig(config, registry)`: names checked against the installed plugins (an
+ *    unknown name lists the installed ones) and every contribution's options parsed with its own
+ *    schema, defaults filled in. The resolved config is what a run stores and a resume reuses.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { BACKEND_NAMES, type ContributionKind, formatZodError, type InputSpec, type Registry, RegistryError } from "@selfsup/core";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+/** A config problem the user can fix; the CLI exits with code 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export const OPTIMIZERS = ["sgd", "adam", "adamw", "lars"] as const;
+
+const optionsRecord = z.record(z.string(), z.unknown()).default({});
+const named = z.strictObject({ name: z.string().min(1), options: optionsRecord });
+const positiveInt = z.number().int().min(1);
+
+export const methodConfigSchema = named;
+export const backboneConfigSchema = named;
+export const datasetConfigSchema = z.strictObject({
+  name: z.string().min(1),
+  options: optionsRecord,
+  /** Use only the first N samples of each split (quick runs, tests). */
+  limit: positiveInt.optional(),
+});
+export const augmentationConfigSchema = named;
+
+export const trainingConfigSchema = z.strictObject({
+  epochs: positiveInt.default(1),
+  /** Stop after this many optimizer steps (across epochs), whichever comes first. */
+  maxSteps: positiveInt.optional(),
+  batchSize: z.number().int().min(2).max(65_536).default(64),
+  optimizer: z.enum(OPTIMIZERS).default("adam"),
+  lr: z.number().positive().max(100).default(1e-3),
+  weightDecay: z.number().min(0).max(1).default(0),
+  /** Linear warmup, in optimizer steps, before cosine decay. */
+  warmup: z.number().int().min(0).default(0),
+  clipGradNorm: z.number().positive().optional(),
+  /** Gradient accumulation: micro-batches per optimizer step. */
+  accumulate: positiveInt.default(1),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+});
+
+export const evalConfigSchema = z.strictObject({
+  knn: z.boolean().default(true),
+  linear: z.boolean().default(false),
+  fewLabel: z
+    .strictObject({
+      labelsPerClass: z.array(positiveInt).default([]),
+      seeds: z.array(z.number().int().min(0)).min(1).default([0]),
+    })
+    .default({ labelsPerClass: [], seeds: [0] }),
+  /** kNN accuracy logged every N epochs (0: only at the end). */
+  everyEpochs: z.number().int().min(0).default(1),
+});
+
+export const checkpointConfigSchema = z.strictObject({
+  /** Also checkpoint every N optimizer steps (0: only at epoch ends and on interrupt). */
+  everySteps: z.number().int().min(0).default(0),
+  /** How many of the latest checkpoints to keep (the best one is kept as well). */
+  keepLast: positiveInt.default(2),
+});
+
+export const runConfigSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  tags: z.array(z.string().trim().min(1).max(64)).default([]),
+  method: methodConfigSchema,
+  backbone: backboneConfigSchema.optional(),
+  dataset: datasetConfigSchema,
+  augmentations: z.array(augmentationConfigSchema).optional(),
+  training: trainingConfigSchema.default(trainingConfigSchema.parse({})),
+  eval: evalConfigSchema.default(evalConfigSchema.parse({})),
+  checkpoint: checkpointConfigSchema.default(checkpointConfigSchema.parse({})),
+  backend: z.enum(BACKEND_NAMES).default("auto"),
+});
+
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+export type RunConfig = z.output<typeof runConfigSchema>;
+
+/** A config whose names exist in the registry and whose options carry every default. */
+export interface ResolvedRunConfig extends RunConfig {
+  backbone: { name: string; options: Record<string, unknown> };
+  augmentations?: Array<{ name: string; options: Record<string, unknown> }>;
+}
+
+// ---------------------------------------------------------------- error formatting
+
+/** The allowed keys of the (strict) object schema found at `at` inside `schema`, if any. */
+function keysAt(schema: z.ZodType, at: PropertyKey[]): string[] | undefined {
+  let s: z.ZodType | undefined = schema;
+  for (const key of [...at, null]) {
+    // unwrap defaults / optionals / pipes until an object or array is reached
+    for (let i = 0; i < 10 && s; i++) {
+      const def: { type: string; innerType?: z.ZodType; in?: z.ZodType } = (
+        s as unknown as { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } }
+      ).def;
+      if (def.type === "default" || def.type === "optional" || def.type === "nullable" || def.type === "prefault") s = def.innerType;
+      else if (def.type === "pipe") s = def.in;
+      else break;
+    }
+    if (!s) return undefined;
+    if (key === null) break;
+    if (s instanceof z.ZodObject) s = (s.shape as Record<string, z.ZodType>)[String(key)];
+    else if (s instanceof z.ZodArray) s = s.element as z.ZodType;
+    else return undefined;
+  }
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : undefined;
+}
+
+/**
+ * Rewrites zod issues so that each names one field: an unknown key becomes an issue at that key
+ * saying which keys are allowed there (zod reports it on the parent object).
+ */
+export function explainIssues(error: z.ZodError, schema: z.ZodType): z.ZodError {
+  const issues = error.issues.flatMap((issue): z.core.$ZodIssue[] => {
+    if (issue.code !== "unrecognized_keys") return [issue];
+    const allowed = keysAt(schema, issue.path);
+    return issue.keys.map((key) => ({
+      ...issue,
+      path: [...issue.path, key],
+      message: `unknown field${allowed ? `; allowed here: ${allowed.join(", ")}` : ""}`,
+    }));
+  });
+  return new z.ZodError(issues as z.core.$ZodIssue[]);
+}
+
+/** Validates the shape of a raw config (file + flags); throws ConfigError naming every bad field. */
+export function parseRunConfig(raw: unknown, source = "run config"): RunConfig {
+  const result = runConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new ConfigError(formatZodError(explainIssues(result.error, runConfigSchema), source, raw));
+}
+
+// ---------------------------------------------------------------- registry resolution
+
+function checkName(registry: Registry, kind: ContributionKind, name: string, field: string): void {
+  if (registry.has(kind, name)) return;
+  const installed = registry.list(kind).map((e) => e.spec.name);
+  throw new ConfigError(
+    `invalid run config:\n  ${field}: unknown ${kind} ${JSON.stringify(name)}; installed ${kind}s: ${installed.length > 0 ? installed.join(", ") : "(none)"}`,
+  );
+}
+
+function parseOptionsAt(
+  registry: Registry,
+  kind: ContributionKind,
+  name: string,
+  options: Record<string, unknown>,
+  field: string[],
+  fullInput: unknown,
+): Record<string, unknown> {
+  const spec = registry.get(kind, name);
+  const result = spec.options.safeParse(options);
+  if (result.success) return result.data as Record<string, unknown>;
+  const issues = result.error.issues.map((i) => ({ ...i, path: [...field, ...i.path] }));
+  const err = explainIssues(new z.ZodError(issues as z.core.$ZodIssue[]), z.object({}));
+  throw new ConfigError(formatZodError(err, `run config (options of ${kind} "${name}")`, fullInput));
+}
+
+/**
+ * Checks every name against the registry and parses every options object with its schema (defaults
+ * filled in). A method without a backbone gets the method's default backbone for the dataset's
+ * input; that needs the dataset's input spec, so pass it when known.
+ */
+export function resolveRunConfig(
+  config: RunConfig,
+  registry: Registry,
+  input?: InputSpec,
+): ResolvedRunConfig {
+  checkName(registry, "method", config.method.name, "method.name");
+  checkName(registry, "dataset", config.dataset.name, "dataset.name");
+  const method = registry.get("method", config.method.name);
+  let backbone = config.backbone;
+  if (!backbone) {
+    const fallback = input && method.defaultBackbone ? method.defaultBackbone(input) : { name: "convnet", options: {} };
+    backbone = { name: fallback.name, options: fallback.options ?? {} };
+  }
+  checkName(registry, "backbone", backbone.name, "backbone.name");
+  (config.augmentations ?? []).forEach((a, i) => {
+    checkName(registry, "augmentation", a.name, `augmentations.${i}.name`);
+  });
+  const resolved: ResolvedRunConfig = {
+    ...config,
+    method: { name: config.method.name, options: parseOptionsAt(registry, "method", config.method.name, config.method.options, ["method", "options"], config) },
+    backbone: { name: backbone.name, options: parseOptionsAt(registry, "backbone", backbone.name, backbone.options, ["backbone", "options"], config) },
+    dataset: {
+      ...config.dataset,
+      options: parseOptionsAt(registry, "dataset", config.dataset.name, config.dataset.options, ["dataset", "options"], config),
+    },
+  };
+  if (config.augmentations) {
+    resolved.augmentations = config.augmentations.map((a, i) => ({
+      name: a.name,
+      options: parseOptionsAt(registry, "augmentation", a.name, a.options, ["augmentations", String(i), "options"], config),
+    }));
+  }
+  return resolved;
+}
+
+/** Turns a RegistryError into a ConfigError (bad names or options are the user's to fix). */
+export function asConfigError(err: unknown): unknown {
+  return err instanceof RegistryError ? new ConfigError(err.message) : err;
+}
+
+// ---------------------------------------------------------------- files and flags
+
+/** Reads a YAML or JSON config file (YAML is a superset of JSON; `.json` is parsed strictly). */
+export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = path.extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid ${path.extname(file) === ".json" ? "JSON" : "YAML"}: ${(err as Error).message}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(`config file ${file} must hold an object (method, dataset, training, ...), got ${Array.isArray(value) ? "a list" : typeof value}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Flags of `train` / `submit` that map onto config fields. Strings as commander hands them. */
+export interface RunFlags {
+  method?: string;
+  backbone?: string;
+  dataset?: string;
+  limit?: string;
+  epochs?: string;
+  maxSteps?: string;
+  batchSize?: string;
+  lr?: string;
+  optimizer?: string;
+  weightDecay?: string;
+  warmup?: string;
+  seed?: string;
+  backend?: string;
+  name?: string;
+  tag?: string[];
+  /** Generic overrides: `training.clipGradNorm=1`, `method.options.temperature=0.2`. */
+  set?: string[];
+}
+
+/** "3" -> 3, "1e-3" -> 0.001, "true" -> true; anything else stays a string (and zod names it). */
+export function scalarFromFlag(value: string): unknown {
+  const v = value.trim();
+  if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v)) return Number(v);
+  if (v === "true") return true;
+  if (v === "false") return false;
+  if (v === "null") return null;
+  if (v.startsWith("[") || v.startsWith("{")) {
+    try {
+      return JSON.parse(v);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split(".").filter((k) => k.length > 0);
+  if (keys.length === 0) throw new ConfigError(`--set needs field.path=value (got ${JSON.stringify(dotted)})`);
+  let obj: Record<string, unknown> = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = obj[key];
+    if (next === undefined || next === null || typeof next !== "object" || Array.isArray(next)) obj[key] = {};
+    obj = obj[key] as Record<string, unknown>;
+  }
+  obj[keys[keys.length - 1] as string] = value;
+}
+
+/** Applies flags over a raw config (flags win). Returns a new object. */
+export function applyFlags(base: Record<string, unknown>, flags: RunFlags): Record<string, unknown> {
+  const raw = structuredClone(base);
+  const put = (field: string, v: string | undefined, asScalar = true) => {
+    if (v !== undefined) setPath(raw, field, asScalar ? scalarFromFlag(v) : v);
+  };
+  put("method.name", flags.method, false);
+  put("backbone.name", flags.backbone, false);
+  put("dataset.name", flags.dataset, false);
+  put("dataset.limit", flags.limit);
+  put("training.epochs", flags.epochs);
+  put("training.maxSteps", flags.maxSteps);
+  put("training.batchSize", flags.batchSize);
+  put("training.lr", flags.lr);
+  put("training.optimizer", flags.optimizer, false);
+  put("training.weightDecay", flags.weightDecay);
+  put("training.warmup", flags.warmup);
+  put("training.seed", flags.seed);
+  put("backend", flags.backend, false);
+  put("name", flags.name, false);
+  if (flags.tag && flags.tag.length > 0) {
+    const existing = Array.isArray(raw.tags) ? (raw.tags as unknown[]) : [];
+    raw.tags = [...existing, ...flags.tag];
+  }
+  for (const assignment of flags.set ?? []) {
+    const eq = assignment.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`--set needs field.path=value (got ${JSON.stringify(assignment)})`);
+    setPath(raw, assignment.slice(0, eq), scalarFromFlag(assignment.slice(eq + 1)));
+  }
+  // `--backbone x` on a config whose backbone had options for another backbone: keep only the name.
+  if (flags.backbone !== undefined && base.backbone && (base.backbone as { name?: unknown }).name !== flags.backbone) {
+    raw.backbone = { name: flags.backbone };
+  }
+  return raw;
+}
+
+/** Config file (optional) + flags -> a validated RunConfig. Needs at least a method and a dataset. */
+export async function loadRunConfig(file: string | undefined, flags: RunFlags): Promise<RunConfig> {
+  const base = file ? await readConfigFile(file) : {};
+  const raw = applyFlags(base, flags);
+  return parseRunConfig(raw, file ? `run config (${file} + flags)` : "run config (flags)");
+}
