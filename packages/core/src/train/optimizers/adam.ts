@@ -1,0 +1,63 @@
+/**
+ * Adam (Kingma & Ba 2015, https://arxiv.org/abs/1412.6980) with optional coupled L2 decay, and
+ * AdamW (Loshchilov & Hutter 2019, https://arxiv.org/abs/1711.05101) with decoupled decay, in
+ * PyTorch's conventions (eps added after the square root, bias correction with the step t >= 1):
+ *
+ *   Adam:  g = grad + wd * p                       (only for parameters with decay)
+ *   AdamW: p = p - lr * wd * p                     (only for parameters with decay), g = grad
+ *   m = b1 * m + (1 - b1) * g                      (slot "m")
+ *   v = b2 * v + (1 - b2) * g^2                    (slot "v")
+ *   p = p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+ *
+ * Usage: `new AdamW({ weightDecay: 0.05 }).applyGradients(params, grads, lr)`.
+ */
+import { tf } from "../../tf.js";
+import { Optimizer, type ParamRef } from "./optimizer.js";
+
+export interface AdamOptions {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class Adam extends Optimizer {
+  readonly name: string = "adam";
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** AdamW: decay the weights directly instead of adding wd * p to the gradient. */
+  protected readonly decoupled: boolean = false;
+
+  constructor(opts: AdamOptions = {}) {
+    super();
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+  }
+
+  protected update(p: ParamRef, grad: tf.Tensor, lr: number): void {
+    const decay = p.decay && this.weightDecay !== 0;
+    let g = grad;
+    let w: tf.Tensor = p.variable;
+    if (decay && this.decoupled) w = tf.mul(w, 1 - lr * this.weightDecay);
+    else if (decay) g = tf.add(g, tf.mul(w, this.weightDecay));
+    const m = this.slot(p, "m");
+    const v = this.slot(p, "v");
+    const mNew = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
+    const vNew = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+    m.assign(mNew);
+    v.assign(vNew);
+    const t = this.paramStep(p);
+    const mHat = tf.div(mNew, 1 - this.beta1 ** t);
+    const vHat = tf.div(vNew, 1 - this.beta2 ** t);
+    p.variable.assign(tf.sub(w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), this.eps)), lr)));
+  }
+}
+
+export class AdamW extends Adam {
+  override readonly name: string = "adamw";
+  protected override readonly decoupled: boolean = true;
+}
