@@ -1,1 +1,8 @@
-export {};
+/**
+ * @selfsup/method-contrastive: joint-embedding self-supervised methods (SimCLR, MoCo v2, BYOL,
+ * SimSiam, Barlow Twins, VICReg) and their losses, usable on their own.
+ */
+export * from "./losses/index.js";
+export * from "./methods/index.js";
+export * from "./stop-gradient.js";
+export { default as contrastivePlugin } from "./plugin.js";

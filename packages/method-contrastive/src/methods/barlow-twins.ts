@@ -1,0 +1,102 @@
+/**
+ * Barlow Twins: make the cross-correlation of two views' embeddings close to the identity.
+ *
+ * Zbontar, Jing, Misra, LeCun, Deny, "Barlow Twins: Self-Supervised Learning via Redundancy
+ * Reduction", ICML 2021. https://arxiv.org/abs/2103.03230
+ *
+ *   z = g(f(x))   backbone + projector (Linear, BN, ReLU) x 2, then Linear
+ *   loss = sum_i (1 - C_ii)^2 + lambda sum_{i != j} C_ij^2,  C the batch-standardized
+ *          cross-correlation of z1 and z2 (see ../losses/barlow-twins.ts)
+ *
+ * Each view goes through the network as its own batch (BatchNorm statistics per view), as in the
+ * official code. No negatives, no predictor, no momentum encoder, no stop-gradient.
+ *
+ * Paper defaults (ImageNet): ResNet-50, projector 8192-8192-8192, lambda = 5e-3, LARS, batch 2048.
+ * The loss benefits from a wide projector (the paper's Fig. 4); for the small convnet (128-d
+ * features) the defaults here are 512-512-512 with the same lambda.
+ */
+import {
+  type FeatureModule,
+  type InputSpec,
+  type Method,
+  type MethodBuildContext,
+  type Module,
+  type StepContext,
+  type StepResult,
+  type TrainBatch,
+  defineMethod,
+  tf,
+} from "@selfsup/core";
+import { z } from "zod";
+import { barlowTwinsLoss, crossCorrelation } from "../losses/barlow-twins.js";
+import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
+import { buildMlp } from "./projector.js";
+import { twoViews } from "./views.js";
+
+export const barlowTwinsMethodOptions = z.object({
+  projectorDim: z.number().int().positive().default(512).describe("width of the projector's 3 layers (paper: 8192)"),
+  lambda: z.number().nonnegative().default(5e-3).describe("weight of the off-diagonal redundancy term (paper: 5e-3)"),
+});
+export type BarlowTwinsMethodOptions = z.output<typeof barlowTwinsMethodOptions>;
+
+export class BarlowTwins implements Method {
+  readonly name = "barlow-twins";
+  readonly views = 2;
+  readonly backbone: FeatureModule;
+  readonly projector: FeatureModule;
+
+  constructor(
+    readonly options: BarlowTwinsMethodOptions,
+    ctx: MethodBuildContext,
+  ) {
+    const d = options.projectorDim;
+    this.backbone = ctx.buildBackbone();
+    this.projector = buildMlp(ctx, this.backbone.outputDim, { hiddenDims: [d, d], outputDim: d, batchNorm: true });
+  }
+
+  trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
+    const [v1, v2] = twoViews(batch, this.name);
+    return ctx.minimize(() => {
+      const z1 = this.projector.forward(this.backbone.forward(v1));
+      const z2 = this.projector.forward(this.backbone.forward(v2));
+      const loss = barlowTwinsLoss(z1, z2, { lambda: this.options.lambda });
+      const onDiagonal = tf.tidy(() => {
+        const c = crossCorrelation(z1, z2);
+        return tf.mean(tf.sum(tf.mul(c, tf.eye(c.shape[0])), 1)) as tf.Scalar;
+      });
+      return { loss, metrics: { meanDiagonal: onDiagonal } };
+    });
+  }
+
+  encoder(): FeatureModule {
+    return this.backbone;
+  }
+
+  modules(): Record<string, Module> {
+    return { backbone: this.backbone, projector: this.projector };
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.backbone.trainableVariables(), ...this.projector.trainableVariables()];
+  }
+
+  defaultAugmentation(input: InputSpec) {
+    return contrastiveAugmentation(input);
+  }
+
+  dispose(): void {
+    this.backbone.dispose();
+    this.projector.dispose();
+  }
+}
+
+export const barlowTwinsMethod = defineMethod({
+  name: "barlow-twins",
+  description: "Barlow Twins: cross-correlation of two views' embeddings pushed to the identity (Zbontar et al. 2021)",
+  family: "contrastive",
+  paper: { title: "Barlow Twins: Self-Supervised Learning via Redundancy Reduction", url: "https://arxiv.org/abs/2103.03230" },
+  inputs: ["image"],
+  options: barlowTwinsMethodOptions,
+  defaultBackbone: defaultImageBackbone,
+  create: (opts, ctx) => new BarlowTwins(opts, ctx),
+});

@@ -1,0 +1,142 @@
+/**
+ * BYOL: an online network predicts a slowly moving target network's projection of another view.
+ *
+ * Grill et al., "Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning",
+ * NeurIPS 2020. https://arxiv.org/abs/2006.07733
+ *
+ *   online:  y = f_theta(x), z = g_theta(y), p = q_theta(z)     backbone, projector, predictor
+ *   target:  z' = g_xi(f_xi(x'))                                EMA of backbone + projector
+ *   L(v, v') = || p/|p| - z'/|z'| ||^2 = 2 - 2 cos(p, z')      (= 2 + 2 * negative cosine)
+ *   loss = L(v1, v2) + L(v2, v1)                                symmetric, target without gradient
+ *   after the optimizer step:  xi <- tau xi + (1 - tau) theta,
+ *   tau_k = 1 - (1 - tau_base) (cos(pi k / K) + 1) / 2         from tau_base to 1 over K = totalSteps
+ *
+ * The target is computed outside `ctx.minimize` (no gradient path) and its parameters are marked
+ * non-trainable; only the EMA moves them.
+ *
+ * Paper defaults (ImageNet): ResNet-50, projector and predictor 4096 -> 256 (Linear, BN, ReLU,
+ * Linear), tau_base = 0.996, LARS, batch 4096. Defaults here: projector and predictor 512 -> 128,
+ * tau_base = 0.996.
+ */
+import {
+  type FeatureModule,
+  type InputSpec,
+  type Method,
+  type MethodBuildContext,
+  type Module,
+  type StepContext,
+  type StepResult,
+  type TrainBatch,
+  defineMethod,
+  tf,
+} from "@selfsup/core";
+import { z } from "zod";
+import { negativeCosineSimilarity } from "../losses/negative-cosine.js";
+import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
+import { embeddingStd } from "./embedding-std.js";
+import { cosineMomentum, emaUpdate, momentumCopy } from "./momentum.js";
+import { buildMlp } from "./projector.js";
+import { twoViews } from "./views.js";
+
+export const byolMethodOptions = z.object({
+  projectorHiddenDim: z.number().int().positive().default(512).describe("hidden width of projector and predictor (paper: 4096)"),
+  projectorOutputDim: z.number().int().positive().default(128).describe("projection dimension (paper: 256)"),
+  baseMomentum: z.number().min(0).max(1).default(0.996).describe("tau_base of the target EMA, raised to 1 by a cosine schedule"),
+});
+export type BYOLOptions = z.output<typeof byolMethodOptions>;
+
+export class BYOL implements Method {
+  readonly name = "byol";
+  readonly views = 2;
+  readonly backbone: FeatureModule;
+  readonly projector: FeatureModule;
+  readonly predictor: FeatureModule;
+  readonly targetBackbone: FeatureModule;
+  readonly targetProjector: FeatureModule;
+
+  constructor(
+    readonly options: BYOLOptions,
+    ctx: MethodBuildContext,
+  ) {
+    const mlp = { hiddenDims: [options.projectorHiddenDim], outputDim: options.projectorOutputDim, batchNorm: true };
+    this.backbone = ctx.buildBackbone();
+    this.projector = buildMlp(ctx, this.backbone.outputDim, mlp);
+    this.predictor = buildMlp(ctx, options.projectorOutputDim, mlp);
+    this.targetBackbone = momentumCopy(this.backbone);
+    this.targetProjector = momentumCopy(this.projector);
+  }
+
+  /** The target decay tau at a step (cosine from baseMomentum to 1). */
+  momentumAt(step: number, totalSteps: number): number {
+    return cosineMomentum(step, totalSteps, this.options.baseMomentum);
+  }
+
+  /** The target network's projection of a view; call outside the tape (no gradient). */
+  target(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.targetProjector.forward(this.targetBackbone.forward(x)));
+  }
+
+  trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
+    const [v1, v2] = twoViews(batch, this.name);
+    const tau = this.momentumAt(ctx.step, ctx.totalSteps);
+    const t1 = this.target(v1);
+    const t2 = this.target(v2);
+    let result: StepResult;
+    try {
+      result = ctx.minimize(() => {
+        const z1 = this.projector.forward(this.backbone.forward(v1));
+        const z2 = this.projector.forward(this.backbone.forward(v2));
+        const p1 = this.predictor.forward(z1);
+        const p2 = this.predictor.forward(z2);
+        // 2 - 2 cos(p, z') = 2 + 2 D(p, z'), for both directions
+        const loss = tf.add(
+          tf.add(2, tf.mul(2, negativeCosineSimilarity(p1, t2))),
+          tf.add(2, tf.mul(2, negativeCosineSimilarity(p2, t1))),
+        ) as tf.Scalar;
+        return { loss, metrics: { momentum: tf.scalar(tau), embeddingStd: embeddingStd(z1) } };
+      });
+    } finally {
+      tf.dispose([t1, t2]);
+    }
+    emaUpdate(this.targetBackbone, this.backbone, tau);
+    emaUpdate(this.targetProjector, this.projector, tau);
+    return result;
+  }
+
+  encoder(): FeatureModule {
+    return this.backbone;
+  }
+
+  modules(): Record<string, Module> {
+    return {
+      backbone: this.backbone,
+      projector: this.projector,
+      predictor: this.predictor,
+      targetBackbone: this.targetBackbone,
+      targetProjector: this.targetProjector,
+    };
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.backbone.trainableVariables(), ...this.projector.trainableVariables(), ...this.predictor.trainableVariables()];
+  }
+
+  defaultAugmentation(input: InputSpec) {
+    return contrastiveAugmentation(input);
+  }
+
+  dispose(): void {
+    for (const m of Object.values(this.modules())) m.dispose();
+  }
+}
+
+export const byolMethod = defineMethod({
+  name: "byol",
+  description: "BYOL: online network predicts an EMA target's projection, symmetric 2 - 2cos loss, no negatives (Grill et al. 2020)",
+  family: "contrastive",
+  paper: { title: "Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning", url: "https://arxiv.org/abs/2006.07733" },
+  inputs: ["image"],
+  options: byolMethodOptions,
+  defaultBackbone: defaultImageBackbone,
+  create: (opts, ctx) => new BYOL(opts, ctx),
+});

@@ -1,0 +1,106 @@
+/**
+ * SimCLR: contrast two augmented views of each image against every other image of the batch.
+ *
+ * Chen, Kornblith, Norouzi, Hinton, "A Simple Framework for Contrastive Learning of Visual
+ * Representations", ICML 2020. https://arxiv.org/abs/2002.05709
+ *
+ *   h = f(x)            backbone (the representation evaluators use)
+ *   z = g(h)            projector: Linear -> BN -> ReLU -> Linear (2 layers)
+ *   loss = NT-Xent(z1, z2; t)   over the 2N views of N images (see ../losses/nt-xent.ts)
+ *
+ * Both views go through the backbone as one batch of 2N, so BatchNorm sees the statistics of both
+ * views together, as SimCLR's global BN does.
+ *
+ * Paper defaults (ImageNet): ResNet-50, projector 2048 -> 2048 -> 128, t = 0.1 (LARS, batch 4096);
+ * CIFAR-10: t = 0.5, batch 512 to 1024. Defaults here (small images, small backbones): projector
+ * hidden 512, output 128, t = 0.5 (the CIFAR recipe).
+ */
+import {
+  type FeatureModule,
+  type InputSpec,
+  type Method,
+  type MethodBuildContext,
+  type Module,
+  type StepContext,
+  type StepResult,
+  type TrainBatch,
+  defineMethod,
+  tf,
+} from "@selfsup/core";
+import { z } from "zod";
+import { l2Normalize } from "../losses/l2-normalize.js";
+import { ntXentLoss } from "../losses/nt-xent.js";
+import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
+import { embeddingStd } from "./embedding-std.js";
+import { buildMlp } from "./projector.js";
+import { twoViews } from "./views.js";
+
+export const simclrMethodOptions = z.object({
+  projectorHiddenDim: z.number().int().positive().default(512).describe("hidden width of the projector (paper: 2048)"),
+  projectorOutputDim: z.number().int().positive().default(128).describe("output width of the projector (paper: 128)"),
+  temperature: z.number().positive().default(0.5).describe("NT-Xent temperature (CIFAR: 0.5, ImageNet: 0.1)"),
+});
+export type SimCLROptions = z.output<typeof simclrMethodOptions>;
+
+export class SimCLR implements Method {
+  readonly name = "simclr";
+  readonly views = 2;
+  readonly backbone: FeatureModule;
+  readonly projector: FeatureModule;
+
+  constructor(
+    readonly options: SimCLROptions,
+    ctx: MethodBuildContext,
+  ) {
+    this.backbone = ctx.buildBackbone();
+    this.projector = buildMlp(ctx, this.backbone.outputDim, {
+      hiddenDims: [options.projectorHiddenDim],
+      outputDim: options.projectorOutputDim,
+      batchNorm: true,
+    });
+  }
+
+  trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
+    const [v1, v2] = twoViews(batch, this.name);
+    const n = v1.shape[0] as number;
+    return ctx.minimize(() => {
+      const zs = this.projector.forward(this.backbone.forward(tf.concat([v1, v2], 0)));
+      const [z1, z2] = tf.split(zs, [n, n], 0) as [tf.Tensor, tf.Tensor];
+      const loss = ntXentLoss(z1, z2, { temperature: this.options.temperature });
+      const positiveSimilarity = tf.mean(tf.sum(tf.mul(l2Normalize(z1), l2Normalize(z2)), 1)) as tf.Scalar;
+      return { loss, metrics: { positiveSimilarity, embeddingStd: embeddingStd(zs) } };
+    });
+  }
+
+  encoder(): FeatureModule {
+    return this.backbone;
+  }
+
+  modules(): Record<string, Module> {
+    return { backbone: this.backbone, projector: this.projector };
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.backbone.trainableVariables(), ...this.projector.trainableVariables()];
+  }
+
+  defaultAugmentation(input: InputSpec) {
+    return contrastiveAugmentation(input);
+  }
+
+  dispose(): void {
+    this.backbone.dispose();
+    this.projector.dispose();
+  }
+}
+
+export const simclrMethod = defineMethod({
+  name: "simclr",
+  description: "SimCLR: two views, MLP projector, NT-Xent over the 2N views of the batch (Chen et al. 2020)",
+  family: "contrastive",
+  paper: { title: "A Simple Framework for Contrastive Learning of Visual Representations", url: "https://arxiv.org/abs/2002.05709" },
+  inputs: ["image"],
+  options: simclrMethodOptions,
+  defaultBackbone: defaultImageBackbone,
+  create: (opts, ctx) => new SimCLR(opts, ctx),
+});
