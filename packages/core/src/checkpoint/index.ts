@@ -1,1 +1,3 @@
-export {};
+export * from "./atomic-dir.js";
+export * from "./checkpoint.js";
+export * from "./run-dir.js";

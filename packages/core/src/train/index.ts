@@ -1,1 +1,9 @@
-export {};
+export * from "./optimizers/index.js";
+export * from "./schedule.js";
+export * from "./clip.js";
+export * from "./errors.js";
+export * from "./config.js";
+export * from "./loader.js";
+export * from "./minimizer.js";
+export * from "./callbacks.js";
+export * from "./trainer.js";
