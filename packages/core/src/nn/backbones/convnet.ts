@@ -1,0 +1,89 @@
+import { z } from "zod";
+import { defineBackbone } from "../../plugin/define-plugin.js";
+import { Rng } from "../../rng.js";
+import { tf } from "../../tf.js";
+import { BatchNorm2d } from "../layers/batch-norm.js";
+import { Conv2d } from "../layers/conv2d.js";
+import { Module, type FeatureModule } from "../module.js";
+import { type ImageInput, checkImageBatch, imageInput } from "./input.js";
+
+export const convNetOptions = z.object({
+  /** Channels of the first block; the blocks have width, 2·width, 4·width (default 32 -> 32, 64, 128). */
+  width: z.number().int().positive().default(32),
+  /** Stride of each 3x3 conv block; its length is the number of blocks (default [2, 2, 2]: 28 -> 14 -> 7 -> 4). */
+  strides: z.array(z.number().int().min(1).max(4)).min(1).max(6).default([2, 2, 2]),
+});
+export type ConvNetOptions = z.output<typeof convNetOptions>;
+
+/** conv3x3 (no bias) -> BatchNorm -> ReLU: the unit of VGG-style nets since Ioffe & Szegedy (2015). */
+class ConvBlock extends Module {
+  readonly conv: Conv2d;
+  readonly bn: BatchNorm2d;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly stride: number,
+    rng: Rng,
+  ) {
+    super();
+    this.conv = this.addModule("conv", new Conv2d(inChannels, outChannels, rng, { stride, bias: false, init: "kaiming-normal" }));
+    this.bn = this.addModule("bn", new BatchNorm2d(outChannels));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.relu(this.bn.forward(this.conv.forward(x))));
+  }
+
+  protected recreate(): ConvBlock {
+    return new ConvBlock(this.inChannels, this.outChannels, this.stride, new Rng(0));
+  }
+}
+
+/**
+ * A small convnet for 28x28 digits (MNIST-sized inputs; any size works): blocks of
+ * conv3x3 -> BN -> ReLU with channels width·2^i, downsampling by stride 2 in every block
+ * (cheaper than pooling, and on the wasm backend every conv is the dominant cost: a stride-1
+ * first block would make the net ~3x slower for little gain on digits), then global average
+ * pooling to a vector of outputDim = width·2^(blocks-1) (128 by default).
+ * Input [B, H, W, C] floats, output [B, outputDim].
+ */
+export class ConvNet extends Module implements FeatureModule {
+  readonly outputDim: number;
+  readonly blocks: ConvBlock[] = [];
+
+  constructor(
+    readonly options: ConvNetOptions,
+    readonly input: ImageInput,
+    rng: Rng,
+  ) {
+    super();
+    let channels = input.channels;
+    options.strides.forEach((stride, i) => {
+      const out = options.width * 2 ** i;
+      this.blocks.push(this.addModule(`block${i + 1}`, new ConvBlock(channels, out, stride, rng)));
+      channels = out;
+    });
+    this.outputDim = channels;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    checkImageBatch(x, this.input, "convnet");
+    return tf.tidy(() => {
+      let h = x;
+      for (const block of this.blocks) h = block.forward(h);
+      return tf.mean(h, [1, 2]);
+    });
+  }
+
+  protected recreate(): ConvNet {
+    return new ConvNet(this.options, this.input, new Rng(0));
+  }
+}
+
+export const convNetBackbone = defineBackbone({
+  name: "convnet",
+  description: "Small conv3x3-BN-ReLU network with stride-2 blocks and global average pooling (for 28x28 digits)",
+  options: convNetOptions,
+  build: (opts, input, rng) => new ConvNet(opts, imageInput(input, "convnet"), rng),
+});

@@ -1,0 +1,196 @@
+import { z } from "zod";
+import { defineBackbone } from "../../plugin/define-plugin.js";
+import { Rng } from "../../rng.js";
+import { tf } from "../../tf.js";
+import { truncatedNormalInit } from "../init.js";
+import { LayerNorm } from "../layers/layer-norm.js";
+import { Linear } from "../layers/linear.js";
+import { TransformerBlock } from "../layers/transformer-block.js";
+import { Module, type FeatureModule, type ForwardOptions } from "../module.js";
+import { type ImageInput, checkImageBatch, imageInput } from "./input.js";
+
+export const vitOptions = z.object({
+  /** Side of the square patches; must divide the image height and width (default 4: 7x7 patches on 28 px, 8x8 on 32 px). */
+  patchSize: z.number().int().positive().default(4),
+  /**
+   * Token width (default 64). ViT-Tiny proper is dim 192, depth 12, heads 3 (Touvron et al., 2021);
+   * our defaults are sized for 28x28 digits on the wasm backend, where a 5.5M-parameter model would
+   * train for hours. Pass { dim: 192, depth: 12, heads: 3 } for the paper's model.
+   */
+  dim: z.number().int().positive().default(64),
+  depth: z.number().int().positive().default(4),
+  heads: z.number().int().positive().default(4),
+  mlpRatio: z.number().positive().default(4),
+  /**
+   * What `forward(x, { mask })` does with masked patches: "remove" drops them from the sequence
+   * (MAE: the encoder sees visible patches only), "token" replaces them with a learned mask token
+   * (SimMIM / BEiT). Default "remove".
+   */
+  maskMode: z.enum(["remove", "token"]).default("remove"),
+  /** The pooled feature: the class token ("cls", default) or the mean of the patch tokens ("mean"). */
+  pool: z.enum(["cls", "mean"]).default("cls"),
+});
+export type ViTOptions = z.output<typeof vitOptions>;
+
+/**
+ * Vision Transformer (Dosovitskiy et al., 2021, "An Image is Worth 16x16 Words",
+ * https://arxiv.org/abs/2010.11929): non-overlapping p x p patches, linearly embedded, a
+ * learnable class token prepended, learned position embeddings added, pre-norm transformer
+ * blocks and a final LayerNorm. Output: the class token's feature [B, dim] (or the patch-token
+ * mean with pool "mean"); with `{ tokens: true }` all tokens [B, 1+N, dim], class token first.
+ *
+ * The patch embedding is written as reshape + Linear, which is the same function as a conv with
+ * kernel = stride = p (its weight is the conv's [p, p, C, dim] filter flattened in (row, column,
+ * channel) order) but needs only matmul kernels, fast on every backend and with gradients on wasm.
+ *
+ * Masked image modelling, `forward(x, { mask })` with mask [B, N] (1 = masked, patches in
+ * row-major order):
+ * - maskMode "remove" (MAE, He et al., 2022): masked patches are dropped after their position
+ *   embedding is added; the remaining tokens keep ascending patch order, so the output has
+ *   1 + (N - masked) tokens. Every sample must mask the same number of patches (a batch is one
+ *   rectangular tensor), which MAE's random masking at a fixed ratio guarantees.
+ * - maskMode "token" (SimMIM, Xie et al., 2022; BEiT, Bao et al., 2022): masked patch embeddings
+ *   are replaced by a learned `mask_token` before position embeddings; the output keeps 1 + N tokens.
+ */
+export class ViT extends Module implements FeatureModule {
+  readonly outputDim: number;
+  readonly patchSize: number;
+  readonly dim: number;
+  readonly numPatches: number;
+  /** Patches per row and per column. */
+  readonly grid: readonly [number, number];
+  readonly patchEmbed: Linear;
+  readonly clsToken: tf.Variable;
+  readonly posEmbed: tf.Variable;
+  readonly maskToken: tf.Variable | undefined;
+  readonly blocks: TransformerBlock[] = [];
+  readonly norm: LayerNorm;
+
+  constructor(
+    readonly options: ViTOptions,
+    readonly input: ImageInput,
+    rng: Rng,
+  ) {
+    super();
+    const { patchSize: p, dim, depth, heads, mlpRatio } = options;
+    if (input.height % p !== 0 || input.width % p !== 0) {
+      throw new Error(
+        `vit-tiny: patchSize ${p} must divide the image size ${input.height}x${input.width} (try ${divisors(input.height, input.width).join(", ")})`,
+      );
+    }
+    if (dim % heads !== 0) throw new Error(`vit-tiny: dim ${dim} must be divisible by heads ${heads}`);
+    this.patchSize = p;
+    this.dim = dim;
+    this.outputDim = dim;
+    this.grid = [input.height / p, input.width / p];
+    this.numPatches = this.grid[0] * this.grid[1];
+    this.patchEmbed = this.addModule("patch_embed", new Linear(p * p * input.channels, dim, rng, { init: "xavier" }));
+    // timm / MAE: tokens and position embeddings ~ N(0, 0.02²), excluded from weight decay.
+    this.clsToken = this.addParameter("cls_token", truncatedNormalInit([1, 1, dim], 0.02, rng), { decay: false });
+    this.posEmbed = this.addParameter("pos_embed", truncatedNormalInit([1, 1 + this.numPatches, dim], 0.02, rng), { decay: false });
+    this.maskToken =
+      options.maskMode === "token"
+        ? this.addParameter("mask_token", truncatedNormalInit([1, 1, dim], 0.02, rng), { decay: false })
+        : undefined;
+    for (let i = 0; i < depth; i++) {
+      this.blocks.push(this.addModule(`block${i}`, new TransformerBlock(dim, heads, rng, { mlpRatio })));
+    }
+    this.norm = this.addModule("norm", new LayerNorm(dim, { eps: 1e-6 }));
+  }
+
+  /** [B, H, W, C] -> [B, N, p·p·C] patches in row-major order, each flattened as (row, column, channel). */
+  patchify(x: tf.Tensor): tf.Tensor3D {
+    const [b, h, w, c] = x.shape as [number, number, number, number];
+    const p = this.patchSize;
+    const [gh, gw] = [h / p, w / p];
+    return tf.tidy(() => {
+      const rows = tf.reshape(x, [b * gh, p, gw, p * c]); // one band of patch rows per (b, gh)
+      const patches = tf.transpose(rows, [0, 2, 1, 3]); // [b·gh, gw, p, p·c]
+      return tf.reshape(patches, [b, gh * gw, p * p * c]) as tf.Tensor3D;
+    });
+  }
+
+  forward(x: tf.Tensor, opts: ForwardOptions = {}): tf.Tensor {
+    checkImageBatch(x, this.input, "vit-tiny");
+    if (x.shape[1] !== this.input.height || x.shape[2] !== this.input.width) {
+      throw new Error(
+        `vit-tiny was built for ${this.input.height}x${this.input.width} images (its position embeddings are per patch), got [${x.shape}]`,
+      );
+    }
+    const b = x.shape[0];
+    const n = this.numPatches;
+    const { mask } = opts;
+    if (mask && !(mask.rank === 2 && mask.shape[0] === b && mask.shape[1] === n)) {
+      throw new Error(`vit-tiny: mask must be [batch, numPatches] = [${b}, ${n}] (1 = masked), got [${mask.shape}]`);
+    }
+    const keep = mask && this.options.maskMode === "remove" ? visibleIndices(mask) : undefined;
+    return tf.tidy(() => {
+      let patches: tf.Tensor = this.patchEmbed.forward(this.patchify(x)); // [B, N, D]
+      if (mask && this.maskToken) {
+        const m = tf.reshape(tf.cast(mask, "float32"), [b, n, 1]);
+        patches = tf.add(tf.mul(patches, tf.sub(1, m)), tf.mul(this.maskToken, m));
+      }
+      patches = tf.add(patches, tf.slice(this.posEmbed, [0, 1, 0], [1, n, this.dim]));
+      if (keep) {
+        const flat = tf.reshape(patches, [b * n, this.dim]);
+        const rows = tf.tensor1d(keep.flat, "int32");
+        patches = tf.reshape(tf.gather(flat, rows), [b, keep.perSample, this.dim]);
+      }
+      const cls = tf.add(this.clsToken, tf.slice(this.posEmbed, [0, 0, 0], [1, 1, this.dim]));
+      let h: tf.Tensor = tf.concat([tf.tile(cls, [b, 1, 1]), patches], 1);
+      for (const block of this.blocks) h = block.forward(h);
+      h = this.norm.forward(h);
+      if (opts.tokens) return h;
+      const t = h.shape[1] as number;
+      return this.options.pool === "cls"
+        ? tf.reshape(tf.slice(h, [0, 0, 0], [b, 1, this.dim]), [b, this.dim])
+        : tf.mean(tf.slice(h, [0, 1, 0], [b, t - 1, this.dim]), 1);
+    });
+  }
+
+  protected recreate(): ViT {
+    return new ViT(this.options, this.input, new Rng(0));
+  }
+}
+
+/**
+ * Row indices (into the [B·N] flattened patches) of the unmasked patches, in ascending patch order
+ * per sample. Reads the mask on the host: masks are made on the host by the augmentation step.
+ */
+function visibleIndices(mask: tf.Tensor): { flat: Int32Array; perSample: number } {
+  const [b, n] = mask.shape as [number, number];
+  const values = mask.dataSync();
+  const counts: number[] = [];
+  const flat: number[] = [];
+  for (let i = 0; i < b; i++) {
+    let visible = 0;
+    for (let j = 0; j < n; j++) {
+      if (Number(values[i * n + j]) === 0) {
+        flat.push(i * n + j);
+        visible++;
+      }
+    }
+    counts.push(visible);
+  }
+  const perSample = counts[0] ?? 0;
+  if (counts.some((c) => c !== perSample)) {
+    throw new Error(
+      `vit-tiny (maskMode "remove") needs the same number of masked patches in every sample, got visible counts [${counts.join(", ")}]; use a fixed mask ratio (MAE) or maskMode "token"`,
+    );
+  }
+  if (perSample === 0) throw new Error("vit-tiny: the mask hides every patch; at least one patch must stay visible");
+  return { flat: Int32Array.from(flat), perSample };
+}
+
+function divisors(h: number, w: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= Math.min(h, w); d++) if (h % d === 0 && w % d === 0) out.push(d);
+  return out;
+}
+
+export const vitTinyBackbone = defineBackbone({
+  name: "vit-tiny",
+  description: "Small Vision Transformer (Dosovitskiy et al. 2021): patch embedding, class token, pre-norm blocks; MAE/SimMIM masking",
+  options: vitOptions,
+  build: (opts, input, rng) => new ViT(opts, imageInput(input, "vit-tiny"), rng),
+});
