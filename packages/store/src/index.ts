@@ -1,0 +1,56 @@
+/**
+ * @selfsup/store: the run history of selfsup (runs, metric series, evaluations, checkpoints,
+ * artifacts) in one SQL schema that runs unchanged on embedded PGlite (default, a directory under
+ * `.selfsup/`) and on a shared PostgreSQL (DATABASE_URL), so a laptop and a team see the same
+ * model. Start with `openStore()`; everything else hangs off the returned RunStore.
+ */
+export {
+  type Db,
+  type DbTarget,
+  type DriverName,
+  type OpenDbOptions,
+  openDb,
+  type Row,
+  redact,
+  resolveTarget,
+  type SqlValue,
+} from "./db.js";
+export { StoreError, type StoreErrorCode } from "./errors.js";
+export { newId } from "./id.js";
+export { MetricWriter, type MetricWriterOptions } from "./metric-writer.js";
+export { MIGRATION_LOCK_KEY, type MigrateResult, migrate } from "./migrate.js";
+export { type Migration, migrations } from "./migrations/index.js";
+export { type OpenStoreOptions, openStore, RunStore } from "./run-store.js";
+export {
+  DEFAULT_MAX_POINTS,
+  DEFAULT_PAGE_SIZE,
+  MAX_ARTIFACT_BYTES,
+  MAX_PAGE_SIZE,
+  MAX_POINTS,
+  RUN_STATUSES,
+  type RunStatus,
+  TERMINAL_STATUSES,
+  type TerminalStatus,
+} from "./schemas.js";
+export type {
+  Artifact,
+  ArtifactInput,
+  Checkpoint,
+  CheckpointInput,
+  CreateRunInput,
+  Evaluation,
+  EvaluationInput,
+  FinishRunInput,
+  LeaderboardEntry,
+  LeaderboardOptions,
+  ListRunsOptions,
+  MetricPoint,
+  ReadSeriesOptions,
+  Run,
+  RunFilter,
+  RunOrderField,
+  RunPage,
+  Series,
+  SeriesPoint,
+  SeriesXAxis,
+} from "./types.js";

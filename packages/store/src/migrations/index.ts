@@ -1,0 +1,17 @@
+import { sql as runs } from "./001-runs.js";
+import { sql as metrics } from "./002-metrics.js";
+import { sql as results } from "./003-results.js";
+
+/** One schema change. `id` is the NNN of its file; ids only grow and a released one never changes. */
+export interface Migration {
+  readonly id: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** All migrations in order. To change the schema, add a file NNN-name.ts and list it here. */
+export const migrations: readonly Migration[] = [
+  { id: 1, name: "runs", sql: runs },
+  { id: 2, name: "metrics", sql: metrics },
+  { id: 3, name: "results", sql: results },
+];

@@ -1,0 +1,201 @@
+import { z } from "zod";
+import { fromZodError } from "./errors.js";
+
+/**
+ * Input validation at the store's boundary. Every public method parses its input with one of
+ * these, so a bad id, key, limit or date fails fast with a message naming the field, before any
+ * SQL runs.
+ */
+
+export const RUN_STATUSES = ["queued", "running", "finished", "failed", "interrupted", "cancelled"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+/** Statuses a run can end in (finishRun). */
+export const TERMINAL_STATUSES = ["finished", "failed", "interrupted", "cancelled"] as const;
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+
+export const MAX_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_POINTS = 10_000;
+export const DEFAULT_MAX_POINTS = 1_000;
+/** Largest artifact payload accepted (bytes or serialized JSON). */
+export const MAX_ARTIFACT_BYTES = 32 * 1024 * 1024;
+
+export const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** Metric / summary / evaluation-metric keys: `loss`, `train/loss`, `knn@1`, `lr:group0`. */
+export const KEY_RE = /^[A-Za-z0-9_.:/@-]{1,128}$/;
+
+export const idSchema = z.string().regex(ID_RE, "must be 1-64 characters of A-Z a-z 0-9 _ -");
+export const keySchema = z.string().regex(KEY_RE, "must be 1-128 characters of A-Z a-z 0-9 _ . : / @ -");
+const label = z.string().trim().min(1, "must not be empty").max(200);
+const tag = z.string().trim().min(1, "must not be empty").max(64);
+const text = z.string().max(100_000);
+const dateInput = z.union([z.date(), z.string(), z.number()]).pipe(z.coerce.date("must be a valid date"));
+const step = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const statusSchema = z.enum(RUN_STATUSES);
+export const terminalStatusSchema = z.enum(TERMINAL_STATUSES);
+
+/** A JSON object that survives JSON.stringify (no functions, BigInts, cycles). */
+const jsonObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+  try {
+    JSON.stringify(value);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: `must be JSON-serializable (${(err as Error).message})` });
+  }
+});
+
+export const summarySchema = z.record(keySchema, z.number());
+
+export const createRunSchema = z.strictObject({
+  id: idSchema.optional(),
+  name: label.optional(),
+  method: label,
+  family: label.nullish(),
+  backbone: label.nullish(),
+  dataset: label.nullish(),
+  backend: label.nullish(),
+  host: label.nullish(),
+  config: jsonObject.optional(),
+  status: z.enum(["queued", "running"]).optional(),
+  tags: z.array(tag).max(100).optional(),
+  notes: text.nullish(),
+  summary: summarySchema.optional(),
+  parentId: idSchema.nullish(),
+  resumedFrom: idSchema.nullish(),
+  createdAt: dateInput.optional(),
+});
+
+export const startSchema = z.strictObject({
+  host: label.nullish(),
+  backend: label.nullish(),
+});
+
+export const finishSchema = z.strictObject({
+  status: terminalStatusSchema,
+  summary: summarySchema.optional(),
+  error: text.nullish(),
+});
+
+export const tagsSchema = z.array(tag).max(100);
+export const tagSchema = tag;
+export const noteSchema = text.nullable();
+
+export const runFilterSchema = z.strictObject({
+  method: label.optional(),
+  family: label.optional(),
+  dataset: label.optional(),
+  backbone: label.optional(),
+  status: z.array(statusSchema).max(RUN_STATUSES.length).optional(),
+  tag: tag.optional(),
+  search: z.string().max(200).optional(),
+  createdFrom: dateInput.optional(),
+  createdTo: dateInput.optional(),
+});
+
+const orderField = z.union([
+  z.enum(["created_at", "name", "started_at", "finished_at"]),
+  z.templateLiteral(["summary:", z.string()]).refine((f) => KEY_RE.test(f.slice("summary:".length)), {
+    message: "summary:<key> needs a key of 1-128 characters of A-Z a-z 0-9 _ . : / @ -",
+  }),
+]);
+
+export const listRunsSchema = z.strictObject({
+  filter: runFilterSchema.optional(),
+  orderBy: z
+    .strictObject({
+      field: orderField,
+      direction: z.enum(["asc", "desc"]).optional(),
+    })
+    .optional(),
+  first: z.number().int().min(0).max(MAX_PAGE_SIZE).optional(),
+  after: z.string().max(2000).nullish(),
+});
+
+export const metricPointSchema = z.strictObject({
+  key: keySchema,
+  step,
+  value: z.number(),
+  wallTime: dateInput.optional(),
+});
+export const metricPointsSchema = z.array(metricPointSchema);
+
+export const readSeriesSchema = z.strictObject({
+  maxPoints: z.number().int().min(2).max(MAX_POINTS).optional(),
+  xAxis: z.enum(["step", "wall_time", "relative_time"]).optional(),
+  y: z.enum(["mean", "last"]).optional(),
+  range: z
+    .strictObject({ from: z.number().nullish(), to: z.number().nullish() })
+    .refine((r) => r.from == null || r.to == null || r.from <= r.to, { message: "from must be <= to" })
+    .optional(),
+});
+export const seriesKeysSchema = z.array(keySchema).min(1).max(50);
+
+export const evaluationSchema = z.strictObject({
+  runId: idSchema,
+  protocol: keySchema,
+  labelsPerClass: z.number().int().min(1).nullish(),
+  seed: z.number().int().min(-2147483648).max(2147483647).optional(),
+  metric: keySchema,
+  value: z.number(),
+});
+
+export const checkpointSchema = z.strictObject({
+  runId: idSchema,
+  path: z.string().min(1).max(4096),
+  step,
+  checksum: z.string().max(256).nullish(),
+  kind: z.enum(["latest", "best"]).optional(),
+});
+
+export const artifactSchema = z
+  .strictObject({
+    runId: idSchema,
+    kind: keySchema,
+    name: z.string().min(1).max(200),
+    mime: z
+      .string()
+      .regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a MIME type like image/png")
+      .max(100),
+    step: step.nullish(),
+    bytes: z.instanceof(Uint8Array).optional(),
+    data: z.unknown().optional(),
+  })
+  .superRefine((a, ctx) => {
+    if ((a.bytes === undefined) === (a.data === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["bytes"], message: "give exactly one of bytes or data" });
+    }
+    if (a.bytes !== undefined && a.bytes.byteLength > MAX_ARTIFACT_BYTES) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bytes"],
+        message: `must be at most ${MAX_ARTIFACT_BYTES} bytes`,
+      });
+    }
+  });
+
+export const leaderboardSchema = z.strictObject({
+  dataset: label,
+  protocol: keySchema,
+  metric: keySchema,
+  labelsPerClass: z.number().int().min(1).nullish(),
+  lowerIsBetter: z.boolean().optional(),
+  includeUnfinished: z.boolean().optional(),
+});
+
+export const olderThanSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(365 * 24 * 3600 * 1000);
+export const stepSchema = step;
+
+/** Parses `value` with `schema` or throws a StoreError naming the bad field(s), prefixed by `field`. */
+export function parse<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  field?: string,
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw fromZodError(what, result.error, field);
+}

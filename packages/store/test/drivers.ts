@@ -1,0 +1,79 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe } from "vitest";
+import { type OpenStoreOptions, openStore, type RunStore } from "../src/index.js";
+
+/**
+ * The drivers every store test runs on. PGlite in memory and in a temp directory always; real
+ * PostgreSQL when TEST_DATABASE_URL is set (`eval "$(.ci/start-postgres.sh)"`), each suite in its
+ * own schema so suites and files do not see each other's rows.
+ */
+export interface Driver {
+  name: "pglite-memory" | "pglite-dir" | "postgres";
+  available: boolean;
+  /** Options for openStore; the same options reopen the same database. */
+  options(): OpenStoreOptions;
+  /** Removes what options() created (temp dir / schema). */
+  cleanup(): Promise<void>;
+}
+
+const PG_URL = process.env.TEST_DATABASE_URL;
+let warned = false;
+
+export function drivers(suite: string): Driver[] {
+  let dir: string | undefined;
+  const schema = `t_${suite.replace(/\W/g, "_").toLowerCase()}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  return [
+    {
+      name: "pglite-memory",
+      available: true,
+      options: () => ({ url: "memory://" }),
+      cleanup: async () => {},
+    },
+    {
+      name: "pglite-dir",
+      available: true,
+      options: () => {
+        dir ??= mkdtempSync(join(tmpdir(), "selfsup-store-"));
+        return { dataDir: join(dir, "db") };
+      },
+      cleanup: async () => {
+        if (dir) rmSync(dir, { recursive: true, force: true });
+        dir = undefined;
+      },
+    },
+    {
+      name: "postgres",
+      available: PG_URL !== undefined && PG_URL !== "",
+      options: () => ({ url: PG_URL, schema, poolSize: 4 }),
+      cleanup: async () => {
+        const s = await openStore({ url: PG_URL, migrate: false });
+        try {
+          await s.db.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        } finally {
+          await s.close();
+        }
+      },
+    },
+  ];
+}
+
+/** describe() once per driver; PostgreSQL is skipped, loudly, when TEST_DATABASE_URL is unset. */
+export function forEachDriver(suite: string, body: (driver: Driver) => void): void {
+  for (const d of drivers(suite)) {
+    if (!d.available && !warned) {
+      warned = true;
+      console.warn(
+        `[@selfsup/store tests] TEST_DATABASE_URL is not set: SKIPPING the PostgreSQL driver. ` +
+          `Run: eval "$(.ci/start-postgres.sh)"`,
+      );
+    }
+    describe.skipIf(!d.available)(`${suite} [${d.name}]`, () => body(d));
+  }
+}
+
+/** Empties every table (runs cascades to the rest). */
+export async function reset(store: RunStore): Promise<void> {
+  await store.db.exec("TRUNCATE runs CASCADE");
+}

@@ -1,0 +1,269 @@
+import { afterAll, beforeAll, beforeEach, expect, it, vi } from "vitest";
+import { type Db, openStore, type Run, RunStore, StoreError } from "../src/index.js";
+import { forEachDriver, reset } from "./drivers.js";
+
+/** Wraps a Db to count transactions (one per metric batch). */
+function countingDb(db: Db): { db: Db; transactions: () => number } {
+  let n = 0;
+  const wrapped: Db = {
+    driver: db.driver,
+    query: (sql, params) => db.query(sql, params),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) => {
+      n++;
+      return db.transaction(fn);
+    },
+    close: async () => {},
+  };
+  return { db: wrapped, transactions: () => n };
+}
+
+async function count(store: RunStore, runId: string): Promise<number> {
+  const rows = await store.db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM metric_points WHERE run_id = $1",
+    [runId],
+  );
+  return Number(rows[0].n);
+}
+
+forEachDriver("metrics", (driver) => {
+  let store: RunStore;
+  let run: Run;
+  beforeAll(async () => {
+    store = await openStore(driver.options());
+  });
+  afterAll(async () => {
+    await store?.close();
+    await driver.cleanup();
+  });
+  beforeEach(async () => {
+    await reset(store);
+    run = await store.createRun({ method: "simclr", status: "running" });
+  });
+
+  it("batches writes: one transaction per flushEvery points, rest at close", async () => {
+    const counting = countingDb(store.db);
+    const s = new RunStore(counting.db);
+    const w = s.metricWriter(run.id, { flushEvery: 100, flushIntervalMs: 0 });
+    for (let step = 0; step < 100; step++) w.write("loss", step, 1 / (step + 1));
+    await vi.waitFor(() => expect(w.flushed).toBe(100));
+    expect(counting.transactions()).toBe(1);
+    for (let step = 100; step < 150; step++) w.log(step, { loss: 1 / (step + 1), lr: 0.1 });
+    expect(w.pending).toBe(100);
+    // flushEvery reached again by the log() calls above -> one more background batch.
+    await vi.waitFor(() => expect(w.flushed).toBe(200));
+    w.write("lr", 150, 0.05);
+    expect(await count(store, run.id)).toBe(200);
+    await w.close();
+    expect(counting.transactions()).toBe(3);
+    expect(await count(store, run.id)).toBe(201);
+    expect(() => w.write("loss", 999, 1)).toThrow(StoreError);
+    await w.close(); // idempotent
+  });
+
+  it("flushes on the timer", async () => {
+    const w = store.metricWriter(run.id, { flushEvery: 1000, flushIntervalMs: 20 });
+    w.log(0, { a: 1, b: 2, c: 3 });
+    await vi.waitFor(() => expect(w.flushed).toBe(3), { timeout: 5000 });
+    expect(await store.metricKeys(run.id)).toEqual(["a", "b", "c"]);
+    await w.close();
+  });
+
+  it("replays are idempotent and the last value wins", async () => {
+    const w = store.metricWriter(run.id, { flushEvery: 50, flushIntervalMs: 0 });
+    for (let step = 0; step < 120; step++) w.write("loss", step, step);
+    w.write("loss", 3, -3); // same (key, step) twice in one buffer
+    await w.flush();
+    expect(await count(store, run.id)).toBe(120);
+    // Replay after a "crash": same steps again, new values, plus new steps.
+    for (let step = 100; step < 150; step++) w.write("loss", step, step * 10);
+    await w.close();
+    expect(await count(store, run.id)).toBe(150);
+    const [series] = await store.readSeries(run.id, ["loss"], { maxPoints: 1000 });
+    const y = new Map(series.points.map((p) => [p.x, p.y]));
+    expect(y.get(3)).toBe(-3);
+    expect(y.get(99)).toBe(99);
+    expect(y.get(100)).toBe(1000);
+    expect(y.get(149)).toBe(1490);
+    // appendMetrics directly, with a duplicate inside one call.
+    await store.appendMetrics(run.id, [
+      { key: "acc", step: 1, value: 0.1 },
+      { key: "acc", step: 1, value: 0.2, wallTime: new Date("2024-01-01T00:00:00Z") },
+    ]);
+    await store.appendMetrics(run.id, [
+      { key: "acc", step: 1, value: 0.2, wallTime: "2024-01-01T00:00:00Z" },
+    ]);
+    const [acc] = await store.readSeries(run.id, ["acc"], { xAxis: "wall_time" });
+    expect(acc.points).toEqual([
+      { x: Date.parse("2024-01-01T00:00:00Z"), y: 0.2, min: 0.2, max: 0.2, count: 1 },
+    ]);
+  });
+
+  it("rejects bad points and names the field", async () => {
+    const w = store.metricWriter(run.id);
+    expect(() => w.write("bad key", 0, 1)).toThrow(/key/);
+    expect(() => w.write("loss", -1, 1)).toThrow(/step/);
+    expect(() => w.write("loss", 1.5, 1)).toThrow(/step/);
+    expect(() => w.write("loss", 1, Number.NaN)).toThrow(/value/);
+    expect(() => w.write("loss", 1, Number.POSITIVE_INFINITY)).toThrow(/value/);
+    expect(() => w.write("loss", 1, 1, new Date("nope"))).toThrow(/wallTime/);
+    expect(w.pending).toBe(0);
+    await w.close();
+    await expect(store.appendMetrics(run.id, [{ key: "ok", step: 0, value: Number.NaN }])).rejects.toThrow(
+      /points\.0\.value/,
+    );
+    await expect(store.appendMetrics("bad id", [])).rejects.toThrow(/runId/);
+    expect(() => store.metricWriter(run.id, { flushEvery: 0 })).toThrow(/flushEvery/);
+  });
+
+  it("keeps points of a failed flush and retries them", async () => {
+    const errors: Error[] = [];
+    const w = store.metricWriter("not-yet", {
+      flushEvery: 2,
+      flushIntervalMs: 0,
+      onError: (e) => errors.push(e),
+    });
+    w.write("loss", 0, 1);
+    w.write("loss", 1, 2);
+    await vi.waitFor(() => expect(errors.length).toBe(1));
+    expect((errors[0] as StoreError).code).toBe("not_found");
+    expect(w.pending).toBe(2);
+    await expect(w.flush()).rejects.toThrow(/not-yet not found/);
+    await store.createRun({ id: "not-yet", method: "m" });
+    await w.close();
+    expect(w.flushed).toBe(2);
+    expect(await count(store, "not-yet")).toBe(2);
+  });
+
+  it("supports resume: last step, drop points past the checkpoint", async () => {
+    expect(await store.lastMetricStep(run.id)).toBeNull();
+    expect(await store.metricKeys(run.id)).toEqual([]);
+    const points = [];
+    for (let step = 0; step < 100; step++) points.push({ key: "loss", step, value: step });
+    for (let step = 0; step <= 60; step += 10) points.push({ key: "knn/top1", step, value: step / 100 });
+    points.push({ key: "late", step: 80, value: 1 });
+    await store.appendMetrics(run.id, points);
+    expect(await store.metricKeys(run.id)).toEqual(["knn/top1", "late", "loss"]);
+    expect(await store.lastMetricStep(run.id)).toBe(99);
+    expect(await store.deleteMetricsAfter(run.id, 40)).toBe(59 + 2 + 1);
+    expect(await store.lastMetricStep(run.id)).toBe(40);
+    expect(await store.metricKeys(run.id)).toEqual(["knn/top1", "loss"]);
+    // Replaying steps 41.. leaves one point per step.
+    const w = store.metricWriter(run.id);
+    for (let step = 41; step < 100; step++) w.write("loss", step, -step);
+    await w.close();
+    expect(await count(store, run.id)).toBe(100 + 5);
+    await expect(store.deleteMetricsAfter(run.id, -1)).rejects.toThrow(/step/);
+  });
+
+  it("returns raw points up to maxPoints, in key order, empty for unknown keys", async () => {
+    const points = [];
+    for (let step = 0; step < 50; step++) points.push({ key: "loss", step: step * 2, value: Math.sin(step) });
+    await store.appendMetrics(run.id, points);
+    const [missing, loss] = await store.readSeries(run.id, ["nope", "loss"], { maxPoints: 50 });
+    expect(missing).toEqual({ key: "nope", points: [], total: 0, downsampled: false });
+    expect(loss.downsampled).toBe(false);
+    expect(loss.total).toBe(50);
+    expect(loss.points.map((p) => p.x)).toEqual(points.map((p) => p.step));
+    expect(loss.points.map((p) => p.y)).toEqual(points.map((p) => p.value));
+    expect(loss.points.every((p) => p.count === 1 && p.min === p.y && p.max === p.y)).toBe(true);
+    // Range on steps is inclusive.
+    const [ranged] = await store.readSeries(run.id, ["loss"], { range: { from: 10, to: 20 } });
+    expect(ranged.points.map((p) => p.x)).toEqual([10, 12, 14, 16, 18, 20]);
+    await expect(store.readSeries(run.id, ["loss"], { maxPoints: 10_001 })).rejects.toThrow(/maxPoints/);
+    await expect(store.readSeries(run.id, ["loss"], { maxPoints: 1 })).rejects.toThrow(/maxPoints/);
+    await expect(store.readSeries(run.id, [])).rejects.toThrow(/keys/);
+    await expect(store.readSeries(run.id, ["a b"])).rejects.toThrow(/keys\.0/);
+    await expect(store.readSeries(run.id, ["loss"], { range: { from: 5, to: 1 } })).rejects.toThrow(/range/);
+  });
+
+  it("downsamples in SQL keeping the global min and max, at most maxPoints", async () => {
+    const n = 5_000;
+    const t0 = Date.parse("2024-06-01T00:00:00Z");
+    const points = [];
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let step = 0; step < n; step++) {
+      let value = Math.exp(-step / 5000) + 0.05 * (rand() - 0.5);
+      if (step === 3_210) value = 50; // a single spike
+      if (step === 1_234) value = -50; // a single dip
+      points.push({ key: "loss", step, value, wallTime: new Date(t0 + step * 100) });
+      if (step % 7 === 0)
+        points.push({ key: "lr", step, value: 0.1 * (1 - step / n), wallTime: new Date(t0 + step * 100) });
+    }
+    await store.appendMetrics(run.id, points);
+    const lossValues = points.filter((p) => p.key === "loss").map((p) => p.value);
+    const lossMean = lossValues.reduce((a, b) => a + b, 0) / lossValues.length;
+
+    for (const maxPoints of [2, 100, 999]) {
+      const [loss, lr] = await store.readSeries(run.id, ["loss", "lr"], { maxPoints });
+      for (const s of [loss, lr]) {
+        expect(s.downsampled).toBe(s.total > maxPoints);
+        expect(s.points.length).toBeLessThanOrEqual(maxPoints);
+        expect(s.points.length).toBeGreaterThan(Math.min(s.total, maxPoints) * 0.9);
+        for (let i = 1; i < s.points.length; i++) expect(s.points[i].x).toBeGreaterThan(s.points[i - 1].x);
+        for (const p of s.points) {
+          expect(p.min).toBeLessThanOrEqual(p.y + 1e-12);
+          expect(p.max).toBeGreaterThanOrEqual(p.y - 1e-12);
+        }
+      }
+      expect(loss.total).toBe(n);
+      expect(loss.points.reduce((a, p) => a + p.count, 0)).toBe(n);
+      expect(Math.max(...loss.points.map((p) => p.max))).toBe(50);
+      expect(Math.min(...loss.points.map((p) => p.min))).toBe(-50);
+      // Means of buckets weighted by count give back the global mean.
+      const weighted = loss.points.reduce((a, p) => a + p.y * p.count, 0) / n;
+      expect(weighted).toBeCloseTo(lossMean, 9);
+      expect(lr.total).toBe(Math.ceil(n / 7));
+    }
+
+    // y: last takes the last point of each bucket.
+    const [last] = await store.readSeries(run.id, ["loss"], { maxPoints: 10, y: "last" });
+    expect(last.points.length).toBe(10);
+    expect(last.points[9]).toMatchObject({ x: n - 1, y: lossValues[n - 1] });
+    expect(last.points[0]).toMatchObject({ x: 499, y: lossValues[499], count: 500 });
+
+    // Range + downsampling: the spike inside the range is kept, the dip outside is not.
+    const [ranged] = await store.readSeries(run.id, ["loss"], {
+      maxPoints: 50,
+      range: { from: 2_500, to: 3_750 },
+    });
+    expect(ranged.total).toBe(1251);
+    expect(ranged.points.length).toBeLessThanOrEqual(50);
+    expect(Math.max(...ranged.points.map((p) => p.max))).toBe(50);
+    expect(Math.min(...ranged.points.map((p) => p.min))).toBeGreaterThan(-1);
+    expect(ranged.points[0].x).toBeGreaterThanOrEqual(2_500);
+
+    // Time axes.
+    const [wall] = await store.readSeries(run.id, ["loss"], {
+      maxPoints: 100,
+      xAxis: "wall_time",
+      y: "last",
+    });
+    expect(wall.points[wall.points.length - 1].x).toBe(t0 + (n - 1) * 100);
+    const [rel] = await store.readSeries(run.id, ["loss"], {
+      maxPoints: 10_000,
+      xAxis: "relative_time",
+      range: { to: 100 },
+    });
+    expect(rel.downsampled).toBe(false);
+    expect(rel.total).toBe(1001);
+    expect(rel.points[0].x).toBe(0);
+    expect(rel.points[1000].x).toBeCloseTo(100, 6);
+    const [relAll] = await store.readSeries(run.id, ["loss"], {
+      maxPoints: 100,
+      xAxis: "relative_time",
+      y: "last",
+    });
+    expect(relAll.points[relAll.points.length - 1].x).toBeCloseTo((n - 1) * 0.1, 6);
+    const [relLr] = await store.readSeries(run.id, ["lr"], {
+      maxPoints: 10_000,
+      xAxis: "relative_time",
+      range: { from: 0, to: 1 },
+    });
+    expect(relLr.points.map((p) => p.x)).toEqual([0, 0.7]);
+  });
+});
