@@ -1,3 +1,14 @@
+/** Evaluation of learned representations: kNN, linear probe, fine-tuning, few-label protocol, 2-D PCA. */
 import type { EvaluatorSpec } from "../plugin/types.js";
+import { fewLabelEvaluator, fineTuneEvaluator, knnEvaluator, linearProbeEvaluator } from "./evaluators.js";
 
-export const builtinEvaluators: EvaluatorSpec[] = [];
+export * from "./features.js";
+export * from "./knn.js";
+export * from "./linear-probe.js";
+export * from "./classifier.js";
+export * from "./fine-tune.js";
+export * from "./few-label.js";
+export * from "./pca.js";
+export * from "./evaluators.js";
+
+export const builtinEvaluators: EvaluatorSpec[] = [knnEvaluator, linearProbeEvaluator, fineTuneEvaluator, fewLabelEvaluator];
