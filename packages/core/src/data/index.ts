@@ -1,3 +1,23 @@
+/**
+ * Datasets (MNIST from the `mnist` package, CIFAR-10 binary files, image folders, text lines,
+ * synthetic shapes) and the seeded, prefetching DataLoader.
+ */
 import type { DatasetSpec } from "../plugin/types.js";
+import { cifar10 } from "./cifar10.js";
+import { imageFolder } from "./image-folder.js";
+import { mnist } from "./mnist.js";
+import { synthetic } from "./synthetic.js";
+import { textLines } from "./text-lines.js";
 
-export const builtinDatasets: DatasetSpec[] = [];
+export * from "./cifar10.js";
+export * from "./image-decode.js";
+export * from "./image-folder.js";
+export * from "./loader.js";
+export * from "./lru.js";
+export * from "./mnist.js";
+export * from "./split.js";
+export * from "./synthetic.js";
+export * from "./text-lines.js";
+export * from "./tokenizer.js";
+
+export const builtinDatasets: DatasetSpec[] = [mnist, cifar10, imageFolder, textLines, synthetic];

@@ -1,0 +1,188 @@
+/**
+ * CIFAR-10 in its binary format (https://www.cs.toronto.edu/~kriz/cifar.html, "binary version"):
+ * `data_batch_1.bin` .. `data_batch_5.bin` (train) and `test_batch.bin`, each a run of 3,073-byte
+ * records: 1 label byte (0-9), then 3,072 pixel bytes, the 1,024 red, 1,024 green and 1,024 blue
+ * values of a 32x32 image, row-major. Nothing is downloaded: point `path` at the extracted folder.
+ *
+ * Records are read lazily by offset through an open file descriptor, so a split costs no memory
+ * beyond the sample being read. File sizes are checked at load, so a truncated download fails at
+ * once with the file's name instead of mid-training.
+ */
+import { closeSync, fstatSync, openSync, read } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { z } from "zod";
+import { defineDataset } from "../plugin/define-plugin.js";
+import type { Dataset, InputSpec, Sample } from "../plugin/types.js";
+import { checkIndex, DatasetError, type ShapedSplit } from "./split.js";
+
+const readAt = promisify(read);
+
+export const CIFAR10_RECORD_BYTES = 3073;
+export const CIFAR10_CLASSES = [
+  "airplane",
+  "automobile",
+  "bird",
+  "cat",
+  "deer",
+  "dog",
+  "frog",
+  "horse",
+  "ship",
+  "truck",
+] as const;
+export const CIFAR10_INPUT: InputSpec = { kind: "image", height: 32, width: 32, channels: 3 };
+
+interface RecordFile {
+  path: string;
+  fd: number;
+  records: number;
+}
+
+/** Opens and checks one batch file: it must exist and hold a whole number of records. */
+function openRecordFile(path: string): RecordFile {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DatasetError(
+      code === "ENOENT"
+        ? `cifar10: ${path} does not exist; expected the binary version's files (data_batch_1.bin .. data_batch_5.bin, test_batch.bin)`
+        : `cifar10: cannot open ${path}: ${(err as Error).message}`,
+    );
+  }
+  const size = fstatSync(fd).size;
+  if (size === 0 || size % CIFAR10_RECORD_BYTES !== 0) {
+    closeSync(fd);
+    const whole = Math.floor(size / CIFAR10_RECORD_BYTES);
+    throw new DatasetError(
+      `cifar10: ${path} is ${size} bytes, not a whole number of ${CIFAR10_RECORD_BYTES}-byte records (1 label byte + 3072 pixel bytes): ` +
+        (size === 0
+          ? "the file is empty"
+          : `${whole} records and ${size - whole * CIFAR10_RECORD_BYTES} stray bytes; the file is truncated or not CIFAR-10 binary`),
+    );
+  }
+  return { path, fd, records: size / CIFAR10_RECORD_BYTES };
+}
+
+/** A CIFAR-10 split over one or more batch files, read by offset. */
+export class Cifar10Split implements ShapedSplit {
+  readonly input = CIFAR10_INPUT;
+  readonly size: number;
+  private readonly starts: number[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly what: string,
+    private readonly files: RecordFile[],
+  ) {
+    let n = 0;
+    for (const f of files) {
+      this.starts.push(n);
+      n += f.records;
+    }
+    this.size = n;
+  }
+
+  async get(index: number): Promise<Sample> {
+    checkIndex(this.what, index, this.size);
+    if (this.closed) throw new DatasetError(`${this.what}: the dataset was closed`);
+    let k = this.files.length - 1;
+    while (this.starts[k]! > index) k--;
+    const file = this.files[k]!;
+    const record = index - this.starts[k]!;
+    const buf = Buffer.alloc(CIFAR10_RECORD_BYTES);
+    const { bytesRead } = await readAt(file.fd, buf, 0, CIFAR10_RECORD_BYTES, record * CIFAR10_RECORD_BYTES);
+    if (bytesRead !== CIFAR10_RECORD_BYTES) {
+      throw new DatasetError(
+        `cifar10: ${file.path}: record ${record} is cut short (${bytesRead} of ${CIFAR10_RECORD_BYTES} bytes); did the file change?`,
+      );
+    }
+    const label = buf[0]!;
+    if (label > 9)
+      throw new DatasetError(`cifar10: ${file.path}: record ${record} has label ${label}, expected 0-9`);
+    // CHW bytes -> HWC floats in [0,1]
+    const data = new Float32Array(3072);
+    for (let p = 0; p < 1024; p++) {
+      data[p * 3] = buf[1 + p]! / 255;
+      data[p * 3 + 1] = buf[1 + 1024 + p]! / 255;
+      data[p * 3 + 2] = buf[1 + 2048 + p]! / 255;
+    }
+    return { data, label };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const f of this.files) closeSync(f.fd);
+  }
+}
+
+export const cifar10Options = z.object({
+  /** Folder holding the binary batch files (the extracted `cifar-10-batches-bin`). */
+  path: z.string().min(1).default("data/cifar-10-batches-bin"),
+  /** Training batch files, relative to `path`. */
+  trainFiles: z
+    .array(z.string().min(1))
+    .min(1)
+    .default([
+      "data_batch_1.bin",
+      "data_batch_2.bin",
+      "data_batch_3.bin",
+      "data_batch_4.bin",
+      "data_batch_5.bin",
+    ]),
+  /** Test batch file, relative to `path`; null for none. */
+  testFile: z.string().min(1).nullable().default("test_batch.bin"),
+});
+
+/** A loaded CIFAR-10 dataset; `close()` releases its file descriptors. */
+export interface Cifar10Dataset extends Dataset {
+  readonly train: Cifar10Split;
+  readonly test?: Cifar10Split;
+  close(): void;
+}
+
+/** Loads CIFAR-10 (options validated by `cifar10Options`); typed access to `close()`. */
+export async function loadCifar10(options: z.input<typeof cifar10Options> = {}): Promise<Cifar10Dataset> {
+  const opts = cifar10Options.parse(options);
+  const dir = resolve(opts.path);
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new DatasetError(
+      `cifar10: ${dir} is not a folder; set \`path\` to the extracted cifar-10-batches-bin folder of https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz`,
+    );
+  }
+  const opened: RecordFile[] = [];
+  try {
+    for (const f of opts.trainFiles) opened.push(openRecordFile(join(dir, f)));
+    if (opts.testFile) opened.push(openRecordFile(join(dir, opts.testFile)));
+  } catch (err) {
+    for (const f of opened) closeSync(f.fd);
+    throw err;
+  }
+  const nTrain = opts.trainFiles.length;
+  const train = new Cifar10Split("cifar10 train", opened.slice(0, nTrain));
+  const test = opts.testFile ? new Cifar10Split("cifar10 test", opened.slice(nTrain)) : undefined;
+  return {
+    name: "cifar10",
+    input: CIFAR10_INPUT,
+    numClasses: 10,
+    classNames: [...CIFAR10_CLASSES],
+    train,
+    ...(test ? { test } : {}),
+    close() {
+      train.close();
+      test?.close();
+    },
+  };
+}
+
+export const cifar10 = defineDataset({
+  name: "cifar10",
+  description: "CIFAR-10 from its binary files in a local folder (`path`), 32x32x3, read lazily",
+  options: cifar10Options,
+  load: (opts) => loadCifar10(opts),
+});

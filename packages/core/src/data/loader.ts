@@ -1,0 +1,158 @@
+/**
+ * The data loader: batches of a split, in a seeded order that differs per epoch but is the same for
+ * the same (seed, epoch), so a resumed run sees exactly the batches it would have seen.
+ *
+ * Prefetch: while the caller works on batch k, the samples of batch k+1 are read and packed into a
+ * typed array. The tensor is created only when the batch is handed out, so stopping early (break,
+ * an exception) leaves no tensor behind; the caller owns (and disposes) the tensors it receives.
+ */
+import type { DatasetSplit, InputSpec } from "../plugin/types.js";
+import { Rng } from "../rng.js";
+import { tf } from "../tf.js";
+import { DatasetError, sampleLength } from "./split.js";
+
+export interface DataLoaderOptions {
+  batchSize: number;
+  /** Shuffle each epoch (default true); false keeps index order. */
+  shuffle?: boolean;
+  /** Seed of the shuffles (default 0). */
+  seed?: number;
+  /** Alternatively, an rng to draw the seed from (one draw, at construction). */
+  rng?: Rng;
+  /** Leave out the last, smaller batch (default false). */
+  dropLast?: boolean;
+  /** Read the next batch while the caller works (default true). */
+  prefetch?: boolean;
+  /** Shape of the samples, when the split does not carry an `input` (ours all do). */
+  input?: InputSpec;
+}
+
+export interface Batch {
+  /** Images [B,H,W,C] float32, or token ids [B,T] int32. */
+  inputs: tf.Tensor;
+  /** Labels when every sample of the batch has one (evaluation only). */
+  labels?: tf.Tensor1D;
+  /** Split indices of the samples, in batch order. */
+  indices: number[];
+  epoch: number;
+  /** Position of the batch in its epoch. */
+  batch: number;
+}
+
+interface RawBatch {
+  data: Float32Array | Int32Array;
+  labels?: Int32Array;
+  indices: number[];
+  batch: number;
+}
+
+/** Mixes the epoch into the seed (a multiplicative hash), so each epoch has its own order. */
+export function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul((seed >>> 0) ^ 0x6a09e667, 0x9e3779b1) + Math.imul(epoch + 1, 0x85ebca6b)) >>> 0;
+}
+
+export class DataLoader implements AsyncIterable<Batch> {
+  readonly batchSize: number;
+  readonly input: InputSpec;
+  readonly numBatches: number;
+  /** The epoch the next `for await` iterates; it advances by one per iteration. */
+  epoch = 0;
+  private readonly seed: number;
+  private readonly shuffle: boolean;
+  private readonly dropLast: boolean;
+  private readonly prefetch: boolean;
+  private startAt = 0;
+
+  constructor(
+    readonly split: DatasetSplit,
+    opts: DataLoaderOptions,
+  ) {
+    if (!Number.isInteger(opts.batchSize) || opts.batchSize <= 0) {
+      throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${opts.batchSize}`);
+    }
+    const input = opts.input ?? (split as { input?: InputSpec }).input;
+    if (!input)
+      throw new DatasetError("DataLoader: the split has no `input` spec; pass `input` in the loader options");
+    this.input = input;
+    this.batchSize = opts.batchSize;
+    this.shuffle = opts.shuffle ?? true;
+    this.dropLast = opts.dropLast ?? false;
+    this.prefetch = opts.prefetch ?? true;
+    this.seed = opts.rng ? opts.rng.nextUint32() : (opts.seed ?? 0);
+    this.numBatches = this.dropLast
+      ? Math.floor(split.size / this.batchSize)
+      : Math.ceil(split.size / this.batchSize);
+  }
+
+  /** The order in which epoch `epoch` visits the split's indices. */
+  order(epoch: number): number[] {
+    const idx = Array.from({ length: this.split.size }, (_, i) => i);
+    return this.shuffle ? new Rng(epochSeed(this.seed, epoch)).shuffle(idx) : idx;
+  }
+
+  /** Makes the next iteration (only) start at batch `n` of its epoch, to resume mid-epoch. */
+  skip(n: number): this {
+    if (!Number.isInteger(n) || n < 0)
+      throw new RangeError(`DataLoader.skip: expected a batch count >= 0, got ${n}`);
+    this.startAt = n;
+    return this;
+  }
+
+  /** Sets the epoch the next iteration runs. */
+  setEpoch(epoch: number): this {
+    this.epoch = epoch;
+    return this;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    const epoch = this.epoch++;
+    const start = this.startAt;
+    this.startAt = 0;
+    return this.iterate(epoch, start);
+  }
+
+  /** Batches `startBatch`.. of epoch `epoch`. */
+  async *iterate(epoch: number, startBatch = 0): AsyncGenerator<Batch> {
+    const order = this.order(epoch);
+    const fetch = (k: number): Promise<RawBatch> => {
+      const p = this.assemble(order.slice(k * this.batchSize, (k + 1) * this.batchSize), k);
+      p.catch(() => undefined); // a prefetch nobody awaits (early stop) must not be an unhandled rejection
+      return p;
+    };
+    let next = startBatch < this.numBatches ? fetch(startBatch) : undefined;
+    for (let k = startBatch; k < this.numBatches; k++) {
+      const raw = await (next ?? fetch(k));
+      next = this.prefetch && k + 1 < this.numBatches ? fetch(k + 1) : undefined;
+      yield this.toBatch(raw, epoch);
+    }
+  }
+
+  private async assemble(indices: number[], batch: number): Promise<RawBatch> {
+    const samples = await Promise.all(indices.map((i) => this.split.get(i)));
+    const len = sampleLength(this.input);
+    const text = this.input.kind === "text";
+    const data = text ? new Int32Array(indices.length * len) : new Float32Array(indices.length * len);
+    const labels = samples.every((s) => s.label !== undefined) ? new Int32Array(indices.length) : undefined;
+    samples.forEach((s, i) => {
+      if (s.data.length !== len) {
+        throw new DatasetError(
+          `DataLoader: sample ${indices[i]} has ${s.data.length} values, expected ${len} for ${JSON.stringify(this.input)}`,
+        );
+      }
+      data.set(s.data, i * len);
+      if (labels) labels[i] = s.label!;
+    });
+    return { data, indices, batch, ...(labels ? { labels } : {}) };
+  }
+
+  private toBatch(raw: RawBatch, epoch: number): Batch {
+    const b = raw.indices.length;
+    const shape =
+      this.input.kind === "image"
+        ? [b, this.input.height, this.input.width, this.input.channels]
+        : [b, this.input.seqLen];
+    const inputs = tf.tensor(raw.data, shape, this.input.kind === "image" ? "float32" : "int32");
+    const labels = raw.labels ? tf.tensor1d(raw.labels, "int32") : undefined;
+    return { inputs, indices: raw.indices, epoch, batch: raw.batch, ...(labels ? { labels } : {}) };
+  }
+}

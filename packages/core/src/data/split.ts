@@ -1,0 +1,64 @@
+/**
+ * Split helpers shared by the datasets. Our splits also carry their `input` spec, so a DataLoader
+ * can shape batches without being told.
+ */
+import type { DatasetSplit, InputSpec, Sample } from "../plugin/types.js";
+
+/** A dataset problem, said for people: which dataset, which file, what is wrong. */
+export class DatasetError extends Error {
+  override name = "DatasetError";
+}
+
+/** A split that knows the shape of its samples. */
+export interface ShapedSplit extends DatasetSplit {
+  readonly input: InputSpec;
+}
+
+/** Number of values one sample of `input` holds. */
+export function sampleLength(input: InputSpec): number {
+  return input.kind === "image" ? input.height * input.width * input.channels : input.seqLen;
+}
+
+/** Throws a RangeError naming the split when the index is out of range. */
+export function checkIndex(what: string, index: number, size: number): void {
+  if (!Number.isInteger(index) || index < 0 || index >= size) {
+    throw new RangeError(`${what}: index ${index} is out of range [0, ${size})`);
+  }
+}
+
+/**
+ * A split over images held in one Float32Array ([N, H, W, C] flattened) with optional labels,
+ * showing the rows listed in `order` (so splits and limits are views, not copies).
+ */
+export class ArraySplit implements ShapedSplit {
+  readonly size: number;
+  private readonly length: number;
+
+  constructor(
+    private readonly what: string,
+    readonly input: InputSpec,
+    private readonly values: Float32Array,
+    private readonly labels: ArrayLike<number> | undefined,
+    private readonly order: ArrayLike<number>,
+  ) {
+    this.size = order.length;
+    this.length = sampleLength(input);
+  }
+
+  /** The dataset row shown at split index i. */
+  sourceIndex(i: number): number {
+    checkIndex(this.what, i, this.size);
+    return this.order[i]!;
+  }
+
+  async get(index: number): Promise<Sample> {
+    return this.getSync(index);
+  }
+
+  /** Synchronous access, for in-memory data. The returned data is a copy. */
+  getSync(index: number): Sample {
+    const row = this.sourceIndex(index);
+    const data = this.values.slice(row * this.length, (row + 1) * this.length);
+    return this.labels ? { data, label: this.labels[row]! } : { data };
+  }
+}
