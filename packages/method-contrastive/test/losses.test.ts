@@ -1,4 +1,4 @@
-import { initBackend, tf } from "@selfsup/core";
+import { tf } from "@selfsup/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   barlowTwinsLoss,
@@ -15,11 +15,10 @@ import {
   vicregLossSpec,
   vicregTerms,
 } from "../src/index.js";
+import { setupBackend } from "./helpers.js";
 import { type Mat, barlowRef, infoNCERef, negCosRef, ntXentRef, numericGrad, randn, vicregRef } from "./reference.js";
 
-beforeAll(async () => {
-  await initBackend("cpu");
-});
+beforeAll(setupBackend);
 
 const t2 = (m: Mat) => tf.tensor2d(m);
 const value = (f: () => tf.Scalar): number => {

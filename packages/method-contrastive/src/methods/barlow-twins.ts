@@ -30,7 +30,7 @@ import {
 import { z } from "zod";
 import { barlowTwinsLoss, crossCorrelation } from "../losses/barlow-twins.js";
 import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
-import { buildMlp } from "./projector.js";
+import { buildProjector } from "./projector.js";
 import { twoViews } from "./views.js";
 
 export const barlowTwinsMethodOptions = z.object({
@@ -51,7 +51,7 @@ export class BarlowTwins implements Method {
   ) {
     const d = options.projectorDim;
     this.backbone = ctx.buildBackbone();
-    this.projector = buildMlp(ctx, this.backbone.outputDim, { hiddenDims: [d, d], outputDim: d, batchNorm: true });
+    this.projector = buildProjector(ctx, this.backbone.outputDim, { layers: 3, hiddenDim: d, outputDim: d, batchNorm: true });
   }
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {

@@ -35,7 +35,7 @@ import { negativeCosineSimilarity } from "../losses/negative-cosine.js";
 import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
 import { embeddingStd } from "./embedding-std.js";
 import { cosineMomentum, emaUpdate, momentumCopy } from "./momentum.js";
-import { buildMlp } from "./projector.js";
+import { buildPredictor, buildProjector } from "./projector.js";
 import { twoViews } from "./views.js";
 
 export const byolMethodOptions = z.object({
@@ -58,10 +58,14 @@ export class BYOL implements Method {
     readonly options: BYOLOptions,
     ctx: MethodBuildContext,
   ) {
-    const mlp = { hiddenDims: [options.projectorHiddenDim], outputDim: options.projectorOutputDim, batchNorm: true };
     this.backbone = ctx.buildBackbone();
-    this.projector = buildMlp(ctx, this.backbone.outputDim, mlp);
-    this.predictor = buildMlp(ctx, options.projectorOutputDim, mlp);
+    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+      layers: 2,
+      hiddenDim: options.projectorHiddenDim,
+      outputDim: options.projectorOutputDim,
+      batchNorm: true,
+    });
+    this.predictor = buildPredictor(ctx, options.projectorOutputDim, options.projectorHiddenDim);
     this.targetBackbone = momentumCopy(this.backbone);
     this.targetProjector = momentumCopy(this.projector);
   }

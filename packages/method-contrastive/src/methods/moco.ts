@@ -42,7 +42,7 @@ import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
 import { embeddingStd } from "./embedding-std.js";
 import { type KeyQueue, createKeyQueue, enqueueKeys } from "./key-queue.js";
 import { emaUpdate, momentumCopy } from "./momentum.js";
-import { buildMlp } from "./projector.js";
+import { buildProjector } from "./projector.js";
 import { groupedForward } from "./shuffle-bn.js";
 import { twoViews } from "./views.js";
 
@@ -70,8 +70,9 @@ export class MoCo implements Method {
     ctx: MethodBuildContext,
   ) {
     this.backbone = ctx.buildBackbone();
-    this.projector = buildMlp(ctx, this.backbone.outputDim, {
-      hiddenDims: [options.projectorHiddenDim],
+    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+      layers: 2,
+      hiddenDim: options.projectorHiddenDim,
       outputDim: options.projectorOutputDim,
       batchNorm: false,
     });

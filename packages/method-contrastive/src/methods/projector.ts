@@ -1,26 +1,37 @@
 import type { FeatureModule, MethodBuildContext } from "@selfsup/core";
 
-/** An MLP head as the joint-embedding papers describe theirs. */
+/** A projector as the joint-embedding papers describe theirs (core's "mlp" head). */
 export interface MlpSpec {
-  /** Widths of the hidden layers (each Linear -> [BatchNorm] -> ReLU). */
-  hiddenDims: number[];
+  /** Linear layers; every one but the last is followed by [BatchNorm] -> ReLU. */
+  layers: number;
+  hiddenDim: number;
   outputDim: number;
   /** BatchNorm after each hidden Linear (SimCLR, BYOL, SimSiam, Barlow Twins, VICReg; not MoCo v2). */
   batchNorm: boolean;
-  /** BatchNorm on the output too (SimSiam's projector). */
-  outputBatchNorm?: boolean;
+  /** BatchNorm (without scale and shift) on the output too: SimSiam's projector. */
+  lastBatchNorm?: boolean;
 }
 
-/** Builds a projector or predictor through core's registered "mlp" head. */
-export function buildMlp(ctx: MethodBuildContext, inputDim: number, spec: MlpSpec): FeatureModule {
+/** Builds a projector through core's registered "mlp" head. */
+export function buildProjector(ctx: MethodBuildContext, inputDim: number, spec: MlpSpec): FeatureModule {
   return ctx.buildHead(
     "mlp",
     {
-      hiddenDims: spec.hiddenDims,
+      layers: spec.layers,
+      hiddenDim: spec.hiddenDim,
       outputDim: spec.outputDim,
       batchNorm: spec.batchNorm,
-      outputBatchNorm: spec.outputBatchNorm ?? false,
+      lastBatchNorm: spec.lastBatchNorm ?? false,
+      lastBatchNormAffine: false,
     },
     inputDim,
   );
+}
+
+/**
+ * BYOL's and SimSiam's predictor through core's "predictor" head: Linear -> BN -> ReLU -> Linear,
+ * mapping a projection back to the same width.
+ */
+export function buildPredictor(ctx: MethodBuildContext, dim: number, hiddenDim: number): FeatureModule {
+  return ctx.buildHead("predictor", { hiddenDim, outputDim: dim, batchNorm: true }, dim);
 }

@@ -32,7 +32,7 @@ import { l2Normalize } from "../losses/l2-normalize.js";
 import { ntXentLoss } from "../losses/nt-xent.js";
 import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
 import { embeddingStd } from "./embedding-std.js";
-import { buildMlp } from "./projector.js";
+import { buildProjector } from "./projector.js";
 import { twoViews } from "./views.js";
 
 export const simclrMethodOptions = z.object({
@@ -53,8 +53,9 @@ export class SimCLR implements Method {
     ctx: MethodBuildContext,
   ) {
     this.backbone = ctx.buildBackbone();
-    this.projector = buildMlp(ctx, this.backbone.outputDim, {
-      hiddenDims: [options.projectorHiddenDim],
+    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+      layers: 2,
+      hiddenDim: options.projectorHiddenDim,
       outputDim: options.projectorOutputDim,
       batchNorm: true,
     });

@@ -34,7 +34,7 @@ import { negativeCosineSimilarity } from "../losses/negative-cosine.js";
 import { stopGradient } from "../stop-gradient.js";
 import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
 import { embeddingStd } from "./embedding-std.js";
-import { buildMlp } from "./projector.js";
+import { buildPredictor, buildProjector } from "./projector.js";
 import { twoViews } from "./views.js";
 
 export const simsiamMethodOptions = z.object({
@@ -57,13 +57,14 @@ export class SimSiam implements Method {
   ) {
     const d = options.projectorDim;
     this.backbone = ctx.buildBackbone();
-    this.projector = buildMlp(ctx, this.backbone.outputDim, {
-      hiddenDims: new Array<number>(options.projectorLayers - 1).fill(d),
+    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+      layers: options.projectorLayers,
+      hiddenDim: d,
       outputDim: d,
       batchNorm: true,
-      outputBatchNorm: true,
+      lastBatchNorm: true,
     });
-    this.predictor = buildMlp(ctx, d, { hiddenDims: [options.predictorHiddenDim], outputDim: d, batchNorm: true });
+    this.predictor = buildPredictor(ctx, d, options.predictorHiddenDim);
   }
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {

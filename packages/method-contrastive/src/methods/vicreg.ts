@@ -27,7 +27,7 @@ import {
 import { z } from "zod";
 import { vicregTerms } from "../losses/vicreg.js";
 import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
-import { buildMlp } from "./projector.js";
+import { buildProjector } from "./projector.js";
 import { twoViews } from "./views.js";
 
 export const vicregMethodOptions = z.object({
@@ -50,7 +50,7 @@ export class VICReg implements Method {
   ) {
     const d = options.projectorDim;
     this.backbone = ctx.buildBackbone();
-    this.projector = buildMlp(ctx, this.backbone.outputDim, { hiddenDims: [d, d], outputDim: d, batchNorm: true });
+    this.projector = buildProjector(ctx, this.backbone.outputDim, { layers: 3, hiddenDim: d, outputDim: d, batchNorm: true });
   }
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {

@@ -1,0 +1,97 @@
+import {
+  type BackendRequest,
+  type FeatureModule,
+  type InputSpec,
+  type Method,
+  type MethodBuildContext,
+  Minimizer,
+  type Module,
+  Rng,
+  type StepContext,
+  constantLr,
+  createOptimizer,
+  createRegistry,
+  initBackend,
+  methodParams,
+  tf,
+} from "@selfsup/core";
+import plugin from "../src/plugin.js";
+
+/** cpu by default (exact and dependency-free); SELFSUP_BACKEND=wasm runs the same tests on wasm. */
+export async function setupBackend(): Promise<void> {
+  await initBackend((process.env.SELFSUP_BACKEND as BackendRequest | undefined) ?? "cpu");
+  // tfjs-core registers no gradient in plain Node; core's Minimizer registers them on construction
+  // (core does not export registerCoreGradients itself).
+  new Minimizer({ optimizer: createOptimizer({ name: "sgd" }), params: new Map(), defaultVars: () => [], schedule: constantLr(0) });
+}
+
+export const registry = createRegistry();
+registry.register(plugin);
+
+export const DIGIT_INPUT: InputSpec = { kind: "image", height: 8, width: 8, channels: 1 };
+
+/** A MethodBuildContext over core's registry with a tiny convnet (widths 4, 8) as the backbone. */
+export function buildContext(input: InputSpec = DIGIT_INPUT, seed = 0): MethodBuildContext {
+  const rng = new Rng(seed);
+  return {
+    input,
+    rng,
+    buildBackbone(name?: string, options?: Record<string, unknown>): FeatureModule {
+      const n = name ?? "convnet";
+      const opts = registry.parseOptions("backbone", n, options ?? (name === undefined ? { width: 4, strides: [2, 2] } : {}));
+      return registry.get("backbone", n).build(opts, input, rng);
+    },
+    buildHead(name: string, options: Record<string, unknown>, inputDim: number): FeatureModule {
+      return registry.get("head", name).build(registry.parseOptions("head", name, options), inputDim, rng);
+    },
+  };
+}
+
+/** Small projector sizes per method, so each step takes milliseconds. */
+export const SMALL_OPTIONS: Record<string, Record<string, unknown>> = {
+  simclr: { projectorHiddenDim: 16, projectorOutputDim: 8 },
+  moco: { projectorHiddenDim: 16, projectorOutputDim: 8, queueSize: 16 },
+  byol: { projectorHiddenDim: 16, projectorOutputDim: 8 },
+  simsiam: { projectorDim: 16, predictorHiddenDim: 4 },
+  "barlow-twins": { projectorDim: 16 },
+  vicreg: { projectorDim: 16 },
+};
+
+export function createMethod(name: string, options: Record<string, unknown> = {}, seed = 0): Method {
+  const opts = registry.parseOptions("method", name, { ...SMALL_OPTIONS[name], ...options });
+  return registry.get("method", name).create(opts, buildContext(DIGIT_INPUT, seed));
+}
+
+/** A StepContext whose minimize is core's Minimizer with plain SGD (update = -lr * grad). */
+export function stepContext(method: Method, opts: { lr?: number; step?: number; totalSteps?: number; seed?: number } = {}): StepContext & { minimizer: Minimizer } {
+  const minimizer = new Minimizer({
+    optimizer: createOptimizer({ name: "sgd" }),
+    params: methodParams(method),
+    defaultVars: () => method.trainableVariables(),
+    schedule: constantLr(opts.lr ?? 0.1),
+  });
+  return {
+    step: opts.step ?? 0,
+    epoch: 0,
+    totalSteps: opts.totalSteps ?? 100,
+    rng: new Rng(opts.seed ?? 1),
+    minimize: (lossFn, vars) => minimizer.minimize(lossFn, vars),
+    minimizer,
+  };
+}
+
+/** Two random "views" [B, 8, 8, 1]. */
+export function randomViews(batch: number, seed: number): [tf.Tensor4D, tf.Tensor4D] {
+  return [tf.randomUniform([batch, 8, 8, 1], 0, 1, "float32", seed), tf.randomUniform([batch, 8, 8, 1], 0, 1, "float32", seed + 1000)];
+}
+
+/** Copies of a module's parameter values by name. */
+export function snapshot(module: Module): Map<string, Float32Array> {
+  return new Map(module.namedParameters().map((p) => [p.name, p.variable.dataSync().slice() as Float32Array]));
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+}
