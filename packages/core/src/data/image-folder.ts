@@ -43,7 +43,7 @@ export const imageFolderOptions = z.object({
 });
 export type ImageFolderOptions = z.output<typeof imageFolderOptions>;
 
-interface Entry {
+export interface ImageFolderEntry {
   file: string;
   label?: number;
 }
@@ -56,7 +56,7 @@ export class ImageFolderSplit implements ShapedSplit {
   constructor(
     private readonly what: string,
     readonly input: InputSpec & { kind: "image" },
-    readonly entries: readonly Entry[],
+    readonly entries: readonly ImageFolderEntry[],
     private readonly mode: "center-crop" | "stretch",
     cacheSize: number,
   ) {
@@ -122,7 +122,7 @@ async function checkFile(file: string, full: boolean): Promise<string | undefine
 }
 
 interface Scan {
-  entries: Entry[];
+  entries: ImageFolderEntry[];
   classNames?: string[];
   skipped: SkippedFile[];
 }
@@ -150,7 +150,7 @@ async function scanFolder(root: string, opts: ImageFolderOptions, knownClasses?:
     );
   }
   const labelled = dirs.length > 0;
-  let candidates: Entry[];
+  let candidates: ImageFolderEntry[];
   if (labelled) {
     if (knownClasses) {
       const extra = dirs.filter((d) => !knownClasses.includes(d));
@@ -170,7 +170,7 @@ async function scanFolder(root: string, opts: ImageFolderOptions, knownClasses?:
     candidates = loose.map((name) => ({ file: join(root, name) }));
   }
   const skipped: SkippedFile[] = [];
-  const entries: Entry[] = [];
+  const entries: ImageFolderEntry[] = [];
   const full = opts.verify === "full";
   for (let i = 0; i < candidates.length; i += 64) {
     const chunk = candidates.slice(i, i + 64);

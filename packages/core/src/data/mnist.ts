@@ -102,8 +102,14 @@ export const mnistOptions = z.object({
   limit: z.number().int().positive().optional(),
 });
 
+/** The loaded digits; the splits are in-memory views (`getSync`, `sourceIndex`). */
+export interface MnistDataset extends Dataset {
+  readonly train: ArraySplit;
+  readonly test: ArraySplit;
+}
+
 /** Loads the MNIST digits (options validated by `mnistOptions`). */
-export async function loadMnist(options: z.input<typeof mnistOptions> = {}): Promise<Dataset> {
+export async function loadMnist(options: z.input<typeof mnistOptions> = {}): Promise<MnistDataset> {
   const opts = mnistOptions.parse(options);
   const data = await loadMnistData();
   const cut = (rows: Int32Array) => (opts.limit !== undefined ? rows.subarray(0, opts.limit) : rows);
