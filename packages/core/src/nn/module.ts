@@ -88,7 +88,8 @@ export abstract class Module {
   /** All parameters of this module and its descendants, with dotted names. */
   namedParameters(prefix = ""): NamedParameter[] {
     const out: NamedParameter[] = [];
-    for (const [name, p] of this.ownParams) out.push({ name: prefix + name, variable: p.variable, decay: p.decay });
+    for (const [name, p] of this.ownParams)
+      out.push({ name: prefix + name, variable: p.variable, decay: p.decay });
     for (const [name, child] of this.children) out.push(...child.namedParameters(`${prefix}${name}.`));
     return out;
   }

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConvNet, convNetBackbone } from "../../src/nn/backbones/convnet.js";
-import { LSTMEncoder, lstmBackbone } from "../../src/nn/backbones/lstm.js";
-import { ResNet, resNet18Backbone } from "../../src/nn/backbones/resnet.js";
-import { TextTransformer, textTransformerBackbone } from "../../src/nn/backbones/text-transformer.js";
-import { ViT, vitTinyBackbone } from "../../src/nn/backbones/vit.js";
+import { type LSTMEncoder, lstmBackbone } from "../../src/nn/backbones/lstm.js";
+import { type ResNet, resNet18Backbone } from "../../src/nn/backbones/resnet.js";
+import { type TextTransformer, textTransformerBackbone } from "../../src/nn/backbones/text-transformer.js";
+import { type ViT, vitTinyBackbone } from "../../src/nn/backbones/vit.js";
 import { builtinBackbones } from "../../src/nn/builtins.js";
 import type { FeatureModule } from "../../src/nn/module.js";
 import type { BackboneSpec, InputSpec } from "../../src/plugin/types.js";
@@ -19,19 +19,36 @@ const digits: InputSpec = { kind: "image", height: 28, width: 28, channels: 1 };
 const small: InputSpec = { kind: "image", height: 16, width: 16, channels: 3 };
 const text: InputSpec = { kind: "text", vocabSize: 50, seqLen: 12 };
 
-function build(spec: BackboneSpec, options: Record<string, unknown>, input: InputSpec, seed = 1): FeatureModule {
+function build(
+  spec: BackboneSpec,
+  options: Record<string, unknown>,
+  input: InputSpec,
+  seed = 1,
+): FeatureModule {
   return spec.build(spec.options.parse(options), input, new Rng(seed));
 }
 
 describe("builtin backbones", () => {
   it("registers convnet, resnet18, vit-tiny, lstm and text-transformer with described, defaulted options", () => {
-    expect(builtinBackbones.map((b) => b.name)).toEqual(["convnet", "resnet18", "vit-tiny", "lstm", "text-transformer"]);
+    expect(builtinBackbones.map((b) => b.name)).toEqual([
+      "convnet",
+      "resnet18",
+      "vit-tiny",
+      "lstm",
+      "text-transformer",
+    ]);
     for (const b of builtinBackbones) {
       expect(b.description.length).toBeGreaterThan(10);
       expect(() => b.options.parse({})).not.toThrow();
     }
     expect(convNetBackbone.options.parse({})).toEqual({ width: 32, strides: [2, 2, 2] });
-    expect(vitTinyBackbone.options.parse({})).toMatchObject({ patchSize: 4, dim: 64, depth: 4, heads: 4, maskMode: "remove" });
+    expect(vitTinyBackbone.options.parse({})).toMatchObject({
+      patchSize: 4,
+      dim: 64,
+      depth: 4,
+      heads: 4,
+      maskMode: "remove",
+    });
     expect(() => resNet18Backbone.options.parse({ width: 0 })).toThrow();
   });
 
@@ -133,7 +150,10 @@ describe("vit-tiny", () => {
   it("removes masked patches (MAE): 1 + visible tokens, and masked pixels have no influence", () => {
     const vit = build(vitTinyBackbone, opts, small) as ViT;
     const x = randomTensor([2, 16, 16, 3], 6, 0, 1);
-    const maskRows = [Array.from({ length: 16 }, (_, i) => (i % 4 === 0 ? 0 : 1)), Array.from({ length: 16 }, (_, i) => (i < 12 ? 1 : 0))];
+    const maskRows = [
+      Array.from({ length: 16 }, (_, i) => (i % 4 === 0 ? 0 : 1)),
+      Array.from({ length: 16 }, (_, i) => (i < 12 ? 1 : 0)),
+    ];
     const mask = tf.tensor2d(maskRows);
     const tokens = vit.forward(x, { mask, tokens: true });
     expect(tokens.shape).toEqual([2, 1 + 4, 16]);
@@ -150,16 +170,34 @@ describe("vit-tiny", () => {
 
   it("refuses masks with different counts per sample in remove mode", () => {
     const vit = build(vitTinyBackbone, opts, small);
-    const mask = tf.tensor2d([Array(16).fill(0).map((_, i) => (i < 8 ? 1 : 0)), Array(16).fill(0).map((_, i) => (i < 4 ? 1 : 0))]);
-    expect(() => vit.forward(randomTensor([2, 16, 16, 3], 7), { mask })).toThrow(/same number of masked patches.*\[8, 12\]/);
-    expect(() => vit.forward(randomTensor([2, 16, 16, 3], 7), { mask: tf.ones([2, 15]) })).toThrow(/\[2, 16\]/);
+    const mask = tf.tensor2d([
+      Array(16)
+        .fill(0)
+        .map((_, i) => (i < 8 ? 1 : 0)),
+      Array(16)
+        .fill(0)
+        .map((_, i) => (i < 4 ? 1 : 0)),
+    ]);
+    expect(() => vit.forward(randomTensor([2, 16, 16, 3], 7), { mask })).toThrow(
+      /same number of masked patches.*\[8, 12\]/,
+    );
+    expect(() => vit.forward(randomTensor([2, 16, 16, 3], 7), { mask: tf.ones([2, 15]) })).toThrow(
+      /\[2, 16\]/,
+    );
   });
 
   it("replaces masked patches by a learned mask token in token mode (SimMIM), keeping N tokens", () => {
     const vit = build(vitTinyBackbone, { ...opts, maskMode: "token" }, small) as ViT;
     expect(vit.maskToken).toBeDefined();
     const x = randomTensor([2, 16, 16, 3], 8, 0, 1);
-    const mask = tf.tensor2d([Array(16).fill(0).map((_, i) => (i % 2)), Array(16).fill(0).map((_, i) => (i < 3 ? 1 : 0))]);
+    const mask = tf.tensor2d([
+      Array(16)
+        .fill(0)
+        .map((_, i) => i % 2),
+      Array(16)
+        .fill(0)
+        .map((_, i) => (i < 3 ? 1 : 0)),
+    ]);
     const tokens = vit.forward(x, { mask, tokens: true });
     expect(tokens.shape).toEqual([2, 17, 16]);
     expect(maxAbsDiff(tokens, vit.forward(x, { tokens: true }))).toBeGreaterThan(1e-3);
@@ -167,14 +205,18 @@ describe("vit-tiny", () => {
   });
 
   it("refuses a patch size that does not divide the image, naming the ones that do", () => {
-    expect(() => build(vitTinyBackbone, { patchSize: 5 }, digits)).toThrow(/patchSize 5 must divide.*1, 2, 4, 7, 14, 28/);
+    expect(() => build(vitTinyBackbone, { patchSize: 5 }, digits)).toThrow(
+      /patchSize 5 must divide.*1, 2, 4, 7, 14, 28/,
+    );
   });
 
   it("mean pooling averages the patch tokens", () => {
     const vit = build(vitTinyBackbone, { ...opts, pool: "mean" }, small);
     const x = randomTensor([2, 16, 16, 3], 9, 0, 1);
     const tokens = vit.forward(x, { tokens: true });
-    expect(maxAbsDiff(vit.forward(x), tf.mean(tf.slice(tokens, [0, 1, 0], [2, 16, 16]), 1))).toBeLessThan(1e-6);
+    expect(maxAbsDiff(vit.forward(x), tf.mean(tf.slice(tokens, [0, 1, 0], [2, 16, 16]), 1))).toBeLessThan(
+      1e-6,
+    );
   });
 });
 
@@ -222,8 +264,17 @@ describe("text-transformer", () => {
   it("replaces masked positions by the learned mask embedding (MLM) and trains every parameter", () => {
     const enc = build(textTransformerBackbone, { ...opts, pool: "cls" }, text);
     const ids = randomIds([2, 12], 50, 5);
-    const mask = tf.tensor2d([Array(12).fill(0).map((_, i) => (i % 3 === 0 ? 1 : 0)), Array(12).fill(0).map((_, i) => (i === 5 ? 1 : 0))]);
-    expect(maxAbsDiff(enc.forward(ids, { mask, tokens: true }), enc.forward(ids, { tokens: true }))).toBeGreaterThan(1e-3);
+    const mask = tf.tensor2d([
+      Array(12)
+        .fill(0)
+        .map((_, i) => (i % 3 === 0 ? 1 : 0)),
+      Array(12)
+        .fill(0)
+        .map((_, i) => (i === 5 ? 1 : 0)),
+    ]);
+    expect(
+      maxAbsDiff(enc.forward(ids, { mask, tokens: true }), enc.forward(ids, { tokens: true })),
+    ).toBeGreaterThan(1e-3);
     expectGradientsEverywhere(enc, () => enc.forward(ids, { mask, tokens: true }));
   });
 

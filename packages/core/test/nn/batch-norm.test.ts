@@ -51,11 +51,13 @@ describe("BatchNorm in training mode", () => {
     bn.bias!.assign(randomTensor([4], 3));
     const x = randomTensor([3, 2, 2, 4], 4, -2, 5);
     const w = randomTensor([3, 2, 2, 4], 5);
-    const loss = (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(f(xx, g, b), w));
+    const loss =
+      (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+      (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(f(xx, g, b), w));
     const ours = tf.grads(loss((xx) => bn.forward(xx)))([x, bn.weight!, bn.bias!]);
     const ref = tf.grads(loss(reference))([x, bn.weight!, bn.bias!]);
-    ours.forEach((g, i) => expect(maxAbsDiff(g, ref[i] as tf.Tensor)).toBeLessThan(1e-4));
+    for (const [i, g] of ours.entries()) expect(maxAbsDiff(g, ref[i] as tf.Tensor)).toBeLessThan(1e-4);
     expect(maxAbsDiff(bn.forward(x), reference(x, bn.weight!, bn.bias!))).toBeLessThan(1e-5);
   });
 
@@ -63,7 +65,10 @@ describe("BatchNorm in training mode", () => {
     const bn = new BatchNorm2d(3);
     const x = randomTensor([4, 3, 3, 3], 6, 2, 4);
     const before = tf.memory().numTensors;
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(bn.forward(x))) as tf.Scalar, bn.trainableVariables());
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.square(bn.forward(x))) as tf.Scalar,
+      bn.trainableVariables(),
+    );
     expect(Object.keys(grads).sort()).toEqual([bn.weight!.name, bn.bias!.name].sort());
     value.dispose();
     tf.dispose(grads);
@@ -105,7 +110,12 @@ describe("BatchNorm in eval mode", () => {
     const y = bn.forward(tf.tensor2d([[3, 1]])).dataSync();
     expect(y[0]).toBeCloseTo(((3 - 1) / Math.sqrt(4 + 1e-5)) * 2 + 0.5, 5);
     expect(y[1]).toBeCloseTo((1 + 2) / Math.sqrt(9 + 1e-5), 5);
-    bn.forward(tf.tensor2d([[30, 10], [0, 0]])).dispose();
+    bn.forward(
+      tf.tensor2d([
+        [30, 10],
+        [0, 0],
+      ]),
+    ).dispose();
     expect(Array.from(bn.runningMean.dataSync())).toEqual([1, -2]);
     expect(Array.from(bn.runningVar.dataSync())).toEqual([4, 9]);
   });

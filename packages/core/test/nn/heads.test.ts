@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { builtinHeads } from "../../src/nn/builtins.js";
-import { LinearHead, linearHead } from "../../src/nn/heads/linear.js";
-import { MLPHead, mlpHead } from "../../src/nn/heads/mlp.js";
-import { PredictorHead, predictorHead } from "../../src/nn/heads/predictor.js";
+import { type LinearHead, linearHead } from "../../src/nn/heads/linear.js";
+import { type MLPHead, mlpHead } from "../../src/nn/heads/mlp.js";
+import { type PredictorHead, predictorHead } from "../../src/nn/heads/predictor.js";
 import { BatchNorm1d } from "../../src/nn/layers/batch-norm.js";
 import { Linear } from "../../src/nn/layers/linear.js";
 import type { FeatureModule } from "../../src/nn/module.js";
@@ -54,7 +54,11 @@ describe("mlp projector", () => {
     const three = build(mlpHead, { layers: 3, hiddenDim: 16, outputDim: 16 }, 12) as MLPHead;
     expect(three.net.layers.filter((m) => m instanceof Linear)).toHaveLength(3);
     expect(three.net.layers.filter((m) => m instanceof BatchNorm1d)).toHaveLength(2);
-    const simsiam = build(mlpHead, { layers: 3, hiddenDim: 16, outputDim: 16, lastBatchNorm: true }, 12) as MLPHead;
+    const simsiam = build(
+      mlpHead,
+      { layers: 3, hiddenDim: 16, outputDim: 16, lastBatchNorm: true },
+      12,
+    ) as MLPHead;
     const last = simsiam.net.layers[simsiam.net.length - 1] as BatchNorm1d;
     expect(last).toBeInstanceOf(BatchNorm1d);
     expect(last.weight).toBeUndefined();
@@ -84,7 +88,9 @@ describe("predictor", () => {
     const x = randomTensor([3, 16], 4);
     expect(head.forward(x).shape).toEqual([3, 16]);
     expectGradientsEverywhere(head, () => head.forward(x));
-    expect((build(predictorHead, { outputDim: 7, batchNorm: false }, 16) as PredictorHead).bn).toBeUndefined();
+    expect(
+      (build(predictorHead, { outputDim: 7, batchNorm: false }, 16) as PredictorHead).bn,
+    ).toBeUndefined();
   });
 });
 

@@ -55,11 +55,14 @@ export function run(fn: () => tf.Tensor): { shape: number[]; values: Float32Arra
 export function expectGradientsEverywhere(module: Module, f: () => tf.Tensor): void {
   const before = tf.memory().numTensors;
   const params = module.namedParameters().filter((p) => p.variable.trainable);
-  const { value, grads } = tf.variableGrads(() => {
-    const y = f();
-    const r = randomTensor(y.shape, 99);
-    return tf.sum(tf.mul(y, r)) as tf.Scalar;
-  }, params.map((p) => p.variable));
+  const { value, grads } = tf.variableGrads(
+    () => {
+      const y = f();
+      const r = randomTensor(y.shape, 99);
+      return tf.sum(tf.mul(y, r)) as tf.Scalar;
+    },
+    params.map((p) => p.variable),
+  );
   const problems: string[] = [];
   for (const p of params) {
     const g = grads[p.variable.name];

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { GELU, ReLU, gelu } from "../../src/nn/layers/activations.js";
+import { GELU, gelu, ReLU } from "../../src/nn/layers/activations.js";
 import { MultiHeadSelfAttention } from "../../src/nn/layers/attention.js";
 import { Conv2d } from "../../src/nn/layers/conv2d.js";
 import { Dropout } from "../../src/nn/layers/dropout.js";
@@ -20,7 +20,13 @@ beforeAll(async () => {
 describe("Linear", () => {
   it("computes x·W + b on [B,D] and on [B,T,D]", () => {
     const lin = new Linear(3, 2, new Rng(1));
-    lin.weight.assign(tf.tensor2d([[1, 0], [0, 1], [1, 1]]));
+    lin.weight.assign(
+      tf.tensor2d([
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ]),
+    );
     lin.bias!.assign(tf.tensor1d([0.5, -1]));
     expect(Array.from(lin.forward(tf.tensor2d([[1, 2, 3]])).dataSync())).toEqual([4.5, 4]);
     const y = lin.forward(tf.ones([2, 5, 3]));
@@ -56,7 +62,9 @@ describe("Conv2d", () => {
     expect(new Conv2d(3, 5, new Rng(1)).forward(x).shape).toEqual([2, 9, 9, 5]);
     expect(new Conv2d(3, 5, new Rng(1), { stride: 2 }).forward(x).shape).toEqual([2, 5, 5, 5]);
     expect(new Conv2d(3, 5, new Rng(1), { padding: "valid" }).forward(x).shape).toEqual([2, 7, 7, 5]);
-    expect(new Conv2d(3, 5, new Rng(1), { kernelSize: 1, stride: 2, padding: "valid" }).forward(x).shape).toEqual([2, 5, 5, 5]);
+    expect(
+      new Conv2d(3, 5, new Rng(1), { kernelSize: 1, stride: 2, padding: "valid" }).forward(x).shape,
+    ).toEqual([2, 5, 5, 5]);
   });
 
   it("equals tf.conv2d plus bias", () => {
@@ -93,7 +101,14 @@ describe("LayerNorm", () => {
 describe("Embedding", () => {
   it("gathers rows by id, keeping the id shape", () => {
     const emb = new Embedding(5, 3, new Rng(1));
-    const ids = tf.tensor2d([[0, 4], [2, 2]], [2, 2], "int32");
+    const ids = tf.tensor2d(
+      [
+        [0, 4],
+        [2, 2],
+      ],
+      [2, 2],
+      "int32",
+    );
     const y = emb.forward(ids);
     expect(y.shape).toEqual([2, 2, 3]);
     const w = emb.weight.arraySync() as number[][];
@@ -113,7 +128,7 @@ describe("activations", () => {
   it("gelu is the tanh approximation", () => {
     const y = gelu(tf.tensor1d([-2, 0, 1, 3])).dataSync();
     const ref = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
-    [-2, 0, 1, 3].forEach((x, i) => expect(y[i]).toBeCloseTo(ref(x), 6));
+    for (const [i, x] of [-2, 0, 1, 3].entries()) expect(y[i]).toBeCloseTo(ref(x), 6);
     expect(y[2]).toBeCloseTo(0.8412, 4);
     expect(Array.from(new ReLU().forward(tf.tensor1d([-1, 2])).dataSync())).toEqual([0, 2]);
     expect(new GELU().forward(tf.zeros([2])).shape).toEqual([2]);
@@ -212,7 +227,12 @@ describe("LSTM", () => {
   it("computes one step of the LSTM equations", () => {
     const lstm = new LSTM(2, 1, new Rng(1));
     // gates i, f, g, o for one hidden unit
-    lstm.weightIH.assign(tf.tensor2d([[1, 0, 2, -1], [0, 1, 0, 1]]));
+    lstm.weightIH.assign(
+      tf.tensor2d([
+        [1, 0, 2, -1],
+        [0, 1, 0, 1],
+      ]),
+    );
     lstm.bias.assign(tf.tensor1d([0, 0, 0, 0]));
     const h = lstm.forward(tf.tensor3d([[[0.5, -0.5]]])).dataSync()[0] as number;
     const s = (v: number) => 1 / (1 + Math.exp(-v));

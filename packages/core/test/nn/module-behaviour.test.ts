@@ -52,8 +52,12 @@ const cases: Case[] = [
 
 /** Moves the weights and BN running stats away from their init, so copies are really tested. */
 function perturb(m: FeatureModule, seed: number): void {
-  m.namedParameters().forEach((p, i) => p.variable.assign(tf.add(p.variable, randomTensor(p.variable.shape, seed + i, -0.1, 0.1))));
-  m.namedBuffers().forEach(([, b], i) => b.assign(tf.add(b, randomTensor(b.shape, seed + 1000 + i, 0, 0.5))));
+  for (const [i, p] of m.namedParameters().entries()) {
+    p.variable.assign(tf.add(p.variable, randomTensor(p.variable.shape, seed + i, -0.1, 0.1)));
+  }
+  for (const [i, [, b]] of m.namedBuffers().entries()) {
+    b.assign(tf.add(b, randomTensor(b.shape, seed + 1000 + i, 0, 0.5)));
+  }
 }
 
 describe.each(cases)("$name", (c) => {
@@ -67,7 +71,7 @@ describe.each(cases)("$name", (c) => {
       expect(Array.from(p.variable.dataSync())).toEqual(Array.from(weights(b)[i]!.variable.dataSync()));
     });
     expect(weights(a).some((p, i) => maxAbsDiff(p.variable, weights(d)[i]!.variable) > 0)).toBe(true);
-    [a, b, d].forEach((m) => m.dispose());
+    for (const m of [a, b, d]) m.dispose();
   });
 
   it("stateDict -> loadStateDict reproduces the outputs in eval mode", () => {
@@ -106,7 +110,9 @@ describe.each(cases)("$name", (c) => {
     const m = c.make(4);
     const noDecay = m.namedParameters().filter((p) => !p.decay);
     for (const p of noDecay) {
-      expect(p.name).toMatch(/(bias|norm\d?\.weight|bn\d?\.weight|_bn\.weight|token|pos_embed|^net\.\d+\.weight)$/);
+      expect(p.name).toMatch(
+        /(bias|norm\d?\.weight|bn\d?\.weight|_bn\.weight|token|pos_embed|^net\.\d+\.weight)$/,
+      );
       // net.N.weight without decay may only be a BatchNorm scale (1-d)
       expect(p.variable.rank === 1 || /token|pos_embed/.test(p.name)).toBe(true);
     }
@@ -124,7 +130,10 @@ describe.each(cases)("$name", (c) => {
       m.forward(x);
     });
     expect(tf.memory().numTensors).toBe(before);
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(m.forward(x))) as tf.Scalar, m.trainableVariables());
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.square(m.forward(x))) as tf.Scalar,
+      m.trainableVariables(),
+    );
     value.dispose();
     tf.dispose(grads);
     expect(tf.memory().numTensors).toBe(before);

@@ -52,7 +52,8 @@ function outputs(make: () => FeatureModule, input: () => tf.Tensor, withGrads: b
 function expectClose(a: Float32Array, b: Float32Array, tol: number): void {
   expect(a.length).toBe(b.length);
   let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)) / (1 + Math.abs(b[i] as number)));
+  for (let i = 0; i < a.length; i++)
+    worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)) / (1 + Math.abs(b[i] as number)));
   expect(worst).toBeLessThan(tol);
 }
 
@@ -64,7 +65,11 @@ const cases = [
       make: () => spec.build(spec.options.parse(tiny[spec.name]), isText ? text : image, new Rng(3)),
       input: () => (isText ? randomIds([4, 8], 30, 5) : randomTensor([4, 16, 16, 3], 5, 0, 1)),
       // Gradients of convolutions and gathers need kernels core adds to wasm (src/backend/wasm-kernels).
-      gradKernels: isText ? ["UnsortedSegmentSum"] : spec.name === "vit-tiny" ? [] : ["Conv2DBackpropFilter", "Conv2DBackpropInput"],
+      gradKernels: isText
+        ? ["UnsortedSegmentSum"]
+        : spec.name === "vit-tiny"
+          ? []
+          : ["Conv2DBackpropFilter", "Conv2DBackpropInput"],
     };
   }),
   ...builtinHeads.map((spec) => ({
@@ -91,6 +96,6 @@ describe.each(cases)("$name on wasm", (c) => {
     const cpu = outputs(c.make, c.input, withGrads);
     expectClose(wasm.train, cpu.train, 1e-4);
     expectClose(wasm.eval, cpu.eval, 1e-4);
-    if (withGrads) wasm.grads!.forEach((g, i) => expectClose(g, cpu.grads![i]!, 1e-3));
+    if (withGrads) for (const [i, g] of wasm.grads!.entries()) expectClose(g, cpu.grads![i]!, 1e-3);
   });
 });

@@ -4,8 +4,8 @@ import { Rng } from "../../rng.js";
 import { tf } from "../../tf.js";
 import { BatchNorm2d } from "../layers/batch-norm.js";
 import { Conv2d } from "../layers/conv2d.js";
-import { Module, type FeatureModule } from "../module.js";
-import { type ImageInput, checkImageBatch, imageInput } from "./input.js";
+import { type FeatureModule, Module } from "../module.js";
+import { checkImageBatch, type ImageInput, imageInput } from "./input.js";
 
 export const convNetOptions = z.object({
   /** Channels of the first block; the blocks have width, 2·width, 4·width (default 32 -> 32, 64, 128). */
@@ -27,7 +27,10 @@ class ConvBlock extends Module {
     rng: Rng,
   ) {
     super();
-    this.conv = this.addModule("conv", new Conv2d(inChannels, outChannels, rng, { stride, bias: false, init: "kaiming-normal" }));
+    this.conv = this.addModule(
+      "conv",
+      new Conv2d(inChannels, outChannels, rng, { stride, bias: false, init: "kaiming-normal" }),
+    );
     this.bn = this.addModule("bn", new BatchNorm2d(outChannels));
   }
 
@@ -83,7 +86,8 @@ export class ConvNet extends Module implements FeatureModule {
 
 export const convNetBackbone = defineBackbone({
   name: "convnet",
-  description: "Small conv3x3-BN-ReLU network with stride-2 blocks and global average pooling (for 28x28 digits)",
+  description:
+    "Small conv3x3-BN-ReLU network with stride-2 blocks and global average pooling (for 28x28 digits)",
   options: convNetOptions,
   build: (opts, input, rng) => new ConvNet(opts, imageInput(input, "convnet"), rng),
 });

@@ -4,7 +4,7 @@ import { Rng } from "../../rng.js";
 import { tf } from "../../tf.js";
 import { Embedding } from "../layers/embedding.js";
 import { LSTM } from "../layers/lstm.js";
-import { Module, type FeatureModule, type ForwardOptions } from "../module.js";
+import { type FeatureModule, type ForwardOptions, Module } from "../module.js";
 import { type TextInput, textInput } from "./input.js";
 import { checkTokenBatch, maskedMean, paddingMask } from "./text.js";
 
@@ -65,7 +65,8 @@ export class LSTMEncoder extends Module implements FeatureModule {
 
 export const lstmBackbone = defineBackbone({
   name: "lstm",
-  description: "Text encoder: token embedding + single-layer LSTM (Hochreiter & Schmidhuber 1997), last state or mean",
+  description:
+    "Text encoder: token embedding + single-layer LSTM (Hochreiter & Schmidhuber 1997), last state or mean",
   options: lstmEncoderOptions,
   build: (opts, input, rng) => new LSTMEncoder(opts, textInput(input, "lstm"), rng),
 });

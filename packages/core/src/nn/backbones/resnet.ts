@@ -4,8 +4,8 @@ import { Rng } from "../../rng.js";
 import { tf } from "../../tf.js";
 import { BatchNorm2d } from "../layers/batch-norm.js";
 import { Conv2d } from "../layers/conv2d.js";
-import { Module, type FeatureModule } from "../module.js";
-import { type ImageInput, checkImageBatch, imageInput } from "./input.js";
+import { type FeatureModule, Module } from "../module.js";
+import { checkImageBatch, type ImageInput, imageInput } from "./input.js";
 
 export const resNetOptions = z.object({
   /**
@@ -51,7 +51,10 @@ export class BasicBlock extends Module {
     if (zeroInitResidual) this.bn2.weight?.assign(tf.zerosLike(this.bn2.weight));
     if (stride !== 1 || inChannels !== outChannels) {
       this.shortcut = {
-        conv: this.addModule("shortcut_conv", new Conv2d(inChannels, outChannels, rng, { ...conv, kernelSize: 1, stride })),
+        conv: this.addModule(
+          "shortcut_conv",
+          new Conv2d(inChannels, outChannels, rng, { ...conv, kernelSize: 1, stride }),
+        ),
         bn: this.addModule("shortcut_bn", new BatchNorm2d(outChannels)),
       };
     }
@@ -92,7 +95,10 @@ export class ResNet extends Module implements FeatureModule {
     super();
     const channels = [64, 128, 256, 512].map((c) => Math.max(1, Math.round(c * options.width)));
     const c0 = channels[0] as number;
-    this.stem = this.addModule("stem", new Conv2d(input.channels, c0, rng, { bias: false, init: "kaiming-normal" }));
+    this.stem = this.addModule(
+      "stem",
+      new Conv2d(input.channels, c0, rng, { bias: false, init: "kaiming-normal" }),
+    );
     this.stemBn = this.addModule("stem_bn", new BatchNorm2d(c0));
     let inC = c0;
     options.layers.forEach((count, stage) => {
@@ -123,7 +129,8 @@ export class ResNet extends Module implements FeatureModule {
 
 export const resNet18Backbone = defineBackbone({
   name: "resnet18",
-  description: "ResNet-18 (He et al. 2016) with the CIFAR stem (3x3 conv, no max-pool) and a width multiplier",
+  description:
+    "ResNet-18 (He et al. 2016) with the CIFAR stem (3x3 conv, no max-pool) and a width multiplier",
   options: resNetOptions,
   build: (opts, input, rng) => new ResNet(opts, imageInput(input, "resnet18"), rng),
 });

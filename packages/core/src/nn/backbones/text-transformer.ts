@@ -6,7 +6,7 @@ import { truncatedNormalInit } from "../init.js";
 import { Embedding } from "../layers/embedding.js";
 import { LayerNorm } from "../layers/layer-norm.js";
 import { TransformerBlock } from "../layers/transformer-block.js";
-import { Module, type FeatureModule, type ForwardOptions } from "../module.js";
+import { type FeatureModule, type ForwardOptions, Module } from "../module.js";
 import { type TextInput, textInput } from "./input.js";
 import { checkTokenBatch, maskedMean, paddingMask } from "./text.js";
 
@@ -49,18 +49,27 @@ export class TextTransformer extends Module implements FeatureModule {
   ) {
     super();
     const { dim, depth, heads, mlpRatio, pool, padId } = options;
-    if (dim % heads !== 0) throw new Error(`text-transformer: dim ${dim} must be divisible by heads ${heads}`);
+    if (dim % heads !== 0)
+      throw new Error(`text-transformer: dim ${dim} must be divisible by heads ${heads}`);
     if (padId !== null && padId >= input.vocabSize) {
-      throw new Error(`text-transformer: padId ${padId} is outside the vocabulary of ${input.vocabSize} tokens`);
+      throw new Error(
+        `text-transformer: padId ${padId} is outside the vocabulary of ${input.vocabSize} tokens`,
+      );
     }
     this.dim = dim;
     this.outputDim = dim;
     this.embed = this.addModule("embed", new Embedding(input.vocabSize, dim, rng, { std: 0.02 }));
     const positions = input.seqLen + (pool === "cls" ? 1 : 0);
-    this.posEmbed = this.addParameter("pos_embed", truncatedNormalInit([1, positions, dim], 0.02, rng), { decay: false });
+    this.posEmbed = this.addParameter("pos_embed", truncatedNormalInit([1, positions, dim], 0.02, rng), {
+      decay: false,
+    });
     this.clsToken =
-      pool === "cls" ? this.addParameter("cls_token", truncatedNormalInit([1, 1, dim], 0.02, rng), { decay: false }) : undefined;
-    this.maskToken = this.addParameter("mask_token", truncatedNormalInit([1, 1, dim], 0.02, rng), { decay: false });
+      pool === "cls"
+        ? this.addParameter("cls_token", truncatedNormalInit([1, 1, dim], 0.02, rng), { decay: false })
+        : undefined;
+    this.maskToken = this.addParameter("mask_token", truncatedNormalInit([1, 1, dim], 0.02, rng), {
+      decay: false,
+    });
     for (let i = 0; i < depth; i++) {
       this.blocks.push(this.addModule(`block${i}`, new TransformerBlock(dim, heads, rng, { mlpRatio })));
     }
@@ -106,7 +115,8 @@ export class TextTransformer extends Module implements FeatureModule {
 
 export const textTransformerBackbone = defineBackbone({
   name: "text-transformer",
-  description: "Tiny pre-norm transformer encoder over token ids with learned positions; mean or class-token pooling",
+  description:
+    "Tiny pre-norm transformer encoder over token ids with learned positions; mean or class-token pooling",
   options: textTransformerOptions,
   build: (opts, input, rng) => new TextTransformer(opts, textInput(input, "text-transformer"), rng),
 });

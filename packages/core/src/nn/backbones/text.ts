@@ -7,7 +7,9 @@ export function checkTokenBatch(x: tf.Tensor, input: TextInput, backbone: string
     throw new Error(`${backbone} expects int32 token ids [B, T], got ${x.dtype} [${x.shape}]`);
   }
   if ((x.shape[1] as number) > input.seqLen) {
-    throw new Error(`${backbone} was built for sequences of at most ${input.seqLen} tokens, got ${x.shape[1]}`);
+    throw new Error(
+      `${backbone} was built for sequences of at most ${input.seqLen} tokens, got ${x.shape[1]}`,
+    );
   }
 }
 

@@ -6,8 +6,8 @@ import { truncatedNormalInit } from "../init.js";
 import { LayerNorm } from "../layers/layer-norm.js";
 import { Linear } from "../layers/linear.js";
 import { TransformerBlock } from "../layers/transformer-block.js";
-import { Module, type FeatureModule, type ForwardOptions } from "../module.js";
-import { type ImageInput, checkImageBatch, imageInput } from "./input.js";
+import { type FeatureModule, type ForwardOptions, Module } from "../module.js";
+import { checkImageBatch, type ImageInput, imageInput } from "./input.js";
 
 export const vitOptions = z.object({
   /** Side of the square patches; must divide the image height and width (default 4: 7x7 patches on 28 px, 8x8 on 32 px). */
@@ -84,10 +84,19 @@ export class ViT extends Module implements FeatureModule {
     this.outputDim = dim;
     this.grid = [input.height / p, input.width / p];
     this.numPatches = this.grid[0] * this.grid[1];
-    this.patchEmbed = this.addModule("patch_embed", new Linear(p * p * input.channels, dim, rng, { init: "xavier" }));
+    this.patchEmbed = this.addModule(
+      "patch_embed",
+      new Linear(p * p * input.channels, dim, rng, { init: "xavier" }),
+    );
     // timm / MAE: tokens and position embeddings ~ N(0, 0.02²), excluded from weight decay.
-    this.clsToken = this.addParameter("cls_token", truncatedNormalInit([1, 1, dim], 0.02, rng), { decay: false });
-    this.posEmbed = this.addParameter("pos_embed", truncatedNormalInit([1, 1 + this.numPatches, dim], 0.02, rng), { decay: false });
+    this.clsToken = this.addParameter("cls_token", truncatedNormalInit([1, 1, dim], 0.02, rng), {
+      decay: false,
+    });
+    this.posEmbed = this.addParameter(
+      "pos_embed",
+      truncatedNormalInit([1, 1 + this.numPatches, dim], 0.02, rng),
+      { decay: false },
+    );
     this.maskToken =
       options.maskMode === "token"
         ? this.addParameter("mask_token", truncatedNormalInit([1, 1, dim], 0.02, rng), { decay: false })
@@ -121,7 +130,9 @@ export class ViT extends Module implements FeatureModule {
     const n = this.numPatches;
     const { mask } = opts;
     if (mask && !(mask.rank === 2 && mask.shape[0] === b && mask.shape[1] === n)) {
-      throw new Error(`vit-tiny: mask must be [batch, numPatches] = [${b}, ${n}] (1 = masked), got [${mask.shape}]`);
+      throw new Error(
+        `vit-tiny: mask must be [batch, numPatches] = [${b}, ${n}] (1 = masked), got [${mask.shape}]`,
+      );
     }
     const keep = mask && this.options.maskMode === "remove" ? visibleIndices(mask) : undefined;
     return tf.tidy(() => {
@@ -178,7 +189,8 @@ function visibleIndices(mask: tf.Tensor): { flat: Int32Array; perSample: number 
       `vit-tiny (maskMode "remove") needs the same number of masked patches in every sample, got visible counts [${counts.join(", ")}]; use a fixed mask ratio (MAE) or maskMode "token"`,
     );
   }
-  if (perSample === 0) throw new Error("vit-tiny: the mask hides every patch; at least one patch must stay visible");
+  if (perSample === 0)
+    throw new Error("vit-tiny: the mask hides every patch; at least one patch must stay visible");
   return { flat: Int32Array.from(flat), perSample };
 }
 
@@ -190,7 +202,8 @@ function divisors(h: number, w: number): number[] {
 
 export const vitTinyBackbone = defineBackbone({
   name: "vit-tiny",
-  description: "Small Vision Transformer (Dosovitskiy et al. 2021): patch embedding, class token, pre-norm blocks; MAE/SimMIM masking",
+  description:
+    "Small Vision Transformer (Dosovitskiy et al. 2021): patch embedding, class token, pre-norm blocks; MAE/SimMIM masking",
   options: vitOptions,
   build: (opts, input, rng) => new ViT(opts, imageInput(input, "vit-tiny"), rng),
 });

@@ -4,7 +4,7 @@ import { Rng } from "../../rng.js";
 import { tf } from "../../tf.js";
 import { BatchNorm1d } from "../layers/batch-norm.js";
 import { Linear } from "../layers/linear.js";
-import { Module, type FeatureModule } from "../module.js";
+import { type FeatureModule, Module } from "../module.js";
 
 export const linearHeadOptions = z.object({
   /** Number of outputs, e.g. classes (default 10). */
@@ -30,7 +30,9 @@ export class LinearHead extends Module implements FeatureModule {
   ) {
     super();
     this.outputDim = options.outputDim;
-    this.bn = options.batchNorm ? this.addModule("bn", new BatchNorm1d(inputDim, { affine: false })) : undefined;
+    this.bn = options.batchNorm
+      ? this.addModule("bn", new BatchNorm1d(inputDim, { affine: false }))
+      : undefined;
     this.fc = this.addModule("fc", new Linear(inputDim, options.outputDim, rng));
   }
 

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { defineHead } from "../../plugin/define-plugin.js";
 import { Rng } from "../../rng.js";
-import { tf } from "../../tf.js";
+import type { tf } from "../../tf.js";
 import { ReLU } from "../layers/activations.js";
 import { BatchNorm1d } from "../layers/batch-norm.js";
 import { Linear } from "../layers/linear.js";
 import { Sequential } from "../layers/sequential.js";
-import { Module, type FeatureModule } from "../module.js";
+import { type FeatureModule, Module } from "../module.js";
 
 export const mlpHeadOptions = z.object({
   /** Number of Linear layers (default 2: SimCLR; BYOL 2, Barlow Twins and VICReg 3). */
@@ -67,7 +67,8 @@ export class MLPHead extends Module implements FeatureModule {
 
 export const mlpHead = defineHead({
   name: "mlp",
-  description: "MLP projector (Linear-BN-ReLU blocks, optional final BN) as in SimCLR, BYOL, Barlow Twins, VICReg",
+  description:
+    "MLP projector (Linear-BN-ReLU blocks, optional final BN) as in SimCLR, BYOL, Barlow Twins, VICReg",
   options: mlpHeadOptions,
   build: (opts, inputDim, rng) => new MLPHead(opts, inputDim, rng),
 });

@@ -4,7 +4,7 @@ import { Rng } from "../../rng.js";
 import { tf } from "../../tf.js";
 import { BatchNorm1d } from "../layers/batch-norm.js";
 import { Linear } from "../layers/linear.js";
-import { Module, type FeatureModule } from "../module.js";
+import { type FeatureModule, Module } from "../module.js";
 
 export const predictorHeadOptions = z.object({
   /**
@@ -38,7 +38,10 @@ export class PredictorHead extends Module implements FeatureModule {
   ) {
     super();
     this.outputDim = options.outputDim ?? inputDim;
-    this.fc1 = this.addModule("fc1", new Linear(inputDim, options.hiddenDim, rng, { bias: !options.batchNorm }));
+    this.fc1 = this.addModule(
+      "fc1",
+      new Linear(inputDim, options.hiddenDim, rng, { bias: !options.batchNorm }),
+    );
     this.bn = options.batchNorm ? this.addModule("bn", new BatchNorm1d(options.hiddenDim)) : undefined;
     this.fc2 = this.addModule("fc2", new Linear(options.hiddenDim, this.outputDim, rng));
   }

@@ -1,7 +1,7 @@
 import { Rng } from "../../rng.js";
 import { tf } from "../../tf.js";
 import type { WeightInit } from "../init.js";
-import { Module, type ForwardOptions } from "../module.js";
+import { type ForwardOptions, Module } from "../module.js";
 import { Linear } from "./linear.js";
 
 export interface MultiHeadSelfAttentionOptions {
@@ -36,7 +36,10 @@ export class MultiHeadSelfAttention extends Module {
     if (dim % heads !== 0) throw new Error(`attention dim ${dim} is not divisible by ${heads} heads`);
     this.options = { qkvBias: opts.qkvBias ?? true, init: opts.init ?? "xavier" };
     this.headDim = dim / heads;
-    this.qkv = this.addModule("qkv", new Linear(dim, 3 * dim, rng, { bias: this.options.qkvBias, init: this.options.init }));
+    this.qkv = this.addModule(
+      "qkv",
+      new Linear(dim, 3 * dim, rng, { bias: this.options.qkvBias, init: this.options.init }),
+    );
     this.proj = this.addModule("proj", new Linear(dim, dim, rng, { init: this.options.init }));
   }
 
@@ -63,7 +66,11 @@ export class MultiHeadSelfAttention extends Module {
         logits = tf.reshape(tf.add(tf.reshape(logits, [b, heads, t, t]), penalty), [b * heads, t, t]);
       }
       const out = tf.matMul(tf.softmax(logits), v); // [B·heads, T, headDim]
-      const merged = tf.reshape(tf.transpose(tf.reshape(out, [b, heads, t, headDim]), [0, 2, 1, 3]), [b, t, this.dim]);
+      const merged = tf.reshape(tf.transpose(tf.reshape(out, [b, heads, t, headDim]), [0, 2, 1, 3]), [
+        b,
+        t,
+        this.dim,
+      ]);
       return this.proj.forward(merged);
     });
   }

@@ -19,11 +19,12 @@ export interface BatchNormOptions {
  * (feature/channel) axis; every other axis is a "batch" axis: [B,D] (1-d), [B,H,W,C] (2-d, NHWC).
  *
  * - Training mode normalises with the batch's own mean and (biased) variance, through which
- *   gradients flow (the method's loss sees the batch coupling, as in PyTorch), and
- *   moves the running statistics towards the batch's: running_var uses the unbiased variance
- *   n/(n-1)·var like PyTorch. That update is a side effect, not part of the graph: it is computed
- *   in its own `tf.tidy` and `assign`ed to the buffers, so inside `tf.variableGrads` it adds no
- *   gradient path and leaves no tensor behind once the tape is released.
+ *   gradients flow (the loss sees the coupling between samples, as in PyTorch), and moves the
+ *   running statistics towards the batch's; running_var uses the unbiased variance n/(n-1)·var,
+ *   like PyTorch. That update is a side effect, not part of the graph: it is computed inside a
+ *   `tf.customGrad` op's forward (where tfjs records nothing on the tape and tidies everything)
+ *   and `assign`ed to the buffers, so inside `tf.variableGrads` it adds no gradient path and
+ *   leaves no tensor behind.
  * - Eval mode normalises with the running statistics and changes nothing.
  *
  * A batch of one sample is refused in training mode: its "batch statistics" are the sample itself,
@@ -65,9 +66,8 @@ export class BatchNorm extends Module {
 
   forward(x: tf.Tensor): tf.Tensor {
     this.checkInput(x);
-    const { eps, momentum } = this.options;
     if (!this.training) {
-      return tf.batchNorm(x, this.runningMean, this.runningVar, this.bias, this.weight, eps);
+      return tf.batchNorm(x, this.runningMean, this.runningVar, this.bias, this.weight, this.options.eps);
     }
     const batch = x.shape[0];
     if (batch < 2) {
@@ -81,7 +81,10 @@ export class BatchNorm extends Module {
     const count = x.size / c;
     return tf.tidy(() => {
       const flat = tf.reshape(x, [count, c]);
-      const out = this.weight && this.bias ? this.trainingForward(flat, this.weight, this.bias) : this.trainingForward(flat);
+      const out =
+        this.weight && this.bias
+          ? this.trainingForward(flat, this.weight, this.bias)
+          : this.trainingForward(flat);
       return tf.reshape(out, x.shape);
     });
   }
@@ -112,7 +115,9 @@ export class BatchNorm extends Module {
     const value = gamma && beta ? tf.add(tf.mul(xhat, gamma), beta) : xhat;
     save(gamma ? [xhat, invStd, gamma] : [xhat, invStd]);
     this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(mean, momentum)));
-    this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / (n - 1))));
+    this.runningVar.assign(
+      tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / (n - 1))),
+    );
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [sxhat, sinv, sgamma] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D?];
       const ones = tf.ones([n, 1]) as tf.Tensor2D;
@@ -146,7 +151,8 @@ export class BatchNorm1d extends BatchNorm {
 /** BatchNorm over channels of NHWC images [B, H, W, C]: statistics over batch and space. */
 export class BatchNorm2d extends BatchNorm {
   protected override checkInput(x: tf.Tensor): void {
-    if (x.rank !== 4) throw new Error(`BatchNorm2d expects NHWC [B, H, W, ${this.numFeatures}], got shape [${x.shape}]`);
+    if (x.rank !== 4)
+      throw new Error(`BatchNorm2d expects NHWC [B, H, W, ${this.numFeatures}], got shape [${x.shape}]`);
     super.checkInput(x);
   }
 

@@ -45,7 +45,10 @@ export class Conv2d extends Module {
     const k = this.options.kernelSize;
     const fanIn = k * k * inChannels;
     const fanOut = k * k * outChannels;
-    this.weight = this.addParameter("weight", initWeight([k, k, inChannels, outChannels], fanIn, fanOut, this.options.init, rng));
+    this.weight = this.addParameter(
+      "weight",
+      initWeight([k, k, inChannels, outChannels], fanIn, fanOut, this.options.init, rng),
+    );
     this.bias = this.options.bias
       ? this.addParameter("bias", initBias([outChannels], fanIn, this.options.init, rng), { decay: false })
       : undefined;

@@ -21,7 +21,10 @@ export class Dropout extends Module {
     if (!this.training || this.p === 0) return x;
     const seed = this.rng.seed();
     return tf.tidy(() => {
-      const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, "float32", seed), this.p), "float32");
+      const keep = tf.cast(
+        tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, "float32", seed), this.p),
+        "float32",
+      );
       return tf.mul(x, tf.mul(keep, 1 / (1 - this.p)));
     });
   }

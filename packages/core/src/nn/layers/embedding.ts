@@ -30,7 +30,9 @@ export class Embedding extends Module {
 
   forward(ids: tf.Tensor): tf.Tensor {
     if (ids.dtype !== "int32") {
-      throw new Error(`Embedding expects int32 token ids, got ${ids.dtype} (cast with tf.cast(ids, "int32"))`);
+      throw new Error(
+        `Embedding expects int32 token ids, got ${ids.dtype} (cast with tf.cast(ids, "int32"))`,
+      );
     }
     return tf.tidy(() => {
       const lo = ids.size > 0 ? (tf.min(ids).dataSync()[0] as number) : 0;

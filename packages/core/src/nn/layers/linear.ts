@@ -30,7 +30,10 @@ export class Linear extends Module {
     super();
     this.options = { bias: opts.bias ?? true, init: opts.init ?? "torch" };
     const { init } = this.options;
-    this.weight = this.addParameter("weight", initWeight([inFeatures, outFeatures], inFeatures, outFeatures, init, rng));
+    this.weight = this.addParameter(
+      "weight",
+      initWeight([inFeatures, outFeatures], inFeatures, outFeatures, init, rng),
+    );
     this.bias = this.options.bias
       ? this.addParameter("bias", initBias([outFeatures], inFeatures, init, rng), { decay: false })
       : undefined;
@@ -42,7 +45,7 @@ export class Linear extends Module {
       throw new Error(`Linear expects inputs with last dimension ${this.inFeatures}, got shape [${x.shape}]`);
     }
     return tf.tidy(() => {
-      const flat = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
+      const flat = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D);
       const y = tf.fused.matMul({ a: flat, b: this.weight as tf.Tensor2D, bias: this.bias });
       return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
     });

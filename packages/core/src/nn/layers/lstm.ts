@@ -1,7 +1,7 @@
 import { Rng } from "../../rng.js";
 import { tf } from "../../tf.js";
 import { uniformInit } from "../init.js";
-import { Module, type ForwardOptions } from "../module.js";
+import { type ForwardOptions, Module } from "../module.js";
 
 export interface LSTMOptions {
   /** Return the hidden state of every step [B,T,H] instead of the last one [B,H] (default false). */
@@ -68,9 +68,14 @@ export class LSTM extends Module {
     }
     return tf.tidy(() => {
       const flat = tf.reshape(x, [b * t, this.inputSize]) as tf.Tensor2D;
-      const xProj = tf.reshape(tf.fused.matMul({ a: flat, b: this.weightIH as tf.Tensor2D, bias: this.bias }), [b, t, 4 * h]);
+      const xProj = tf.reshape(
+        tf.fused.matMul({ a: flat, b: this.weightIH as tf.Tensor2D, bias: this.bias }),
+        [b, t, 4 * h],
+      );
       const steps = tf.unstack(xProj, 1);
-      const keeps = opts.mask ? tf.unstack(tf.reshape(tf.sub(1, tf.cast(opts.mask, "float32")), [b, t, 1]), 1) : undefined;
+      const keeps = opts.mask
+        ? tf.unstack(tf.reshape(tf.sub(1, tf.cast(opts.mask, "float32")), [b, t, 1]), 1)
+        : undefined;
       let hPrev: tf.Tensor = tf.zeros([b, h]);
       let cPrev: tf.Tensor = tf.zeros([b, h]);
       const outputs: tf.Tensor[] = [];

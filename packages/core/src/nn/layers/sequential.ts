@@ -1,5 +1,5 @@
 import { tf } from "../../tf.js";
-import { Module, type ForwardOptions } from "../module.js";
+import { type ForwardOptions, Module } from "../module.js";
 
 /**
  * Modules applied in order. Children are named "0", "1", ... so state-dict keys read like
@@ -12,7 +12,9 @@ export class Sequential extends Module {
   constructor(layers: Module[]) {
     super();
     this.layers = layers;
-    layers.forEach((m, i) => this.addModule(String(i), m));
+    layers.forEach((m, i) => {
+      this.addModule(String(i), m);
+    });
   }
 
   forward(x: tf.Tensor, opts?: ForwardOptions): tf.Tensor {

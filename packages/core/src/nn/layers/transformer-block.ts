@@ -1,6 +1,6 @@
 import { Rng } from "../../rng.js";
 import { tf } from "../../tf.js";
-import { Module, type ForwardOptions } from "../module.js";
+import { type ForwardOptions, Module } from "../module.js";
 import { gelu } from "./activations.js";
 import { MultiHeadSelfAttention } from "./attention.js";
 import { Dropout } from "./dropout.js";
@@ -44,10 +44,18 @@ export class TransformerBlock extends Module {
     opts: TransformerBlockOptions = {},
   ) {
     super();
-    this.options = { mlpRatio: opts.mlpRatio ?? 4, eps: opts.eps ?? 1e-6, dropout: opts.dropout ?? 0, qkvBias: opts.qkvBias ?? true };
+    this.options = {
+      mlpRatio: opts.mlpRatio ?? 4,
+      eps: opts.eps ?? 1e-6,
+      dropout: opts.dropout ?? 0,
+      qkvBias: opts.qkvBias ?? true,
+    };
     const hidden = Math.round(dim * this.options.mlpRatio);
     this.norm1 = this.addModule("norm1", new LayerNorm(dim, { eps: this.options.eps }));
-    this.attn = this.addModule("attn", new MultiHeadSelfAttention(dim, heads, rng, { qkvBias: this.options.qkvBias }));
+    this.attn = this.addModule(
+      "attn",
+      new MultiHeadSelfAttention(dim, heads, rng, { qkvBias: this.options.qkvBias }),
+    );
     this.norm2 = this.addModule("norm2", new LayerNorm(dim, { eps: this.options.eps }));
     this.fc1 = this.addModule("fc1", new Linear(dim, hidden, rng, { init: "xavier" }));
     this.fc2 = this.addModule("fc2", new Linear(hidden, dim, rng, { init: "xavier" }));
