@@ -1,7 +1,9 @@
 /**
- * How the trainer gets batches. By default it uses `splitBatches` below; `TrainerOptions.loader`
- * swaps in another loader with the same shape (e.g. core's `DataLoader`).
+ * How the trainer gets batches: a `LoaderFactory` makes one epoch's batch iterator. The default,
+ * `dataLoader`, is core's prefetching DataLoader; `splitBatches` is a plain in-order reader used
+ * for evaluation. `TrainerOptions.loader` swaps in any other loader of the same shape.
  */
+import { DataLoader } from "../data/loader.js";
 import type { DatasetSplit, InputSpec } from "../plugin/types.js";
 import type { Rng } from "../rng.js";
 import { tf } from "../tf.js";
@@ -19,6 +21,8 @@ export interface LoaderOptions {
   rng: Rng;
   dropLast: boolean;
   input: InputSpec;
+  /** Start at this batch of the epoch (a resumed run skips what it already trained on). */
+  skip?: number;
 }
 
 export type LoaderFactory = (split: DatasetSplit, opts: LoaderOptions) => AsyncIterable<LoadedBatch>;
@@ -35,7 +39,7 @@ export async function* splitBatches(split: DatasetSplit, opts: LoaderOptions): A
   const n = batchCount(split.size, opts.batchSize, opts.dropLast);
   const shape = opts.input.kind === "image" ? [opts.input.height, opts.input.width, opts.input.channels] : [opts.input.seqLen];
   const per = shape.reduce((a, b) => a * b, 1);
-  for (let b = 0; b < n; b++) {
+  for (let b = opts.skip ?? 0; b < n; b++) {
     const indices = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
     const samples = await Promise.all(indices.map((i) => split.get(i)));
     const isInt = opts.input.kind === "text";
@@ -50,3 +54,9 @@ export async function* splitBatches(split: DatasetSplit, opts: LoaderOptions): A
     yield { inputs, labels, indices };
   }
 }
+
+/** Core's DataLoader (seeded order drawn from `rng`, prefetch of the next batch) as a LoaderFactory. */
+export const dataLoader: LoaderFactory = (split, opts) => {
+  const loader = new DataLoader(split, { batchSize: opts.batchSize, shuffle: opts.shuffle, rng: opts.rng, dropLast: opts.dropLast, input: opts.input });
+  return opts.skip ? loader.skip(opts.skip) : loader;
+};

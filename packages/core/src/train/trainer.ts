@@ -20,7 +20,7 @@ import { Rng, type RngState } from "../rng.js";
 import { tf } from "../tf.js";
 import type { TrainerCallback, TrainEndInfo } from "./callbacks.js";
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from "./config.js";
-import { type LoadedBatch, type LoaderFactory, batchCount, splitBatches } from "./loader.js";
+import { batchCount, dataLoader, type LoadedBatch, type LoaderFactory } from "./loader.js";
 import { Minimizer, methodParams } from "./minimizer.js";
 import { createOptimizer } from "./optimizers/index.js";
 import type { Optimizer } from "./optimizers/optimizer.js";
@@ -39,7 +39,7 @@ export interface TrainerOptions {
   /** Augmentation pipeline (default: identity views). */
   augment?: ViewMaker;
   callbacks?: TrainerCallback[];
-  /** Batch loader (default: `splitBatches`). */
+  /** Batch loader (default: core's DataLoader). It must honour `skip`. */
   loader?: LoaderFactory;
 }
 
@@ -109,7 +109,7 @@ export class Trainer {
     this.config = parseTrainConfig(opts.config ?? {});
     this.augment = opts.augment ?? identityViews;
     this.callbacks = opts.callbacks ?? [];
-    this.loader = opts.loader ?? splitBatches;
+    this.loader = opts.loader ?? dataLoader;
 
     const c = this.config;
     const batches = batchCount(this.dataset.train.size, c.batchSize, true);
@@ -240,27 +240,16 @@ export class Trainer {
 
   // ------------------------------------------------------------------ data
 
-  /** This epoch's batch iterator, positioned after `skip` micro-batches (a resume replays the order). */
+  /** This epoch's batch iterator, starting after `skip` micro-batches (a resume replays the order). */
   private batches(skip: number): AsyncIterator<LoadedBatch> {
-    const it = this.loader(this.dataset.train, {
+    return this.loader(this.dataset.train, {
       batchSize: this.config.batchSize,
       shuffle: this.config.shuffle,
       rng: new Rng(this.loaderStart),
       dropLast: true,
       input: this.dataset.input,
+      skip,
     })[Symbol.asyncIterator]();
-    let skipped = 0;
-    const next = async (): Promise<IteratorResult<LoadedBatch>> => {
-      while (skipped < skip) {
-        const r = await it.next();
-        skipped++;
-        if (r.done) return r;
-        r.value.inputs.dispose();
-        r.value.labels?.dispose();
-      }
-      return it.next();
-    };
-    return { next, return: async (v) => (it.return ? it.return(v) : { done: true, value: v }) };
   }
 
   private async nextBatch(batches: AsyncIterator<LoadedBatch>): Promise<TrainBatch> {
