@@ -168,6 +168,30 @@ describe("vit-tiny", () => {
     expectGradientsEverywhere(vit, () => vit.forward(x, { mask }));
   });
 
+  it("keeps the visible tokens in ascending patch order", () => {
+    const vit = build(vitTinyBackbone, opts, small) as ViT;
+    // Zero the output projections of every block: the blocks become identities.
+    for (const block of vit.blocks) {
+      for (const v of [block.attn.proj.weight, block.attn.proj.bias!, block.fc2.weight, block.fc2.bias!]) {
+        v.assign(tf.zerosLike(v));
+      }
+    }
+    const x = randomTensor([2, 16, 16, 3], 10, 0, 1);
+    const visible = [
+      [0, 5, 6, 15],
+      [2, 3, 8, 9],
+    ];
+    const mask = tf.tensor2d(
+      visible.map((row) => Array.from({ length: 16 }, (_, j) => (row.includes(j) ? 0 : 1))),
+    );
+    const all = vit.forward(x, { tokens: true }).arraySync() as number[][][];
+    const kept = vit.forward(x, { mask, tokens: true }).arraySync() as number[][][];
+    for (let i = 0; i < 2; i++) {
+      const expected = [all[i]![0]!, ...visible[i]!.map((j) => all[i]![1 + j]!)];
+      expect(maxAbsDiff(tf.tensor2d(kept[i]!), tf.tensor2d(expected))).toBeLessThan(1e-5);
+    }
+  });
+
   it("refuses masks with different counts per sample in remove mode", () => {
     const vit = build(vitTinyBackbone, opts, small);
     const mask = tf.tensor2d([

@@ -4,6 +4,7 @@
  * the same seed on either backend is the same module.
  */
 import { describe, expect, it } from "vitest";
+import { vitTinyBackbone } from "../../src/nn/backbones/vit.js";
 import { builtinBackbones, builtinHeads } from "../../src/nn/builtins.js";
 import type { FeatureModule } from "../../src/nn/module.js";
 import type { InputSpec } from "../../src/plugin/types.js";
@@ -97,5 +98,44 @@ describe.each(cases)("$name on wasm", (c) => {
     expectClose(wasm.train, cpu.train, 1e-4);
     expectClose(wasm.eval, cpu.eval, 1e-4);
     if (withGrads) for (const [i, g] of wasm.grads!.entries()) expectClose(g, cpu.grads![i]!, 1e-3);
+  });
+});
+
+describe("vit-tiny with an MAE mask on wasm", () => {
+  it("matches cpu, gradients included (the visible-token selection is a matmul)", async () => {
+    const make = () =>
+      vitTinyBackbone.build(
+        vitTinyBackbone.options.parse({ dim: 16, depth: 1, heads: 2 }),
+        image,
+        new Rng(4),
+      );
+    const input = () => randomTensor([2, 16, 16, 3], 7, 0, 1);
+    const maskRows = [
+      [0, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1],
+    ];
+    const run = (): Float32Array[] => {
+      const m = make();
+      const x = input();
+      const mask = tf.tensor2d(maskRows);
+      const vars = m.trainableVariables();
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.square(m.forward(x, { mask }))) as tf.Scalar,
+        vars,
+      );
+      const out = [
+        value.dataSync() as Float32Array,
+        ...vars.map((v) => grads[v.name]!.dataSync() as Float32Array),
+      ];
+      value.dispose();
+      tf.dispose(grads);
+      m.dispose();
+      return out;
+    };
+    await useBackend("wasm");
+    const wasm = run();
+    await useBackend("cpu");
+    const cpu = run();
+    for (const [i, w] of wasm.entries()) expectClose(w, cpu[i]!, 1e-3);
   });
 });

@@ -143,9 +143,11 @@ export class ViT extends Module implements FeatureModule {
       }
       patches = tf.add(patches, tf.slice(this.posEmbed, [0, 1, 0], [1, n, this.dim]));
       if (keep) {
-        const flat = tf.reshape(patches, [b * n, this.dim]);
-        const rows = tf.tensor1d(keep.flat, "int32");
-        patches = tf.reshape(tf.gather(flat, rows), [b, keep.perSample, this.dim]);
+        // Keep the visible tokens with a 0/1 selection matmul [B, V, N] x [B, N, D] rather than a
+        // gather: it is exact, cheap at these sizes, and its gradient is a matmul, which every
+        // backend has (gather's gradient needs UnsortedSegmentSum, missing on wasm).
+        const select = tf.tensor3d(keep.selection, [b, keep.perSample, n]);
+        patches = tf.matMul(select, patches as tf.Tensor3D);
       }
       const cls = tf.add(this.clsToken, tf.slice(this.posEmbed, [0, 0, 0], [1, 1, this.dim]));
       let h: tf.Tensor = tf.concat([tf.tile(cls, [b, 1, 1]), patches], 1);
@@ -165,33 +167,33 @@ export class ViT extends Module implements FeatureModule {
 }
 
 /**
- * Row indices (into the [B·N] flattened patches) of the unmasked patches, in ascending patch order
- * per sample. Reads the mask on the host: masks are made on the host by the augmentation step.
+ * A 0/1 matrix [B, V, N] selecting, for each sample, its V unmasked patches in ascending patch
+ * order. Reads the mask on the host: masks are made on the host by the augmentation step.
  */
-function visibleIndices(mask: tf.Tensor): { flat: Int32Array; perSample: number } {
+function visibleIndices(mask: tf.Tensor): { selection: Float32Array; perSample: number } {
   const [b, n] = mask.shape as [number, number];
   const values = mask.dataSync();
-  const counts: number[] = [];
-  const flat: number[] = [];
+  const visible: number[][] = [];
   for (let i = 0; i < b; i++) {
-    let visible = 0;
-    for (let j = 0; j < n; j++) {
-      if (Number(values[i * n + j]) === 0) {
-        flat.push(i * n + j);
-        visible++;
-      }
-    }
-    counts.push(visible);
+    const row: number[] = [];
+    for (let j = 0; j < n; j++) if (Number(values[i * n + j]) === 0) row.push(j);
+    visible.push(row);
   }
+  const counts = visible.map((row) => row.length);
   const perSample = counts[0] ?? 0;
   if (counts.some((c) => c !== perSample)) {
     throw new Error(
       `vit-tiny (maskMode "remove") needs the same number of masked patches in every sample, got visible counts [${counts.join(", ")}]; use a fixed mask ratio (MAE) or maskMode "token"`,
     );
   }
-  if (perSample === 0)
-    throw new Error("vit-tiny: the mask hides every patch; at least one patch must stay visible");
-  return { flat: Int32Array.from(flat), perSample };
+  if (perSample === 0) throw new Error("vit-tiny: the mask hides every patch; at least one patch must stay visible");
+  const selection = new Float32Array(b * perSample * n);
+  visible.forEach((row, i) => {
+    row.forEach((patch, k) => {
+      selection[(i * perSample + k) * n + patch] = 1;
+    });
+  });
+  return { selection, perSample };
 }
 
 function divisors(h: number, w: number): number[] {
