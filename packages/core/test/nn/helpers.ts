@@ -13,8 +13,16 @@ export async function useBackend(name: "cpu" | "wasm"): Promise<void> {
   await tf.setBackend(name);
   await tf.ready();
   if (tf.getGradient("Sum") == null) {
+    // Imported by a computed path so that this file type-checks before that module lands.
     const path = "../../src/backend/gradients/index.js";
-    const mod = (await import(/* @vite-ignore */ path)) as { registerCoreGradients(): string[] };
+    let mod: { registerCoreGradients(): string[] };
+    try {
+      mod = (await import(/* @vite-ignore */ path)) as typeof mod;
+    } catch (err) {
+      throw new Error(
+        `tfjs-core has no gradients registered and core's src/backend/gradients could not be loaded: ${(err as Error).message}`,
+      );
+    }
     mod.registerCoreGradients();
   }
 }
