@@ -16,6 +16,7 @@ import {
   keySchema,
   leaderboardSchema,
   listRunsSchema,
+  MAX_ARTIFACT_BYTES,
   metricPointsSchema,
   noteSchema,
   olderThanSchema,
@@ -736,7 +737,7 @@ export class RunStore {
       json = JSON.stringify(v.data);
       if (json === undefined)
         throw new StoreError("invalid_input", "invalid artifact: data: not JSON", "data");
-      if (json.length > 32 * 1024 * 1024) {
+      if (Buffer.byteLength(json) > MAX_ARTIFACT_BYTES) {
         throw new StoreError("invalid_input", "invalid artifact: data: larger than 32 MiB as JSON", "data");
       }
     }
@@ -744,13 +745,22 @@ export class RunStore {
       v.bytes === undefined ? null : Buffer.from(v.bytes.buffer, v.bytes.byteOffset, v.bytes.byteLength);
     try {
       const rows = await this.db.query(
-        `INSERT INTO artifacts (run_id, kind, name, mime, step, bytes, data)
-         VALUES ($1, $2, $3, $4, $5, $6::bytea, $7::jsonb)
+        `INSERT INTO artifacts (run_id, kind, name, mime, step, bytes, data, size)
+         VALUES ($1, $2, $3, $4, $5, $6::bytea, $7::jsonb, $8)
          ON CONFLICT ON CONSTRAINT artifacts_unique DO UPDATE
            SET mime = EXCLUDED.mime, step = EXCLUDED.step, bytes = EXCLUDED.bytes, data = EXCLUDED.data,
-               created_at = now()
+               size = EXCLUDED.size, created_at = now()
          RETURNING ${ARTIFACT_COLUMNS}`,
-        [v.runId, v.kind, v.name, v.mime, v.step ?? null, bytes, json],
+        [
+          v.runId,
+          v.kind,
+          v.name,
+          v.mime,
+          v.step ?? null,
+          bytes,
+          json,
+          bytes ? bytes.byteLength : Buffer.byteLength(json ?? ""),
+        ],
       );
       return toArtifact(rows[0]);
     } catch (err) {
@@ -814,8 +824,7 @@ export class RunStore {
 
 const ID_LIKE = /^[A-Za-z0-9_-]{1,64}$/;
 
-const ARTIFACT_COLUMNS = `id, run_id, kind, name, mime, step, bytes, data,
-  COALESCE(octet_length(bytes), octet_length(data::text)) AS size, created_at`;
+const ARTIFACT_COLUMNS = "id, run_id, kind, name, mime, step, bytes, data, size, created_at";
 
 function filterClauses(f: ReturnType<typeof runFilterSchema.parse>, p: Params): string[] {
   const where: string[] = [];

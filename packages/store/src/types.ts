@@ -210,7 +210,7 @@ export interface Artifact {
   /** null when the payload is JSON, or when read with includeBytes: false. */
   bytes: Uint8Array | null;
   data: unknown;
-  /** Payload size in bytes (bytea length, or JSON text length). */
+  /** Payload size in bytes (the bytes, or the JSON text as written). */
   size: number;
   createdAt: Date;
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe } from "vitest";
+import { afterAll, beforeAll, describe } from "vitest";
 import { type OpenStoreOptions, openStore, type RunStore } from "../src/index.js";
 
 /**
@@ -59,17 +59,54 @@ export function drivers(suite: string): Driver[] {
   ];
 }
 
-/** describe() once per driver; PostgreSQL is skipped, loudly, when TEST_DATABASE_URL is unset. */
-export function forEachDriver(suite: string, body: (driver: Driver) => void): void {
-  for (const d of drivers(suite)) {
+/** What a suite sees: the driver and the store currently open on it (reopen() swaps it). */
+export interface SuiteContext {
+  readonly driver: Driver;
+  readonly store: RunStore;
+  /** Closes the store (flushing writers) and opens the same database again. */
+  reopen(): Promise<RunStore>;
+}
+
+export type Suite = (ctx: SuiteContext) => void;
+
+/**
+ * Runs the suites once per driver (describe per driver, one store per driver shared by the
+ * suites, opened once: PGlite's initdb is the slow part). PostgreSQL is skipped, loudly, when
+ * TEST_DATABASE_URL is unset.
+ */
+export function describeDrivers(file: string, suites: Record<string, Suite>): void {
+  for (const d of drivers(file)) {
     if (!d.available && !warned) {
       warned = true;
       console.warn(
-        `[@selfsup/store tests] TEST_DATABASE_URL is not set: SKIPPING the PostgreSQL driver. ` +
-          `Run: eval "$(.ci/start-postgres.sh)"`,
+        "[@selfsup/store tests] TEST_DATABASE_URL is not set: SKIPPING the PostgreSQL driver. " +
+          'Run: eval "$(.ci/start-postgres.sh)"',
       );
     }
-    describe.skipIf(!d.available)(`${suite} [${d.name}]`, () => body(d));
+    describe.skipIf(!d.available)(`[${d.name}]`, () => {
+      let current: RunStore | undefined;
+      const ctx: SuiteContext = {
+        driver: d,
+        get store(): RunStore {
+          if (!current) throw new Error("store not open");
+          return current;
+        },
+        async reopen(): Promise<RunStore> {
+          await current?.close();
+          current = undefined;
+          current = await openStore(d.options());
+          return current;
+        },
+      };
+      beforeAll(async () => {
+        current = await openStore(d.options());
+      });
+      afterAll(async () => {
+        await current?.close();
+        await d.cleanup();
+      });
+      for (const [name, suite] of Object.entries(suites)) describe(name, () => suite(ctx));
+    });
   }
 }
 

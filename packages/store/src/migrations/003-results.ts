@@ -40,6 +40,7 @@ CREATE TABLE artifacts (
   step        bigint CHECK (step IS NULL OR step >= 0),
   bytes       bytea,
   data        jsonb,
+  size        integer NOT NULL CHECK (size >= 0),
   created_at  timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT artifacts_payload CHECK ((bytes IS NULL) <> (data IS NULL)),
   CONSTRAINT artifacts_unique UNIQUE (run_id, kind, name)

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
-import { type ListRunsOptions, openStore, type Run, type RunStore, StoreError } from "../src/index.js";
-import { forEachDriver, reset } from "./drivers.js";
+import { beforeEach, expect, it } from "vitest";
+import { type ListRunsOptions, type Run, type RunStore, StoreError } from "../../src/index.js";
+import { reset, type SuiteContext } from "../drivers.js";
 
 /** All pages of a listing, checking page sizes and cursors on the way. */
 async function allPages(store: RunStore, options: ListRunsOptions, pageSize: number): Promise<Run[]> {
@@ -43,16 +43,10 @@ async function expectStoreError(p: Promise<unknown>, code: string, field?: strin
   return se;
 }
 
-forEachDriver("runs", (driver) => {
+export function runsSuite(ctx: SuiteContext): void {
   let store: RunStore;
-  beforeAll(async () => {
-    store = await openStore(driver.options());
-  });
-  afterAll(async () => {
-    await store?.close();
-    await driver.cleanup();
-  });
   beforeEach(async () => {
+    store = ctx.store;
     await reset(store);
   });
 
@@ -371,4 +365,4 @@ forEachDriver("runs", (driver) => {
     const pages = await allPages(store, { filter: { dataset: "mnist" } }, 1);
     expect(pages.map((r) => r.id)).toEqual([b.id, a.id]);
   });
-});
+}

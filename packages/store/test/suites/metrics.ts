@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, expect, it, vi } from "vitest";
-import { type Db, openStore, type Run, RunStore, StoreError } from "../src/index.js";
-import { forEachDriver, reset } from "./drivers.js";
+import { beforeEach, expect, it, vi } from "vitest";
+import { type Db, type Run, RunStore, StoreError } from "../../src/index.js";
+import { reset, type SuiteContext } from "../drivers.js";
 
 /** Wraps a Db to count transactions (one per metric batch). */
 function countingDb(db: Db): { db: Db; transactions: () => number } {
@@ -26,17 +26,11 @@ async function count(store: RunStore, runId: string): Promise<number> {
   return Number(rows[0].n);
 }
 
-forEachDriver("metrics", (driver) => {
+export function metricsSuite(ctx: SuiteContext): void {
   let store: RunStore;
   let run: Run;
-  beforeAll(async () => {
-    store = await openStore(driver.options());
-  });
-  afterAll(async () => {
-    await store?.close();
-    await driver.cleanup();
-  });
   beforeEach(async () => {
+    store = ctx.store;
     await reset(store);
     run = await store.createRun({ method: "simclr", status: "running" });
   });
@@ -266,4 +260,4 @@ forEachDriver("metrics", (driver) => {
     });
     expect(relLr.points.map((p) => p.x)).toEqual([0, 0.7]);
   });
-});
+}

@@ -1,0 +1,80 @@
+import { beforeEach, expect, it } from "vitest";
+import { migrate, migrations, openStore, type RunStore } from "../../src/index.js";
+import type { SuiteContext } from "../drivers.js";
+
+export function migrationsSuite(ctx: SuiteContext): void {
+  let store: RunStore;
+  beforeEach(() => {
+    store = ctx.store;
+  });
+
+  it("applies every migration once and is idempotent, also under concurrent migrators", async () => {
+    expect(store.migration).toEqual({ applied: migrations.map((m) => m.id), version: migrations.length });
+    const rows = await store.db.query<{ id: number; name: string }>(
+      "SELECT id, name FROM migrations ORDER BY id",
+    );
+    expect(rows.map((r) => [Number(r.id), r.name])).toEqual(migrations.map((m) => [m.id, m.name]));
+    expect(await migrate(store.db)).toEqual({ applied: [], version: migrations.length });
+    // Concurrent migrators on one Db serialize on the advisory lock.
+    const results = await Promise.all([migrate(store.db), migrate(store.db), migrate(store.db)]);
+    expect(results.every((r) => r.applied.length === 0)).toBe(true);
+  });
+
+  it("rolls a failing migration back completely", async () => {
+    const broken = [
+      ...migrations,
+      { id: 900, name: "ok-part", sql: "CREATE TABLE extra_ok (x int)" },
+      { id: 901, name: "broken", sql: "CREATE TABLE extra_broken (x int); SELECT 1 / 0;" },
+    ];
+    await expect(migrate(store.db, { migrations: broken })).rejects.toThrow(
+      /migration 901-broken failed: .*division by zero/,
+    );
+    const tables = await store.db.query<{ t: string | null }>(
+      "SELECT to_regclass('extra_ok')::text AS t UNION ALL SELECT to_regclass('extra_broken')::text",
+    );
+    expect(tables.map((r) => r.t)).toEqual([null, null]);
+    const max = await store.db.query<{ m: number }>("SELECT max(id) AS m FROM migrations");
+    expect(Number(max[0].m)).toBe(migrations.length);
+    await expect(
+      migrate(store.db, { migrations: [...migrations, { id: 1, name: "dup", sql: "" }] }),
+    ).rejects.toThrow(/two migrations share id 1/);
+  });
+
+  it("rolls a transaction back when its function throws", async () => {
+    await store.db.exec("CREATE TABLE IF NOT EXISTS tx_probe (x int)");
+    await expect(
+      store.db.transaction(async (tx) => {
+        await tx.query("INSERT INTO tx_probe VALUES (1)");
+        // A nested transaction joins the outer one.
+        await tx.transaction((inner) => inner.query("INSERT INTO tx_probe VALUES (2)"));
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    expect(await store.db.query("SELECT * FROM tx_probe")).toEqual([]);
+    await store.db.transaction((tx) => tx.query("INSERT INTO tx_probe VALUES (3)"));
+    expect(await store.db.query("SELECT x FROM tx_probe")).toEqual([{ x: 3 }]);
+  });
+
+  it.skipIf(ctx.driver.name === "pglite-memory")("persists data across close and re-open", async () => {
+    const runId = (await store.createRun({ method: "simclr", summary: { knn_top1: 0.9 } })).id;
+    const w = store.metricWriter(runId);
+    w.log(5, { loss: 0.5 });
+    store = await ctx.reopen(); // closing flushes the writer too
+    expect(store.migration).toEqual({ applied: [], version: migrations.length });
+    expect((await store.getRun(runId))?.summary).toEqual({ knn_top1: 0.9 });
+    expect(await store.lastMetricStep(runId)).toBe(5);
+  });
+
+  it.skipIf(ctx.driver.name !== "postgres")("lets concurrent openers race on a fresh schema", async () => {
+    const base = ctx.driver.options();
+    const opts = { ...base, schema: `${base.schema}_race` };
+    const stores = await Promise.all([openStore(opts), openStore(opts), openStore(opts), openStore(opts)]);
+    try {
+      const applied = stores.map((s) => s.migration?.applied.length ?? -1).sort();
+      expect(applied).toEqual([0, 0, 0, migrations.length]);
+    } finally {
+      await stores[0].db.exec(`DROP SCHEMA ${opts.schema} CASCADE`);
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+}
