@@ -53,7 +53,7 @@ export const SMALL_OPTIONS: Record<string, Record<string, unknown>> = {
   moco: { projectorHiddenDim: 16, projectorOutputDim: 8, queueSize: 16 },
   byol: { projectorHiddenDim: 16, projectorOutputDim: 8 },
   simsiam: { projectorDim: 16, predictorHiddenDim: 4 },
-  "barlow-twins": { projectorDim: 16 },
+  "barlow-twins": { projectorDim: 8 },
   vicreg: { projectorDim: 16 },
 };
 
