@@ -25,7 +25,7 @@ export type DriverName = "pglite" | "pg";
 export interface Db {
   readonly driver: DriverName;
   /** One statement, `$1`-style parameters; returns the rows. */
-  query<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   /** Several `;`-separated statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
   /**
@@ -47,7 +47,7 @@ interface Queryable {
 class PgliteTxDb implements Db {
   readonly driver = "pglite" as const;
   constructor(private readonly q: Queryable) {}
-  async query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+  async query<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
     const res = await this.q.query<T>(sql, params as unknown[]);
     return res.rows;
   }
@@ -66,7 +66,7 @@ class PgliteDb implements Db {
   readonly driver = "pglite" as const;
   private closed = false;
   constructor(private readonly pglite: PGlite) {}
-  async query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+  async query<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
     const res = await this.pglite.query<T>(sql, params as unknown[]);
     return res.rows;
   }
@@ -87,9 +87,9 @@ class PgliteDb implements Db {
 class PgClientDb implements Db {
   readonly driver = "pg" as const;
   constructor(private readonly client: pg.PoolClient) {}
-  async query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    const res = await this.client.query<T>(sql, params as unknown[]);
-    return res.rows;
+  async query<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    const res = await this.client.query(sql, params as unknown[]);
+    return res.rows as T[];
   }
   async exec(sql: string): Promise<void> {
     await this.client.query(sql);
@@ -104,9 +104,9 @@ class PgPoolDb implements Db {
   readonly driver = "pg" as const;
   private closed = false;
   constructor(private readonly pool: pg.Pool) {}
-  async query<T extends Row = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    const res = await this.pool.query<T>(sql, params as unknown[]);
-    return res.rows;
+  async query<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    const res = await this.pool.query(sql, params as unknown[]);
+    return res.rows as T[];
   }
   async exec(sql: string): Promise<void> {
     // Without parameters pg uses the simple protocol, which accepts several statements.
