@@ -1,14 +1,59 @@
 #!/usr/bin/env node
-/** The `selfsup` command line. Each command lives in src/commands/; this file only wires them. */
-import { Command, Option } from "commander";
-import { BACKEND_NAMES, type BackendRequest } from "@selfsup/core";
-import { listCommand } from "./commands/list.js";
+/**
+ * The `selfsup` command line. Each command lives in src/commands/; this file only wires them.
+ * Exit codes: 0 ok, 1 failure, 2 bad config or usage, 130 interrupted (see exit-codes.ts).
+ */
+import { BACKEND_NAMES, type BackendRequest, RegistryError } from "@selfsup/core";
+import { StoreError } from "@selfsup/store";
+import { Command, CommanderError, Option } from "commander";
+import { ConfigError, OPTIMIZERS } from "./config.js";
+import { CliError, EXIT } from "./exit-codes.js";
 
 const program = new Command();
-program.name("selfsup").description("Self-supervised learning in TypeScript").showHelpAfterError();
+program
+  .name("selfsup")
+  .description("Self-supervised learning in TypeScript: train, evaluate and track runs")
+  .showHelpAfterError()
+  .exitOverride()
+  .addHelpText(
+    "after",
+    `
+Environment:
+  SELFSUP_HOME      where runs and the embedded database live (default ./.selfsup)
+  DATABASE_URL      postgres://... to use a shared PostgreSQL instead of the embedded PGlite
+  SELFSUP_BACKEND   force a tensor backend (${BACKEND_NAMES.join(", ")})
+  SELFSUP_PLUGINS   extra plugin modules to load (comma-separated paths or package names)
+  SELFSUP_TOKEN     token for \`selfsup serve\` (required when not bound to 127.0.0.1)
 
-const backendOption = () =>
-  new Option("--backend <name>", "tensor backend (SELFSUP_BACKEND overrides)").choices(BACKEND_NAMES).default("auto");
+Exit codes: 0 ok, 1 failure, 2 bad config or usage, 130 interrupted.`,
+  );
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const backendOption = (withDefault = true) => {
+  const o = new Option("--backend <name>", "tensor backend (SELFSUP_BACKEND overrides)").choices(BACKEND_NAMES);
+  return withDefault ? o.default("auto") : o;
+};
+
+/** Flags shared by `train` and `submit` that set run config fields (they win over the file). */
+function addRunFlags(cmd: Command): Command {
+  return cmd
+    .option("-m, --method <name>", "method (selfsup list shows the installed ones)")
+    .option("-d, --dataset <name>", "dataset")
+    .option("--backbone <name>", "backbone (default: the method's choice for the dataset)")
+    .option("--limit <n>", "use only the first N samples of each split")
+    .option("-e, --epochs <n>", "epochs (default 1)")
+    .option("--max-steps <n>", "stop after N optimizer steps")
+    .option("-b, --batch-size <n>", "batch size (default 64)")
+    .option("--lr <x>", "peak learning rate (default 1e-3)")
+    .addOption(new Option("--optimizer <name>", "optimizer (default adam)").choices([...OPTIMIZERS]))
+    .option("--weight-decay <x>", "weight decay")
+    .option("--warmup <steps>", "linear warmup steps")
+    .option("--seed <n>", "random seed (default 0)")
+    .addOption(backendOption(false))
+    .option("--name <name>", "run name (default <method>-<dataset>-<id suffix>)")
+    .option("--tag <tag>", "tag the run (repeatable)", collect)
+    .option("--set <field=value>", "set any config field, e.g. --set training.clipGradNorm=1 (repeatable)", collect);
+}
 
 program
   .command("list")
@@ -16,10 +61,96 @@ program
   .addOption(backendOption())
   .option("--json", "machine-readable output")
   .action(async (opts: { backend: BackendRequest; json?: boolean }) => {
+    const { listCommand } = await import("./commands/list.js");
     process.exitCode = await listCommand(opts);
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`selfsup: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+addRunFlags(
+  program
+    .command("train")
+    .description("train a model here, storing the run, its metrics and checkpoints")
+    .argument("[config]", "YAML or JSON run config (flags override its fields)"),
+)
+  .option("--json", "print progress as JSON lines on stdout")
+  .option("-q, --quiet", "no progress output")
+  .option("--dry-run", "validate and print the resolved config, do not train")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  selfsup train --method simclr --dataset mnist --epochs 1
+  selfsup train run.yaml --limit 512 --tag quick
+  selfsup train run.yaml --set method.options.temperature=0.2 --json`,
+  )
+  .action(async (config: string | undefined, opts: Record<string, unknown>) => {
+    const { trainCommand } = await import("./commands/train.js");
+    process.exitCode = await trainCommand({ ...opts, ...(config ? { config } : {}) });
+  });
+
+program
+  .command("resume")
+  .description("continue a failed or interrupted run from its last checkpoint")
+  .argument("<run>", "run id or name")
+  .option("--force", "resume even if the run still looks alive (its process is known to be gone)")
+  .option("--json", "print progress as JSON lines on stdout")
+  .option("-q, --quiet", "no progress output")
+  .action(async (run: string, opts: { force?: boolean; json?: boolean; quiet?: boolean }) => {
+    const { resumeCommand } = await import("./commands/train.js");
+    process.exitCode = await resumeCommand(run, opts);
+  });
+
+program
+  .command("runs")
+  .description("the run history (newest first)")
+  .option("-s, --status <status>", "only runs with this status (repeatable or comma-separated)", collect)
+  .option("-m, --method <name>", "only this method")
+  .option("-d, --dataset <name>", "only this dataset")
+  .option("--tag <tag>", "only runs with this tag")
+  .option("--search <text>", "name, method or notes contain this")
+  .option("-n, --limit <n>", "at most N runs (default 20)")
+  .option("--sort <field>", "created, name, started, finished or summary:<key>")
+  .option("--asc", "ascending order")
+  .option("--after <cursor>", "the next page, after this cursor")
+  .option("--json", "machine-readable output")
+  .action(async (opts: Record<string, unknown>) => {
+    const { runsCommand } = await import("./commands/runs.js");
+    process.exitCode = await runsCommand(opts);
+  });
+
+function report(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // help and version are not errors; everything else commander refuses is a usage error
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.ok;
+    return EXIT.usage;
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof ConfigError || err instanceof RegistryError) {
+    process.stderr.write(`selfsup: ${msg}\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof CliError) {
+    process.stderr.write(`selfsup: ${msg}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof StoreError && err.code === "invalid_input") {
+    process.stderr.write(`selfsup: ${msg}\n`);
+    return EXIT.usage;
+  }
+  process.stderr.write(`selfsup: ${msg}\n`);
+  if (process.env.SELFSUP_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return EXIT.failure;
+}
+
+program.parseAsync(process.argv).then(
+  () => {
+    // Leave when the work is done even if a library left a timer or socket open.
+    // (worker and serve resolve only when they shut down.)
+    const code = typeof process.exitCode === "number" ? process.exitCode : 0;
+    setImmediate(() => process.exit(code));
+  },
+  (err: unknown) => {
+    process.exitCode = report(err);
+    setImmediate(() => process.exit(process.exitCode as number));
+  },
+);
+

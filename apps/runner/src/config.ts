@@ -86,11 +86,11 @@ export const runConfigSchema = z.strictObject({
 export type RunConfigInput = z.input<typeof runConfigSchema>;
 export type RunConfig = z.output<typeof runConfigSchema>;
 
-/** A config whose names exist in the registry and whose options carry every default. */
-export interface ResolvedRunConfig extends RunConfig {
-  backbone: { name: string; options: Record<string, unknown> };
-  augmentations?: Array<{ name: string; options: Record<string, unknown> }>;
-}
+/**
+ * A config whose names exist in the registry and whose options carry every default. `backbone`
+ * is filled in from the method's default once the dataset's input is known (at run time).
+ */
+export type ResolvedRunConfig = RunConfig;
 
 // ---------------------------------------------------------------- error formatting
 
@@ -168,35 +168,44 @@ function parseOptionsAt(
 
 /**
  * Checks every name against the registry and parses every options object with its schema (defaults
- * filled in). A method without a backbone gets the method's default backbone for the dataset's
- * input; that needs the dataset's input spec, so pass it when known.
+ * filled in). Idempotent. A config without a backbone gets the method's default backbone for the
+ * dataset's input when `input` is given (the runner passes it once the dataset is loaded).
  */
-export function resolveRunConfig(
-  config: RunConfig,
-  registry: Registry,
-  input?: InputSpec,
-): ResolvedRunConfig {
+export function resolveRunConfig(config: RunConfig, registry: Registry, input?: InputSpec): ResolvedRunConfig {
   checkName(registry, "method", config.method.name, "method.name");
   checkName(registry, "dataset", config.dataset.name, "dataset.name");
   const method = registry.get("method", config.method.name);
+  if (input && !method.inputs.includes(input.kind)) {
+    throw new ConfigError(
+      `invalid run config:\n  dataset.name: method "${method.name}" trains on ${method.inputs.join(" or ")} inputs, but dataset "${config.dataset.name}" holds ${input.kind}`,
+    );
+  }
   let backbone = config.backbone;
-  if (!backbone) {
-    const fallback = input && method.defaultBackbone ? method.defaultBackbone(input) : { name: "convnet", options: {} };
+  if (!backbone && input) {
+    const fallback = method.defaultBackbone?.(input) ?? { name: input.kind === "image" ? "convnet" : "transformer" };
     backbone = { name: fallback.name, options: fallback.options ?? {} };
   }
-  checkName(registry, "backbone", backbone.name, "backbone.name");
+  if (backbone) checkName(registry, "backbone", backbone.name, "backbone.name");
   (config.augmentations ?? []).forEach((a, i) => {
     checkName(registry, "augmentation", a.name, `augmentations.${i}.name`);
   });
   const resolved: ResolvedRunConfig = {
     ...config,
-    method: { name: config.method.name, options: parseOptionsAt(registry, "method", config.method.name, config.method.options, ["method", "options"], config) },
-    backbone: { name: backbone.name, options: parseOptionsAt(registry, "backbone", backbone.name, backbone.options, ["backbone", "options"], config) },
+    method: {
+      name: config.method.name,
+      options: parseOptionsAt(registry, "method", config.method.name, config.method.options, ["method", "options"], config),
+    },
     dataset: {
       ...config.dataset,
       options: parseOptionsAt(registry, "dataset", config.dataset.name, config.dataset.options, ["dataset", "options"], config),
     },
   };
+  if (backbone) {
+    resolved.backbone = {
+      name: backbone.name,
+      options: parseOptionsAt(registry, "backbone", backbone.name, backbone.options, ["backbone", "options"], config),
+    };
+  }
   if (config.augmentations) {
     resolved.augmentations = config.augmentations.map((a, i) => ({
       name: a.name,
