@@ -1,0 +1,19 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const workspaceRoot = path.resolve(here, "../..");
+
+/** @type {import('next').NextConfig} */
+const nextConfig = {
+  // Loaded with Node's own import at run time, not bundled: the store (PGlite's wasm, pg), the
+  // plugin registry (TensorFlow.js, dynamic plugin imports) and the runner's client.
+  serverExternalPackages: ["@selfsup/store", "@selfsup/core", "@selfsup/runner", "@electric-sql/pglite", "pg"],
+  turbopack: { root: workspaceRoot },
+  outputFileTracingRoot: workspaceRoot,
+  poweredByHeader: false,
+  reactStrictMode: true,
+  devIndicators: false,
+};
+
+export default nextConfig;

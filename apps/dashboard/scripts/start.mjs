@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * Starts the built dashboard (`next start`) with the selfsup conventions:
+ *
+ *   HOST (default 127.0.0.1) and PORT (default 3000) pick the address. Off loopback, reading needs
+ *   a login, so SELFSUP_TOKEN or SELFSUP_READ_TOKEN must be set (it refuses to start otherwise).
+ *   DATABASE_URL points at a shared PostgreSQL; else the embedded store is SELFSUP_HOME/db, with
+ *   SELFSUP_HOME defaulting to .selfsup in the directory pnpm was called from (where `pnpm selfsup`
+ *   writes it too), not this package's.
+ *
+ *   --demo   seeds demo runs first when the store has no runs yet.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
+env.HOST = env.HOST || "127.0.0.1";
+env.PORT = env.PORT || "3000";
+if (!env.DATABASE_URL && !env.SELFSUP_HOME) {
+  env.SELFSUP_HOME = path.resolve(env.INIT_CWD || process.cwd(), ".selfsup");
+}
+process.env.SELFSUP_HOME = env.SELFSUP_HOME;
+
+const loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].includes(env.HOST.toLowerCase()) || /^127(\.\d+){3}$/.test(env.HOST);
+if (!loopback && !env.SELFSUP_TOKEN && !env.SELFSUP_READ_TOKEN) {
+  console.error(
+    `selfsup dashboard: HOST=${env.HOST} is not loopback, so reading needs a login, but neither SELFSUP_TOKEN ` +
+      "(team: read and change runs) nor SELFSUP_READ_TOKEN (read-only) is set. Set one, or bind to 127.0.0.1.",
+  );
+  process.exit(2);
+}
+if (!existsSync(path.join(appDir, ".next", "BUILD_ID"))) {
+  console.error("selfsup dashboard: no build found; run `pnpm --filter @selfsup/dashboard build` (or `pnpm build`) first.");
+  process.exit(2);
+}
+
+const { openStore, resolveTarget, redact } = await import("@selfsup/store");
+const target = resolveTarget({}, env);
+const where = target.kind === "pg" ? `PostgreSQL ${redact(target.url)}` : target.kind === "pglite" ? `PGlite ${target.dataDir}` : "memory";
+
+if (process.argv.includes("--demo")) {
+  const store = await openStore({});
+  try {
+    if ((await store.countRuns()) === 0) {
+      const { seedDemo } = await import("./seed.mjs");
+      const runs = await seedDemo(store, { count: 24, withMetrics: 8, points: 1500 });
+      console.log(`selfsup dashboard: seeded ${runs.length} demo runs into ${where}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+const require = createRequire(path.join(appDir, "package.json"));
+const nextBin = require.resolve("next/dist/bin/next");
+const host = env.HOST.replace(/^\[(.*)\]$/, "$1");
+const shown = host.includes(":") ? `[${host}]` : host;
+console.log(`selfsup dashboard: http://${shown}:${env.PORT}  (store: ${where}${loopback ? "; reading open on loopback" : "; login required"})`);
+const child = spawn(process.execPath, [nextBin, "start", "-H", host, "-p", env.PORT], { cwd: appDir, env, stdio: "inherit" });
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,81 @@
+"use client";
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+import { useEffect, useState } from "react";
+import { useGql } from "./gql";
+
+const NAV = [
+  { href: "/", label: "Runs" },
+  { href: "/compare", label: "Compare" },
+  { href: "/leaderboard", label: "Leaderboard" },
+  { href: "/methods", label: "Methods" },
+];
+
+type Theme = "light" | "dark";
+
+function currentTheme(): Theme {
+  const set = document.documentElement.dataset.theme;
+  if (set === "light" || set === "dark") return set;
+  return window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+}
+
+export function ThemeToggle() {
+  const [theme, setTheme] = useState<Theme | null>(null);
+  useEffect(() => setTheme(currentTheme()), []);
+  const flip = () => {
+    const next: Theme = currentTheme() === "dark" ? "light" : "dark";
+    document.documentElement.dataset.theme = next;
+    try {
+      localStorage.setItem("selfsup.theme", next);
+    } catch {}
+    setTheme(next);
+    window.dispatchEvent(new Event("selfsup:theme"));
+  };
+  return (
+    <button type="button" onClick={flip} aria-label={`Switch to ${theme === "dark" ? "light" : "dark"} theme`} title="Toggle theme">
+      {theme === "dark" ? "☀ Light" : "☾ Dark"}
+    </button>
+  );
+}
+
+const VIEWER = "query Viewer { viewer { role canMutate loginRequired } }";
+
+export function Header() {
+  const pathname = usePathname();
+  const viewer = useGql<{ viewer: { role: string; canMutate: boolean; loginRequired: boolean } }>(VIEWER, undefined, {
+    skip: pathname === "/login",
+  });
+  const v = viewer.data?.viewer;
+  return (
+    <header className="site-header">
+      <Link href="/" className="brand">
+        selfsup
+      </Link>
+      <nav aria-label="Main">
+        {NAV.map((n) => {
+          const active = n.href === "/" ? pathname === "/" || pathname.startsWith("/runs") : pathname.startsWith(n.href);
+          return (
+            <Link key={n.href} href={n.href} aria-current={active ? "page" : undefined}>
+              {n.label}
+            </Link>
+          );
+        })}
+      </nav>
+      <span className="spacer" />
+      {v && (
+        <span className="who" title={v.canMutate ? "You may change runs" : "Read-only"}>
+          {v.role === "write" ? "team" : v.role === "read" ? "read-only" : "local"}
+          {v.canMutate ? "" : " · read-only"}
+        </span>
+      )}
+      {v && v.role !== "anonymous" && (
+        <form action="/api/logout" method="post">
+          <button type="submit" className="link">
+            Log out
+          </button>
+        </form>
+      )}
+      <ThemeToggle />
+    </header>
+  );
+}

@@ -1,0 +1,460 @@
+"use client";
+/**
+ * One run: facts, tags and note (editable with the team token), live charts of every metric
+ * (polled every 3 s while the run is queued or running), evaluations, checkpoints, artifacts
+ * (augmentation previews, PCA scatter) and the config.
+ */
+import Link from "next/link";
+import { useEffect, useMemo, useState } from "react";
+import { Chart } from "./Chart";
+import { ChartControls, type ChartSettings, DEFAULT_SETTINGS, X_AXIS_ENUM } from "./ChartControls";
+import { colorAt } from "./colors";
+import { ConfigTable } from "./ConfigTable";
+import { fmtBytes, fmtDate, fmtDuration, fmtNumber } from "./format";
+import { gql, useGql } from "./gql";
+import type { ScatterPoint } from "./Scatter";
+import { Scatter } from "./Scatter";
+import { StatusBadge } from "./StatusBadge";
+
+interface RunDetail {
+  id: string;
+  name: string;
+  method: string;
+  family: string | null;
+  dataset: string | null;
+  backbone: string | null;
+  backend: string | null;
+  host: string | null;
+  status: string;
+  error: string | null;
+  tags: string[];
+  notes: string | null;
+  summary: Record<string, number>;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  heartbeatAt: string | null;
+  durationSeconds: number | null;
+  parentId: string | null;
+  resumedFrom: string | null;
+  config: Record<string, unknown>;
+  metricKeys: string[];
+  evaluations: Array<{ id: string; protocol: string; labelsPerClass: number | null; seed: number; metric: string; value: number }>;
+  checkpoints: Array<{ id: string; kind: string; path: string; step: number; checksum: string | null; createdAt: string }>;
+  artifacts: Array<{
+    id: string;
+    kind: string;
+    name: string;
+    mime: string;
+    step: number | null;
+    size: number;
+    url: string | null;
+    points: ScatterPoint[] | null;
+  }>;
+}
+
+const RUN_QUERY = `
+query Run($id: ID!) {
+  viewer { canMutate }
+  run(id: $id) {
+    id name method family dataset backbone backend host status error tags notes summary
+    createdAt startedAt finishedAt heartbeatAt durationSeconds parentId resumedFrom config metricKeys
+    evaluations { id protocol labelsPerClass seed metric value }
+    checkpoints { id kind path step checksum createdAt }
+    artifacts { id kind name mime step size url points { x y label } }
+  }
+}`;
+
+const SERIES_QUERY = `
+query RunSeries($id: ID!, $keys: [String!]!, $maxPoints: Int!, $xAxis: XAxis!) {
+  run(id: $id) {
+    id status
+    series(keys: $keys, maxPoints: $maxPoints, xAxis: $xAxis) {
+      key total downsampled points { x y min max count }
+    }
+  }
+}`;
+
+interface SeriesData {
+  run: {
+    status: string;
+    series: Array<{ key: string; total: number; downsampled: boolean; points: Array<{ x: number; y: number; min: number; max: number; count: number }> }>;
+  } | null;
+}
+
+/** Loss first, then learning rate, accuracies, throughput, the rest alphabetically. */
+function keyRank(k: string): number {
+  const order = [/^(train\/)?loss$/, /loss/, /^lr|learning.?rate/, /knn|acc|top1|probe/, /images?.?(per|\/).?s|throughput|img.?s/];
+  const i = order.findIndex((re) => re.test(k));
+  return i < 0 ? order.length : i;
+}
+
+const LIVE = new Set(["QUEUED", "RUNNING"]);
+
+export function RunView({ id }: { id: string }) {
+  const detail = useGql<{ viewer: { canMutate: boolean }; run: RunDetail | null }>(RUN_QUERY, { id });
+  const run = detail.data?.run;
+  const live = run ? LIVE.has(run.status) : false;
+  // While live, refresh the header (status, summary, evaluations) too.
+  useEffect(() => {
+    if (!live) return;
+    const t = window.setInterval(() => document.visibilityState === "visible" && detail.refetch(), 5000);
+    return () => window.clearInterval(t);
+  }, [live, detail.refetch]);
+
+  const [settings, setSettings] = useState<ChartSettings>(DEFAULT_SETTINGS);
+  const keys = useMemo(
+    () => [...(run?.metricKeys ?? [])].sort((a, b) => keyRank(a) - keyRank(b) || a.localeCompare(b)).slice(0, 20),
+    [run?.metricKeys],
+  );
+  const series = useGql<SeriesData>(
+    SERIES_QUERY,
+    { id, keys, maxPoints: 1000, xAxis: X_AXIS_ENUM[settings.xAxis] },
+    { skip: keys.length === 0, pollMs: live ? 3000 : undefined },
+  );
+
+  if (detail.error && !run) {
+    return (
+      <div className="error-box" role="alert">
+        {detail.error.message}
+      </div>
+    );
+  }
+  if (!detail.data) return <p className="muted">Loading run…</p>;
+  if (!run) {
+    return (
+      <div className="notice">
+        No run with id <span className="mono">{id}</span>. <Link href="/">Back to runs</Link>
+      </div>
+    );
+  }
+  const canMutate = detail.data.viewer.canMutate;
+  const images = run.artifacts.filter((a) => a.url && a.mime.startsWith("image/"));
+  const scatters = run.artifacts.filter((a) => a.points && a.points.length > 0);
+
+  return (
+    <article>
+      <div className="run-head">
+        <h1 className="mono" data-testid="run-name">
+          {run.name}
+        </h1>
+        <StatusBadge status={run.status} />
+        {live && <span className="muted">live · refreshing every 3 s</span>}
+        <span className="grow" />
+        <Link className="button" href={`/compare?ids=${encodeURIComponent(run.id)}`}>
+          Compare with…
+        </Link>
+        {canMutate && LIVE.has(run.status) && <CancelButton id={run.id} onDone={detail.refetch} />}
+      </div>
+      {run.error && (
+        <div className="error-box" role="alert">
+          {run.error}
+        </div>
+      )}
+      <dl className="facts">
+        <Fact k="id" v={<span className="mono">{run.id}</span>} />
+        <Fact k="method" v={run.method} />
+        <Fact k="family" v={run.family} />
+        <Fact k="dataset" v={run.dataset} />
+        <Fact k="backbone" v={run.backbone} />
+        <Fact k="backend" v={run.backend} />
+        <Fact k="host" v={run.host} />
+        <Fact k="created" v={fmtDate(run.createdAt)} />
+        <Fact k="started" v={fmtDate(run.startedAt)} />
+        <Fact k="finished" v={fmtDate(run.finishedAt)} />
+        <Fact k="duration" v={fmtDuration(run.durationSeconds)} />
+        {run.resumedFrom && <Fact k="resumed from" v={<Link href={`/runs/${run.resumedFrom}`}>{run.resumedFrom}</Link>} />}
+        {run.parentId && <Fact k="parent" v={<Link href={`/runs/${run.parentId}`}>{run.parentId}</Link>} />}
+        {Object.entries(run.summary).map(([k, v]) => (
+          <Fact key={k} k={k} v={<span className="mono">{fmtNumber(v, 5)}</span>} />
+        ))}
+      </dl>
+
+      <TagsAndNote run={run} canMutate={canMutate} onChange={detail.refetch} />
+
+      <h2>Curves</h2>
+      <ChartControls value={settings} onChange={setSettings} />
+      {keys.length === 0 ? (
+        <p className="notice">This run has no metric points yet.</p>
+      ) : (
+        <div className="charts">
+          {keys.map((k) => {
+            const s = series.data?.run?.series.find((x) => x.key === k);
+            return (
+              <section className="chart-card" key={k} aria-label={`Chart of ${k}`}>
+                <header>
+                  <h3>{k}</h3>
+                  <span className="note">
+                    {s ? `${s.points.length.toLocaleString("en-US")} ${s.downsampled ? `buckets of ${s.total.toLocaleString("en-US")} points` : "points"}` : "loading…"}
+                  </span>
+                </header>
+                {s && (
+                  <Chart
+                    label={k}
+                    xAxis={settings.xAxis}
+                    smoothing={settings.smoothing}
+                    logY={settings.logY}
+                    band={settings.band}
+                    series={[
+                      {
+                        label: k,
+                        color: colorAt(0),
+                        xs: s.points.map((p) => p.x),
+                        ys: s.points.map((p) => p.y),
+                        mins: s.points.map((p) => p.min),
+                        maxs: s.points.map((p) => p.max),
+                      },
+                    ]}
+                  />
+                )}
+              </section>
+            );
+          })}
+        </div>
+      )}
+      {series.error && (
+        <div className="error-box" role="alert">
+          {series.error.message}
+        </div>
+      )}
+
+      <div className="section-grid">
+        <section>
+          <h2>Evaluations</h2>
+          <Evaluations rows={run.evaluations} />
+        </section>
+        <section>
+          <h2>Checkpoints</h2>
+          {run.checkpoints.length === 0 ? (
+            <p className="muted">None.</p>
+          ) : (
+            <div className="table-wrap">
+              <table className="data">
+                <thead>
+                  <tr>
+                    <th>kind</th>
+                    <th className="num">step</th>
+                    <th>path</th>
+                    <th>checksum</th>
+                    <th>written</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {run.checkpoints.map((c) => (
+                    <tr key={c.id}>
+                      <td>{c.kind}</td>
+                      <td className="num">{c.step.toLocaleString("en-US")}</td>
+                      <td className="mono">{c.path}</td>
+                      <td className="mono" title={c.checksum ?? ""}>
+                        {c.checksum?.slice(0, 12) ?? ""}
+                      </td>
+                      <td>{fmtDate(c.createdAt)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </section>
+      </div>
+
+      {(images.length > 0 || scatters.length > 0) && (
+        <>
+          <h2>Artifacts</h2>
+          <div className="section-grid">
+            {images.map((a) => (
+              <figure className="artifact" key={a.id}>
+                {/* biome-ignore lint/performance/noImgElement: artifacts are served by our API, not optimizable */}
+                <img src={a.url!} alt={`${a.kind} ${a.name}`} data-testid="artifact-image" />
+                <figcaption>
+                  {a.kind} · {a.name}
+                  {a.step !== null ? ` · step ${a.step}` : ""} · {fmtBytes(a.size)}
+                </figcaption>
+              </figure>
+            ))}
+            {scatters.map((a) => (
+              <figure className="artifact" key={a.id}>
+                <Scatter points={a.points!} title={`${a.kind} ${a.name}`} />
+                <figcaption>
+                  {a.kind} · {a.name}
+                  {a.step !== null ? ` · step ${a.step}` : ""} · coloured by label
+                </figcaption>
+              </figure>
+            ))}
+          </div>
+        </>
+      )}
+
+      <h2>Config</h2>
+      <ConfigTable config={run.config} />
+    </article>
+  );
+}
+
+function Fact({ k, v }: { k: string; v: React.ReactNode }) {
+  if (v === null || v === undefined || v === "") return null;
+  return (
+    <div>
+      <dt>{k}</dt>
+      <dd>{v}</dd>
+    </div>
+  );
+}
+
+function Evaluations({ rows }: { rows: RunDetail["evaluations"] }) {
+  // One line per (protocol, labels, metric): mean and spread over seeds.
+  const groups = new Map<string, { protocol: string; labels: number | null; metric: string; values: number[] }>();
+  for (const r of rows) {
+    const k = `${r.protocol}\u0000${r.labelsPerClass}\u0000${r.metric}`;
+    const g = groups.get(k) ?? { protocol: r.protocol, labels: r.labelsPerClass, metric: r.metric, values: [] };
+    g.values.push(r.value);
+    groups.set(k, g);
+  }
+  if (groups.size === 0) return <p className="muted">None yet.</p>;
+  return (
+    <div className="table-wrap">
+      <table className="data" data-testid="evaluations">
+        <thead>
+          <tr>
+            <th>protocol</th>
+            <th className="num">labels / class</th>
+            <th>metric</th>
+            <th className="num">value</th>
+            <th className="num">seeds</th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...groups.values()].map((g) => {
+            const mean = g.values.reduce((a, b) => a + b, 0) / g.values.length;
+            const sd =
+              g.values.length > 1 ? Math.sqrt(g.values.reduce((a, b) => a + (b - mean) ** 2, 0) / (g.values.length - 1)) : null;
+            return (
+              <tr key={`${g.protocol}-${g.labels}-${g.metric}`}>
+                <td>{g.protocol}</td>
+                <td className="num">{g.labels ?? "all"}</td>
+                <td>{g.metric}</td>
+                <td className="num mono">
+                  {fmtNumber(mean, 4)}
+                  {sd !== null ? ` ± ${fmtNumber(sd, 2)}` : ""}
+                </td>
+                <td className="num">{g.values.length}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function CancelButton({ id, onDone }: { id: string; onDone: () => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  return (
+    <>
+      <button
+        type="button"
+        className="danger"
+        disabled={busy}
+        onClick={async () => {
+          if (!window.confirm("Cancel this run? The runner stops it at its next heartbeat.")) return;
+          setBusy(true);
+          try {
+            await gql("mutation Cancel($id: ID!) { cancelRun(id: $id) { id status } }", { id });
+            setError(undefined);
+            onDone();
+          } catch (e) {
+            setError((e as Error).message);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        Cancel run
+      </button>
+      {error && (
+        <span className="error-box" role="alert" style={{ flexBasis: "100%" }}>
+          {error}
+        </span>
+      )}
+    </>
+  );
+}
+
+function TagsAndNote({ run, canMutate, onChange }: { run: RunDetail; canMutate: boolean; onChange: () => void }) {
+  const [tag, setTag] = useState("");
+  const [note, setNote] = useState(run.notes ?? "");
+  const [error, setError] = useState<string>();
+  const [saved, setSaved] = useState(false);
+  useEffect(() => setNote(run.notes ?? ""), [run.notes]);
+  const mutate = async (query: string, variables: Record<string, unknown>) => {
+    try {
+      await gql(query, variables);
+      setError(undefined);
+      onChange();
+      return true;
+    } catch (e) {
+      setError((e as Error).message);
+      return false;
+    }
+  };
+  const TAG = "mutation Tag($id: ID!, $add: [String!], $remove: [String!]) { tagRun(id: $id, add: $add, remove: $remove) { id tags } }";
+  return (
+    <section aria-label="Tags and note" style={{ margin: "8px 0 4px" }}>
+      <div className="row">
+        <strong>Tags</strong>
+        {run.tags.length === 0 && <span className="muted">none</span>}
+        {run.tags.map((t) => (
+          <span className="chip" key={t}>
+            {t}
+            {canMutate && (
+              <button type="button" aria-label={`Remove tag ${t}`} onClick={() => mutate(TAG, { id: run.id, remove: [t] })}>
+                ×
+              </button>
+            )}
+          </span>
+        ))}
+        {canMutate && (
+          <form
+            className="row"
+            onSubmit={async (e) => {
+              e.preventDefault();
+              if (tag.trim() && (await mutate(TAG, { id: run.id, add: [tag.trim()] }))) setTag("");
+            }}
+          >
+            <input type="text" value={tag} onChange={(e) => setTag(e.target.value)} placeholder="add tag" aria-label="New tag" size={12} />
+            <button type="submit">Add</button>
+          </form>
+        )}
+      </div>
+      <div style={{ marginTop: 8 }}>
+        <strong>Note</strong>
+        {canMutate ? (
+          <form
+            onSubmit={async (e) => {
+              e.preventDefault();
+              if (await mutate("mutation Note($id: ID!, $note: String) { setNote(id: $id, note: $note) { id notes } }", { id: run.id, note: note || null })) {
+                setSaved(true);
+                setTimeout(() => setSaved(false), 1500);
+              }
+            }}
+            style={{ display: "grid", gap: 6, maxWidth: 720, marginTop: 4 }}
+          >
+            <textarea value={note} onChange={(e) => setNote(e.target.value)} rows={2} aria-label="Note" placeholder="What was this run for?" />
+            <div className="row">
+              <button type="submit">Save note</button>
+              {saved && <span className="muted">saved</span>}
+            </div>
+          </form>
+        ) : (
+          <p style={{ margin: "4px 0", whiteSpace: "pre-wrap" }}>{run.notes || <span className="muted">—</span>}</p>
+        )}
+      </div>
+      {error && (
+        <div className="error-box" role="alert">
+          {error}
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,57 @@
+/**
+ * The Apollo Server: schema-first SDL (generated/graphql.ts holds it), typed resolvers, the depth
+ * rule and the cost plugin, and error formatting that keeps messages clear for people and hides
+ * internals: store validation errors become BAD_USER_INPUT / NOT_FOUND / CONFLICT with the store's
+ * message (it names the field), anything unexpected becomes "internal error" (logged here).
+ */
+import { ApolloServer } from "@apollo/server";
+import { unwrapResolverError } from "@apollo/server/errors";
+import type { GraphQLFormattedError } from "graphql";
+import type { Context } from "./context";
+import { typeDefs } from "./generated/graphql";
+import { costLimitPlugin, depthLimitRule, LIMITS } from "./limits";
+import { resolvers } from "./resolvers";
+
+const STORE_CODES: Record<string, string> = {
+  invalid_input: "BAD_USER_INPUT",
+  not_found: "NOT_FOUND",
+  conflict: "CONFLICT",
+};
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof Error && original.name === "StoreError") {
+    const { code, field } = original as Error & { code?: string; field?: string };
+    return {
+      ...formatted,
+      message: original.message,
+      extensions: { code: STORE_CODES[code ?? ""] ?? "BAD_USER_INPUT", ...(field ? { field } : {}) },
+    };
+  }
+  if (original instanceof Error && original.name === "StoreUnavailableError") {
+    return { ...formatted, message: original.message, extensions: { code: "STORE_UNAVAILABLE" } };
+  }
+  const code = formatted.extensions?.code;
+  if (code === "INTERNAL_SERVER_ERROR" || code === undefined) {
+    console.error("[dashboard] GraphQL internal error:", original);
+    return {
+      message: "internal error (details are in the dashboard's log)",
+      ...(formatted.path ? { path: formatted.path } : {}),
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      extensions: { code: "INTERNAL_SERVER_ERROR" },
+    };
+  }
+  return formatted;
+}
+
+export function createApolloServer(): ApolloServer<Context> {
+  return new ApolloServer<Context>({
+    typeDefs,
+    resolvers,
+    validationRules: [depthLimitRule(LIMITS.maxDepth, LIMITS.maxIntrospectionDepth)],
+    plugins: [costLimitPlugin(LIMITS.maxCost)],
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    formatError,
+  });
+}

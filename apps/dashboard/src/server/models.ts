@@ -1,0 +1,42 @@
+/**
+ * What resolvers hand to each other for the GraphQL types that are not store rows (codegen's
+ * `mappers` point here). Lazy parts stay functions so a query pays only for what it selects.
+ */
+import type { Run, RunFilter } from "@selfsup/store";
+import type { Role } from "./enums";
+
+export interface RunConnectionModel {
+  edges: Array<{ cursor: string; node: Run }>;
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  /** The filter, so totalCount runs a count only when selected. */
+  filter: RunFilter;
+}
+
+export interface ComparisonModel {
+  runs: Run[];
+  keys: string[];
+  maxPoints: number;
+  xAxis: "step" | "wall_time" | "relative_time";
+}
+
+export interface LeaderboardEntryModel {
+  rank: number;
+  method: string;
+  family: string | null;
+  labelsPerClass: number | null;
+  value: number;
+  std: number | null;
+  seeds: number;
+  backbone: string | null;
+  runId: string;
+}
+
+export interface SubmitRunResultModel {
+  id: string;
+}
+
+export interface ViewerModel {
+  role: Role;
+  canMutate: boolean;
+  loginRequired: boolean;
+}
