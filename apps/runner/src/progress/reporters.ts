@@ -23,7 +23,7 @@ export function chooseReporter(opts: { json?: boolean; quiet?: boolean }, stream
 
 export function fmtNum(v: number, digits = 4): string {
   if (!Number.isFinite(v)) return String(v);
-  if (v === 0) return "0";
+  if (Number.isInteger(v) && Math.abs(v) < 1e9) return String(v);
   const a = Math.abs(v);
   if (a >= 1e4 || a < 1e-3) return v.toExponential(2);
   return v.toPrecision(digits);
