@@ -226,6 +226,15 @@ export async function seedDemo(store, { count = 40, withMetrics = 8, points = 15
       await store.addArtifact({ runId: run.id, kind: "augment-preview", name: "views.png", mime: "image/png", step: 0, bytes: augmentPreview(rand) });
       await store.addArtifact({ runId: run.id, kind: "pca", name: "embeddings", mime: "application/json", step: points, data: pcaScatter(rand, 10, 60, 0.4 + quality) });
     }
+    // The store stamps start and finish with now(); spread them like a real history instead.
+    const minutes = 20 + Math.round(rand() * 90);
+    await store.db.query(
+      `UPDATE runs SET started_at = created_at + interval '20 seconds',
+         finished_at = CASE WHEN finished_at IS NULL THEN NULL ELSE created_at + $2 * interval '1 minute' END,
+         heartbeat_at = CASE WHEN status = 'running' THEN now() ELSE heartbeat_at END
+       WHERE id = $1`,
+      [run.id, minutes],
+    );
     runs.push(await store.getRun(run.id));
   }
   return runs;

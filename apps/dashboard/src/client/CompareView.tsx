@@ -71,7 +71,7 @@ export function CompareView() {
 
   const q = useGql<CompareData>(
     COMPARE_QUERY,
-    { ids, keys: chosenKeys.length ? chosenKeys : null, maxPoints: 1000, xAxis: X_AXIS_ENUM[settings.xAxis] },
+    { ids, keys: chosenKeys.length ? chosenKeys : null, maxPoints: ids.length > 4 ? 400 : 1000, xAxis: X_AXIS_ENUM[settings.xAxis] },
     { skip: ids.length === 0 },
   );
   const c = q.data?.compare;

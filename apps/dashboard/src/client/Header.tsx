@@ -64,11 +64,11 @@ export function Header() {
       <span className="spacer" />
       {v && (
         <span className="who" title={v.canMutate ? "You may change runs" : "Read-only"}>
-          {v.role === "write" ? "team" : v.role === "read" ? "read-only" : "local"}
-          {v.canMutate ? "" : " · read-only"}
+          {v.role === "WRITE" ? "team token" : v.role === "READ" ? "read-only token" : "local, no login"}
+          {v.canMutate || v.role === "READ" ? "" : " · read-only"}
         </span>
       )}
-      {v && v.role !== "anonymous" && (
+      {v && v.role !== "ANONYMOUS" && (
         <form action="/api/logout" method="post">
           <button type="submit" className="link">
             Log out

@@ -31,6 +31,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (original instanceof Error && original.name === "StoreUnavailableError") {
     return { ...formatted, message: original.message, extensions: { code: "STORE_UNAVAILABLE" } };
   }
+  // Apollo labels every validation error GRAPHQL_VALIDATION_FAILED; keep the depth rule's own code.
+  if (formatted.extensions?.limit === "depth") {
+    return { ...formatted, extensions: { ...formatted.extensions, code: "QUERY_TOO_DEEP" } };
+  }
   const code = formatted.extensions?.code;
   if (code === "INTERNAL_SERVER_ERROR" || code === undefined) {
     console.error("[dashboard] GraphQL internal error:", original);

@@ -6,9 +6,10 @@
  *   series, keys per request, runs per comparison;
  * - a depth limit, as a GraphQL validation rule (introspection is exempt up to its own bound);
  * - a cost limit, computed once the operation and its variables are known (an Apollo plugin):
- *   every selected field costs 1, and a list multiplies the cost of what is selected inside it by
- *   its size bound: `runs` by `first`, `series` by its number of keys, `points` by `maxPoints`,
- *   other lists by a fixed estimate.
+ *   every selected field costs 1 (a series point's x, y, min, max and count together cost 1), and
+ *   a list multiplies the cost of what is selected inside it by its size bound: `runs` by
+ *   `first`, `series` by its number of keys, `points` by `maxPoints`, other lists by a fixed
+ *   estimate (20).
  */
 import type { ApolloServerPlugin } from "@apollo/server";
 import {
@@ -113,7 +114,7 @@ export function depthLimitRule(maxDepth: number = LIMITS.maxDepth, maxIntrospect
           context.reportError(
             new GraphQLError(`${name} is nested ${depth} levels deep; the limit is ${maxDepth}`, {
               nodes: [node],
-              extensions: { code: "QUERY_TOO_DEEP", depth, maxDepth },
+              extensions: { code: "QUERY_TOO_DEEP", limit: "depth", depth, maxDepth },
             }),
           );
         }
@@ -121,7 +122,7 @@ export function depthLimitRule(maxDepth: number = LIMITS.maxDepth, maxIntrospect
           context.reportError(
             new GraphQLError(`${name} nests introspection ${introspectionDepth} levels deep; the limit is ${maxIntrospectionDepth}`, {
               nodes: [node],
-              extensions: { code: "QUERY_TOO_DEEP", depth: introspectionDepth, maxDepth: maxIntrospectionDepth },
+              extensions: { code: "QUERY_TOO_DEEP", limit: "depth", depth: introspectionDepth, maxDepth: maxIntrospectionDepth },
             }),
           );
         }
@@ -208,6 +209,8 @@ function fieldCost(walk: CostWalk, node: FieldNode, parent: GraphQLNamedType, ou
   const name = node.name.value;
   if (name.startsWith("__")) return 0; // introspection: bounded by the schema and the depth rule
   if (!isObjectType(parent)) return 1;
+  // A point is the unit of a series: its x, y, min, max, count come together.
+  if (parent.name === "SeriesPoint" || parent.name === "ScatterPoint") return 0;
   const field = parent.getFields()[name];
   if (!field) return 1;
   let args: Record<string, unknown> = {};

@@ -58,6 +58,12 @@ async function requireRun(ctx: Context, id: string): Promise<Run> {
   return run;
 }
 
+const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+function checkId(id: string, field = "id"): void {
+  if (!ID_RE.test(id)) throw badInput(`${field}: must be 1-64 characters of A-Z a-z 0-9 _ - (got ${JSON.stringify(id.slice(0, 80))})`, field);
+}
+
 function checkKeys(name: string, keys: readonly string[], max: number): void {
   if (keys.length === 0) throw badInput(`${name} must name at least one key`, name);
   if (keys.length > max) throw badInput(`${name} may name at most ${max} keys (got ${keys.length})`, name);
@@ -129,13 +135,17 @@ export const resolvers: Resolvers = {
       };
     },
     runCount: (_parent, { filter }, ctx) => ctx.store.countRuns(toStoreFilter(filter)),
-    run: (_parent, { id }, ctx) => ctx.loaders.run.load(id),
+    run: (_parent, { id }, ctx) => {
+      checkId(id);
+      return ctx.loaders.run.load(id);
+    },
     async compare(_parent, { ids, keys, maxPoints, xAxis }, ctx) {
       const unique = [...new Set(ids)];
       if (unique.length === 0) throw badInput("ids must name at least one run", "ids");
       if (unique.length > LIMITS.maxCompareRuns) {
         throw badInput(`compare takes at most ${LIMITS.maxCompareRuns} runs (got ${unique.length})`, "ids");
       }
+      for (const id of unique) checkId(id, "ids");
       const points = maxPoints ?? 500;
       checkRange("maxPoints", points, 2, LIMITS.maxPoints);
       const found = await ctx.loaders.run.loadMany(unique);
@@ -247,6 +257,8 @@ export const resolvers: Resolvers = {
       return end ? Math.max(0, (end.getTime() - run.startedAt.getTime()) / 1000) : null;
     },
     config: (run) => run.config,
+    parent: (run, _args, ctx) => (run.parentId ? ctx.loaders.run.load(run.parentId) : null),
+    resumedFromRun: (run, _args, ctx) => (run.resumedFrom ? ctx.loaders.run.load(run.resumedFrom) : null),
     metricKeys: (run, _args, ctx) => ctx.loaders.metricKeys.load(run.id),
     async metricStats(run, { keys }, ctx) {
       checkKeys("keys", keys, LIMITS.maxStatsKeys);
