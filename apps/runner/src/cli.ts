@@ -117,6 +117,31 @@ program
     process.exitCode = await runsCommand(opts);
   });
 
+addRunFlags(
+  program
+    .command("submit")
+    .description("queue a run for `selfsup worker` processes (needs DATABASE_URL: the shared PostgreSQL)")
+    .argument("[config]", "YAML or JSON run config (flags override its fields)"),
+)
+  .option("--notes <text>", "notes stored with the run")
+  .option("--json", "print {id, name, status} as JSON")
+  .action(async (config: string | undefined, opts: Record<string, unknown>) => {
+    const { submitCommand } = await import("./commands/queue.js");
+    process.exitCode = await submitCommand({ ...opts, ...(config ? { config } : {}) });
+  });
+
+program
+  .command("worker")
+  .description("take queued runs one at a time and train them (needs DATABASE_URL); Ctrl-C checkpoints the current run and requeues it")
+  .option("--max-runs <n>", "exit after N runs")
+  .option("--poll <seconds>", "queue polling interval (default 2)")
+  .option("--json", "print progress and worker events as JSON lines on stdout")
+  .option("-q, --quiet", "no progress output")
+  .action(async (opts: Record<string, unknown>) => {
+    const { workerCommand } = await import("./commands/queue.js");
+    process.exitCode = await workerCommand(opts);
+  });
+
 function report(err: unknown): number {
   if (err instanceof CommanderError) {
     // help and version are not errors; everything else commander refuses is a usage error

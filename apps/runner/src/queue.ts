@@ -34,11 +34,14 @@ export interface QueueConfig {
   url: string;
   /** pg-boss' schema (default "pgboss"); tests use their own. */
   schema?: string;
-  /** Retries after a worker died or was shut down (default 2). */
+  /** Retries after a worker died, was shut down or an attempt timed out (default 3). */
   retryLimit?: number;
   /** A job whose worker stops heartbeating for this long is retried (pg-boss minimum 10; default 30). */
   heartbeatSeconds?: number;
-  /** Hard limit on one run (default 7 days). */
+  /**
+   * Longest time one attempt may run (pg-boss caps it at 24 h; default 24 h). An attempt that
+   * reaches it is stopped at a checkpoint and retried, so a longer run continues in the next one.
+   */
   expireInSeconds?: number;
   /** Connection pool size of pg-boss (default 4). */
   max?: number;
@@ -78,9 +81,9 @@ export class RunQueue {
     });
     await boss.start();
     const queue = new RunQueue(boss, {
-      retryLimit: config.retryLimit ?? 2,
+      retryLimit: config.retryLimit ?? 3,
       heartbeatSeconds: Math.max(10, config.heartbeatSeconds ?? 30),
-      expireInSeconds: config.expireInSeconds ?? 7 * 24 * 3600,
+      expireInSeconds: Math.min(config.expireInSeconds ?? 24 * 3600, 24 * 3600),
     });
     await queue.ensureQueue();
     return queue;
