@@ -1,7 +1,11 @@
 import type { ZodError } from "zod";
 
-/** What went wrong, so callers (CLI exit codes, GraphQL/tRPC error codes) can branch without parsing text. */
-export type StoreErrorCode = "invalid_input" | "not_found" | "conflict";
+/**
+ * What went wrong, so callers (CLI exit codes, GraphQL/tRPC error codes) can branch without parsing
+ * text. `unavailable`: the database cannot be reached or is held by another process (thrown as a
+ * {@link StoreUnavailableError}).
+ */
+export type StoreErrorCode = "invalid_input" | "not_found" | "conflict" | "unavailable";
 
 /**
  * The one error type the store throws on purpose. `field` names the offending input (e.g. `first`,
@@ -16,6 +20,40 @@ export class StoreError extends Error {
     this.name = "StoreError";
     this.code = code;
     this.field = field;
+  }
+}
+
+/** Why a store is unavailable. */
+export type UnavailableReason =
+  /** Another process holds the PGlite directory and does not share it (`share: false`, or an older tool's lock). */
+  | "locked"
+  /** The lock is held by a process on another host (same directory on a shared file system). */
+  | "other_host"
+  /** The process that served the directory to us has exited or closed it: reopen the store. */
+  | "host_exited"
+  /** The serving process is alive but did not answer (busy, stopped, or gone from the port). */
+  | "host_unreachable";
+
+/**
+ * The store cannot be used from this process right now: another process holds the embedded
+ * directory without sharing it, or the process that served it to us is gone. `reason` says which;
+ * `dataDir` and `holderPid` name the directory and the other process.
+ */
+export class StoreUnavailableError extends StoreError {
+  readonly reason: UnavailableReason;
+  readonly dataDir: string | undefined;
+  readonly holderPid: number | undefined;
+
+  constructor(
+    reason: UnavailableReason,
+    message: string,
+    details: { dataDir?: string; holderPid?: number } = {},
+  ) {
+    super("unavailable", message);
+    this.name = "StoreUnavailableError";
+    this.reason = reason;
+    this.dataDir = details.dataDir;
+    this.holderPid = details.holderPid;
   }
 }
 

@@ -13,10 +13,12 @@ export {
   type Row,
   redact,
   resolveTarget,
+  type SharingInfo,
   type SqlValue,
 } from "./db.js";
-export { StoreError, type StoreErrorCode } from "./errors.js";
+export { StoreError, type StoreErrorCode, StoreUnavailableError, type UnavailableReason } from "./errors.js";
 export { newId } from "./id.js";
+export { lockPathFor, readStoreLock, type StoreLockInfo } from "./lock.js";
 export { MetricWriter, type MetricWriterOptions } from "./metric-writer.js";
 export { MIGRATION_LOCK_KEY, type MigrateResult, migrate } from "./migrate.js";
 export { type Migration, migrations } from "./migrations/index.js";
