@@ -142,6 +142,18 @@ program
     process.exitCode = await workerCommand(opts);
   });
 
+program
+  .command("serve")
+  .description("the tRPC control API: submit, cancel, list, get, live progress (SSE)")
+  .option("--host <address>", "address to bind (default 127.0.0.1; any other needs SELFSUP_TOKEN)")
+  .option("--port <n>", "port (default 7373; 0 = any free port)")
+  .option("--with-worker", "also take queued runs in this process (needs DATABASE_URL)")
+  .option("--json", "log as JSON lines on stdout")
+  .action(async (opts: Record<string, unknown>) => {
+    const { serveCommand } = await import("./commands/serve.js");
+    process.exitCode = await serveCommand(opts);
+  });
+
 function report(err: unknown): number {
   if (err instanceof CommanderError) {
     // help and version are not errors; everything else commander refuses is a usage error

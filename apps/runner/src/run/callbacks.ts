@@ -23,6 +23,17 @@ export function metricKey(name: string): string {
   return cleaned.length > 0 ? cleaned : "metric";
 }
 
+/**
+ * Lets timers and I/O run once per step. The Trainer's loop only awaits promises that settle as
+ * microtasks (synchronous tfjs kernels, in-memory data), so without this a whole epoch could run
+ * without the heartbeat firing, a metric flush timer, a pg-boss job heartbeat or a Ctrl-C handler.
+ */
+export function yieldEveryStep(): TrainerCallback {
+  return {
+    onStepEnd: () => new Promise<void>((resolve) => setImmediate(resolve)),
+  };
+}
+
 /** Every finite metric into the writer (non-finite values, e.g. a skipped grad norm, are dropped). */
 export function storeMetrics(writer: MetricWriter): TrainerCallback {
   return {

@@ -40,7 +40,7 @@ import { type ResolvedRunConfig, resolveRunConfig } from "../config.js";
 import { runDirFor } from "../home.js";
 import type { ProgressSink } from "../progress/events.js";
 import { heartbeatMs as defaultHeartbeatMs } from "../store.js";
-import { progressEvents, storeCheckpoints, storeMetrics } from "./callbacks.js";
+import { progressEvents, storeCheckpoints, storeMetrics, yieldEveryStep } from "./callbacks.js";
 import { loadDataset } from "./dataset.js";
 import { evaluationKey, finalEvaluators, knnEvaluator, runEvaluators } from "./evaluate.js";
 
@@ -241,6 +241,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
       config: trainConfigOf(cfg),
       augment: (x, n, rng) => makeViews(pipeline, x, n, rng),
       callbacks: [
+        yieldEveryStep(),
         storeMetrics(metricWriter),
         ...(knn && dataset.test
           ? [
