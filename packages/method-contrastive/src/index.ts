@@ -6,3 +6,4 @@ export * from "./losses/index.js";
 export * from "./methods/index.js";
 export * from "./stop-gradient.js";
 export { default as contrastivePlugin } from "./plugin.js";
+export * from "./bench.js";
