@@ -154,6 +154,53 @@ program
     process.exitCode = await serveCommand(opts);
   });
 
+program
+  .command("eval")
+  .description("evaluate a run's encoder (its latest, best or a given checkpoint) and store the results")
+  .argument("<run>", "run id or name, or a checkpoint / run directory")
+  .option("--checkpoint <which>", "latest (default), best, or a checkpoint directory")
+  .option("-p, --protocol <name>", "knn, linear, few-label (repeatable or comma-separated; default knn)", collect)
+  .option("--labels-per-class <list>", "few-label: labelled examples per class, e.g. 1,10,100 (default 1,10)")
+  .option("--seeds <list>", "few-label: seeds, e.g. 0,1,2 (default 0,1,2)")
+  .option("-d, --dataset <name>", "evaluate on another dataset (default: the run's)")
+  .option("--limit <n>", "use only the first N samples of each split")
+  .option("-b, --batch-size <n>", "batch size for feature extraction")
+  .option("--no-save", "do not store the results as the run's evaluations")
+  .option("--json", "machine-readable output")
+  .action(async (target: string, opts: Record<string, unknown>) => {
+    const { evalCommand } = await import("./commands/eval.js");
+    process.exitCode = await evalCommand(target, opts);
+  });
+
+program
+  .command("augment")
+  .description("preview an augmentation pipeline: a PNG grid of samples, each followed by its views")
+  .argument("[config]", "run config whose augmentations (or method's default) to show")
+  .option("--preview", "write the preview PNG")
+  .option("-d, --dataset <name>", "dataset")
+  .option("-m, --method <name>", "show this method's default pipeline")
+  .option("--limit <n>", "sample from the first N samples only")
+  .option("-o, --out <file>", "PNG file to write")
+  .option("--count <n>", "samples (rows; default 8)")
+  .option("--views <n>", "views per sample (default 4)")
+  .option("--seed <n>", "seed (default 0)")
+  .option("--split <name>", "train (default) or test")
+  .addOption(backendOption())
+  .action(async (config: string | undefined, opts: Record<string, unknown>) => {
+    const { augmentCommand } = await import("./commands/augment.js");
+    process.exitCode = await augmentCommand({ ...opts, ...(config ? { config } : {}) });
+  });
+
+program
+  .command("bench")
+  .description("run @selfsup/core's benchmarks (speed per method and backend, quality with few labels)")
+  .argument("[args...]", "arguments for the benchmark (after --)")
+  .allowUnknownOption()
+  .action(async (args: string[]) => {
+    const { benchCommand } = await import("./commands/bench.js");
+    process.exitCode = await benchCommand(args);
+  });
+
 function report(err: unknown): number {
   if (err instanceof CommanderError) {
     // help and version are not errors; everything else commander refuses is a usage error
