@@ -30,7 +30,9 @@ Exit codes: 0 ok, 1 failure, 2 bad config or usage, 130 interrupted.`,
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const backendOption = (withDefault = true) => {
-  const o = new Option("--backend <name>", "tensor backend (SELFSUP_BACKEND overrides)").choices(BACKEND_NAMES);
+  const o = new Option("--backend <name>", "tensor backend (SELFSUP_BACKEND overrides)").choices(
+    BACKEND_NAMES,
+  );
   return withDefault ? o.default("auto") : o;
 };
 
@@ -52,7 +54,11 @@ function addRunFlags(cmd: Command): Command {
     .addOption(backendOption(false))
     .option("--name <name>", "run name (default <method>-<dataset>-<id suffix>)")
     .option("--tag <tag>", "tag the run (repeatable)", collect)
-    .option("--set <field=value>", "set any config field, e.g. --set training.clipGradNorm=1 (repeatable)", collect);
+    .option(
+      "--set <field=value>",
+      "set any config field, e.g. --set training.clipGradNorm=1 (repeatable)",
+      collect,
+    );
 }
 
 program
@@ -132,7 +138,9 @@ addRunFlags(
 
 program
   .command("worker")
-  .description("take queued runs one at a time and train them (needs DATABASE_URL); Ctrl-C checkpoints the current run and requeues it")
+  .description(
+    "take queued runs one at a time and train them (needs DATABASE_URL); Ctrl-C checkpoints the current run and requeues it",
+  )
   .option("--max-runs <n>", "exit after N runs")
   .option("--poll <seconds>", "queue polling interval (default 2)")
   .option("--json", "print progress and worker events as JSON lines on stdout")
@@ -159,7 +167,11 @@ program
   .description("evaluate a run's encoder (its latest, best or a given checkpoint) and store the results")
   .argument("<run>", "run id or name, or a checkpoint / run directory")
   .option("--checkpoint <which>", "latest (default), best, or a checkpoint directory")
-  .option("-p, --protocol <name>", "knn, linear, few-label (repeatable or comma-separated; default knn)", collect)
+  .option(
+    "-p, --protocol <name>",
+    "knn, linear, few-label (repeatable or comma-separated; default knn)",
+    collect,
+  )
   .option("--labels-per-class <list>", "few-label: labelled examples per class, e.g. 1,10,100 (default 1,10)")
   .option("--seeds <list>", "few-label: seeds, e.g. 0,1,2 (default 0,1,2)")
   .option("-d, --dataset <name>", "evaluate on another dataset (default: the run's)")
@@ -204,7 +216,12 @@ program
 function report(err: unknown): number {
   if (err instanceof CommanderError) {
     // help and version are not errors; everything else commander refuses is a usage error
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.ok;
+    if (
+      err.code === "commander.helpDisplayed" ||
+      err.code === "commander.version" ||
+      err.code === "commander.help"
+    )
+      return EXIT.ok;
     return EXIT.usage;
   }
   const msg = err instanceof Error ? err.message : String(err);
@@ -237,4 +254,3 @@ program.parseAsync(process.argv).then(
     setImmediate(() => process.exit(process.exitCode as number));
   },
 );
-

@@ -10,12 +10,18 @@
  * `progress` is a server-sent-events subscription (the token travels as a connection param, since
  * EventSource cannot set headers). This module imports nothing of the server (types only).
  */
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type TRPCClient } from "@trpc/client";
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpSubscriptionLink,
+  splitLink,
+  type TRPCClient,
+} from "@trpc/client";
 import { EventSource as EventSourcePolyfill } from "eventsource";
 import type { AppRouter } from "./trpc/router.js";
 
-export type { AppRouter };
 export type { CheckpointDto, EvaluationDto, ProgressUpdate, RunDetailDto, RunDto } from "./trpc/dto.js";
+export type { AppRouter };
 
 export interface ControlClientOptions {
   /** The tRPC endpoint, e.g. http://127.0.0.1:7373/trpc (what `selfsup serve` prints). */
@@ -28,7 +34,9 @@ export type ControlClient = TRPCClient<AppRouter>;
 
 export function createControlClient(opts: ControlClientOptions): ControlClient {
   const token = opts.token;
-  const EventSourceImpl = (globalThis as unknown as { EventSource?: typeof EventSourcePolyfill }).EventSource ?? EventSourcePolyfill;
+  const EventSourceImpl =
+    (globalThis as unknown as { EventSource?: typeof EventSourcePolyfill }).EventSource ??
+    EventSourcePolyfill;
   return createTRPCClient<AppRouter>({
     links: [
       splitLink({

@@ -9,7 +9,14 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { BACKEND_NAMES, type ContributionKind, formatZodError, type InputSpec, type Registry, RegistryError } from "@selfsup/core";
+import {
+  BACKEND_NAMES,
+  type ContributionKind,
+  formatZodError,
+  type InputSpec,
+  type Registry,
+  RegistryError,
+} from "@selfsup/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
@@ -47,7 +54,12 @@ export const trainingConfigSchema = z.strictObject({
   clipGradNorm: z.number().positive().optional(),
   /** Gradient accumulation: micro-batches per optimizer step. */
   accumulate: positiveInt.default(1),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .default(0),
 });
 
 export const evalConfigSchema = z.strictObject({
@@ -103,7 +115,13 @@ function keysAt(schema: z.ZodType, at: PropertyKey[]): string[] | undefined {
       const def: { type: string; innerType?: z.ZodType; in?: z.ZodType } = (
         s as unknown as { def: { type: string; innerType?: z.ZodType; in?: z.ZodType } }
       ).def;
-      if (def.type === "default" || def.type === "optional" || def.type === "nullable" || def.type === "prefault") s = def.innerType;
+      if (
+        def.type === "default" ||
+        def.type === "optional" ||
+        def.type === "nullable" ||
+        def.type === "prefault"
+      )
+        s = def.innerType;
       else if (def.type === "pipe") s = def.in;
       else break;
     }
@@ -171,7 +189,11 @@ function parseOptionsAt(
  * filled in). Idempotent. A config without a backbone gets the method's default backbone for the
  * dataset's input when `input` is given (the runner passes it once the dataset is loaded).
  */
-export function resolveRunConfig(config: RunConfig, registry: Registry, input?: InputSpec): ResolvedRunConfig {
+export function resolveRunConfig(
+  config: RunConfig,
+  registry: Registry,
+  input?: InputSpec,
+): ResolvedRunConfig {
   checkName(registry, "method", config.method.name, "method.name");
   checkName(registry, "dataset", config.dataset.name, "dataset.name");
   const method = registry.get("method", config.method.name);
@@ -182,7 +204,9 @@ export function resolveRunConfig(config: RunConfig, registry: Registry, input?: 
   }
   let backbone = config.backbone;
   if (!backbone && input) {
-    const fallback = method.defaultBackbone?.(input) ?? { name: input.kind === "image" ? "convnet" : "transformer" };
+    const fallback = method.defaultBackbone?.(input) ?? {
+      name: input.kind === "image" ? "convnet" : "transformer",
+    };
     backbone = { name: fallback.name, options: fallback.options ?? {} };
   }
   if (backbone) checkName(registry, "backbone", backbone.name, "backbone.name");
@@ -193,23 +217,51 @@ export function resolveRunConfig(config: RunConfig, registry: Registry, input?: 
     ...config,
     method: {
       name: config.method.name,
-      options: parseOptionsAt(registry, "method", config.method.name, config.method.options, ["method", "options"], config),
+      options: parseOptionsAt(
+        registry,
+        "method",
+        config.method.name,
+        config.method.options,
+        ["method", "options"],
+        config,
+      ),
     },
     dataset: {
       ...config.dataset,
-      options: parseOptionsAt(registry, "dataset", config.dataset.name, config.dataset.options, ["dataset", "options"], config),
+      options: parseOptionsAt(
+        registry,
+        "dataset",
+        config.dataset.name,
+        config.dataset.options,
+        ["dataset", "options"],
+        config,
+      ),
     },
   };
   if (backbone) {
     resolved.backbone = {
       name: backbone.name,
-      options: parseOptionsAt(registry, "backbone", backbone.name, backbone.options, ["backbone", "options"], config),
+      options: parseOptionsAt(
+        registry,
+        "backbone",
+        backbone.name,
+        backbone.options,
+        ["backbone", "options"],
+        config,
+      ),
     };
   }
   if (config.augmentations) {
     resolved.augmentations = config.augmentations.map((a, i) => ({
       name: a.name,
-      options: parseOptionsAt(registry, "augmentation", a.name, a.options, ["augmentations", String(i), "options"], config),
+      options: parseOptionsAt(
+        registry,
+        "augmentation",
+        a.name,
+        a.options,
+        ["augmentations", String(i), "options"],
+        config,
+      ),
     }));
   }
   return resolved;
@@ -228,17 +280,23 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(
+      `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   let value: unknown;
   try {
     value = path.extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`config file ${file} is not valid ${path.extname(file) === ".json" ? "JSON" : "YAML"}: ${(err as Error).message}`);
+    throw new ConfigError(
+      `config file ${file} is not valid ${path.extname(file) === ".json" ? "JSON" : "YAML"}: ${(err as Error).message}`,
+    );
   }
   if (value === null || value === undefined) return {};
   if (typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError(`config file ${file} must hold an object (method, dataset, training, ...), got ${Array.isArray(value) ? "a list" : typeof value}`);
+    throw new ConfigError(
+      `config file ${file} must hold an object (method, dataset, training, ...), got ${Array.isArray(value) ? "a list" : typeof value}`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -283,7 +341,8 @@ export function scalarFromFlag(value: string): unknown {
 
 function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
   const keys = dotted.split(".").filter((k) => k.length > 0);
-  if (keys.length === 0) throw new ConfigError(`--set needs field.path=value (got ${JSON.stringify(dotted)})`);
+  if (keys.length === 0)
+    throw new ConfigError(`--set needs field.path=value (got ${JSON.stringify(dotted)})`);
   let obj: Record<string, unknown> = target;
   for (const key of keys.slice(0, -1)) {
     const next = obj[key];
@@ -323,7 +382,11 @@ export function applyFlags(base: Record<string, unknown>, flags: RunFlags): Reco
     setPath(raw, assignment.slice(0, eq), scalarFromFlag(assignment.slice(eq + 1)));
   }
   // `--backbone x` on a config whose backbone had options for another backbone: keep only the name.
-  if (flags.backbone !== undefined && base.backbone && (base.backbone as { name?: unknown }).name !== flags.backbone) {
+  if (
+    flags.backbone !== undefined &&
+    base.backbone &&
+    (base.backbone as { name?: unknown }).name !== flags.backbone
+  ) {
     raw.backbone = { name: flags.backbone };
   }
   return raw;

@@ -5,14 +5,26 @@
 export * from "./config.js";
 export * from "./exit-codes.js";
 export * from "./home.js";
+export { type LoadedRegistry, loadRegistry } from "./plugins.js";
 export * from "./progress/events.js";
 export { chooseReporter, createReporter, type Reporter, type ReporterKind } from "./progress/reporters.js";
 export * from "./queue.js";
-export { loadRegistry, type LoadedRegistry } from "./plugins.js";
-export { executeRun, type ExecuteRunOptions, type ExecuteRunResult, RunStateError, resumableCheckpoint } from "./run/execute.js";
+export {
+  type ExecuteRunOptions,
+  type ExecuteRunResult,
+  executeRun,
+  RunStateError,
+  resumableCheckpoint,
+} from "./run/execute.js";
 export { cancelRun, submitRun, validateForQueue } from "./run/submit.js";
 export { startWorker, type WorkerHandle, type WorkerOptions } from "./run/worker.js";
 export { heartbeatMs, openRunnerStore, staleAfterMs } from "./store.js";
-export { appRouter, type AppRouter, type ControlContext } from "./trpc/router.js";
-export { type ControlServer, type ControlServerOptions, DEFAULT_PORT, startControlServer, TRPC_PATH } from "./trpc/server.js";
 export type { CheckpointDto, EvaluationDto, ProgressUpdate, RunDetailDto, RunDto } from "./trpc/dto.js";
+export { type AppRouter, appRouter, type ControlContext } from "./trpc/router.js";
+export {
+  type ControlServer,
+  type ControlServerOptions,
+  DEFAULT_PORT,
+  startControlServer,
+  TRPC_PATH,
+} from "./trpc/server.js";

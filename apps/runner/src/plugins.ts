@@ -30,14 +30,21 @@ export async function loadRegistry(projectRoot = process.cwd()): Promise<LoadedR
   }
   for (const entry of extraPluginEntries()) {
     try {
-      const spec = entry.startsWith(".") || path.isAbsolute(entry) ? pathToFileURL(path.resolve(projectRoot, entry)).href : entry;
+      const spec =
+        entry.startsWith(".") || path.isAbsolute(entry)
+          ? pathToFileURL(path.resolve(projectRoot, entry)).href
+          : entry;
       const mod = (await import(spec)) as { default?: unknown; plugin?: unknown };
       const plugin = (mod.default ?? mod.plugin) as Parameters<Registry["register"]>[0];
       // Already discovered as an installed package: the same plugin, not a clash.
       if (plugin && registry.listPlugins().some((p) => p.name === plugin.name)) continue;
       registry.register(plugin);
     } catch (err) {
-      failures.push({ packageName: entry, dir: path.resolve(projectRoot, entry), error: (err as Error).message });
+      failures.push({
+        packageName: entry,
+        dir: path.resolve(projectRoot, entry),
+        error: (err as Error).message,
+      });
     }
   }
   return { registry, failures };

@@ -34,7 +34,9 @@ function fakeRegistry() {
       throw new Error("not built in config tests");
     },
   };
-  registry.register(definePlugin({ name: "toy-plugin", methods: [method], datasets: [dataset], backbones: [backbone] }));
+  registry.register(
+    definePlugin({ name: "toy-plugin", methods: [method], datasets: [dataset], backbones: [backbone] }),
+  );
   return registry;
 }
 
@@ -52,13 +54,20 @@ describe("run config", () => {
   it("fills every default from a minimal config", () => {
     const c = parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" } });
     expect(c.training).toMatchObject({ epochs: 1, batchSize: 64, optimizer: "adam", accumulate: 1, seed: 0 });
-    expect(c.eval).toMatchObject({ knn: true, linear: false, everyEpochs: 1, fewLabel: { labelsPerClass: [], seeds: [0] } });
+    expect(c.eval).toMatchObject({
+      knn: true,
+      linear: false,
+      everyEpochs: 1,
+      fewLabel: { labelsPerClass: [], seeds: [0] },
+    });
     expect(c.backend).toBe("auto");
     expect(c.tags).toEqual([]);
   });
 
   it("names the field path, the bad value and the allowed range", () => {
-    const msg = messageOf(() => parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" }, training: { epochs: 0 } }));
+    const msg = messageOf(() =>
+      parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" }, training: { epochs: 0 } }),
+    );
     expect(msg).toContain("training.epochs");
     expect(msg).toContain("(got 0)");
     expect(msg).toMatch(/>=\s?1/);
@@ -66,7 +75,11 @@ describe("run config", () => {
 
   it("lists the allowed values of an enum", () => {
     const msg = messageOf(() =>
-      parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" }, training: { optimizer: "rmsprop" } }),
+      parseRunConfig({
+        method: { name: "toy" },
+        dataset: { name: "toyset" },
+        training: { optimizer: "rmsprop" },
+      }),
     );
     expect(msg).toContain("training.optimizer");
     expect(msg).toContain('(got "rmsprop")');
@@ -74,7 +87,9 @@ describe("run config", () => {
   });
 
   it("refuses an unknown field and lists the allowed ones there", () => {
-    const msg = messageOf(() => parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" }, training: { epoch: 3 } }));
+    const msg = messageOf(() =>
+      parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" }, training: { epoch: 3 } }),
+    );
     expect(msg).toContain("training.epoch: unknown field");
     expect(msg).toContain("epochs, maxSteps, batchSize");
     expect(msg).toContain("(got 3)");
@@ -87,7 +102,8 @@ describe("run config", () => {
 
   it("lists the installed names when a method, dataset or backbone is unknown", () => {
     const registry = fakeRegistry();
-    const cfg = (over: Record<string, unknown>) => parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" }, ...over });
+    const cfg = (over: Record<string, unknown>) =>
+      parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" }, ...over });
     expect(messageOf(() => resolveRunConfig(cfg({ method: { name: "simclrr" } }), registry))).toMatch(
       /method\.name: unknown method "simclrr"; installed methods: toy/,
     );
@@ -101,11 +117,18 @@ describe("run config", () => {
 
   it("validates plugin options with their own schema, under the config's path", () => {
     const registry = fakeRegistry();
-    const c = parseRunConfig({ method: { name: "toy", options: { temperature: -1 } }, dataset: { name: "toyset" }, backbone: { name: "toynet" } });
+    const c = parseRunConfig({
+      method: { name: "toy", options: { temperature: -1 } },
+      dataset: { name: "toyset" },
+      backbone: { name: "toynet" },
+    });
     const msg = messageOf(() => resolveRunConfig(c, registry));
     expect(msg).toContain("method.options.temperature");
     expect(msg).toContain("(got -1)");
-    const ok = resolveRunConfig(parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" }, backbone: { name: "toynet" } }), registry);
+    const ok = resolveRunConfig(
+      parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" }, backbone: { name: "toynet" } }),
+      registry,
+    );
     expect(ok.method.options).toEqual({ temperature: 0.5 });
     expect(ok.backbone).toEqual({ name: "toynet", options: { width: 8 } });
     expect(ok.dataset.options).toEqual({ size: 10 });
@@ -114,8 +137,17 @@ describe("run config", () => {
   it("maps flags onto fields, flags winning over the file", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "selfsup-config-"));
     const file = path.join(dir, "run.yaml");
-    await writeFile(file, "method:\n  name: toy\ndataset:\n  name: toyset\n  limit: 100\ntraining:\n  epochs: 5\n  lr: 0.1\ntags: [a]\n");
-    const c = await loadRunConfig(file, { epochs: "2", limit: "16", batchSize: "8", tag: ["b"], set: ["training.clipGradNorm=1.5"] });
+    await writeFile(
+      file,
+      "method:\n  name: toy\ndataset:\n  name: toyset\n  limit: 100\ntraining:\n  epochs: 5\n  lr: 0.1\ntags: [a]\n",
+    );
+    const c = await loadRunConfig(file, {
+      epochs: "2",
+      limit: "16",
+      batchSize: "8",
+      tag: ["b"],
+      set: ["training.clipGradNorm=1.5"],
+    });
     expect(c.training.epochs).toBe(2);
     expect(c.training.lr).toBe(0.1);
     expect(c.training.batchSize).toBe(8);
@@ -125,13 +157,17 @@ describe("run config", () => {
   });
 
   it("keeps a non-numeric flag as text so the error shows what was typed", async () => {
-    await expect(loadRunConfig(undefined, { method: "toy", dataset: "toyset", epochs: "two" })).rejects.toThrow(/training\.epochs: .*\(got "two"\)/);
+    await expect(
+      loadRunConfig(undefined, { method: "toy", dataset: "toyset", epochs: "two" }),
+    ).rejects.toThrow(/training\.epochs: .*\(got "two"\)/);
     expect(applyFlags({}, { lr: "1e-3" })).toEqual({ training: { lr: 0.001 } });
   });
 
   it("explains an unreadable or malformed config file", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "selfsup-config-"));
-    await expect(loadRunConfig(path.join(dir, "missing.yaml"), {})).rejects.toThrow(/cannot read config file .*ENOENT/);
+    await expect(loadRunConfig(path.join(dir, "missing.yaml"), {})).rejects.toThrow(
+      /cannot read config file .*ENOENT/,
+    );
     const bad = path.join(dir, "bad.json");
     await writeFile(bad, "{ method: ");
     await expect(loadRunConfig(bad, {})).rejects.toThrow(/not valid JSON/);

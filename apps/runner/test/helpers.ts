@@ -22,7 +22,12 @@ export async function tempHome(prefix = "selfsup-runner-"): Promise<string> {
 
 /** Environment for a child CLI: its own home, cpu backend, no inherited database. */
 export function cliEnv(home: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, SELFSUP_HOME: home, SELFSUP_BACKEND: "cpu", FORCE_COLOR: "0" };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SELFSUP_HOME: home,
+    SELFSUP_BACKEND: "cpu",
+    FORCE_COLOR: "0",
+  };
   delete env.DATABASE_URL;
   delete env.SELFSUP_PLUGINS;
   for (const [k, v] of Object.entries(extra)) {
@@ -41,7 +46,10 @@ export interface CliRun {
   /** Resolves with the exit code (or 128 + signal number). */
   exited: Promise<number>;
   /** Resolves with the first event matching `pred` (rejects if the process exits first). */
-  waitFor(pred: (e: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitFor(
+    pred: (e: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
 }
 
 const SIGNALS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
@@ -52,7 +60,10 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv): CliRun {
   let err = "";
   let partial = "";
   const events: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ pred: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }> = [];
+  const waiters: Array<{
+    pred: (e: Record<string, unknown>) => boolean;
+    resolve: (e: Record<string, unknown>) => void;
+  }> = [];
   child.stdout?.setEncoding("utf8");
   child.stderr?.setEncoding("utf8");
   child.stdout?.on("data", (chunk: string) => {
@@ -94,7 +105,10 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv): CliRun {
       const seen = events.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for an event; stderr:\n${err}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for an event; stderr:\n${err}`)),
+          timeoutMs,
+        );
         waiters.push({
           pred,
           resolve: (e) => {
@@ -112,7 +126,10 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv): CliRun {
 }
 
 /** Runs the CLI to completion. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string; events: Array<Record<string, unknown>> }> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string; events: Array<Record<string, unknown>> }> {
   const r = startCli(args, env);
   const code = await r.exited;
   return { code, stdout: r.stdout(), stderr: r.stderr(), events: r.events };
@@ -122,7 +139,9 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ 
  * A run config that trains in seconds on the cpu backend: SimCLR with a 4-channel convnet on
  * 8x8 synthetic shapes.
  */
-export function tinyConfig(over: { epochs?: number; trainSize?: number; everySteps?: number; batchSize?: number; extra?: string } = {}): string {
+export function tinyConfig(
+  over: { epochs?: number; trainSize?: number; everySteps?: number; batchSize?: number; extra?: string } = {},
+): string {
   return [
     "method: { name: simclr, options: { projectorHiddenDim: 16, projectorOutputDim: 8 } }",
     "backbone: { name: convnet, options: { width: 4, strides: [2] } }",

@@ -23,7 +23,9 @@ function withDatabase(url: string, db: string): string {
 }
 
 /** Creates a fresh database on the TEST_DATABASE_URL server; returns its URL and a drop function. */
-export async function createTestDatabase(prefix = "selfsup_runner"): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  prefix = "selfsup_runner",
+): Promise<{ url: string; drop(): Promise<void> }> {
   if (!TEST_DATABASE_URL) throw new Error("TEST_DATABASE_URL is not set");
   const name = `${prefix}_${randomBytes(5).toString("hex")}`;
   const admin = await openStore({ url: TEST_DATABASE_URL, migrate: false, poolSize: 1 });

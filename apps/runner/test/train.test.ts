@@ -16,8 +16,17 @@ describe("selfsup train", () => {
 
   beforeAll(async () => {
     home = await tempHome();
-    const file = await writeConfig(home, tinyConfig({ epochs: 2, extra: "eval: { knn: true, fewLabel: { labelsPerClass: [2], seeds: [0, 1] } }" }));
-    result = await runCli(["train", file, "--limit", "64", "--json", "--name", "tiny-e2e", "--tag", "e2e"], cliEnv(home));
+    const file = await writeConfig(
+      home,
+      tinyConfig({
+        epochs: 2,
+        extra: "eval: { knn: true, fewLabel: { labelsPerClass: [2], seeds: [0, 1] } }",
+      }),
+    );
+    result = await runCli(
+      ["train", file, "--limit", "64", "--json", "--name", "tiny-e2e", "--tag", "e2e"],
+      cliEnv(home),
+    );
     const start = result.events.find((e) => e.type === "start");
     runId = String(start?.runId);
   });
@@ -27,7 +36,14 @@ describe("selfsup train", () => {
     const types = new Set(result.events.map((e) => e.type));
     for (const t of ["start", "step", "epoch", "checkpoint", "eval", "end"]) expect(types).toContain(t);
     const start = result.events.find((e) => e.type === "start");
-    expect(start).toMatchObject({ method: "simclr", dataset: "synthetic", epochs: 2, stepsPerEpoch: 4, totalSteps: 8, resumed: false });
+    expect(start).toMatchObject({
+      method: "simclr",
+      dataset: "synthetic",
+      epochs: 2,
+      stepsPerEpoch: 4,
+      totalSteps: 8,
+      resumed: false,
+    });
     const end = result.events.at(-1);
     expect(end).toMatchObject({ type: "end", status: "finished", step: 8 });
     const step = result.events.find((e) => e.type === "step");
@@ -40,7 +56,16 @@ describe("selfsup train", () => {
     const store = await openStore({ dataDir: path.join(home, "db") });
     try {
       const run = await store.getRun(runId);
-      expect(run).toMatchObject({ status: "finished", name: "tiny-e2e", method: "simclr", family: "contrastive", dataset: "synthetic", backbone: "convnet", backend: "cpu", tags: ["e2e"] });
+      expect(run).toMatchObject({
+        status: "finished",
+        name: "tiny-e2e",
+        method: "simclr",
+        family: "contrastive",
+        dataset: "synthetic",
+        backbone: "convnet",
+        backend: "cpu",
+        tags: ["e2e"],
+      });
       expect(run?.summary.steps).toBe(8);
       expect(run?.summary.knn_top1).toBeGreaterThan(0);
       expect(run?.config).toMatchObject({ dataset: { limit: 64 }, training: { epochs: 2 } });
@@ -52,7 +77,11 @@ describe("selfsup train", () => {
       expect(knn?.points.map((p) => p.x)).toEqual([4, 8]);
 
       const evals = await store.getEvaluations(runId);
-      expect(evals.map((e) => `${e.protocol}/${e.labelsPerClass ?? "all"}/${e.seed}`).sort()).toEqual(["knn/all/0", "linear/2/0", "linear/2/1"]);
+      expect(evals.map((e) => `${e.protocol}/${e.labelsPerClass ?? "all"}/${e.seed}`).sort()).toEqual([
+        "knn/all/0",
+        "linear/2/0",
+        "linear/2/1",
+      ]);
 
       const ckpts = await store.listCheckpoints(runId);
       const latest = ckpts.filter((c) => c.kind === "latest").map((c) => c.step);
@@ -63,9 +92,14 @@ describe("selfsup train", () => {
       const artifacts = await store.getArtifacts(runId, { includeBytes: true });
       const preview = artifacts.find((a) => a.kind === "augment-preview");
       expect(preview?.mime).toBe("image/png");
-      expect(Buffer.from(preview?.bytes ?? new Uint8Array()).subarray(1, 4).toString()).toBe("PNG");
+      expect(
+        Buffer.from(preview?.bytes ?? new Uint8Array())
+          .subarray(1, 4)
+          .toString(),
+      ).toBe("PNG");
       const pca = artifacts.find((a) => a.kind === "pca");
-      expect((pca?.data as { points: unknown[] }).points.length).toBe(32);
+      const points = (pca?.data as { points?: unknown[] } | undefined)?.points;
+      expect(points?.length).toBe(32);
     } finally {
       await store.close();
     }
@@ -85,14 +119,19 @@ describe("selfsup train", () => {
     expect(none.stdout).toContain("no runs match");
     const bad = await runCli(["runs", "--status", "done"], cliEnv(home));
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('unknown status "done"; allowed: queued, running, finished, failed, interrupted, cancelled');
+    expect(bad.stderr).toContain(
+      'unknown status "done"; allowed: queued, running, finished, failed, interrupted, cancelled',
+    );
   });
 });
 
 describe("selfsup train: bad input", () => {
   it("exits 2 naming the field, the value and what is allowed", async () => {
     const home = await tempHome();
-    const r = await runCli(["train", "--method", "simclr", "--dataset", "synthetic", "--epochs", "0"], cliEnv(home));
+    const r = await runCli(
+      ["train", "--method", "simclr", "--dataset", "synthetic", "--epochs", "0"],
+      cliEnv(home),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/training\.epochs: .*>=1.*\(got 0\)/);
   });

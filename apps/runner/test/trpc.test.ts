@@ -13,13 +13,15 @@ import type { RunConfigInput } from "../src/config.js";
 import { loadRegistry } from "../src/plugins.js";
 import { RunQueue } from "../src/queue.js";
 import { startWorker } from "../src/run/worker.js";
-import { checkBind, type ControlServer, startControlServer } from "../src/trpc/server.js";
+import { type ControlServer, checkBind, startControlServer } from "../src/trpc/server.js";
 import { cliEnv, runCli, tempHome } from "./helpers.js";
 import { createTestDatabase, TEST_DATABASE_URL, warnSkipped } from "./pg.js";
 
 const TOKEN = "test-token-0123456789abcdef";
 
-async function codeOf(p: Promise<unknown>): Promise<{ code: string | undefined; status: number | undefined; message: string }> {
+async function codeOf(
+  p: Promise<unknown>,
+): Promise<{ code: string | undefined; status: number | undefined; message: string }> {
   try {
     await p;
   } catch (err) {
@@ -31,7 +33,11 @@ async function codeOf(p: Promise<unknown>): Promise<{ code: string | undefined; 
 }
 
 /** Collects subscription updates until `done` (or an error). */
-function collect(client: ControlClient, id: string, onUpdate?: (u: ProgressUpdate) => void): Promise<ProgressUpdate[]> {
+function collect(
+  client: ControlClient,
+  id: string,
+  onUpdate?: (u: ProgressUpdate) => void,
+): Promise<ProgressUpdate[]> {
   return new Promise((resolve, reject) => {
     const seen: ProgressUpdate[] = [];
     const sub = client.progress.subscribe(
@@ -84,7 +90,10 @@ describe("control API on an embedded store (no queue)", () => {
 
   it("binds to 127.0.0.1 and refuses calls without the right token (401)", async () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/trpc$/);
-    for (const c of [createControlClient({ url: server.url }), createControlClient({ url: server.url, token: `${TOKEN}x` })]) {
+    for (const c of [
+      createControlClient({ url: server.url }),
+      createControlClient({ url: server.url, token: `${TOKEN}x` }),
+    ]) {
       const r = await codeOf(c.list.query());
       expect(r).toMatchObject({ code: "UNAUTHORIZED", status: 401 });
     }
@@ -105,7 +114,9 @@ describe("control API on an embedded store (no queue)", () => {
     const id = await codeOf(client.get.query({ id: "not an id!" }));
     expect(id.code).toBe("BAD_REQUEST");
     const bad = await codeOf(
-      client.submit.mutate({ config: { method: { name: "simclr" }, dataset: { name: "synthetic" }, training: { epochs: 0 } } }),
+      client.submit.mutate({
+        config: { method: { name: "simclr" }, dataset: { name: "synthetic" }, training: { epochs: 0 } },
+      }),
     );
     expect(bad.code).toBe("BAD_REQUEST");
     expect(bad.message).toContain("training");
@@ -113,7 +124,9 @@ describe("control API on an embedded store (no queue)", () => {
   });
 
   it("refuses submit with a clear reason when there is no queue", async () => {
-    const r = await codeOf(client.submit.mutate({ config: { method: { name: "simclr" }, dataset: { name: "synthetic" } } }));
+    const r = await codeOf(
+      client.submit.mutate({ config: { method: { name: "simclr" }, dataset: { name: "synthetic" } } }),
+    );
     expect(r.code).toBe("PRECONDITION_FAILED");
     expect(r.message).toContain("DATABASE_URL=postgres://");
   });
@@ -130,7 +143,10 @@ describe("control API on an embedded store (no queue)", () => {
     const detail = await client.get.query({ id: b.id });
     expect(detail.run).toMatchObject({ id: b.id, name: "api-b", status: "running" });
     expect(detail).toMatchObject({ evaluations: [], checkpoints: [], lastStep: null, metricKeys: [] });
-    expect(await codeOf(client.get.query({ id: "NOSUCHRUN" }))).toMatchObject({ code: "NOT_FOUND", status: 404 });
+    expect(await codeOf(client.get.query({ id: "NOSUCHRUN" }))).toMatchObject({
+      code: "NOT_FOUND",
+      status: 404,
+    });
 
     const cancelled = await client.cancel.mutate({ id: b.id });
     expect(cancelled.status).toBe("cancelled");
@@ -140,7 +156,12 @@ describe("control API on an embedded store (no queue)", () => {
   });
 
   it("streams progress updates until the run ends", async () => {
-    const run = await store.createRun({ method: "simclr", dataset: "synthetic", name: "api-progress", status: "running" });
+    const run = await store.createRun({
+      method: "simclr",
+      dataset: "synthetic",
+      name: "api-progress",
+      status: "running",
+    });
     const updates = collect(client, run.id);
     for (let step = 1; step <= 3; step++) {
       await store.appendMetrics(run.id, [
@@ -155,14 +176,21 @@ describe("control API on an embedded store (no queue)", () => {
     expect(seen.at(-1)?.metrics).toMatchObject({ loss: 2, lr: 0.1 });
     const steps = seen.map((u) => u.step);
     expect(steps).toContain(3);
-    expect(steps.filter((s) => s !== null)).toEqual([...steps.filter((s) => s !== null)].sort((x, y) => Number(x) - Number(y)));
+    expect(steps.filter((s) => s !== null)).toEqual(
+      [...steps.filter((s) => s !== null)].sort((x, y) => Number(x) - Number(y)),
+    );
   });
 
   it("refuses to bind off loopback without a token (and `selfsup serve` exits 2)", async () => {
-    expect(() => checkBind("0.0.0.0", undefined)).toThrow(/refusing to serve on 0\.0\.0\.0 without a token.*SELFSUP_TOKEN/);
+    expect(() => checkBind("0.0.0.0", undefined)).toThrow(
+      /refusing to serve on 0\.0\.0\.0 without a token.*SELFSUP_TOKEN/,
+    );
     expect(() => checkBind("0.0.0.0", TOKEN)).not.toThrow();
     expect(() => checkBind("127.0.0.1", undefined)).not.toThrow();
-    const r = await runCli(["serve", "--host", "0.0.0.0", "--port", "0"], cliEnv(await tempHome(), { SELFSUP_TOKEN: undefined }));
+    const r = await runCli(
+      ["serve", "--host", "0.0.0.0", "--port", "0"],
+      cliEnv(await tempHome(), { SELFSUP_TOKEN: undefined }),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("refusing to serve on 0.0.0.0 without a token");
   });
@@ -189,7 +217,13 @@ describe.skipIf(!TEST_DATABASE_URL)("control API with pg-boss and an in-process 
     const { registry } = await loadRegistry();
     server = await startControlServer({ store, registry, queue, port: 0 });
     client = createControlClient({ url: server.url });
-    const worker = await startWorker({ store, queue, registry, signal: stopWorker.signal, pollingIntervalSeconds: 0.5 });
+    const worker = await startWorker({
+      store,
+      queue,
+      registry,
+      signal: stopWorker.signal,
+      pollingIntervalSeconds: 0.5,
+    });
     workerDone = worker.done;
   });
 
@@ -203,8 +237,16 @@ describe.skipIf(!TEST_DATABASE_URL)("control API with pg-boss and an in-process 
   });
 
   it("round trip: submit -> list -> progress to the end -> get", async () => {
-    const run = await client.submit.mutate({ config: tinyRun(64, 1, "api-submitted"), notes: "from the API" });
-    expect(run).toMatchObject({ name: "api-submitted", status: "queued", method: "simclr", notes: "from the API" });
+    const run = await client.submit.mutate({
+      config: tinyRun(64, 1, "api-submitted"),
+      notes: "from the API",
+    });
+    expect(run).toMatchObject({
+      name: "api-submitted",
+      status: "queued",
+      method: "simclr",
+      notes: "from the API",
+    });
     const listed = await client.list.query({ search: "api-submitted" });
     expect(listed.runs.map((r) => r.id)).toEqual([run.id]);
 
@@ -242,7 +284,9 @@ describe.skipIf(!TEST_DATABASE_URL)("control API with pg-boss and an in-process 
   });
 
   it("rejects an unknown method with the installed ones", async () => {
-    const r = await codeOf(client.submit.mutate({ config: { method: { name: "simclrr" }, dataset: { name: "synthetic" } } }));
+    const r = await codeOf(
+      client.submit.mutate({ config: { method: { name: "simclrr" }, dataset: { name: "synthetic" } } }),
+    );
     expect(r.code).toBe("BAD_REQUEST");
     expect(r.message).toMatch(/unknown method "simclrr"; installed methods: .*simclr/);
   });

@@ -8,7 +8,16 @@ import { parseRunConfig } from "../src/config.js";
 import { loadRegistry } from "../src/plugins.js";
 import { RunQueue } from "../src/queue.js";
 import { submitRun } from "../src/run/submit.js";
-import { cliEnv, type CliRun, runCli, sleep, startCli, tempHome, tinyConfig, writeConfig } from "./helpers.js";
+import {
+  type CliRun,
+  cliEnv,
+  runCli,
+  sleep,
+  startCli,
+  tempHome,
+  tinyConfig,
+  writeConfig,
+} from "./helpers.js";
 import { createTestDatabase, TEST_DATABASE_URL, warnSkipped } from "./pg.js";
 
 warnSkipped("the pg-boss worker tests");
@@ -47,16 +56,23 @@ describe.skipIf(!TEST_DATABASE_URL)("selfsup submit + two workers on PostgreSQL"
       dataset: { name: "synthetic", options: { size: 8, trainSize: 64, testSize: 32 } },
       training: { epochs: 1, batchSize: 16 },
     });
-    for (let i = 1; i < 4; i++) ids.push((await submitRun(store, queue, registry, { ...raw, name: `queued-${i}` })).id);
+    for (let i = 1; i < 4; i++)
+      ids.push((await submitRun(store, queue, registry, { ...raw, name: `queued-${i}` })).id);
     for (const id of ids) expect((await store.getRun(id))?.status).toBe("queued");
 
-    const workers: CliRun[] = [startCli(["worker", "--json", "--poll", "0.5"], env), startCli(["worker", "--json", "--poll", "0.5"], env)];
+    const workers: CliRun[] = [
+      startCli(["worker", "--json", "--poll", "0.5"], env),
+      startCli(["worker", "--json", "--poll", "0.5"], env),
+    ];
     try {
       const deadline = Date.now() + 150_000;
       for (;;) {
         const runs = await Promise.all(ids.map((id) => store.getRun(id)));
         if (runs.every((r) => r && ["finished", "failed", "cancelled"].includes(r.status))) break;
-        if (Date.now() > deadline) throw new Error(`runs did not finish: ${runs.map((r) => `${r?.id}:${r?.status}`).join(", ")}\n${workers.map((w) => w.stderr()).join("\n")}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `runs did not finish: ${runs.map((r) => `${r?.id}:${r?.status}`).join(", ")}\n${workers.map((w) => w.stderr()).join("\n")}`,
+          );
         await sleep(500);
       }
     } finally {
@@ -65,7 +81,9 @@ describe.skipIf(!TEST_DATABASE_URL)("selfsup submit + two workers on PostgreSQL"
     const codes = await Promise.all(workers.map((w) => w.exited));
     for (const c of codes) expect(c).toBe(130);
 
-    const starts = workers.flatMap((w) => w.events.filter((e) => e.type === "start").map((e) => String(e.runId)));
+    const starts = workers.flatMap((w) =>
+      w.events.filter((e) => e.type === "start").map((e) => String(e.runId)),
+    );
     expect([...starts].sort()).toEqual([...ids].sort());
     for (const id of ids) {
       const run = await store.getRun(id);
@@ -77,7 +95,6 @@ describe.skipIf(!TEST_DATABASE_URL)("selfsup submit + two workers on PostgreSQL"
       expect(job?.retryCount).toBe(0);
     }
   });
-
 });
 
 describe("selfsup submit / worker without PostgreSQL", () => {
@@ -85,7 +102,9 @@ describe("selfsup submit / worker without PostgreSQL", () => {
     const env = cliEnv(await tempHome());
     const r = await runCli(["worker"], env);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("worker needs the shared PostgreSQL that holds the queue: set DATABASE_URL=postgres://");
+    expect(r.stderr).toContain(
+      "worker needs the shared PostgreSQL that holds the queue: set DATABASE_URL=postgres://",
+    );
     const s = await runCli(["submit", "--method", "simclr", "--dataset", "synthetic"], env);
     expect(s.code).toBe(2);
     expect(s.stderr).toContain("submit needs the shared PostgreSQL");

@@ -24,7 +24,11 @@ export interface AugmentOptions {
 function intIn(value: string | undefined, flag: string, fallback: number, lo: number, hi: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new CliError(`${flag}: must be an integer in ${lo}..${hi} (got ${JSON.stringify(value)})`, EXIT.usage);
+  if (!Number.isInteger(n) || n < lo || n > hi)
+    throw new CliError(
+      `${flag}: must be an integer in ${lo}..${hi} (got ${JSON.stringify(value)})`,
+      EXIT.usage,
+    );
   return n;
 }
 
@@ -33,9 +37,11 @@ function intIn(value: string | undefined, flag: string, fallback: number, lo: nu
  * the file's method); else core's default for the dataset's input.
  */
 export async function augmentCommand(opts: AugmentOptions): Promise<number> {
-  if (!opts.preview) throw new CliError("augment: nothing to do; use --preview --dataset <name> --out views.png", EXIT.usage);
+  if (!opts.preview)
+    throw new CliError("augment: nothing to do; use --preview --dataset <name> --out views.png", EXIT.usage);
   if (!opts.out) throw new CliError("augment --preview: --out <file.png> is required", EXIT.usage);
-  if (opts.split !== undefined && opts.split !== "train" && opts.split !== "test") throw new CliError(`--split: train or test (got ${JSON.stringify(opts.split)})`, EXIT.usage);
+  if (opts.split !== undefined && opts.split !== "train" && opts.split !== "test")
+    throw new CliError(`--split: train or test (got ${JSON.stringify(opts.split)})`, EXIT.usage);
   const count = intIn(opts.count, "--count", 8, 1, 256);
   const views = intIn(opts.views, "--views", 4, 1, 64);
   const seed = intIn(opts.seed, "--seed", 0, 0, 2 ** 32 - 1);
@@ -48,9 +54,17 @@ export async function augmentCommand(opts: AugmentOptions): Promise<number> {
     ...(opts.limit ? { limit: opts.limit } : {}),
     ...(opts.method ? { method: opts.method } : {}),
   });
-  if (!raw.dataset) throw new CliError("augment --preview: name a dataset (--dataset mnist) or give a config file", EXIT.usage);
+  if (!raw.dataset)
+    throw new CliError(
+      "augment --preview: name a dataset (--dataset mnist) or give a config file",
+      EXIT.usage,
+    );
   const parsed = datasetConfigSchema.safeParse(raw.dataset);
-  if (!parsed.success) throw new CliError(`invalid dataset: ${parsed.error.issues.map((i) => `${["dataset", ...i.path].join(".")}: ${i.message}`).join("; ")}`, EXIT.usage);
+  if (!parsed.success)
+    throw new CliError(
+      `invalid dataset: ${parsed.error.issues.map((i) => `${["dataset", ...i.path].join(".")}: ${i.message}`).join("; ")}`,
+      EXIT.usage,
+    );
   const dataset = await loadDataset(registry, parsed.data);
 
   let steps: AugmentationConfig[] | undefined;
@@ -78,6 +92,8 @@ export async function augmentCommand(opts: AugmentOptions): Promise<number> {
     seed,
     ...(opts.split ? { split: opts.split as "train" | "test" } : {}),
   });
-  process.stdout.write(`wrote ${result.out} (${result.width}x${result.height} px): ${result.indices.length} samples of ${dataset.name}, each followed by ${views} views\n`);
+  process.stdout.write(
+    `wrote ${result.out} (${result.width}x${result.height} px): ${result.indices.length} samples of ${dataset.name}, each followed by ${views} views\n`,
+  );
   return EXIT.ok;
 }

@@ -24,7 +24,10 @@ export function benchEntry(): string {
 export async function benchCommand(args: string[]): Promise<number> {
   const entry = benchEntry();
   if (!existsSync(entry)) {
-    throw new CliError(`@selfsup/core's benchmark entry is missing (${entry}); build core first: pnpm --filter @selfsup/core build`, EXIT.failure);
+    throw new CliError(
+      `@selfsup/core's benchmark entry is missing (${entry}); build core first: pnpm --filter @selfsup/core build`,
+      EXIT.failure,
+    );
   }
   const child = spawn(process.execPath, [entry, ...args], { stdio: "inherit" });
   const forward = (sig: NodeJS.Signals) => child.kill(sig);
@@ -32,7 +35,9 @@ export async function benchCommand(args: string[]): Promise<number> {
   process.on("SIGTERM", forward);
   try {
     return await new Promise<number>((resolve) => {
-      child.on("exit", (code, signal) => resolve(code ?? (signal === "SIGINT" || signal === "SIGTERM" ? EXIT.interrupted : EXIT.failure)));
+      child.on("exit", (code, signal) =>
+        resolve(code ?? (signal === "SIGINT" || signal === "SIGTERM" ? EXIT.interrupted : EXIT.failure)),
+      );
     });
   } finally {
     process.off("SIGINT", forward);

@@ -35,7 +35,10 @@ function intList(value: string | undefined, flag: string): number[] | undefined 
   if (value === undefined) return undefined;
   const out = value.split(",").map((s) => Number(s.trim()));
   if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n < 0)) {
-    throw new CliError(`${flag}: expected comma-separated integers, e.g. 1,10,100 (got ${JSON.stringify(value)})`, EXIT.usage);
+    throw new CliError(
+      `${flag}: expected comma-separated integers, e.g. 1,10,100 (got ${JSON.stringify(value)})`,
+      EXIT.usage,
+    );
   }
   return out;
 }
@@ -47,7 +50,11 @@ function runIdFromPath(p: string): string | undefined {
   return i >= 0 ? parts[i + 1] : undefined;
 }
 
-async function pickCheckpoint(store: RunStore, runId: string, which: string | undefined): Promise<string | undefined> {
+async function pickCheckpoint(
+  store: RunStore,
+  runId: string,
+  which: string | undefined,
+): Promise<string | undefined> {
   if (which === undefined || which === "latest") return (await resumableCheckpoint(store, runId))?.path;
   if (which === "best") {
     const best = await store.latestCheckpoint(runId, "best");
@@ -55,13 +62,20 @@ async function pickCheckpoint(store: RunStore, runId: string, which: string | un
     throw new CliError(`run ${runId} has no best checkpoint on disk; use --checkpoint latest`, EXIT.usage);
   }
   if (existsSync(path.join(which, "manifest.json"))) return path.resolve(which);
-  throw new CliError(`--checkpoint: ${which} is not a checkpoint directory (no manifest.json); use latest, best or a step-XXXXXXXX directory`, EXIT.usage);
+  throw new CliError(
+    `--checkpoint: ${which} is not a checkpoint directory (no manifest.json); use latest, best or a step-XXXXXXXX directory`,
+    EXIT.usage,
+  );
 }
 
 export async function evalCommand(target: string, opts: EvalOptions): Promise<number> {
   const protocols = (opts.protocol ?? ["knn"]).flatMap((p) => p.split(",")).map((p) => p.trim());
   for (const p of protocols) {
-    if (!(PROTOCOLS as readonly string[]).includes(p)) throw new CliError(`--protocol: unknown protocol ${JSON.stringify(p)}; allowed: ${PROTOCOLS.join(", ")}`, EXIT.usage);
+    if (!(PROTOCOLS as readonly string[]).includes(p))
+      throw new CliError(
+        `--protocol: unknown protocol ${JSON.stringify(p)}; allowed: ${PROTOCOLS.join(", ")}`,
+        EXIT.usage,
+      );
   }
   const labelsPerClass = intList(opts.labelsPerClass, "--labels-per-class") ?? [1, 10];
   const seeds = intList(opts.seeds, "--seeds") ?? [0, 1, 2];
@@ -70,7 +84,11 @@ export async function evalCommand(target: string, opts: EvalOptions): Promise<nu
   let runRef = target;
   if (existsSync(target) && statSync(target).isDirectory()) {
     const id = runIdFromPath(target);
-    if (!id) throw new CliError(`${target} is not inside a run directory (<SELFSUP_HOME>/runs/<id>/...)`, EXIT.usage);
+    if (!id)
+      throw new CliError(
+        `${target} is not inside a run directory (<SELFSUP_HOME>/runs/<id>/...)`,
+        EXIT.usage,
+      );
     runRef = id;
     if (existsSync(path.join(target, "manifest.json"))) checkpointArg = target;
   }
@@ -93,7 +111,10 @@ export async function evalCommand(target: string, opts: EvalOptions): Promise<nu
       // The Trainer restores weights with the same name and shape checks as a resume. It only
       // trains with fit(), never here; its constructor just needs one step's worth of samples.
       const perStep = cfg.training.batchSize * cfg.training.accumulate;
-      const sized = { ...dataset, train: { size: Math.max(dataset.train.size, perStep), get: (i: number) => dataset.train.get(i) } };
+      const sized = {
+        ...dataset,
+        train: { size: Math.max(dataset.train.size, perStep), get: (i: number) => dataset.train.get(i) },
+      };
       const trainer = new Trainer({ method, dataset: sized, config: trainConfigOf(cfg) });
       await trainer.restore(ckpt);
       const plan = finalEvaluators(registry, {
@@ -102,25 +123,57 @@ export async function evalCommand(target: string, opts: EvalOptions): Promise<nu
         fewLabel: { labelsPerClass: protocols.includes("few-label") ? labelsPerClass : [], seeds },
         everyEpochs: 0,
       });
-      if (plan.missing.length > 0) throw new CliError(`no evaluator installed for: ${plan.missing.join(", ")}`, EXIT.failure);
+      if (plan.missing.length > 0)
+        throw new CliError(`no evaluator installed for: ${plan.missing.join(", ")}`, EXIT.failure);
       const batchSize = opts.batchSize ? Number(opts.batchSize) : Math.max(cfg.training.batchSize, 64);
-      const results = await runEvaluators(plan.uses, { encoder: method.encoder(), dataset, seed: cfg.training.seed, batchSize });
+      const results = await runEvaluators(plan.uses, {
+        encoder: method.encoder(),
+        dataset,
+        seed: cfg.training.seed,
+        batchSize,
+      });
       if (opts.save !== false) {
         for (const r of results) {
           const perSeed = (r.seeds ?? []).filter((s) => r.details?.[`seed_${s}`] !== undefined);
-          const rows = perSeed.length > 0 ? perSeed.map((s) => ({ seed: s, value: r.details?.[`seed_${s}`] ?? r.value })) : [{ seed: r.seeds?.[0] ?? 0, value: r.value }];
+          const rows =
+            perSeed.length > 0
+              ? perSeed.map((s) => ({ seed: s, value: r.details?.[`seed_${s}`] ?? r.value }))
+              : [{ seed: r.seeds?.[0] ?? 0, value: r.value }];
           for (const row of rows) {
-            await store.addEvaluation({ runId: run.id, protocol: r.protocol, labelsPerClass: r.labelsPerClass ?? null, seed: row.seed, metric: r.metric, value: row.value });
+            await store.addEvaluation({
+              runId: run.id,
+              protocol: r.protocol,
+              labelsPerClass: r.labelsPerClass ?? null,
+              seed: row.seed,
+              metric: r.metric,
+              value: row.value,
+            });
           }
         }
-        await store.updateSummary(run.id, Object.fromEntries(results.map((r) => [evaluationKey(r), r.value])));
+        await store.updateSummary(
+          run.id,
+          Object.fromEntries(results.map((r) => [evaluationKey(r), r.value])),
+        );
       }
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ runId: run.id, checkpoint: ckpt, step: trainer.step, backend: backend.backend, dataset: cfg.dataset, results }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ runId: run.id, checkpoint: ckpt, step: trainer.step, backend: backend.backend, dataset: cfg.dataset, results }, null, 2)}\n`,
+        );
       } else {
-        process.stdout.write(`run ${run.id} (${run.name}), checkpoint step ${trainer.step}, ${cfg.dataset.name}${cfg.dataset.limit ? ` (first ${cfg.dataset.limit})` : ""}, backend ${backend.backend}\n`);
-        const rows = results.map((r) => [r.protocol, r.labelsPerClass === undefined ? "all" : String(r.labelsPerClass), r.metric, fmtNum(r.value), r.std === undefined ? "-" : fmtNum(r.std), r.seeds ? r.seeds.join(",") : "-"]);
-        process.stdout.write(`${table(["protocol", "labels/class", "metric", "value", "std", "seeds"], rows)}\n`);
+        process.stdout.write(
+          `run ${run.id} (${run.name}), checkpoint step ${trainer.step}, ${cfg.dataset.name}${cfg.dataset.limit ? ` (first ${cfg.dataset.limit})` : ""}, backend ${backend.backend}\n`,
+        );
+        const rows = results.map((r) => [
+          r.protocol,
+          r.labelsPerClass === undefined ? "all" : String(r.labelsPerClass),
+          r.metric,
+          fmtNum(r.value),
+          r.std === undefined ? "-" : fmtNum(r.std),
+          r.seeds ? r.seeds.join(",") : "-",
+        ]);
+        process.stdout.write(
+          `${table(["protocol", "labels/class", "metric", "value", "std", "seeds"], rows)}\n`,
+        );
         if (opts.save !== false) process.stdout.write("saved as the run's evaluations\n");
       }
       return EXIT.ok;

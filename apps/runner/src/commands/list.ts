@@ -1,4 +1,10 @@
-import { CONTRIBUTION_KINDS, type ContributionKind, formatBackendReport, initBackend, type BackendRequest } from "@selfsup/core";
+import {
+  type BackendRequest,
+  CONTRIBUTION_KINDS,
+  type ContributionKind,
+  formatBackendReport,
+  initBackend,
+} from "@selfsup/core";
 import { loadRegistry } from "../plugins.js";
 
 const PLURAL: Record<ContributionKind, string> = {
@@ -27,7 +33,9 @@ export async function listCommand(opts: ListOptions): Promise<number> {
       contributions: Object.fromEntries(
         CONTRIBUTION_KINDS.map((k) => [
           k,
-          registry.list(k).map((e) => ({ name: e.spec.name, plugin: e.plugin, description: e.spec.description })),
+          registry
+            .list(k)
+            .map((e) => ({ name: e.spec.name, plugin: e.plugin, description: e.spec.description })),
         ]),
       ),
       failures,
@@ -36,12 +44,18 @@ export async function listCommand(opts: ListOptions): Promise<number> {
     return failures.length > 0 ? 2 : 0;
   }
   const lines: string[] = [];
-  lines.push(`plugins: ${registry.listPlugins().map((p) => p.name).join(", ")}`);
+  lines.push(
+    `plugins: ${registry
+      .listPlugins()
+      .map((p) => p.name)
+      .join(", ")}`,
+  );
   for (const kind of CONTRIBUTION_KINDS) {
     const entries = registry.list(kind);
     lines.push(`\n${PLURAL[kind]} (${entries.length})`);
     const width = Math.max(0, ...entries.map((e) => e.spec.name.length));
-    for (const e of entries) lines.push(`  ${e.spec.name.padEnd(width)}  ${e.spec.description}  [${e.plugin}]`);
+    for (const e of entries)
+      lines.push(`  ${e.spec.name.padEnd(width)}  ${e.spec.description}  [${e.plugin}]`);
   }
   lines.push("", formatBackendReport(backend));
   for (const f of failures) lines.push(`plugin ${f.packageName} (${f.dir}) failed to load: ${f.error}`);

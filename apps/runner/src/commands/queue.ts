@@ -39,7 +39,8 @@ export async function submitCommand(opts: SubmitOptions): Promise<number> {
   try {
     queue = await RunQueue.open({ url, max: 2 });
     const run = await submitRun(store, queue, registry, config, opts.notes ? { notes: opts.notes } : {});
-    if (opts.json) process.stdout.write(`${JSON.stringify({ id: run.id, name: run.name, status: run.status })}\n`);
+    if (opts.json)
+      process.stdout.write(`${JSON.stringify({ id: run.id, name: run.name, status: run.status })}\n`);
     else process.stdout.write(`queued run ${run.id} (${run.name}); a \`selfsup worker\` will take it\n`);
     return EXIT.ok;
   } finally {
@@ -58,18 +59,25 @@ export interface WorkerCommandOptions {
 export async function workerCommand(opts: WorkerCommandOptions): Promise<number> {
   const url = requireDatabaseUrl("worker");
   const maxRuns = opts.maxRuns === undefined ? undefined : Number(opts.maxRuns);
-  if (maxRuns !== undefined && (!Number.isInteger(maxRuns) || maxRuns < 1)) throw new CliError(`--max-runs: must be an integer >= 1 (got ${opts.maxRuns})`, EXIT.usage);
+  if (maxRuns !== undefined && (!Number.isInteger(maxRuns) || maxRuns < 1))
+    throw new CliError(`--max-runs: must be an integer >= 1 (got ${opts.maxRuns})`, EXIT.usage);
   const poll = opts.poll === undefined ? 2 : Number(opts.poll);
-  if (!Number.isFinite(poll) || poll < 0.5) throw new CliError(`--poll: must be a number of seconds >= 0.5 (got ${opts.poll})`, EXIT.usage);
+  if (!Number.isFinite(poll) || poll < 0.5)
+    throw new CliError(`--poll: must be a number of seconds >= 0.5 (got ${opts.poll})`, EXIT.usage);
 
   const registry = await registryWithWarnings();
   const store = await openRunnerStore({ url, poolSize: 4 });
   const reporter = createReporter(chooseReporter(opts));
   const log = (line: string) => {
-    if (opts.json) process.stdout.write(`${JSON.stringify({ type: "worker", message: line, time: new Date().toISOString() })}\n`);
+    if (opts.json)
+      process.stdout.write(
+        `${JSON.stringify({ type: "worker", message: line, time: new Date().toISOString() })}\n`,
+      );
     else if (!opts.quiet) process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   };
-  const stops = stopOnSignals((sig) => log(`${sig}: stopping (the current run checkpoints and goes back to the queue)`));
+  const stops = stopOnSignals((sig) =>
+    log(`${sig}: stopping (the current run checkpoints and goes back to the queue)`),
+  );
   let interrupted = false;
   stops.signal.addEventListener("abort", () => {
     interrupted = true;

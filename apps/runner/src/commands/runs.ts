@@ -23,7 +23,10 @@ function parseStatuses(values: string[] | undefined): RunStatus[] | undefined {
   for (const v of values.flatMap((s) => s.split(","))) {
     const s = v.trim();
     if (!(RUN_STATUSES as readonly string[]).includes(s)) {
-      throw new CliError(`--status: unknown status ${JSON.stringify(s)}; allowed: ${RUN_STATUSES.join(", ")}`, EXIT.usage);
+      throw new CliError(
+        `--status: unknown status ${JSON.stringify(s)}; allowed: ${RUN_STATUSES.join(", ")}`,
+        EXIT.usage,
+      );
     }
     out.push(s as RunStatus);
   }
@@ -95,7 +98,8 @@ export async function runsCommand(opts: RunsOptions): Promise<number> {
   const status = parseStatuses(opts.status);
   const field = parseSort(opts.sort);
   const first = opts.limit === undefined ? 20 : Number(opts.limit);
-  if (!Number.isInteger(first) || first < 1 || first > 500) throw new CliError(`--limit: must be an integer in 1..500 (got ${opts.limit})`, EXIT.usage);
+  if (!Number.isInteger(first) || first < 1 || first > 500)
+    throw new CliError(`--limit: must be an integer in 1..500 (got ${opts.limit})`, EXIT.usage);
   const filter: RunFilter = {
     ...(status ? { status } : {}),
     ...(opts.method ? { method: opts.method } : {}),
@@ -119,9 +123,23 @@ export async function runsCommand(opts: RunsOptions): Promise<number> {
       process.stdout.write("no runs match\n");
       return EXIT.ok;
     }
-    const headers = ["id", "name", "status", "method", "dataset", "backbone", "steps", "loss", "knn", "created", "took", "tags"];
+    const headers = [
+      "id",
+      "name",
+      "status",
+      "method",
+      "dataset",
+      "backbone",
+      "steps",
+      "loss",
+      "knn",
+      "created",
+      "took",
+      "tags",
+    ];
     process.stdout.write(`${table(headers, page.runs.map(runRow))}\n`);
-    if (page.pageInfo.hasNextPage) process.stdout.write(`more: selfsup runs --after ${page.pageInfo.endCursor}\n`);
+    if (page.pageInfo.hasNextPage)
+      process.stdout.write(`more: selfsup runs --after ${page.pageInfo.endCursor}\n`);
     return EXIT.ok;
   } finally {
     await store.close();

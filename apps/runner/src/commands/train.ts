@@ -2,12 +2,19 @@
 import os from "node:os";
 import type { Registry } from "@selfsup/core";
 import type { Run, RunStore } from "@selfsup/store";
-import { asConfigError, ConfigError, loadRunConfig, type RunConfig, type RunFlags, resolveRunConfig } from "../config.js";
+import {
+  asConfigError,
+  ConfigError,
+  loadRunConfig,
+  type RunConfig,
+  type RunFlags,
+  resolveRunConfig,
+} from "../config.js";
 import { CliError, EXIT, type ExitCode } from "../exit-codes.js";
 import { loadRegistry } from "../plugins.js";
 import { chooseReporter, createReporter, fmtDuration } from "../progress/reporters.js";
 import { loadDataset } from "../run/dataset.js";
-import { executeRun, type ExecuteRunResult } from "../run/execute.js";
+import { type ExecuteRunResult, executeRun } from "../run/execute.js";
 import { stopOnSignals } from "../run/signals.js";
 import { openRunnerStore, staleAfterMs } from "../store.js";
 
@@ -25,12 +32,17 @@ export function exitCodeFor(status: ExecuteRunResult["status"]): ExitCode {
 /** The registry, with plugin load failures printed as warnings. */
 export async function registryWithWarnings(): Promise<Registry> {
   const { registry, failures } = await loadRegistry();
-  for (const f of failures) process.stderr.write(`warning: plugin ${f.packageName} (${f.dir}) failed to load: ${f.error}\n`);
+  for (const f of failures)
+    process.stderr.write(`warning: plugin ${f.packageName} (${f.dir}) failed to load: ${f.error}\n`);
   return registry;
 }
 
 /** Validates names and options; a RegistryError becomes a ConfigError (exit 2). */
-export function resolveOrThrow(config: RunConfig, registry: Registry, input?: Parameters<typeof resolveRunConfig>[2]) {
+export function resolveOrThrow(
+  config: RunConfig,
+  registry: Registry,
+  input?: Parameters<typeof resolveRunConfig>[2],
+) {
   try {
     return resolveRunConfig(config, registry, input);
   } catch (err) {
@@ -49,7 +61,10 @@ async function runHere(
   const reporter = createReporter(chooseReporter(out));
   const stops = stopOnSignals((sig) => {
     reporter.close();
-    if (!out.json) process.stderr.write(`\n${sig}: stopping after this step (checkpoint, then exit; ${sig} again to exit at once)\n`);
+    if (!out.json)
+      process.stderr.write(
+        `\n${sig}: stopping after this step (checkpoint, then exit; ${sig} again to exit at once)\n`,
+      );
   });
   try {
     const result = await executeRun({
@@ -112,7 +127,11 @@ export async function findRun(store: RunStore, idOrName: string): Promise<Run> {
   const page = await store.listRuns({ filter: { search: idOrName }, first: 50 });
   const exact = page.runs.filter((r) => r.name === idOrName);
   if (exact.length === 1 && exact[0]) return exact[0];
-  if (exact.length > 1) throw new CliError(`${exact.length} runs are named ${JSON.stringify(idOrName)}; use the id: ${exact.map((r) => r.id).join(", ")}`, EXIT.usage);
+  if (exact.length > 1)
+    throw new CliError(
+      `${exact.length} runs are named ${JSON.stringify(idOrName)}; use the id: ${exact.map((r) => r.id).join(", ")}`,
+      EXIT.usage,
+    );
   throw new CliError(`no run with id or name ${JSON.stringify(idOrName)} (see: selfsup runs)`, EXIT.usage);
 }
 
@@ -125,8 +144,10 @@ export async function resumeCommand(idOrName: string, opts: ResumeOptions): Prom
   const store = await openRunnerStore();
   try {
     const run = await findRun(store, idOrName);
-    if (run.status === "finished") throw new CliError(`run ${run.id} already finished; nothing to resume`, EXIT.usage);
-    if (run.status === "cancelled") throw new CliError(`run ${run.id} was cancelled; start a new one instead`, EXIT.usage);
+    if (run.status === "finished")
+      throw new CliError(`run ${run.id} already finished; nothing to resume`, EXIT.usage);
+    if (run.status === "cancelled")
+      throw new CliError(`run ${run.id} was cancelled; start a new one instead`, EXIT.usage);
     if (run.status === "running" && !opts.force) {
       const age = run.heartbeatAt ? (Date.now() - run.heartbeatAt.getTime()) / 1000 : Number.NaN;
       throw new CliError(
@@ -140,7 +161,11 @@ export async function resumeCommand(idOrName: string, opts: ResumeOptions): Prom
       resolveRunConfig(run.config as unknown as RunConfig, registry);
     } catch (err) {
       const e = asConfigError(err);
-      if (e instanceof ConfigError) throw new CliError(`run ${run.id} cannot be resumed with the installed plugins:\n${e.message}`, EXIT.usage);
+      if (e instanceof ConfigError)
+        throw new CliError(
+          `run ${run.id} cannot be resumed with the installed plugins:\n${e.message}`,
+          EXIT.usage,
+        );
       throw e;
     }
     return await runHere(store, registry, run.id, opts, { resume: true });

@@ -89,7 +89,14 @@ export interface EndEvent {
   durationSec: number;
 }
 
-export type ProgressEvent = StartEvent | StepEvent | EpochEvent | CheckpointEvent | EvalEvent | LogEvent | EndEvent;
+export type ProgressEvent =
+  | StartEvent
+  | StepEvent
+  | EpochEvent
+  | CheckpointEvent
+  | EvalEvent
+  | LogEvent
+  | EndEvent;
 
 /** Receives a run's events; reporters never throw into the training loop. */
 export type ProgressSink = (event: ProgressEvent) => void;

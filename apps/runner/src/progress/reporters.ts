@@ -15,7 +15,10 @@ export interface Reporter {
   close(): void;
 }
 
-export function chooseReporter(opts: { json?: boolean; quiet?: boolean }, stream: NodeJS.WriteStream = process.stderr): ReporterKind {
+export function chooseReporter(
+  opts: { json?: boolean; quiet?: boolean },
+  stream: NodeJS.WriteStream = process.stderr,
+): ReporterKind {
   if (opts.json) return "json";
   if (opts.quiet) return "silent";
   return stream.isTTY ? "bar" : "log";

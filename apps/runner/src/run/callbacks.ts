@@ -6,10 +6,10 @@
 import {
   type BestCheckpointRule,
   checkpointDirFor,
+  pruneCheckpoints,
   type StepEnd,
   type Trainer,
   type TrainerCallback,
-  pruneCheckpoints,
 } from "@selfsup/core";
 import type { MetricWriter, RunStore } from "@selfsup/store";
 import type { CheckpointEvent, ProgressSink } from "../progress/events.js";
@@ -61,7 +61,9 @@ export interface StoreCheckpointOptions {
  * crash safety: write the checkpoint (atomic directory), flush metrics, then record it in the
  * store. A crash between the steps leaves an unrecorded checkpoint that resume ignores.
  */
-export function storeCheckpoints(opts: StoreCheckpointOptions): TrainerCallback & { last(): { step: number; path: string } | undefined } {
+export function storeCheckpoints(
+  opts: StoreCheckpointOptions,
+): TrainerCallback & { last(): { step: number; path: string } | undefined } {
   let savedStep = -1;
   let last: { step: number; path: string } | undefined;
   let bestValue: number | undefined;
@@ -75,7 +77,8 @@ export function storeCheckpoints(opts: StoreCheckpointOptions): TrainerCallback 
     if (opts.best) {
       const v = manifest.metrics?.[opts.best.metric] ?? t.lastMetrics[opts.best.metric];
       if (v !== undefined && Number.isFinite(v)) {
-        const better = bestValue === undefined || (opts.best.mode === "max" ? v >= bestValue : v <= bestValue);
+        const better =
+          bestValue === undefined || (opts.best.mode === "max" ? v >= bestValue : v <= bestValue);
         if (better) {
           bestValue = v;
           await opts.store.addCheckpoint({ runId: opts.runId, path: dir, step: t.step, kind: "best" });
@@ -83,7 +86,10 @@ export function storeCheckpoints(opts: StoreCheckpointOptions): TrainerCallback 
       }
     }
     last = { step: t.step, path: dir };
-    await pruneCheckpoints(opts.runDir, { keepLast: opts.keepLast, ...(opts.best ? { best: opts.best } : {}) });
+    await pruneCheckpoints(opts.runDir, {
+      keepLast: opts.keepLast,
+      ...(opts.best ? { best: opts.best } : {}),
+    });
     opts.onProgress?.({ type: "checkpoint", runId: opts.runId, step: t.step, path: dir, reason });
   };
   return {

@@ -7,7 +7,8 @@ export function limitSplit(split: DatasetSplit, n: number | undefined): DatasetS
   return {
     size: n,
     get(index: number) {
-      if (index < 0 || index >= n) throw new RangeError(`sample ${index} is outside the first ${n} (--limit)`);
+      if (index < 0 || index >= n)
+        throw new RangeError(`sample ${index} is outside the first ${n} (--limit)`);
       return split.get(index);
     },
   };

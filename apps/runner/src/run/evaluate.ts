@@ -19,7 +19,8 @@ export interface EvaluatorUse {
 }
 
 function find(registry: Registry, protocol: keyof typeof NAMES): EvaluatorSpec | undefined {
-  for (const name of NAMES[protocol]) if (registry.has("evaluator", name)) return registry.get("evaluator", name);
+  for (const name of NAMES[protocol])
+    if (registry.has("evaluator", name)) return registry.get("evaluator", name);
   return undefined;
 }
 
@@ -73,7 +74,14 @@ export async function runEvaluators(
     for (const use of uses) {
       const options = use.spec.options.parse(use.options);
       const rng = new Rng((ctx.seed * 1_000_003 + 7) >>> 0);
-      results.push(...(await use.spec.evaluate(options, { encoder: ctx.encoder, dataset: ctx.dataset, rng, batchSize: ctx.batchSize })));
+      results.push(
+        ...(await use.spec.evaluate(options, {
+          encoder: ctx.encoder,
+          dataset: ctx.dataset,
+          rng,
+          batchSize: ctx.batchSize,
+        })),
+      );
     }
   } finally {
     ctx.encoder.train(wasTraining);

@@ -24,15 +24,15 @@ import {
   evaluateEvery,
   type FeatureModule,
   formatBackendReport,
-  initBackend,
   type InputSpec,
-  makeViews,
+  initBackend,
   type Method,
   type MethodBuildContext,
+  makeViews,
   type Registry,
   Rng,
-  Trainer,
   type TrainConfigInput,
+  Trainer,
   writeAugmentPreview,
 } from "@selfsup/core";
 import type { Checkpoint, RunStore, TerminalStatus } from "@selfsup/store";
@@ -90,7 +90,11 @@ export function buildMethod(registry: Registry, cfg: ResolvedRunConfig, input: I
     rng,
     buildBackbone(name?: string, options?: Record<string, unknown>): FeatureModule {
       const n = name ?? backbone.name;
-      const opts = registry.parseOptions("backbone", n, options ?? (name === undefined ? backbone.options : {}));
+      const opts = registry.parseOptions(
+        "backbone",
+        n,
+        options ?? (name === undefined ? backbone.options : {}),
+      );
       return registry.get("backbone", n).build(opts, input, rng);
     },
     buildHead(name: string, options: Record<string, unknown>, inputDim: number): FeatureModule {
@@ -101,7 +105,11 @@ export function buildMethod(registry: Registry, cfg: ResolvedRunConfig, input: I
 }
 
 /** The augmentation steps of a run: its config's, else the method's default, else core's default. */
-export function augmentationSteps(cfg: ResolvedRunConfig, method: Method, input: InputSpec): AugmentationConfig[] {
+export function augmentationSteps(
+  cfg: ResolvedRunConfig,
+  method: Method,
+  input: InputSpec,
+): AugmentationConfig[] {
   if (cfg.augmentations) return cfg.augmentations;
   return method.defaultAugmentation?.(input) ?? defaultPipelineFor(input);
 }
@@ -215,10 +223,28 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     if (!resumeFrom && dataset.input.kind === "image") {
       try {
         const out = path.join(runDir, "artifacts", "augment-preview.png");
-        await writeAugmentPreview({ dataset, pipeline, out, count: 8, views: Math.max(2, method.views || 2), seed: cfg.training.seed });
-        await store.addArtifact({ runId, kind: "augment-preview", name: "views.png", mime: "image/png", bytes: new Uint8Array(await readFile(out)) });
+        await writeAugmentPreview({
+          dataset,
+          pipeline,
+          out,
+          count: 8,
+          views: Math.max(2, method.views || 2),
+          seed: cfg.training.seed,
+        });
+        await store.addArtifact({
+          runId,
+          kind: "augment-preview",
+          name: "views.png",
+          mime: "image/png",
+          bytes: new Uint8Array(await readFile(out)),
+        });
       } catch (err) {
-        emit({ type: "log", runId, level: "warn", message: `augmentation preview skipped: ${errorText(err)}` });
+        emit({
+          type: "log",
+          runId,
+          level: "warn",
+          message: `augmentation preview skipped: ${errorText(err)}`,
+        });
       }
     }
 
@@ -294,12 +320,14 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     const last = fit.losses.at(-1);
     if (last !== undefined) summary.loss = last;
     summary.steps = fit.step;
-    if (trainer.lastMetrics.images_per_sec !== undefined) summary.images_per_sec = trainer.lastMetrics.images_per_sec;
+    if (trainer.lastMetrics.images_per_sec !== undefined)
+      summary.images_per_sec = trainer.lastMetrics.images_per_sec;
 
     if (fit.status === "completed") {
       // Final evaluations: stored as evaluations (the leaderboard) and in the summary.
       const plan = finalEvaluators(registry, cfg.eval);
-      for (const p of plan.missing) emit({ type: "log", runId, level: "warn", message: `no "${p}" evaluator is installed; skipped` });
+      for (const p of plan.missing)
+        emit({ type: "log", runId, level: "warn", message: `no "${p}" evaluator is installed; skipped` });
       if (plan.uses.length > 0 && dataset.numClasses !== undefined) {
         const results = await runEvaluators(plan.uses, {
           encoder: method.encoder(),
@@ -310,9 +338,19 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
         for (const r of results) {
           // One row per seed when the evaluator reports them (the leaderboard averages over seeds).
           const perSeed = (r.seeds ?? []).filter((s) => r.details?.[`seed_${s}`] !== undefined);
-          const rows = perSeed.length > 0 ? perSeed.map((s) => ({ seed: s, value: r.details?.[`seed_${s}`] ?? r.value })) : [{ seed: r.seeds?.[0] ?? 0, value: r.value }];
+          const rows =
+            perSeed.length > 0
+              ? perSeed.map((s) => ({ seed: s, value: r.details?.[`seed_${s}`] ?? r.value }))
+              : [{ seed: r.seeds?.[0] ?? 0, value: r.value }];
           for (const row of rows) {
-            await store.addEvaluation({ runId, protocol: r.protocol, labelsPerClass: r.labelsPerClass ?? null, seed: row.seed, metric: r.metric, value: row.value });
+            await store.addEvaluation({
+              runId,
+              protocol: r.protocol,
+              labelsPerClass: r.labelsPerClass ?? null,
+              seed: row.seed,
+              metric: r.metric,
+              value: row.value,
+            });
           }
           summary[evaluationKey(r)] = r.value;
           if (r.std !== undefined) summary[`${evaluationKey(r)}_std`] = r.std;
@@ -336,8 +374,20 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
           limit: 1000,
           seed: cfg.training.seed,
         });
-        const data = { split: dataset.test ? "test" : "train", points: p.points, labels: p.labels, explainedVariance: p.explainedVariance };
-        await store.addArtifact({ runId, kind: "pca", name: "embeddings-2d.json", mime: "application/json", step, data });
+        const data = {
+          split: dataset.test ? "test" : "train",
+          points: p.points,
+          labels: p.labels,
+          explainedVariance: p.explainedVariance,
+        };
+        await store.addArtifact({
+          runId,
+          kind: "pca",
+          name: "embeddings-2d.json",
+          mime: "application/json",
+          step,
+          data,
+        });
       } catch (err) {
         emit({ type: "log", runId, level: "warn", message: `PCA scatter skipped: ${errorText(err)}` });
       }
@@ -345,7 +395,15 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     const status: TerminalStatus = fit.status === "completed" ? "finished" : (stopReason ?? "interrupted");
     summary.duration_sec = (Date.now() - started) / 1000;
     const finished = await store.finishRun(runId, { status, summary, error: null });
-    emit({ type: "end", runId, status: finished.status, step, summary: finished.summary, error: null, durationSec: summary.duration_sec });
+    emit({
+      type: "end",
+      runId,
+      status: finished.status,
+      step,
+      summary: finished.summary,
+      error: null,
+      durationSec: summary.duration_sec,
+    });
     return { runId, status: finished.status as TerminalStatus, step, summary: finished.summary, error: null };
   } catch (err) {
     const message = errorText(err);
@@ -356,12 +414,24 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     }
     let status: TerminalStatus = "failed";
     try {
-      const finished = await store.finishRun(runId, { status: "failed", summary: { ...summary, duration_sec: (Date.now() - started) / 1000 }, error: message });
+      const finished = await store.finishRun(runId, {
+        status: "failed",
+        summary: { ...summary, duration_sec: (Date.now() - started) / 1000 },
+        error: message,
+      });
       status = finished.status as TerminalStatus;
     } catch {
       // leave it to the stale-heartbeat sweep
     }
-    emit({ type: "end", runId, status, step, summary, error: message, durationSec: (Date.now() - started) / 1000 });
+    emit({
+      type: "end",
+      runId,
+      status,
+      step,
+      summary,
+      error: message,
+      durationSec: (Date.now() - started) / 1000,
+    });
     return { runId, status, step, summary, error: message };
   } finally {
     if (heartbeat) clearInterval(heartbeat);

@@ -19,7 +19,13 @@ export function validateForQueue(raw: unknown, registry: Registry, source = "run
   }
 }
 
-export async function submitRun(store: RunStore, queue: RunQueue, registry: Registry, config: RunConfig, extra: { notes?: string } = {}): Promise<Run> {
+export async function submitRun(
+  store: RunStore,
+  queue: RunQueue,
+  registry: Registry,
+  config: RunConfig,
+  extra: { notes?: string } = {},
+): Promise<Run> {
   const method = registry.get("method", config.method.name);
   const run = await store.createRun({
     ...(config.name ? { name: config.name } : {}),
@@ -36,7 +42,9 @@ export async function submitRun(store: RunStore, queue: RunQueue, registry: Regi
     await queue.submit(run.id);
   } catch (err) {
     // Without a job the row would wait forever: take it back out of the queue.
-    await store.finishRun(run.id, { status: "failed", error: `could not be queued: ${(err as Error).message}` }).catch(() => {});
+    await store
+      .finishRun(run.id, { status: "failed", error: `could not be queued: ${(err as Error).message}` })
+      .catch(() => {});
     throw err;
   }
   return run;

@@ -9,7 +9,7 @@ import type { Job } from "pg-boss";
 import type { ProgressSink } from "../progress/events.js";
 import type { RunJobData, RunQueue } from "../queue.js";
 import { staleAfterMs } from "../store.js";
-import { executeRun, type ExecuteRunResult } from "./execute.js";
+import { type ExecuteRunResult, executeRun } from "./execute.js";
 
 export interface WorkerOptions {
   store: RunStore;
@@ -48,14 +48,17 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   let active: Promise<unknown> | undefined;
 
   // Runs whose worker died stop heartbeating: fail them (their job is retried by pg-boss).
-  const sweep = setInterval(() => {
-    store.markStaleRuns(staleAfterMs()).then(
-      (ids) => {
-        if (ids.length > 0) log(`marked failed (stale heartbeat): ${ids.join(", ")}`);
-      },
-      () => {},
-    );
-  }, Math.max(1000, Math.min(30_000, staleAfterMs() / 2)));
+  const sweep = setInterval(
+    () => {
+      store.markStaleRuns(staleAfterMs()).then(
+        (ids) => {
+          if (ids.length > 0) log(`marked failed (stale heartbeat): ${ids.join(", ")}`);
+        },
+        () => {},
+      );
+    },
+    Math.max(1000, Math.min(30_000, staleAfterMs() / 2)),
+  );
   sweep.unref();
 
   const stop = async () => {
@@ -83,7 +86,9 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     // A run that already started (a previous attempt died or was shut down) resumes from its
     // last checkpoint; pg-boss hands a job to one worker at a time, so the attempt is ours.
     const resume = run.status !== "queued";
-    log(`${resume ? "resuming" : "starting"} run ${runId} (${run.name})${job.retryCount > 0 ? `, attempt ${job.retryCount + 1}` : ""}`);
+    log(
+      `${resume ? "resuming" : "starting"} run ${runId} (${run.name})${job.retryCount > 0 ? `, attempt ${job.retryCount + 1}` : ""}`,
+    );
     let result: ExecuteRunResult;
     try {
       result = await executeRun({
@@ -107,7 +112,9 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     if (opts.maxRuns !== undefined && runs >= opts.maxRuns) setImmediate(() => void stop());
     if (result.status === "interrupted") {
       // Shut down mid-run: fail the job so pg-boss retries it (a worker resumes the checkpoint).
-      throw new WorkerShutdown(`worker ${name} shut down; run ${runId} interrupted at step ${result.step}, to be resumed`);
+      throw new WorkerShutdown(
+        `worker ${name} shut down; run ${runId} interrupted at step ${result.step}, to be resumed`,
+      );
     }
     return { status: result.status, step: result.step };
   };

@@ -95,7 +95,14 @@ export function toRunDto(r: Run): RunDto {
 }
 
 export function toEvaluationDto(e: Evaluation): EvaluationDto {
-  return { protocol: e.protocol, labelsPerClass: e.labelsPerClass, seed: e.seed, metric: e.metric, value: e.value, createdAt: e.createdAt.toISOString() };
+  return {
+    protocol: e.protocol,
+    labelsPerClass: e.labelsPerClass,
+    seed: e.seed,
+    metric: e.metric,
+    value: e.value,
+    createdAt: e.createdAt.toISOString(),
+  };
 }
 
 export function toCheckpointDto(c: Checkpoint): CheckpointDto {

@@ -11,7 +11,14 @@ import { z } from "zod";
 import { ConfigError, runConfigSchema } from "../config.js";
 import type { RunQueue } from "../queue.js";
 import { cancelRun, submitRun, validateForQueue } from "../run/submit.js";
-import { type ProgressUpdate, type RunDetailDto, type RunDto, toCheckpointDto, toEvaluationDto, toRunDto } from "./dto.js";
+import {
+  type ProgressUpdate,
+  type RunDetailDto,
+  type RunDto,
+  toCheckpointDto,
+  toEvaluationDto,
+  toRunDto,
+} from "./dto.js";
 
 export interface ControlContext {
   store: RunStore;
@@ -28,12 +35,17 @@ const t = initTRPC.context<ControlContext>().create({
 
 const authed = t.procedure.use(({ ctx, next }) => {
   if (!ctx.authorized) {
-    throw new TRPCError({ code: "UNAUTHORIZED", message: "missing or wrong token: send `Authorization: Bearer <SELFSUP_TOKEN>`" });
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: "missing or wrong token: send `Authorization: Bearer <SELFSUP_TOKEN>`",
+    });
   }
   return next();
 });
 
-const runId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be a run id (1-64 characters of A-Z a-z 0-9 _ -)");
+const runId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be a run id (1-64 characters of A-Z a-z 0-9 _ -)");
 const TERMINAL = new Set(["finished", "failed", "interrupted", "cancelled"]);
 
 export const submitInput = z.strictObject({
@@ -52,7 +64,10 @@ export const listInput = z
     after: z.string().max(2000).nullish(),
     orderBy: z
       .strictObject({
-        field: z.union([z.enum(["created_at", "name", "started_at", "finished_at"]), z.templateLiteral(["summary:", z.string().regex(/^[A-Za-z0-9_.:/@-]{1,128}$/)])]),
+        field: z.union([
+          z.enum(["created_at", "name", "started_at", "finished_at"]),
+          z.templateLiteral(["summary:", z.string().regex(/^[A-Za-z0-9_.:/@-]{1,128}$/)]),
+        ]),
         direction: z.enum(["asc", "desc"]).default("desc"),
       })
       .optional(),
@@ -68,9 +83,11 @@ export const progressInput = z.strictObject({
 /** Store errors become tRPC errors with the matching code. */
 function mapError(err: unknown): never {
   if (err instanceof TRPCError) throw err;
-  if (err instanceof ConfigError) throw new TRPCError({ code: "BAD_REQUEST", message: err.message, cause: err });
+  if (err instanceof ConfigError)
+    throw new TRPCError({ code: "BAD_REQUEST", message: err.message, cause: err });
   if (err instanceof StoreError) {
-    const code = err.code === "not_found" ? "NOT_FOUND" : err.code === "conflict" ? "CONFLICT" : "BAD_REQUEST";
+    const code =
+      err.code === "not_found" ? "NOT_FOUND" : err.code === "conflict" ? "CONFLICT" : "BAD_REQUEST";
     throw new TRPCError({ code, message: err.message, cause: err });
   }
   throw err;
@@ -123,12 +140,19 @@ export const appRouter = t.router({
     if (!ctx.queue) {
       throw new TRPCError({
         code: "PRECONDITION_FAILED",
-        message: "this server has no queue: start `selfsup serve` with DATABASE_URL=postgres://... (the shared PostgreSQL the workers read)",
+        message:
+          "this server has no queue: start `selfsup serve` with DATABASE_URL=postgres://... (the shared PostgreSQL the workers read)",
       });
     }
     try {
       const config = validateForQueue(input.config, ctx.registry);
-      const run = await submitRun(ctx.store, ctx.queue, ctx.registry, config, input.notes ? { notes: input.notes } : {});
+      const run = await submitRun(
+        ctx.store,
+        ctx.queue,
+        ctx.registry,
+        config,
+        input.notes ? { notes: input.notes } : {},
+      );
       return toRunDto(run);
     } catch (err) {
       return mapError(err);

@@ -49,9 +49,13 @@ function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function tokenOf(req: http.IncomingMessage, connectionParams: Record<string, string | undefined> | null | undefined): string | undefined {
+function tokenOf(
+  req: http.IncomingMessage,
+  connectionParams: Record<string, string | undefined> | null | undefined,
+): string | undefined {
   const header = req.headers.authorization;
-  if (typeof header === "string" && /^Bearer\s+/i.test(header)) return header.replace(/^Bearer\s+/i, "").trim();
+  if (typeof header === "string" && /^Bearer\s+/i.test(header))
+    return header.replace(/^Bearer\s+/i, "").trim();
   const fromParams = connectionParams?.token;
   return typeof fromParams === "string" ? fromParams : undefined;
 }
@@ -59,7 +63,9 @@ function tokenOf(req: http.IncomingMessage, connectionParams: Record<string, str
 /** Validates the bind/token combination; throws ServeConfigError explaining what to do. */
 export function checkBind(host: string, token: string | undefined): void {
   if (token !== undefined && token.length < 16) {
-    throw new ServeConfigError("SELFSUP_TOKEN is too short: use at least 16 characters (e.g. `openssl rand -hex 24`)");
+    throw new ServeConfigError(
+      "SELFSUP_TOKEN is too short: use at least 16 characters (e.g. `openssl rand -hex 24`)",
+    );
   }
   if (!isLoopback(host) && !token) {
     throw new ServeConfigError(
