@@ -14,6 +14,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 240_000,
     pool: "forks",
+    // expect.poll waits for the browser (first requests also open the store).
+    expect: { poll: { timeout: 20_000, interval: 100 } },
     // Each file opens its own embedded Postgres (and the e2e file a browser and a server): on
     // two shared cores they run faster one after the other than fighting.
     fileParallelism: false,

@@ -15,4 +15,7 @@ export declare function seedDemo(
   store: RunStore,
   options?: { count?: number; withMetrics?: number; points?: number; seed?: number; running?: boolean; now?: number },
 ): Promise<Run[]>;
-export declare function seedBulk(store: RunStore, options?: { runs?: number; points?: number; chunk?: number }): Promise<Run>;
+export declare function seedBulk(
+  store: RunStore,
+  options?: { runs?: number; points?: number; chunk?: number; olderThanHours?: number },
+): Promise<Run | null>;

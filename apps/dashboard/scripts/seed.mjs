@@ -244,7 +244,7 @@ export async function seedDemo(store, { count = 40, withMetrics = 8, points = 15
  * Bulk data for benchmarks, written by SQL (generate_series) rather than row by row: `runs` runs,
  * and one run with `points` loss points. Uses the store's `db` hatch.
  */
-export async function seedBulk(store, { runs = 100_000, points = 10_000_000, chunk = 1_000_000 } = {}) {
+export async function seedBulk(store, { runs = 100_000, points = 10_000_000, chunk = 1_000_000, olderThanHours = 0 } = {}) {
   await store.db.exec(`
     INSERT INTO runs (id, name, method, family, dataset, backbone, backend, host, config, status, tags, summary, created_at, started_at, finished_at)
     SELECT 'b' || lpad(g::text, 7, '0'),
@@ -258,11 +258,19 @@ export async function seedBulk(store, { runs = 100_000, points = 10_000_000, chu
            (ARRAY['finished','finished','finished','failed','cancelled','finished','interrupted','finished'])[1 + g % 8],
            ARRAY[(ARRAY['sweep','baseline','paper'])[1 + g % 3]],
            jsonb_build_object('knn_top1', 0.5 + (g % 1000) / 2000.0, 'loss', 0.5 + (g % 777) / 500.0),
-           now() - (g * interval '1 minute'),
-           now() - (g * interval '1 minute') + interval '10 seconds',
-           now() - (g * interval '1 minute') + interval '50 seconds'
+           now() - ${Number(olderThanHours)} * interval '1 hour' - (g * interval '1 minute'),
+           now() - ${Number(olderThanHours)} * interval '1 hour' - (g * interval '1 minute') + interval '10 seconds',
+           now() - ${Number(olderThanHours)} * interval '1 hour' - (g * interval '1 minute') + interval '50 seconds'
     FROM generate_series(1, ${Number(runs)}) AS g`);
-  const run = await store.createRun({ id: "bench-series", name: "bench-series-10M", method: "simclr", family: "contrastive", dataset: "cifar10" });
+  if (points <= 0) return null;
+  const run = await store.createRun({
+    id: "bench-series",
+    name: "bench-series",
+    method: "simclr",
+    family: "contrastive",
+    dataset: "cifar10",
+    createdAt: new Date(Date.now() - (olderThanHours + 1) * 3_600_000),
+  });
   await store.db.exec(`INSERT INTO metric_keys (run_id, key) VALUES ('bench-series', 'loss')`);
   for (let start = 0; start < points; start += chunk) {
     const end = Math.min(points, start + chunk) - 1;

@@ -17,7 +17,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
+// NEXT_MANUAL_SIG_HANDLE: on SIGINT/SIGTERM the store closes PGlite cleanly before exiting
+// (src/server/store.ts) instead of Next exiting under it.
+const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NEXT_MANUAL_SIG_HANDLE: "1" };
 env.HOST = env.HOST || "127.0.0.1";
 env.PORT = env.PORT || "3000";
 if (!env.DATABASE_URL && !env.SELFSUP_HOME) {

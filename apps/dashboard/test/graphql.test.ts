@@ -381,6 +381,17 @@ describe("compare and leaderboard", () => {
     expect(c.configDiff.find((d) => d.path === "method.options.queueSize")!.values).toEqual([null, 4096]);
   });
 
+  it("compares runs without metrics: no keys, no series, still a diff", async () => {
+    const r = await exec<{ compare: { keys: string[]; series: unknown[]; configDiff: unknown[] } }>(
+      "query($ids: [ID!]!) { compare(ids: $ids) { keys series { runId } configDiff { path } } }",
+      { ids: [demo[10].id, demo[11].id] },
+    );
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.compare.keys).toEqual([]);
+    expect(r.data!.compare.series).toEqual([]);
+    expect(r.data!.compare.configDiff.length).toBeGreaterThan(0);
+  });
+
   it("refuses too many runs or an unknown one", async () => {
     const ids = Array.from({ length: 11 }, (_, i) => demo[i].id);
     expect((await exec("query($ids: [ID!]!) { compare(ids: $ids) { keys } }", { ids })).errors![0].message).toMatch(/at most 10 runs/);

@@ -13,6 +13,7 @@ import { ChartControls, type ChartSettings, DEFAULT_SETTINGS, X_AXIS_ENUM } from
 import { colorAt } from "./colors";
 import { fmtNumber, fmtValue } from "./format";
 import { useGql } from "./gql";
+import { Popover } from "./Popover";
 import { StatusBadge } from "./StatusBadge";
 
 interface CompareRun {
@@ -128,9 +129,8 @@ export function CompareView() {
 
           <h2>Curves</h2>
           <ChartControls value={settings} onChange={setSettings} />
-          <details className="popover" style={{ display: "inline-block", marginBottom: 8 }}>
-            <summary>Metrics ({c.keys.length})</summary>
-            <div className="popover-body" style={{ left: 0, right: "auto" }}>
+          <div style={{ display: "inline-block", marginBottom: 8 }}>
+            <Popover label={`Metrics (${c.keys.length})`} align="left">
               {allKeys.map((k) => (
                 <label key={k}>
                   <input
@@ -141,8 +141,8 @@ export function CompareView() {
                   <span className="mono">{k}</span>
                 </label>
               ))}
-            </div>
-          </details>
+            </Popover>
+          </div>
           <div className="charts">
             {c.keys.map((key) => {
               const lines = c.runs

@@ -11,6 +11,7 @@ import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { type KeyboardEvent, type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { fmtAgo, fmtDate, fmtDuration, fmtNumber } from "./format";
 import { gql, useGql } from "./gql";
+import { Popover } from "./Popover";
 import { StatusBadge } from "./StatusBadge";
 
 const PAGE = 100;
@@ -120,7 +121,7 @@ function summaryColumn(key: string): Column {
   return {
     id: `summary:${key}`,
     label: key,
-    width: 110,
+    width: Math.max(100, Math.min(180, 24 + key.length * 8)),
     sort: `summary:${key}`,
     numeric: true,
     render: (r) => fmtNumber(r.summary[key]),
@@ -131,7 +132,7 @@ function statsColumn(key: string, stat: "min" | "max" | "last"): Column {
   return {
     id: `metric:${key}:${stat}`,
     label: `${key} ${stat}`,
-    width: 120,
+    width: Math.max(110, Math.min(200, 24 + (key.length + stat.length + 1) * 8)),
     numeric: true,
     render: (r) => fmtNumber(r.metricStats?.find((s) => s.key === key)?.[stat]),
   };
@@ -534,9 +535,8 @@ function FilterMenu({
   setParams: (p: Record<string, string | null>) => void;
 }) {
   return (
-    <details className="popover">
-      <summary>Filter</summary>
-      <div className="popover-body" style={{ display: "grid", gap: 8 }}>
+    <Popover label="Filter">
+      <div style={{ display: "grid", gap: 8 }}>
         {FACET_FIELDS.map((f) => (
           <label key={f.param} style={{ display: "grid", gridTemplateColumns: "80px 1fr", gap: 8 }}>
             <span>{f.label}</span>
@@ -581,7 +581,7 @@ function FilterMenu({
           <input type="date" value={state.to} onChange={(e) => setParams({ to: e.target.value || null })} aria-label="Created until" />
         </label>
       </div>
-    </details>
+    </Popover>
   );
 }
 
@@ -628,9 +628,7 @@ function ColumnMenu({ facets, columnIds, onChange }: { facets: Facets | undefine
     </label>
   );
   return (
-    <details className="popover">
-      <summary>Columns</summary>
-      <div className="popover-body">
+    <Popover label="Columns">
         <fieldset>
           <legend>Run</legend>
           {BASE_COLUMNS.map((c) => box(c.id, c.label))}
@@ -656,10 +654,9 @@ function ColumnMenu({ facets, columnIds, onChange }: { facets: Facets | undefine
             </div>
           ))}
         </fieldset>
-        <button type="button" className="link" onClick={() => onChange(DEFAULT_COLUMNS)}>
-          Reset columns
-        </button>
-      </div>
-    </details>
+      <button type="button" className="link" onClick={() => onChange(DEFAULT_COLUMNS)}>
+        Reset columns
+      </button>
+    </Popover>
   );
 }

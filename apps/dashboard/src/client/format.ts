@@ -43,7 +43,7 @@ export function fmtBytes(n: number): string {
 
 export function fmtValue(v: unknown): string {
   if (v === null || v === undefined) return "—";
-  if (typeof v === "number") return fmtNumber(v, 6);
+  if (typeof v === "number") return String(v); // config values verbatim
   if (typeof v === "string") return v;
   return JSON.stringify(v);
 }

@@ -3,7 +3,7 @@
  * field's arguments, parent object (a store row, see codegen's mappers) and result against the
  * SDL in schema.graphql.
  */
-import type { Run, RunFilter as StoreRunFilter, RunOrderField as StoreOrderField, RunStore } from "@selfsup/store";
+import type { Run, Series, RunFilter as StoreRunFilter, RunOrderField as StoreOrderField, RunStore } from "@selfsup/store";
 import { GraphQLError } from "graphql";
 import { diffConfigs } from "../lib/config-diff";
 import { parseScatter } from "../lib/scatter";
@@ -306,7 +306,8 @@ export const resolvers: Resolvers = {
     runs: (c) => c.runs,
     keys: (c) => c.keys,
     async series(c, _args, ctx) {
-      const out = [];
+      const out: Array<{ runId: string; series: Series }> = [];
+      if (c.keys.length === 0) return out;
       for (const run of c.runs) {
         const series = await cachedSeries(ctx.store, run, c.keys, { maxPoints: c.maxPoints, xAxis: c.xAxis });
         for (const s of series) out.push({ runId: run.id, series: s });

@@ -96,7 +96,8 @@ function releaseLock(): void {
 function hookExit(): void {
   if (holder.hooked) return;
   holder.hooked = true;
-  // `next start` exits on SIGINT/SIGTERM; close PGlite cleanly first when we get the chance.
+  // Close PGlite cleanly on SIGINT/SIGTERM, then exit. scripts/start.mjs sets
+  // NEXT_MANUAL_SIG_HANDLE=1 so that Next leaves these signals to us instead of exiting first.
   const shutdown = (signal: NodeJS.Signals) => {
     const store = holder.store;
     holder.store = undefined;
