@@ -9,6 +9,7 @@ export * from "./plugin/define-plugin.js";
 export * from "./plugin/registry.js";
 export * from "./plugin/discover.js";
 export * from "./backend/init-backend.js";
+export { registerCoreGradients } from "./backend/gradients/index.js";
 export * from "./nn/index.js";
 export * from "./nn/builtins.js";
 export * from "./augment/index.js";

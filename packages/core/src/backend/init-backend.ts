@@ -6,6 +6,7 @@
  * `SELFSUP_BACKEND` overrides the request.
  */
 import { tf } from "../tf.js";
+import { registerCoreGradients } from "./gradients/index.js";
 import { registerWasmTrainingKernels } from "./wasm-kernels/index.js";
 
 export const BACKEND_NAMES = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
@@ -94,6 +95,8 @@ export async function initBackend(request: BackendRequest = "auto"): Promise<Bac
     attempts.push({ backend, ok: r.ok, reason: r.reason });
     if (r.ok) {
       await tf.ready();
+      // tfjs-core alone registers no gradient function; training needs them on every backend.
+      registerCoreGradients();
       current = { requested: request, backend, tfBackend: tf.getBackend(), attempts, extraKernels: r.extraKernels };
       return current;
     }
