@@ -246,7 +246,7 @@ class SharedClientDb implements Db {
     const who = `pid ${h.pid}, ${JSON.stringify(h.command)}`;
     const cur = readLockFile(lockPath);
     const sameLock = cur.kind === "ok" && cur.info.pid === h.pid && cur.info.startedAt === h.startedAt;
-    const alive = lockLiveness(h, hostedHere.has(dataDir)) === "alive";
+    const alive = lockLiveness(h, hostedHere.has(lockPath)) === "alive";
     const details = { dataDir, holderPid: h.pid };
     if (!alive) {
       return new StoreUnavailableError(
@@ -381,7 +381,7 @@ export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
   return db;
 }
 
-/** Directories this process hosts (holds the lock of), and the locks to remove at exit. */
+/** Lock paths of the directories this process hosts, and the locks to remove at exit. */
 const hostedHere = new Set<string>();
 const heldLocks = new Map<string, StoreLockInfo>();
 let exitHooked = false;
@@ -397,8 +397,8 @@ const FOREIGN_LOCK_WAIT_MS = 3_000;
  */
 async function openDirectory(dataDir: string, options: OpenDbOptions): Promise<Db> {
   const share = options.share ?? true;
-  const lockPath = lockPathFor(dataDir);
   mkdirSync(dirname(dataDir), { recursive: true });
+  const lockPath = lockPathFor(dataDir);
   const started = Date.now();
   let unreadableSince: number | undefined;
   for (let attempt = 0; ; attempt++) {
@@ -421,7 +421,7 @@ async function openDirectory(dataDir: string, options: OpenDbOptions): Promise<D
     }
     unreadableSince = undefined;
     const holder = cur.info;
-    const liveness = lockLiveness(holder, hostedHere.has(dataDir));
+    const liveness = lockLiveness(holder, hostedHere.has(lockPath));
     if (liveness === "dead") {
       removeStaleLock(lockPath, cur.raw);
       continue;
@@ -479,7 +479,7 @@ async function host(
   lock: StoreLockInfo,
   options: OpenDbOptions,
 ): Promise<Db> {
-  hostedHere.add(dataDir);
+  hostedHere.add(lockPath);
   heldLocks.set(lockPath, lock);
   hookExit();
   const hosting: Hosting = {
@@ -527,7 +527,7 @@ async function host(
 function releaseHosting(hosting: Hosting): void {
   removeLockIfOurs(hosting.lockPath, hosting.lock);
   heldLocks.delete(hosting.lockPath);
-  hostedHere.delete(hosting.sharing.dataDir);
+  hostedHere.delete(hosting.lockPath);
 }
 
 /**

@@ -15,13 +15,14 @@ import {
   fsyncSync,
   openSync,
   readFileSync,
+  realpathSync,
   renameSync,
   statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { hostname } from "node:os";
-import { basename } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 /** What `<dataDir>.lock` holds. */
 export interface StoreLockInfo {
@@ -47,9 +48,25 @@ export interface StoreLockInfo {
   owner?: string;
 }
 
-/** Path of the lock file for a PGlite data directory. */
+/**
+ * Path of the lock file for a PGlite data directory: `<dataDir>.lock`, with symbolic links resolved
+ * so that two spellings of one directory share one lock.
+ */
 export function lockPathFor(dataDir: string): string {
-  return `${dataDir}.lock`;
+  return `${canonicalDir(dataDir)}.lock`;
+}
+
+function canonicalDir(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    // does not exist (yet): resolve its parent
+  }
+  try {
+    return join(realpathSync(dirname(dir)), basename(dir));
+  } catch {
+    return resolve(dir);
+  }
 }
 
 /**

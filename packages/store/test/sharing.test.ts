@@ -4,7 +4,7 @@
  * the whole file (the child's); everything after it reopens the same directory.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -193,6 +193,19 @@ describe("sharing a PGlite directory between processes", () => {
     expect(store.db.sharing).toMatchObject({ role: "host", hostPid: process.pid });
     expect(JSON.parse(readFileSync(lockPath, "utf8")).pid).toBe(process.pid);
     expect((await store.getRun(runA.id))?.tags).toEqual(["from-host"]); // the data survived
+
+    // A second opener in this same process, through a symlinked spelling of the directory, is a
+    // client of this process's own server rather than a second PGlite on the directory.
+    symlinkSync(dir, `${dir}-alias`);
+    const again = await openStore({ dataDir: join(`${dir}-alias`, "db") });
+    try {
+      expect(again.db.sharing).toMatchObject({ role: "client", hostPid: process.pid });
+      await again.addTag(runA.id, "same-process");
+      expect((await store.getRun(runA.id))?.tags).toEqual(["from-host", "same-process"]);
+    } finally {
+      await again.close();
+      rmSync(`${dir}-alias`);
+    }
     await store.close();
     expect(() => readFileSync(lockPath)).toThrow(/ENOENT/); // released on close
   });
