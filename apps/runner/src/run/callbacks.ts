@@ -53,6 +53,8 @@ export interface StoreCheckpointOptions {
   everySteps: number;
   keepLast: number;
   best?: BestCheckpointRule;
+  /** Best value so far of `best.metric` (a resumed run's best checkpoint). */
+  initialBest?: number;
   onProgress?: ProgressSink;
 }
 
@@ -66,7 +68,7 @@ export function storeCheckpoints(
 ): TrainerCallback & { last(): { step: number; path: string } | undefined } {
   let savedStep = -1;
   let last: { step: number; path: string } | undefined;
-  let bestValue: number | undefined;
+  let bestValue: number | undefined = opts.initialBest;
   const save = async (t: Trainer, reason: CheckpointEvent["reason"]) => {
     if (t.step === savedStep || t.step === 0) return;
     const dir = checkpointDirFor(opts.runDir, t.step);

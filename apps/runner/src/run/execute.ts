@@ -31,6 +31,7 @@ import {
   makeViews,
   type Registry,
   Rng,
+  readManifest,
   type TrainConfigInput,
   Trainer,
   writeAugmentPreview,
@@ -209,11 +210,19 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
 
     // Resume: continue from the newest recorded checkpoint; drop metric points after it.
     let resumeFrom: string | undefined;
+    let startStep = 0;
+    let initialBest: number | undefined;
     if (opts.resume) {
       const ckpt = await resumableCheckpoint(store, runId);
-      const from = ckpt?.step ?? 0;
-      await store.deleteMetricsAfter(runId, from);
+      startStep = ckpt?.step ?? 0;
+      await store.deleteMetricsAfter(runId, startStep);
       resumeFrom = ckpt?.path;
+      const best = await store.latestCheckpoint(runId, "best");
+      if (best && best.step <= startStep)
+        initialBest = await readManifest(best.path).then(
+          (m) => m.metrics?.knn_top1,
+          () => undefined,
+        );
     }
 
     writer = store.metricWriter(runId, { flushEvery: 200, flushIntervalMs: 1000 });
@@ -259,6 +268,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
       everySteps: cfg.checkpoint.everySteps,
       keepLast: cfg.checkpoint.keepLast,
       ...(best ? { best } : {}),
+      ...(initialBest !== undefined ? { initialBest } : {}),
       onProgress: emit,
     });
     const trainer = new Trainer({
@@ -309,7 +319,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
       epochs: cfg.training.epochs,
       stepsPerEpoch: trainer.stepsPerEpoch,
       totalSteps: trainer.totalSteps,
-      startStep: 0,
+      startStep,
       resumed: resumeFrom !== undefined,
     });
 
