@@ -1,0 +1,154 @@
+/**
+ * `pnpm bench`: initialises the backend, then runs every bench section in order and prints its
+ * figures. Built-in sections: "kernels" (training-kernel micro-benchmarks, from kernels.ts when
+ * present) and "supervised" (the supervised convnet sanity run on the MNIST digits).
+ *
+ * Other packages add sections with `addBenchSection({ name, description, run })` before calling
+ * `runBench()` (the runner's `selfsup bench` does, for the per-method throughput and quality
+ * tables). Benchmarks print figures; nothing here asserts on time.
+ *
+ *   node packages/core/dist/bench/main.js [--backend wasm|cpu|auto|...] [--only kernels,supervised]
+ *                                         [--epochs N] [--quick]
+ */
+import { pathToFileURL } from "node:url";
+import { BACKEND_NAMES, type BackendReport, type BackendRequest, formatBackendReport, initBackend } from "../backend/init-backend.js";
+import { tf } from "../tf.js";
+import { formatSupervisedResult, runSupervisedBench } from "./supervised.js";
+
+export interface BenchArgs {
+  backend: BackendRequest;
+  /** Run only these sections (default: all). */
+  only?: string[];
+  /** Smaller runs for a quick look (CI smoke). */
+  quick: boolean;
+  /** Epochs of training sections that have them. */
+  epochs?: number;
+}
+
+export interface BenchContext {
+  args: BenchArgs;
+  backend: BackendReport;
+  write(line: string): void;
+}
+
+export interface BenchSection {
+  name: string;
+  description: string;
+  run(ctx: BenchContext): Promise<void>;
+}
+
+/** The kernel bench's module (src/bench/kernels.ts), loaded when it exists. */
+interface KernelBenchModule {
+  benchKernels(opts: { quick?: boolean }): Promise<unknown[]>;
+  formatKernelTable(rows: unknown[]): string;
+}
+
+const kernelsSection: BenchSection = {
+  name: "kernels",
+  description: "training kernels: ms per call and GFLOP/s per backend",
+  async run(ctx) {
+    let mod: KernelBenchModule;
+    try {
+      const path = "./kernels.js"; // not a literal: the module is optional until it lands
+      mod = (await import(path)) as KernelBenchModule;
+    } catch {
+      ctx.write("  (no kernel bench in this build: src/bench/kernels.ts is missing)");
+      return;
+    }
+    ctx.write(mod.formatKernelTable(await mod.benchKernels({ quick: ctx.args.quick })));
+  },
+};
+
+/** Whether the current backend can train convolutions (wasm needs selfsup's Conv2DBackpropFilter). */
+export function canTrainConvolutions(): boolean {
+  return tf.getKernel("Conv2DBackpropFilter", tf.getBackend()) !== undefined;
+}
+
+const supervisedSection: BenchSection = {
+  name: "supervised",
+  description: "supervised convnet on the MNIST digits: test accuracy (target >= 97%), images/s, time",
+  async run(ctx) {
+    if (!canTrainConvolutions()) {
+      ctx.write(`  skipped: the ${tf.getBackend()} backend has no Conv2DBackpropFilter kernel, so it cannot train a convnet`);
+      return;
+    }
+    const r = await runSupervisedBench({
+      epochs: ctx.args.epochs ?? (ctx.args.quick ? 1 : 3),
+      trainLimit: ctx.args.quick ? 2000 : undefined,
+      log: (line) => ctx.write(`  ${line}`),
+      progressEvery: 50,
+    });
+    ctx.write(formatSupervisedResult(r));
+    if (r.accuracy < 0.97 && !ctx.args.quick) ctx.write("  WARNING: below the 97% sanity target; something in the training stack may be off");
+  },
+};
+
+/** Sections `runBench` runs, in order. Add yours with `addBenchSection`. */
+export const benchSections: BenchSection[] = [kernelsSection, supervisedSection];
+
+export function addBenchSection(section: BenchSection, opts: { before?: string } = {}): void {
+  if (benchSections.some((s) => s.name === section.name)) throw new Error(`bench section "${section.name}" is already registered`);
+  const at = opts.before ? benchSections.findIndex((s) => s.name === opts.before) : -1;
+  if (at >= 0) benchSections.splice(at, 0, section);
+  else benchSections.push(section);
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const args: BenchArgs = { backend: "wasm", quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`bench: ${a} needs a value`);
+      return v;
+    };
+    if (a === "--backend") {
+      const b = value();
+      if (!(BACKEND_NAMES as readonly string[]).includes(b)) throw new Error(`bench: --backend ${b} is not one of ${BACKEND_NAMES.join(", ")}`);
+      args.backend = b as BackendRequest;
+    } else if (a === "--only") args.only = value().split(",").filter(Boolean);
+    else if (a === "--epochs") {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1) throw new Error(`bench: --epochs must be a positive integer`);
+      args.epochs = n;
+    } else if (a === "--quick") args.quick = true;
+    else if (a === "--") continue;
+    else throw new Error(`bench: unknown argument ${a}; use --backend, --only, --epochs, --quick`);
+  }
+  return args;
+}
+
+/** Runs the selected sections; returns the names of sections that threw (they are reported, not fatal). */
+export async function runBench(argv: readonly string[] = process.argv.slice(2), write: (line: string) => void = (l) => console.log(l)): Promise<string[]> {
+  const args = parseBenchArgs(argv);
+  const unknown = (args.only ?? []).filter((n) => !benchSections.some((s) => s.name === n));
+  if (unknown.length > 0) throw new Error(`bench: unknown section(s) ${unknown.join(", ")}; sections: ${benchSections.map((s) => s.name).join(", ")}`);
+  const backend = await initBackend(args.backend);
+  write(formatBackendReport(backend));
+  const failed: string[] = [];
+  for (const section of benchSections) {
+    if (args.only && !args.only.includes(section.name)) continue;
+    write(`\n== ${section.name}: ${section.description}`);
+    const started = performance.now();
+    try {
+      await section.run({ args, backend, write });
+    } catch (err) {
+      failed.push(section.name);
+      write(`  FAILED: ${(err as Error).stack ?? String(err)}`);
+    }
+    write(`  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  }
+  return failed;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runBench().then(
+    (failed) => {
+      process.exitCode = failed.length > 0 ? 1 : 0;
+    },
+    (err: unknown) => {
+      console.error((err as Error).message ?? err);
+      process.exitCode = 2;
+    },
+  );
+}
