@@ -45,6 +45,14 @@ export interface QueueConfig {
   expireInSeconds?: number;
   /** Connection pool size of pg-boss (default 4). */
   max?: number;
+  /** How often this instance looks for jobs whose worker stopped heartbeating (default 15 s). */
+  superviseIntervalSeconds?: number;
+}
+
+/** SELFSUP_QUEUE_HEARTBEAT_SECONDS sets the job heartbeat of a newly created queue (min 10). */
+function envHeartbeat(): number | undefined {
+  const v = Number(process.env.SELFSUP_QUEUE_HEARTBEAT_SECONDS);
+  return Number.isFinite(v) && v >= 10 ? Math.floor(v) : undefined;
 }
 
 /** A deterministic UUID for a run's job, so cancel and lookups need no extra column. */
@@ -63,7 +71,7 @@ export function isPostgresUrl(url: string | undefined): url is string {
 export class RunQueue {
   private constructor(
     readonly boss: PgBossType,
-    private readonly options: Required<Omit<QueueConfig, "url" | "schema" | "max">>,
+    private readonly options: Required<Omit<QueueConfig, "url" | "schema" | "max" | "superviseIntervalSeconds">>,
   ) {}
 
   /** Starts pg-boss (installing its schema if needed) and makes sure the run queue exists. */
@@ -73,6 +81,7 @@ export class RunQueue {
       ...(config.schema ? { schema: config.schema } : {}),
       max: config.max ?? 4,
       application_name: "selfsup",
+      superviseIntervalSeconds: config.superviseIntervalSeconds ?? 15,
     });
     const errors: Error[] = [];
     boss.on("error", (err: Error) => {
@@ -82,7 +91,7 @@ export class RunQueue {
     await boss.start();
     const queue = new RunQueue(boss, {
       retryLimit: config.retryLimit ?? 3,
-      heartbeatSeconds: Math.max(10, config.heartbeatSeconds ?? 30),
+      heartbeatSeconds: Math.max(10, config.heartbeatSeconds ?? envHeartbeat() ?? 30),
       expireInSeconds: Math.min(config.expireInSeconds ?? 24 * 3600, 24 * 3600),
     });
     await queue.ensureQueue();
