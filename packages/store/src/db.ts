@@ -407,6 +407,15 @@ async function openDirectory(dataDir: string, options: OpenDbOptions): Promise<D
     if (tryCreateLock(lockPath, mine)) return host(dataDir, lockPath, mine, options);
     const cur: LockFileState = readLockFile(lockPath);
     if (cur.kind === "missing") continue;
+    if (cur.kind === "denied") {
+      throw new StoreUnavailableError(
+        "locked",
+        `${dataDir} is in use by another user's process (its lock ${lockPath} is not readable by this user). ` +
+          "An embedded PGlite directory is shared only between processes of one user; use a PostgreSQL " +
+          "server for the team: set DATABASE_URL=postgres://...",
+        { dataDir },
+      );
+    }
     if (cur.kind === "unreadable") {
       // Its creator is between open and write; a lock that stays unreadable is not ours to judge.
       unreadableSince ??= Date.now();
@@ -493,7 +502,7 @@ async function host(
     pglite = await PGlite.create({ dataDir });
     if (lock.share) {
       const gate = new SessionGate();
-      const server = new ShareServer(pglite, gate);
+      const server = new ShareServer(pglite, gate, lock.secret ? { password: lock.secret } : {});
       try {
         const port = await server.start();
         hosting.lock = { ...lock, port };
@@ -553,6 +562,7 @@ async function connect(
     port: holder.port,
     user: "postgres",
     database: "postgres",
+    ...(holder.secret ? { password: holder.secret } : {}),
     // PGlite has one session; the host serves one turn at a time. One connection per client process.
     max: 1,
     idleTimeoutMillis: 5_000,

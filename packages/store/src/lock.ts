@@ -10,6 +10,8 @@
  * stale and taken over. Takeover goes through a second, short-lived `<dataDir>.lock.takeover` file
  * so that two processes finding the same stale lock cannot both remove it and both win.
  */
+
+import { randomBytes } from "node:crypto";
 import {
   closeSync,
   fsyncSync,
@@ -44,6 +46,11 @@ export interface StoreLockInfo {
   schema?: string;
   /** Start time of the holding process from /proc/<pid>/stat (Linux), to detect pid reuse. */
   pidStart?: string;
+  /**
+   * Password for the loopback server (random per lock). The lock file is readable by its owner
+   * only (0600), so only the same user's processes can connect.
+   */
+  secret?: string;
   /** Free-form owner name some tools write instead of `command` (e.g. the dashboard's early lock). */
   owner?: string;
 }
@@ -75,11 +82,15 @@ function canonicalDir(dir: string): string {
  */
 export function readStoreLock(dataDir: string): StoreLockInfo | undefined {
   const r = readLockFile(lockPathFor(dataDir));
-  return r.kind === "ok" ? r.info : undefined;
+  if (r.kind !== "ok") return undefined;
+  const { secret: _secret, ...info } = r.info;
+  return info;
 }
 
 export type LockFileState =
   | { kind: "missing" }
+  /** Not readable by this user (locks are 0600: held by another user's process). */
+  | { kind: "denied" }
   | { kind: "unreadable"; raw: string; ageMs: number }
   | { kind: "ok"; raw: string; info: StoreLockInfo };
 
@@ -91,6 +102,7 @@ export function readLockFile(path: string): LockFileState {
     ageMs = Date.now() - statSync(path).mtimeMs;
   } catch (err) {
     if (errno(err) === "ENOENT") return { kind: "missing" };
+    if (errno(err) === "EACCES" || errno(err) === "EPERM") return { kind: "denied" };
     throw err;
   }
   try {
@@ -118,6 +130,7 @@ export function readLockFile(path: string): LockFileState {
 export function ownLockInfo(extra: { share: boolean; schema?: string }): StoreLockInfo {
   const pidStart = processStartTime(process.pid);
   return {
+    ...(extra.share ? { secret: randomBytes(18).toString("base64url") } : {}),
     version: 1,
     pid: process.pid,
     host: hostname(),
@@ -133,7 +146,7 @@ export function ownLockInfo(extra: { share: boolean; schema?: string }): StoreLo
 export function tryCreateLock(path: string, info: StoreLockInfo): boolean {
   let fd: number;
   try {
-    fd = openSync(path, "wx", 0o644);
+    fd = openSync(path, "wx", 0o600);
   } catch (err) {
     if (errno(err) === "EEXIST") return false;
     throw err;
@@ -150,7 +163,7 @@ export function tryCreateLock(path: string, info: StoreLockInfo): boolean {
 /** Replaces the content of a lock we hold (write a temp file, rename over: readers never see half). */
 export function rewriteLock(path: string, info: StoreLockInfo): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, "w", 0o644);
+  const fd = openSync(tmp, "w", 0o600);
   try {
     writeSync(fd, JSON.stringify(info, null, 2));
     fsyncSync(fd);

@@ -16,6 +16,7 @@
  * a transaction, admits one connection by default (answering a second with a non-protocol "Too many
  * connections"), and keeps the process alive while it listens.
  */
+import { timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import type { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketHandler } from "@electric-sql/pglite-socket";
@@ -111,6 +112,16 @@ function simpleQuery(sql: string): Uint8Array {
   return new Uint8Array(msg);
 }
 
+/** A FATAL ErrorResponse message. */
+function errorResponse(code: string, message: string): Uint8Array {
+  const fields = Buffer.from(`SFATAL\0VFATAL\0C${code}\0M${message}\0\0`, "utf8");
+  const msg = Buffer.alloc(5 + fields.length);
+  msg[0] = 0x45; // 'E'
+  msg.writeInt32BE(4 + fields.length, 1);
+  fields.copy(msg, 5);
+  return new Uint8Array(msg);
+}
+
 interface ConnState {
   /** Messages of one connection run strictly one after another, in arrival order. */
   chain: Promise<unknown>;
@@ -120,6 +131,9 @@ interface ConnState {
   idleTimer?: NodeJS.Timeout;
   evicted: boolean;
   closed: boolean;
+  /** Password checked (see ShareServerOptions.password); until then the startup packet waits here. */
+  authed: boolean;
+  startup?: Uint8Array;
 }
 
 /** Message types after which the server sends ReadyForQuery: Sync, Query, and the startup packet (0). */
@@ -137,6 +151,7 @@ class TurnQueue {
     private readonly gate: SessionGate,
     private readonly idleTurnMs: number,
     private readonly evict: (handlerId: number) => void,
+    private readonly password: string | undefined,
   ) {}
 
   enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
@@ -173,7 +188,14 @@ class TurnQueue {
   private state(handlerId: number): ConnState {
     let st = this.conns.get(handlerId);
     if (!st) {
-      st = { chain: Promise.resolve(), inFlight: 0, lastActivity: Date.now(), evicted: false, closed: false };
+      st = {
+        chain: Promise.resolve(),
+        inFlight: 0,
+        lastActivity: Date.now(),
+        evicted: false,
+        closed: false,
+        authed: this.password === undefined,
+      };
       this.conns.set(handlerId, st);
     }
     return st;
@@ -187,6 +209,11 @@ class TurnQueue {
   ): Promise<number> {
     if (st.evicted) throw new Error("connection evicted: it kept the database busy without sending anything");
     if (st.closed) throw new Error("connection closed");
+    if (!st.authed) {
+      const startup = this.authenticate(st, message, onData);
+      if (!startup) return 0;
+      message = startup; // authenticated: now PGlite answers the startup packet
+    }
     const type = message[0] ?? 0;
     if (type === 0x58) {
       // Terminate: the client leaves; nothing to send to PGlite (which has no session to end).
@@ -218,6 +245,36 @@ class TurnQueue {
       this.armIdle(handlerId, st);
     }
     return bytes;
+  }
+
+  /**
+   * The password exchange, done here because PGlite accepts any startup: the startup packet is held
+   * back and answered with AuthenticationCleartextPassword; a matching PasswordMessage releases it.
+   * Returns the startup packet once the password matched.
+   */
+  private authenticate(
+    st: ConnState,
+    message: Uint8Array,
+    onData: (data: Uint8Array) => void,
+  ): Uint8Array | undefined {
+    const type = message[0] ?? 0;
+    if (type === 0 && !st.startup) {
+      st.startup = message;
+      onData(new Uint8Array([0x52, 0, 0, 0, 8, 0, 0, 0, 3])); // 'R', cleartext password
+      return undefined;
+    }
+    if (type === 0x70 && st.startup) {
+      const given = Buffer.from(message.subarray(5, Math.max(5, message.length - 1)));
+      const want = Buffer.from(this.password ?? "", "utf8");
+      if (given.length === want.length && timingSafeEqual(given, want)) {
+        st.authed = true;
+        return st.startup;
+      }
+    }
+    onData(
+      errorResponse("28P01", "password authentication failed (the password is in the store's lock file)"),
+    );
+    throw new Error("authentication failed");
   }
 
   /** Leaves the session clean for the next party (ends an extended-protocol round, rolls back), then hands it on. */
@@ -271,6 +328,11 @@ export interface ShareServerOptions {
    * client cannot stall the host (default 30 s; 0 disables).
    */
   idleTurnMs?: number;
+  /**
+   * Password clients must send (cleartext, on loopback). PGlite itself accepts anyone, so without
+   * one any local user could connect; the store passes a random one kept in the 0600 lock file.
+   */
+  password?: string;
 }
 
 /** The loopback server of a hosted PGlite directory. */
@@ -286,9 +348,15 @@ export class ShareServer {
     readonly gate: SessionGate,
     private readonly options: ShareServerOptions = {},
   ) {
-    this.queue = new TurnQueue(db, gate, options.idleTurnMs ?? 30_000, (id) => {
-      void this.handlers.get(id)?.handler.detach(true);
-    });
+    this.queue = new TurnQueue(
+      db,
+      gate,
+      options.idleTurnMs ?? 30_000,
+      (id) => {
+        void this.handlers.get(id)?.handler.detach(true);
+      },
+      options.password,
+    );
     this.server = createServer((socket) => this.accept(socket));
     this.server.maxConnections = options.maxConnections ?? 64;
   }

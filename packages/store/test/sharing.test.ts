@@ -4,9 +4,10 @@
  * the whole file (the child's); everything after it reopens the same directory.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   lockPathFor,
@@ -55,6 +56,14 @@ describe("sharing a PGlite directory between processes", () => {
     expect(lock).toMatchObject({ pid: child.pid, host: hostname(), share: true, port: hosted.sharing.port });
     expect(lock.command).toContain("store-process.mjs");
     expect(Date.parse(lock.startedAt)).toBeGreaterThan(Date.now() - 120_000);
+    // Only this user may read the lock, which holds the server's password; without it: refused.
+    expect(statSync(lockPathFor(dataDir)).mode & 0o777).toBe(0o600);
+    for (const password of [undefined, "wrong"]) {
+      const stranger = new pg.Client({ host: "127.0.0.1", port: lock.port, user: "postgres", password });
+      stranger.on("error", () => {});
+      await expect(stranger.connect()).rejects.toThrow(/password authentication failed/);
+      await stranger.end().catch(() => {});
+    }
 
     const store = await open();
     expect(store.db.driver).toBe("pg");
