@@ -71,7 +71,9 @@ export function isPostgresUrl(url: string | undefined): url is string {
 export class RunQueue {
   private constructor(
     readonly boss: PgBossType,
-    private readonly options: Required<Omit<QueueConfig, "url" | "schema" | "max" | "superviseIntervalSeconds">>,
+    private readonly options: Required<
+      Omit<QueueConfig, "url" | "schema" | "max" | "superviseIntervalSeconds">
+    >,
   ) {}
 
   /** Starts pg-boss (installing its schema if needed) and makes sure the run queue exists. */

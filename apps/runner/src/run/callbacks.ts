@@ -124,6 +124,7 @@ export function progressEvents(opts: ProgressCallbackOptions): TrainerCallback {
   let firstStep = 0;
   let epochLossSum = 0;
   let epochLossCount = 0;
+  let speed: number | undefined;
   return {
     onTrainStart(t) {
       started = performance.now();
@@ -135,6 +136,9 @@ export function progressEvents(opts: ProgressCallbackOptions): TrainerCallback {
       const elapsed = (performance.now() - started) / 1000;
       const perStep = elapsed / Math.max(1, info.step - firstStep);
       const m = t.lastMetrics;
+      // Smoothed for display (per-step speed jumps with GC and evaluation pauses).
+      const now = m.images_per_sec ?? (opts.batchSize * t.config.accumulate) / Math.max(perStep, 1e-9);
+      speed = speed === undefined ? now : 0.8 * speed + 0.2 * now;
       opts.onProgress({
         type: "step",
         runId: opts.runId,
@@ -146,7 +150,7 @@ export function progressEvents(opts: ProgressCallbackOptions): TrainerCallback {
         totalSteps: t.totalSteps,
         loss: info.loss,
         lr: m.lr ?? 0,
-        imagesPerSec: m.images_per_sec ?? (opts.batchSize * t.config.accumulate) / Math.max(perStep, 1e-9),
+        imagesPerSec: speed,
         etaSec: perStep * (t.totalSteps - info.step),
         metrics: info.metrics,
       });
