@@ -266,7 +266,7 @@ class SharedClientDb implements Db {
     return new StoreUnavailableError(
       "host_unreachable",
       `lost the connection to the selfsup process that hosts ${dataDir} (${who}, port ${h.port}): ${msg}. ` +
-        "It may be busy in a long synchronous step or stopped; retry, or reopen the store",
+        `It may be busy in a long synchronous step or stopped; retry, or reopen the store (if no selfsup process hosts it, delete ${lockPath})`,
       details,
     );
   }
@@ -403,6 +403,14 @@ async function openDirectory(dataDir: string, options: OpenDbOptions): Promise<D
   let unreadableSince: number | undefined;
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0) await sleep(Math.min(250, 20 * attempt));
+    if (Date.now() - started > HOST_START_WAIT_MS + 10_000) {
+      throw new StoreUnavailableError(
+        "locked",
+        `could neither take nor reach ${dataDir} in ${Math.round((Date.now() - started) / 1000)} s (lock: ${lockPath}); ` +
+          "if no selfsup process uses the directory, delete the lock",
+        { dataDir },
+      );
+    }
     const mine = ownLockInfo({ share, ...(options.schema ? { schema: options.schema } : {}) });
     if (tryCreateLock(lockPath, mine)) return host(dataDir, lockPath, mine, options);
     const cur: LockFileState = readLockFile(lockPath);
