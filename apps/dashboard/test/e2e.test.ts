@@ -4,9 +4,9 @@
  * artifacts/ (gitignored).
  *
  * Phase 1, open on loopback: runs table (virtualized, filter, search, keyboard), run page (charts
- * drawn, evaluations, artifacts), compare (overlay, config diff), leaderboard, methods, dark mode,
- * a tag added after logging in with the team token; a second server on the same directory is
- * refused by the store lock. Phase 2, same data with SELFSUP_AUTH=required: login flow, 401s,
+ * drawn, evaluations, artifacts; live update while another process writes), compare (overlay, config diff), leaderboard, methods, dark mode,
+ * a tag added after logging in with the team token; a second server on the same directory reads
+ * through the first (the store's sharing) and takes over when the first exits. Phase 2, same data with SELFSUP_AUTH=required: login flow, 401s,
  * read-only token cannot mutate.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -159,6 +159,28 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     await shot(page, "run-log-time");
   });
 
+  it("updates the charts of a running run live, as a writer appends points through the dashboard's store", async () => {
+    const running = demo[demo.length - 1];
+    expect(running.status).toBe("running");
+    await page.goto(`${server!.url}/runs/${running.id}`);
+    await page.getByText("live · refreshing every 3 s").waitFor();
+    const loss = page.getByRole("region", { name: "Chart of loss" }).getByTestId("chart");
+    await expect.poll(async () => Number(await loss.getAttribute("data-points"))).toBe(800);
+    // Another process (here: this test, like `selfsup train` would) writes through the host.
+    const writer = await openStore({ dataDir: path.join(home, "db") });
+    try {
+      expect(writer.db.sharing?.role).toBe("client");
+      await writer.appendMetrics(
+        running.id,
+        Array.from({ length: 150 }, (_, i) => ({ key: "loss", step: 800 + i, value: 0.5 + 0.001 * i })),
+      );
+    } finally {
+      await writer.close();
+    }
+    await expect.poll(async () => Number(await loss.getAttribute("data-points")), { timeout: 15_000 }).toBe(950);
+    await shot(page, "run-live");
+  });
+
   it("selects two runs with the keyboard and compares them, with a config diff", async () => {
     await page.goto(`${server!.url}/?q=mnist-00`);
     const rows = page.locator("[data-run-id]");
@@ -228,16 +250,24 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     await page.getByText("team token").waitFor();
   });
 
-  it("refuses a second server on the same embedded store while the first runs", async () => {
+  it("shares the embedded store with a second process, and takes it over when the host exits", async () => {
+    // The first dashboard hosts the PGlite directory (it opened it on its first request); a second
+    // one reads through it.
+    const first = await gqlHttp(server!.url, "{ storeInfo { role hostPid } }");
+    expect(first.body.data).toEqual({ storeInfo: { role: "host", hostPid: server!.child.pid } });
     const second = await startDashboard({ SELFSUP_HOME: home });
     try {
-      const r = await gqlHttp(second.url, "{ runCount }");
-      expect(r.status).toBe(503);
-      expect(r.body.errors?.[0].extensions?.code).toBe("STORE_UNAVAILABLE");
-      expect(r.body.errors?.[0].message).toMatch(/in use by @selfsup\/dashboard \(pid \d+\).*DATABASE_URL/);
+      const viaSecond = await gqlHttp(second.url, "{ runCount storeInfo { driver role hostPid } }");
+      expect(viaSecond.body.data).toEqual({ runCount: 424, storeInfo: { driver: "pglite", role: "client", hostPid: server!.child.pid } });
+      // The host goes away: the second dashboard reopens the directory and carries on as host.
+      await server!.stop();
+      await expect
+        .poll(async () => (await gqlHttp(second.url, "{ runCount storeInfo { role } }")).body.data, { timeout: 60_000, interval: 500 })
+        .toEqual({ runCount: 424, storeInfo: { role: "host" } });
     } finally {
       await second.stop();
     }
+    server = undefined;
   });
 
   describe("with login required (SELFSUP_AUTH=required)", () => {

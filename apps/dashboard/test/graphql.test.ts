@@ -502,6 +502,40 @@ describe("mutations and roles", () => {
     expect((await store.getRun(running.id))!.status).toBe("running");
   });
 
+  it("cancels through the runner's real tRPC control API, and reports its refusals", async () => {
+    const { startControlServer } = await import("@selfsup/runner");
+    const { createRegistry } = await import("@selfsup/core");
+    const token = "control-token-0123456789abcdef";
+    const control = await startControlServer({ store, registry: createRegistry(), port: 0, token });
+    try {
+      const queued = await store.createRun({ method: "simclr", dataset: "mnist" });
+      const env = { SELFSUP_CONTROL_URL: control.url, SELFSUP_TOKEN: token };
+      const r = await exec<{ cancelRun: { id: string; status: string } }>(
+        "mutation($id: ID!) { cancelRun(id: $id) { id status } }",
+        { id: queued.id },
+        { role: "write", control: () => runnerControlClient(env) },
+      );
+      expect(r.errors).toBeUndefined();
+      expect(r.data!.cancelRun).toEqual({ id: queued.id, status: "CANCELLED" });
+      // This runner has no queue (embedded store): it says so, and we pass that on.
+      const s = await exec("mutation { submitRun(input: { config: { method: { name: \"simclr\" }, dataset: { name: \"mnist\" } } }) { id } }", {}, {
+        role: "write",
+        control: () => runnerControlClient(env),
+      });
+      expect(codes(s)).toEqual(["RUNNER_PRECONDITION_FAILED"]);
+      expect(s.errors![0].message).toMatch(/no queue/);
+      const again = await store.createRun({ method: "simclr", status: "running" });
+      const wrongToken = await exec("mutation($id: ID!) { cancelRun(id: $id) { id } }", { id: again.id }, {
+        role: "write",
+        control: () => runnerControlClient({ ...env, SELFSUP_TOKEN: "wrong-token-0123456789" }),
+      });
+      expect(codes(wrongToken)).toEqual(["RUNNER_UNAUTHORIZED"]);
+      expect(wrongToken.errors![0].message).toMatch(/SELFSUP_CONTROL_TOKEN/);
+    } finally {
+      await control.close();
+    }
+  });
+
   it("reports the viewer's role", async () => {
     const q = "{ viewer { role canMutate loginRequired } }";
     expect((await exec(q, {}, { role: "write" })).data).toEqual({ viewer: { role: "WRITE", canMutate: true, loginRequired: false } });

@@ -1,9 +1,7 @@
-/** Pure pieces: auth decisions, cookies, config diff, scatter parsing, cursors, smoothing, the lock. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+/** Pure pieces: auth decisions, cookies, config diff, scatter parsing, cursors, smoothing, catalogue helpers. */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ema } from "../src/client/smoothing";
 import { diffConfigs, flattenConfig } from "../src/lib/config-diff";
@@ -23,7 +21,6 @@ import {
 } from "../src/server/auth";
 import { optionsToJsonSchema, pluginRoots } from "../src/server/catalogue";
 import { decodePosition, encodePosition } from "../src/server/cursor";
-import { acquireLock } from "../src/server/store";
 
 describe("auth", () => {
   const cfg: AuthConfig = { loginRequired: true, teamToken: "team-token-123", readToken: "read-token-456" };
@@ -167,26 +164,5 @@ describe("catalogue helpers", () => {
     expect(roots[0]).toBe(app);
     expect(roots).toContain("/opt/plugins");
     expect(roots.some((r) => r.endsWith(path.join("apps", "runner")))).toBe(true);
-  });
-});
-
-describe("embedded store lock", () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "selfsup-lock-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it("takes a free lock, keeps it for this process, and refuses a live holder", () => {
-    const lock = path.join(dir, "db.lock");
-    acquireLock(lock);
-    expect(JSON.parse(readFileSync(lock, "utf8")).pid).toBe(process.pid);
-    acquireLock(lock); // our own: fine
-    writeFileSync(lock, JSON.stringify({ pid: process.ppid, owner: "selfsup worker" }));
-    expect(() => acquireLock(lock)).toThrow(/in use by selfsup worker \(pid \d+\).*DATABASE_URL/);
-  });
-
-  it("takes over a lock whose process is gone", () => {
-    const lock = path.join(dir, "stale.lock");
-    writeFileSync(lock, JSON.stringify({ pid: 2 ** 22 + 12345, owner: "dead" }));
-    acquireLock(lock);
-    expect(JSON.parse(readFileSync(lock, "utf8")).pid).toBe(process.pid);
   });
 });

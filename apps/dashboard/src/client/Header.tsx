@@ -38,14 +38,25 @@ export function ThemeToggle() {
   );
 }
 
-const VIEWER = "query Viewer { viewer { role canMutate loginRequired } }";
+const VIEWER = "query Viewer { viewer { role canMutate loginRequired } storeInfo { driver role hostPid } }";
 
 export function Header() {
   const pathname = usePathname();
-  const viewer = useGql<{ viewer: { role: string; canMutate: boolean; loginRequired: boolean } }>(VIEWER, undefined, {
+  const viewer = useGql<{
+    viewer: { role: string; canMutate: boolean; loginRequired: boolean };
+    storeInfo: { driver: string; role: string | null; hostPid: number | null };
+  }>(VIEWER, undefined, {
     skip: pathname === "/login",
   });
   const v = viewer.data?.viewer;
+  const s = viewer.data?.storeInfo;
+  const storeNote = s
+    ? s.driver === "pg"
+      ? "PostgreSQL"
+      : s.role === "client"
+        ? `PGlite via pid ${s.hostPid}`
+        : "PGlite"
+    : null;
   return (
     <header className="site-header">
       <Link href="/" className="brand">
@@ -62,6 +73,11 @@ export function Header() {
         })}
       </nav>
       <span className="spacer" />
+      {storeNote && (
+        <span className="who" title={s?.role === "client" ? "Another selfsup process holds the embedded store; the dashboard reads through it" : undefined}>
+          {storeNote}
+        </span>
+      )}
       {v && (
         <span className="who" title={v.canMutate ? "You may change runs" : "Read-only"}>
           {v.role === "WRITE" ? "team token" : v.role === "READ" ? "read-only token" : "local, no login"}

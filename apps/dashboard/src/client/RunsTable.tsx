@@ -202,8 +202,19 @@ export function RunsTable() {
   const state = useMemo(() => readState(new URLSearchParams(params.toString())), [params]);
   const { filter, orderBy } = useMemo(() => toVariables(state), [state]);
 
+  // Set when a run is being opened, so a pending search debounce does not pull the page back here.
+  const leaving = useRef(false);
+  const openRun = useCallback(
+    (id: string) => {
+      leaving.current = true;
+      router.push(`/runs/${encodeURIComponent(id)}`);
+    },
+    [router],
+  );
+
   const setParams = useCallback(
     (patch: Record<string, string | null>) => {
+      if (leaving.current) return;
       const next = new URLSearchParams(params.toString());
       for (const [k, v] of Object.entries(patch)) {
         if (v === null || v === "") next.delete(k);
@@ -343,7 +354,7 @@ export function RunsTable() {
       PageUp: () => focusRow(active - perPage),
       Home: () => focusRow(0),
       End: () => focusRow(rows.length - 1),
-      Enter: () => rows[active] && router.push(`/runs/${encodeURIComponent(rows[active].id)}`),
+      Enter: () => rows[active] && openRun(rows[active].id),
       " ": () => rows[active] && toggle(rows[active].id),
     };
     const action = keys[e.key];
@@ -468,8 +479,14 @@ export function RunsTable() {
                   style={{ top: item.start, gridTemplateColumns: template }}
                   onFocus={() => setActive(item.index)}
                   onClick={(e) => {
-                    if ((e.target as HTMLElement).closest("input,a")) return;
-                    router.push(`/runs/${encodeURIComponent(run.id)}`);
+                    const target = e.target as HTMLElement;
+                    if (target.closest("input")) return;
+                    if (target.closest("a")) {
+                      // The link navigates (or opens a tab with a modifier key).
+                      if (!(e.metaKey || e.ctrlKey || e.shiftKey)) leaving.current = true;
+                      return;
+                    }
+                    openRun(run.id);
                   }}
                 >
                   <div role="cell">

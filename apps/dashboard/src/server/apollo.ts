@@ -4,13 +4,25 @@
  * internals: store validation errors become BAD_USER_INPUT / NOT_FOUND / CONFLICT with the store's
  * message (it names the field), anything unexpected becomes "internal error" (logged here).
  */
-import { ApolloServer } from "@apollo/server";
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
 import type { GraphQLFormattedError } from "graphql";
 import type { Context } from "./context";
 import { typeDefs } from "./generated/graphql";
 import { costLimitPlugin, depthLimitRule, LIMITS } from "./limits";
 import { resolvers } from "./resolvers";
+import { noteStoreError } from "./store";
+
+/** Lets the store module notice that the process serving our embedded store went away. */
+const storeHealthPlugin: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async didEncounterErrors({ errors }) {
+        for (const e of errors) noteStoreError(e.originalError ?? e);
+      },
+    };
+  },
+};
 
 const STORE_CODES: Record<string, string> = {
   invalid_input: "BAD_USER_INPUT",
@@ -53,7 +65,7 @@ export function createApolloServer(): ApolloServer<Context> {
     typeDefs,
     resolvers,
     validationRules: [depthLimitRule(LIMITS.maxDepth, LIMITS.maxIntrospectionDepth)],
-    plugins: [costLimitPlugin(LIMITS.maxCost)],
+    plugins: [costLimitPlugin(LIMITS.maxCost), storeHealthPlugin],
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError,

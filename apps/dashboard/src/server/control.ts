@@ -7,9 +7,12 @@
 import { GraphQLError } from "graphql";
 
 export interface SubmitInput {
+  /** The run config as `selfsup train` takes it (validated by the runner). */
   config: Record<string, unknown>;
+  /** Merged into the config (the runner's config has `name` and `tags`). */
   name?: string;
   tags?: string[];
+  notes?: string;
 }
 
 /** What the dashboard needs from the runner. Tests pass a fake. */
@@ -18,7 +21,8 @@ export interface ControlClient {
   cancel(id: string): Promise<void>;
 }
 
-export const DEFAULT_CONTROL_URL = "http://127.0.0.1:7450";
+/** Where `selfsup serve` listens by default. */
+export const DEFAULT_CONTROL_URL = "http://127.0.0.1:7373/trpc";
 
 export function controlUrl(env: Record<string, string | undefined> = process.env): string {
   return env.SELFSUP_CONTROL_URL?.trim() || DEFAULT_CONTROL_URL;
@@ -49,32 +53,28 @@ export function isConnectionError(err: unknown): boolean {
   return false;
 }
 
-/** The shape of `@selfsup/runner/client`'s client, as far as the dashboard uses it. */
-interface RunnerClientModule {
-  createControlClient(options: { url: string; token?: string }): {
-    submit: { mutate(input: unknown): Promise<unknown> } | ((input: unknown) => Promise<unknown>);
-    cancel: { mutate(input: unknown): Promise<unknown> } | ((input: unknown) => Promise<unknown>);
-  };
-}
+type RunnerClientModule = typeof import("@selfsup/runner/client");
 
-function call(proc: unknown, input: unknown): Promise<unknown> {
-  if (typeof proc === "function") return (proc as (i: unknown) => Promise<unknown>)(input);
-  if (proc && typeof (proc as { mutate?: unknown }).mutate === "function") {
-    return (proc as { mutate(i: unknown): Promise<unknown> }).mutate(input);
-  }
-  throw new Error("the runner client lacks this procedure");
-}
+/** tRPC error codes the runner answers with, as GraphQL codes. */
+const TRPC_TO_GRAPHQL: Record<string, string> = {
+  BAD_REQUEST: "BAD_USER_INPUT",
+  NOT_FOUND: "NOT_FOUND",
+  CONFLICT: "CONFLICT",
+  UNAUTHORIZED: "RUNNER_UNAUTHORIZED",
+  FORBIDDEN: "RUNNER_UNAUTHORIZED",
+  PRECONDITION_FAILED: "RUNNER_PRECONDITION_FAILED",
+};
 
 /**
- * The real client, imported lazily so the dashboard starts (and reads) without the runner
- * installed or running.
+ * The real client (`@selfsup/runner/client`), imported on first use so the dashboard starts and
+ * reads without the runner.
  */
 export async function runnerControlClient(env: Record<string, string | undefined> = process.env): Promise<ControlClient> {
   const url = controlUrl(env);
   const token = env.SELFSUP_CONTROL_TOKEN || env.SELFSUP_TOKEN || undefined;
   let mod: RunnerClientModule;
   try {
-    // A variable specifier keeps bundlers from resolving it at build time.
+    // A variable specifier: Node loads it at run time (the bundler leaves it alone).
     const specifier = "@selfsup/runner/client";
     mod = (await import(/* webpackIgnore: true */ /* turbopackIgnore: true */ specifier)) as RunnerClientModule;
   } catch (err) {
@@ -86,21 +86,30 @@ export async function runnerControlClient(env: Record<string, string | undefined
       return await fn();
     } catch (err) {
       if (isConnectionError(err)) throw runnerUnavailable(url, err);
+      const trpcCode = (err as { data?: { code?: unknown } }).data?.code;
+      const code = (typeof trpcCode === "string" && TRPC_TO_GRAPHQL[trpcCode]) || "RUNNER_ERROR";
       const message = err instanceof Error ? err.message : String(err);
-      throw new GraphQLError(`the runner refused: ${message}`, { extensions: { code: "RUNNER_ERROR" } });
+      const hint = code === "RUNNER_UNAUTHORIZED" ? " (the dashboard sends SELFSUP_CONTROL_TOKEN, else SELFSUP_TOKEN)" : "";
+      throw new GraphQLError(`the runner at ${url} refused: ${message}${hint}`, { extensions: { code } });
     }
   };
   return {
     submit: (input) =>
       guard(async () => {
-        const res = (await call(client.submit, input)) as { id?: unknown; runId?: unknown } | string;
-        const id = typeof res === "string" ? res : String(res?.id ?? res?.runId ?? "");
-        if (!id) throw new Error("the runner's submit answered without a run id");
-        return { id };
+        const config = {
+          ...input.config,
+          ...(input.name !== undefined ? { name: input.name } : {}),
+          ...(input.tags !== undefined ? { tags: input.tags } : {}),
+        };
+        const run = await client.submit.mutate({
+          config: config as Parameters<typeof client.submit.mutate>[0]["config"],
+          ...(input.notes !== undefined ? { notes: input.notes } : {}),
+        });
+        return { id: run.id };
       }),
     cancel: (id) =>
       guard(async () => {
-        await call(client.cancel, { id });
+        await client.cancel.mutate({ id });
       }),
   };
 }

@@ -17,6 +17,7 @@ import { badInput, checkRange, LIMITS } from "./limits";
 import type { LeaderboardEntryModel } from "./models";
 import { JSONScalar, DateTimeScalar } from "./scalars";
 import { leaderboardScopes } from "./sql";
+import { storeRole } from "./store";
 
 /** Inline data: URLs for binary artifacts up to this size. */
 const MAX_DATA_URL_BYTES = 512 * 1024;
@@ -187,6 +188,7 @@ export const resolvers: Resolvers = {
       const c = await ctx.catalogue();
       return { plugins: c.plugins, failures: c.failures };
     },
+    storeInfo: (_parent, _args, ctx) => storeRole(ctx.store),
     viewer: (_parent, _args, ctx) => ({
       role: ctx.role,
       canMutate: mutationRefusal(ctx.role, ctx.auth) === null,
@@ -235,6 +237,7 @@ export const resolvers: Resolvers = {
         config: config as Record<string, unknown>,
         ...(input.name != null ? { name: input.name } : {}),
         ...(input.tags != null ? { tags: input.tags } : {}),
+        ...(input.notes != null ? { notes: input.notes } : {}),
       });
       return { id };
     },
