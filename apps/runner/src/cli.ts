@@ -206,7 +206,7 @@ program
 program
   .command("bench")
   .description("run @selfsup/core's benchmarks (speed per method and backend, quality with few labels)")
-  .argument("[args...]", "arguments for the benchmark (after --)")
+  .argument("[args...]", "--backend <name>, --only <sections>, --epochs <n>, --quick (after --)")
   .allowUnknownOption()
   .action(async (args: string[]) => {
     const { benchCommand } = await import("./commands/bench.js");
