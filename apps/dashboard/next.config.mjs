@@ -8,7 +8,13 @@ const workspaceRoot = path.resolve(here, "../..");
 const nextConfig = {
   // Loaded with Node's own import at run time, not bundled: the store (PGlite's wasm, pg), the
   // plugin registry (TensorFlow.js, dynamic plugin imports) and the runner's client.
-  serverExternalPackages: ["@selfsup/store", "@selfsup/core", "@selfsup/runner", "@electric-sql/pglite", "pg"],
+  serverExternalPackages: [
+    "@selfsup/store",
+    "@selfsup/core",
+    "@selfsup/runner",
+    "@electric-sql/pglite",
+    "pg",
+  ],
   turbopack: { root: workspaceRoot },
   outputFileTracingRoot: workspaceRoot,
   poweredByHeader: false,

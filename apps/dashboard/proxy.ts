@@ -13,7 +13,10 @@ export function proxy(request: NextRequest) {
   const { pathname, search } = request.nextUrl;
   if (PUBLIC.has(pathname)) return NextResponse.next();
   const result = authenticate(
-    { authorization: request.headers.get("authorization"), session: request.cookies.get(SESSION_COOKIE)?.value ?? null },
+    {
+      authorization: request.headers.get("authorization"),
+      session: request.cookies.get(SESSION_COOKIE)?.value ?? null,
+    },
     authConfigFromEnv(),
   );
   if (result.ok) return NextResponse.next();

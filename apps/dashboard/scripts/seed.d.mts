@@ -4,7 +4,11 @@ export declare function rng(seed?: number): () => number;
 export declare const METHODS: Array<{ method: string; family: string; options: Record<string, unknown> }>;
 export declare const DATASETS: string[];
 export declare const BACKBONES: string[];
-export declare function encodePng(width: number, height: number, pixel: (x: number, y: number) => [number, number, number]): Uint8Array;
+export declare function encodePng(
+  width: number,
+  height: number,
+  pixel: (x: number, y: number) => [number, number, number],
+): Uint8Array;
 export declare function runCurves(
   rand: () => number,
   steps: number,
@@ -13,7 +17,14 @@ export declare function runCurves(
 ): Array<{ key: string; step: number; value: number; wallTime: Date }>;
 export declare function seedDemo(
   store: RunStore,
-  options?: { count?: number; withMetrics?: number; points?: number; seed?: number; running?: boolean; now?: number },
+  options?: {
+    count?: number;
+    withMetrics?: number;
+    points?: number;
+    seed?: number;
+    running?: boolean;
+    now?: number;
+  },
 ): Promise<Run[]>;
 export declare function seedBulk(
   store: RunStore,

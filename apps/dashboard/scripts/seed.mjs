@@ -112,7 +112,11 @@ function augmentPreview(rand) {
     const r = Math.hypot(u / p.s, (v / p.s) * 0.6);
     const ring = Math.exp(-((r - 7) ** 2) / 6) + (Math.abs(u / p.s - 3) < 1.5 && Math.abs(v) < 9 ? 0.8 : 0);
     const k = Math.min(1, ring);
-    return [Math.round(255 * k * (0.5 + 0.5 * p.hue)), Math.round(255 * k * (1 - p.hue * 0.5)), Math.round(255 * k)];
+    return [
+      Math.round(255 * k * (0.5 + 0.5 * p.hue)),
+      Math.round(255 * k * (1 - p.hue * 0.5)),
+      Math.round(255 * k),
+    ];
   });
 }
 
@@ -141,9 +145,17 @@ export function runCurves(rand, steps, quality, t0) {
     let loss = 0.6 + (1 - quality) * 0.8 + 4 * decay + (rand() - 0.5) * 0.15;
     if (rand() < 0.002) loss += 2 + rand() * 3; // rare spikes: the band must keep them
     points.push({ key: "loss", step: s, value: loss, wallTime });
-    const lr = s < warm ? (peak * (s + 1)) / warm : (peak * 0.5 * (1 + Math.cos((Math.PI * (s - warm)) / (steps - warm))));
+    const lr =
+      s < warm
+        ? (peak * (s + 1)) / warm
+        : peak * 0.5 * (1 + Math.cos((Math.PI * (s - warm)) / (steps - warm)));
     points.push({ key: "lr", step: s, value: lr, wallTime });
-    points.push({ key: "images_per_sec", step: s, value: 900 + quality * 300 + (rand() - 0.5) * 120, wallTime });
+    points.push({
+      key: "images_per_sec",
+      step: s,
+      value: 900 + quality * 300 + (rand() - 0.5) * 120,
+      wallTime,
+    });
     if (s % 100 === 0 || s === steps - 1) {
       const acc = 0.1 + (0.35 + quality * 0.55) * (1 - Math.exp(-s / (steps * 0.3))) + (rand() - 0.5) * 0.02;
       points.push({ key: "knn_top1", step: s, value: Math.min(0.995, acc), wallTime });
@@ -156,7 +168,10 @@ export function runCurves(rand, steps, quality, t0) {
  * Seeds `count` runs (the first `withMetrics` of them with curves of `points` steps) plus results.
  * Returns the created runs, newest last.
  */
-export async function seedDemo(store, { count = 40, withMetrics = 8, points = 1500, seed = 7, running = true, now = Date.now() } = {}) {
+export async function seedDemo(
+  store,
+  { count = 40, withMetrics = 8, points = 1500, seed = 7, running = true, now = Date.now() } = {},
+) {
   const rand = rng(seed);
   const runs = [];
   for (let i = 0; i < count; i++) {
@@ -171,7 +186,10 @@ export async function seedDemo(store, { count = 40, withMetrics = 8, points = 15
     const status = isRunning ? "running" : i % 13 === 5 ? "failed" : i % 17 === 9 ? "cancelled" : "finished";
     const config = {
       method: { name: m.method, options: m.options },
-      backbone: { name: backbone, options: backbone === "vit-tiny" ? { patchSize: 4, depth: 6 } : { width: 32 } },
+      backbone: {
+        name: backbone,
+        options: backbone === "vit-tiny" ? { patchSize: 4, depth: 6 } : { width: 32 },
+      },
       dataset: { name: dataset, split: "train" },
       optimizer: { name: "adamw", lr, weightDecay: 1e-4 },
       schedule: { name: "cosine", warmupSteps: 75 },
@@ -207,13 +225,41 @@ export async function seedDemo(store, { count = 40, withMetrics = 8, points = 15
     if (status !== "running") {
       for (const labelsPerClass of [10, 100, null]) {
         for (const s of [0, 1, 2]) {
-          const v = Math.min(0.995, knn - (labelsPerClass === 10 ? 0.12 : labelsPerClass === 100 ? 0.04 : 0) + (rand() - 0.5) * 0.02);
-          await store.addEvaluation({ runId: run.id, protocol: "knn", labelsPerClass, seed: s, metric: "top1", value: v });
-          await store.addEvaluation({ runId: run.id, protocol: "linear", labelsPerClass, seed: s, metric: "top1", value: Math.min(0.995, v + 0.03) });
+          const v = Math.min(
+            0.995,
+            knn - (labelsPerClass === 10 ? 0.12 : labelsPerClass === 100 ? 0.04 : 0) + (rand() - 0.5) * 0.02,
+          );
+          await store.addEvaluation({
+            runId: run.id,
+            protocol: "knn",
+            labelsPerClass,
+            seed: s,
+            metric: "top1",
+            value: v,
+          });
+          await store.addEvaluation({
+            runId: run.id,
+            protocol: "linear",
+            labelsPerClass,
+            seed: s,
+            metric: "top1",
+            value: Math.min(0.995, v + 0.03),
+          });
         }
       }
-      await store.addCheckpoint({ runId: run.id, path: `.selfsup/checkpoints/${run.id}/latest`, step: points, checksum: `sha256:${run.id.toLowerCase()}`, kind: "latest" });
-      await store.addCheckpoint({ runId: run.id, path: `.selfsup/checkpoints/${run.id}/best`, step: Math.round(points * 0.8), kind: "best" });
+      await store.addCheckpoint({
+        runId: run.id,
+        path: `.selfsup/checkpoints/${run.id}/latest`,
+        step: points,
+        checksum: `sha256:${run.id.toLowerCase()}`,
+        kind: "latest",
+      });
+      await store.addCheckpoint({
+        runId: run.id,
+        path: `.selfsup/checkpoints/${run.id}/best`,
+        step: Math.round(points * 0.8),
+        kind: "best",
+      });
       await store.finishRun(run.id, {
         status,
         summary: { knn_top1: knn, loss: 0.6 + (1 - quality) * 0.8, images_per_sec: 900 + quality * 300 },
@@ -223,8 +269,22 @@ export async function seedDemo(store, { count = 40, withMetrics = 8, points = 15
       await store.updateSummary(run.id, { loss: 1.4 });
     }
     if (i < withMetrics || isRunning) {
-      await store.addArtifact({ runId: run.id, kind: "augment-preview", name: "views.png", mime: "image/png", step: 0, bytes: augmentPreview(rand) });
-      await store.addArtifact({ runId: run.id, kind: "pca", name: "embeddings", mime: "application/json", step: points, data: pcaScatter(rand, 10, 60, 0.4 + quality) });
+      await store.addArtifact({
+        runId: run.id,
+        kind: "augment-preview",
+        name: "views.png",
+        mime: "image/png",
+        step: 0,
+        bytes: augmentPreview(rand),
+      });
+      await store.addArtifact({
+        runId: run.id,
+        kind: "pca",
+        name: "embeddings",
+        mime: "application/json",
+        step: points,
+        data: pcaScatter(rand, 10, 60, 0.4 + quality),
+      });
     }
     // The store stamps start and finish with now(); spread them like a real history instead.
     const minutes = 20 + Math.round(rand() * 90);
@@ -244,7 +304,10 @@ export async function seedDemo(store, { count = 40, withMetrics = 8, points = 15
  * Bulk data for benchmarks, written by SQL (generate_series) rather than row by row: `runs` runs,
  * and one run with `points` loss points. Uses the store's `db` hatch.
  */
-export async function seedBulk(store, { runs = 100_000, points = 10_000_000, chunk = 1_000_000, olderThanHours = 0 } = {}) {
+export async function seedBulk(
+  store,
+  { runs = 100_000, points = 10_000_000, chunk = 1_000_000, olderThanHours = 0 } = {},
+) {
   await store.db.exec(`
     INSERT INTO runs (id, name, method, family, dataset, backbone, backend, host, config, status, tags, summary, created_at, started_at, finished_at)
     SELECT 'b' || lpad(g::text, 7, '0'),

@@ -27,7 +27,9 @@ if (!env.DATABASE_URL && !env.SELFSUP_HOME) {
 }
 process.env.SELFSUP_HOME = env.SELFSUP_HOME;
 
-const loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].includes(env.HOST.toLowerCase()) || /^127(\.\d+){3}$/.test(env.HOST);
+const loopback =
+  ["127.0.0.1", "localhost", "::1", "[::1]"].includes(env.HOST.toLowerCase()) ||
+  /^127(\.\d+){3}$/.test(env.HOST);
 if (!loopback && !env.SELFSUP_TOKEN && !env.SELFSUP_READ_TOKEN) {
   console.error(
     `selfsup dashboard: HOST=${env.HOST} is not loopback, so reading needs a login, but neither SELFSUP_TOKEN ` +
@@ -36,13 +38,20 @@ if (!loopback && !env.SELFSUP_TOKEN && !env.SELFSUP_READ_TOKEN) {
   process.exit(2);
 }
 if (!existsSync(path.join(appDir, ".next", "BUILD_ID"))) {
-  console.error("selfsup dashboard: no build found; run `pnpm --filter @selfsup/dashboard build` (or `pnpm build`) first.");
+  console.error(
+    "selfsup dashboard: no build found; run `pnpm --filter @selfsup/dashboard build` (or `pnpm build`) first.",
+  );
   process.exit(2);
 }
 
 const { openStore, resolveTarget, redact } = await import("@selfsup/store");
 const target = resolveTarget({}, env);
-const where = target.kind === "pg" ? `PostgreSQL ${redact(target.url)}` : target.kind === "pglite" ? `PGlite ${target.dataDir}` : "memory";
+const where =
+  target.kind === "pg"
+    ? `PostgreSQL ${redact(target.url)}`
+    : target.kind === "pglite"
+      ? `PGlite ${target.dataDir}`
+      : "memory";
 
 if (process.argv.includes("--demo")) {
   const store = await openStore({});
@@ -61,7 +70,13 @@ const require = createRequire(path.join(appDir, "package.json"));
 const nextBin = require.resolve("next/dist/bin/next");
 const host = env.HOST.replace(/^\[(.*)\]$/, "$1");
 const shown = host.includes(":") ? `[${host}]` : host;
-console.log(`selfsup dashboard: http://${shown}:${env.PORT}  (store: ${where}${loopback ? "; reading open on loopback" : "; login required"})`);
-const child = spawn(process.execPath, [nextBin, "start", "-H", host, "-p", env.PORT], { cwd: appDir, env, stdio: "inherit" });
+console.log(
+  `selfsup dashboard: http://${shown}:${env.PORT}  (store: ${where}${loopback ? "; reading open on loopback" : "; login required"})`,
+);
+const child = spawn(process.execPath, [nextBin, "start", "-H", host, "-p", env.PORT], {
+  cwd: appDir,
+  env,
+  stdio: "inherit",
+});
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -39,10 +39,17 @@ async function gqlHttp(url: string, query: string, headers: Record<string, strin
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({ query }),
   });
-  return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown>; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      data?: Record<string, unknown>;
+      errors?: Array<{ message: string; extensions?: { code?: string } }>;
+    },
+  };
 }
 
-const shot = (p: Page, name: string, fullPage = false) => p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+const shot = (p: Page, name: string, fullPage = false) =>
+  p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
 
 /** Pixels of a canvas close to an RGB colour (the series colour), i.e. actually drawn line. */
 function countColouredPixels(p: Page, selector: string, rgb: [number, number, number]): Promise<number> {
@@ -54,7 +61,13 @@ function countColouredPixels(p: Page, selector: string, rgb: [number, number, nu
         if (!ctx) continue;
         const { data } = ctx.getImageData(0, 0, c.width, c.height);
         for (let i = 0; i < data.length; i += 4) {
-          if (data[i + 3] > 100 && Math.abs(data[i] - rgb[0]) < 40 && Math.abs(data[i + 1] - rgb[1]) < 40 && Math.abs(data[i + 2] - rgb[2]) < 40) n++;
+          if (
+            data[i + 3] > 100 &&
+            Math.abs(data[i] - rgb[0]) < 40 &&
+            Math.abs(data[i + 1] - rgb[1]) < 40 &&
+            Math.abs(data[i + 2] - rgb[2]) < 40
+          )
+            n++;
         }
       }
       return n;
@@ -78,7 +91,15 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     server = await startDashboard({ SELFSUP_HOME: home, SELFSUP_TOKEN: TEAM, SELFSUP_READ_TOKEN: READ });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      args: [
+        "--no-sandbox",
+        "--headless",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
     });
     context = await browser.newContext({ viewport: { width: 1366, height: 800 }, colorScheme: "light" });
     page = await context.newPage();
@@ -115,8 +136,13 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
   it("filters by search and by a chip, and clears", async () => {
     await page.getByLabel("Search runs").fill("simclr");
     await page.waitForURL(/q=simclr/);
-    await page.getByTestId("run-count").filter({ hasText: /^\d+ runs?$/ }).waitFor();
-    await expect.poll(async () => (await page.getByTestId("run-count").textContent()) ?? "").not.toBe("424 runs");
+    await page
+      .getByTestId("run-count")
+      .filter({ hasText: /^\d+ runs?$/ })
+      .waitFor();
+    await expect
+      .poll(async () => (await page.getByTestId("run-count").textContent()) ?? "")
+      .not.toBe("424 runs");
     const methods = await page.locator("[data-run-id] [role=cell]:nth-child(4)").allTextContents();
     expect(methods.length).toBeGreaterThan(0);
     expect(new Set(methods)).toEqual(new Set(["simclr"]));
@@ -124,7 +150,11 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     await page.getByLabel("Filter by dataset").selectOption("cifar10");
     await page.waitForURL(/dataset=cifar10/);
     await page.getByTestId("filter-chips").getByText("dataset: cifar10").waitFor();
-    await expect.poll(async () => new Set(await page.locator("[data-run-id] [role=cell]:nth-child(5)").allTextContents())).toEqual(new Set(["cifar10"]));
+    await expect
+      .poll(
+        async () => new Set(await page.locator("[data-run-id] [role=cell]:nth-child(5)").allTextContents()),
+      )
+      .toEqual(new Set(["cifar10"]));
     await page.keyboard.press("Escape");
     await shot(page, "runs-filtered");
     await page.getByRole("button", { name: "Clear all" }).click();
@@ -140,12 +170,18 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     await page.getByTestId("run-name").filter({ hasText: run.name }).waitFor();
     const loss = page.getByRole("region", { name: "Chart of loss" });
     await loss.getByTestId("chart").locator("canvas").first().waitFor();
-    await expect.poll(async () => Number(await loss.getByTestId("chart").getAttribute("data-points"))).toBe(1000);
+    await expect
+      .poll(async () => Number(await loss.getByTestId("chart").getAttribute("data-points")))
+      .toBe(1000);
     await loss.getByText("1,000 buckets of 2,000 points").waitFor();
     // The loss line (#4e79a7) is really painted on the canvas.
-    await expect.poll(() => countColouredPixels(page, "[aria-label='Chart of loss'] canvas", [78, 121, 167])).toBeGreaterThan(300);
+    await expect
+      .poll(() => countColouredPixels(page, "[aria-label='Chart of loss'] canvas", [78, 121, 167]))
+      .toBeGreaterThan(300);
     const knn = page.getByRole("region", { name: "Chart of knn_top1" });
-    await expect.poll(async () => Number(await knn.getByTestId("chart").getAttribute("data-points"))).toBe(21);
+    await expect
+      .poll(async () => Number(await knn.getByTestId("chart").getAttribute("data-points")))
+      .toBe(21);
     expect(await page.getByTestId("evaluations").locator("tbody tr").count()).toBe(6);
     const img = page.getByTestId("artifact-image");
     await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBe(224);
@@ -155,7 +191,9 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     // Chart options: log scale, x axis by time.
     await page.getByLabel("log y").check();
     await page.getByLabel("x axis").selectOption("relative_time");
-    await expect.poll(async () => Number(await loss.getByTestId("chart").getAttribute("data-points"))).toBe(1000);
+    await expect
+      .poll(async () => Number(await loss.getByTestId("chart").getAttribute("data-points")))
+      .toBe(1000);
     await shot(page, "run-log-time");
   });
 
@@ -177,7 +215,9 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     } finally {
       await writer.close();
     }
-    await expect.poll(async () => Number(await loss.getAttribute("data-points")), { timeout: 15_000 }).toBe(950);
+    await expect
+      .poll(async () => Number(await loss.getAttribute("data-points")), { timeout: 15_000 })
+      .toBe(950);
     await shot(page, "run-live");
   });
 
@@ -195,11 +235,17 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     await page.waitForURL(/\/compare\?ids=/);
     await page.getByTestId("compare-legend").locator(".chip").nth(1).waitFor();
     const loss = page.getByRole("region", { name: "Chart of loss" });
-    await expect.poll(async () => Number(await loss.getByTestId("chart").getAttribute("data-points"))).toBe(2000);
-    await expect.poll(() => countColouredPixels(page, "[aria-label='Chart of loss'] canvas", [242, 142, 43])).toBeGreaterThan(200);
+    await expect
+      .poll(async () => Number(await loss.getByTestId("chart").getAttribute("data-points")))
+      .toBe(2000);
+    await expect
+      .poll(() => countColouredPixels(page, "[aria-label='Chart of loss'] canvas", [242, 142, 43]))
+      .toBeGreaterThan(200);
     const diff = page.getByTestId("config-diff");
     await diff.locator("[data-path='method.name']").waitFor();
-    const paths = await diff.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-path")));
+    const paths = await diff
+      .locator("tbody tr")
+      .evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-path")));
     expect(paths).toContain("seed");
     expect(paths).not.toContain("dataset.split");
     expect(paths).not.toContain("steps");
@@ -211,7 +257,9 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
   it("shows the leaderboard and the methods catalogue", async () => {
     await page.goto(`${server!.url}/leaderboard`);
     await page.waitForURL(/dataset=/);
-    await expect.poll(() => page.getByTestId("leaderboard").first().locator("tbody tr").count()).toBeGreaterThan(3);
+    await expect
+      .poll(() => page.getByTestId("leaderboard").first().locator("tbody tr").count())
+      .toBeGreaterThan(3);
     await shot(page, "leaderboard");
     await page.goto(`${server!.url}/methods`);
     await page.getByRole("heading", { name: "Plugins" }).waitFor({ timeout: 60_000 });
@@ -223,7 +271,12 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     const dark = await browser.newContext({ viewport: { width: 1366, height: 800 }, colorScheme: "dark" });
     const p = await dark.newPage();
     await p.goto(`${server!.url}/runs/${demo[1].id}`);
-    await p.getByRole("region", { name: "Chart of loss" }).getByTestId("chart").locator("canvas").first().waitFor();
+    await p
+      .getByRole("region", { name: "Chart of loss" })
+      .getByTestId("chart")
+      .locator("canvas")
+      .first()
+      .waitFor();
     const bg = () => p.evaluate(() => getComputedStyle(document.body).backgroundColor);
     expect(await bg()).toBe("rgb(15, 18, 22)");
     await shot(p, "run-dark");
@@ -258,11 +311,17 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     const second = await startDashboard({ SELFSUP_HOME: home });
     try {
       const viaSecond = await gqlHttp(second.url, "{ runCount storeInfo { driver role hostPid } }");
-      expect(viaSecond.body.data).toEqual({ runCount: 424, storeInfo: { driver: "pglite", role: "client", hostPid: server!.child.pid } });
+      expect(viaSecond.body.data).toEqual({
+        runCount: 424,
+        storeInfo: { driver: "pglite", role: "client", hostPid: server!.child.pid },
+      });
       // The host goes away: the second dashboard reopens the directory and carries on as host.
       await server!.stop();
       await expect
-        .poll(async () => (await gqlHttp(second.url, "{ runCount storeInfo { role } }")).body.data, { timeout: 60_000, interval: 500 })
+        .poll(async () => (await gqlHttp(second.url, "{ runCount storeInfo { role } }")).body.data, {
+          timeout: 60_000,
+          interval: 500,
+        })
         .toEqual({ runCount: 424, storeInfo: { role: "host" } });
     } finally {
       await second.stop();
@@ -273,7 +332,12 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
   describe("with login required (SELFSUP_AUTH=required)", () => {
     beforeAll(async () => {
       await server?.stop(); // closes PGlite and releases the lock
-      server = await startDashboard({ SELFSUP_HOME: home, SELFSUP_TOKEN: TEAM, SELFSUP_READ_TOKEN: READ, SELFSUP_AUTH: "required" });
+      server = await startDashboard({
+        SELFSUP_HOME: home,
+        SELFSUP_TOKEN: TEAM,
+        SELFSUP_READ_TOKEN: READ,
+        SELFSUP_AUTH: "required",
+      });
     }, 120_000);
 
     it("answers 401 to the API and redirects pages to /login", async () => {
@@ -287,11 +351,21 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
       expect(page.headers.get("location")).toMatch(/\/login\?next=%2Fcompare%3Fids%3Da$/);
       const art = await fetch(`${server!.url}/api/artifacts/${demo[0].id}/augment-preview/views.png`);
       expect(art.status).toBe(401);
-      const readOk = await gqlHttp(server!.url, "{ runCount viewer { role canMutate } }", { authorization: `Bearer ${READ}` });
+      const readOk = await gqlHttp(server!.url, "{ runCount viewer { role canMutate } }", {
+        authorization: `Bearer ${READ}`,
+      });
       expect(readOk.body.data).toEqual({ runCount: 424, viewer: { role: "READ", canMutate: false } });
-      const readMut = await gqlHttp(server!.url, `mutation { setNote(id: "${demo[0].id}", note: "x") { id } }`, { authorization: `Bearer ${READ}` });
+      const readMut = await gqlHttp(
+        server!.url,
+        `mutation { setNote(id: "${demo[0].id}", note: "x") { id } }`,
+        { authorization: `Bearer ${READ}` },
+      );
       expect(readMut.body.errors?.[0].extensions?.code).toBe("FORBIDDEN");
-      const teamMut = await gqlHttp(server!.url, `mutation { setNote(id: "${demo[0].id}", note: "from e2e") { notes } }`, { authorization: `Bearer ${TEAM}` });
+      const teamMut = await gqlHttp(
+        server!.url,
+        `mutation { setNote(id: "${demo[0].id}", note: "from e2e") { notes } }`,
+        { authorization: `Bearer ${TEAM}` },
+      );
       expect(teamMut.body.data).toEqual({ setNote: { notes: "from e2e" } });
     });
 

@@ -21,7 +21,12 @@ const N_POINTS = 20_000;
 
 beforeAll(async () => {
   store = await openStore({ url: "memory://" });
-  demo = await seedDemo(store, { count: 40, withMetrics: 3, points: 300, now: Date.parse("2025-06-01T12:00:00Z") });
+  demo = await seedDemo(store, {
+    count: 40,
+    withMetrics: 3,
+    points: 300,
+    now: Date.parse("2025-06-01T12:00:00Z"),
+  });
   spike = await store.createRun({
     id: "spike-run",
     name: "spike-run",
@@ -49,12 +54,28 @@ afterAll(async () => {
   await store?.close();
 });
 
-const newestFirst = () => [...demo, spike].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (b.id < a.id ? -1 : 1));
+const newestFirst = () =>
+  [...demo, spike].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (b.id < a.id ? -1 : 1));
 
 interface Page {
   runs: {
-    edges: Array<{ cursor: string; node: { id: string; name: string; method: string; status: string; tags: string[]; summaryValue: number | null } }>;
-    pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string | null; startCursor: string | null };
+    edges: Array<{
+      cursor: string;
+      node: {
+        id: string;
+        name: string;
+        method: string;
+        status: string;
+        tags: string[];
+        summaryValue: number | null;
+      };
+    }>;
+    pageInfo: {
+      hasNextPage: boolean;
+      hasPreviousPage: boolean;
+      endCursor: string | null;
+      startCursor: string | null;
+    };
     totalCount: number;
   };
 }
@@ -77,7 +98,11 @@ async function page(vars: Record<string, unknown>) {
 describe("runs connection", () => {
   it("lists newest first with a total count", async () => {
     const p = await page({ first: 10 });
-    expect(p.edges.map((e) => e.node.id)).toEqual(newestFirst().slice(0, 10).map((r) => r.id));
+    expect(p.edges.map((e) => e.node.id)).toEqual(
+      newestFirst()
+        .slice(0, 10)
+        .map((r) => r.id),
+    );
     expect(p.totalCount).toBe(41);
     expect(p.pageInfo.hasNextPage).toBe(true);
     expect(p.pageInfo.hasPreviousPage).toBe(false);
@@ -132,7 +157,11 @@ describe("runs connection", () => {
     expect(codes(forged)).toEqual(["BAD_USER_INPUT"]);
     expect(forged.errors![0].message).toMatch(/after/);
     const otherSort = await page({ first: 2 });
-    const mismatch = await exec(PAGE, { key: "x", after: otherSort.pageInfo.endCursor, orderBy: { field: "NAME", direction: "ASC" } });
+    const mismatch = await exec(PAGE, {
+      key: "x",
+      after: otherSort.pageInfo.endCursor,
+      orderBy: { field: "NAME", direction: "ASC" },
+    });
     expect(codes(mismatch)).toEqual(["BAD_USER_INPUT"]);
     expect(mismatch.errors![0].message).toMatch(/cursor was made for orderBy created_at desc/);
   });
@@ -140,23 +169,36 @@ describe("runs connection", () => {
   it("filters by method, family, dataset, backbone, status, tag, search and created range", async () => {
     const check = async (filter: Record<string, unknown>, want: (r: Run) => boolean) => {
       const p = await page({ first: 200, filter });
-      const expected = newestFirst().filter(want).map((r) => r.id);
+      const expected = newestFirst()
+        .filter(want)
+        .map((r) => r.id);
       expect(expected.length).toBeGreaterThan(0);
       expect(p.edges.map((e) => e.node.id)).toEqual(expected);
       expect(p.totalCount).toBe(expected.length);
-      const count = await exec<{ runCount: number }>("query($f: RunFilter) { runCount(filter: $f) }", { f: filter });
+      const count = await exec<{ runCount: number }>("query($f: RunFilter) { runCount(filter: $f) }", {
+        f: filter,
+      });
       expect(count.data!.runCount).toBe(expected.length);
     };
     await check({ method: "simclr" }, (r) => r.method === "simclr");
-    await check({ family: "pretext", dataset: "cifar10" }, (r) => r.family === "pretext" && r.dataset === "cifar10");
+    await check(
+      { family: "pretext", dataset: "cifar10" },
+      (r) => r.family === "pretext" && r.dataset === "cifar10",
+    );
     await check({ backbone: "vit-tiny" }, (r) => r.backbone === "vit-tiny");
-    await check({ status: ["FAILED", "CANCELLED"] }, (r) => r.status === "failed" || r.status === "cancelled");
+    await check(
+      { status: ["FAILED", "CANCELLED"] },
+      (r) => r.status === "failed" || r.status === "cancelled",
+    );
     await check({ tag: "paper" }, (r) => r.tags.includes("paper"));
     await check({ search: "CIFAR10-02" }, (r) => r.name.includes("cifar10-02"));
     await check({ search: "lr sweep" }, (r) => (r.notes ?? "").includes("lr sweep"));
     const from = demo[10].createdAt.toISOString();
     const to = demo[20].createdAt.toISOString();
-    await check({ createdAfter: from, createdBefore: to }, (r) => r.createdAt >= demo[10].createdAt && r.createdAt < demo[20].createdAt);
+    await check(
+      { createdAfter: from, createdBefore: to },
+      (r) => r.createdAt >= demo[10].createdAt && r.createdAt < demo[20].createdAt,
+    );
   });
 
   it("refuses a malformed date and an unknown status", async () => {
@@ -170,15 +212,25 @@ describe("runs connection", () => {
     const byName = await page({ first: 200, orderBy: { field: "NAME", direction: "ASC" } });
     const names = byName.edges.map((e) => e.node.name);
     expect(names).toEqual([...names].sort());
-    const byKnn = await page({ first: 200, orderBy: { field: "SUMMARY", summaryKey: "knn_top1", direction: "DESC" } });
+    const byKnn = await page({
+      first: 200,
+      orderBy: { field: "SUMMARY", summaryKey: "knn_top1", direction: "DESC" },
+    });
     const values = byKnn.edges.map((e) => e.node.summaryValue);
     const present = values.filter((v): v is number => v !== null);
     expect(present).toEqual([...present].sort((a, b) => b - a));
     expect(values.slice(present.length).every((v) => v === null)).toBe(true);
     expect(values.length - present.length).toBeGreaterThan(0); // the running runs have no knn_top1
     // Paging keeps the order across the null boundary.
-    const first = await page({ first: present.length, orderBy: { field: "SUMMARY", summaryKey: "knn_top1", direction: "DESC" } });
-    const rest = await page({ first: 200, after: first.pageInfo.endCursor, orderBy: { field: "SUMMARY", summaryKey: "knn_top1", direction: "DESC" } });
+    const first = await page({
+      first: present.length,
+      orderBy: { field: "SUMMARY", summaryKey: "knn_top1", direction: "DESC" },
+    });
+    const rest = await page({
+      first: 200,
+      after: first.pageInfo.endCursor,
+      orderBy: { field: "SUMMARY", summaryKey: "knn_top1", direction: "DESC" },
+    });
     expect([...first.edges, ...rest.edges].map((e) => e.node.id)).toEqual(byKnn.edges.map((e) => e.node.id));
     const missing = await exec(PAGE, { key: "x", orderBy: { field: "SUMMARY" } });
     expect(missing.errors![0].message).toMatch(/summaryKey is required/);
@@ -193,7 +245,13 @@ describe("run detail", () => {
         metricKeys: string[];
         evaluations: Array<{ protocol: string; value: number }>;
         checkpoints: Array<{ kind: string; step: number }>;
-        artifacts: Array<{ kind: string; mime: string; url: string | null; dataUrl: string | null; points: Array<{ x: number; label: string }> | null }>;
+        artifacts: Array<{
+          kind: string;
+          mime: string;
+          url: string | null;
+          dataUrl: string | null;
+          points: Array<{ x: number; label: string }> | null;
+        }>;
         durationSeconds: number | null;
       };
     }>(
@@ -223,7 +281,7 @@ describe("run detail", () => {
   });
 
   it("returns null for an unknown id and BAD_USER_INPUT for a malformed one", async () => {
-    const r = await exec<{ run: null }>("{ run(id: \"nope\") { id } }");
+    const r = await exec<{ run: null }>('{ run(id: "nope") { id } }');
     expect(r.errors).toBeUndefined();
     expect(r.data!.run).toBeNull();
     const bad = await exec('{ run(id: "bad id!") { id } }');
@@ -239,7 +297,16 @@ describe("series", () => {
       key total downsampled points { x y min max count }
     } }
   }`;
-  type S = { run: { series: Array<{ key: string; total: number; downsampled: boolean; points: Array<{ x: number; y: number; min: number; max: number; count: number }> }> } };
+  type S = {
+    run: {
+      series: Array<{
+        key: string;
+        total: number;
+        downsampled: boolean;
+        points: Array<{ x: number; y: number; min: number; max: number; count: number }>;
+      }>;
+    };
+  };
 
   it("downsamples 20,000 points to maxPoints buckets and keeps the global max and min", async () => {
     for (const xAxis of ["STEP", "WALL_TIME", "RELATIVE_TIME"]) {
@@ -258,7 +325,12 @@ describe("series", () => {
   });
 
   it("returns raw points under the cap and honours an x range", async () => {
-    const r = await exec<S>(SERIES, { id: spike.id, keys: ["loss"], maxPoints: 1000, range: { from: 12_000, to: 12_500 } });
+    const r = await exec<S>(SERIES, {
+      id: spike.id,
+      keys: ["loss"],
+      maxPoints: 1000,
+      range: { from: 12_000, to: 12_500 },
+    });
     const s = r.data!.run.series[0];
     expect(s.total).toBe(501);
     expect(s.downsampled).toBe(false);
@@ -268,12 +340,29 @@ describe("series", () => {
   });
 
   it("gives min, max and last per metric for table columns", async () => {
-    const r = await exec<{ run: { metricStats: Array<{ key: string; min: number; max: number; last: number; lastStep: number; count: number }> } }>(
+    const r = await exec<{
+      run: {
+        metricStats: Array<{
+          key: string;
+          min: number;
+          max: number;
+          last: number;
+          lastStep: number;
+          count: number;
+        }>;
+      };
+    }>(
       `query($id: ID!) { run(id: $id) { metricStats(keys: ["loss", "absent"]) { key min max last lastStep count } } }`,
       { id: spike.id },
     );
     const [loss, absent] = r.data!.run.metricStats;
-    expect(loss).toMatchObject({ key: "loss", min: -500, max: 1000, lastStep: N_POINTS - 1, count: N_POINTS });
+    expect(loss).toMatchObject({
+      key: "loss",
+      min: -500,
+      max: 1000,
+      lastStep: N_POINTS - 1,
+      count: N_POINTS,
+    });
     expect(loss.last).toBeCloseTo(Math.sin((N_POINTS - 1) / 300) + 0.01 * ((N_POINTS - 1) % 7));
     expect(absent).toMatchObject({ key: "absent", min: null, max: null, last: null, count: 0 });
   });
@@ -283,7 +372,9 @@ describe("series", () => {
     expect(codes(over)).toEqual(["BAD_USER_INPUT"]);
     expect(over.errors![0].message).toMatch(/maxPoints must be an integer from 2 to 5000 \(got 100000\)/);
     const keys = Array.from({ length: 21 }, (_, i) => `k${i}`);
-    expect((await exec(SERIES, { id: spike.id, keys, maxPoints: 10 })).errors![0].message).toMatch(/at most 20 keys/);
+    expect((await exec(SERIES, { id: spike.id, keys, maxPoints: 10 })).errors![0].message).toMatch(
+      /at most 20 keys/,
+    );
     const bad = await exec(SERIES, { id: spike.id, keys: ["no spaces"], maxPoints: 10 });
     expect(codes(bad)).toEqual(["BAD_USER_INPUT"]);
   });
@@ -311,16 +402,23 @@ describe("query limits", () => {
   it("refuses a query whose cost (runs x keys x points) is too high, before touching the store", async () => {
     const keys = Array.from({ length: 20 }, (_, i) => `"k${i}"`).join(",");
     const q = countQueries(store);
-    const r = await exec(`{ runs(first: 200) { edges { node { series(keys: [${keys}], maxPoints: 5000) { points { x y } } } } } }`);
+    const r = await exec(
+      `{ runs(first: 200) { edges { node { series(keys: [${keys}], maxPoints: 5000) { points { x y } } } } } }`,
+    );
     q.restore();
     expect(codes(r)).toEqual(["QUERY_TOO_COSTLY"]);
     expect(r.errors![0].message).toMatch(/would cost \d+ .* the limit is 200000/);
     expect(q.count()).toBe(0);
     // Variables count too.
-    const v = await exec("query($n: Int) { runs(first: $n) { edges { node { series(keys: [\"loss\"], maxPoints: 5000) { points { x } } } } } }", { n: 100 });
+    const v = await exec(
+      'query($n: Int) { runs(first: $n) { edges { node { series(keys: ["loss"], maxPoints: 5000) { points { x } } } } } }',
+      { n: 100 },
+    );
     expect(codes(v)).toEqual(["QUERY_TOO_COSTLY"]);
     // The pages' own queries fit.
-    const fine = await exec(`{ run(id: "spike-run") { series(keys: [${keys}], maxPoints: 5000) { points { x y min max count } } } }`);
+    const fine = await exec(
+      `{ run(id: "spike-run") { series(keys: [${keys}], maxPoints: 5000) { points { x y min max count } } } }`,
+    );
     expect(codes(fine)).not.toContain("QUERY_TOO_COSTLY");
   });
 });
@@ -360,10 +458,18 @@ describe("compare and leaderboard", () => {
   it("compares runs: series per run and key, and a config diff of only what differs", async () => {
     const [a, b] = [demo[0], demo[1]];
     const r = await exec<{
-      compare: { runs: Array<{ id: string }>; keys: string[]; series: Array<{ runId: string; series: { key: string; points: unknown[] } }>; configDiff: Array<{ path: string; values: unknown[] }> };
-    }>(`query($ids: [ID!]!) { compare(ids: $ids, maxPoints: 50) { runs { id } keys series { runId series { key points { x y } } } configDiff { path values } } }`, {
-      ids: [a.id, b.id],
-    });
+      compare: {
+        runs: Array<{ id: string }>;
+        keys: string[];
+        series: Array<{ runId: string; series: { key: string; points: unknown[] } }>;
+        configDiff: Array<{ path: string; values: unknown[] }>;
+      };
+    }>(
+      `query($ids: [ID!]!) { compare(ids: $ids, maxPoints: 50) { runs { id } keys series { runId series { key points { x y } } } configDiff { path values } } }`,
+      {
+        ids: [a.id, b.id],
+      },
+    );
     expect(r.errors).toBeUndefined();
     const c = r.data!.compare;
     expect(c.runs.map((x) => x.id)).toEqual([a.id, b.id]);
@@ -394,14 +500,26 @@ describe("compare and leaderboard", () => {
 
   it("refuses too many runs or an unknown one", async () => {
     const ids = Array.from({ length: 11 }, (_, i) => demo[i].id);
-    expect((await exec("query($ids: [ID!]!) { compare(ids: $ids) { keys } }", { ids })).errors![0].message).toMatch(/at most 10 runs/);
-    const unknown = await exec("query($ids: [ID!]!) { compare(ids: $ids) { keys } }", { ids: [demo[0].id, "ghost"] });
+    expect(
+      (await exec("query($ids: [ID!]!) { compare(ids: $ids) { keys } }", { ids })).errors![0].message,
+    ).toMatch(/at most 10 runs/);
+    const unknown = await exec("query($ids: [ID!]!) { compare(ids: $ids) { keys } }", {
+      ids: [demo[0].id, "ghost"],
+    });
     expect(codes(unknown)).toEqual(["NOT_FOUND"]);
     expect(unknown.errors![0].message).toMatch(/ghost/);
   });
 
   it("ranks the best run per method, per label budget", async () => {
-    const r = await exec<{ leaderboard: Array<{ rank: number; method: string; value: number; labelsPerClass: number | null; seeds: number }> }>(
+    const r = await exec<{
+      leaderboard: Array<{
+        rank: number;
+        method: string;
+        value: number;
+        labelsPerClass: number | null;
+        seeds: number;
+      }>;
+    }>(
       `{ leaderboard(dataset: "mnist", protocol: "linear", metric: "top1") { rank method value labelsPerClass seeds } }`,
     );
     const entries = r.data!.leaderboard;
@@ -413,17 +531,27 @@ describe("compare and leaderboard", () => {
       expect(new Set(group.map((e) => e.method)).size).toBe(group.length);
       expect(group.map((e) => e.value)).toEqual([...group.map((e) => e.value)].sort((x, y) => y - x));
     }
-    const scopes = await exec<{ leaderboardScopes: Array<{ dataset: string; protocol: string; labelsPerClass: Array<number | null> }> }>(
-      "{ leaderboardScopes { dataset protocol metric labelsPerClass runs } }",
-    );
-    expect(scopes.data!.leaderboardScopes.map((s) => `${s.dataset}/${s.protocol}`)).toEqual(["cifar10/knn", "cifar10/linear", "mnist/knn", "mnist/linear"]);
+    const scopes = await exec<{
+      leaderboardScopes: Array<{ dataset: string; protocol: string; labelsPerClass: Array<number | null> }>;
+    }>("{ leaderboardScopes { dataset protocol metric labelsPerClass runs } }");
+    expect(scopes.data!.leaderboardScopes.map((s) => `${s.dataset}/${s.protocol}`)).toEqual([
+      "cifar10/knn",
+      "cifar10/linear",
+      "mnist/knn",
+      "mnist/linear",
+    ]);
     expect(scopes.data!.leaderboardScopes[0].labelsPerClass).toEqual([10, 100, null]);
   });
 
   it("lists facets for the filter chips", async () => {
-    const r = await exec<{ facets: { methods: Array<{ value: string; count: number }>; statuses: Array<{ value: string }>; summaryKeys: string[]; metricKeys: string[] } }>(
-      "{ facets { methods { value count } statuses { value count } summaryKeys metricKeys } }",
-    );
+    const r = await exec<{
+      facets: {
+        methods: Array<{ value: string; count: number }>;
+        statuses: Array<{ value: string }>;
+        summaryKeys: string[];
+        metricKeys: string[];
+      };
+    }>("{ facets { methods { value count } statuses { value count } summaryKeys metricKeys } }");
     const f = r.data!.facets;
     expect(f.methods.reduce((n, m) => n + m.count, 0)).toBe(41);
     expect(f.statuses.map((s) => s.value)).toContain("running");
@@ -442,20 +570,43 @@ describe("mutations and roles", () => {
     const read = await exec(TAG, { id: demo[3].id, add: ["x"] }, { role: "read" });
     expect(codes(read)).toEqual(["FORBIDDEN"]);
     expect(read.errors![0].message).toMatch(/read-only token/);
-    const noToken = await exec(TAG, { id: demo[3].id, add: ["x"] }, { role: "anonymous", auth: { teamToken: null } });
+    const noToken = await exec(
+      TAG,
+      { id: demo[3].id, add: ["x"] },
+      { role: "anonymous", auth: { teamToken: null } },
+    );
     expect(noToken.errors![0].message).toMatch(/start the dashboard with SELFSUP_TOKEN/);
     expect((await store.getRun(demo[3].id))!.tags).not.toContain("x");
   });
 
   it("tags and notes a run with the team token", async () => {
-    const added = await exec<{ tagRun: { tags: string[] } }>(TAG, { id: demo[3].id, add: ["best", "keep"] }, { role: "write" });
+    const added = await exec<{ tagRun: { tags: string[] } }>(
+      TAG,
+      { id: demo[3].id, add: ["best", "keep"] },
+      { role: "write" },
+    );
     expect(added.errors).toBeUndefined();
     expect(added.data!.tagRun.tags).toEqual([...demo[3].tags, "best", "keep"]);
-    const removed = await exec<{ tagRun: { tags: string[] } }>(TAG, { id: demo[3].id, remove: ["keep"] }, { role: "write" });
+    const removed = await exec<{ tagRun: { tags: string[] } }>(
+      TAG,
+      { id: demo[3].id, remove: ["keep"] },
+      { role: "write" },
+    );
     expect(removed.data!.tagRun.tags).toEqual([...demo[3].tags, "best"]);
     const NOTE = "mutation($id: ID!, $note: String) { setNote(id: $id, note: $note) { notes } }";
-    expect((await exec<{ setNote: { notes: string } }>(NOTE, { id: demo[3].id, note: "good one" }, { role: "write" })).data!.setNote.notes).toBe("good one");
-    expect((await exec<{ setNote: { notes: null } }>(NOTE, { id: demo[3].id, note: null }, { role: "write" })).data!.setNote.notes).toBeNull();
+    expect(
+      (
+        await exec<{ setNote: { notes: string } }>(
+          NOTE,
+          { id: demo[3].id, note: "good one" },
+          { role: "write" },
+        )
+      ).data!.setNote.notes,
+    ).toBe("good one");
+    expect(
+      (await exec<{ setNote: { notes: null } }>(NOTE, { id: demo[3].id, note: null }, { role: "write" }))
+        .data!.setNote.notes,
+    ).toBeNull();
     const empty = await exec(TAG, { id: demo[3].id, add: [" "] }, { role: "write" });
     expect(codes(empty)).toEqual(["BAD_USER_INPUT"]);
     const ghost = await exec(TAG, { id: "ghost", add: ["a"] }, { role: "write" });
@@ -468,36 +619,61 @@ describe("mutations and roles", () => {
     });
     const submit = vi.fn(async () => ({ id: demo[5].id }));
     const control = async (): Promise<ControlClient> => ({ cancel, submit });
-    const c = await exec<{ cancelRun: { status: string } }>("mutation { cancelRun(id: \"spike-run\") { id status } }", {}, { role: "write", control });
+    const c = await exec<{ cancelRun: { status: string } }>(
+      'mutation { cancelRun(id: "spike-run") { id status } }',
+      {},
+      { role: "write", control },
+    );
     expect(c.errors).toBeUndefined();
     expect(cancel).toHaveBeenCalledWith("spike-run");
     expect(c.data!.cancelRun.status).toBe("CANCELLED");
-    const again = await exec("mutation { cancelRun(id: \"spike-run\") { id } }", {}, { role: "write", control });
+    const again = await exec(
+      'mutation { cancelRun(id: "spike-run") { id } }',
+      {},
+      { role: "write", control },
+    );
     expect(codes(again)).toEqual(["CONFLICT"]);
     const s = await exec<{ submitRun: { id: string; run: { name: string } } }>(
-      "mutation($c: JSON!) { submitRun(input: { config: $c, tags: [\"ui\"] }) { id run { name } } }",
+      'mutation($c: JSON!) { submitRun(input: { config: $c, tags: ["ui"] }) { id run { name } } }',
       { c: { method: "simclr", dataset: "mnist" } },
       { role: "write", control },
     );
     expect(submit).toHaveBeenCalledWith({ config: { method: "simclr", dataset: "mnist" }, tags: ["ui"] });
     expect(s.data!.submitRun).toEqual({ id: demo[5].id, run: { name: demo[5].name } });
-    const notObject = await exec("mutation { submitRun(input: { config: [1, 2] }) { id } }", {}, { role: "write", control });
+    const notObject = await exec(
+      "mutation { submitRun(input: { config: [1, 2] }) { id } }",
+      {},
+      { role: "write", control },
+    );
     expect(notObject.errors![0].message).toMatch(/input.config must be a JSON object/);
   });
 
   it("says clearly when the runner is not reachable", async () => {
     const running = await store.createRun({ method: "byol", status: "running" });
     const down = async (): Promise<ControlClient> => {
-      throw runnerUnavailable("http://127.0.0.1:9", Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }));
+      throw runnerUnavailable(
+        "http://127.0.0.1:9",
+        Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }),
+      );
     };
-    const r = await exec("mutation($id: ID!) { cancelRun(id: $id) { id } }", { id: running.id }, { role: "write", control: down });
+    const r = await exec(
+      "mutation($id: ID!) { cancelRun(id: $id) { id } }",
+      { id: running.id },
+      { role: "write", control: down },
+    );
     expect(codes(r)).toEqual(["RUNNER_UNAVAILABLE"]);
-    expect(r.errors![0].message).toMatch(/control API at http:\/\/127.0.0.1:9 is not reachable .*selfsup serve/);
+    expect(r.errors![0].message).toMatch(
+      /control API at http:\/\/127.0.0.1:9 is not reachable .*selfsup serve/,
+    );
     // The real client, pointed at a closed port.
-    const real = await exec("mutation($id: ID!) { cancelRun(id: $id) { id } }", { id: running.id }, {
-      role: "write",
-      control: () => runnerControlClient({ SELFSUP_CONTROL_URL: "http://127.0.0.1:9" }),
-    });
+    const real = await exec(
+      "mutation($id: ID!) { cancelRun(id: $id) { id } }",
+      { id: running.id },
+      {
+        role: "write",
+        control: () => runnerControlClient({ SELFSUP_CONTROL_URL: "http://127.0.0.1:9" }),
+      },
+    );
     expect(codes(real)).toEqual(["RUNNER_UNAVAILABLE"]);
     expect((await store.getRun(running.id))!.status).toBe("running");
   });
@@ -518,17 +694,25 @@ describe("mutations and roles", () => {
       expect(r.errors).toBeUndefined();
       expect(r.data!.cancelRun).toEqual({ id: queued.id, status: "CANCELLED" });
       // This runner has no queue (embedded store): it says so, and we pass that on.
-      const s = await exec("mutation { submitRun(input: { config: { method: { name: \"simclr\" }, dataset: { name: \"mnist\" } } }) { id } }", {}, {
-        role: "write",
-        control: () => runnerControlClient(env),
-      });
+      const s = await exec(
+        'mutation { submitRun(input: { config: { method: { name: "simclr" }, dataset: { name: "mnist" } } }) { id } }',
+        {},
+        {
+          role: "write",
+          control: () => runnerControlClient(env),
+        },
+      );
       expect(codes(s)).toEqual(["RUNNER_PRECONDITION_FAILED"]);
       expect(s.errors![0].message).toMatch(/no queue/);
       const again = await store.createRun({ method: "simclr", status: "running" });
-      const wrongToken = await exec("mutation($id: ID!) { cancelRun(id: $id) { id } }", { id: again.id }, {
-        role: "write",
-        control: () => runnerControlClient({ ...env, SELFSUP_TOKEN: "wrong-token-0123456789" }),
-      });
+      const wrongToken = await exec(
+        "mutation($id: ID!) { cancelRun(id: $id) { id } }",
+        { id: again.id },
+        {
+          role: "write",
+          control: () => runnerControlClient({ ...env, SELFSUP_TOKEN: "wrong-token-0123456789" }),
+        },
+      );
       expect(codes(wrongToken)).toEqual(["RUNNER_UNAUTHORIZED"]);
       expect(wrongToken.errors![0].message).toMatch(/SELFSUP_CONTROL_TOKEN/);
     } finally {
@@ -538,24 +722,55 @@ describe("mutations and roles", () => {
 
   it("reports the viewer's role", async () => {
     const q = "{ viewer { role canMutate loginRequired } }";
-    expect((await exec(q, {}, { role: "write" })).data).toEqual({ viewer: { role: "WRITE", canMutate: true, loginRequired: false } });
-    expect((await exec(q, {}, { role: "read", auth: { loginRequired: true } })).data).toEqual({ viewer: { role: "READ", canMutate: false, loginRequired: true } });
-    expect((await exec(q, {}, { role: "anonymous" })).data).toEqual({ viewer: { role: "ANONYMOUS", canMutate: false, loginRequired: false } });
+    expect((await exec(q, {}, { role: "write" })).data).toEqual({
+      viewer: { role: "WRITE", canMutate: true, loginRequired: false },
+    });
+    expect((await exec(q, {}, { role: "read", auth: { loginRequired: true } })).data).toEqual({
+      viewer: { role: "READ", canMutate: false, loginRequired: true },
+    });
+    expect((await exec(q, {}, { role: "anonymous" })).data).toEqual({
+      viewer: { role: "ANONYMOUS", canMutate: false, loginRequired: false },
+    });
   });
 });
 
 describe("methods catalogue", () => {
   it("serves the installed methods with their option schemas", async () => {
     const catalogue = async () => ({
-      methods: [{ name: "simclr", family: "contrastive", description: "d", plugin: "p", paper: null, inputs: ["image"], optionsSchema: { type: "object" } }],
-      plugins: [{ name: "p", version: "1.0.0", contributions: [{ kind: "method", name: "simclr", description: "d", optionsSchema: null }] }],
+      methods: [
+        {
+          name: "simclr",
+          family: "contrastive",
+          description: "d",
+          plugin: "p",
+          paper: null,
+          inputs: ["image"],
+          optionsSchema: { type: "object" },
+        },
+      ],
+      plugins: [
+        {
+          name: "p",
+          version: "1.0.0",
+          contributions: [{ kind: "method", name: "simclr", description: "d", optionsSchema: null }],
+        },
+      ],
       failures: [{ packageName: "broken", error: "boom" }],
     });
-    const r = await exec("{ methods { name family inputs optionsSchema } plugins { plugins { name contributions { kind name } } failures { packageName error } } }", {}, { catalogue });
+    const r = await exec(
+      "{ methods { name family inputs optionsSchema } plugins { plugins { name contributions { kind name } } failures { packageName error } } }",
+      {},
+      { catalogue },
+    );
     expect(r.errors).toBeUndefined();
     expect(r.data).toEqual({
-      methods: [{ name: "simclr", family: "contrastive", inputs: ["image"], optionsSchema: { type: "object" } }],
-      plugins: { plugins: [{ name: "p", contributions: [{ kind: "method", name: "simclr" }] }], failures: [{ packageName: "broken", error: "boom" }] },
+      methods: [
+        { name: "simclr", family: "contrastive", inputs: ["image"], optionsSchema: { type: "object" } },
+      ],
+      plugins: {
+        plugins: [{ name: "p", contributions: [{ kind: "method", name: "simclr" }] }],
+        failures: [{ packageName: "broken", error: "boom" }],
+      },
     });
   });
 });

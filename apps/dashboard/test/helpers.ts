@@ -47,7 +47,12 @@ export function makeExec(store: RunStore) {
     options: ExecOptions = {},
   ): Promise<ExecResult<T>> {
     const s = await apollo();
-    const auth: AuthConfig = { loginRequired: false, teamToken: "team-secret", readToken: "read-secret", ...options.auth };
+    const auth: AuthConfig = {
+      loginRequired: false,
+      teamToken: "team-secret",
+      readToken: "read-secret",
+      ...options.auth,
+    };
     const contextValue = createContext({
       store,
       auth,

@@ -28,7 +28,9 @@ export interface Dashboard {
 
 export function assertBuilt(): void {
   if (!existsSync(path.join(APP_DIR, ".next", "BUILD_ID"))) {
-    throw new Error("the dashboard is not built: run `pnpm --filter @selfsup/dashboard build` (turbo does before `test`)");
+    throw new Error(
+      "the dashboard is not built: run `pnpm --filter @selfsup/dashboard build` (turbo does before `test`)",
+    );
   }
 }
 
@@ -40,7 +42,15 @@ export async function startDashboard(env: Record<string, string>): Promise<Dashb
   let out = "";
   const child = spawn(process.execPath, [nextBin, "start", "-H", "127.0.0.1", "-p", String(port)], {
     cwd: APP_DIR,
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NEXT_MANUAL_SIG_HANDLE: "1", HOST: "127.0.0.1", PORT: String(port), DATABASE_URL: "", ...env },
+    env: {
+      ...process.env,
+      NEXT_TELEMETRY_DISABLED: "1",
+      NEXT_MANUAL_SIG_HANDLE: "1",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATABASE_URL: "",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout?.on("data", (d) => (out += d));

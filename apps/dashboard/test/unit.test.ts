@@ -1,8 +1,10 @@
 /** Pure pieces: auth decisions, cookies, config diff, scatter parsing, cursors, smoothing, catalogue helpers. */
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { generate } from "../scripts/codegen.mjs";
 import { ema } from "../src/client/smoothing";
 import { diffConfigs, flattenConfig } from "../src/lib/config-diff";
 import { parseScatter } from "../src/lib/scatter";
@@ -26,10 +28,16 @@ describe("auth", () => {
   const cfg: AuthConfig = { loginRequired: true, teamToken: "team-token-123", readToken: "read-token-456" };
 
   it("treats only loopback addresses as loopback; an unset HOST is not", () => {
-    for (const h of ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2", " LOCALHOST "]) expect(isLoopbackHost(h)).toBe(true);
-    for (const h of ["0.0.0.0", "::", "192.168.1.2", "example.com", "", undefined, "127.0.0.1.evil.com"]) expect(isLoopbackHost(h)).toBe(false);
+    for (const h of ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2", " LOCALHOST "])
+      expect(isLoopbackHost(h)).toBe(true);
+    for (const h of ["0.0.0.0", "::", "192.168.1.2", "example.com", "", undefined, "127.0.0.1.evil.com"])
+      expect(isLoopbackHost(h)).toBe(false);
     expect(authConfigFromEnv({ HOST: "127.0.0.1" }).loginRequired).toBe(false);
-    expect(authConfigFromEnv({ HOST: "0.0.0.0", SELFSUP_TOKEN: "t" })).toEqual({ loginRequired: true, teamToken: "t", readToken: null });
+    expect(authConfigFromEnv({ HOST: "0.0.0.0", SELFSUP_TOKEN: "t" })).toEqual({
+      loginRequired: true,
+      teamToken: "t",
+      readToken: null,
+    });
     expect(authConfigFromEnv({}).loginRequired).toBe(true);
     expect(authConfigFromEnv({ HOST: "localhost", SELFSUP_AUTH: "required" }).loginRequired).toBe(true);
   });
@@ -59,14 +67,25 @@ describe("auth", () => {
 
   it("decides each request: bearer first, then cookie, then loopback", () => {
     const cookie = sessionCookieValue("read-token-456", "read");
-    expect(authenticate({ authorization: "Bearer team-token-123" }, cfg)).toEqual({ ok: true, role: "write" });
-    expect(authenticate({ authorization: "bearer read-token-456", session: sessionCookieValue("team-token-123", "write") }, cfg)).toEqual({ ok: true, role: "read" });
+    expect(authenticate({ authorization: "Bearer team-token-123" }, cfg)).toEqual({
+      ok: true,
+      role: "write",
+    });
+    expect(
+      authenticate(
+        { authorization: "bearer read-token-456", session: sessionCookieValue("team-token-123", "write") },
+        cfg,
+      ),
+    ).toEqual({ ok: true, role: "read" });
     expect(authenticate({ session: cookie }, cfg)).toEqual({ ok: true, role: "read" });
     expect(authenticate({}, cfg)).toMatchObject({ ok: false, reason: "missing" });
     expect(authenticate({ session: "stale.value" }, cfg)).toMatchObject({ ok: false, reason: "missing" });
     expect(authenticate({}, { ...cfg, loginRequired: false })).toEqual({ ok: true, role: "anonymous" });
     // A wrong bearer token is refused even on loopback.
-    expect(authenticate({ authorization: "Bearer nope" }, { ...cfg, loginRequired: false })).toMatchObject({ ok: false, reason: "invalid" });
+    expect(authenticate({ authorization: "Bearer nope" }, { ...cfg, loginRequired: false })).toMatchObject({
+      ok: false,
+      reason: "invalid",
+    });
     expect(authenticate({ authorization: "Basic abc" }, cfg)).toMatchObject({ ok: false, reason: "invalid" });
     expect(authenticate({}, { loginRequired: true, teamToken: null, readToken: null })).toMatchObject({
       ok: false,
@@ -85,7 +104,8 @@ describe("auth", () => {
     expect(cookieFromHeader("a=1; selfsup_session=write.abc%3D; b=2", "selfsup_session")).toBe("write.abc=");
     expect(cookieFromHeader("a=1", "selfsup_session")).toBeNull();
     expect(safeNextPath("/runs/abc?x=1")).toBe("/runs/abc?x=1");
-    for (const bad of ["https://evil.com", "//evil.com", "/\\evil.com", "", null, "runs"]) expect(safeNextPath(bad)).toBe("/");
+    for (const bad of ["https://evil.com", "//evil.com", "/\\evil.com", "", null, "runs"])
+      expect(safeNextPath(bad)).toBe("/");
   });
 });
 
@@ -121,8 +141,20 @@ describe("scatter artifacts", () => {
       { x: 1, y: 2, label: "a" },
       { x: 3, y: 4, label: null },
     ];
-    expect(parseScatter([{ x: 1, y: 2, label: "a" }, { x: 3, y: 4 }])).toEqual(want);
-    expect(parseScatter({ points: [[1, 2, "a"], [3, 4]] })).toEqual(want);
+    expect(
+      parseScatter([
+        { x: 1, y: 2, label: "a" },
+        { x: 3, y: 4 },
+      ]),
+    ).toEqual(want);
+    expect(
+      parseScatter({
+        points: [
+          [1, 2, "a"],
+          [3, 4],
+        ],
+      }),
+    ).toEqual(want);
     expect(parseScatter({ x: [1, 3], y: [2, 4], labels: ["a"] })).toEqual(want);
     expect(parseScatter({ xs: [1], ys: [2], labels: [7] })).toEqual([{ x: 1, y: 2, label: "7" }]);
     expect(parseScatter({ image: "x" })).toBeNull();
@@ -153,8 +185,13 @@ describe("smoothing", () => {
 
 describe("catalogue helpers", () => {
   it("turns zod options into JSON Schema with defaults", () => {
-    const s = optionsToJsonSchema(z.object({ temperature: z.number().positive().default(0.5).describe("softmax temperature") }));
-    expect(s).toMatchObject({ type: "object", properties: { temperature: { type: "number", default: 0.5, description: "softmax temperature" } } });
+    const s = optionsToJsonSchema(
+      z.object({ temperature: z.number().positive().default(0.5).describe("softmax temperature") }),
+    );
+    expect(s).toMatchObject({
+      type: "object",
+      properties: { temperature: { type: "number", default: 0.5, description: "softmax temperature" } },
+    });
     expect(optionsToJsonSchema(z.object({ f: z.custom(() => true) }))).toMatchObject({ type: "object" });
   });
 
@@ -164,5 +201,12 @@ describe("catalogue helpers", () => {
     expect(roots[0]).toBe(app);
     expect(roots).toContain("/opt/plugins");
     expect(roots.some((r) => r.endsWith(path.join("apps", "runner")))).toBe(true);
+  });
+});
+
+describe("generated GraphQL types", () => {
+  it("are up to date with schema.graphql (run `node scripts/codegen.mjs` after editing it)", async () => {
+    const file = fileURLToPath(new URL("../src/server/generated/graphql.ts", import.meta.url));
+    expect(readFileSync(file, "utf8")).toBe(await generate());
   });
 });

@@ -34,7 +34,11 @@ export interface ChartProps {
   label: string;
 }
 
-const X_LABEL: Record<XAxisKind, string> = { step: "step", wall_time: "time", relative_time: "seconds since start" };
+const X_LABEL: Record<XAxisKind, string> = {
+  step: "step",
+  wall_time: "time",
+  relative_time: "seconds since start",
+};
 
 interface Built {
   data: AlignedData;
@@ -58,8 +62,20 @@ function build(props: ChartProps): Built {
     if (hasBand) {
       cols.push(s.maxs!, s.mins!);
       uSeries.push(
-        { label: `${s.label} max`, stroke: withAlpha(s.color, 0.25), width: 0.5, points: { show: false }, spanGaps: true },
-        { label: `${s.label} min`, stroke: withAlpha(s.color, 0.25), width: 0.5, points: { show: false }, spanGaps: true },
+        {
+          label: `${s.label} max`,
+          stroke: withAlpha(s.color, 0.25),
+          width: 0.5,
+          points: { show: false },
+          spanGaps: true,
+        },
+        {
+          label: `${s.label} min`,
+          stroke: withAlpha(s.color, 0.25),
+          width: 0.5,
+          points: { show: false },
+          spanGaps: true,
+        },
       );
       bands.push({ series: [base, base + 1], fill: withAlpha(s.color, 0.14) });
     }
@@ -95,7 +111,13 @@ function build(props: ChartProps): Built {
       y: props.logY && logOk ? { distr: 3 } : {},
     },
     axes: [
-      { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, font, label: undefined },
+      {
+        stroke: axisColor,
+        grid: { stroke: gridColor, width: 1 },
+        ticks: { stroke: gridColor },
+        font,
+        label: undefined,
+      },
       {
         stroke: axisColor,
         grid: { stroke: gridColor, width: 1 },
@@ -129,7 +151,10 @@ export function Chart(props: ChartProps) {
 
   // Rebuild when the series or the display options change (theme too: colours are baked in).
   // biome-ignore lint/correctness/useExhaustiveDependencies: theme is a redraw trigger
-  const built = useMemo(() => build(props), [props.series, props.xAxis, props.logY, props.smoothing, props.band, theme]);
+  const built = useMemo(
+    () => build(props),
+    [props.series, props.xAxis, props.logY, props.smoothing, props.band, theme],
+  );
 
   useEffect(() => {
     const el = host.current;
@@ -157,7 +182,8 @@ export function Chart(props: ChartProps) {
                 parts.push(`${names[s]} ${fmtNumber(v, 5)}`);
               }
             }
-            const xs = props.xAxis === "wall_time" ? new Date(x * 1000).toLocaleTimeString() : fmtNumber(x, 6);
+            const xs =
+              props.xAxis === "wall_time" ? new Date(x * 1000).toLocaleTimeString() : fmtNumber(x, 6);
             out.textContent = `${X_LABEL[props.xAxis]} ${xs}: ${parts.join(" · ")}`;
           },
         ],
@@ -188,7 +214,9 @@ export function Chart(props: ChartProps) {
         style={{ minHeight: height }}
       />
       <div ref={readout} className="note mono" aria-live="off" style={{ minHeight: 16, fontSize: 11.5 }} />
-      {props.logY && !built.logOk && <div className="note">log scale needs positive values; showing linear</div>}
+      {props.logY && !built.logOk && (
+        <div className="note">log scale needs positive values; showing linear</div>
+      )}
     </div>
   );
 }

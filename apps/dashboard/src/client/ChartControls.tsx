@@ -11,14 +11,28 @@ export interface ChartSettings {
 
 export const DEFAULT_SETTINGS: ChartSettings = { xAxis: "step", smoothing: 0.6, logY: false, band: true };
 
-export const X_AXIS_ENUM: Record<XAxisKind, string> = { step: "STEP", wall_time: "WALL_TIME", relative_time: "RELATIVE_TIME" };
+export const X_AXIS_ENUM: Record<XAxisKind, string> = {
+  step: "STEP",
+  wall_time: "WALL_TIME",
+  relative_time: "RELATIVE_TIME",
+};
 
-export function ChartControls({ value, onChange }: { value: ChartSettings; onChange: (v: ChartSettings) => void }) {
+export function ChartControls({
+  value,
+  onChange,
+}: {
+  value: ChartSettings;
+  onChange: (v: ChartSettings) => void;
+}) {
   return (
-    <div className="toolbar" role="group" aria-label="Chart options">
+    <fieldset className="toolbar">
+      <legend className="sr-only">Chart options</legend>
       <label className="inline">
         x axis
-        <select value={value.xAxis} onChange={(e) => onChange({ ...value, xAxis: e.target.value as XAxisKind })}>
+        <select
+          value={value.xAxis}
+          onChange={(e) => onChange({ ...value, xAxis: e.target.value as XAxisKind })}
+        >
           <option value="step">step</option>
           <option value="relative_time">relative time</option>
           <option value="wall_time">wall time</option>
@@ -40,13 +54,24 @@ export function ChartControls({ value, onChange }: { value: ChartSettings; onCha
         </span>
       </label>
       <label className="inline">
-        <input type="checkbox" checked={value.logY} onChange={(e) => onChange({ ...value, logY: e.target.checked })} />
+        <input
+          type="checkbox"
+          checked={value.logY}
+          onChange={(e) => onChange({ ...value, logY: e.target.checked })}
+        />
         log y
       </label>
-      <label className="inline" title="Shade the min-max range of each downsampled bucket, so spikes stay visible">
-        <input type="checkbox" checked={value.band} onChange={(e) => onChange({ ...value, band: e.target.checked })} />
+      <label
+        className="inline"
+        title="Shade the min-max range of each downsampled bucket, so spikes stay visible"
+      >
+        <input
+          type="checkbox"
+          checked={value.band}
+          onChange={(e) => onChange({ ...value, band: e.target.checked })}
+        />
         min/max band
       </label>
-    </div>
+    </fieldset>
   );
 }

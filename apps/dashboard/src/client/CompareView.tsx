@@ -32,7 +32,15 @@ interface CompareData {
   compare: {
     runs: CompareRun[];
     keys: string[];
-    series: Array<{ runId: string; series: { key: string; total: number; downsampled: boolean; points: Array<{ x: number; y: number; min: number; max: number }> } }>;
+    series: Array<{
+      runId: string;
+      series: {
+        key: string;
+        total: number;
+        downsampled: boolean;
+        points: Array<{ x: number; y: number; min: number; max: number }>;
+      };
+    }>;
     configDiff: Array<{ path: string; values: unknown[] }>;
   };
 }
@@ -72,12 +80,20 @@ export function CompareView() {
 
   const q = useGql<CompareData>(
     COMPARE_QUERY,
-    { ids, keys: chosenKeys.length ? chosenKeys : null, maxPoints: ids.length > 4 ? 400 : 1000, xAxis: X_AXIS_ENUM[settings.xAxis] },
+    {
+      ids,
+      keys: chosenKeys.length ? chosenKeys : null,
+      maxPoints: ids.length > 4 ? 400 : 1000,
+      xAxis: X_AXIS_ENUM[settings.xAxis],
+    },
     { skip: ids.length === 0 },
   );
   const c = q.data?.compare;
   const allKeys = useMemo(() => [...new Set((c?.runs ?? []).flatMap((r) => r.metricKeys))].sort(), [c]);
-  const summaryKeys = useMemo(() => [...new Set((c?.runs ?? []).flatMap((r) => Object.keys(r.summary)))].sort(), [c]);
+  const summaryKeys = useMemo(
+    () => [...new Set((c?.runs ?? []).flatMap((r) => Object.keys(r.summary)))].sort(),
+    [c],
+  );
   const diff = useMemo(
     () =>
       c
@@ -96,14 +112,17 @@ export function CompareView() {
     <section aria-label="Compare runs">
       <div className="toolbar">
         <h1 style={{ margin: 0 }}>Compare</h1>
-        <span className="muted">{ids.length ? `${ids.length} run${ids.length === 1 ? "" : "s"}` : "pick runs to compare"}</span>
+        <span className="muted">
+          {ids.length ? `${ids.length} run${ids.length === 1 ? "" : "s"}` : "pick runs to compare"}
+        </span>
         <span className="grow" />
         <RunPicker onPick={(id) => !ids.includes(id) && set({ ids: [...ids, id] })} />
       </div>
 
       {ids.length === 0 && (
         <p className="notice">
-          Select runs in the <Link href="/">runs table</Link> (Space or the checkboxes, then Compare), or search for them above.
+          Select runs in the <Link href="/">runs table</Link> (Space or the checkboxes, then Compare), or
+          search for them above.
         </p>
       )}
       {q.error && (
@@ -114,18 +133,22 @@ export function CompareView() {
 
       {c && (
         <>
-          <div className="legend" aria-label="Runs" data-testid="compare-legend">
+          <section className="legend" aria-label="Runs compared" data-testid="compare-legend">
             {c.runs.map((r, i) => (
               <span className="chip" key={r.id}>
                 <span className="swatch" style={{ background: colorAt(i) }} />
                 <Link href={`/runs/${encodeURIComponent(r.id)}`}>{r.name}</Link>
                 <StatusBadge status={r.status} />
-                <button type="button" aria-label={`Remove ${r.name} from the comparison`} onClick={() => set({ ids: ids.filter((x) => x !== r.id) })}>
+                <button
+                  type="button"
+                  aria-label={`Remove ${r.name} from the comparison`}
+                  onClick={() => set({ ids: ids.filter((x) => x !== r.id) })}
+                >
                   ×
                 </button>
               </span>
             ))}
-          </div>
+          </section>
 
           <h2>Curves</h2>
           <ChartControls value={settings} onChange={setSettings} />
@@ -136,7 +159,9 @@ export function CompareView() {
                   <input
                     type="checkbox"
                     checked={c.keys.includes(k)}
-                    onChange={() => set({ keys: c.keys.includes(k) ? c.keys.filter((x) => x !== k) : [...c.keys, k] })}
+                    onChange={() =>
+                      set({ keys: c.keys.includes(k) ? c.keys.filter((x) => x !== k) : [...c.keys, k] })
+                    }
                   />
                   <span className="mono">{k}</span>
                 </label>
@@ -202,7 +227,8 @@ export function CompareView() {
                       const vals = c.runs.map((r) => r.summary[k]);
                       const finite = vals.filter((v): v is number => typeof v === "number");
                       const lowerBetter = /loss|err/i.test(k);
-                      const best = finite.length > 1 ? (lowerBetter ? Math.min(...finite) : Math.max(...finite)) : null;
+                      const best =
+                        finite.length > 1 ? (lowerBetter ? Math.min(...finite) : Math.max(...finite)) : null;
                       return (
                         <tr key={k}>
                           <td className="mono">{k}</td>
@@ -231,7 +257,9 @@ export function CompareView() {
             </span>
           </div>
           {diff.length === 0 ? (
-            <p className="notice">{c.runs.length < 2 ? "Add another run to see what differs." : "The configs are identical."}</p>
+            <p className="notice">
+              {c.runs.length < 2 ? "Add another run to see what differs." : "The configs are identical."}
+            </p>
           ) : (
             <div className="table-wrap">
               <table className="data" data-testid="config-diff">
@@ -247,7 +275,11 @@ export function CompareView() {
                 </thead>
                 <tbody>
                   {diff.map((d) => (
-                    <tr key={d.path} className={showAll && differing.has(d.path) ? "diff" : undefined} data-path={d.path}>
+                    <tr
+                      key={d.path}
+                      className={showAll && differing.has(d.path) ? "diff" : undefined}
+                      data-path={d.path}
+                    >
                       <td className="mono">{d.path}</td>
                       {d.values.map((v, i) => (
                         <td key={c.runs[i].id} className="mono">
@@ -269,17 +301,35 @@ export function CompareView() {
 
 function RunPicker({ onPick }: { onPick: (id: string) => void }) {
   const [text, setText] = useState("");
-  const results = useGql<{ runs: { edges: Array<{ node: { id: string; name: string; method: string; dataset: string | null; status: string } }> } }>(
-    SEARCH_QUERY,
-    { search: text },
-    { skip: text.trim().length < 2 },
-  );
+  const results = useGql<{
+    runs: {
+      edges: Array<{
+        node: { id: string; name: string; method: string; dataset: string | null; status: string };
+      }>;
+    };
+  }>(SEARCH_QUERY, { search: text }, { skip: text.trim().length < 2 });
   const hits = text.trim().length >= 2 ? (results.data?.runs.edges ?? []) : [];
   return (
     <div style={{ position: "relative" }}>
-      <input type="search" placeholder="Add a run: search…" aria-label="Search a run to add" value={text} onChange={(e) => setText(e.target.value)} />
+      <input
+        type="search"
+        placeholder="Add a run: search…"
+        aria-label="Search a run to add"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+      />
       {hits.length > 0 && (
-        <ul className="popover-body" style={{ position: "absolute", right: 0, top: "calc(100% + 4px)", listStyle: "none", margin: 0, zIndex: 30 }}>
+        <ul
+          className="popover-body"
+          style={{
+            position: "absolute",
+            right: 0,
+            top: "calc(100% + 4px)",
+            listStyle: "none",
+            margin: 0,
+            zIndex: 30,
+          }}
+        >
           {hits.map(({ node }) => (
             <li key={node.id}>
               <button
@@ -290,7 +340,10 @@ function RunPicker({ onPick }: { onPick: (id: string) => void }) {
                   setText("");
                 }}
               >
-                {node.name} <span className="muted">({node.method}, {node.dataset ?? "—"})</span>
+                {node.name}{" "}
+                <span className="muted">
+                  ({node.method}, {node.dataset ?? "—"})
+                </span>
               </button>
             </li>
           ))}

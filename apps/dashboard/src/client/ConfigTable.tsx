@@ -7,12 +7,20 @@ import { fmtValue } from "./format";
 export function ConfigTable({ config }: { config: Record<string, unknown> }) {
   const [q, setQ] = useState("");
   const rows = useMemo(() => [...flattenConfig(config).entries()], [config]);
-  const shown = q ? rows.filter(([k, v]) => `${k} ${fmtValue(v)}`.toLowerCase().includes(q.toLowerCase())) : rows;
+  const shown = q
+    ? rows.filter(([k, v]) => `${k} ${fmtValue(v)}`.toLowerCase().includes(q.toLowerCase()))
+    : rows;
   if (rows.length === 0) return <p className="muted">Empty config.</p>;
   return (
     <div>
       <div className="toolbar">
-        <input type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Filter config…" aria-label="Filter config" />
+        <input
+          type="search"
+          value={q}
+          onChange={(e) => setQ(e.target.value)}
+          placeholder="Filter config…"
+          aria-label="Filter config"
+        />
         <span className="muted">
           {shown.length} of {rows.length} entries
         </span>

@@ -32,7 +32,12 @@ export function ThemeToggle() {
     window.dispatchEvent(new Event("selfsup:theme"));
   };
   return (
-    <button type="button" onClick={flip} aria-label={`Switch to ${theme === "dark" ? "light" : "dark"} theme`} title="Toggle theme">
+    <button
+      type="button"
+      onClick={flip}
+      aria-label={`Switch to ${theme === "dark" ? "light" : "dark"} theme`}
+      title="Toggle theme"
+    >
       {theme === "dark" ? "☀ Light" : "☾ Dark"}
     </button>
   );
@@ -64,7 +69,8 @@ export function Header() {
       </Link>
       <nav aria-label="Main">
         {NAV.map((n) => {
-          const active = n.href === "/" ? pathname === "/" || pathname.startsWith("/runs") : pathname.startsWith(n.href);
+          const active =
+            n.href === "/" ? pathname === "/" || pathname.startsWith("/runs") : pathname.startsWith(n.href);
           return (
             <Link key={n.href} href={n.href} aria-current={active ? "page" : undefined}>
               {n.label}
@@ -74,7 +80,14 @@ export function Header() {
       </nav>
       <span className="spacer" />
       {storeNote && (
-        <span className="who" title={s?.role === "client" ? "Another selfsup process holds the embedded store; the dashboard reads through it" : undefined}>
+        <span
+          className="who"
+          title={
+            s?.role === "client"
+              ? "Another selfsup process holds the embedded store; the dashboard reads through it"
+              : undefined
+          }
+        >
           {storeNote}
         </span>
       )}

@@ -5,7 +5,7 @@
  */
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { useEffect, useMemo } from "react";
+import { useCallback, useEffect, useMemo } from "react";
 import { fmtNumber } from "./format";
 import { useGql } from "./gql";
 
@@ -48,29 +48,43 @@ export function LeaderboardView() {
   const metric = params.get("metric") ?? "";
   const lower = params.get("lower") === "1";
 
-  const set = (patch: Record<string, string | null>) => {
-    const next = new URLSearchParams(params.toString());
-    for (const [k, v] of Object.entries(patch)) {
-      if (v === null || v === "") next.delete(k);
-      else next.set(k, v);
-    }
-    router.replace(`${pathname}?${next.toString()}`, { scroll: false });
-  };
+  const set = useCallback(
+    (patch: Record<string, string | null>) => {
+      const next = new URLSearchParams(params.toString());
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === null || v === "") next.delete(k);
+        else next.set(k, v);
+      }
+      router.replace(`${pathname}?${next.toString()}`, { scroll: false });
+    },
+    [params, pathname, router],
+  );
 
   // Default to the first scope that has data.
+  const firstScope = list[0];
   useEffect(() => {
-    if (!dataset && list.length) set({ dataset: list[0].dataset, protocol: list[0].protocol, metric: list[0].metric });
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [dataset, list.length]);
+    if (!dataset && firstScope) {
+      set({ dataset: firstScope.dataset, protocol: firstScope.protocol, metric: firstScope.metric });
+    }
+  }, [dataset, firstScope, set]);
 
   const datasets = useMemo(() => [...new Set(list.map((s) => s.dataset))], [list]);
-  const protocols = useMemo(() => [...new Set(list.filter((s) => s.dataset === dataset).map((s) => s.protocol))], [list, dataset]);
+  const protocols = useMemo(
+    () => [...new Set(list.filter((s) => s.dataset === dataset).map((s) => s.protocol))],
+    [list, dataset],
+  );
   const metrics = useMemo(
-    () => [...new Set(list.filter((s) => s.dataset === dataset && s.protocol === protocol).map((s) => s.metric))],
+    () => [
+      ...new Set(list.filter((s) => s.dataset === dataset && s.protocol === protocol).map((s) => s.metric)),
+    ],
     [list, dataset, protocol],
   );
 
-  const board = useGql<{ leaderboard: Entry[] }>(BOARD, { dataset, protocol, metric: metric || "top1", lower }, { skip: !dataset || !protocol });
+  const board = useGql<{ leaderboard: Entry[] }>(
+    BOARD,
+    { dataset, protocol, metric: metric || "top1", lower },
+    { skip: !dataset || !protocol },
+  );
   const entries = board.data?.leaderboard ?? [];
   const budgets = [...new Set(entries.map((e) => e.labelsPerClass))];
 
@@ -81,7 +95,10 @@ export function LeaderboardView() {
         <span className="grow" />
         <label className="inline">
           dataset
-          <select value={dataset} onChange={(e) => set({ dataset: e.target.value, protocol: null, metric: null })}>
+          <select
+            value={dataset}
+            onChange={(e) => set({ dataset: e.target.value, protocol: null, metric: null })}
+          >
             {datasets.map((d) => (
               <option key={d}>{d}</option>
             ))}
@@ -104,11 +121,19 @@ export function LeaderboardView() {
           </select>
         </label>
         <label className="inline">
-          <input type="checkbox" checked={lower} onChange={(e) => set({ lower: e.target.checked ? "1" : null })} />
+          <input
+            type="checkbox"
+            checked={lower}
+            onChange={(e) => set({ lower: e.target.checked ? "1" : null })}
+          />
           lower is better
         </label>
       </div>
-      {scopes.data && list.length === 0 && <p className="notice">No evaluations yet. Finished runs with kNN / linear-probe results appear here.</p>}
+      {scopes.data && list.length === 0 && (
+        <p className="notice">
+          No evaluations yet. Finished runs with kNN / linear-probe results appear here.
+        </p>
+      )}
       {(board.error || scopes.error) && (
         <div className="error-box" role="alert">
           {(board.error ?? scopes.error)?.message}

@@ -34,7 +34,16 @@ interface MethodInfo {
 interface Catalogue {
   methods: MethodInfo[];
   plugins: {
-    plugins: Array<{ name: string; version: string | null; contributions: Array<{ kind: string; name: string; description: string; optionsSchema: JsonSchema | null }> }>;
+    plugins: Array<{
+      name: string;
+      version: string | null;
+      contributions: Array<{
+        kind: string;
+        name: string;
+        description: string;
+        optionsSchema: JsonSchema | null;
+      }>;
+    }>;
     failures: Array<{ packageName: string; error: string }>;
   };
 }
@@ -102,7 +111,9 @@ export function MethodsView() {
   if (!q.data) return <p className="muted">Loading the plugin registry (imports every installed plugin)…</p>;
   const { methods, plugins } = q.data;
   const f = filter.toLowerCase();
-  const shown = methods.filter((m) => !f || `${m.name} ${m.family} ${m.description} ${m.plugin}`.toLowerCase().includes(f));
+  const shown = methods.filter(
+    (m) => !f || `${m.name} ${m.family} ${m.description} ${m.plugin}`.toLowerCase().includes(f),
+  );
   const families = [...new Set(shown.map((m) => m.family))].sort();
   return (
     <section aria-label="Methods">
@@ -112,14 +123,25 @@ export function MethodsView() {
           {methods.length} methods from {plugins.plugins.length} plugins
         </span>
         <span className="grow" />
-        <input type="search" placeholder="Filter methods…" aria-label="Filter methods" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        <input
+          type="search"
+          placeholder="Filter methods…"
+          aria-label="Filter methods"
+          value={filter}
+          onChange={(e) => setFilter(e.target.value)}
+        />
       </div>
       {plugins.failures.length > 0 && (
         <div className="error-box" role="alert">
           {plugins.failures.map((p) => `${p.packageName}: ${p.error}`).join("\n")}
         </div>
       )}
-      {methods.length === 0 && <p className="notice">No training methods are installed where the dashboard looks (its directory, SELFSUP_PLUGIN_ROOT, and @selfsup/runner).</p>}
+      {methods.length === 0 && (
+        <p className="notice">
+          No training methods are installed where the dashboard looks (its directory, SELFSUP_PLUGIN_ROOT, and
+          @selfsup/runner).
+        </p>
+      )}
       {families.map((fam) => (
         <section key={fam}>
           <h2 style={{ textTransform: "capitalize" }}>{fam}</h2>
@@ -153,8 +175,9 @@ export function MethodsView() {
       {plugins.plugins.map((p) => (
         <details key={p.name} style={{ marginBottom: 6 }}>
           <summary>
-            <span className="mono">{p.name}</span> {p.version ? <span className="muted">{p.version}</span> : null} ·{" "}
-            {p.contributions.length} contributions
+            <span className="mono">{p.name}</span>{" "}
+            {p.version ? <span className="muted">{p.version}</span> : null} · {p.contributions.length}{" "}
+            contributions
           </summary>
           <table className="data" style={{ margin: "6px 0 12px" }}>
             <thead>

@@ -5,7 +5,15 @@
  */
 import { type ReactNode, useEffect, useRef } from "react";
 
-export function Popover({ label, children, align = "right" }: { label: ReactNode; children: ReactNode; align?: "left" | "right" }) {
+export function Popover({
+  label,
+  children,
+  align = "right",
+}: {
+  label: ReactNode;
+  children: ReactNode;
+  align?: "left" | "right";
+}) {
   const ref = useRef<HTMLDetailsElement>(null);
   useEffect(() => {
     const el = ref.current;

@@ -8,8 +8,8 @@ import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
 import { Chart } from "./Chart";
 import { ChartControls, type ChartSettings, DEFAULT_SETTINGS, X_AXIS_ENUM } from "./ChartControls";
-import { colorAt } from "./colors";
 import { ConfigTable } from "./ConfigTable";
+import { colorAt } from "./colors";
 import { fmtBytes, fmtDate, fmtDuration, fmtNumber } from "./format";
 import { gql, useGql } from "./gql";
 import type { ScatterPoint } from "./Scatter";
@@ -39,8 +39,22 @@ interface RunDetail {
   resumedFrom: string | null;
   config: Record<string, unknown>;
   metricKeys: string[];
-  evaluations: Array<{ id: string; protocol: string; labelsPerClass: number | null; seed: number; metric: string; value: number }>;
-  checkpoints: Array<{ id: string; kind: string; path: string; step: number; checksum: string | null; createdAt: string }>;
+  evaluations: Array<{
+    id: string;
+    protocol: string;
+    labelsPerClass: number | null;
+    seed: number;
+    metric: string;
+    value: number;
+  }>;
+  checkpoints: Array<{
+    id: string;
+    kind: string;
+    path: string;
+    step: number;
+    checksum: string | null;
+    createdAt: string;
+  }>;
   artifacts: Array<{
     id: string;
     kind: string;
@@ -78,13 +92,24 @@ query RunSeries($id: ID!, $keys: [String!]!, $maxPoints: Int!, $xAxis: XAxis!) {
 interface SeriesData {
   run: {
     status: string;
-    series: Array<{ key: string; total: number; downsampled: boolean; points: Array<{ x: number; y: number; min: number; max: number; count: number }> }>;
+    series: Array<{
+      key: string;
+      total: number;
+      downsampled: boolean;
+      points: Array<{ x: number; y: number; min: number; max: number; count: number }>;
+    }>;
   } | null;
 }
 
 /** Loss first, then learning rate, accuracies, throughput, the rest alphabetically. */
 function keyRank(k: string): number {
-  const order = [/^(train\/)?loss$/, /loss/, /^lr|learning.?rate/, /knn|acc|top1|probe/, /images?.?(per|\/).?s|throughput|img.?s/];
+  const order = [
+    /^(train\/)?loss$/,
+    /loss/,
+    /^lr|learning.?rate/,
+    /knn|acc|top1|probe/,
+    /images?.?(per|\/).?s|throughput|img.?s/,
+  ];
   const i = order.findIndex((re) => re.test(k));
   return i < 0 ? order.length : i;
 }
@@ -104,7 +129,8 @@ export function RunView({ id }: { id: string }) {
 
   const [settings, setSettings] = useState<ChartSettings>(DEFAULT_SETTINGS);
   const keys = useMemo(
-    () => [...(run?.metricKeys ?? [])].sort((a, b) => keyRank(a) - keyRank(b) || a.localeCompare(b)).slice(0, 20),
+    () =>
+      [...(run?.metricKeys ?? [])].sort((a, b) => keyRank(a) - keyRank(b) || a.localeCompare(b)).slice(0, 20),
     [run?.metricKeys],
   );
   const series = useGql<SeriesData>(
@@ -163,7 +189,9 @@ export function RunView({ id }: { id: string }) {
         <Fact k="started" v={fmtDate(run.startedAt)} />
         <Fact k="finished" v={fmtDate(run.finishedAt)} />
         <Fact k="duration" v={fmtDuration(run.durationSeconds)} />
-        {run.resumedFrom && <Fact k="resumed from" v={<Link href={`/runs/${run.resumedFrom}`}>{run.resumedFrom}</Link>} />}
+        {run.resumedFrom && (
+          <Fact k="resumed from" v={<Link href={`/runs/${run.resumedFrom}`}>{run.resumedFrom}</Link>} />
+        )}
         {run.parentId && <Fact k="parent" v={<Link href={`/runs/${run.parentId}`}>{run.parentId}</Link>} />}
         {Object.entries(run.summary).map(([k, v]) => (
           <Fact key={k} k={k} v={<span className="mono">{fmtNumber(v, 5)}</span>} />
@@ -185,7 +213,9 @@ export function RunView({ id }: { id: string }) {
                 <header>
                   <h3>{k}</h3>
                   <span className="note">
-                    {s ? `${s.points.length.toLocaleString("en-US")} ${s.downsampled ? `buckets of ${s.total.toLocaleString("en-US")} points` : "points"}` : "loading…"}
+                    {s
+                      ? `${s.points.length.toLocaleString("en-US")} ${s.downsampled ? `buckets of ${s.total.toLocaleString("en-US")} points` : "points"}`
+                      : "loading…"}
                   </span>
                 </header>
                 {s && (
@@ -303,10 +333,18 @@ function Fact({ k, v }: { k: string; v: React.ReactNode }) {
 
 function Evaluations({ rows }: { rows: RunDetail["evaluations"] }) {
   // One line per (protocol, labels, metric): mean and spread over seeds.
-  const groups = new Map<string, { protocol: string; labels: number | null; metric: string; values: number[] }>();
+  const groups = new Map<
+    string,
+    { protocol: string; labels: number | null; metric: string; values: number[] }
+  >();
   for (const r of rows) {
     const k = `${r.protocol}\u0000${r.labelsPerClass}\u0000${r.metric}`;
-    const g = groups.get(k) ?? { protocol: r.protocol, labels: r.labelsPerClass, metric: r.metric, values: [] };
+    const g = groups.get(k) ?? {
+      protocol: r.protocol,
+      labels: r.labelsPerClass,
+      metric: r.metric,
+      values: [],
+    };
     g.values.push(r.value);
     groups.set(k, g);
   }
@@ -327,7 +365,9 @@ function Evaluations({ rows }: { rows: RunDetail["evaluations"] }) {
           {[...groups.values()].map((g) => {
             const mean = g.values.reduce((a, b) => a + b, 0) / g.values.length;
             const sd =
-              g.values.length > 1 ? Math.sqrt(g.values.reduce((a, b) => a + (b - mean) ** 2, 0) / (g.values.length - 1)) : null;
+              g.values.length > 1
+                ? Math.sqrt(g.values.reduce((a, b) => a + (b - mean) ** 2, 0) / (g.values.length - 1))
+                : null;
             return (
               <tr key={`${g.protocol}-${g.labels}-${g.metric}`}>
                 <td>{g.protocol}</td>
@@ -381,7 +421,15 @@ function CancelButton({ id, onDone }: { id: string; onDone: () => void }) {
   );
 }
 
-function TagsAndNote({ run, canMutate, onChange }: { run: RunDetail; canMutate: boolean; onChange: () => void }) {
+function TagsAndNote({
+  run,
+  canMutate,
+  onChange,
+}: {
+  run: RunDetail;
+  canMutate: boolean;
+  onChange: () => void;
+}) {
   const [tag, setTag] = useState("");
   const [note, setNote] = useState(run.notes ?? "");
   const [error, setError] = useState<string>();
@@ -398,7 +446,8 @@ function TagsAndNote({ run, canMutate, onChange }: { run: RunDetail; canMutate: 
       return false;
     }
   };
-  const TAG = "mutation Tag($id: ID!, $add: [String!], $remove: [String!]) { tagRun(id: $id, add: $add, remove: $remove) { id tags } }";
+  const TAG =
+    "mutation Tag($id: ID!, $add: [String!], $remove: [String!]) { tagRun(id: $id, add: $add, remove: $remove) { id tags } }";
   return (
     <section aria-label="Tags and note" style={{ margin: "8px 0 4px" }}>
       <div className="row">
@@ -408,7 +457,11 @@ function TagsAndNote({ run, canMutate, onChange }: { run: RunDetail; canMutate: 
           <span className="chip" key={t}>
             {t}
             {canMutate && (
-              <button type="button" aria-label={`Remove tag ${t}`} onClick={() => mutate(TAG, { id: run.id, remove: [t] })}>
+              <button
+                type="button"
+                aria-label={`Remove tag ${t}`}
+                onClick={() => mutate(TAG, { id: run.id, remove: [t] })}
+              >
                 ×
               </button>
             )}
@@ -422,7 +475,14 @@ function TagsAndNote({ run, canMutate, onChange }: { run: RunDetail; canMutate: 
               if (tag.trim() && (await mutate(TAG, { id: run.id, add: [tag.trim()] }))) setTag("");
             }}
           >
-            <input type="text" value={tag} onChange={(e) => setTag(e.target.value)} placeholder="add tag" aria-label="New tag" size={12} />
+            <input
+              type="text"
+              value={tag}
+              onChange={(e) => setTag(e.target.value)}
+              placeholder="add tag"
+              aria-label="New tag"
+              size={12}
+            />
             <button type="submit">Add</button>
           </form>
         )}
@@ -433,21 +493,34 @@ function TagsAndNote({ run, canMutate, onChange }: { run: RunDetail; canMutate: 
           <form
             onSubmit={async (e) => {
               e.preventDefault();
-              if (await mutate("mutation Note($id: ID!, $note: String) { setNote(id: $id, note: $note) { id notes } }", { id: run.id, note: note || null })) {
+              if (
+                await mutate(
+                  "mutation Note($id: ID!, $note: String) { setNote(id: $id, note: $note) { id notes } }",
+                  { id: run.id, note: note || null },
+                )
+              ) {
                 setSaved(true);
                 setTimeout(() => setSaved(false), 1500);
               }
             }}
             style={{ display: "grid", gap: 6, maxWidth: 720, marginTop: 4 }}
           >
-            <textarea value={note} onChange={(e) => setNote(e.target.value)} rows={2} aria-label="Note" placeholder="What was this run for?" />
+            <textarea
+              value={note}
+              onChange={(e) => setNote(e.target.value)}
+              rows={2}
+              aria-label="Note"
+              placeholder="What was this run for?"
+            />
             <div className="row">
               <button type="submit">Save note</button>
               {saved && <span className="muted">saved</span>}
             </div>
           </form>
         ) : (
-          <p style={{ margin: "4px 0", whiteSpace: "pre-wrap" }}>{run.notes || <span className="muted">—</span>}</p>
+          <p style={{ margin: "4px 0", whiteSpace: "pre-wrap" }}>
+            {run.notes || <span className="muted">—</span>}
+          </p>
         )}
       </div>
       {error && (

@@ -112,7 +112,13 @@ const BASE_COLUMNS: Column[] = [
     sort: "created_at",
     render: (r) => <span title={fmtAgo(r.createdAt)}>{fmtDate(r.createdAt)}</span>,
   },
-  { id: "duration", label: "Duration", width: 90, numeric: true, render: (r) => fmtDuration(r.durationSeconds) },
+  {
+    id: "duration",
+    label: "Duration",
+    width: 90,
+    numeric: true,
+    render: (r) => fmtDuration(r.durationSeconds),
+  },
 ];
 
 const DEFAULT_COLUMNS = ["name", "status", "method", "dataset", "backbone", "created", "duration"];
@@ -185,11 +191,18 @@ function toVariables(s: ViewState) {
   for (const k of ["method", "family", "dataset", "backbone", "tag"] as const) if (s[k]) filter[k] = s[k];
   if (s.status.length) filter.status = s.status;
   if (s.from) filter.createdAfter = new Date(`${s.from}T00:00:00`).toISOString();
-  if (s.to) filter.createdBefore = new Date(new Date(`${s.to}T00:00:00`).getTime() + 86_400_000).toISOString();
+  if (s.to)
+    filter.createdBefore = new Date(new Date(`${s.to}T00:00:00`).getTime() + 86_400_000).toISOString();
   const direction = s.dir.toUpperCase();
   const orderBy = s.sort.startsWith("summary:")
     ? { field: "SUMMARY", summaryKey: s.sort.slice(8), direction }
-    : { field: { created_at: "CREATED_AT", name: "NAME", started_at: "STARTED_AT", finished_at: "FINISHED_AT" }[s.sort] ?? "CREATED_AT", direction };
+    : {
+        field:
+          { created_at: "CREATED_AT", name: "NAME", started_at: "STARTED_AT", finished_at: "FINISHED_AT" }[
+            s.sort
+          ] ?? "CREATED_AT",
+        direction,
+      };
   return { filter, orderBy };
 }
 
@@ -256,25 +269,44 @@ export function RunsTable() {
 
   const columns = useMemo(() => columnIds.map(columnFor).filter((c): c is Column => c !== null), [columnIds]);
   const statsKeys = useMemo(
-    () => [...new Set(columnIds.filter((c) => c.startsWith("metric:")).map((c) => (/^metric:(.+):(min|max|last)$/.exec(c) ?? [])[1]).filter(Boolean))].slice(0, 10),
+    () =>
+      [
+        ...new Set(
+          columnIds
+            .filter((c) => c.startsWith("metric:"))
+            .map((c) => (/^metric:(.+):(min|max|last)$/.exec(c) ?? [])[1])
+            .filter(Boolean),
+        ),
+      ].slice(0, 10),
     [columnIds],
   );
 
   // ------------------------------------------------ paging
   const [rows, setRows] = useState<RunRow[]>([]);
-  const [pageInfo, setPageInfo] = useState<{ hasNextPage: boolean; endCursor: string | null }>({ hasNextPage: false, endCursor: null });
+  const [pageInfo, setPageInfo] = useState<{ hasNextPage: boolean; endCursor: string | null }>({
+    hasNextPage: false,
+    endCursor: null,
+  });
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string>();
   const generation = useRef(0);
   const inFlight = useRef(false);
   const requestKey = JSON.stringify({ filter, orderBy, statsKeys });
 
-  type RunsData = { runs: { edges: Array<{ node: RunRow }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
+  type RunsData = {
+    runs: { edges: Array<{ node: RunRow }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+  };
+  // biome-ignore lint/correctness/useExhaustiveDependencies: requestKey holds filter, orderBy and statsKeys by value, so an equal URL does not refetch
   const fetchPage = useCallback(
     (after: string | null) =>
-      gql<RunsData>(RUNS_QUERY, { filter, orderBy, first: PAGE, after, statsKeys, withStats: statsKeys.length > 0 }),
-    // requestKey captures filter/orderBy/statsKeys by value.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+      gql<RunsData>(RUNS_QUERY, {
+        filter,
+        orderBy,
+        first: PAGE,
+        after,
+        statsKeys,
+        withStats: statsKeys.length > 0,
+      }),
     [requestKey],
   );
 
@@ -336,32 +368,51 @@ export function RunsTable() {
   // ------------------------------------------------ selection + keyboard
   const [selected, setSelected] = useState<string[]>([]);
   const [active, setActive] = useState(0);
-  const toggle = (id: string) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id].slice(-10)));
+  const toggle = (id: string) =>
+    setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id].slice(-10)));
 
   const focusRow = (i: number) => {
     const idx = Math.max(0, Math.min(rows.length - 1, i));
     setActive(idx);
     virtualizer.scrollToIndex(idx, { align: "auto" });
-    requestAnimationFrame(() => scrollRef.current?.querySelector<HTMLElement>(`[data-index="${idx}"]`)?.focus());
+    requestAnimationFrame(() =>
+      scrollRef.current?.querySelector<HTMLElement>(`[data-index="${idx}"]`)?.focus(),
+    );
   };
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     if (!rows.length) return;
     const perPage = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / ROW_HEIGHT) - 2);
-    const keys: Record<string, () => void> = {
-      ArrowDown: () => focusRow(active + 1),
-      ArrowUp: () => focusRow(active - 1),
-      PageDown: () => focusRow(active + perPage),
-      PageUp: () => focusRow(active - perPage),
-      Home: () => focusRow(0),
-      End: () => focusRow(rows.length - 1),
-      Enter: () => rows[active] && openRun(rows[active].id),
-      " ": () => rows[active] && toggle(rows[active].id),
-    };
-    const action = keys[e.key];
-    if (action && (e.target as HTMLElement).tagName !== "INPUT") {
-      e.preventDefault();
-      action();
+    if ((e.target as HTMLElement).tagName === "INPUT") return;
+    const run = rows[active];
+    switch (e.key) {
+      case "ArrowDown":
+        focusRow(active + 1);
+        break;
+      case "ArrowUp":
+        focusRow(active - 1);
+        break;
+      case "PageDown":
+        focusRow(active + perPage);
+        break;
+      case "PageUp":
+        focusRow(active - perPage);
+        break;
+      case "Home":
+        focusRow(0);
+        break;
+      case "End":
+        focusRow(rows.length - 1);
+        break;
+      case "Enter":
+        if (run) openRun(run.id);
+        break;
+      case " ":
+        if (run) toggle(run.id);
+        break;
+      default:
+        return;
     }
+    e.preventDefault();
   };
 
   // ------------------------------------------------ search box (debounced into the URL)
@@ -415,14 +466,13 @@ export function RunsTable() {
           {error}
         </div>
       )}
-
-      <div className="grid" role="table" aria-label="Runs" aria-rowcount={total !== undefined ? total + 1 : -1}>
-        <div
-          className="grid-scroll"
-          ref={scrollRef}
-          onKeyDown={onKeyDown}
-          data-testid="runs-scroll"
-        >
+      <div
+        className="grid"
+        role="table"
+        aria-label="Runs"
+        aria-rowcount={total !== undefined ? total + 1 : -1}
+      >
+        <div className="grid-scroll" ref={scrollRef} onKeyDown={onKeyDown} data-testid="runs-scroll">
           <div className="grid-head" role="row" aria-rowindex={1} style={{ gridTemplateColumns: template }}>
             <div role="columnheader">
               <span className="sr-only" style={{ position: "absolute", left: -9999 }}>
@@ -439,7 +489,12 @@ export function RunsTable() {
                   aria-sort={sorted ? (state.dir === "asc" ? "ascending" : "descending") : undefined}
                 >
                   {c.sort ? (
-                    <button type="button" className="sort" onClick={() => sortBy(c.sort!)} title={`Sort by ${c.label}`}>
+                    <button
+                      type="button"
+                      className="sort"
+                      onClick={() => sortBy(c.sort!)}
+                      title={`Sort by ${c.label}`}
+                    >
                       {c.label}
                       <span aria-hidden="true">{sorted ? (state.dir === "asc" ? "▲" : "▼") : ""}</span>
                     </button>
@@ -455,7 +510,12 @@ export function RunsTable() {
               const run = rows[item.index];
               if (!run) {
                 return (
-                  <div key="loader" className="grid-row" role="row" style={{ top: item.start, gridTemplateColumns: template }}>
+                  <div
+                    key="loader"
+                    className="grid-row"
+                    role="row"
+                    style={{ top: item.start, gridTemplateColumns: template }}
+                  >
                     <div />
                     {columns.map((c) => (
                       <div key={c.id}>
@@ -515,7 +575,10 @@ export function RunsTable() {
           </div>
           {!loading && rows.length === 0 && !error && (
             <p className="notice" style={{ margin: 12 }}>
-              No runs match. {total === 0 && !Object.keys(filter).length ? "Train one with `selfsup train`, then reload." : "Loosen the filters."}
+              No runs match.{" "}
+              {total === 0 && !Object.keys(filter).length
+                ? "Train one with `selfsup train`, then reload."
+                : "Loosen the filters."}
             </p>
           )}
         </div>
@@ -580,7 +643,9 @@ function FilterMenu({
                   type="checkbox"
                   checked={state.status.includes(s)}
                   onChange={() => {
-                    const next = state.status.includes(s) ? state.status.filter((x) => x !== s) : [...state.status, s];
+                    const next = state.status.includes(s)
+                      ? state.status.filter((x) => x !== s)
+                      : [...state.status, s];
                     setParams({ status: next.join(",") || null });
                   }}
                 />
@@ -591,28 +656,54 @@ function FilterMenu({
         </fieldset>
         <label style={{ display: "grid", gridTemplateColumns: "80px 1fr", gap: 8 }}>
           <span>From</span>
-          <input type="date" value={state.from} onChange={(e) => setParams({ from: e.target.value || null })} aria-label="Created from" />
+          <input
+            type="date"
+            value={state.from}
+            onChange={(e) => setParams({ from: e.target.value || null })}
+            aria-label="Created from"
+          />
         </label>
         <label style={{ display: "grid", gridTemplateColumns: "80px 1fr", gap: 8 }}>
           <span>To</span>
-          <input type="date" value={state.to} onChange={(e) => setParams({ to: e.target.value || null })} aria-label="Created until" />
+          <input
+            type="date"
+            value={state.to}
+            onChange={(e) => setParams({ to: e.target.value || null })}
+            aria-label="Created until"
+          />
         </label>
       </div>
     </Popover>
   );
 }
 
-function FilterChips({ state, setParams }: { state: ViewState; setParams: (p: Record<string, string | null>) => void }) {
+function FilterChips({
+  state,
+  setParams,
+}: {
+  state: ViewState;
+  setParams: (p: Record<string, string | null>) => void;
+}) {
   const chips: Array<{ key: string; label: string; clear: Record<string, string | null> }> = [];
   if (state.search) chips.push({ key: "q", label: `“${state.search}”`, clear: { q: null } });
-  for (const f of FACET_FIELDS) if (state[f.param]) chips.push({ key: f.param, label: `${f.label.toLowerCase()}: ${state[f.param]}`, clear: { [f.param]: null } });
+  for (const f of FACET_FIELDS)
+    if (state[f.param])
+      chips.push({
+        key: f.param,
+        label: `${f.label.toLowerCase()}: ${state[f.param]}`,
+        clear: { [f.param]: null },
+      });
   for (const s of state.status) {
-    chips.push({ key: `status-${s}`, label: `status: ${s.toLowerCase()}`, clear: { status: state.status.filter((x) => x !== s).join(",") || null } });
+    chips.push({
+      key: `status-${s}`,
+      label: `status: ${s.toLowerCase()}`,
+      clear: { status: state.status.filter((x) => x !== s).join(",") || null },
+    });
   }
   if (state.from) chips.push({ key: "from", label: `from ${state.from}`, clear: { from: null } });
   if (state.to) chips.push({ key: "to", label: `to ${state.to}`, clear: { to: null } });
   return (
-    <div className="chips" aria-label="Active filters" data-testid="filter-chips">
+    <section className="chips" aria-label="Active filters" data-testid="filter-chips">
       {chips.map((c) => (
         <span className="chip" key={c.key}>
           {c.label}
@@ -626,18 +717,37 @@ function FilterChips({ state, setParams }: { state: ViewState; setParams: (p: Re
           type="button"
           className="link"
           onClick={() =>
-            setParams({ q: null, method: null, family: null, dataset: null, backbone: null, tag: null, status: null, from: null, to: null })
+            setParams({
+              q: null,
+              method: null,
+              family: null,
+              dataset: null,
+              backbone: null,
+              tag: null,
+              status: null,
+              from: null,
+              to: null,
+            })
           }
         >
           Clear all
         </button>
       )}
-    </div>
+    </section>
   );
 }
 
-function ColumnMenu({ facets, columnIds, onChange }: { facets: Facets | undefined; columnIds: string[]; onChange: (ids: string[]) => void }) {
-  const toggle = (id: string) => onChange(columnIds.includes(id) ? columnIds.filter((c) => c !== id) : [...columnIds, id]);
+function ColumnMenu({
+  facets,
+  columnIds,
+  onChange,
+}: {
+  facets: Facets | undefined;
+  columnIds: string[];
+  onChange: (ids: string[]) => void;
+}) {
+  const toggle = (id: string) =>
+    onChange(columnIds.includes(id) ? columnIds.filter((c) => c !== id) : [...columnIds, id]);
   const box = (id: string, label: string) => (
     <label key={id}>
       <input type="checkbox" checked={columnIds.includes(id)} onChange={() => toggle(id)} />
@@ -646,31 +756,35 @@ function ColumnMenu({ facets, columnIds, onChange }: { facets: Facets | undefine
   );
   return (
     <Popover label="Columns">
-        <fieldset>
-          <legend>Run</legend>
-          {BASE_COLUMNS.map((c) => box(c.id, c.label))}
-        </fieldset>
-        <fieldset>
-          <legend>Summary (sortable)</legend>
-          {(facets?.summaryKeys ?? []).map((k) => box(`summary:${k}`, k))}
-          {facets && facets.summaryKeys.length === 0 && <span className="muted">none yet</span>}
-        </fieldset>
-        <fieldset>
-          <legend>Metric min / max / last</legend>
-          {(facets?.metricKeys ?? []).map((k) => (
-            <div key={k} className="row" style={{ gap: 10 }}>
-              <span className="mono" style={{ minWidth: 110 }}>
-                {k}
-              </span>
-              {(["min", "max", "last"] as const).map((s) => (
-                <label key={s} className="inline">
-                  <input type="checkbox" checked={columnIds.includes(`metric:${k}:${s}`)} onChange={() => toggle(`metric:${k}:${s}`)} />
-                  {s}
-                </label>
-              ))}
-            </div>
-          ))}
-        </fieldset>
+      <fieldset>
+        <legend>Run</legend>
+        {BASE_COLUMNS.map((c) => box(c.id, c.label))}
+      </fieldset>
+      <fieldset>
+        <legend>Summary (sortable)</legend>
+        {(facets?.summaryKeys ?? []).map((k) => box(`summary:${k}`, k))}
+        {facets && facets.summaryKeys.length === 0 && <span className="muted">none yet</span>}
+      </fieldset>
+      <fieldset>
+        <legend>Metric min / max / last</legend>
+        {(facets?.metricKeys ?? []).map((k) => (
+          <div key={k} className="row" style={{ gap: 10 }}>
+            <span className="mono" style={{ minWidth: 110 }}>
+              {k}
+            </span>
+            {(["min", "max", "last"] as const).map((s) => (
+              <label key={s} className="inline">
+                <input
+                  type="checkbox"
+                  checked={columnIds.includes(`metric:${k}:${s}`)}
+                  onChange={() => toggle(`metric:${k}:${s}`)}
+                />
+                {s}
+              </label>
+            ))}
+          </div>
+        ))}
+      </fieldset>
       <button type="button" className="link" onClick={() => onChange(DEFAULT_COLUMNS)}>
         Reset columns
       </button>

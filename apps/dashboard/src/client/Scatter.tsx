@@ -12,7 +12,15 @@ export interface ScatterPoint {
   label: string | null;
 }
 
-export function Scatter({ points, height = 320, title }: { points: ScatterPoint[]; height?: number; title: string }) {
+export function Scatter({
+  points,
+  height = 320,
+  title,
+}: {
+  points: ScatterPoint[];
+  height?: number;
+  title: string;
+}) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const box = useRef<HTMLDivElement>(null);
   const [only, setOnly] = useState<string | null>(null);
@@ -85,7 +93,8 @@ export function Scatter({ points, height = 320, title }: { points: ScatterPoint[
         data-testid="scatter"
         data-points={points.length}
       />
-      <div className="legend" role="group" aria-label="Classes (click to show one)">
+      <fieldset className="legend" style={{ border: "none", padding: 0 }}>
+        <legend className="sr-only">Classes (click one to show only it)</legend>
         {labels.map((l, i) => (
           <button
             type="button"
@@ -99,7 +108,7 @@ export function Scatter({ points, height = 320, title }: { points: ScatterPoint[
             {l}
           </button>
         ))}
-      </div>
+      </fieldset>
     </div>
   );
 }

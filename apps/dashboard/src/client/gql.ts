@@ -20,7 +20,11 @@ interface GqlResponse<T> {
   errors?: Array<{ message: string; extensions?: { code?: string } }>;
 }
 
-export async function gql<T>(query: string, variables?: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
+export async function gql<T>(
+  query: string,
+  variables?: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<T> {
   const res = await fetch("/api/graphql", {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -72,6 +76,7 @@ export function useGql<T>(
   const varsRef = useRef(variables);
   varsRef.current = variables;
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: key (the variables as JSON) and tick (refetch/poll) are the triggers; the variables are read from a ref
   useEffect(() => {
     if (options.skip) return;
     const ctrl = new AbortController();
@@ -88,7 +93,6 @@ export function useGql<T>(
         if (!ctrl.signal.aborted) setLoading(false);
       });
     return () => ctrl.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [query, key, tick, options.skip]);
 
   useEffect(() => {

@@ -16,7 +16,8 @@ export function flattenConfig(value: unknown, prefix = "", out: Flat = new Map()
     for (const k of keys) flattenConfig(value[k], prefix ? `${prefix}.${k}` : k, out);
   } else if (Array.isArray(value) && value.some((v) => typeof v === "object" && v !== null)) {
     if (value.length === 0 && prefix) out.set(prefix, []);
-    value.forEach((v, i) => flattenConfig(v, prefix ? `${prefix}.${i}` : String(i), out));
+    for (let i = 0; i < value.length; i++)
+      flattenConfig(value[i], prefix ? `${prefix}.${i}` : String(i), out);
   } else if (prefix) {
     out.set(prefix, value);
   }

@@ -20,7 +20,12 @@ function fromRows(rows: unknown[]): ScatterPoint[] | null {
   for (const r of rows.slice(0, MAX_POINTS)) {
     if (Array.isArray(r) && typeof r[0] === "number" && typeof r[1] === "number") {
       out.push({ x: r[0], y: r[1], label: label(r[2]) });
-    } else if (r && typeof r === "object" && typeof (r as { x?: unknown }).x === "number" && typeof (r as { y?: unknown }).y === "number") {
+    } else if (
+      r &&
+      typeof r === "object" &&
+      typeof (r as { x?: unknown }).x === "number" &&
+      typeof (r as { y?: unknown }).y === "number"
+    ) {
       const o = r as { x: number; y: number; label?: unknown; y_true?: unknown; class?: unknown };
       out.push({ x: o.x, y: o.y, label: label(o.label ?? o.class ?? o.y_true) });
     } else {

@@ -64,7 +64,9 @@ export function roleForToken(token: string, cfg: AuthConfig): "read" | "write" |
 }
 
 function sessionMac(token: string, role: "read" | "write"): string {
-  return createHmac("sha256", token).update(SESSION_LABEL + role).digest("base64url");
+  return createHmac("sha256", token)
+    .update(SESSION_LABEL + role)
+    .digest("base64url");
 }
 
 /** The cookie value for a login with `token` (which must be one of the configured tokens). */
@@ -77,8 +79,10 @@ export function roleForSession(value: string, cfg: AuthConfig): "read" | "write"
   if (dot < 0) return null;
   const role = value.slice(0, dot);
   const mac = value.slice(dot + 1);
-  if (role === "write" && cfg.teamToken !== null) return tokensEqual(mac, sessionMac(cfg.teamToken, "write")) ? "write" : null;
-  if (role === "read" && cfg.readToken !== null) return tokensEqual(mac, sessionMac(cfg.readToken, "read")) ? "read" : null;
+  if (role === "write" && cfg.teamToken !== null)
+    return tokensEqual(mac, sessionMac(cfg.teamToken, "write")) ? "write" : null;
+  if (role === "read" && cfg.readToken !== null)
+    return tokensEqual(mac, sessionMac(cfg.readToken, "read")) ? "read" : null;
   return null;
 }
 
@@ -104,7 +108,12 @@ export function authenticate(creds: Credentials, cfg: AuthConfig): AuthResult {
     const m = /^Bearer\s+(.+)$/i.exec(header);
     const role = m ? roleForToken(m[1].trim(), cfg) : null;
     if (!role) {
-      return { ok: false, reason: "invalid", message: "the Authorization header holds no valid token (expected: Bearer <SELFSUP_TOKEN or SELFSUP_READ_TOKEN>)" };
+      return {
+        ok: false,
+        reason: "invalid",
+        message:
+          "the Authorization header holds no valid token (expected: Bearer <SELFSUP_TOKEN or SELFSUP_READ_TOKEN>)",
+      };
     }
     return { ok: true, role };
   }
@@ -122,13 +131,22 @@ export function authenticate(creds: Credentials, cfg: AuthConfig): AuthResult {
 }
 
 /** Why a role may not mutate, or null when it may. */
-export function mutationRefusal(role: Role, cfg: AuthConfig): { code: "UNAUTHENTICATED" | "FORBIDDEN"; message: string } | null {
+export function mutationRefusal(
+  role: Role,
+  cfg: AuthConfig,
+): { code: "UNAUTHENTICATED" | "FORBIDDEN"; message: string } | null {
   if (role === "write") return null;
   if (cfg.teamToken === null) {
-    return { code: "FORBIDDEN", message: "mutations are disabled: start the dashboard with SELFSUP_TOKEN set (the team token)" };
+    return {
+      code: "FORBIDDEN",
+      message: "mutations are disabled: start the dashboard with SELFSUP_TOKEN set (the team token)",
+    };
   }
   if (role === "read") {
-    return { code: "FORBIDDEN", message: "the read-only token cannot change runs; log in with the team token (SELFSUP_TOKEN)" };
+    return {
+      code: "FORBIDDEN",
+      message: "the read-only token cannot change runs; log in with the team token (SELFSUP_TOKEN)",
+    };
   }
   return {
     code: "UNAUTHENTICATED",
@@ -155,6 +173,6 @@ export function cookieFromHeader(header: string | null | undefined, name: string
 
 /** A same-site path to return to after login (refuses absolute and protocol-relative URLs). */
 export function safeNextPath(next: string | null | undefined): string {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  if (!next?.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
   return next;
 }

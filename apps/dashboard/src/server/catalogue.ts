@@ -45,7 +45,10 @@ export function optionsToJsonSchema(schema: unknown): unknown {
 }
 
 /** Directories whose node_modules (and ancestors') are searched for plugins. */
-export function pluginRoots(cwd: string = process.cwd(), env: Record<string, string | undefined> = process.env): string[] {
+export function pluginRoots(
+  cwd: string = process.cwd(),
+  env: Record<string, string | undefined> = process.env,
+): string[] {
   const roots = [cwd];
   if (env.SELFSUP_PLUGIN_ROOT) roots.push(path.resolve(/* turbopackIgnore: true */ env.SELFSUP_PLUGIN_ROOT));
   let dir = path.resolve(/* turbopackIgnore: true */ cwd);

@@ -43,7 +43,12 @@ export function isConnectionError(err: unknown): boolean {
   while (e && typeof e === "object" && !seen.has(e)) {
     seen.add(e);
     const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|EAI_AGAIN|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET)$/.test(code)) {
+    if (
+      typeof code === "string" &&
+      /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|EAI_AGAIN|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET)$/.test(
+        code,
+      )
+    ) {
       return true;
     }
     const msg = (e as { message?: unknown }).message;
@@ -69,16 +74,23 @@ const TRPC_TO_GRAPHQL: Record<string, string> = {
  * The real client (`@selfsup/runner/client`), imported on first use so the dashboard starts and
  * reads without the runner.
  */
-export async function runnerControlClient(env: Record<string, string | undefined> = process.env): Promise<ControlClient> {
+export async function runnerControlClient(
+  env: Record<string, string | undefined> = process.env,
+): Promise<ControlClient> {
   const url = controlUrl(env);
   const token = env.SELFSUP_CONTROL_TOKEN || env.SELFSUP_TOKEN || undefined;
   let mod: RunnerClientModule;
   try {
     // A variable specifier: Node loads it at run time (the bundler leaves it alone).
     const specifier = "@selfsup/runner/client";
-    mod = (await import(/* webpackIgnore: true */ /* turbopackIgnore: true */ specifier)) as RunnerClientModule;
+    mod = (await import(
+      /* webpackIgnore: true */ /* turbopackIgnore: true */ specifier
+    )) as RunnerClientModule;
   } catch (err) {
-    throw runnerUnavailable(url, new Error(`@selfsup/runner/client could not be loaded: ${(err as Error).message}`));
+    throw runnerUnavailable(
+      url,
+      new Error(`@selfsup/runner/client could not be loaded: ${(err as Error).message}`),
+    );
   }
   const client = mod.createControlClient({ url, ...(token ? { token } : {}) });
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -89,7 +101,10 @@ export async function runnerControlClient(env: Record<string, string | undefined
       const trpcCode = (err as { data?: { code?: unknown } }).data?.code;
       const code = (typeof trpcCode === "string" && TRPC_TO_GRAPHQL[trpcCode]) || "RUNNER_ERROR";
       const message = err instanceof Error ? err.message : String(err);
-      const hint = code === "RUNNER_UNAUTHORIZED" ? " (the dashboard sends SELFSUP_CONTROL_TOKEN, else SELFSUP_TOKEN)" : "";
+      const hint =
+        code === "RUNNER_UNAUTHORIZED"
+          ? " (the dashboard sends SELFSUP_CONTROL_TOKEN, else SELFSUP_TOKEN)"
+          : "";
       throw new GraphQLError(`the runner at ${url} refused: ${message}${hint}`, { extensions: { code } });
     }
   };

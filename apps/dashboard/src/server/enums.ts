@@ -3,7 +3,7 @@
  * pass between the API and @selfsup/store unconverted. scripts/codegen.mjs maps the generated
  * types onto these, and resolvers/index.ts hands the objects to the schema as enum resolvers.
  */
-import type { RunStatus as StoreRunStatus, SeriesXAxis } from "@selfsup/store";
+import type { SeriesXAxis, RunStatus as StoreRunStatus } from "@selfsup/store";
 
 export const RunStatus = {
   QUEUED: "queued",

@@ -13,12 +13,14 @@
  */
 import type { ApolloServerPlugin } from "@apollo/server";
 import {
+  type ASTVisitor,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
   GraphQLError,
   type GraphQLField,
   type GraphQLNamedType,
+  type GraphQLOutputType,
   type GraphQLSchema,
   getArgumentValues,
   getNamedType,
@@ -29,8 +31,6 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValidationContext,
-  type ASTVisitor,
-  type GraphQLOutputType,
 } from "graphql";
 
 export const LIMITS = {
@@ -72,7 +72,10 @@ function depthOf(
     if (sel.kind === Kind.FIELD) {
       const inner = depthOf(sel.selectionSet, fragments, visiting);
       if (sel.name.value.startsWith("__")) {
-        introspectionDepth = Math.max(introspectionDepth, 1 + Math.max(inner.depth, inner.introspectionDepth));
+        introspectionDepth = Math.max(
+          introspectionDepth,
+          1 + Math.max(inner.depth, inner.introspectionDepth),
+        );
       } else {
         depth = Math.max(depth, 1 + inner.depth);
         introspectionDepth = Math.max(introspectionDepth, inner.introspectionDepth);
@@ -101,11 +104,15 @@ function depthOf(
 }
 
 /** Validation rule: refuses operations nested deeper than `maxDepth` fields. */
-export function depthLimitRule(maxDepth: number = LIMITS.maxDepth, maxIntrospectionDepth: number = LIMITS.maxIntrospectionDepth) {
+export function depthLimitRule(
+  maxDepth: number = LIMITS.maxDepth,
+  maxIntrospectionDepth: number = LIMITS.maxIntrospectionDepth,
+) {
   return (context: ValidationContext): ASTVisitor => {
     const doc = context.getDocument();
     const fragments: Record<string, FragmentDefinitionNode> = {};
-    for (const def of doc.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+    for (const def of doc.definitions)
+      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
     return {
       OperationDefinition(node) {
         const { depth, introspectionDepth } = depthOf(node.selectionSet, fragments, new Set());
@@ -120,10 +127,18 @@ export function depthLimitRule(maxDepth: number = LIMITS.maxDepth, maxIntrospect
         }
         if (introspectionDepth > maxIntrospectionDepth) {
           context.reportError(
-            new GraphQLError(`${name} nests introspection ${introspectionDepth} levels deep; the limit is ${maxIntrospectionDepth}`, {
-              nodes: [node],
-              extensions: { code: "QUERY_TOO_DEEP", limit: "depth", depth: introspectionDepth, maxDepth: maxIntrospectionDepth },
-            }),
+            new GraphQLError(
+              `${name} nests introspection ${introspectionDepth} levels deep; the limit is ${maxIntrospectionDepth}`,
+              {
+                nodes: [node],
+                extensions: {
+                  code: "QUERY_TOO_DEEP",
+                  limit: "depth",
+                  depth: introspectionDepth,
+                  maxDepth: maxIntrospectionDepth,
+                },
+              },
+            ),
           );
         }
       },
@@ -149,7 +164,12 @@ function isList(type: GraphQLOutputType): boolean {
  * How many items a field returns at most, from its arguments (1 for a non-list). Updates `scope`
  * (the scope of the field's own selections) for lists further down: series -> points.
  */
-function listSize(parent: string, field: GraphQLField<unknown, unknown>, args: Record<string, unknown>, scope: Scope): number {
+function listSize(
+  parent: string,
+  field: GraphQLField<unknown, unknown>,
+  args: Record<string, unknown>,
+  scope: Scope,
+): number {
   const len = (v: unknown, otherwise: number) => (Array.isArray(v) ? v.length : otherwise);
   switch (`${parent}.${field.name}`) {
     case "Query.runs":
@@ -185,13 +205,19 @@ interface CostWalk {
   variables: Record<string, unknown>;
 }
 
-function selectionCost(walk: CostWalk, selectionSet: SelectionSetNode, type: GraphQLNamedType, scope: Scope, visiting: Set<string>): number {
+function selectionCost(
+  walk: CostWalk,
+  selectionSet: SelectionSetNode,
+  type: GraphQLNamedType,
+  scope: Scope,
+  visiting: Set<string>,
+): number {
   let cost = 0;
   for (const sel of selectionSet.selections) {
     if (sel.kind === Kind.FIELD) {
       cost += fieldCost(walk, sel, type, scope, visiting);
     } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-      const t = sel.typeCondition ? walk.schema.getType(sel.typeCondition.name.value) ?? type : type;
+      const t = sel.typeCondition ? (walk.schema.getType(sel.typeCondition.name.value) ?? type) : type;
       cost += selectionCost(walk, sel.selectionSet, t, scope, visiting);
     } else {
       const frag = walk.fragments[sel.name.value];
@@ -205,7 +231,13 @@ function selectionCost(walk: CostWalk, selectionSet: SelectionSetNode, type: Gra
   return cost;
 }
 
-function fieldCost(walk: CostWalk, node: FieldNode, parent: GraphQLNamedType, outer: Scope, visiting: Set<string>): number {
+function fieldCost(
+  walk: CostWalk,
+  node: FieldNode,
+  parent: GraphQLNamedType,
+  outer: Scope,
+  visiting: Set<string>,
+): number {
   const name = node.name.value;
   if (name.startsWith("__")) return 0; // introspection: bounded by the schema and the depth rule
   if (!isObjectType(parent)) return 1;
@@ -221,7 +253,9 @@ function fieldCost(walk: CostWalk, node: FieldNode, parent: GraphQLNamedType, ou
   }
   const scope: Scope = { ...outer };
   const size = listSize(parent.name, field, args, scope);
-  const inner = node.selectionSet ? selectionCost(walk, node.selectionSet, getNamedType(field.type), scope, visiting) : 0;
+  const inner = node.selectionSet
+    ? selectionCost(walk, node.selectionSet, getNamedType(field.type), scope, visiting)
+    : 0;
   return size * (1 + inner);
 }
 
@@ -233,10 +267,17 @@ export function operationCost(
   variables: Record<string, unknown> = {},
 ): number {
   const fragments: Record<string, FragmentDefinitionNode> = {};
-  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+  for (const def of document.definitions)
+    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
   const root = operation.operation === "mutation" ? schema.getMutationType() : schema.getQueryType();
   if (!root) return 0;
-  return selectionCost({ schema, fragments, variables }, operation.selectionSet, root, { maxPoints: 1000, compareRuns: 1, compareKeys: 1 }, new Set());
+  return selectionCost(
+    { schema, fragments, variables },
+    operation.selectionSet,
+    root,
+    { maxPoints: 1000, compareRuns: 1, compareKeys: 1 },
+    new Set(),
+  );
 }
 
 /** Apollo plugin: refuses an operation whose cost exceeds `maxCost`, before any resolver runs. */

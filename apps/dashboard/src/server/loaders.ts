@@ -44,17 +44,24 @@ export function createLoaders(db: Db): Loaders {
       },
       { maxBatchSize },
     ),
-    evaluations: new DataLoader(async (ids) => groupBy(ids, await evaluationsByRunIds(db, ids), (e) => e.runId), {
-      maxBatchSize,
-    }),
-    checkpoints: new DataLoader(async (ids) => groupBy(ids, await checkpointsByRunIds(db, ids), (c) => c.runId), {
-      maxBatchSize,
-    }),
+    evaluations: new DataLoader(
+      async (ids) => groupBy(ids, await evaluationsByRunIds(db, ids), (e) => e.runId),
+      {
+        maxBatchSize,
+      },
+    ),
+    checkpoints: new DataLoader(
+      async (ids) => groupBy(ids, await checkpointsByRunIds(db, ids), (c) => c.runId),
+      {
+        maxBatchSize,
+      },
+    ),
     artifacts: new DataLoader(async (ids) => groupBy(ids, await artifactsByRunIds(db, ids), (a) => a.runId), {
       maxBatchSize,
     }),
     metricKeys: new DataLoader(
-      async (ids) => groupBy(ids, await metricKeysByRunIds(db, ids), (r) => r.runId).map((rows) => rows.map((r) => r.key)),
+      async (ids) =>
+        groupBy(ids, await metricKeysByRunIds(db, ids), (r) => r.runId).map((rows) => rows.map((r) => r.key)),
       { maxBatchSize },
     ),
     metricStats: new DataLoader(
@@ -67,7 +74,15 @@ export function createLoaders(db: Db): Loaders {
         const byPair = new Map(rows.map((r) => [`${r.runId}\u0000${r.key}`, r]));
         return pairs.map(
           (p, i) =>
-            byPair.get(pairKeys[i]) ?? { runId: p.runId, key: p.key, min: null, max: null, last: null, lastStep: null, count: 0 },
+            byPair.get(pairKeys[i]) ?? {
+              runId: p.runId,
+              key: p.key,
+              min: null,
+              max: null,
+              last: null,
+              lastStep: null,
+              count: 0,
+            },
         );
       },
       { maxBatchSize: 1000 },

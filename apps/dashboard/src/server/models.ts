@@ -7,7 +7,12 @@ import type { Role } from "./enums";
 
 export interface RunConnectionModel {
   edges: Array<{ cursor: string; node: Run }>;
-  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
   /** The filter, so totalCount runs a count only when selected. */
   filter: RunFilter;
 }

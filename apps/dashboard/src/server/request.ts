@@ -20,13 +20,23 @@ export async function contextForRequest(req: Request): Promise<Context> {
     auth,
   );
   if (!result.ok) {
-    throw new GraphQLError(result.message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
+    throw new GraphQLError(result.message, {
+      extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },
+    });
   }
   let store: Awaited<ReturnType<typeof getStore>>;
   try {
     store = await getStore();
   } catch (err) {
-    throw new GraphQLError((err as Error).message, { extensions: { code: "STORE_UNAVAILABLE", http: { status: 503 } } });
+    throw new GraphQLError((err as Error).message, {
+      extensions: { code: "STORE_UNAVAILABLE", http: { status: 503 } },
+    });
   }
-  return createContext({ store, auth, role: result.role, control: () => runnerControlClient(), catalogue: getCatalogue });
+  return createContext({
+    store,
+    auth,
+    role: result.role,
+    control: () => runnerControlClient(),
+    catalogue: getCatalogue,
+  });
 }

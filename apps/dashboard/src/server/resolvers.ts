@@ -3,7 +3,13 @@
  * field's arguments, parent object (a store row, see codegen's mappers) and result against the
  * SDL in schema.graphql.
  */
-import type { Run, Series, RunFilter as StoreRunFilter, RunOrderField as StoreOrderField, RunStore } from "@selfsup/store";
+import type {
+  Run,
+  RunStore,
+  Series,
+  RunOrderField as StoreOrderField,
+  RunFilter as StoreRunFilter,
+} from "@selfsup/store";
 import { GraphQLError } from "graphql";
 import { diffConfigs } from "../lib/config-diff";
 import { parseScatter } from "../lib/scatter";
@@ -12,10 +18,10 @@ import { cachedFacets, cachedSeries } from "./caches";
 import type { Context } from "./context";
 import { decodePosition, encodePosition } from "./cursor";
 import { BucketValue, Role, RunOrderField, RunStatus, SortDirection, XAxis } from "./enums";
-import type { RunFilter, RunOrder, Resolvers } from "./generated/graphql";
+import type { Resolvers, RunFilter, RunOrder } from "./generated/graphql";
 import { badInput, checkRange, LIMITS } from "./limits";
 import type { LeaderboardEntryModel } from "./models";
-import { JSONScalar, DateTimeScalar } from "./scalars";
+import { DateTimeScalar, JSONScalar } from "./scalars";
 import { leaderboardScopes } from "./sql";
 import { storeRole } from "./store";
 
@@ -37,14 +43,19 @@ function toStoreFilter(filter: RunFilter | null | undefined): StoreRunFilter {
   return f;
 }
 
-function toStoreOrder(order: RunOrder | null | undefined): { field: StoreOrderField; direction: "asc" | "desc" } {
+function toStoreOrder(order: RunOrder | null | undefined): {
+  field: StoreOrderField;
+  direction: "asc" | "desc";
+} {
   const direction = order?.direction ?? SortDirection.DESC;
   const field = order?.field ?? RunOrderField.CREATED_AT;
   if (field === RunOrderField.SUMMARY) {
-    if (!order?.summaryKey) throw badInput("orderBy.summaryKey is required when orderBy.field is SUMMARY", "orderBy.summaryKey");
+    if (!order?.summaryKey)
+      throw badInput("orderBy.summaryKey is required when orderBy.field is SUMMARY", "orderBy.summaryKey");
     return { field: `summary:${order.summaryKey}`, direction };
   }
-  if (order?.summaryKey) throw badInput("orderBy.summaryKey goes with orderBy.field SUMMARY only", "orderBy.summaryKey");
+  if (order?.summaryKey)
+    throw badInput("orderBy.summaryKey goes with orderBy.field SUMMARY only", "orderBy.summaryKey");
   return { field, direction };
 }
 
@@ -55,14 +66,21 @@ function requireWrite(ctx: Context): void {
 
 async function requireRun(ctx: Context, id: string): Promise<Run> {
   const run = await ctx.store.getRun(id);
-  if (!run) throw new GraphQLError(`no run with id ${JSON.stringify(id)}`, { extensions: { code: "NOT_FOUND", field: "id" } });
+  if (!run)
+    throw new GraphQLError(`no run with id ${JSON.stringify(id)}`, {
+      extensions: { code: "NOT_FOUND", field: "id" },
+    });
   return run;
 }
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 function checkId(id: string, field = "id"): void {
-  if (!ID_RE.test(id)) throw badInput(`${field}: must be 1-64 characters of A-Z a-z 0-9 _ - (got ${JSON.stringify(id.slice(0, 80))})`, field);
+  if (!ID_RE.test(id))
+    throw badInput(
+      `${field}: must be 1-64 characters of A-Z a-z 0-9 _ - (got ${JSON.stringify(id.slice(0, 80))})`,
+      field,
+    );
 }
 
 function checkKeys(name: string, keys: readonly string[], max: number): void {
@@ -218,9 +236,12 @@ export const resolvers: Resolvers = {
       requireWrite(ctx);
       const run = await requireRun(ctx, id);
       if (run.status !== "queued" && run.status !== "running") {
-        throw new GraphQLError(`run ${id} has already ended (${run.status}); only queued or running runs can be cancelled`, {
-          extensions: { code: "CONFLICT", field: "id" },
-        });
+        throw new GraphQLError(
+          `run ${id} has already ended (${run.status}); only queued or running runs can be cancelled`,
+          {
+            extensions: { code: "CONFLICT", field: "id" },
+          },
+        );
       }
       const control = await ctx.control();
       await control.cancel(id);

@@ -30,11 +30,19 @@ export const JSONScalar = new GraphQLScalarType({
 });
 
 function toDate(value: unknown): Date {
-  const d = value instanceof Date ? value : typeof value === "string" || typeof value === "number" ? new Date(value) : null;
+  const d =
+    value instanceof Date
+      ? value
+      : typeof value === "string" || typeof value === "number"
+        ? new Date(value)
+        : null;
   if (!d || Number.isNaN(d.getTime())) {
-    throw new GraphQLError(`DateTime must be an ISO-8601 string or milliseconds since the epoch (got ${JSON.stringify(value)})`, {
-      extensions: { code: "BAD_USER_INPUT" },
-    });
+    throw new GraphQLError(
+      `DateTime must be an ISO-8601 string or milliseconds since the epoch (got ${JSON.stringify(value)})`,
+      {
+        extensions: { code: "BAD_USER_INPUT" },
+      },
+    );
   }
   return d;
 }

@@ -103,7 +103,10 @@ export async function artifactsByRunIds(db: Db, ids: readonly string[]): Promise
   }));
 }
 
-export async function metricKeysByRunIds(db: Db, ids: readonly string[]): Promise<Array<{ runId: string; key: string }>> {
+export async function metricKeysByRunIds(
+  db: Db,
+  ids: readonly string[],
+): Promise<Array<{ runId: string; key: string }>> {
   const rows = await db.query(
     "SELECT run_id, key FROM metric_keys WHERE run_id = ANY($1::text[]) ORDER BY run_id, key",
     [[...ids]],
@@ -122,7 +125,10 @@ export interface MetricStatsRow {
 }
 
 /** min / max / count over each (run, key) series and its last point, for many pairs at once. */
-export async function metricStats(db: Db, pairs: ReadonlyArray<{ runId: string; key: string }>): Promise<MetricStatsRow[]> {
+export async function metricStats(
+  db: Db,
+  pairs: ReadonlyArray<{ runId: string; key: string }>,
+): Promise<MetricStatsRow[]> {
   if (pairs.length === 0) return [];
   const rows = await db.query(
     `SELECT k.run_id, k.key, agg.lo, agg.hi, agg.n, last.value AS last, last.step AS last_step
@@ -149,7 +155,13 @@ export interface FacetRow {
   count: number;
 }
 
-const FACET_COLUMNS = { methods: "method", families: "family", datasets: "dataset", backbones: "backbone", statuses: "status" } as const;
+const FACET_COLUMNS = {
+  methods: "method",
+  families: "family",
+  datasets: "dataset",
+  backbones: "backbone",
+  statuses: "status",
+} as const;
 
 export interface FacetsResult {
   methods: FacetRow[];
@@ -170,7 +182,10 @@ export async function facets(db: Db): Promise<FacetsResult> {
       `SELECT ${col} AS value, count(*)::int AS n FROM runs WHERE ${col} IS NOT NULL
        GROUP BY ${col} ORDER BY n DESC, ${col} LIMIT 200`,
     );
-    out[name as keyof typeof FACET_COLUMNS] = rows.map((r) => ({ value: String(r.value), count: Number(r.n) }));
+    out[name as keyof typeof FACET_COLUMNS] = rows.map((r) => ({
+      value: String(r.value),
+      count: Number(r.n),
+    }));
   }
   const tags = await db.query(
     `SELECT t AS value, count(*)::int AS n FROM runs CROSS JOIN LATERAL unnest(tags) AS t

@@ -32,10 +32,13 @@ interface Holder {
 // On globalThis so `next dev` module reloads reuse the open store instead of opening a second one.
 const KEY = Symbol.for("selfsup.dashboard.store");
 const g = globalThis as typeof globalThis & { [KEY]?: Holder };
-const holder: Holder = (g[KEY] ??= {});
+if (!g[KEY]) g[KEY] = {};
+const holder: Holder = g[KEY];
 
 /** Where the store is, for logs and errors (password hidden). */
-export async function describeStoreTarget(env: Record<string, string | undefined> = process.env): Promise<string> {
+export async function describeStoreTarget(
+  env: Record<string, string | undefined> = process.env,
+): Promise<string> {
   const { resolveTarget, redact } = await storeModule();
   const t = resolveTarget({}, env as NodeJS.ProcessEnv);
   if (t.kind === "pg") return `PostgreSQL ${redact(t.url)}`;
@@ -82,7 +85,11 @@ export function getStore(): Promise<RunStore> {
 }
 
 /** How this process reaches the store: its own PGlite, through another process, or PostgreSQL. */
-export function storeRole(store: RunStore): { driver: string; role: "host" | "client" | null; hostPid: number | null } {
+export function storeRole(store: RunStore): {
+  driver: string;
+  role: "host" | "client" | null;
+  hostPid: number | null;
+} {
   const s = store.db.sharing;
   // A client of an embedded store talks to its host with the pg driver, but the store is PGlite.
   return { driver: s ? "pglite" : store.db.driver, role: s?.role ?? null, hostPid: s?.hostPid ?? null };

@@ -7,11 +7,17 @@ import { contextForRequest } from "../../../src/server/request";
 export const dynamic = "force-dynamic";
 
 const KEY = Symbol.for("selfsup.dashboard.apollo");
-const g = globalThis as typeof globalThis & { [KEY]?: ReturnType<typeof startServerAndCreateNextHandler<NextRequest, Context>> };
+const g = globalThis as typeof globalThis & {
+  [KEY]?: ReturnType<typeof startServerAndCreateNextHandler<NextRequest, Context>>;
+};
 
-const handler = (g[KEY] ??= startServerAndCreateNextHandler<NextRequest, Context>(createApolloServer(), {
-  context: (req) => contextForRequest(req),
-}));
+// One server per process, kept across `next dev` module reloads.
+if (!g[KEY]) {
+  g[KEY] = startServerAndCreateNextHandler<NextRequest, Context>(createApolloServer(), {
+    context: (req) => contextForRequest(req),
+  });
+}
+const handler = g[KEY];
 
 export async function GET(request: NextRequest): Promise<Response> {
   return handler(request);

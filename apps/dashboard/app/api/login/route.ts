@@ -34,7 +34,11 @@ export async function POST(request: Request): Promise<Response> {
   const role = token ? roleForToken(token.trim(), authConfigFromEnv()) : null;
   const wantsJson = type.includes("application/json");
   if (!role) {
-    if (wantsJson) return Response.json({ ok: false, error: "that token is neither the team token nor the read-only token" }, { status: 401 });
+    if (wantsJson)
+      return Response.json(
+        { ok: false, error: "that token is neither the team token nor the read-only token" },
+        { status: 401 },
+      );
     const back = `/login?error=invalid&next=${encodeURIComponent(next)}`;
     return new Response(null, { status: 303, headers: { location: back } });
   }

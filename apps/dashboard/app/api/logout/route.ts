@@ -5,6 +5,9 @@ export const dynamic = "force-dynamic";
 export async function POST(): Promise<Response> {
   return new Response(null, {
     status: 303,
-    headers: { location: "/login", "set-cookie": `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0` },
+    headers: {
+      location: "/login",
+      "set-cookie": `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`,
+    },
   });
 }
