@@ -217,7 +217,11 @@ export const appRouter = t.router({
    * Live progress of a run: an update whenever its status or last step changes (read from the
    * store, so it works whichever worker or host trains the run), ending after the terminal status.
    */
-  progress: authed.input(progressInput).subscription(async function* ({ ctx, input, signal }) {
+  progress: authed.input(progressInput).subscription(async function* ({
+    ctx,
+    input,
+    signal,
+  }): AsyncGenerator<ProgressUpdate, void, unknown> {
     let last = "";
     for (;;) {
       const update = await progressSnapshot(ctx.store, input.id);
