@@ -12,7 +12,7 @@
  * `cancelSignal`, e.g. pg-boss' job signal) ends it as "cancelled". Either way the metrics are
  * flushed first. A thrown error ends it as "failed" (no checkpoint of a failed state).
  */
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -162,7 +162,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
 
   const started = Date.now();
   const runDir = runDirFor(runId);
-  await mkdir(runDir, { recursive: true });
+  await mkdir(path.join(runDir, "artifacts"), { recursive: true });
   const host = opts.host ?? os.hostname();
 
   // Stop requests: interrupt (signal) or cancel (heartbeat / cancelSignal).
@@ -390,6 +390,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
           labels: p.labels,
           explainedVariance: p.explainedVariance,
         };
+        await writeFile(path.join(runDir, "artifacts", "embeddings-2d.json"), JSON.stringify(data));
         await store.addArtifact({
           runId,
           kind: "pca",
