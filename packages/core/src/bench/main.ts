@@ -11,7 +11,13 @@
  *                                         [--epochs N] [--quick]
  */
 import { pathToFileURL } from "node:url";
-import { BACKEND_NAMES, type BackendReport, type BackendRequest, formatBackendReport, initBackend } from "../backend/init-backend.js";
+import {
+  BACKEND_NAMES,
+  type BackendReport,
+  type BackendRequest,
+  formatBackendReport,
+  initBackend,
+} from "../backend/init-backend.js";
 import { tf } from "../tf.js";
 import { formatSupervisedResult, runSupervisedBench } from "./supervised.js";
 
@@ -69,7 +75,9 @@ const supervisedSection: BenchSection = {
   description: "supervised convnet on the MNIST digits: test accuracy (target >= 97%), images/s, time",
   async run(ctx) {
     if (!canTrainConvolutions()) {
-      ctx.write(`  skipped: the ${tf.getBackend()} backend has no Conv2DBackpropFilter kernel, so it cannot train a convnet`);
+      ctx.write(
+        `  skipped: the ${tf.getBackend()} backend has no Conv2DBackpropFilter kernel, so it cannot train a convnet`,
+      );
       return;
     }
     const r = await runSupervisedBench({
@@ -79,7 +87,8 @@ const supervisedSection: BenchSection = {
       progressEvery: 50,
     });
     ctx.write(formatSupervisedResult(r));
-    if (r.accuracy < 0.97 && !ctx.args.quick) ctx.write("  WARNING: below the 97% sanity target; something in the training stack may be off");
+    if (r.accuracy < 0.97 && !ctx.args.quick)
+      ctx.write("  WARNING: below the 97% sanity target; something in the training stack may be off");
   },
 };
 
@@ -87,7 +96,8 @@ const supervisedSection: BenchSection = {
 export const benchSections: BenchSection[] = [kernelsSection, supervisedSection];
 
 export function addBenchSection(section: BenchSection, opts: { before?: string } = {}): void {
-  if (benchSections.some((s) => s.name === section.name)) throw new Error(`bench section "${section.name}" is already registered`);
+  if (benchSections.some((s) => s.name === section.name))
+    throw new Error(`bench section "${section.name}" is already registered`);
   const at = opts.before ? benchSections.findIndex((s) => s.name === opts.before) : -1;
   if (at >= 0) benchSections.splice(at, 0, section);
   else benchSections.push(section);
@@ -104,7 +114,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     };
     if (a === "--backend") {
       const b = value();
-      if (!(BACKEND_NAMES as readonly string[]).includes(b)) throw new Error(`bench: --backend ${b} is not one of ${BACKEND_NAMES.join(", ")}`);
+      if (!(BACKEND_NAMES as readonly string[]).includes(b))
+        throw new Error(`bench: --backend ${b} is not one of ${BACKEND_NAMES.join(", ")}`);
       args.backend = b as BackendRequest;
     } else if (a === "--only") args.only = value().split(",").filter(Boolean);
     else if (a === "--epochs") {
@@ -119,10 +130,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 }
 
 /** Runs the selected sections; returns the names of sections that threw (they are reported, not fatal). */
-export async function runBench(argv: readonly string[] = process.argv.slice(2), write: (line: string) => void = (l) => console.log(l)): Promise<string[]> {
+export async function runBench(
+  argv: readonly string[] = process.argv.slice(2),
+  write: (line: string) => void = (l) => console.log(l),
+): Promise<string[]> {
   const args = parseBenchArgs(argv);
   const unknown = (args.only ?? []).filter((n) => !benchSections.some((s) => s.name === n));
-  if (unknown.length > 0) throw new Error(`bench: unknown section(s) ${unknown.join(", ")}; sections: ${benchSections.map((s) => s.name).join(", ")}`);
+  if (unknown.length > 0)
+    throw new Error(
+      `bench: unknown section(s) ${unknown.join(", ")}; sections: ${benchSections.map((s) => s.name).join(", ")}`,
+    );
   const backend = await initBackend(args.backend);
   write(formatBackendReport(backend));
   const failed: string[] = [];

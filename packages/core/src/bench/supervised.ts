@@ -4,6 +4,9 @@
  * If this does not reach ~97-99% test accuracy, something in the stack (kernels, gradients,
  * optimizer, data) is broken; it also gives a training throughput figure per backend.
  */
+import { builtinAugmentations } from "../augment/builtins.js";
+import { buildPipeline, makeViews } from "../augment/pipeline.js";
+import { DIGITS_PIPELINE } from "../augment/presets.js";
 import { mnist } from "../data/mnist.js";
 import { SupervisedClassifier } from "../eval/classifier.js";
 import { accuracy, subsetSplit } from "../eval/features.js";
@@ -22,6 +25,8 @@ export interface SupervisedBenchOptions {
   /** Use only the first N training / test digits (the split is class-interleaved, so prefixes stay balanced). */
   trainLimit?: number;
   testLimit?: number;
+  /** Train on augmented digits (DIGITS_PIPELINE: gentle crop, affine, jitter, noise; default true). */
+  augment?: boolean;
   /** Stop after this many steps (default: all epochs). */
   maxSteps?: number;
   seed?: number;
@@ -35,6 +40,7 @@ export interface SupervisedBenchResult {
   trainSamples: number;
   testSamples: number;
   epochs: number;
+  augment: boolean;
   steps: number;
   /** Test top-1 accuracy in [0, 1]. */
   accuracy: number;
@@ -49,12 +55,20 @@ export async function runSupervisedBench(opts: SupervisedBenchOptions = {}): Pro
   const data = await mnist.load({});
   const test = data.test;
   if (!test) throw new Error("the mnist dataset has no test split");
-  const trainSplit = opts.trainLimit ? subsetSplit(data.train, range(Math.min(opts.trainLimit, data.train.size))) : data.train;
+  const trainSplit = opts.trainLimit
+    ? subsetSplit(data.train, range(Math.min(opts.trainLimit, data.train.size)))
+    : data.train;
   const testSplit = opts.testLimit ? subsetSplit(test, range(Math.min(opts.testLimit, test.size))) : test;
   const seed = opts.seed ?? 0;
   const rng = new Rng(seed);
-  const encoder = convNetBackbone.build(convNetBackbone.options.parse({ width: opts.width ?? 32 }), data.input, rng);
-  const model = new SupervisedClassifier(encoder, 10, rng);
+  const encoder = convNetBackbone.build(
+    convNetBackbone.options.parse({ width: opts.width ?? 32 }),
+    data.input,
+    rng,
+  );
+  const augment = opts.augment ?? true;
+  const model = new SupervisedClassifier(encoder, 10, rng, { augmented: augment });
+  const pipeline = buildPipeline(builtinAugmentations, DIGITS_PIPELINE);
   const epochs = opts.epochs ?? 2;
   const batchSize = opts.batchSize ?? 64;
   try {
@@ -69,6 +83,7 @@ export async function runSupervisedBench(opts: SupervisedBenchOptions = {}): Pro
         optimizer: { name: "adamw", lr: opts.lr ?? 3e-3, weightDecay: 5e-4 },
         schedule: { name: "cosine", warmupSteps: 20 },
       },
+      augment: (x, n, r) => makeViews(pipeline, x, n, r),
       callbacks: opts.log ? [progressLogger({ every: opts.progressEvery ?? 25, write: opts.log })] : [],
     });
     const started = performance.now();
@@ -82,6 +97,7 @@ export async function runSupervisedBench(opts: SupervisedBenchOptions = {}): Pro
       trainSamples: trainSplit.size,
       testSamples: testSplit.size,
       epochs,
+      augment,
       steps: fit.step,
       accuracy: accuracy(predictions, labels),
       imagesPerSec: (fit.step * batchSize) / trainSeconds,
@@ -96,7 +112,7 @@ export async function runSupervisedBench(opts: SupervisedBenchOptions = {}): Pro
 
 export function formatSupervisedResult(r: SupervisedBenchResult): string {
   return [
-    `supervised convnet on mnist digits (${r.backend}): ${r.trainSamples} train / ${r.testSamples} test, ${r.epochs} epochs, ${r.steps} steps`,
+    `supervised convnet on mnist digits (${r.backend}): ${r.trainSamples} train / ${r.testSamples} test, ${r.epochs} epochs${r.augment ? " (augmented)" : ""}, ${r.steps} steps`,
     `  test accuracy ${(r.accuracy * 100).toFixed(2)}%   ${Math.round(r.imagesPerSec)} images/s   train ${r.trainSeconds.toFixed(1)} s   eval ${r.evalSeconds.toFixed(1)} s   final loss ${r.finalLoss.toFixed(4)}`,
   ].join("\n");
 }

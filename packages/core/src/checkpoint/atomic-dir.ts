@@ -55,7 +55,8 @@ export async function writeDirAtomically<T>(dir: string, fill: (w: DirWriter) =>
   try {
     const writer: DirWriter = {
       async write(name, data) {
-        if (name.includes("/") || name.includes("\\") || name.startsWith(".")) throw new Error(`invalid file name "${name}"`);
+        if (name.includes("/") || name.includes("\\") || name.startsWith("."))
+          throw new Error(`invalid file name "${name}"`);
         const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
         const fh = await open(`${tmp}/${name}`, "wx");
         try {

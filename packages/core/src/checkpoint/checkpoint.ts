@@ -150,9 +150,14 @@ export async function readManifest(dir: string): Promise<CheckpointManifest> {
   } catch (err) {
     throw new CheckpointError(`${path} is not valid JSON (${(err as Error).message})`);
   }
-  if (m.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${path}: format is ${JSON.stringify(m.format)}, expected "${CHECKPOINT_FORMAT}"`);
+  if (m.format !== CHECKPOINT_FORMAT)
+    throw new CheckpointError(
+      `${path}: format is ${JSON.stringify(m.format)}, expected "${CHECKPOINT_FORMAT}"`,
+    );
   if (m.version !== CHECKPOINT_VERSION) {
-    throw new CheckpointError(`${path}: checkpoint version ${m.version} cannot be read by this version of @selfsup/core (reads version ${CHECKPOINT_VERSION})`);
+    throw new CheckpointError(
+      `${path}: checkpoint version ${m.version} cannot be read by this version of @selfsup/core (reads version ${CHECKPOINT_VERSION})`,
+    );
   }
   return m;
 }
@@ -168,11 +173,15 @@ async function readVerified(dir: string, manifest: CheckpointManifest, name: str
     throw new CheckpointError(`${path} is missing (listed in manifest.json)`);
   }
   if (buf.byteLength !== entry.bytes) {
-    throw new CheckpointError(`${path} has ${buf.byteLength} bytes but manifest.json records ${entry.bytes}: the file is truncated or corrupted`);
+    throw new CheckpointError(
+      `${path} has ${buf.byteLength} bytes but manifest.json records ${entry.bytes}: the file is truncated or corrupted`,
+    );
   }
   const actual = sha256(buf);
   if (actual !== entry.sha256) {
-    throw new CheckpointError(`checksum mismatch in ${path}: manifest.json records sha256 ${entry.sha256}, the file has ${actual}; the file is corrupted or was modified after it was written`);
+    throw new CheckpointError(
+      `checksum mismatch in ${path}: manifest.json records sha256 ${entry.sha256}, the file has ${actual}; the file is corrupted or was modified after it was written`,
+    );
   }
   return buf;
 }
@@ -187,19 +196,30 @@ function parseJson<T>(buf: Buffer, path: string): T {
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
 
-function decode(file: WeightsFile, bin: Buffer, dir: string, jsonName: string, binName: string): Map<string, tf.Tensor> {
+function decode(
+  file: WeightsFile,
+  bin: Buffer,
+  dir: string,
+  jsonName: string,
+  binName: string,
+): Map<string, tf.Tensor> {
   const group = file.weightsManifest?.[0];
   if (!group || file.weightsManifest.length !== 1 || group.paths[0] !== binName) {
-    throw new CheckpointError(`${join(dir, jsonName)}: expected one weightsManifest group stored in ${binName}`);
+    throw new CheckpointError(
+      `${join(dir, jsonName)}: expected one weightsManifest group stored in ${binName}`,
+    );
   }
   let expectedBytes = 0;
   for (const spec of group.weights) {
     const per = BYTES[spec.dtype];
-    if (per === undefined || spec.quantization) throw new CheckpointError(`${join(dir, jsonName)}: "${spec.name}" has unsupported dtype ${spec.dtype}`);
+    if (per === undefined || spec.quantization)
+      throw new CheckpointError(`${join(dir, jsonName)}: "${spec.name}" has unsupported dtype ${spec.dtype}`);
     expectedBytes += per * spec.shape.reduce((a, b) => a * b, 1);
   }
   if (expectedBytes !== bin.byteLength) {
-    throw new CheckpointError(`${join(dir, binName)} has ${bin.byteLength} bytes but ${jsonName} describes ${expectedBytes}`);
+    throw new CheckpointError(
+      `${join(dir, binName)} has ${bin.byteLength} bytes but ${jsonName} describes ${expectedBytes}`,
+    );
   }
   const buffer = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer;
   const named = tf.io.decodeWeights(buffer, group.weights);
@@ -215,10 +235,14 @@ export interface LoadCheckpointOptions {
  * Reads a checkpoint, verifying every file's size and sha256 against manifest.json, then (with
  * `expect`) every weight's name and shape. Errors name the file or variable at fault.
  */
-export async function loadCheckpoint(dir: string, opts: LoadCheckpointOptions = {}): Promise<LoadedCheckpoint> {
+export async function loadCheckpoint(
+  dir: string,
+  opts: LoadCheckpointOptions = {},
+): Promise<LoadedCheckpoint> {
   const manifest = await readManifest(dir);
   for (const required of ["model.json", "weights.bin", "state.json"]) {
-    if (!manifest.files[required]) throw new CheckpointError(`${join(dir, "manifest.json")} does not list ${required}`);
+    if (!manifest.files[required])
+      throw new CheckpointError(`${join(dir, "manifest.json")} does not list ${required}`);
   }
   // Verify every file before decoding anything.
   const raw = new Map<string, Buffer>();
@@ -239,7 +263,12 @@ export async function loadCheckpoint(dir: string, opts: LoadCheckpointOptions = 
       disposeAll(weights);
       throw new CheckpointError(`${join(dir, "manifest.json")} lists optimizer.json but not optimizer.bin`);
     }
-    optimizer = { name: o.name, step: o.step, paramSteps: o.paramSteps ?? {}, slots: decode(o, bin, dir, "optimizer.json", "optimizer.bin") };
+    optimizer = {
+      name: o.name,
+      step: o.step,
+      paramSteps: o.paramSteps ?? {},
+      slots: decode(o, bin, dir, "optimizer.json", "optimizer.bin"),
+    };
   }
 
   if (opts.expect) {
@@ -255,7 +284,9 @@ export async function loadCheckpoint(dir: string, opts: LoadCheckpointOptions = 
     if (problems.length > 0) {
       disposeAll(weights);
       if (optimizer) disposeAll(optimizer.slots);
-      throw new CheckpointError(`${join(dir, "weights.bin")} does not match the model: ${problems.join("; ")}`);
+      throw new CheckpointError(
+        `${join(dir, "weights.bin")} does not match the model: ${problems.join("; ")}`,
+      );
     }
   }
 

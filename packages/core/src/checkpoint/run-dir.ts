@@ -73,7 +73,10 @@ function pickBest(all: CheckpointInfo[], rule: BestCheckpointRule): CheckpointIn
 }
 
 /** Deletes all checkpoints but the last `keepLast` and (with `best`) the best one; returns the deleted dirs. */
-export async function pruneCheckpoints(runDir: string, opts: { keepLast: number; best?: BestCheckpointRule }): Promise<string[]> {
+export async function pruneCheckpoints(
+  runDir: string,
+  opts: { keepLast: number; best?: BestCheckpointRule },
+): Promise<string[]> {
   const all = await listCheckpoints(runDir);
   const keep = new Set(all.slice(Math.max(0, all.length - Math.max(1, opts.keepLast))).map((c) => c.dir));
   if (opts.best) {

@@ -5,7 +5,14 @@
  */
 import { Linear } from "../nn/layers/linear.js";
 import type { FeatureModule, Module } from "../nn/module.js";
-import type { DatasetSplit, InputSpec, Method, StepContext, StepResult, TrainBatch } from "../plugin/types.js";
+import type {
+  DatasetSplit,
+  InputSpec,
+  Method,
+  StepContext,
+  StepResult,
+  TrainBatch,
+} from "../plugin/types.js";
 import { Rng } from "../rng.js";
 import { tf } from "../tf.js";
 import { splitBatches } from "../train/loader.js";
@@ -19,17 +26,24 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, nu
   });
 }
 
+export interface SupervisedClassifierOptions {
+  /** Train on one augmented view of each batch instead of the raw inputs (default false). */
+  augmented?: boolean;
+}
+
 export class SupervisedClassifier implements Method {
   readonly name = "supervised";
-  readonly views = 0;
+  readonly views: number;
   readonly head: Linear;
 
   constructor(
     readonly backbone: FeatureModule,
     readonly numClasses: number,
     rng: Rng,
+    opts: SupervisedClassifierOptions = {},
   ) {
     this.head = new Linear(backbone.outputDim, numClasses, rng);
+    this.views = opts.augmented ? 1 : 0;
   }
 
   logits(x: tf.Tensor): tf.Tensor2D {
@@ -41,15 +55,21 @@ export class SupervisedClassifier implements Method {
     if (!labels) throw new EvaluationError("supervised training needs labels, but the batch has none");
     return ctx.minimize(() =>
       tf.tidy(() => {
-        const logits = this.logits(batch.inputs);
-        const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32")) as tf.Scalar;
+        const logits = this.logits(this.views > 0 ? (batch.views[0] as tf.Tensor) : batch.inputs);
+        const acc = tf.mean(
+          tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32"),
+        ) as tf.Scalar;
         return { loss: softmaxCrossEntropy(logits, labels, this.numClasses), metrics: { train_acc: acc } };
       }),
     );
   }
 
   /** Predicted classes of a split, in eval mode (the previous mode is restored). */
-  async predict(split: DatasetSplit, input: InputSpec, batchSize = 256): Promise<{ predictions: Int32Array; labels: Int32Array }> {
+  async predict(
+    split: DatasetSplit,
+    input: InputSpec,
+    batchSize = 256,
+  ): Promise<{ predictions: Int32Array; labels: Int32Array }> {
     const wasTraining = this.backbone.training;
     this.backbone.eval();
     this.head.eval();
@@ -57,7 +77,13 @@ export class SupervisedClassifier implements Method {
     const labels = new Int32Array(split.size).fill(-1);
     let row = 0;
     try {
-      for await (const b of splitBatches(split, { batchSize, shuffle: false, rng: new Rng(0), dropLast: false, input })) {
+      for await (const b of splitBatches(split, {
+        batchSize,
+        shuffle: false,
+        rng: new Rng(0),
+        dropLast: false,
+        input,
+      })) {
         const p = tf.tidy(() => tf.argMax(this.logits(b.inputs), 1));
         predictions.set(p.dataSync(), row);
         if (b.labels) labels.set(b.labels.dataSync(), row);

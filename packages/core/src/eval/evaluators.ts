@@ -6,7 +6,14 @@ import { z } from "zod";
 import { defineEvaluator } from "../plugin/define-plugin.js";
 import type { EvaluationResult, EvaluatorContext } from "../plugin/types.js";
 import { Rng } from "../rng.js";
-import { type Features, extractFeatures, labelledSplits, limitIndices, requireLabels, subsetSplit } from "./features.js";
+import {
+  extractFeatures,
+  type Features,
+  labelledSplits,
+  limitIndices,
+  requireLabels,
+  subsetSplit,
+} from "./features.js";
 import { fewLabel } from "./few-label.js";
 import { knnAccuracy } from "./knn.js";
 import { linearProbe } from "./linear-probe.js";
@@ -21,10 +28,17 @@ async function trainTestFeatures(ctx: EvaluatorContext, name: string, maxTrain?:
   const { train, test, numClasses } = labelledSplits(ctx.dataset, name);
   const input = ctx.dataset.input;
   const seedRng = new Rng(ctx.rng.seed());
-  const tr = await extractFeatures(ctx.encoder, subsetSplit(train, limitIndices(train.size, maxTrain, seedRng)), { input, batchSize: ctx.batchSize });
+  const tr = await extractFeatures(
+    ctx.encoder,
+    subsetSplit(train, limitIndices(train.size, maxTrain, seedRng)),
+    { input, batchSize: ctx.batchSize },
+  );
   let te: Features;
   try {
-    te = await extractFeatures(ctx.encoder, subsetSplit(test, limitIndices(test.size, maxTest, seedRng)), { input, batchSize: ctx.batchSize });
+    te = await extractFeatures(ctx.encoder, subsetSplit(test, limitIndices(test.size, maxTest, seedRng)), {
+      input,
+      batchSize: ctx.batchSize,
+    });
   } catch (err) {
     tr.features.dispose();
     throw err;
@@ -45,8 +59,13 @@ async function trainTestFeatures(ctx: EvaluatorContext, name: string, maxTrain?:
 
 export const knnEvaluator = defineEvaluator({
   name: "knn",
-  description: "Weighted kNN on L2-normalised features (cosine, exp(s/t) votes; Wu et al. 2018), top-1 accuracy",
-  options: z.object({ k: z.number().int().positive().default(200), temperature: z.number().positive().default(0.1), ...limits }),
+  description:
+    "Weighted kNN on L2-normalised features (cosine, exp(s/t) votes; Wu et al. 2018), top-1 accuracy",
+  options: z.object({
+    k: z.number().int().positive().default(200),
+    temperature: z.number().positive().default(0.1),
+    ...limits,
+  }),
   async evaluate(opts, ctx): Promise<EvaluationResult[]> {
     const { tr, te, numClasses, dispose } = await trainTestFeatures(ctx, "knn", opts.maxTrain, opts.maxTest);
     try {
@@ -59,7 +78,9 @@ export const knnEvaluator = defineEvaluator({
         k: opts.k,
         temperature: opts.temperature,
       });
-      return [{ protocol: "knn", metric: "top1", value, details: { k: opts.k, temperature: opts.temperature } }];
+      return [
+        { protocol: "knn", metric: "top1", value, details: { k: opts.k, temperature: opts.temperature } },
+      ];
     } finally {
       dispose();
     }
@@ -68,7 +89,8 @@ export const knnEvaluator = defineEvaluator({
 
 export const linearProbeEvaluator = defineEvaluator({
   name: "linear-probe",
-  description: "Softmax regression on frozen, standardised features (full-batch Adam, L2), test top-1 accuracy",
+  description:
+    "Softmax regression on frozen, standardised features (full-batch Adam, L2), test top-1 accuracy",
   options: z.object({
     steps: z.number().int().positive().default(300),
     lr: z.number().positive().default(0.05),
@@ -76,7 +98,12 @@ export const linearProbeEvaluator = defineEvaluator({
     ...limits,
   }),
   async evaluate(opts, ctx): Promise<EvaluationResult[]> {
-    const { tr, te, numClasses, dispose } = await trainTestFeatures(ctx, "linear-probe", opts.maxTrain, opts.maxTest);
+    const { tr, te, numClasses, dispose } = await trainTestFeatures(
+      ctx,
+      "linear-probe",
+      opts.maxTrain,
+      opts.maxTest,
+    );
     try {
       const r = linearProbe({
         trainFeatures: tr.features,
@@ -88,7 +115,14 @@ export const linearProbeEvaluator = defineEvaluator({
         lr: opts.lr,
         weightDecay: opts.weightDecay,
       });
-      return [{ protocol: "linear", metric: "top1", value: r.accuracy, details: { train_top1: r.trainAccuracy, final_loss: r.finalLoss } }];
+      return [
+        {
+          protocol: "linear",
+          metric: "top1",
+          value: r.accuracy,
+          details: { train_top1: r.trainAccuracy, final_loss: r.finalLoss },
+        },
+      ];
     } finally {
       dispose();
     }
@@ -122,7 +156,8 @@ export const fineTuneEvaluator = defineEvaluator({
 
 export const fewLabelEvaluator = defineEvaluator({
   name: "few-label",
-  description: "N labels per class over several seeds (kNN, linear probe or fine-tuning): mean and std of test top-1",
+  description:
+    "N labels per class over several seeds (kNN, linear probe or fine-tuning): mean and std of test top-1",
   options: z.object({
     labelsPerClass: z.array(z.number().int().positive()).min(1).default([1, 10, 100]),
     seeds: z.array(z.number().int()).min(1).default([0, 1, 2]),

@@ -35,7 +35,10 @@ export function subsetSplit(split: DatasetSplit, indices: readonly number[]): Da
 export function limitIndices(size: number, max: number | undefined, rng: Rng): number[] {
   const all = Array.from({ length: size }, (_, i) => i);
   if (max === undefined || max >= size) return all;
-  return rng.shuffle(all).slice(0, max).sort((a, b) => a - b);
+  return rng
+    .shuffle(all)
+    .slice(0, max)
+    .sort((a, b) => a - b);
 }
 
 export interface ExtractOptions {
@@ -44,14 +47,24 @@ export interface ExtractOptions {
 }
 
 /** Encodes every sample of `split` with `encoder` (eval mode); returns features and labels. */
-export async function extractFeatures(encoder: FeatureModule, split: DatasetSplit, opts: ExtractOptions): Promise<Features> {
+export async function extractFeatures(
+  encoder: FeatureModule,
+  split: DatasetSplit,
+  opts: ExtractOptions,
+): Promise<Features> {
   const wasTraining = encoder.training;
   encoder.eval();
   const parts: tf.Tensor2D[] = [];
   const labels = new Int32Array(split.size).fill(-1);
   let row = 0;
   try {
-    for await (const b of splitBatches(split, { batchSize: opts.batchSize ?? 256, shuffle: false, rng: new Rng(0), dropLast: false, input: opts.input })) {
+    for await (const b of splitBatches(split, {
+      batchSize: opts.batchSize ?? 256,
+      shuffle: false,
+      rng: new Rng(0),
+      dropLast: false,
+      input: opts.input,
+    })) {
       const f = tf.tidy(() => tf.reshape(encoder.forward(b.inputs), [b.indices.length, -1]) as tf.Tensor2D);
       b.inputs.dispose();
       if (b.labels) labels.set(b.labels.dataSync(), row);
@@ -72,12 +85,19 @@ export async function extractFeatures(encoder: FeatureModule, split: DatasetSpli
 }
 
 /** The labelled train and test splits an evaluator needs, or an error saying what is missing. */
-export function labelledSplits(dataset: Dataset, evaluator: string): { train: DatasetSplit; test: DatasetSplit; numClasses: number } {
+export function labelledSplits(
+  dataset: Dataset,
+  evaluator: string,
+): { train: DatasetSplit; test: DatasetSplit; numClasses: number } {
   if (!dataset.test) {
-    throw new EvaluationError(`evaluator "${evaluator}" needs a dataset with a test split; "${dataset.name}" has only a training split`);
+    throw new EvaluationError(
+      `evaluator "${evaluator}" needs a dataset with a test split; "${dataset.name}" has only a training split`,
+    );
   }
   if (!dataset.numClasses || dataset.numClasses < 2) {
-    throw new EvaluationError(`evaluator "${evaluator}" needs a labelled dataset; "${dataset.name}" declares no numClasses`);
+    throw new EvaluationError(
+      `evaluator "${evaluator}" needs a labelled dataset; "${dataset.name}" declares no numClasses`,
+    );
   }
   return { train: dataset.train, test: dataset.test, numClasses: dataset.numClasses };
 }
@@ -85,11 +105,13 @@ export function labelledSplits(dataset: Dataset, evaluator: string): { train: Da
 /** Throws when some labels are missing (-1). */
 export function requireLabels(labels: Int32Array, what: string): void {
   const missing = labels.indexOf(-1);
-  if (missing >= 0) throw new EvaluationError(`${what}: sample ${missing} has no label; evaluation needs labelled samples`);
+  if (missing >= 0)
+    throw new EvaluationError(`${what}: sample ${missing} has no label; evaluation needs labelled samples`);
 }
 
 export function accuracy(predictions: ArrayLike<number>, labels: ArrayLike<number>): number {
-  if (predictions.length !== labels.length) throw new EvaluationError(`${predictions.length} predictions for ${labels.length} labels`);
+  if (predictions.length !== labels.length)
+    throw new EvaluationError(`${predictions.length} predictions for ${labels.length} labels`);
   let correct = 0;
   for (let i = 0; i < labels.length; i++) if (predictions[i] === labels[i]) correct++;
   return labels.length === 0 ? 0 : correct / labels.length;

@@ -26,7 +26,8 @@ export function sampleLabelsPerClass(labels: ArrayLike<number>, perClass: number
     byClass.get(y)?.push(i);
   }
   const out: number[] = [];
-  for (const y of [...byClass.keys()].sort((a, b) => a - b)) out.push(...rng.shuffle([...(byClass.get(y) as number[])]).slice(0, perClass));
+  for (const y of [...byClass.keys()].sort((a, b) => a - b))
+    out.push(...rng.shuffle([...(byClass.get(y) as number[])]).slice(0, perClass));
   return out.sort((a, b) => a - b);
 }
 
@@ -87,7 +88,15 @@ export async function fewLabel(opts: FewLabelOptions): Promise<EvaluationResult[
           try {
             accs.push(
               opts.protocol === "knn"
-                ? knnAccuracy({ trainFeatures: sub, trainLabels: subsetLabels, testFeatures: f.test, testLabels: f.testLabels, numClasses, k: opts.k, temperature: opts.temperature })
+                ? knnAccuracy({
+                    trainFeatures: sub,
+                    trainLabels: subsetLabels,
+                    testFeatures: f.test,
+                    testLabels: f.testLabels,
+                    numClasses,
+                    k: opts.k,
+                    temperature: opts.temperature,
+                  })
                 : linearProbe({
                     trainFeatures: sub,
                     trainLabels: subsetLabels,
@@ -136,7 +145,10 @@ export async function fewLabel(opts: FewLabelOptions): Promise<EvaluationResult[
 }
 
 /** Labels of a split without building tensors. */
-export async function labelsOf(split: { size: number; get(i: number): Promise<{ label?: number }> }): Promise<Int32Array> {
+export async function labelsOf(split: {
+  size: number;
+  get(i: number): Promise<{ label?: number }>;
+}): Promise<Int32Array> {
   const out = new Int32Array(split.size);
   for (let i = 0; i < split.size; i++) out[i] = (await split.get(i)).label ?? -1;
   return out;

@@ -47,7 +47,11 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
     });
     const fit = await trainer.fit();
     const { predictions, labels } = await model.predict(opts.test, opts.input, opts.batchSize ?? 256);
-    return { accuracy: accuracy(predictions, labels), finalLoss: fit.losses.at(-1) ?? Number.NaN, steps: fit.step };
+    return {
+      accuracy: accuracy(predictions, labels),
+      finalLoss: fit.losses.at(-1) ?? Number.NaN,
+      steps: fit.step,
+    };
   } finally {
     model.dispose();
   }

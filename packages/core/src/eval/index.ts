@@ -2,13 +2,18 @@
 import type { EvaluatorSpec } from "../plugin/types.js";
 import { fewLabelEvaluator, fineTuneEvaluator, knnEvaluator, linearProbeEvaluator } from "./evaluators.js";
 
+export * from "./classifier.js";
+export * from "./evaluators.js";
 export * from "./features.js";
+export * from "./few-label.js";
+export * from "./fine-tune.js";
 export * from "./knn.js";
 export * from "./linear-probe.js";
-export * from "./classifier.js";
-export * from "./fine-tune.js";
-export * from "./few-label.js";
 export * from "./pca.js";
-export * from "./evaluators.js";
 
-export const builtinEvaluators: EvaluatorSpec[] = [knnEvaluator, linearProbeEvaluator, fineTuneEvaluator, fewLabelEvaluator];
+export const builtinEvaluators: EvaluatorSpec[] = [
+  knnEvaluator,
+  linearProbeEvaluator,
+  fineTuneEvaluator,
+  fewLabelEvaluator,
+];

@@ -24,7 +24,8 @@ export interface KnnOptions {
 /** Predicted class of every test row. */
 export function knnPredict(opts: KnnOptions): Int32Array {
   const n = opts.trainFeatures.shape[0];
-  if (n !== opts.trainLabels.length) throw new EvaluationError(`kNN: ${n} training features but ${opts.trainLabels.length} labels`);
+  if (n !== opts.trainLabels.length)
+    throw new EvaluationError(`kNN: ${n} training features but ${opts.trainLabels.length} labels`);
   if (n === 0) throw new EvaluationError("kNN: no training samples");
   const k = Math.min(opts.k ?? 200, n);
   const t = opts.temperature ?? 0.1;
@@ -32,7 +33,9 @@ export function knnPredict(opts: KnnOptions): Int32Array {
   const m = opts.testFeatures.shape[0];
   const out = new Int32Array(m);
   const trainNorm = tf.tidy(() => tf.transpose(l2normalize(opts.trainFeatures)));
-  const trainOneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(opts.trainLabels, "int32"), opts.numClasses), "float32"));
+  const trainOneHot = tf.tidy(() =>
+    tf.cast(tf.oneHot(tf.tensor1d(opts.trainLabels, "int32"), opts.numClasses), "float32"),
+  );
   try {
     for (let start = 0; start < m; start += block) {
       const size = Math.min(block, m - start);
@@ -42,7 +45,10 @@ export function knnPredict(opts: KnnOptions): Int32Array {
         const { values, indices } = tf.topk(sim, k); // [b, k]
         const weights = tf.exp(tf.div(values, t));
         const votes = tf.gather(trainOneHot, tf.reshape(indices, [-1])); // [b*k, C]
-        const scores = tf.sum(tf.mul(tf.reshape(votes, [size, k, opts.numClasses]), tf.expandDims(weights, 2)), 1); // [b, C]
+        const scores = tf.sum(
+          tf.mul(tf.reshape(votes, [size, k, opts.numClasses]), tf.expandDims(weights, 2)),
+          1,
+        ); // [b, C]
         return tf.argMax(scores, 1);
       });
       out.set(pred.dataSync(), start);

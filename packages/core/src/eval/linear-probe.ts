@@ -38,7 +38,8 @@ export interface LinearProbeResult {
 export function linearProbe(opts: LinearProbeOptions): LinearProbeResult {
   registerCoreGradients();
   const [n, d] = opts.trainFeatures.shape;
-  if (n !== opts.trainLabels.length) throw new EvaluationError(`linear probe: ${n} training features but ${opts.trainLabels.length} labels`);
+  if (n !== opts.trainLabels.length)
+    throw new EvaluationError(`linear probe: ${n} training features but ${opts.trainLabels.length} labels`);
   const c = opts.numClasses;
   const wd = opts.weightDecay ?? 1e-4;
   const { mean, std } = tf.tidy(() => {
@@ -75,7 +76,11 @@ export function linearProbe(opts: LinearProbeOptions): LinearProbeResult {
       p.dispose();
       return out;
     };
-    return { accuracy: accuracy(predict(xTest), opts.testLabels), trainAccuracy: accuracy(predict(x), opts.trainLabels), finalLoss };
+    return {
+      accuracy: accuracy(predict(xTest), opts.testLabels),
+      trainAccuracy: accuracy(predict(x), opts.trainLabels),
+      finalLoss,
+    };
   } finally {
     for (const t of [mean, std, x, xTest, y, w, b]) t.dispose();
     adam.dispose();

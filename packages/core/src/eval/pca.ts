@@ -21,7 +21,11 @@ export interface Projection2D {
   explainedVariance: [number, number];
 }
 
-function powerIteration(c: Float64Array, d: number, iterations: number): { vector: Float64Array; value: number } {
+function powerIteration(
+  c: Float64Array,
+  d: number,
+  iterations: number,
+): { vector: Float64Array; value: number } {
   let v = new Float64Array(d);
   for (let i = 0; i < d; i++) v[i] = 1 / Math.sqrt(d) + (i % 2 === 0 ? 1e-3 : -1e-3); // deterministic start, not orthogonal to typical leading vectors
   let value = 0;
@@ -50,7 +54,11 @@ function powerIteration(c: Float64Array, d: number, iterations: number): { vecto
 }
 
 /** PCA to two dimensions of row vectors (`number[][]`, or a [N, D] tensor read once). */
-export function pca2d(data: number[][] | tf.Tensor2D, labels?: ArrayLike<number>, opts: { iterations?: number } = {}): Projection2D {
+export function pca2d(
+  data: number[][] | tf.Tensor2D,
+  labels?: ArrayLike<number>,
+  opts: { iterations?: number } = {},
+): Projection2D {
   const rows: ArrayLike<number>[] = Array.isArray(data) ? data : tensorRows(data);
   const n = rows.length;
   const d = n > 0 ? (rows[0] as ArrayLike<number>).length : 0;
@@ -58,7 +66,9 @@ export function pca2d(data: number[][] | tf.Tensor2D, labels?: ArrayLike<number>
   const mean = new Float64Array(d);
   for (const r of rows) for (let j = 0; j < d; j++) mean[j] = (mean[j] as number) + (r[j] as number) / n;
   const c = new Float64Array(d * d);
-  const centred = rows.map((r) => Float64Array.from({ length: d }, (_, j) => (r[j] as number) - (mean[j] as number)));
+  const centred = rows.map((r) =>
+    Float64Array.from({ length: d }, (_, j) => (r[j] as number) - (mean[j] as number)),
+  );
   for (const x of centred) {
     for (let i = 0; i < d; i++) {
       const xi = x[i] as number;
@@ -72,7 +82,11 @@ export function pca2d(data: number[][] | tf.Tensor2D, labels?: ArrayLike<number>
   const iterations = opts.iterations ?? 500;
   const first = powerIteration(c, d, iterations);
   const deflated = Float64Array.from(c);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) deflated[i * d + j] = (deflated[i * d + j] as number) - first.value * (first.vector[i] as number) * (first.vector[j] as number);
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < d; j++)
+      deflated[i * d + j] =
+        (deflated[i * d + j] as number) -
+        first.value * (first.vector[i] as number) * (first.vector[j] as number);
   const second = powerIteration(deflated, d, iterations);
   const dot = (x: Float64Array, v: Float64Array) => x.reduce((s, xi, i) => s + xi * (v[i] as number), 0);
   return {
@@ -96,7 +110,10 @@ export async function embeddingProjection(
   opts: { input: InputSpec; batchSize?: number; limit?: number; seed?: number },
 ): Promise<Projection2D> {
   const indices = limitIndices(split.size, opts.limit ?? 2000, new Rng(opts.seed ?? 0));
-  const { features, labels } = await extractFeatures(encoder, subsetSplit(split, indices), { input: opts.input, batchSize: opts.batchSize });
+  const { features, labels } = await extractFeatures(encoder, subsetSplit(split, indices), {
+    input: opts.input,
+    batchSize: opts.batchSize,
+  });
   try {
     return pca2d(features, labels);
   } finally {

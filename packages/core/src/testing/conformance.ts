@@ -16,12 +16,20 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildPipeline, makeViews } from "../augment/pipeline.js";
 import { builtinAugmentations } from "../augment/builtins.js";
+import { buildPipeline, makeViews } from "../augment/pipeline.js";
 import { createRegistry } from "../builtin-plugin.js";
 import type { FeatureModule } from "../nn/module.js";
 import type { Registry } from "../plugin/registry.js";
-import type { Dataset, InputSpec, Method, MethodBuildContext, MethodSpec, StepContext, TrainBatch } from "../plugin/types.js";
+import type {
+  Dataset,
+  InputSpec,
+  Method,
+  MethodBuildContext,
+  MethodSpec,
+  StepContext,
+  TrainBatch,
+} from "../plugin/types.js";
 import { Rng } from "../rng.js";
 import { tf } from "../tf.js";
 import { checkpointing } from "../train/callbacks.js";
@@ -37,7 +45,14 @@ export class ConformanceError extends Error {
   override name = "ConformanceError";
 }
 
-export const CONFORMANCE_CHECKS = ["options", "finite-loss", "loss-falls", "no-leaks", "checkpoint", "determinism"] as const;
+export const CONFORMANCE_CHECKS = [
+  "options",
+  "finite-loss",
+  "loss-falls",
+  "no-leaks",
+  "checkpoint",
+  "determinism",
+] as const;
 export type ConformanceCheck = (typeof CONFORMANCE_CHECKS)[number];
 
 export interface ConformanceOptions {
@@ -80,14 +95,27 @@ function resolve(spec: MethodSpec, opts: ConformanceOptions): Resolved {
   const input: InputSpec =
     opts.input ??
     opts.dataset?.input ??
-    (spec.inputs.includes("image") ? { kind: "image", height: 16, width: 16, channels: 3 } : { kind: "text", vocabSize: 32, seqLen: 16 });
-  return { spec, input, dataset: opts.dataset ?? tinyDatasetFor(input), opts, batchSize: opts.batchSize ?? 16, seed: opts.seed ?? 0 };
+    (spec.inputs.includes("image")
+      ? { kind: "image", height: 16, width: 16, channels: 3 }
+      : { kind: "text", vocabSize: 32, seqLen: 16 });
+  return {
+    spec,
+    input,
+    dataset: opts.dataset ?? tinyDatasetFor(input),
+    opts,
+    batchSize: opts.batchSize ?? 16,
+    seed: opts.seed ?? 0,
+  };
 }
 
 let defaultRegistry: Registry | undefined;
 
 function buildContext(r: Resolved, rng: Rng): MethodBuildContext {
-  const registry = () => r.opts.registry ?? (defaultRegistry ??= createRegistry());
+  const registry = (): Registry => {
+    if (r.opts.registry) return r.opts.registry;
+    defaultRegistry ??= createRegistry();
+    return defaultRegistry;
+  };
   return {
     input: r.input,
     rng,
@@ -106,7 +134,11 @@ function buildContext(r: Resolved, rng: Rng): MethodBuildContext {
 }
 
 /** Builds the method under test with its default (or given) options and the init seed. */
-export function createMethod(spec: MethodSpec, opts: ConformanceOptions = {}, initSeed = opts.seed ?? 0): Method {
+export function createMethod(
+  spec: MethodSpec,
+  opts: ConformanceOptions = {},
+  initSeed = opts.seed ?? 0,
+): Method {
   const r = resolve(spec, opts);
   return createFrom(r, initSeed);
 }
@@ -114,7 +146,9 @@ export function createMethod(spec: MethodSpec, opts: ConformanceOptions = {}, in
 function createFrom(r: Resolved, initSeed: number): Method {
   const parsed = r.spec.options.safeParse(r.opts.options ?? {});
   if (!parsed.success) {
-    throw new ConformanceError(`method "${r.spec.name}": its options schema rejects ${JSON.stringify(r.opts.options ?? {})}: ${parsed.error.message}`);
+    throw new ConformanceError(
+      `method "${r.spec.name}": its options schema rejects ${JSON.stringify(r.opts.options ?? {})}: ${parsed.error.message}`,
+    );
   }
   return r.spec.create(parsed.data, buildContext(r, new Rng(initSeed)));
 }
@@ -122,7 +156,11 @@ function createFrom(r: Resolved, initSeed: number): Method {
 function noiseViews(): ViewMaker {
   return (x, n, rng) =>
     Array.from({ length: n }, () =>
-      tf.tidy(() => (x.dtype === "int32" ? tf.clone(x) : tf.clipByValue(tf.add(x, tf.randomNormal(x.shape, 0, 0.1, "float32", rng.seed())), 0, 1))),
+      tf.tidy(() =>
+        x.dtype === "int32"
+          ? tf.clone(x)
+          : tf.clipByValue(tf.add(x, tf.randomNormal(x.shape, 0, 0.1, "float32", rng.seed())), 0, 1),
+      ),
     );
 }
 
@@ -149,13 +187,30 @@ function trainConfig(r: Resolved, maxSteps: number): TrainConfigInput {
   };
 }
 
-function trainer(r: Resolved, method: Method, maxSteps: number, extra: Partial<ConstructorParameters<typeof Trainer>[0]> = {}): Trainer {
-  return new Trainer({ method, dataset: r.dataset, config: trainConfig(r, maxSteps), augment: viewMaker(r, method), ...extra });
+function trainer(
+  r: Resolved,
+  method: Method,
+  maxSteps: number,
+  extra: Partial<ConstructorParameters<typeof Trainer>[0]> = {},
+): Trainer {
+  return new Trainer({
+    method,
+    dataset: r.dataset,
+    config: trainConfig(r, maxSteps),
+    augment: viewMaker(r, method),
+    ...extra,
+  });
 }
 
 /** The first batch of the dataset, in order. The caller disposes it. */
 async function firstBatch(r: Resolved): Promise<LoadedBatch> {
-  const it = splitBatches(r.dataset.train, { batchSize: r.batchSize, shuffle: false, rng: new Rng(0), dropLast: true, input: r.input });
+  const it = splitBatches(r.dataset.train, {
+    batchSize: r.batchSize,
+    shuffle: false,
+    rng: new Rng(0),
+    dropLast: true,
+    input: r.input,
+  });
   const first = await it.next();
   await it.return(undefined);
   if (first.done) throw new ConformanceError(`the dataset has fewer than ${r.batchSize} samples`);
@@ -179,12 +234,20 @@ function disposeBatch(b: TrainBatch): void {
 function stepper(r: Resolved, method: Method) {
   const cfg = trainConfig(r, 100);
   const minimizer = new Minimizer({
-    optimizer: createOptimizer({ name: "adamw", ...(cfg.optimizer ?? {}) } as Parameters<typeof createOptimizer>[0]),
+    optimizer: createOptimizer({ name: "adamw", ...(cfg.optimizer ?? {}) } as Parameters<
+      typeof createOptimizer
+    >[0]),
     params: methodParams(method),
     defaultVars: () => method.trainableVariables(),
     schedule: constantLr(cfg.optimizer?.lr ?? 2e-3),
   });
-  const ctx: StepContext = { step: 0, epoch: 0, totalSteps: 100, rng: new Rng(r.seed + 1), minimize: (f, v) => minimizer.minimize(f, v) };
+  const ctx: StepContext = {
+    step: 0,
+    epoch: 0,
+    totalSteps: 100,
+    rng: new Rng(r.seed + 1),
+    minimize: (f, v) => minimizer.minimize(f, v),
+  };
   return {
     ctx,
     step(batch: TrainBatch) {
@@ -214,13 +277,25 @@ async function withMethod<T>(r: Resolved, seed: number, fn: (m: Method) => Promi
 /** Options default, the method builds, and its encoder, views and variables are well formed. */
 export async function checkOptions(spec: MethodSpec, opts: ConformanceOptions = {}): Promise<void> {
   const defaults = spec.options.safeParse({});
-  if (!defaults.success) throw new ConformanceError(`method "${spec.name}": options schema must accept {} (give every option a default): ${defaults.error.message}`);
-  if (!/^[a-z0-9][a-z0-9._-]*$/.test(spec.name)) throw new ConformanceError(`method name "${spec.name}" must be lower-case letters, digits, '.', '_' or '-'`);
+  if (!defaults.success)
+    throw new ConformanceError(
+      `method "${spec.name}": options schema must accept {} (give every option a default): ${defaults.error.message}`,
+    );
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(spec.name))
+    throw new ConformanceError(
+      `method name "${spec.name}" must be lower-case letters, digits, '.', '_' or '-'`,
+    );
   if (!spec.description) throw new ConformanceError(`method "${spec.name}" needs a description`);
   const r = resolve(spec, opts);
-  if (!spec.inputs.includes(r.input.kind)) throw new ConformanceError(`method "${spec.name}" does not declare support for ${r.input.kind} inputs (inputs: ${spec.inputs.join(", ")})`);
+  if (!spec.inputs.includes(r.input.kind))
+    throw new ConformanceError(
+      `method "${spec.name}" does not declare support for ${r.input.kind} inputs (inputs: ${spec.inputs.join(", ")})`,
+    );
   await withMethod(r, r.seed, async (method) => {
-    if (!Number.isInteger(method.views) || method.views < 0) throw new ConformanceError(`method "${spec.name}": views must be an integer >= 0 (got ${method.views})`);
+    if (!Number.isInteger(method.views) || method.views < 0)
+      throw new ConformanceError(
+        `method "${spec.name}": views must be an integer >= 0 (got ${method.views})`,
+      );
     const vars = method.trainableVariables();
     if (vars.length === 0) throw new ConformanceError(`method "${spec.name}" has no trainable variables`);
     const named = methodParams(method);
@@ -231,7 +306,10 @@ export async function checkOptions(spec: MethodSpec, opts: ConformanceOptions = 
       );
     }
     const enc = method.encoder();
-    if (!Number.isInteger(enc.outputDim) || enc.outputDim <= 0) throw new ConformanceError(`method "${spec.name}": encoder().outputDim must be a positive integer (got ${enc.outputDim})`);
+    if (!Number.isInteger(enc.outputDim) || enc.outputDim <= 0)
+      throw new ConformanceError(
+        `method "${spec.name}": encoder().outputDim must be a positive integer (got ${enc.outputDim})`,
+      );
     const batch = await fixedBatch(r, method, new Rng(r.seed));
     try {
       const wasTraining = enc.training;
@@ -241,7 +319,9 @@ export async function checkOptions(spec: MethodSpec, opts: ConformanceOptions = 
       const shape = out.shape;
       out.dispose();
       if (shape.length !== 2 || shape[0] !== r.batchSize || shape[1] !== enc.outputDim) {
-        throw new ConformanceError(`method "${spec.name}": encoder().forward of a [${batch.inputs.shape}] batch gave [${shape}], expected [${r.batchSize}, ${enc.outputDim}]`);
+        throw new ConformanceError(
+          `method "${spec.name}": encoder().forward of a [${batch.inputs.shape}] batch gave [${shape}], expected [${r.batchSize}, ${enc.outputDim}]`,
+        );
       }
     } finally {
       disposeBatch(batch);
@@ -258,10 +338,15 @@ export async function checkFiniteLoss(spec: MethodSpec, opts: ConformanceOptions
     try {
       const out = s.step(batch);
       if (typeof out?.loss !== "number" || !Number.isFinite(out.loss)) {
-        throw new ConformanceError(`method "${spec.name}": trainStep returned loss ${String(out?.loss)}; expected a finite number (return ctx.minimize(...)'s result)`);
+        throw new ConformanceError(
+          `method "${spec.name}": trainStep returned loss ${String(out?.loss)}; expected a finite number (return ctx.minimize(...)'s result)`,
+        );
       }
       for (const [k, v] of Object.entries(out.metrics ?? {})) {
-        if (typeof v !== "number" || !Number.isFinite(v)) throw new ConformanceError(`method "${spec.name}": metric "${k}" is ${String(v)}, expected a finite number`);
+        if (typeof v !== "number" || !Number.isFinite(v))
+          throw new ConformanceError(
+            `method "${spec.name}": metric "${k}" is ${String(v)}, expected a finite number`,
+          );
       }
     } finally {
       disposeBatch(batch);
@@ -326,7 +411,10 @@ export async function checkNoLeaks(spec: MethodSpec, opts: ConformanceOptions = 
  * restores that checkpoint into a method built with another init seed: encoder outputs must be
  * identical to the interrupted run's, and the resumed losses identical to the reference's.
  */
-export async function checkCheckpointRoundTrip(spec: MethodSpec, opts: ConformanceOptions = {}): Promise<void> {
+export async function checkCheckpointRoundTrip(
+  spec: MethodSpec,
+  opts: ConformanceOptions = {},
+): Promise<void> {
   const r = resolve(spec, opts);
   const steps = 12;
   const stopAt = 10;
@@ -347,9 +435,15 @@ export async function checkCheckpointRoundTrip(spec: MethodSpec, opts: Conforman
     try {
       const abort = new AbortController();
       const saved = await withMethod(r, r.seed, async (m) => {
-        const t = trainer(r, m, steps, { callbacks: [{ onStepEnd: (s) => void (s.step === stopAt && abort.abort()) }, checkpointing({ runDir })] });
+        const t = trainer(r, m, steps, {
+          callbacks: [
+            { onStepEnd: (s) => void (s.step === stopAt && abort.abort()) },
+            checkpointing({ runDir }),
+          ],
+        });
         const res = await t.fit({ signal: abort.signal });
-        if (res.status !== "interrupted" || !res.checkpoint) throw new ConformanceError(`method "${spec.name}": the interrupted run did not write a checkpoint`);
+        if (res.status !== "interrupted" || !res.checkpoint)
+          throw new ConformanceError(`method "${spec.name}": the interrupted run did not write a checkpoint`);
         return { losses: res.losses, encoded: encode(m) };
       });
       await withMethod(r, r.seed + 1000, async (m) => {
@@ -395,7 +489,10 @@ export async function checkDeterminism(spec: MethodSpec, opts: ConformanceOption
   }
 }
 
-export const CHECK_FUNCTIONS: Record<ConformanceCheck, (spec: MethodSpec, opts?: ConformanceOptions) => Promise<void>> = {
+export const CHECK_FUNCTIONS: Record<
+  ConformanceCheck,
+  (spec: MethodSpec, opts?: ConformanceOptions) => Promise<void>
+> = {
   options: checkOptions,
   "finite-loss": checkFiniteLoss,
   "loss-falls": checkLossFalls,
@@ -422,7 +519,10 @@ export interface ConformanceResult {
 }
 
 /** Runs every check (minus `skip`) in order and reports each; never throws for a failed check. */
-export async function runMethodConformance(spec: MethodSpec, opts: ConformanceOptions = {}): Promise<ConformanceResult[]> {
+export async function runMethodConformance(
+  spec: MethodSpec,
+  opts: ConformanceOptions = {},
+): Promise<ConformanceResult[]> {
   const results: ConformanceResult[] = [];
   for (const check of CONFORMANCE_CHECKS) {
     if (opts.skip?.includes(check)) {
@@ -434,7 +534,13 @@ export async function runMethodConformance(spec: MethodSpec, opts: ConformanceOp
       await CHECK_FUNCTIONS[check](spec, opts);
       results.push({ check, ok: true, skipped: false, ms: performance.now() - started });
     } catch (err) {
-      results.push({ check, ok: false, skipped: false, error: err as Error, ms: performance.now() - started });
+      results.push({
+        check,
+        ok: false,
+        skipped: false,
+        error: err as Error,
+        ms: performance.now() - started,
+      });
     }
   }
   return results;

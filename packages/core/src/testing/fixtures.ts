@@ -7,7 +7,18 @@
 import { z } from "zod";
 import type { FeatureModule } from "../nn/module.js";
 import { Module } from "../nn/module.js";
-import type { Dataset, DatasetSplit, InputSpec, LossOutput, Method, MethodBuildContext, MethodSpec, Sample, StepContext, TrainBatch } from "../plugin/types.js";
+import type {
+  Dataset,
+  DatasetSplit,
+  InputSpec,
+  LossOutput,
+  Method,
+  MethodBuildContext,
+  MethodSpec,
+  Sample,
+  StepContext,
+  TrainBatch,
+} from "../plugin/types.js";
 import { Rng } from "../rng.js";
 import { tf } from "../tf.js";
 
@@ -32,7 +43,10 @@ export class TinyLinear extends Module implements FeatureModule {
     rng: Rng,
   ) {
     super();
-    this.weight = this.addParameter("weight", normalInit([inFeatures, outFeatures], 1 / Math.sqrt(inFeatures), rng));
+    this.weight = this.addParameter(
+      "weight",
+      normalInit([inFeatures, outFeatures], 1 / Math.sqrt(inFeatures), rng),
+    );
     this.bias = this.addParameter("bias", tf.zeros([outFeatures]), { decay: false });
   }
 
@@ -64,7 +78,11 @@ export class TinyMLP extends Module implements FeatureModule {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => this.fc2.forward(tf.tanh(this.fc1.forward(tf.cast(tf.reshape(x, [x.shape[0] as number, -1]), "float32")))));
+    return tf.tidy(() =>
+      this.fc2.forward(
+        tf.tanh(this.fc1.forward(tf.cast(tf.reshape(x, [x.shape[0] as number, -1]), "float32"))),
+      ),
+    );
   }
 
   protected recreate(): TinyMLP {
@@ -136,7 +154,12 @@ export interface TinyImageDatasetOptions {
  */
 export function tinyImageDataset(opts: TinyImageDatasetOptions = {}): Dataset {
   const classes = opts.classes ?? 4;
-  const input: InputSpec = { kind: "image", height: opts.height ?? 8, width: opts.width ?? 8, channels: opts.channels ?? 1 };
+  const input: InputSpec = {
+    kind: "image",
+    height: opts.height ?? 8,
+    width: opts.width ?? 8,
+    channels: opts.channels ?? 1,
+  };
   const per = inputSize(input);
   const rng = new Rng(opts.seed ?? 0);
   const protos = Array.from({ length: classes }, () => Float32Array.from({ length: per }, () => rng.next()));
@@ -146,7 +169,8 @@ export function tinyImageDataset(opts: TinyImageDatasetOptions = {}): Dataset {
       const label = i % classes;
       const proto = protos[label] as Float32Array;
       const data = new Float32Array(per);
-      for (let j = 0; j < per; j++) data[j] = Math.min(1, Math.max(0, (proto[j] as number) + noise * rng.normal()));
+      for (let j = 0; j < per; j++)
+        data[j] = Math.min(1, Math.max(0, (proto[j] as number) + noise * rng.normal()));
       return { data, label };
     });
   return {
@@ -159,7 +183,9 @@ export function tinyImageDataset(opts: TinyImageDatasetOptions = {}): Dataset {
 }
 
 /** Synthetic token sequences: class c repeats a class-specific random motif with random substitutions. */
-export function tinyTextDataset(opts: { size?: number; vocabSize?: number; seqLen?: number; classes?: number; seed?: number } = {}): Dataset {
+export function tinyTextDataset(
+  opts: { size?: number; vocabSize?: number; seqLen?: number; classes?: number; seed?: number } = {},
+): Dataset {
   const vocab = opts.vocabSize ?? 32;
   const seqLen = opts.seqLen ?? 16;
   const classes = opts.classes ?? 4;
@@ -169,7 +195,9 @@ export function tinyTextDataset(opts: { size?: number; vocabSize?: number; seqLe
     Array.from({ length: n }, (_, i): Sample => {
       const label = i % classes;
       const motif = motifs[label] as number[];
-      const data = Int32Array.from({ length: seqLen }, (_, t) => (rng.next() < 0.2 ? rng.int(vocab) : (motif[t % 4] as number)));
+      const data = Int32Array.from({ length: seqLen }, (_, t) =>
+        rng.next() < 0.2 ? rng.int(vocab) : (motif[t % 4] as number),
+      );
       return { data, label };
     });
   return {
@@ -215,10 +243,16 @@ export class ToyAutoencoder implements Method {
   loss(inputs: tf.Tensor, rng: Rng): LossOutput {
     return tf.tidy(() => {
       const x = tf.cast(tf.reshape(inputs, [inputs.shape[0] as number, -1]), "float32");
-      const noisy = this.opts.noise > 0 ? tf.add(x, tf.randomNormal(x.shape, 0, this.opts.noise, "float32", rng.seed())) : x;
+      const noisy =
+        this.opts.noise > 0
+          ? tf.add(x, tf.randomNormal(x.shape, 0, this.opts.noise, "float32", rng.seed()))
+          : x;
       const recon = this.decoder.forward(this.enc.forward(tf.reshape(noisy, inputs.shape)));
       const loss = tf.mean(tf.square(tf.sub(recon, x))) as tf.Scalar;
-      return { loss, metrics: { feature_std: tf.mean(tf.moments(this.enc.forward(inputs), 0).variance) as tf.Scalar } };
+      return {
+        loss,
+        metrics: { feature_std: tf.mean(tf.moments(this.enc.forward(inputs), 0).variance) as tf.Scalar },
+      };
     });
   }
 
@@ -254,7 +288,11 @@ export const toyAutoencoderSpec: MethodSpec<typeof toyOptions> = {
 };
 
 /** A MethodBuildContext whose backbone is `tinyEncoder` (or `backbone`). */
-export function tinyBuildContext(input: InputSpec, rng: Rng, backbone?: (input: InputSpec, rng: Rng) => FeatureModule): MethodBuildContext {
+export function tinyBuildContext(
+  input: InputSpec,
+  rng: Rng,
+  backbone?: (input: InputSpec, rng: Rng) => FeatureModule,
+): MethodBuildContext {
   return {
     input,
     rng,

@@ -35,7 +35,11 @@ export function describeMethodConformance(spec: MethodSpec, opts: DescribeConfor
     });
     for (const check of CONFORMANCE_CHECKS) {
       const test = opts.skip?.includes(check) ? it.skip : it;
-      test(`${check}: ${CHECK_TITLES[check]}`, () => CHECK_FUNCTIONS[check](spec, opts), opts.timeout ?? 120_000);
+      test(
+        `${check}: ${CHECK_TITLES[check]}`,
+        () => CHECK_FUNCTIONS[check](spec, opts),
+        opts.timeout ?? 120_000,
+      );
     }
   });
 }

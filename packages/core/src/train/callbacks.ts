@@ -4,7 +4,7 @@
  * Callbacks run in the order given; put evaluation before checkpointing so that a checkpoint
  * records the evaluation it follows (keep-best reads it).
  */
-import { checkpointDirFor, pruneCheckpoints, type BestCheckpointRule } from "../checkpoint/run-dir.js";
+import { type BestCheckpointRule, checkpointDirFor, pruneCheckpoints } from "../checkpoint/run-dir.js";
 import type { Dataset, EvaluationResult, EvaluatorSpec } from "../plugin/types.js";
 import { Rng } from "../rng.js";
 import type { FitStatus, StepEnd, Trainer } from "./trainer.js";
@@ -29,7 +29,9 @@ export interface TrainerCallback {
 }
 
 /** Forwards every metric to `sink` (e.g. the store's batched writer). */
-export function metricsSink(sink: (step: number, metrics: Record<string, number>) => Promise<void> | void): TrainerCallback {
+export function metricsSink(
+  sink: (step: number, metrics: Record<string, number>) => Promise<void> | void,
+): TrainerCallback {
   return { onMetrics: (step, metrics) => sink(step, metrics) };
 }
 
@@ -62,7 +64,9 @@ export function progressLogger(opts: ProgressOptions = {}): TrainerCallback {
       );
     },
     onTrainEnd(info) {
-      write(`training ${info.status} at step ${info.step} after ${formatDuration((performance.now() - started) / 1000)}`);
+      write(
+        `training ${info.status} at step ${info.step} after ${formatDuration((performance.now() - started) / 1000)}`,
+      );
     },
   };
 }
@@ -72,7 +76,11 @@ export function formatDuration(seconds: number): string {
   const s = Math.round(seconds);
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+  return h > 0
+    ? `${h}h${String(m).padStart(2, "0")}m`
+    : m > 0
+      ? `${m}m${String(s % 60).padStart(2, "0")}s`
+      : `${s}s`;
 }
 
 export interface CheckpointingOptions {
@@ -150,7 +158,14 @@ export function evaluateEvery(opts: EvaluateEveryOptions): TrainerCallback {
       for (const { spec, options } of opts.evaluators) {
         const parsed = spec.options.parse(options ?? {});
         const rng = new Rng((t.config.seed * 1000003 + t.epoch) >>> 0);
-        all.push(...(await spec.evaluate(parsed, { encoder, dataset: opts.dataset ?? t.dataset, rng, batchSize: opts.batchSize ?? 256 })));
+        all.push(
+          ...(await spec.evaluate(parsed, {
+            encoder,
+            dataset: opts.dataset ?? t.dataset,
+            rng,
+            batchSize: opts.batchSize ?? 256,
+          })),
+        );
       }
     } finally {
       encoder.train(wasTraining);

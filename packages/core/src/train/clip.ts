@@ -18,7 +18,11 @@ export function globalNorm(tensors: readonly tf.Tensor[]): tf.Scalar {
  * Returns new tensors scaled to a global norm of at most `maxNorm`, and the norm before clipping.
  * The inputs are not disposed.
  */
-export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number, norm?: number): { grads: tf.Tensor[]; norm: number } {
+export function clipByGlobalNorm(
+  grads: readonly tf.Tensor[],
+  maxNorm: number,
+  norm?: number,
+): { grads: tf.Tensor[]; norm: number } {
   const n = norm ?? globalNormValue(grads);
   const scale = Math.min(1, maxNorm / (n + 1e-6));
   const out = grads.map((g) => (scale < 1 ? tf.tidy(() => tf.mul(g, scale)) : g.clone()));

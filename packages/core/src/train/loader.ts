@@ -37,7 +37,10 @@ export async function* splitBatches(split: DatasetSplit, opts: LoaderOptions): A
   const order = Array.from({ length: split.size }, (_, i) => i);
   if (opts.shuffle) opts.rng.shuffle(order);
   const n = batchCount(split.size, opts.batchSize, opts.dropLast);
-  const shape = opts.input.kind === "image" ? [opts.input.height, opts.input.width, opts.input.channels] : [opts.input.seqLen];
+  const shape =
+    opts.input.kind === "image"
+      ? [opts.input.height, opts.input.width, opts.input.channels]
+      : [opts.input.seqLen];
   const per = shape.reduce((a, b) => a * b, 1);
   for (let b = opts.skip ?? 0; b < n; b++) {
     const indices = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
@@ -45,18 +48,32 @@ export async function* splitBatches(split: DatasetSplit, opts: LoaderOptions): A
     const isInt = opts.input.kind === "text";
     const data = isInt ? new Int32Array(indices.length * per) : new Float32Array(indices.length * per);
     samples.forEach((s, i) => {
-      if (s.data.length !== per) throw new Error(`sample ${indices[i]} has ${s.data.length} values; the dataset's input spec needs ${per}`);
+      if (s.data.length !== per)
+        throw new Error(
+          `sample ${indices[i]} has ${s.data.length} values; the dataset's input spec needs ${per}`,
+        );
       data.set(s.data, i * per);
     });
     const inputs = tf.tensor(data, [indices.length, ...shape], isInt ? "int32" : "float32");
     const hasLabels = samples.every((s) => s.label !== undefined);
-    const labels = hasLabels ? tf.tensor1d(samples.map((s) => s.label as number), "int32") : undefined;
+    const labels = hasLabels
+      ? tf.tensor1d(
+          samples.map((s) => s.label as number),
+          "int32",
+        )
+      : undefined;
     yield { inputs, labels, indices };
   }
 }
 
 /** Core's DataLoader (seeded order drawn from `rng`, prefetch of the next batch) as a LoaderFactory. */
 export const dataLoader: LoaderFactory = (split, opts) => {
-  const loader = new DataLoader(split, { batchSize: opts.batchSize, shuffle: opts.shuffle, rng: opts.rng, dropLast: opts.dropLast, input: opts.input });
+  const loader = new DataLoader(split, {
+    batchSize: opts.batchSize,
+    shuffle: opts.shuffle,
+    rng: opts.rng,
+    dropLast: opts.dropLast,
+    input: opts.input,
+  });
   return opts.skip ? loader.skip(opts.skip) : loader;
 };

@@ -22,11 +22,15 @@ export function methodParams(method: Pick<Method, "modules" | "state">): Map<tf.
   return namedModuleParams(method.modules(), method.state?.());
 }
 
-export function namedModuleParams(modules: Record<string, Module>, state?: Record<string, tf.Variable>): Map<tf.Variable, ParamRef> {
+export function namedModuleParams(
+  modules: Record<string, Module>,
+  state?: Record<string, tf.Variable>,
+): Map<tf.Variable, ParamRef> {
   const out = new Map<tf.Variable, ParamRef>();
   for (const [moduleName, module] of Object.entries(modules)) {
     for (const p of module.namedParameters()) {
-      if (!out.has(p.variable)) out.set(p.variable, { name: `${moduleName}/${p.name}`, variable: p.variable, decay: p.decay });
+      if (!out.has(p.variable))
+        out.set(p.variable, { name: `${moduleName}/${p.name}`, variable: p.variable, decay: p.decay });
     }
   }
   for (const [name, variable] of Object.entries(state ?? {})) {
@@ -67,7 +71,8 @@ export class Minimizer {
     this.accumulate = opts.accumulate ?? 1;
     // tfjs-core registers no gradient by itself in Node; this is idempotent and cheap.
     registerCoreGradients();
-    if (!Number.isInteger(this.accumulate) || this.accumulate < 1) throw new Error(`accumulate must be an integer >= 1 (got ${this.accumulate})`);
+    if (!Number.isInteger(this.accumulate) || this.accumulate < 1)
+      throw new Error(`accumulate must be an integer >= 1 (got ${this.accumulate})`);
   }
 
   get optimizer(): Optimizer {
@@ -87,11 +92,15 @@ export class Minimizer {
     const { value, grads } = tf.variableGrads(() => {
       const out = lossFn();
       metricNames = Object.keys(out.metrics ?? {});
-      metricTensors = metricNames.map((k) => tf.keep((out.metrics as Record<string, tf.Scalar>)[k] as tf.Scalar));
+      metricTensors = metricNames.map((k) =>
+        tf.keep((out.metrics as Record<string, tf.Scalar>)[k] as tf.Scalar),
+      );
       return out.loss;
     }, varList);
     // One read-back for the loss and every metric.
-    const packed = tf.tidy(() => tf.stack([value, ...metricTensors].map((t) => tf.cast(tf.reshape(t, []), "float32"))));
+    const packed = tf.tidy(() =>
+      tf.stack([value, ...metricTensors].map((t) => tf.cast(tf.reshape(t, []), "float32"))),
+    );
     const numbers = packed.dataSync();
     packed.dispose();
     value.dispose();
@@ -144,7 +153,8 @@ export class Minimizer {
     for (const p of ready) this.accumulated.delete(p.variable);
     try {
       const norm = globalNormValue(grads);
-      if (!Number.isFinite(norm)) throw new NonFiniteLossError("gradient norm", norm, this.step + 1, this.epoch);
+      if (!Number.isFinite(norm))
+        throw new NonFiniteLossError("gradient norm", norm, this.step + 1, this.epoch);
       const lr = this.lr();
       if (this.opts.clipGradNorm !== undefined && this.opts.clipGradNorm > 0) {
         const clipped = clipByGlobalNorm(grads, this.opts.clipGradNorm, norm);

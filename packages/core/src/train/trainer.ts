@@ -13,12 +13,18 @@
  * (EpochContext.rng). Checkpoints save all four and the position inside the epoch, so a resumed
  * run continues with exactly the losses of an uninterrupted one.
  */
-import { type CheckpointData, type CheckpointManifest, type JsonValue, loadCheckpoint, saveCheckpoint } from "../checkpoint/checkpoint.js";
+import {
+  type CheckpointData,
+  type CheckpointManifest,
+  type JsonValue,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "../checkpoint/checkpoint.js";
 import { latestCheckpoint, listCheckpoints } from "../checkpoint/run-dir.js";
 import type { Dataset, EpochContext, Method, StepContext, StepResult, TrainBatch } from "../plugin/types.js";
 import { Rng, type RngState } from "../rng.js";
-import { tf } from "../tf.js";
-import type { TrainerCallback, TrainEndInfo } from "./callbacks.js";
+import type { tf } from "../tf.js";
+import type { TrainEndInfo, TrainerCallback } from "./callbacks.js";
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from "./config.js";
 import { batchCount, dataLoader, type LoadedBatch, type LoaderFactory } from "./loader.js";
 import { Minimizer, methodParams } from "./minimizer.js";
@@ -101,7 +107,6 @@ export class Trainer {
   private readonly rng: Record<StreamName, Rng>;
   /** Initial state of this epoch's loader Rng (a fork of "data"); saved to replay the epoch's order. */
   private loaderStart: RngState;
-  private minimizer: Minimizer | undefined;
 
   constructor(opts: TrainerOptions) {
     this.method = opts.method;
@@ -123,7 +128,12 @@ export class Trainer {
     const warmup = c.schedule.warmupSteps ?? Math.round(c.schedule.warmupEpochs * this.stepsPerEpoch);
     this.schedule =
       c.schedule.name === "cosine"
-        ? warmupCosine({ baseLr: c.optimizer.lr, totalSteps: this.totalSteps, warmupSteps: warmup, minLr: c.schedule.minLr })
+        ? warmupCosine({
+            baseLr: c.optimizer.lr,
+            totalSteps: this.totalSteps,
+            warmupSteps: warmup,
+            minLr: c.schedule.minLr,
+          })
         : constantLr(c.optimizer.lr, warmup);
     this.optimizer = createOptimizer(c.optimizer);
 
@@ -144,7 +154,6 @@ export class Trainer {
       clipGradNorm: config.clipGradNorm,
       accumulate: config.accumulate,
     });
-    this.minimizer = minimizer;
     const ctx: StepContext = {
       step: this.step,
       epoch: this.epoch,
@@ -152,7 +161,13 @@ export class Trainer {
       rng: this.rng.method,
       minimize: (lossFn, vars) => minimizer.minimize(lossFn, vars),
     };
-    const result: FitResult = { status: "completed", step: this.step, epoch: this.epoch, losses: [], firstStep: this.step };
+    const result: FitResult = {
+      status: "completed",
+      step: this.step,
+      epoch: this.epoch,
+      losses: [],
+      firstStep: this.step,
+    };
     const end = async (info: TrainEndInfo) => {
       for (const cb of this.callbacks) await cb.onTrainEnd?.(info, this);
     };
@@ -184,10 +199,13 @@ export class Trainer {
                 disposeBatch(batch);
               }
               loss += r.loss / config.accumulate;
-              for (const [k, v] of Object.entries(r.metrics)) metrics[k] = (metrics[k] ?? 0) + v / config.accumulate;
+              for (const [k, v] of Object.entries(r.metrics))
+                metrics[k] = (metrics[k] ?? 0) + v / config.accumulate;
             }
             if (this.optimizer.step === updatesBefore) {
-              throw new Error(`method "${method.name}": trainStep returned without calling ctx.minimize(), so no weights were updated`);
+              throw new Error(
+                `method "${method.name}": trainStep returned without calling ctx.minimize(), so no weights were updated`,
+              );
             }
             this.step += 1;
             this.stepInEpoch += 1;
@@ -267,7 +285,13 @@ export class Trainer {
       epoch: this.epoch,
       rng: this.rng.epoch,
       async *iterate(batchSize: number) {
-        const it = loader(dataset.train, { batchSize, shuffle: false, rng: new Rng(0), dropLast: false, input: dataset.input });
+        const it = loader(dataset.train, {
+          batchSize,
+          shuffle: false,
+          rng: new Rng(0),
+          dropLast: false,
+          input: dataset.input,
+        });
         for await (const b of it) {
           b.labels?.dispose();
           try {
@@ -290,7 +314,10 @@ export class Trainer {
     }
     for (const [name, v] of Object.entries(this.method.state?.() ?? {})) weights.set(`state/${name}`, v);
     const opt = this.optimizer.getState();
-    const rng = Object.fromEntries(STREAMS.map((s) => [s, this.rng[s].getState()])) as Record<string, RngState>;
+    const rng = Object.fromEntries(STREAMS.map((s) => [s, this.rng[s].getState()])) as Record<
+      string,
+      RngState
+    >;
     rng.loader = this.loaderStart;
     return {
       weights,
@@ -336,12 +363,21 @@ export class Trainer {
         const rest = name.slice(slash + 1);
         if (owner === "state" && !(owner in modules)) {
           const v = state[rest];
-          if (!v) throw new Error(`${dir}/weights.bin has method state "${rest}" that method "${this.method.name}" does not have`);
-          if (v.shape.join() !== t.shape.join()) throw new Error(`${dir}/weights.bin: state "${rest}" has shape [${t.shape}] but the method's is [${v.shape}]`);
+          if (!v)
+            throw new Error(
+              `${dir}/weights.bin has method state "${rest}" that method "${this.method.name}" does not have`,
+            );
+          if (v.shape.join() !== t.shape.join())
+            throw new Error(
+              `${dir}/weights.bin: state "${rest}" has shape [${t.shape}] but the method's is [${v.shape}]`,
+            );
           v.assign(t);
           continue;
         }
-        if (!(owner in modules)) throw new Error(`${dir}/weights.bin has weights of module "${owner}", which method "${this.method.name}" does not have`);
+        if (!(owner in modules))
+          throw new Error(
+            `${dir}/weights.bin has weights of module "${owner}", which method "${this.method.name}" does not have`,
+          );
         if (!byModule.has(owner)) byModule.set(owner, new Map());
         byModule.get(owner)?.set(rest, t);
       }
@@ -354,7 +390,9 @@ export class Trainer {
       }
       if (ckpt.optimizer) {
         if (ckpt.optimizer.name !== this.optimizer.name) {
-          throw new Error(`${dir}/optimizer.json holds ${ckpt.optimizer.name} state but this run uses ${this.optimizer.name}`);
+          throw new Error(
+            `${dir}/optimizer.json holds ${ckpt.optimizer.name} state but this run uses ${this.optimizer.name}`,
+          );
         }
         this.optimizer.setState(ckpt.optimizer);
       }

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   bestCheckpoint,
-  CheckpointError,
   type CheckpointData,
+  CheckpointError,
   checkpointDirFor,
   latestCheckpoint,
   listCheckpoints,
@@ -29,7 +29,13 @@ afterAll(async () => {
 function sample(step = 3, metrics: Record<string, number> = {}): CheckpointData {
   return {
     weights: new Map<string, tf.Tensor>([
-      ["encoder/fc.weight", tf.tensor2d([[1, 2, 3], [4, 5, 6]])],
+      [
+        "encoder/fc.weight",
+        tf.tensor2d([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+      ],
       ["encoder/fc.bias", tf.tensor1d([0.5, -0.5, 0])],
       ["state/ptr", tf.scalar(7, "int32")],
     ]),
@@ -39,7 +45,14 @@ function sample(step = 3, metrics: Record<string, number> = {}): CheckpointData 
       paramSteps: { "encoder/fc.weight": step },
       slots: new Map([["encoder/fc.weight/m", tf.fill([2, 3], 0.25)]]),
     },
-    meta: { step, epoch: 1, rng: { data: [1, 2, 3, 4] }, config: { batchSize: 16 }, metrics, extra: { stepInEpoch: 2 } },
+    meta: {
+      step,
+      epoch: 1,
+      rng: { data: [1, 2, 3, 4] },
+      config: { batchSize: 16 },
+      metrics,
+      extra: { stepInEpoch: 2 },
+    },
   };
 }
 
@@ -49,18 +62,32 @@ describe("saveCheckpoint / loadCheckpoint", () => {
   it("writes tfjs weights + manifests, with sha256 of every file, and reads everything back", async () => {
     const dir = join(root, "roundtrip");
     const manifest = await saveCheckpoint(dir, sample());
-    expect((await readdir(dir)).sort()).toEqual(["manifest.json", "model.json", "optimizer.bin", "optimizer.json", "state.json", "weights.bin"]);
+    expect((await readdir(dir)).sort()).toEqual([
+      "manifest.json",
+      "model.json",
+      "optimizer.bin",
+      "optimizer.json",
+      "state.json",
+      "weights.bin",
+    ]);
     const model = JSON.parse(await readFile(join(dir, "model.json"), "utf8"));
     expect(model.weightsManifest[0].paths).toEqual(["weights.bin"]);
-    expect(model.weightsManifest[0].weights.map((w: { name: string }) => w.name)).toEqual(["encoder/fc.weight", "encoder/fc.bias", "state/ptr"]);
+    expect(model.weightsManifest[0].weights.map((w: { name: string }) => w.name)).toEqual([
+      "encoder/fc.weight",
+      "encoder/fc.bias",
+      "state/ptr",
+    ]);
     expect((await readFile(join(dir, "weights.bin"))).byteLength).toBe((6 + 3 + 1) * 4);
-    for (const [name, f] of Object.entries(manifest.files)) expect(f.sha256).toBe(sha(await readFile(join(dir, name))));
+    for (const [name, f] of Object.entries(manifest.files))
+      expect(f.sha256).toBe(sha(await readFile(join(dir, name))));
 
     const ck = await loadCheckpoint(dir);
     expect(Array.from(ck.weights.get("encoder/fc.weight")!.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
     expect(ck.weights.get("encoder/fc.weight")!.shape).toEqual([2, 3]);
     expect(ck.weights.get("state/ptr")!.dtype).toBe("int32");
-    expect(Array.from(ck.optimizer!.slots.get("encoder/fc.weight/m")!.dataSync())).toEqual([0.25, 0.25, 0.25, 0.25, 0.25, 0.25]);
+    expect(Array.from(ck.optimizer!.slots.get("encoder/fc.weight/m")!.dataSync())).toEqual([
+      0.25, 0.25, 0.25, 0.25, 0.25, 0.25,
+    ]);
     expect(ck.optimizer!.paramSteps).toEqual({ "encoder/fc.weight": 3 });
     expect(ck.meta).toEqual(sample().meta);
     ck.dispose();
@@ -79,7 +106,9 @@ describe("saveCheckpoint / loadCheckpoint", () => {
     const dir = join(root, "truncated");
     await saveCheckpoint(dir, sample());
     await writeFile(join(dir, "optimizer.bin"), Buffer.alloc(3));
-    await expect(loadCheckpoint(dir)).rejects.toThrow(/optimizer\.bin has 3 bytes but manifest\.json records 24/);
+    await expect(loadCheckpoint(dir)).rejects.toThrow(
+      /optimizer\.bin has 3 bytes but manifest\.json records 24/,
+    );
     await rm(join(dir, "optimizer.bin"));
     await expect(loadCheckpoint(dir)).rejects.toThrow(/optimizer\.bin is missing/);
     await rm(join(dir, "manifest.json"));
@@ -133,15 +162,24 @@ describe("run directories", () => {
     const runDir = join(root, "run");
     expect(await latestCheckpoint(runDir)).toBeUndefined();
     const acc = [0.5, 0.9, 0.7, 0.6, 0.65];
-    for (let i = 0; i < acc.length; i++) await saveCheckpoint(checkpointDirFor(runDir, (i + 1) * 10), sample((i + 1) * 10, { knn_top1: acc[i]! }));
+    for (let i = 0; i < acc.length; i++)
+      await saveCheckpoint(
+        checkpointDirFor(runDir, (i + 1) * 10),
+        sample((i + 1) * 10, { knn_top1: acc[i]! }),
+      );
     // a crashed write and an unrelated directory
     await mkdir(`${checkpointDirFor(runDir, 60)}.tmp-12345`, { recursive: true });
     await mkdir(join(runDir, "checkpoints", "notes"));
     expect((await listCheckpoints(runDir)).map((c) => c.step)).toEqual([10, 20, 30, 40, 50]);
     expect(await latestCheckpoint(runDir)).toBe(checkpointDirFor(runDir, 50));
-    expect(await bestCheckpoint(runDir, { metric: "knn_top1", mode: "max" })).toBe(checkpointDirFor(runDir, 20));
+    expect(await bestCheckpoint(runDir, { metric: "knn_top1", mode: "max" })).toBe(
+      checkpointDirFor(runDir, 20),
+    );
 
-    const removed = await pruneCheckpoints(runDir, { keepLast: 2, best: { metric: "knn_top1", mode: "max" } });
+    const removed = await pruneCheckpoints(runDir, {
+      keepLast: 2,
+      best: { metric: "knn_top1", mode: "max" },
+    });
     expect(removed).toEqual([checkpointDirFor(runDir, 10), checkpointDirFor(runDir, 30)]);
     expect((await listCheckpoints(runDir)).map((c) => c.step)).toEqual([20, 40, 50]);
     await pruneCheckpoints(runDir, { keepLast: 1 });

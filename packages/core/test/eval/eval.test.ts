@@ -36,9 +36,18 @@ class Flatten extends Module implements FeatureModule {
 describe("kNN (Wu et al. 2018)", () => {
   it("classifies by cosine similarity, not distance", () => {
     const pred = knnPredict({
-      trainFeatures: tf.tensor2d([[1, 0], [9, 1], [0, 1], [1, 9]]),
+      trainFeatures: tf.tensor2d([
+        [1, 0],
+        [9, 1],
+        [0, 1],
+        [1, 9],
+      ]),
       trainLabels: Int32Array.from([0, 0, 1, 1]),
-      testFeatures: tf.tensor2d([[0.8, 0.2], [20, 80], [-1, 0.1]]),
+      testFeatures: tf.tensor2d([
+        [0.8, 0.2],
+        [20, 80],
+        [-1, 0.1],
+      ]),
       numClasses: 2,
       k: 1,
     });
@@ -48,7 +57,11 @@ describe("kNN (Wu et al. 2018)", () => {
   it("weights votes by exp(s / t): one very close neighbour outvotes two farther ones at t = 0.1", () => {
     // sims to the query [1, 0]: A = 1 (class 0), B = C = 0.6 (class 1)
     const opts = {
-      trainFeatures: tf.tensor2d([[1, 0], [0.6, 0.8], [0.6, -0.8]]),
+      trainFeatures: tf.tensor2d([
+        [1, 0],
+        [0.6, 0.8],
+        [0.6, -0.8],
+      ]),
       trainLabels: Int32Array.from([0, 1, 1]),
       testFeatures: tf.tensor2d([[1, 0]]),
       numClasses: 2,
@@ -62,9 +75,16 @@ describe("kNN (Wu et al. 2018)", () => {
 
   it("caps k at the number of training samples and works in blocks", () => {
     const pred = knnPredict({
-      trainFeatures: tf.tensor2d([[1, 0], [0, 1]]),
+      trainFeatures: tf.tensor2d([
+        [1, 0],
+        [0, 1],
+      ]),
       trainLabels: Int32Array.from([0, 1]),
-      testFeatures: tf.tensor2d([[1, 0.1], [0.1, 1], [1, 0.2]]),
+      testFeatures: tf.tensor2d([
+        [1, 0.1],
+        [0.1, 1],
+        [1, 0.2],
+      ]),
       numClasses: 2,
       batchSize: 2,
     });
@@ -94,7 +114,13 @@ describe("linear probe", () => {
     const train = blobs(150, centres, 0.5, rng);
     const test = blobs(60, centres, 0.5, rng);
     const before = tf.memory().numTensors;
-    const r = linearProbe({ trainFeatures: train.x, trainLabels: train.y, testFeatures: test.x, testLabels: test.y, numClasses: 3 });
+    const r = linearProbe({
+      trainFeatures: train.x,
+      trainLabels: train.y,
+      testFeatures: test.x,
+      testLabels: test.y,
+      numClasses: 3,
+    });
     expect(r.accuracy).toBeGreaterThanOrEqual(0.98);
     expect(r.trainAccuracy).toBeGreaterThanOrEqual(0.98);
     expect(r.finalLoss).toBeLessThan(0.2);
@@ -121,8 +147,12 @@ describe("pca2d", () => {
     // points t * (1, 1) / sqrt2 * 3 + s * (1, -1) / sqrt2, t and s in {-1, 1} x {-2..2}
     const rows: number[][] = [];
     const r2 = Math.SQRT1_2;
-    for (const t of [-2, -1, 0, 1, 2]) for (const s of [-1, 1]) rows.push([3 * t * r2 + s * r2 + 5, 3 * t * r2 - s * r2 - 1, 0]);
-    const p = pca2d(rows, rows.map((_, i) => i % 3));
+    for (const t of [-2, -1, 0, 1, 2])
+      for (const s of [-1, 1]) rows.push([3 * t * r2 + s * r2 + 5, 3 * t * r2 - s * r2 - 1, 0]);
+    const p = pca2d(
+      rows,
+      rows.map((_, i) => i % 3),
+    );
     expect(Math.abs(p.components[0][0]!)).toBeCloseTo(r2, 6);
     expect(p.components[0][0]).toBeCloseTo(p.components[0][1]!, 6);
     expect(p.components[1][0]).toBeCloseTo(-p.components[1][1]!, 6);
@@ -144,7 +174,14 @@ describe("pca2d", () => {
   });
 
   it("accepts a tensor", () => {
-    const p = pca2d(tf.tensor2d([[0, 0], [2, 0], [4, 0.1], [6, 0]]));
+    const p = pca2d(
+      tf.tensor2d([
+        [0, 0],
+        [2, 0],
+        [4, 0.1],
+        [6, 0],
+      ]),
+    );
     expect(p.points).toHaveLength(4);
     expect(p.explainedVariance[0]).toBeGreaterThan(0.99);
   });
@@ -166,7 +203,14 @@ describe("few-label protocol", () => {
   it("reports mean and sample std of accuracy over seeds for each N", async () => {
     const encoder = new Flatten(64);
     for (const protocol of ["knn", "linear"] as const) {
-      const results = await fewLabel({ encoder, dataset, labelsPerClass: [1, 10], seeds: [0, 1, 2], protocol, probeSteps: 100 });
+      const results = await fewLabel({
+        encoder,
+        dataset,
+        labelsPerClass: [1, 10],
+        seeds: [0, 1, 2],
+        protocol,
+        probeSteps: 100,
+      });
       expect(results.map((r) => [r.protocol, r.labelsPerClass, r.seeds])).toEqual([
         [protocol, 1, [0, 1, 2]],
         [protocol, 10, [0, 1, 2]],
@@ -195,7 +239,10 @@ describe("feature extraction, fine-tuning and the registered evaluators", () => 
       modeSeen = enc.training;
       return forward(x);
     };
-    const { features, labels } = await extractFeatures(enc, dataset.test!, { input: dataset.input, batchSize: 20 });
+    const { features, labels } = await extractFeatures(enc, dataset.test!, {
+      input: dataset.input,
+      batchSize: 20,
+    });
     expect(features.shape).toEqual([48, 8]);
     expect(Array.from(labels.slice(0, 5))).toEqual([0, 1, 2, 3, 0]);
     expect(modeSeen).toBe(false);
@@ -206,7 +253,16 @@ describe("feature extraction, fine-tuning and the registered evaluators", () => 
   it("fine-tunes a copy of the encoder with a linear head, leaving the encoder untouched", async () => {
     const enc = new TinyMLP(64, 16, 8, new Rng(0));
     const before = Array.from(enc.fc1.weight.dataSync());
-    const r = await fineTune({ encoder: enc, train: dataset.train, test: dataset.test!, input: dataset.input, numClasses: 4, epochs: 10, lr: 0.01, batchSize: 16 });
+    const r = await fineTune({
+      encoder: enc,
+      train: dataset.train,
+      test: dataset.test!,
+      input: dataset.input,
+      numClasses: 4,
+      epochs: 10,
+      lr: 0.01,
+      batchSize: 16,
+    });
     expect(r.accuracy).toBeGreaterThan(0.9);
     expect(Array.from(enc.fc1.weight.dataSync())).toEqual(before);
   });
@@ -228,8 +284,13 @@ describe("feature extraction, fine-tuning and the registered evaluators", () => 
   it("says clearly when the dataset has no test split", async () => {
     const knn = builtinEvaluators[0]!;
     const noTest = { ...dataset, test: undefined };
-    await expect(knn.evaluate(knn.options.parse({}), { encoder: new Flatten(64), dataset: noTest, rng: new Rng(0), batchSize: 32 })).rejects.toThrow(
-      /needs a dataset with a test split; "tiny-images" has only a training split/,
-    );
+    await expect(
+      knn.evaluate(knn.options.parse({}), {
+        encoder: new Flatten(64),
+        dataset: noTest,
+        rng: new Rng(0),
+        batchSize: 32,
+      }),
+    ).rejects.toThrow(/needs a dataset with a test split; "tiny-images" has only a training split/);
   });
 });

@@ -6,9 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listCheckpoints } from "../../src/checkpoint/index.js";
 import { knnEvaluator } from "../../src/eval/index.js";
 import { Rng } from "../../src/rng.js";
-import { tinyBuildContext, tinyImageDataset, ToyAutoencoder } from "../../src/testing/fixtures.js";
+import { ToyAutoencoder, tinyBuildContext, tinyImageDataset } from "../../src/testing/fixtures.js";
 import { tf } from "../../src/tf.js";
-import { checkpointing, evaluateEvery, formatDuration, metricsSink, progressLogger, Trainer } from "../../src/train/index.js";
+import {
+  checkpointing,
+  evaluateEvery,
+  formatDuration,
+  metricsSink,
+  progressLogger,
+  Trainer,
+} from "../../src/train/index.js";
 
 let root: string;
 beforeAll(async () => {
@@ -32,7 +39,11 @@ describe("trainer callbacks", () => {
       dataset,
       config: { epochs: 3, batchSize: 16, optimizer: { lr: 0.01 } },
       callbacks: [
-        evaluateEvery({ everyEpochs: 1, evaluators: [{ spec: knnEvaluator, options: { k: 10 } }], onResults: (r) => void results.push(r.length) }),
+        evaluateEvery({
+          everyEpochs: 1,
+          evaluators: [{ spec: knnEvaluator, options: { k: 10 } }],
+          onResults: (r) => void results.push(r.length),
+        }),
         checkpointing({ runDir, everyEpochs: 1, keepLast: 1, best: { metric: "knn_top1", mode: "max" } }),
         metricsSink((step, m) => void (m.knn_top1 !== undefined && evals.push([step, m.knn_top1]))),
       ],
@@ -51,7 +62,12 @@ describe("trainer callbacks", () => {
 
   it("prints progress lines with step, loss, lr, images/s and ETA", async () => {
     const lines: string[] = [];
-    await new Trainer({ method: toy(), dataset, config: { epochs: 2, batchSize: 16 }, callbacks: [progressLogger({ every: 4, write: (l) => void lines.push(l) })] }).fit();
+    await new Trainer({
+      method: toy(),
+      dataset,
+      config: { epochs: 2, batchSize: 16 },
+      callbacks: [progressLogger({ every: 4, write: (l) => void lines.push(l) })],
+    }).fit();
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^step 4\/8 epoch 1 loss \d+\.\d{4} lr \d\.\d{2}e-\d+ \d+ img\/s eta \d+s$/);
     expect(lines[2]).toMatch(/^training completed at step 8 after \d+s$/);

@@ -15,7 +15,12 @@ function values(p: ParamRef): number[] {
   return Array.from(p.variable.dataSync());
 }
 
-function step(opt: { applyGradients(ps: ParamRef[], gs: tf.Tensor[], lr: number): void }, ps: ParamRef[], grads: number[][], lr: number) {
+function step(
+  opt: { applyGradients(ps: ParamRef[], gs: tf.Tensor[], lr: number): void },
+  ps: ParamRef[],
+  grads: number[][],
+  lr: number,
+) {
   const gs = grads.map((g) => tf.tensor1d(g));
   opt.applyGradients(ps, gs, lr);
   for (const g of gs) g.dispose();
@@ -23,7 +28,9 @@ function step(opt: { applyGradients(ps: ParamRef[], gs: tf.Tensor[], lr: number)
 
 function close(actual: number[], expected: number[], digits = 6) {
   expect(actual.length).toBe(expected.length);
-  actual.forEach((a, i) => expect(a).toBeCloseTo(expected[i] as number, digits));
+  actual.forEach((a, i) => {
+    expect(a).toBeCloseTo(expected[i] as number, digits);
+  });
 }
 
 describe("SGD", () => {
@@ -142,7 +149,11 @@ describe("optimizer state", () => {
       const b = createOptimizer(cfg);
       const state = a.getState();
       expect(state.step).toBe(2);
-      b.setState({ step: state.step, paramSteps: state.paramSteps, slots: new Map([...state.slots].map(([k, t]) => [k, t.clone()])) });
+      b.setState({
+        step: state.step,
+        paramSteps: state.paramSteps,
+        slots: new Map([...state.slots].map(([k, t]) => [k, t.clone()])),
+      });
       step(a, [p], [[-0.2, 0.4, 0.1]], 0.05);
       step(b, [q], [[-0.2, 0.4, 0.1]], 0.05);
       expect(values(q), name).toEqual(values(p));

@@ -6,9 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latestCheckpoint, loadCheckpoint } from "../../src/checkpoint/index.js";
 import type { EpochContext, Method, StepContext, TrainBatch } from "../../src/plugin/types.js";
 import { Rng } from "../../src/rng.js";
-import { tinyBuildContext, tinyImageDataset, ToyAutoencoder } from "../../src/testing/fixtures.js";
+import { ToyAutoencoder, tinyBuildContext, tinyImageDataset } from "../../src/testing/fixtures.js";
 import { tf } from "../../src/tf.js";
-import { checkpointing, metricsSink, NonFiniteLossError, Trainer, type TrainConfigInput } from "../../src/train/index.js";
+import {
+  checkpointing,
+  metricsSink,
+  NonFiniteLossError,
+  type TrainConfigInput,
+  Trainer,
+} from "../../src/train/index.js";
 
 let root: string;
 beforeAll(async () => {
@@ -20,7 +26,13 @@ afterAll(async () => {
 });
 
 const dataset = tinyImageDataset({ size: 64 });
-const config: TrainConfigInput = { epochs: 3, batchSize: 16, seed: 7, optimizer: { name: "adamw", lr: 0.01, weightDecay: 0.01 }, schedule: { warmupSteps: 2 } };
+const config: TrainConfigInput = {
+  epochs: 3,
+  batchSize: 16,
+  seed: 7,
+  optimizer: { name: "adamw", lr: 0.01, weightDecay: 0.01 },
+  schedule: { warmupSteps: 2 },
+};
 
 function toy(seed: number, noise = 0.1): ToyAutoencoder {
   return new ToyAutoencoder({ noise }, tinyBuildContext(dataset.input, new Rng(seed)));
@@ -30,7 +42,12 @@ describe("Trainer", () => {
   it("runs epochs x steps, emitting loss, lr, grad_norm, images_per_sec and method metrics per step", async () => {
     const seen: Array<[number, Record<string, number>]> = [];
     const method = toy(1);
-    const trainer = new Trainer({ method, dataset, config, callbacks: [metricsSink((s, m) => void seen.push([s, m]))] });
+    const trainer = new Trainer({
+      method,
+      dataset,
+      config,
+      callbacks: [metricsSink((s, m) => void seen.push([s, m]))],
+    });
     expect(trainer.stepsPerEpoch).toBe(4);
     expect(trainer.totalSteps).toBe(12);
     const result = await trainer.fit();
@@ -81,12 +98,21 @@ describe("Trainer", () => {
 
   it("accumulating k micro-batches of b equals one batch of k*b (same weights after the step)", async () => {
     const eight = tinyImageDataset({ size: 8 });
-    const base: TrainConfigInput = { epochs: 1, shuffle: false, seed: 3, optimizer: { name: "sgd", lr: 0.5, momentum: 0 } };
+    const base: TrainConfigInput = {
+      epochs: 1,
+      shuffle: false,
+      seed: 3,
+      optimizer: { name: "sgd", lr: 0.5, momentum: 0 },
+    };
     const ctx = () => tinyBuildContext(eight.input, new Rng(5));
     const one = new ToyAutoencoder({ noise: 0 }, ctx());
     const two = new ToyAutoencoder({ noise: 0 }, ctx());
     const r1 = await new Trainer({ method: one, dataset: eight, config: { ...base, batchSize: 8 } }).fit();
-    const r2 = await new Trainer({ method: two, dataset: eight, config: { ...base, batchSize: 4, accumulate: 2 } }).fit();
+    const r2 = await new Trainer({
+      method: two,
+      dataset: eight,
+      config: { ...base, batchSize: 4, accumulate: 2 },
+    }).fit();
     expect(r1.step).toBe(1);
     expect(r2.step).toBe(1);
     expect(r2.losses[0]).toBeCloseTo(r1.losses[0]!, 6);
@@ -105,18 +131,32 @@ describe("Trainer", () => {
     const norms: number[] = [];
     const before = toy(2, 0);
     const after = toy(2, 0);
-    const cfg: TrainConfigInput = { ...config, maxSteps: 1, optimizer: { name: "sgd", lr: 1, momentum: 0 }, schedule: { name: "constant" } };
-    await new Trainer({ method: after, dataset, config: { ...cfg, clipGradNorm: 1e-3 }, callbacks: [metricsSink((_, m) => void norms.push(m.grad_norm!))] }).fit();
+    const cfg: TrainConfigInput = {
+      ...config,
+      maxSteps: 1,
+      optimizer: { name: "sgd", lr: 1, momentum: 0 },
+      schedule: { name: "constant" },
+    };
+    await new Trainer({
+      method: after,
+      dataset,
+      config: { ...cfg, clipGradNorm: 1e-3 },
+      callbacks: [metricsSink((_, m) => void norms.push(m.grad_norm!))],
+    }).fit();
     expect(norms[0]).toBeGreaterThan(1e-3);
     // the total change of the weights (lr 1) has norm clipGradNorm
     let sq = 0;
     for (const [name, v] of after.modules().encoder!.stateDict()) {
       const b = before.modules().encoder!.stateDict().get(name)!.dataSync();
-      v.dataSync().forEach((x, i) => (sq += (x - (b[i] as number)) ** 2));
+      v.dataSync().forEach((x, i) => {
+        sq += (x - (b[i] as number)) ** 2;
+      });
     }
     for (const [name, v] of after.decoder.stateDict()) {
       const b = before.decoder.stateDict().get(name)!.dataSync();
-      v.dataSync().forEach((x, i) => (sq += (x - (b[i] as number)) ** 2));
+      v.dataSync().forEach((x, i) => {
+        sq += (x - (b[i] as number)) ** 2;
+      });
     }
     expect(Math.sqrt(sq)).toBeCloseTo(1e-3, 5);
   });
@@ -124,14 +164,21 @@ describe("Trainer", () => {
   it("does not leak tensors across steps", async () => {
     const method = toy(1);
     const counts: number[] = [];
-    await new Trainer({ method, dataset, config, callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }] }).fit();
+    await new Trainer({
+      method,
+      dataset,
+      config,
+      callbacks: [{ onStepEnd: () => void counts.push(tf.memory().numTensors) }],
+    }).fit();
     expect(new Set(counts.slice(2)).size).toBe(1);
   });
 
   it("refuses a trainStep that never calls ctx.minimize", async () => {
     const method = toy(1);
     method.trainStep = () => ({ loss: 0, metrics: {} });
-    await expect(new Trainer({ method, dataset, config }).fit()).rejects.toThrow(/without calling ctx\.minimize/);
+    await expect(new Trainer({ method, dataset, config }).fit()).rejects.toThrow(
+      /without calling ctx\.minimize/,
+    );
   });
 });
 
@@ -147,7 +194,10 @@ describe("Trainer resume and interruption", () => {
         method: toy(1),
         dataset,
         config,
-        callbacks: [{ onStepEnd: (s) => void (s.step === stopAt && abort.abort()) }, checkpointing({ runDir })],
+        callbacks: [
+          { onStepEnd: (s) => void (s.step === stopAt && abort.abort()) },
+          checkpointing({ runDir }),
+        ],
       });
       const r1 = await first.fit({ signal: abort.signal });
       expect(r1.status).toBe("interrupted");
@@ -155,7 +205,12 @@ describe("Trainer resume and interruption", () => {
       expect(r1.checkpoint).toBe(await latestCheckpoint(runDir));
 
       // a fresh method with other initial weights: everything must come from the checkpoint
-      const second = new Trainer({ method: toy(99), dataset, config, callbacks: [checkpointing({ runDir })] });
+      const second = new Trainer({
+        method: toy(99),
+        dataset,
+        config,
+        callbacks: [checkpointing({ runDir })],
+      });
       const r2 = await second.fit({ resumeFrom: runDir });
       expect(r2.status).toBe("completed");
       expect(r2.firstStep).toBe(stopAt);
@@ -165,10 +220,17 @@ describe("Trainer resume and interruption", () => {
 
   it("refuses to resume with a different batch size", async () => {
     const runDir = join(root, "resume-mismatch");
-    await new Trainer({ method: toy(1), dataset, config: { ...config, maxSteps: 2 }, callbacks: [checkpointing({ runDir })] }).fit();
-    await expect(new Trainer({ method: toy(1), dataset, config: { ...config, batchSize: 8 } }).fit({ resumeFrom: runDir })).rejects.toThrow(
-      /batchSize=16 but this run has batchSize=8/,
-    );
+    await new Trainer({
+      method: toy(1),
+      dataset,
+      config: { ...config, maxSteps: 2 },
+      callbacks: [checkpointing({ runDir })],
+    }).fit();
+    await expect(
+      new Trainer({ method: toy(1), dataset, config: { ...config, batchSize: 8 } }).fit({
+        resumeFrom: runDir,
+      }),
+    ).rejects.toThrow(/batchSize=16 but this run has batchSize=8/);
   });
 
   it("stops on a NaN loss with NonFiniteLossError and keeps the last good checkpoint", async () => {
@@ -182,7 +244,12 @@ describe("Trainer resume and interruption", () => {
         return { loss: tf.tidy(() => tf.mul(out.loss, Number.NaN)) as tf.Scalar };
       });
     };
-    const trainer = new Trainer({ method, dataset, config, callbacks: [checkpointing({ runDir, everySteps: 2 })] });
+    const trainer = new Trainer({
+      method,
+      dataset,
+      config,
+      callbacks: [checkpointing({ runDir, everySteps: 2 })],
+    });
     const err = await trainer.fit().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NonFiniteLossError);
     expect((err as NonFiniteLossError).step).toBe(5);
@@ -197,7 +264,12 @@ describe("Trainer resume and interruption", () => {
 
   it("keeps only the last N checkpoints", async () => {
     const runDir = join(root, "keep");
-    await new Trainer({ method: toy(1), dataset, config, callbacks: [checkpointing({ runDir, everySteps: 1, keepLast: 2 })] }).fit();
+    await new Trainer({
+      method: toy(1),
+      dataset,
+      config,
+      callbacks: [checkpointing({ runDir, everySteps: 1, keepLast: 2 })],
+    }).fit();
     expect((await readdir(join(runDir, "checkpoints"))).sort()).toEqual(["step-00000011", "step-00000012"]);
   });
 });

@@ -4,10 +4,10 @@ import { LARS } from "./lars.js";
 import type { Optimizer } from "./optimizer.js";
 import { SGD } from "./sgd.js";
 
-export * from "./optimizer.js";
-export * from "./sgd.js";
 export * from "./adam.js";
 export * from "./lars.js";
+export * from "./optimizer.js";
+export * from "./sgd.js";
 
 export const OPTIMIZER_NAMES = ["sgd", "adam", "adamw", "lars"] as const;
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];

@@ -46,7 +46,9 @@ export abstract class Optimizer {
       const p = params[i] as ParamRef;
       const g = grads[i] as tf.Tensor;
       if (!shapesMatch(p.variable.shape, g.shape)) {
-        throw new Error(`${this.name}: gradient of "${p.name}" has shape [${g.shape}] but the parameter is [${p.variable.shape}]`);
+        throw new Error(
+          `${this.name}: gradient of "${p.name}" has shape [${g.shape}] but the parameter is [${p.variable.shape}]`,
+        );
       }
       this.paramSteps.set(p.name, (this.paramSteps.get(p.name) ?? 0) + 1);
       tf.tidy(() => this.update(p, g, lr));
@@ -71,14 +73,20 @@ export abstract class Optimizer {
       zeros.dispose();
       this.slotVars.set(key, v);
     } else if (!shapesMatch(v.shape, p.variable.shape)) {
-      throw new Error(`${this.name}: slot "${key}" has shape [${v.shape}] but the parameter is [${p.variable.shape}]`);
+      throw new Error(
+        `${this.name}: slot "${key}" has shape [${v.shape}] but the parameter is [${p.variable.shape}]`,
+      );
     }
     return v;
   }
 
   /** The current state; slot tensors are the live variables (copy them if you keep them past a step). */
   getState(): OptimizerState {
-    return { step: this.step, paramSteps: Object.fromEntries(this.paramSteps), slots: new Map(this.slotVars) };
+    return {
+      step: this.step,
+      paramSteps: Object.fromEntries(this.paramSteps),
+      slots: new Map(this.slotVars),
+    };
   }
 
   /** Replaces all state with copies of the given tensors (the caller keeps ownership of them). */
