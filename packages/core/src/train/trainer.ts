@@ -13,6 +13,8 @@
  * (EpochContext.rng). Checkpoints save all four and the position inside the epoch, so a resumed
  * run continues with exactly the losses of an uninterrupted one.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import {
   type CheckpointData,
   type CheckpointManifest,
@@ -342,7 +344,11 @@ export class Trainer {
   /** Restores weights, method state, optimizer slots, step, epoch, position and RNG streams. */
   async restore(from: string): Promise<void> {
     const dir = (await listCheckpoints(from)).length > 0 ? await latestCheckpoint(from) : from;
-    if (!dir) throw new Error(`no checkpoint in ${from}`);
+    if (!dir || !existsSync(join(dir, "manifest.json"))) {
+      throw new Error(
+        `cannot resume from ${from}: it is neither a checkpoint directory (with manifest.json) nor a run directory with complete checkpoints in checkpoints/`,
+      );
+    }
     const ckpt = await loadCheckpoint(dir);
     try {
       const { meta } = ckpt;

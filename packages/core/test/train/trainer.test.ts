@@ -218,6 +218,12 @@ describe("Trainer resume and interruption", () => {
     }
   });
 
+  it("says clearly when there is nothing to resume from", async () => {
+    await expect(
+      new Trainer({ method: toy(1), dataset, config }).fit({ resumeFrom: join(root, "empty-run") }),
+    ).rejects.toThrow(/cannot resume from .*empty-run: it is neither a checkpoint directory/);
+  });
+
   it("refuses to resume with a different batch size", async () => {
     const runDir = join(root, "resume-mismatch");
     await new Trainer({
