@@ -5,6 +5,9 @@
  *   `matMul(x[B,T,D], w[D,E])` (every dense layer on a sequence: ViT, transformer text encoders)
  *   fails with "The gradient of input 'b' has shape '2,4,5', which does not match ... '4,5'".
  *   Ours sums the gradient over the broadcast batch dimensions.
+ * - Einsum has no gradient upstream. Ours differentiates each operand by einsum-ing the output
+ *   gradient with the other operand(s) back to that operand's subscripts, broadcasting over any
+ *   index only that operand has (tfjs' einsum allows at most two operands and no repeated index).
  * - Comparisons and logical ops (Greater, Less, Equal, ...) have no gradient upstream, so any
  *   loss written `where(greater(a, b), a, b)` with `a`/`b` depending on the parameters throws
  *   "gradient function not found for Greater". Their outputs are piecewise constant: the
@@ -15,6 +18,10 @@ import {
   BatchMatMul,
   type BatchMatMulAttrs,
   backend_util,
+  broadcastTo,
+  Einsum,
+  type EinsumAttrs,
+  einsum,
   Equal,
   getGradient,
   Greater,
@@ -68,6 +75,30 @@ export const batchMatMulGradConfig: GradConfig = {
   },
 };
 
+export const einsumGradConfig: GradConfig = {
+  kernelName: Einsum,
+  saveAllInputs: true,
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+    const g = dy as Tensor;
+    const { equation } = attrs as unknown as EinsumAttrs;
+    const [lhs, out] = equation.replace(/\s/g, "").split("->");
+    const terms = lhs.split(",");
+    return terms.map((term, k) => () => {
+      const others = terms.filter((_, j) => j !== k);
+      const otherTensors = saved.filter((_, j) => j !== k);
+      const available = new Set([...out, ...others.join("")]);
+      const keep = [...term].filter((c) => available.has(c)).join("");
+      const grad =
+        others.length === 0 && keep === out ? g : einsum(`${[out, ...others].join(",")}->${keep}`, g, ...otherTensors);
+      if (keep.length === term.length) return grad;
+      // Indices only this operand has were summed away in the forward pass: broadcast back.
+      const x = saved[k];
+      const withOnes = [...term].map((c, i) => (available.has(c) ? x.shape[i] : 1));
+      return broadcastTo(reshape(grad, withOnes), x.shape);
+    }) as unknown as { [name: string]: () => Tensor };
+  },
+};
+
 function zeroGrad(kernelName: string, inputs: string[]): GradConfig {
   return {
     kernelName,
@@ -88,11 +119,15 @@ export const ZERO_GRAD_CONFIGS: GradConfig[] = [
 ];
 
 /**
- * Registers the fixed BatchMatMul gradient (replacing tfjs-core's) and the zero gradients of
- * comparisons where none is registered. Idempotent; returns the kernel names it (re)registered.
+ * Registers the fixed BatchMatMul gradient (replacing tfjs-core's), and the Einsum gradient and
+ * the zero gradients of comparisons where none is registered. Idempotent; returns the kernel names it (re)registered.
  */
 export function registerExtraGradients(): string[] {
   const added: string[] = [];
+  if (getGradient(Einsum) == null) {
+    registerGradient(einsumGradConfig);
+    added.push(Einsum);
+  }
   if (getGradient(BatchMatMul) !== batchMatMulGradConfig) {
     registerGradient(batchMatMulGradConfig);
     added.push(BatchMatMul);

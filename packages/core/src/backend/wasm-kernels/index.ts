@@ -11,6 +11,7 @@ import { conv2DBackpropInputConfig } from "./conv2d-backprop-input.js";
 import { depthwiseConv2dNativeBackpropFilterConfig } from "./depthwise-conv2d-backprop-filter.js";
 import { depthwiseConv2dNativeBackpropInputConfig } from "./depthwise-conv2d-backprop-input.js";
 import { einsumConfig } from "./einsum.js";
+import { maxPoolGradConfig } from "./max-pool-grad.js";
 import { unsortedSegmentSumConfig } from "./unsorted-segment-sum.js";
 
 /** Kernels tfjs-backend-wasm does not have: registered unless a newer version brings them. */
@@ -22,8 +23,8 @@ const MISSING: KernelConfig[] = [
   einsumConfig,
 ];
 
-/** Kernels tfjs-backend-wasm has but that are much slower than they need to be: replaced. */
-const REPLACED: KernelConfig[] = [conv2DBackpropInputConfig, batchMatMulConfig];
+/** Kernels tfjs-backend-wasm has but that are wrong or much slower than they need be: replaced. */
+const REPLACED: KernelConfig[] = [conv2DBackpropInputConfig, batchMatMulConfig, maxPoolGradConfig];
 
 // Gradients are backend-independent and plain tfjs-core has none: register them as soon as
 // @selfsup/core is loaded (init-backend imports this module), so training also works on the cpu

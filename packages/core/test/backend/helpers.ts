@@ -1,0 +1,98 @@
+/**
+ * Shared set-up for the wasm kernel tests: both backends loaded, selfsup's kernels registered,
+ * and "compute on one backend, read the values, compute on the other, compare".
+ */
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+import * as tf from "@tensorflow/tfjs-core";
+import { registerWasmTrainingKernels } from "../../src/backend/wasm-kernels/index.js";
+
+export { tf };
+
+let ready: Promise<void> | undefined;
+
+/** Registers the kernels and initialises both backends once per test file. */
+export function setupBackends(): Promise<void> {
+  ready ??= (async () => {
+    // Not IS_TEST: its kernel leak check counts the copy that wasm's Identity kernel makes for
+    // every tensor a customGrad op saves (cpu shares the data instead), a false positive.
+    registerWasmTrainingKernels();
+    for (const b of ["cpu", "wasm"]) {
+      await tf.setBackend(b);
+      await tf.ready();
+    }
+  })();
+  return ready;
+}
+
+/** Seeded uniform [-1, 1) values (mulberry32), so failures reproduce. */
+export function randomValues(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+export interface Result {
+  shape: number[];
+  values: Float32Array | Int32Array | Uint8Array;
+}
+
+/**
+ * Runs `fn` on `backend` and returns its outputs' shapes and values (all tensors it made are
+ * disposed). Inputs are given as plain arrays so that each backend builds its own tensors.
+ */
+export async function onBackend(
+  backend: string,
+  fn: () => tf.Tensor | tf.Tensor[],
+): Promise<Result[]> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const out = fn();
+    const list = Array.isArray(out) ? out : [out];
+    return list.map((t) => ({ shape: t.shape.slice(), values: t.dataSync().slice() }));
+  });
+}
+
+/** max |a - b| / max(|b|, tiny): relative to the reference's scale. */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let m = 0;
+  let s = 1e-12;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = d; // NaN propagates as "not <="
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return m / s;
+}
+
+/** Runs `fn` on wasm and cpu and asserts equal shapes and values within `tol` (relative). */
+export async function expectWasmMatchesCpu(
+  fn: () => tf.Tensor | tf.Tensor[],
+  tol = 1e-4,
+  label = "",
+): Promise<void> {
+  const got = await onBackend("wasm", fn);
+  const want = await onBackend("cpu", fn);
+  if (got.length !== want.length) throw new Error(`${label}: ${got.length} outputs on wasm, ${want.length} on cpu`);
+  for (let i = 0; i < got.length; i++) {
+    if (got[i].shape.join() !== want[i].shape.join()) {
+      throw new Error(`${label}: output ${i} has shape [${got[i].shape}] on wasm, [${want[i].shape}] on cpu`);
+    }
+    const err = relError(got[i].values, want[i].values);
+    if (!(err <= tol)) throw new Error(`${label}: output ${i} differs from cpu by ${err} (relative), tolerance ${tol}`);
+  }
+}
+
+/** A tensor of seeded values, built on the current backend. */
+export function rand(shape: number[], seed: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(randomValues(n, seed), shape);
+}
