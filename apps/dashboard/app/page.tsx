@@ -1,10 +1,20 @@
+import { headers } from "next/headers";
 import { Suspense } from "react";
 import { RunsTable } from "../src/client/RunsTable";
+import { initialRunsPage } from "../src/server/ssr";
 
-export default function RunsPage() {
+// Rendered per request: the first page of runs is in the HTML (painted before any script runs).
+export const dynamic = "force-dynamic";
+
+export default async function RunsPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
+  const initial = await initialRunsPage(await searchParams, await headers());
   return (
     <Suspense fallback={<p className="muted">Loading runs…</p>}>
-      <RunsTable />
+      <RunsTable initial={initial} />
     </Suspense>
   );
 }

@@ -9,69 +9,30 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { type KeyboardEvent, type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import {
+  DEFAULT_COLUMNS,
+  defaultColumns,
+  type Facets,
+  type InitialRuns,
+  META_QUERY,
+  PAGE,
+  RUNS_QUERY,
+  type RunRow,
+  type RunsMetaData,
+  type RunsPageData,
+  readState,
+  requestKeyOf,
+  STATUSES,
+  toVariables,
+  type ViewState,
+} from "../lib/runs-view";
 import { fmtAgo, fmtDate, fmtDuration, fmtNumber } from "./format";
 import { gql, useGql } from "./gql";
 import { Popover } from "./Popover";
 import { StatusBadge } from "./StatusBadge";
 
-const PAGE = 100;
 const ROW_HEIGHT = 34;
-const STATUSES = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "INTERRUPTED", "CANCELLED"];
 const COLUMNS_KEY = "selfsup.runs.columns";
-
-export interface RunRow {
-  id: string;
-  name: string;
-  method: string;
-  family: string | null;
-  dataset: string | null;
-  backbone: string | null;
-  backend: string | null;
-  host: string | null;
-  status: string;
-  tags: string[];
-  createdAt: string;
-  durationSeconds: number | null;
-  summary: Record<string, number>;
-  metricStats?: Array<{ key: string; min: number | null; max: number | null; last: number | null }>;
-}
-
-interface Facet {
-  value: string;
-  count: number;
-}
-interface Facets {
-  methods: Facet[];
-  families: Facet[];
-  datasets: Facet[];
-  backbones: Facet[];
-  statuses: Facet[];
-  tags: Facet[];
-  summaryKeys: string[];
-  metricKeys: string[];
-}
-
-const RUNS_QUERY = `
-query Runs($filter: RunFilter, $orderBy: RunOrder, $first: Int, $after: String, $statsKeys: [String!]!, $withStats: Boolean!) {
-  runs(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
-    edges {
-      node {
-        id name method family dataset backbone backend host status tags createdAt durationSeconds summary
-        metricStats(keys: $statsKeys) @include(if: $withStats) { key min max last }
-      }
-    }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
-
-const META_QUERY = `
-query RunsMeta($filter: RunFilter) {
-  runCount(filter: $filter)
-  facets {
-    methods { value count } families { value count } datasets { value count } backbones { value count }
-    statuses { value count } tags { value count } summaryKeys metricKeys
-  }
-}`;
 
 // ---------------------------------------------------------------- columns
 
@@ -110,7 +71,12 @@ const BASE_COLUMNS: Column[] = [
     label: "Created",
     width: 150,
     sort: "created_at",
-    render: (r) => <span title={fmtAgo(r.createdAt)}>{fmtDate(r.createdAt)}</span>,
+    // Local time: the server's rendering may differ from the browser's, which then wins.
+    render: (r) => (
+      <span title={fmtAgo(r.createdAt)} suppressHydrationWarning>
+        {fmtDate(r.createdAt)}
+      </span>
+    ),
   },
   {
     id: "duration",
@@ -120,8 +86,6 @@ const BASE_COLUMNS: Column[] = [
     render: (r) => fmtDuration(r.durationSeconds),
   },
 ];
-
-const DEFAULT_COLUMNS = ["name", "status", "method", "dataset", "backbone", "created", "duration"];
 
 function summaryColumn(key: string): Column {
   return {
@@ -153,62 +117,9 @@ function columnFor(id: string): Column | null {
   return null;
 }
 
-// ---------------------------------------------------------------- URL state
-
-interface ViewState {
-  search: string;
-  method: string;
-  family: string;
-  dataset: string;
-  backbone: string;
-  tag: string;
-  status: string[];
-  from: string;
-  to: string;
-  sort: string;
-  dir: "asc" | "desc";
-}
-
-function readState(params: URLSearchParams): ViewState {
-  return {
-    search: params.get("q") ?? "",
-    method: params.get("method") ?? "",
-    family: params.get("family") ?? "",
-    dataset: params.get("dataset") ?? "",
-    backbone: params.get("backbone") ?? "",
-    tag: params.get("tag") ?? "",
-    status: (params.get("status") ?? "").split(",").filter((s) => STATUSES.includes(s)),
-    from: params.get("from") ?? "",
-    to: params.get("to") ?? "",
-    sort: params.get("sort") ?? "created_at",
-    dir: params.get("dir") === "asc" ? "asc" : "desc",
-  };
-}
-
-function toVariables(s: ViewState) {
-  const filter: Record<string, unknown> = {};
-  if (s.search.trim()) filter.search = s.search.trim();
-  for (const k of ["method", "family", "dataset", "backbone", "tag"] as const) if (s[k]) filter[k] = s[k];
-  if (s.status.length) filter.status = s.status;
-  if (s.from) filter.createdAfter = new Date(`${s.from}T00:00:00`).toISOString();
-  if (s.to)
-    filter.createdBefore = new Date(new Date(`${s.to}T00:00:00`).getTime() + 86_400_000).toISOString();
-  const direction = s.dir.toUpperCase();
-  const orderBy = s.sort.startsWith("summary:")
-    ? { field: "SUMMARY", summaryKey: s.sort.slice(8), direction }
-    : {
-        field:
-          { created_at: "CREATED_AT", name: "NAME", started_at: "STARTED_AT", finished_at: "FINISHED_AT" }[
-            s.sort
-          ] ?? "CREATED_AT",
-        direction,
-      };
-  return { filter, orderBy };
-}
-
 // ---------------------------------------------------------------- component
 
-export function RunsTable() {
+export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
   const router = useRouter();
   const pathname = usePathname();
   const params = useSearchParams();
@@ -234,13 +145,15 @@ export function RunsTable() {
         else next.set(k, v);
       }
       const qs = next.toString();
-      router.replace(qs ? `${pathname}?${qs}` : pathname, { scroll: false });
+      // The History API (which Next's router follows) rather than router.replace: the table fetches
+      // what it needs itself, so the server need not render the page again on every keystroke.
+      window.history.replaceState(null, "", qs ? `${pathname}?${qs}` : pathname);
     },
-    [params, pathname, router],
+    [params, pathname],
   );
 
   // Columns: from localStorage after mount (the server render uses the defaults).
-  const [columnIds, setColumnIds] = useState<string[]>(DEFAULT_COLUMNS);
+  const [columnIds, setColumnIds] = useState<string[]>(() => defaultColumns(initial?.meta.facets));
   const [columnsLoaded, setColumnsLoaded] = useState(false);
   useEffect(() => {
     try {
@@ -256,15 +169,20 @@ export function RunsTable() {
     } catch {}
   };
 
-  const meta = useGql<{ runCount: number; facets: Facets }>(META_QUERY, { filter });
+  const filterKey = JSON.stringify(filter);
+  const meta = useGql<RunsMetaData>(
+    META_QUERY,
+    { filter },
+    { initial: initial && initial.filterKey === filterKey ? initial.meta : undefined },
+  );
   const facets = meta.data?.facets;
 
   // Add the first summary keys as columns the first time we learn them, unless the user chose.
   useEffect(() => {
     if (!columnsLoaded || !facets) return;
     if (localStorage.getItem(COLUMNS_KEY) !== null) return;
-    const extra = facets.summaryKeys.slice(0, 3).map((k) => `summary:${k}`);
-    if (extra.length) setColumnIds((ids) => [...ids, ...extra.filter((e) => !ids.includes(e))]);
+    const extra = defaultColumns(facets);
+    setColumnIds((ids) => [...ids, ...extra.filter((e) => !ids.includes(e))]);
   }, [columnsLoaded, facets]);
 
   const columns = useMemo(() => columnIds.map(columnFor).filter((c): c is Column => c !== null), [columnIds]);
@@ -282,20 +200,19 @@ export function RunsTable() {
   );
 
   // ------------------------------------------------ paging
-  const [rows, setRows] = useState<RunRow[]>([]);
-  const [pageInfo, setPageInfo] = useState<{ hasNextPage: boolean; endCursor: string | null }>({
-    hasNextPage: false,
-    endCursor: null,
-  });
-  const [loading, setLoading] = useState(true);
+  const requestKey = requestKeyOf(filter, orderBy, statsKeys);
+  // The server rendered the first page for this very request: start from it.
+  const fromServer = initial && initial.key === requestKey ? initial.page.runs : undefined;
+  const [rows, setRows] = useState<RunRow[]>(() => fromServer?.edges.map((e) => e.node) ?? []);
+  const [pageInfo, setPageInfo] = useState<{ hasNextPage: boolean; endCursor: string | null }>(
+    () => fromServer?.pageInfo ?? { hasNextPage: false, endCursor: null },
+  );
+  const [loading, setLoading] = useState(!fromServer);
+  const skipFirstFetch = useRef(fromServer !== undefined);
   const [error, setError] = useState<string>();
   const generation = useRef(0);
   const inFlight = useRef(false);
-  const requestKey = JSON.stringify({ filter, orderBy, statsKeys });
-
-  type RunsData = {
-    runs: { edges: Array<{ node: RunRow }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
-  };
+  type RunsData = RunsPageData;
   // biome-ignore lint/correctness/useExhaustiveDependencies: requestKey holds filter, orderBy and statsKeys by value, so an equal URL does not refetch
   const fetchPage = useCallback(
     (after: string | null) =>
@@ -312,6 +229,10 @@ export function RunsTable() {
 
   useEffect(() => {
     const gen = ++generation.current;
+    if (skipFirstFetch.current) {
+      skipFirstFetch.current = false;
+      return;
+    }
     inFlight.current = true;
     setLoading(true);
     fetchPage(null)
@@ -358,6 +279,8 @@ export function RunsTable() {
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 12,
+    // What the server render (and hydration) assume before the real size is measured.
+    initialRect: { width: 1400, height: 720 },
   });
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.length ? items[items.length - 1].index : -1;
@@ -561,7 +484,12 @@ export function RunsTable() {
                   {columns.map((c) => (
                     <div key={c.id} role="cell" className={c.numeric ? "num" : undefined}>
                       {c.id === "name" ? (
-                        <Link href={`/runs/${encodeURIComponent(run.id)}`} tabIndex={-1} title={run.name}>
+                        <Link
+                          href={`/runs/${encodeURIComponent(run.id)}`}
+                          tabIndex={-1}
+                          title={run.name}
+                          prefetch={false}
+                        >
                           {run.name}
                         </Link>
                       ) : (

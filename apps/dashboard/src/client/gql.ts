@@ -66,11 +66,13 @@ export interface QueryState<T> {
 export function useGql<T>(
   query: string,
   variables: Record<string, unknown> | undefined,
-  options: { pollMs?: number; skip?: boolean } = {},
+  options: { pollMs?: number; skip?: boolean; initial?: T } = {},
 ): QueryState<T> {
-  const [data, setData] = useState<T>();
+  const [data, setData] = useState<T | undefined>(options.initial);
   const [error, setError] = useState<Error>();
-  const [loading, setLoading] = useState(!options.skip);
+  const [loading, setLoading] = useState(!options.skip && options.initial === undefined);
+  // Data the server already rendered answers the first request.
+  const skipFirst = useRef(options.initial !== undefined);
   const [tick, setTick] = useState(0);
   const key = JSON.stringify(variables ?? {});
   const varsRef = useRef(variables);
@@ -79,6 +81,10 @@ export function useGql<T>(
   // biome-ignore lint/correctness/useExhaustiveDependencies: key (the variables as JSON) and tick (refetch/poll) are the triggers; the variables are read from a ref
   useEffect(() => {
     if (options.skip) return;
+    if (skipFirst.current) {
+      skipFirst.current = false;
+      return;
+    }
     const ctrl = new AbortController();
     setLoading(true);
     gql<T>(query, varsRef.current, ctrl.signal)

@@ -1,0 +1,146 @@
+/**
+ * The runs table's view: its URL state (filters, search, sort), the GraphQL variables and queries
+ * it implies, and the default columns. Shared by the client table and the server render of its
+ * first page (so both ask the same question and agree on the answer).
+ */
+
+/** Rows per request as the table scrolls. */
+export const PAGE = 100;
+export const STATUSES = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "INTERRUPTED", "CANCELLED"];
+
+export interface RunRow {
+  id: string;
+  name: string;
+  method: string;
+  family: string | null;
+  dataset: string | null;
+  backbone: string | null;
+  backend: string | null;
+  host: string | null;
+  status: string;
+  tags: string[];
+  createdAt: string;
+  durationSeconds: number | null;
+  summary: Record<string, number>;
+  metricStats?: Array<{ key: string; min: number | null; max: number | null; last: number | null }>;
+}
+
+export interface Facet {
+  value: string;
+  count: number;
+}
+export interface Facets {
+  methods: Facet[];
+  families: Facet[];
+  datasets: Facet[];
+  backbones: Facet[];
+  statuses: Facet[];
+  tags: Facet[];
+  summaryKeys: string[];
+  metricKeys: string[];
+}
+
+export const RUNS_QUERY = `
+query Runs($filter: RunFilter, $orderBy: RunOrder, $first: Int, $after: String, $statsKeys: [String!]!, $withStats: Boolean!) {
+  runs(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
+    edges {
+      node {
+        id name method family dataset backbone backend host status tags createdAt durationSeconds summary
+        metricStats(keys: $statsKeys) @include(if: $withStats) { key min max last }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+export const META_QUERY = `
+query RunsMeta($filter: RunFilter) {
+  runCount(filter: $filter)
+  facets {
+    methods { value count } families { value count } datasets { value count } backbones { value count }
+    statuses { value count } tags { value count } summaryKeys metricKeys
+  }
+}`;
+
+export const DEFAULT_COLUMNS = ["name", "status", "method", "dataset", "backbone", "created", "duration"];
+
+/** Default columns plus the first summary keys the store knows (sortable headline numbers). */
+export function defaultColumns(facets: Facets | undefined): string[] {
+  return [...DEFAULT_COLUMNS, ...(facets?.summaryKeys ?? []).slice(0, 3).map((k) => `summary:${k}`)];
+}
+
+export interface ViewState {
+  search: string;
+  method: string;
+  family: string;
+  dataset: string;
+  backbone: string;
+  tag: string;
+  status: string[];
+  from: string;
+  to: string;
+  sort: string;
+  dir: "asc" | "desc";
+}
+
+export function readState(params: { get(name: string): string | null }): ViewState {
+  return {
+    search: params.get("q") ?? "",
+    method: params.get("method") ?? "",
+    family: params.get("family") ?? "",
+    dataset: params.get("dataset") ?? "",
+    backbone: params.get("backbone") ?? "",
+    tag: params.get("tag") ?? "",
+    status: (params.get("status") ?? "").split(",").filter((s) => STATUSES.includes(s)),
+    from: params.get("from") ?? "",
+    to: params.get("to") ?? "",
+    sort: params.get("sort") ?? "created_at",
+    dir: params.get("dir") === "asc" ? "asc" : "desc",
+  };
+}
+
+export function toVariables(s: ViewState): {
+  filter: Record<string, unknown>;
+  orderBy: Record<string, unknown>;
+} {
+  const filter: Record<string, unknown> = {};
+  if (s.search.trim()) filter.search = s.search.trim();
+  for (const k of ["method", "family", "dataset", "backbone", "tag"] as const) if (s[k]) filter[k] = s[k];
+  if (s.status.length) filter.status = s.status;
+  if (s.from) filter.createdAfter = new Date(`${s.from}T00:00:00`).toISOString();
+  if (s.to)
+    filter.createdBefore = new Date(new Date(`${s.to}T00:00:00`).getTime() + 86_400_000).toISOString();
+  const direction = s.dir.toUpperCase();
+  const orderBy = s.sort.startsWith("summary:")
+    ? { field: "SUMMARY", summaryKey: s.sort.slice(8), direction }
+    : {
+        field:
+          { created_at: "CREATED_AT", name: "NAME", started_at: "STARTED_AT", finished_at: "FINISHED_AT" }[
+            s.sort
+          ] ?? "CREATED_AT",
+        direction,
+      };
+  return { filter, orderBy };
+}
+
+/** Identifies a runs request by value, so equal URLs do not refetch. */
+export function requestKeyOf(filter: unknown, orderBy: unknown, statsKeys: readonly string[]): string {
+  return JSON.stringify({ filter, orderBy, statsKeys });
+}
+
+export interface RunsPageData {
+  runs: { edges: Array<{ node: RunRow }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+}
+
+export interface RunsMetaData {
+  runCount: number;
+  facets: Facets;
+}
+
+/** The first page as the server rendered it. */
+export interface InitialRuns {
+  key: string;
+  page: RunsPageData;
+  meta: RunsMetaData;
+  filterKey: string;
+}
