@@ -13,13 +13,17 @@
  * Explicit padding reproduces the forward padding; input rows/columns the forward pass never read
  * (valid padding with a remainder) are cropped.
  *
- * Why row chunks: as one convolution, the contraction length is OH*OW*B (131072 for a 32x32
- * batch of 128), and XNNPACK's micro-kernels run the whole contraction for every output tile, so
- * the packed "filter" (the 32 MiB output gradient) streams from memory for every tile and the
- * kernel is memory-bound (~2.5x the time of the forward conv here). Splitting the output-gradient
- * rows into chunks of about CHUNK_K contraction elements keeps each call's working set in L2;
- * the partial filter gradients are summed. The alternative, im2col + matmul, copies the input
- * KH*KW times and measured ~12x slower than the forward conv.
+ * Why chunks: as one convolution, the contraction length is OH*OW*B (131072 for a 32x32 batch
+ * of 128), and XNNPACK's micro-kernels run the whole contraction for every output tile, so the
+ * packed "filter" (the 32 MiB output gradient) streams from memory for every tile: the kernel is
+ * memory-bound, ~2.5x the time of the forward conv. Splitting the output-gradient rows (and, for
+ * big batches, the batch) into chunks (see CHUNK_K) keeps each call's packed weights near L2 size;
+ * the partial filter gradients are summed in place.
+ *
+ * The transposes are done here in JS (tiled for X, runs of Co for dY): tfjs-backend-wasm's
+ * Transpose kernel is a scalar loop, ~6x slower, and took as long as the convolution itself.
+ * im2col + matmul was not an option: it copies the input KH*KW times and the backend's matmul with
+ * a transposed operand is a scalar loop (reported ~12x slower than the forward conv).
  */
 import {
   backend_util,
@@ -42,11 +46,19 @@ import {
 } from "./kernel-utils.js";
 
 /**
- * Target contraction length (rows * OW * B) of one chunked convolution. Tuned on a 2-core
- * AMD EPYC (1 MiB L2): 4096-8192 balance cache reuse against the per-call cost (operator
- * creation and weight packing in XNNPACK). Exported for the benchmark.
+ * Contraction length (rows * OW * batch) of one chunked convolution. By default it keeps the
+ * packed output-gradient chunk (K x Co floats) near 2 MiB: K = 2^19 / Co, within [512, 8192].
+ * Measured on a 2-vCPU AMD EPYC (1 MiB L2) at batch 128, filter-grad time over forward time:
+ * 8x8x256: 1.83 with K = 8192, 1.52 with K = 2048; 16x16x128: 1.72 -> 1.64; 32x32x64 and 4x4x512
+ * flat (1.5, 1.1). Smaller K costs more calls (operator creation and weight packing in XNNPACK).
+ * `value` overrides it (tests use tiny chunks to exercise the chunking).
  */
-export const CHUNK_K = { value: 8192 };
+export const CHUNK_K: { value: number | undefined } = { value: undefined };
+
+function chunkK(outChannels: number): number {
+  if (CHUNK_K.value !== undefined) return CHUNK_K.value;
+  return Math.min(8192, Math.max(512, Math.floor(2 ** 19 / outChannels)));
+}
 
 export function conv2DBackpropFilterWasm(args: {
   inputs: Conv2DBackpropFilterInputs;
@@ -77,14 +89,15 @@ export function conv2DBackpropFilterWasm(args: {
   // elements each. X' is laid out per batch chunk: [nb][Ci, H, W, bc], so a chunk's input rows
   // are contiguous runs.
   const perRow = OW * B;
+  const targetK = chunkK(Co);
   let rowsPerChunk: number;
   let bc: number;
-  if (perRow <= CHUNK_K.value) {
-    rowsPerChunk = Math.max(1, Math.min(OH, Math.floor(CHUNK_K.value / perRow)));
+  if (perRow <= targetK) {
+    rowsPerChunk = Math.max(1, Math.min(OH, Math.floor(targetK / perRow)));
     bc = B;
   } else {
     rowsPerChunk = 1;
-    const nb = Math.ceil(perRow / CHUNK_K.value);
+    const nb = Math.ceil(perRow / targetK);
     bc = Math.ceil(B / nb);
   }
   const nb = Math.ceil(B / bc);
