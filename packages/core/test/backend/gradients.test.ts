@@ -34,6 +34,8 @@ describe("gradient registration", () => {
         "Einsum",
         "BatchMatMul",
         "MaxPoolGrad",
+        "MaxPool3D",
+        "MaxPool3DGrad",
       ]),
     );
     for (const name of a) expect(tf.getKernel(name, "wasm"), name).toBeDefined();

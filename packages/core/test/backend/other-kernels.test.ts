@@ -74,6 +74,28 @@ describe("wasm MaxPoolGrad matches the cpu backend (tfjs-backend-wasm's own is w
   }
 });
 
+describe("wasm MaxPool3D and MaxPool3DGrad match the cpu backend (same upstream bug)", () => {
+  beforeAll(setupBackends);
+  for (const c of [
+    { x: [1, 4, 4, 4, 2], f: 2, s: 2, pad: "valid" as const },
+    { x: [2, 5, 5, 3, 1], f: 3, s: 2, pad: "same" as const },
+  ]) {
+    it(JSON.stringify(c), async () => {
+      for (const make of [() => rand(c.x, 1), () => tf.sub(tf.abs(rand(c.x, 2)), 2)]) {
+        await expectWasmMatchesCpu(
+          () => {
+            const x = make();
+            const pool = (t: tf.Tensor) => tf.maxPool3d(t as tf.Tensor5D, c.f, c.s, c.pad);
+            return [pool(x), ...tf.grads((t: tf.Tensor) => tf.sum(tf.square(pool(t))))([x])];
+          },
+          1e-5,
+          JSON.stringify(c),
+        );
+      }
+    });
+  }
+});
+
 describe("wasm UnsortedSegmentSum matches the cpu backend", () => {
   beforeAll(setupBackends);
   it("float32 rows, with ids out of range dropped", async () => {

@@ -11,6 +11,8 @@ import { conv2DBackpropInputConfig } from "./conv2d-backprop-input.js";
 import { depthwiseConv2dNativeBackpropFilterConfig } from "./depthwise-conv2d-backprop-filter.js";
 import { depthwiseConv2dNativeBackpropInputConfig } from "./depthwise-conv2d-backprop-input.js";
 import { einsumConfig } from "./einsum.js";
+import { maxPool3DConfig } from "./max-pool-3d.js";
+import { maxPool3DGradConfig } from "./max-pool-3d-grad.js";
 import { maxPoolGradConfig } from "./max-pool-grad.js";
 import { unsortedSegmentSumConfig } from "./unsorted-segment-sum.js";
 
@@ -24,7 +26,13 @@ const MISSING: KernelConfig[] = [
 ];
 
 /** Kernels tfjs-backend-wasm has but that are wrong or much slower than they need be: replaced. */
-const REPLACED: KernelConfig[] = [conv2DBackpropInputConfig, batchMatMulConfig, maxPoolGradConfig];
+const REPLACED: KernelConfig[] = [
+  conv2DBackpropInputConfig,
+  batchMatMulConfig,
+  maxPoolGradConfig,
+  maxPool3DConfig,
+  maxPool3DGradConfig,
+];
 
 // Gradients are backend-independent and plain tfjs-core has none: register them as soon as
 // @selfsup/core is loaded (init-backend imports this module), so training also works on the cpu
