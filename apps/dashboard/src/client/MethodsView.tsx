@@ -6,6 +6,7 @@
 import { useState } from "react";
 import { fmtValue } from "./format";
 import { useGql } from "./gql";
+import { SubmitRun } from "./SubmitRun";
 
 interface JsonSchema {
   type?: string | string[];
@@ -32,6 +33,8 @@ interface MethodInfo {
 }
 
 interface Catalogue {
+  viewer: { canMutate: boolean };
+  facets: { datasets: Array<{ value: string }> };
   methods: MethodInfo[];
   plugins: {
     plugins: Array<{
@@ -50,6 +53,8 @@ interface Catalogue {
 
 const QUERY = `
 query Catalogue {
+  viewer { canMutate }
+  facets { datasets { value } }
   methods { name family description plugin paper { title url } inputs optionsSchema }
   plugins { plugins { name version contributions { kind name description optionsSchema } } failures { packageName error } }
 }`;
@@ -109,7 +114,8 @@ export function MethodsView() {
     );
   }
   if (!q.data) return <p className="muted">Loading the plugin registry (imports every installed plugin)…</p>;
-  const { methods, plugins } = q.data;
+  const { methods, plugins, viewer } = q.data;
+  const datasets = q.data.facets.datasets.map((d) => d.value);
   const f = filter.toLowerCase();
   const shown = methods.filter(
     (m) => !f || `${m.name} ${m.family} ${m.description} ${m.plugin}`.toLowerCase().includes(f),
@@ -166,6 +172,7 @@ export function MethodsView() {
                     <summary>Options</summary>
                     <OptionsTable schema={m.optionsSchema} />
                   </details>
+                  {viewer.canMutate && <SubmitRun method={m.name} datasets={datasets} />}
                 </article>
               ))}
           </div>

@@ -15,6 +15,7 @@ import { gql, useGql } from "./gql";
 import type { ScatterPoint } from "./Scatter";
 import { Scatter } from "./Scatter";
 import { StatusBadge } from "./StatusBadge";
+import { useLiveSeries } from "./useLiveSeries";
 
 interface RunDetail {
   id: string;
@@ -79,28 +80,6 @@ query Run($id: ID!) {
   }
 }`;
 
-const SERIES_QUERY = `
-query RunSeries($id: ID!, $keys: [String!]!, $maxPoints: Int!, $xAxis: XAxis!) {
-  run(id: $id) {
-    id status
-    series(keys: $keys, maxPoints: $maxPoints, xAxis: $xAxis) {
-      key total downsampled points { x y min max count }
-    }
-  }
-}`;
-
-interface SeriesData {
-  run: {
-    status: string;
-    series: Array<{
-      key: string;
-      total: number;
-      downsampled: boolean;
-      points: Array<{ x: number; y: number; min: number; max: number; count: number }>;
-    }>;
-  } | null;
-}
-
 /** Loss first, then learning rate, accuracies, throughput, the rest alphabetically. */
 function keyRank(k: string): number {
   const order = [
@@ -133,11 +112,7 @@ export function RunView({ id }: { id: string }) {
       [...(run?.metricKeys ?? [])].sort((a, b) => keyRank(a) - keyRank(b) || a.localeCompare(b)).slice(0, 20),
     [run?.metricKeys],
   );
-  const series = useGql<SeriesData>(
-    SERIES_QUERY,
-    { id, keys, maxPoints: 1000, xAxis: X_AXIS_ENUM[settings.xAxis] },
-    { skip: keys.length === 0, pollMs: live ? 3000 : undefined },
-  );
+  const series = useLiveSeries(id, keys, X_AXIS_ENUM[settings.xAxis], live);
 
   if (detail.error && !run) {
     return (
@@ -207,7 +182,7 @@ export function RunView({ id }: { id: string }) {
       ) : (
         <div className="charts">
           {keys.map((k) => {
-            const s = series.data?.run?.series.find((x) => x.key === k);
+            const s = series.series?.find((x) => x.key === k);
             return (
               <section className="chart-card" key={k} aria-label={`Chart of ${k}`}>
                 <header>
