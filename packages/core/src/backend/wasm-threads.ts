@@ -61,15 +61,22 @@ function installWorkerShim(): void {
   if (patchedCreateObjectURL) return;
   const pkgDir = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
   const glue = path.join(pkgDir, "wasm-out", "tfjs-backend-wasm-threaded-simd.js");
-  const { wasmWorkerContents } = require(path.join(pkgDir, "wasm-out", "tfjs-backend-wasm-threaded-simd.worker.js")) as {
+  const { wasmWorkerContents } = require(
+    path.join(pkgDir, "wasm-out", "tfjs-backend-wasm-threaded-simd.worker.js"),
+  ) as {
     wasmWorkerContents: string;
   };
   // tfjs escapes newlines before making the Blob; the Blob's size identifies it.
   const escaped = wasmWorkerContents.replace(/\n/g, "\\n");
   if (!escaped.includes(WORKER_NEEDLE)) {
-    throw new Error("configureWasmThreads: tfjs-backend-wasm's pthread worker script changed; cannot adapt it for Node");
+    throw new Error(
+      "configureWasmThreads: tfjs-backend-wasm's pthread worker script changed; cannot adapt it for Node",
+    );
   }
-  const script = escaped.replace(WORKER_NEEDLE, `global.WasmBackendModuleThreadedSimd=require(${JSON.stringify(glue)});`);
+  const script = escaped.replace(
+    WORKER_NEEDLE,
+    `global.WasmBackendModuleThreadedSimd=require(${JSON.stringify(glue)});`,
+  );
   const version = (require("@tensorflow/tfjs-backend-wasm/package.json") as { version: string }).version;
   const file = path.join(os.tmpdir(), `selfsup-tfjs-backend-wasm-${version}-worker-${process.pid}.cjs`);
   fs.writeFileSync(file, script);
@@ -87,7 +94,8 @@ function installWorkerShim(): void {
  * wasm backend is disposed, with its tensors. Experimental: see README-wasm.md for when it helps.
  */
 export async function configureWasmThreads(n: number): Promise<WasmThreadsResult> {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`configureWasmThreads: n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`configureWasmThreads: n must be a positive integer, got ${n}`);
   const wasm = (await import("@tensorflow/tfjs-backend-wasm")) as unknown as WasmBackendPackage;
   registerWasmTrainingKernels();
   const threaded = n > 1;
@@ -111,7 +119,8 @@ export async function configureWasmThreads(n: number): Promise<WasmThreadsResult
     };
   }
   try {
-    if (!(await tf.setBackend("wasm"))) throw new Error("configureWasmThreads: the wasm backend did not initialise");
+    if (!(await tf.setBackend("wasm")))
+      throw new Error("configureWasmThreads: the wasm backend did not initialise");
     await tf.ready();
   } finally {
     os.cpus = cpus;
@@ -121,5 +130,9 @@ export async function configureWasmThreads(n: number): Promise<WasmThreadsResult
   if (pthread !== undefined) {
     for (const w of [...pthread.runningWorkers, ...pthread.unusedWorkers]) w.unref();
   }
-  return { requested: n, threads: wasm.getThreadsCount(), build: pthread !== undefined ? "threaded-simd" : "simd" };
+  return {
+    requested: n,
+    threads: wasm.getThreadsCount(),
+    build: pthread !== undefined ? "threaded-simd" : "simd",
+  };
 }

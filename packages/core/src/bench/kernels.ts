@@ -138,11 +138,21 @@ export async function benchKernels(opts: BenchKernelsOptions = {}): Promise<Kern
         const attrs = { strides: c.stride, pad: "same", dataFormat: "NHWC" };
         const fwd = timeIt(() => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, "same"), reps);
         const inGrad = timeIt(
-          () => tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: xShape }) as tf.Tensor,
+          () =>
+            tf
+              .engine()
+              .runKernel(
+                "Conv2DBackpropInput",
+                { dy, filter: w },
+                { ...attrs, inputShape: xShape },
+              ) as tf.Tensor,
           reps,
         );
         const fGrad = timeIt(
-          () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor,
+          () =>
+            tf
+              .engine()
+              .runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor,
           reps,
         );
         for (const [op, t] of [
@@ -175,7 +185,16 @@ export async function benchKernels(opts: BenchKernelsOptions = {}): Promise<Kern
       ] as const) {
         log(`  ${backend}: ${op} ${n}^3`);
         const t = timeIt(() => tf.matMul(a, b, ta, tb), slow ? 1 : reps * 2);
-        rows.push({ backend, op, shape: `${n}x${n}x${n}`, batch: 1, flop, ms: t.ms, cpuMs: t.cpuMs, gflops: flop / t.ms / 1e6 });
+        rows.push({
+          backend,
+          op,
+          shape: `${n}x${n}x${n}`,
+          batch: 1,
+          flop,
+          ms: t.ms,
+          cpuMs: t.cpuMs,
+          gflops: flop / t.ms / 1e6,
+        });
       }
       tf.dispose([a, b]);
     }
@@ -201,6 +220,9 @@ export function formatKernelTable(rows: KernelBenchRow[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const numeric = new Set([3, 4, 5, 6, 7]);
   const fmt = (cells: string[]) =>
-    cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+    cells
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(fmt)].join("\n");
 }

@@ -25,7 +25,18 @@ const CASES: Case[] = [
   { x: [1, 7, 5, 2], k: [3, 2], co: 3, s: [2, 1], pad: "same" }, // odd, non-square, mixed strides
   { x: [2, 11, 9, 3], k: [5, 5], co: 4, s: 3, pad: "same" },
   { x: [2, 6, 6, 4], k: [1, 1], co: 6, s: 2, pad: "valid" }, // 1x1 stride 2 (ResNet shortcut)
-  { x: [1, 5, 6, 2], k: [3, 3], co: 3, s: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  {
+    x: [1, 5, 6, 2],
+    k: [3, 3],
+    co: 3,
+    s: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   { x: [4, 16, 16, 8], k: [3, 3], co: 8, s: 1, pad: "same" }, // several row/batch chunks (small CHUNK_K below)
 ];
 
@@ -42,11 +53,13 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput match the cpu backend"
     it(`filter gradient ${name}`, async () => {
       const fs: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], c.co];
       const run = () =>
-        tf.engine().runKernel(
-          "Conv2DBackpropFilter",
-          { x: rand(c.x, 10 + i), dy: rand(outShape(c), 20 + i) },
-          { strides: c.s, pad: c.pad, dataFormat: "NHWC", filterShape: fs },
-        ) as tf.Tensor;
+        tf
+          .engine()
+          .runKernel(
+            "Conv2DBackpropFilter",
+            { x: rand(c.x, 10 + i), dy: rand(outShape(c), 20 + i) },
+            { strides: c.s, pad: c.pad, dataFormat: "NHWC", filterShape: fs },
+          ) as tf.Tensor;
       await expectWasmMatchesCpu(run, 1e-4, name);
       // Chunked contraction (many row and batch chunks) gives the same result.
       const saved = CHUNK_K.value;
@@ -59,11 +72,13 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput match the cpu backend"
     });
     it(`input gradient ${name}`, async () => {
       const run = () =>
-        tf.engine().runKernel(
-          "Conv2DBackpropInput",
-          { dy: rand(outShape(c), 30 + i), filter: rand([c.k[0], c.k[1], c.x[3], c.co], 40 + i) },
-          { strides: c.s, pad: c.pad, dataFormat: "NHWC", inputShape: c.x },
-        ) as tf.Tensor;
+        tf
+          .engine()
+          .runKernel(
+            "Conv2DBackpropInput",
+            { dy: rand(outShape(c), 30 + i), filter: rand([c.k[0], c.k[1], c.x[3], c.co], 40 + i) },
+            { strides: c.s, pad: c.pad, dataFormat: "NHWC", inputShape: c.x },
+          ) as tf.Tensor;
       await expectWasmMatchesCpu(run, 1e-4, name);
     });
   });
@@ -73,21 +88,25 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput match the cpu backend"
     const dyShape = [2, 4, 4, 4];
     await expectWasmMatchesCpu(
       () =>
-        tf.engine().runKernel(
-          "Conv2DBackpropFilter",
-          { x: rand(x, 1), dy: rand(dyShape, 2) },
-          { strides: 2, pad: "same", dataFormat: "NCHW", filterShape: [3, 3, 3, 4] },
-        ) as tf.Tensor,
+        tf
+          .engine()
+          .runKernel(
+            "Conv2DBackpropFilter",
+            { x: rand(x, 1), dy: rand(dyShape, 2) },
+            { strides: 2, pad: "same", dataFormat: "NCHW", filterShape: [3, 3, 3, 4] },
+          ) as tf.Tensor,
       1e-4,
       "filter NCHW",
     );
     await expectWasmMatchesCpu(
       () =>
-        tf.engine().runKernel(
-          "Conv2DBackpropInput",
-          { dy: rand(dyShape, 3), filter: rand([3, 3, 3, 4], 4) },
-          { strides: 2, pad: "same", dataFormat: "NCHW", inputShape: x },
-        ) as tf.Tensor,
+        tf
+          .engine()
+          .runKernel(
+            "Conv2DBackpropInput",
+            { dy: rand(dyShape, 3), filter: rand([3, 3, 3, 4], 4) },
+            { strides: 2, pad: "same", dataFormat: "NCHW", inputShape: x },
+          ) as tf.Tensor,
       1e-4,
       "input NCHW",
     );
@@ -106,7 +125,12 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput match the cpu backend"
       const pad: Pad = [
         "same" as const,
         "valid" as const,
-        [[0, 0], [next(0, 2), next(0, 2)], [next(0, 2), next(0, 2)], [0, 0]] as Pad,
+        [
+          [0, 0],
+          [next(0, 2), next(0, 2)],
+          [next(0, 2), next(0, 2)],
+          [0, 0],
+        ] as Pad,
       ][next(0, 2)];
       const co = next(1, 4);
       const c: Case = { x, k, co, s, pad };
@@ -120,16 +144,20 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput match the cpu backend"
       const label = JSON.stringify(c);
       await expectWasmMatchesCpu(
         () => [
-          tf.engine().runKernel(
-            "Conv2DBackpropFilter",
-            { x: rand(x, t), dy: rand(dy, t + 100) },
-            { strides: s, pad, dataFormat: "NHWC", filterShape: [k[0], k[1], x[3], co] },
-          ) as tf.Tensor,
-          tf.engine().runKernel(
-            "Conv2DBackpropInput",
-            { dy: rand(dy, t + 200), filter: rand([k[0], k[1], x[3], co], t + 300) },
-            { strides: s, pad, dataFormat: "NHWC", inputShape: x },
-          ) as tf.Tensor,
+          tf
+            .engine()
+            .runKernel(
+              "Conv2DBackpropFilter",
+              { x: rand(x, t), dy: rand(dy, t + 100) },
+              { strides: s, pad, dataFormat: "NHWC", filterShape: [k[0], k[1], x[3], co] },
+            ) as tf.Tensor,
+          tf
+            .engine()
+            .runKernel(
+              "Conv2DBackpropInput",
+              { dy: rand(dy, t + 200), filter: rand([k[0], k[1], x[3], co], t + 300) },
+              { strides: s, pad, dataFormat: "NHWC", inputShape: x },
+            ) as tf.Tensor,
         ],
         1e-4,
         label,
@@ -161,10 +189,9 @@ describe("wasm Conv2DBackpropFilter / Conv2DBackpropInput match the cpu backend"
     const before = tf.memory().numTensors;
     const backend = tf.backend() as unknown as { numDataIds(): number };
     const idsBefore = backend.numDataIds();
-    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, "same")))([
-      x,
-      w,
-    ]);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, "same")),
+    )([x, w]);
     tf.dispose(g);
     expect(tf.memory().numTensors).toBe(before);
     expect(backend.numDataIds()).toBe(idsBefore);

@@ -45,13 +45,30 @@ describe("gradient registration", () => {
     await tf.setBackend("cpu");
     // d/dx sum(w * f(x)) against central differences, for a few compound functions.
     const fns: Array<[string, (x: tf.Tensor) => tf.Tensor]> = [
-      ["softplus(conv)", (x) => tf.softplus(tf.conv2d(tf.reshape(x, [1, 4, 4, 1]) as tf.Tensor4D, tf.ones([2, 2, 1, 2]) as tf.Tensor4D, 1, "same"))],
+      [
+        "softplus(conv)",
+        (x) =>
+          tf.softplus(
+            tf.conv2d(
+              tf.reshape(x, [1, 4, 4, 1]) as tf.Tensor4D,
+              tf.ones([2, 2, 1, 2]) as tf.Tensor4D,
+              1,
+              "same",
+            ),
+          ),
+      ],
       ["logSoftmax", (x) => tf.logSoftmax(tf.reshape(x, [2, 8]))],
-      ["layernorm", (x) => {
-        const m = tf.moments(tf.reshape(x, [2, 8]), -1, true);
-        return tf.div(tf.sub(tf.reshape(x, [2, 8]), m.mean), tf.sqrt(tf.add(m.variance, 1e-3)));
-      }],
-      ["matMul 3-D x 2-D", (x) => tf.matMul(tf.reshape(x, [2, 2, 4]), tf.reshape(tf.linspace(-1, 1, 12), [4, 3]))],
+      [
+        "layernorm",
+        (x) => {
+          const m = tf.moments(tf.reshape(x, [2, 8]), -1, true);
+          return tf.div(tf.sub(tf.reshape(x, [2, 8]), m.mean), tf.sqrt(tf.add(m.variance, 1e-3)));
+        },
+      ],
+      [
+        "matMul 3-D x 2-D",
+        (x) => tf.matMul(tf.reshape(x, [2, 2, 4]), tf.reshape(tf.linspace(-1, 1, 12), [4, 3])),
+      ],
     ];
     for (const [name, f] of fns) {
       const x0 = rand([16], 5);

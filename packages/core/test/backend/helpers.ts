@@ -48,10 +48,7 @@ export interface Result {
  * Runs `fn` on `backend` and returns its outputs' shapes and values (all tensors it made are
  * disposed). Inputs are given as plain arrays so that each backend builds its own tensors.
  */
-export async function onBackend(
-  backend: string,
-  fn: () => tf.Tensor | tf.Tensor[],
-): Promise<Result[]> {
+export async function onBackend(backend: string, fn: () => tf.Tensor | tf.Tensor[]): Promise<Result[]> {
   await tf.setBackend(backend);
   return tf.tidy(() => {
     const out = fn();
@@ -81,13 +78,15 @@ export async function expectWasmMatchesCpu(
 ): Promise<void> {
   const got = await onBackend("wasm", fn);
   const want = await onBackend("cpu", fn);
-  if (got.length !== want.length) throw new Error(`${label}: ${got.length} outputs on wasm, ${want.length} on cpu`);
+  if (got.length !== want.length)
+    throw new Error(`${label}: ${got.length} outputs on wasm, ${want.length} on cpu`);
   for (let i = 0; i < got.length; i++) {
     if (got[i].shape.join() !== want[i].shape.join()) {
       throw new Error(`${label}: output ${i} has shape [${got[i].shape}] on wasm, [${want[i].shape}] on cpu`);
     }
     const err = relError(got[i].values, want[i].values);
-    if (!(err <= tol)) throw new Error(`${label}: output ${i} differs from cpu by ${err} (relative), tolerance ${tol}`);
+    if (!(err <= tol))
+      throw new Error(`${label}: output ${i} differs from cpu by ${err} (relative), tolerance ${tol}`);
   }
 }
 

@@ -18,23 +18,46 @@ const ids = (values: number[], shape?: number[]): tf.Tensor1D => {
 /** name -> [input factory, function of the inputs]; the test differentiates w.r.t. every input. */
 const GRAD_CASES: Record<string, [() => T[], (...xs: T[]) => T]> = {
   // convnet / ResNet
-  "conv2d 3x3 s1 same": [() => [rand([2, 8, 8, 3], 1), rand([3, 3, 3, 4], 2)], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same")],
-  "conv2d 3x3 s2 same": [() => [rand([2, 9, 9, 3], 1), rand([3, 3, 3, 4], 2)], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, "same")],
-  "conv2d 1x1 s2 valid (shortcut)": [() => [rand([2, 8, 8, 3], 1), rand([1, 1, 3, 4], 2)], (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, "valid")],
+  "conv2d 3x3 s1 same": [
+    () => [rand([2, 8, 8, 3], 1), rand([3, 3, 3, 4], 2)],
+    (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
+  ],
+  "conv2d 3x3 s2 same": [
+    () => [rand([2, 9, 9, 3], 1), rand([3, 3, 3, 4], 2)],
+    (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, "same"),
+  ],
+  "conv2d 1x1 s2 valid (shortcut)": [
+    () => [rand([2, 8, 8, 3], 1), rand([1, 1, 3, 4], 2)],
+    (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, "valid"),
+  ],
   "fused conv2d + bias + relu": [
     () => [rand([2, 8, 8, 3], 1), rand([3, 3, 3, 4], 2), rand([4], 3)],
-    (x, w, b) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, bias: b, activation: "relu", strides: 2, pad: "same" }),
+    (x, w, b) =>
+      tf.fused.conv2d({
+        x: x as tf.Tensor4D,
+        filter: w as tf.Tensor4D,
+        bias: b,
+        activation: "relu",
+        strides: 2,
+        pad: "same",
+      }),
   ],
-  "depthwise conv2d": [() => [rand([2, 8, 8, 3], 1), rand([3, 3, 3, 2], 2)], (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same")],
+  "depthwise conv2d": [
+    () => [rand([2, 8, 8, 3], 1), rand([3, 3, 3, 2], 2)],
+    (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
+  ],
   "separable conv2d": [
     () => [rand([2, 8, 8, 3], 1), rand([3, 3, 3, 1], 2), rand([1, 1, 3, 4], 3)],
     (x, d, p) => tf.separableConv2d(x as tf.Tensor4D, d as tf.Tensor4D, p as tf.Tensor4D, 1, "same"),
   ],
-  "conv2dTranspose": [
+  conv2dTranspose: [
     () => [rand([2, 4, 4, 4], 1), rand([3, 3, 3, 4], 2)],
     (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [2, 8, 8, 3], 2, "same"),
   ],
-  "conv1d": [() => [rand([2, 10, 3], 1), rand([3, 3, 4], 2)], (x, w) => tf.conv1d(x as tf.Tensor3D, w as tf.Tensor3D, 1, "same")],
+  conv1d: [
+    () => [rand([2, 10, 3], 1), rand([3, 3, 4], 2)],
+    (x, w) => tf.conv1d(x as tf.Tensor3D, w as tf.Tensor3D, 1, "same"),
+  ],
   relu: [() => [rand([4, 5], 1)], (x) => tf.relu(x)],
   relu6: [() => [tf.mul(rand([4, 5], 1), 8)], (x) => tf.relu6(x)],
   leakyRelu: [() => [rand([4, 5], 1)], (x) => tf.leakyRelu(x, 0.1)],
@@ -56,8 +79,14 @@ const GRAD_CASES: Record<string, [() => T[], (...xs: T[]) => T]> = {
       return tf.batchNorm(x, m.mean, m.variance, b, g, 1e-5);
     },
   ],
-  "residual add + global avg pool": [() => [rand([2, 4, 4, 3], 1), rand([2, 4, 4, 3], 2)], (x, y) => tf.mean(tf.relu(tf.add(x, y)), [1, 2])],
-  "dense (matMul + bias)": [() => [rand([3, 4], 1), rand([4, 5], 2), rand([5], 3)], (a, b, c) => tf.add(tf.matMul(a, b), c)],
+  "residual add + global avg pool": [
+    () => [rand([2, 4, 4, 3], 1), rand([2, 4, 4, 3], 2)],
+    (x, y) => tf.mean(tf.relu(tf.add(x, y)), [1, 2]),
+  ],
+  "dense (matMul + bias)": [
+    () => [rand([3, 4], 1), rand([4, 5], 2), rand([5], 3)],
+    (a, b, c) => tf.add(tf.matMul(a, b), c),
+  ],
   "fused matMul + bias + relu": [
     () => [rand([3, 4], 1), rand([4, 5], 2), rand([5], 3)],
     (a, b, c) => tf.fused.matMul({ a, b, bias: c, activation: "relu" }),
@@ -74,17 +103,33 @@ const GRAD_CASES: Record<string, [() => T[], (...xs: T[]) => T]> = {
       return tf.add(tf.mul(tf.mul(tf.sub(x, m.mean), tf.rsqrt(tf.add(m.variance, 1e-6))), g), b);
     },
   ],
-  "gelu (erf)": [() => [rand([3, 5], 1)], (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2))))],
+  "gelu (erf)": [
+    () => [rand([3, 5], 1)],
+    (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.div(x, Math.SQRT2)))),
+  ],
   "gelu (tanh approx)": [
     () => [rand([3, 5], 1)],
-    (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))))))),
+    (x) =>
+      tf.mul(
+        tf.mul(x, 0.5),
+        tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))),
+      ),
   ],
-  "reshape + transpose (heads)": [() => [rand([2, 6, 8], 1)], (x) => tf.transpose(tf.reshape(x, [2, 6, 2, 4]), [0, 2, 1, 3])],
+  "reshape + transpose (heads)": [
+    () => [rand([2, 6, 8], 1)],
+    (x) => tf.transpose(tf.reshape(x, [2, 6, 2, 4]), [0, 2, 1, 3]),
+  ],
   "gather (positional / cls)": [() => [rand([6, 4], 1)], (x) => tf.gather(x, ids([0, 2, 2, 5]))],
   "gather axis 1": [() => [rand([3, 6, 4], 1)], (x) => tf.gather(x, ids([0, 2, 2, 5]), 1)],
   "concat (cls token)": [() => [rand([2, 1, 4], 1), rand([2, 3, 4], 2)], (a, b) => tf.concat([a, b], 1)],
-  "slice + stack": [() => [rand([4, 6], 1)], (x) => tf.stack([tf.slice(x, [0, 0], [2, 3]), tf.slice(x, [2, 3], [2, 3])])],
-  "tile / broadcastTo": [() => [rand([1, 3], 1)], (x) => tf.add(tf.tile(x, [2, 2]), tf.broadcastTo(tf.slice(x, [0, 0], [1, 1]), [2, 6]))],
+  "slice + stack": [
+    () => [rand([4, 6], 1)],
+    (x) => tf.stack([tf.slice(x, [0, 0], [2, 3]), tf.slice(x, [2, 3], [2, 3])]),
+  ],
+  "tile / broadcastTo": [
+    () => [rand([1, 3], 1)],
+    (x) => tf.add(tf.tile(x, [2, 2]), tf.broadcastTo(tf.slice(x, [0, 0], [1, 1]), [2, 6])),
+  ],
   // LSTM
   "lstm cell": [
     () => [rand([2, 3], 1), rand([2, 4], 2), rand([2, 4], 3), rand([7, 16], 4), rand([16], 5)],
@@ -97,18 +142,30 @@ const GRAD_CASES: Record<string, [() => T[], (...xs: T[]) => T]> = {
   ],
   "unstack over time": [() => [rand([3, 4], 1)], (x) => tf.mul(tf.unstack(x)[1], tf.unstack(x)[2])],
   // embeddings
-  "embedding lookup (2-D ids)": [() => [rand([10, 4], 1)], (t) => tf.gather(t, ids([0, 2, 9, 2, 0, 1], [2, 3]))],
+  "embedding lookup (2-D ids)": [
+    () => [rand([10, 4], 1)],
+    (t) => tf.gather(t, ids([0, 2, 9, 2, 0, 1], [2, 3])),
+  ],
   // losses
   logSoftmax: [() => [rand([3, 5], 1)], (x) => tf.logSoftmax(x)],
   logSumExp: [() => [rand([3, 5], 1)], (x) => tf.logSumExp(x, 1)],
-  "softmax cross-entropy (oneHot)": [() => [rand([3, 5], 1)], (x) => tf.losses.softmaxCrossEntropy(tf.oneHot(ids([0, 3, 4]), 5), x)],
+  "softmax cross-entropy (oneHot)": [
+    () => [rand([3, 5], 1)],
+    (x) => tf.losses.softmaxCrossEntropy(tf.oneHot(ids([0, 3, 4]), 5), x),
+  ],
   "sigmoid cross-entropy": [() => [rand([3, 5], 1)], (x) => tf.losses.sigmoidCrossEntropy(tf.onesLike(x), x)],
   "l2 normalize (norm)": [() => [rand([3, 5], 1)], (x) => tf.div(x, tf.norm(x, "euclidean", 1, true))],
-  "l2 normalize (rsqrt/maximum)": [() => [rand([3, 5], 1)], (x) => tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), 1, true), 1e-12)))],
+  "l2 normalize (rsqrt/maximum)": [
+    () => [rand([3, 5], 1)],
+    (x) => tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), 1, true), 1e-12))),
+  ],
   "cosine distance": [() => [rand([3, 5], 1), rand([3, 5], 2)], (a, b) => tf.losses.cosineDistance(a, b, 1)],
   clipByValue: [() => [rand([3, 5], 1)], (x) => tf.clipByValue(x, -0.5, 0.5)],
   "where(greater)": [() => [rand([3, 5], 1), rand([3, 5], 2)], (a, b) => tf.where(tf.greater(a, b), a, b)],
-  "where(less) broadcast": [() => [rand([3, 5], 1), rand([5], 2)], (a, b) => tf.where(tf.less(a, 0), a, tf.mul(b, tf.onesLike(a)))],
+  "where(less) broadcast": [
+    () => [rand([3, 5], 1), rand([5], 2)],
+    (a, b) => tf.where(tf.less(a, 0), a, tf.mul(b, tf.onesLike(a))),
+  ],
   abs: [() => [rand([3, 5], 1)], (x) => tf.abs(x)],
   square: [() => [rand([3, 5], 1)], (x) => tf.square(x)],
   sqrt: [() => [pos([3, 5], 1)], (x) => tf.sqrt(x)],
@@ -117,14 +174,37 @@ const GRAD_CASES: Record<string, [() => T[], (...xs: T[]) => T]> = {
   max: [() => [rand([2, 3, 5], 1)], (x) => tf.max(x, 1)],
   maximum: [() => [rand([3, 5], 1), rand([3, 5], 2)], (a, b) => tf.maximum(a, b)],
   minimum: [() => [rand([3, 5], 1), rand([3, 5], 2)], (a, b) => tf.minimum(a, b)],
-  "pow / exp / log": [() => [pos([3, 5], 1), rand([3, 5], 2)], (a, b) => tf.add(tf.pow(a, b), tf.log(tf.add(tf.exp(b), 1)))],
+  "pow / exp / log": [
+    () => [pos([3, 5], 1), rand([3, 5], 2)],
+    (a, b) => tf.add(tf.pow(a, b), tf.log(tf.add(tf.exp(b), 1))),
+  ],
   "div / sub / neg": [() => [rand([3, 5], 1), pos([3, 5], 2)], (a, b) => tf.neg(tf.sub(tf.div(a, b), a))],
   squaredDifference: [() => [rand([3, 5], 1), rand([3, 5], 2)], (a, b) => tf.squaredDifference(a, b)],
   cumsum: [() => [rand([3, 5], 1)], (x) => tf.cumsum(x, 1)],
   "cumsum exclusive reverse": [() => [rand([3, 5], 1)], (x) => tf.cumsum(x, 1, true, true)],
-  "pad / mirrorPad": [() => [rand([2, 3], 1)], (x) => tf.add(tf.pad(x, [[1, 1], [2, 2]]), tf.mirrorPad(x, [[1, 1], [2, 2]], "reflect"))],
-  "resizeBilinear": [() => [rand([1, 4, 4, 2], 1)], (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [8, 8])],
-  "dropout-style mask": [() => [rand([3, 5], 1)], (x) => tf.mul(x, tf.cast(tf.greater(rand([3, 5], 9), 0), "float32"))],
+  "pad / mirrorPad": [
+    () => [rand([2, 3], 1)],
+    (x) =>
+      tf.add(
+        tf.pad(x, [
+          [1, 1],
+          [2, 2],
+        ]),
+        tf.mirrorPad(
+          x,
+          [
+            [1, 1],
+            [2, 2],
+          ],
+          "reflect",
+        ),
+      ),
+  ],
+  resizeBilinear: [() => [rand([1, 4, 4, 2], 1)], (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [8, 8])],
+  "dropout-style mask": [
+    () => [rand([3, 5], 1)],
+    (x) => tf.mul(x, tf.cast(tf.greater(rand([3, 5], 9), 0), "float32")),
+  ],
   einsum: [() => [rand([2, 3, 4], 1), rand([2, 4, 5], 2)], (a, b) => tf.einsum("bij,bjk->bik", a, b)],
   unsortedSegmentSum: [() => [rand([5, 3], 1)], (x) => tf.unsortedSegmentSum(x, ids([0, 2, 0, 1, 2]), 3)],
 };
@@ -178,7 +258,11 @@ describe("known tfjs limitations (same on every backend, not wasm-specific)", ()
       (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same", "NHWC", 2),
       /dilation rates greater than 1/,
     ],
-    "stridedSlice has no gradient": [() => [rand([4, 6], 1)], (x) => tf.stridedSlice(x, [0, 1], [4, 6], [2, 2]), /StridedSlice/],
+    "stridedSlice has no gradient": [
+      () => [rand([4, 6], 1)],
+      (x) => tf.stridedSlice(x, [0, 1], [4, 6], [2, 2]),
+      /StridedSlice/,
+    ],
     "cumprod has no gradient": [() => [rand([3, 5], 1)], (x) => tf.cumprod(x, 1), /Cumprod/],
   };
   for (const [name, [inputs, f, message]] of Object.entries(limits)) {

@@ -9,7 +9,13 @@ import { expectWasmMatchesCpu, rand, relError, setupBackends, tf } from "./helpe
 
 describe("wasm depthwise convolution gradients match the cpu backend", () => {
   beforeAll(setupBackends);
-  const cases: Array<{ x: [number, number, number, number]; k: number; m: number; s: number; pad: "same" | "valid" }> = [
+  const cases: Array<{
+    x: [number, number, number, number];
+    k: number;
+    m: number;
+    s: number;
+    pad: "same" | "valid";
+  }> = [
     { x: [2, 8, 8, 3], k: 3, m: 1, s: 1, pad: "same" },
     { x: [1, 9, 9, 2], k: 3, m: 2, s: 2, pad: "same" },
     { x: [3, 9, 7, 4], k: 3, m: 1, s: 2, pad: "valid" },
@@ -22,16 +28,20 @@ describe("wasm depthwise convolution gradients match the cpu backend", () => {
       const info = tf.backend_util.computeConv2DInfo(c.x, fs, c.s, 1, c.pad, undefined, true);
       await expectWasmMatchesCpu(
         () => [
-          tf.engine().runKernel(
-            "DepthwiseConv2dNativeBackpropFilter",
-            { x: rand(c.x, i), dy: rand(info.outShape, i + 10) },
-            { strides: c.s, dilations: 1, pad: c.pad, filterShape: fs },
-          ) as tf.Tensor,
-          tf.engine().runKernel(
-            "DepthwiseConv2dNativeBackpropInput",
-            { dy: rand(info.outShape, i + 20), filter: rand(fs, i + 30) },
-            { strides: c.s, dilations: 1, pad: c.pad, inputShape: c.x },
-          ) as tf.Tensor,
+          tf
+            .engine()
+            .runKernel(
+              "DepthwiseConv2dNativeBackpropFilter",
+              { x: rand(c.x, i), dy: rand(info.outShape, i + 10) },
+              { strides: c.s, dilations: 1, pad: c.pad, filterShape: fs },
+            ) as tf.Tensor,
+          tf
+            .engine()
+            .runKernel(
+              "DepthwiseConv2dNativeBackpropInput",
+              { dy: rand(info.outShape, i + 20), filter: rand(fs, i + 30) },
+              { strides: c.s, dilations: 1, pad: c.pad, inputShape: c.x },
+            ) as tf.Tensor,
         ],
         1e-4,
         label,
@@ -64,7 +74,12 @@ describe("wasm MaxPoolGrad matches the cpu backend (tfjs-backend-wasm's own is w
         await expectWasmMatchesCpu(
           () =>
             tf.grads((x: tf.Tensor) =>
-              tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, c.f, c.s, c.pad), rand(tf.maxPool(x as tf.Tensor4D, c.f, c.s, c.pad).shape, 2))),
+              tf.sum(
+                tf.mul(
+                  tf.maxPool(x as tf.Tensor4D, c.f, c.s, c.pad),
+                  rand(tf.maxPool(x as tf.Tensor4D, c.f, c.s, c.pad).shape, 2),
+                ),
+              ),
             )(inputs()),
           1e-5,
           JSON.stringify(c),
@@ -108,7 +123,12 @@ describe("wasm UnsortedSegmentSum matches the cpu backend", () => {
   });
   it("int32 values", async () => {
     await expectWasmMatchesCpu(
-      () => tf.unsortedSegmentSum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], "int32"), tf.tensor1d([1, 1, 0], "int32"), 3),
+      () =>
+        tf.unsortedSegmentSum(
+          tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], "int32"),
+          tf.tensor1d([1, 1, 0], "int32"),
+          3,
+        ),
       0,
       "int32",
     );
@@ -116,15 +136,31 @@ describe("wasm UnsortedSegmentSum matches the cpu backend", () => {
   it("gather gradient (embedding lookup), axis 0 and 1, with repeated indices", async () => {
     await expectWasmMatchesCpu(
       () =>
-        tf.grads((table: tf.Tensor) => tf.sum(tf.square(tf.gather(table, tf.tensor2d([[0, 2, 2], [9, 2, 0]], [2, 3], "int32")))))([
-          rand([10, 4], 3),
-        ]),
+        tf.grads((table: tf.Tensor) =>
+          tf.sum(
+            tf.square(
+              tf.gather(
+                table,
+                tf.tensor2d(
+                  [
+                    [0, 2, 2],
+                    [9, 2, 0],
+                  ],
+                  [2, 3],
+                  "int32",
+                ),
+              ),
+            ),
+          ),
+        )([rand([10, 4], 3)]),
       1e-5,
       "gather axis 0",
     );
     await expectWasmMatchesCpu(
       () =>
-        tf.grads((x: tf.Tensor) => tf.sum(tf.square(tf.gather(x, tf.tensor1d([0, 2, 2, 5], "int32"), 1))))([rand([3, 6, 4], 4)]),
+        tf.grads((x: tf.Tensor) => tf.sum(tf.square(tf.gather(x, tf.tensor1d([0, 2, 2, 5], "int32"), 1))))([
+          rand([3, 6, 4], 4),
+        ]),
       1e-5,
       "gather axis 1",
     );
@@ -134,12 +170,30 @@ describe("wasm UnsortedSegmentSum matches the cpu backend", () => {
 describe("wasm Einsum matches the cpu backend", () => {
   beforeAll(setupBackends);
   const cases: Array<[string, number[][]]> = [
-    ["ij,jk->ik", [[3, 4], [4, 5]]],
-    ["bij,bjk->bik", [[2, 3, 4], [2, 4, 5]]],
+    [
+      "ij,jk->ik",
+      [
+        [3, 4],
+        [4, 5],
+      ],
+    ],
+    [
+      "bij,bjk->bik",
+      [
+        [2, 3, 4],
+        [2, 4, 5],
+      ],
+    ],
     ["i,j->ij", [[3], [4]]],
     ["ij->ji", [[3, 4]]],
     ["ij->j", [[3, 4]]],
-    ["bhqd,bhkd->bhqk", [[2, 2, 3, 4], [2, 2, 5, 4]]],
+    [
+      "bhqd,bhkd->bhqk",
+      [
+        [2, 2, 3, 4],
+        [2, 2, 5, 4],
+      ],
+    ],
   ];
   for (const [eq, shapes] of cases) {
     it(eq, async () => {
@@ -162,7 +216,8 @@ describe("wasm Einsum matches the cpu backend", () => {
     const b = rand([2, 4, 5], 2);
     const w = rand([2, 3, 5], 3);
     same(
-      () => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.einsum("bij,bjk->bik", x, y), w)))([a, b]),
+      () =>
+        tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.einsum("bij,bjk->bik", x, y), w)))([a, b]),
       () => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y), w)))([a, b]),
     );
     const m = rand([3, 4], 4);
@@ -209,7 +264,11 @@ describe("wasm BatchMatMul wrapper matches the cpu backend", () => {
   }
   it("gradients through matMul with a broadcast right-hand side (ViT dense layers)", async () => {
     await expectWasmMatchesCpu(
-      () => tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, w))))([rand([2, 5, 40], 1), rand([40, 30], 2)]),
+      () =>
+        tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, w))))([
+          rand([2, 5, 40], 1),
+          rand([40, 30], 2),
+        ]),
       1e-5,
       "broadcast grads",
     );

@@ -29,7 +29,10 @@ describe("one @tensorflow/tfjs-core instance", () => {
   it("the backends' peer version is the installed one", () => {
     const core = require("@tensorflow/tfjs-core/package.json") as { version: string };
     for (const p of ["@tensorflow/tfjs-backend-cpu", "@tensorflow/tfjs-backend-wasm"]) {
-      const pkg = require(`${p}/package.json`) as { version: string; peerDependencies: Record<string, string> };
+      const pkg = require(`${p}/package.json`) as {
+        version: string;
+        peerDependencies: Record<string, string>;
+      };
       expect(pkg.peerDependencies["@tensorflow/tfjs-core"]).toBe(core.version);
       expect(pkg.version).toBe(core.version);
     }

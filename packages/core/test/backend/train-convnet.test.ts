@@ -29,7 +29,15 @@ describe("a tiny convnet trains on wasm", () => {
     const x = tf.tensor4d(xs, [B, 8, 8, 1]);
     const y = tf.oneHot(tf.tensor1d(labels, "int32"), classes);
     const init = (shape: number[], seed: number, scale: number) =>
-      tf.variable(tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), seed).map((v) => v * scale), shape));
+      tf.variable(
+        tf.tensor(
+          randomValues(
+            shape.reduce((a, b) => a * b, 1),
+            seed,
+          ).map((v) => v * scale),
+          shape,
+        ),
+      );
     const w1 = init([3, 3, 1, 8], 2, 1);
     const w2 = init([3, 3, 8, 8], 3, 0.4);
     const wd = init([8, classes], 4, 1);

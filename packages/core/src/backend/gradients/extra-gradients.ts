@@ -14,17 +14,17 @@
  *   gradient is zero (as upstream already does for GreaterEqual).
  */
 import {
-  type GradConfig,
   BatchMatMul,
   type BatchMatMulAttrs,
   backend_util,
   broadcastTo,
   Einsum,
   type EinsumAttrs,
-  einsum,
   Equal,
-  getGradient,
+  einsum,
+  type GradConfig,
   Greater,
+  getGradient,
   Less,
   LessEqual,
   LogicalAnd,
@@ -32,8 +32,8 @@ import {
   LogicalOr,
   LogicalXor,
   matMul,
-  NotEqual,
   type NamedAttrMap,
+  NotEqual,
   registerGradient,
   reshape,
   sum,
@@ -89,7 +89,9 @@ export const einsumGradConfig: GradConfig = {
       const available = new Set([...out, ...others.join("")]);
       const keep = [...term].filter((c) => available.has(c)).join("");
       const grad =
-        others.length === 0 && keep === out ? g : einsum(`${[out, ...others].join(",")}->${keep}`, g, ...otherTensors);
+        others.length === 0 && keep === out
+          ? g
+          : einsum(`${[out, ...others].join(",")}->${keep}`, g, ...otherTensors);
       if (keep.length === term.length) return grad;
       // Indices only this operand has were summed away in the forward pass: broadcast back.
       const x = saved[k];
@@ -114,7 +116,9 @@ function zeroGrad(kernelName: string, inputs: string[]): GradConfig {
 }
 
 export const ZERO_GRAD_CONFIGS: GradConfig[] = [
-  ...[Greater, Less, LessEqual, Equal, NotEqual, LogicalAnd, LogicalOr, LogicalXor].map((k) => zeroGrad(k, ["a", "b"])),
+  ...[Greater, Less, LessEqual, Equal, NotEqual, LogicalAnd, LogicalOr, LogicalXor].map((k) =>
+    zeroGrad(k, ["a", "b"]),
+  ),
   zeroGrad(LogicalNot, ["x"]),
 ];
 

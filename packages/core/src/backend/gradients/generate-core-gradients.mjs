@@ -12,8 +12,8 @@
  * Usage (from packages/core): node src/backend/gradients/generate-core-gradients.mjs
  */
 import fs from "node:fs";
-import path from "node:path";
 import { createRequire } from "node:module";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -32,12 +32,30 @@ function tsSource(jsFile) {
 
 /** Names that the gradients import from tfjs-core internals, provided by ./internal-ops.ts. */
 const INTERNAL = new Set([
-  "ENGINE", "conv2DBackpropFilter", "conv2DBackpropInput", "maxPoolGrad", "maxPool3dGrad", "avgPoolGrad",
-  "avgPool3dGrad", "depthwiseConv2dNativeBackpropInput", "depthwiseConv2dNativeBackpropFilter",
-  "localResponseNormalizationBackprop", "conv3DBackpropInput", "conv3DBackpropFilter", "parseAxisParam",
-  "parseSliceParams", "SELU_SCALE", "SELU_SCALEALPHA", "getReductionAxes", "assertAndGetBroadcastShape",
-  "getAxesPermutation", "getUndoAxesPermutation", "computeOutAndReduceShapes", "tupleValuesAreOne",
-  "conv_util", "axis_util",
+  "ENGINE",
+  "conv2DBackpropFilter",
+  "conv2DBackpropInput",
+  "maxPoolGrad",
+  "maxPool3dGrad",
+  "avgPoolGrad",
+  "avgPool3dGrad",
+  "depthwiseConv2dNativeBackpropInput",
+  "depthwiseConv2dNativeBackpropFilter",
+  "localResponseNormalizationBackprop",
+  "conv3DBackpropInput",
+  "conv3DBackpropFilter",
+  "parseAxisParam",
+  "parseSliceParams",
+  "SELU_SCALE",
+  "SELU_SCALEALPHA",
+  "getReductionAxes",
+  "assertAndGetBroadcastShape",
+  "getAxesPermutation",
+  "getUndoAxesPermutation",
+  "computeOutAndReduceShapes",
+  "tupleValuesAreOne",
+  "conv_util",
+  "axis_util",
 ]);
 /** Namespaces that are public in tfjs-core. */
 const PUBLIC_NS = new Set(["util", "broadcast_util"]);
@@ -128,11 +146,17 @@ const header = `/**
 // @ts-nocheck -- upstream type-checks this code without strictNullChecks/strictFunctionTypes.
 // biome-ignore-all lint: generated code, kept as close to upstream as possible
 `;
-const importCore = `import {\n${[...coreValues].sort().map((n) => `  ${n},`).join("\n")}\n${[...coreTypes]
+const importCore = `import {\n${[...coreValues]
+  .sort()
+  .map((n) => `  ${n},`)
+  .join("\n")}\n${[...coreTypes]
   .sort()
   .map((n) => `  type ${n},`)
   .join("\n")}\n} from "@tensorflow/tfjs-core";\n`;
-const importInternal = `import {\n${[...internals].sort().map((n) => `  ${n},`).join("\n")}\n} from "./internal-ops.js";\n`;
+const importInternal = `import {\n${[...internals]
+  .sort()
+  .map((n) => `  ${n},`)
+  .join("\n")}\n} from "./internal-ops.js";\n`;
 const upstreamType = `
 /** GradConfig with a method-style (bivariant) gradFunc, as upstream's non-strict build checks it. */
 interface UpstreamGradConfig {
@@ -146,5 +170,8 @@ interface UpstreamGradConfig {
 const list = `\n/** Every gradient of tfjs-core, in the order of its register_all_gradients.ts. */\nexport const CORE_GRAD_CONFIGS: GradConfig[] = [\n${order
   .map((n) => `  ${n},`)
   .join("\n")}\n];\n`;
-fs.writeFileSync(path.join(here, "core-gradients.ts"), `${header}${importCore}${importInternal}${upstreamType}\n${out.join("\n")}${list}`);
+fs.writeFileSync(
+  path.join(here, "core-gradients.ts"),
+  `${header}${importCore}${importInternal}${upstreamType}\n${out.join("\n")}${list}`,
+);
 console.log(`wrote core-gradients.ts: ${units.size} files, ${order.length} configs`);

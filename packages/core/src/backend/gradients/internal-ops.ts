@@ -67,7 +67,11 @@ export function conv2DBackpropInput(
   dataFormat: "NHWC" | "NCHW" = "NHWC",
   dimRoundingMode?: Rounding,
 ): Tensor4D {
-  return run(Conv2DBackpropInput, { dy, filter }, { strides, pad, dataFormat, dimRoundingMode, inputShape: xShape });
+  return run(
+    Conv2DBackpropInput,
+    { dy, filter },
+    { strides, pad, dataFormat, dimRoundingMode, inputShape: xShape },
+  );
 }
 
 export function depthwiseConv2dNativeBackpropFilter(
@@ -79,7 +83,11 @@ export function depthwiseConv2dNativeBackpropFilter(
   dilations: Pair = [1, 1],
   dimRoundingMode?: Rounding,
 ): Tensor4D {
-  return run(DepthwiseConv2dNativeBackpropFilter, { x, dy }, { strides, pad, dimRoundingMode, dilations, filterShape });
+  return run(
+    DepthwiseConv2dNativeBackpropFilter,
+    { x, dy },
+    { strides, pad, dimRoundingMode, dilations, filterShape },
+  );
 }
 
 export function depthwiseConv2dNativeBackpropInput(
@@ -110,7 +118,13 @@ export function maxPoolGrad(
   return run(MaxPoolGrad, { dy, input, output }, { filterSize, strides, pad, dimRoundingMode });
 }
 
-export function avgPoolGrad(dy: Tensor4D, input: Tensor4D, filterSize: Pair, strides: Pair, pad: Pad): Tensor4D {
+export function avgPoolGrad(
+  dy: Tensor4D,
+  input: Tensor4D,
+  filterSize: Pair,
+  strides: Pair,
+  pad: Pad,
+): Tensor4D {
   return run(AvgPoolGrad, { dy, input }, { filterSize, strides, pad });
 }
 

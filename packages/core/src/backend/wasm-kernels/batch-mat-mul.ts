@@ -33,7 +33,13 @@ export function setOriginalBatchMatMul(kernelFunc: KernelFunc): void {
   original = kernelFunc;
 }
 
-function runOriginal(backend: BackendWasm, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean) {
+function runOriginal(
+  backend: BackendWasm,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+) {
   if (original === undefined) throw new Error("selfsup: the wasm BatchMatMul kernel was not found");
   return original({ inputs: { a, b }, backend, attrs: { transposeA, transposeB } }) as TensorInfo;
 }
@@ -56,7 +62,8 @@ function copyMatrices(
   const s = heapIndex(backend, src) + first * rows * cols;
   const d = heapIndex(backend, out);
   if (transposed) {
-    for (let i = 0; i < count; i++) swapOuterInner(heap, s + i * rows * cols, heap, d + i * rows * cols, rows, 1, cols);
+    for (let i = 0; i < count; i++)
+      swapOuterInner(heap, s + i * rows * cols, heap, d + i * rows * cols, rows, 1, cols);
   } else {
     heap.copyWithin(d, s, s + count * rows * cols);
   }
@@ -114,7 +121,10 @@ export function batchMatMulWasm(args: Args): TensorInfo {
   if (batchB === 1) {
     // One XNNPACK matmul: [batchA * M, K] x [K, N].
     const a2 = { dataId: A.dataId, shape: [1, batchA * M, K], dtype: A.dtype };
-    const b2 = bb !== undefined ? { dataId: bb.dataId, shape: [1, K, N], dtype: bb.dtype } : { dataId: b.dataId, shape: [1, K, N], dtype: b.dtype };
+    const b2 =
+      bb !== undefined
+        ? { dataId: bb.dataId, shape: [1, K, N], dtype: bb.dtype }
+        : { dataId: b.dataId, shape: [1, K, N], dtype: b.dtype };
     const out = runOriginal(backend, a2, b2, false, false);
     disposeAll(backend, aa, bb);
     return { dataId: out.dataId, shape: outShape, dtype: out.dtype };

@@ -79,8 +79,25 @@ export function conv2DBackpropFilterWasm(args: {
     dy = transpose(backend, dy, [0, 2, 3, 1]);
   }
   const xShape = x.shape as [number, number, number, number];
-  const info = backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad, dimRoundingMode, false, "channelsLast");
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: OH, outWidth: OW, outChannels: Co } = info;
+  const info = backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  const {
+    batchSize: B,
+    inHeight: H,
+    inWidth: W,
+    inChannels: Ci,
+    outHeight: OH,
+    outWidth: OW,
+    outChannels: Co,
+  } = info;
   const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;

@@ -43,7 +43,14 @@ interface PhaseAxis {
   padAfter: number;
 }
 
-function phaseAxis(phase: number, stride: number, inSize: number, outSize: number, k: number, pad: number): PhaseAxis {
+function phaseAxis(
+  phase: number,
+  stride: number,
+  inSize: number,
+  outSize: number,
+  k: number,
+  pad: number,
+): PhaseAxis {
   const count = Math.ceil((inSize - phase) / stride);
   const tap0 = (((phase + pad) % stride) + stride) % stride;
   const taps = tap0 < k ? Math.ceil((k - tap0) / stride) : 0;
@@ -87,7 +94,15 @@ export function conv2DBackpropInputWasm(args: {
     false,
     "channelsLast",
   );
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Ci, outHeight: OH, outWidth: OW, outChannels: Co } = info;
+  const {
+    batchSize: B,
+    inHeight: H,
+    inWidth: W,
+    inChannels: Ci,
+    outHeight: OH,
+    outWidth: OW,
+    outChannels: Co,
+  } = info;
   const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
   const single = sh === 1 && sw === 1;
   const dx = single ? undefined : backend.makeOutput([B, H, W, Ci], "float32");

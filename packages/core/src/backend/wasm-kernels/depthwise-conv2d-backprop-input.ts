@@ -36,7 +36,15 @@ export function depthwiseConv2dNativeBackpropInputWasm(args: {
     dimRoundingMode,
     true,
   );
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
+  const {
+    batchSize: B,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: OH,
+    outWidth: OW,
+    outChannels: CO,
+  } = info;
   const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
   const { dilationHeight: dh, dilationWidth: dw } = info;
   const pt = info.padInfo.top;

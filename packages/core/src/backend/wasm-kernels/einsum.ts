@@ -16,12 +16,20 @@ import {
 } from "@tensorflow/tfjs-core";
 import { type BackendWasm, disposeAll, reshape, runWasmKernel, transpose } from "./kernel-utils.js";
 
-export function einsumWasm(args: { inputs: TensorInfo[]; backend: BackendWasm; attrs: EinsumAttrs }): TensorInfo {
+export function einsumWasm(args: {
+  inputs: TensorInfo[];
+  backend: BackendWasm;
+  attrs: EinsumAttrs;
+}): TensorInfo {
   const { inputs, backend, attrs } = args;
   const tensors = inputs;
   const { allDims, summedDims, idDims } = backend_util.decodeEinsumEquation(attrs.equation, tensors.length);
   // checkEinsumDimSizes reads only .shape, which TensorInfo has.
-  backend_util.checkEinsumDimSizes(allDims.length, idDims, tensors as unknown as Parameters<typeof backend_util.checkEinsumDimSizes>[2]);
+  backend_util.checkEinsumDimSizes(
+    allDims.length,
+    idDims,
+    tensors as unknown as Parameters<typeof backend_util.checkEinsumDimSizes>[2],
+  );
   const { path, steps } = backend_util.getEinsumComputePath(summedDims, idDims);
 
   let out: TensorInfo | null = null;
@@ -29,7 +37,10 @@ export function einsumWasm(args: { inputs: TensorInfo[]; backend: BackendWasm; a
   const owned: TensorInfo[] = [];
   for (let i = 0; i < steps.length; ++i) {
     for (const idTerm of steps[i]) {
-      const { permutationIndices: perm, expandDims } = backend_util.getEinsumPermutation(numDimsRemaining, idDims[idTerm]);
+      const { permutationIndices: perm, expandDims } = backend_util.getEinsumPermutation(
+        numDimsRemaining,
+        idDims[idTerm],
+      );
       let x: TensorInfo = tensors[idTerm];
       if (!backend_util.isIdentityPermutation(perm)) {
         x = transpose(backend, x, perm);
@@ -50,7 +61,12 @@ export function einsumWasm(args: { inputs: TensorInfo[]; backend: BackendWasm; a
     }
     if (i < steps.length - 1) {
       if (path[i] >= 0 && out !== null) {
-        out = runWasmKernel(backend, "Sum", { x: out }, { axis: path[i] - (allDims.length - numDimsRemaining), keepDims: false });
+        out = runWasmKernel(
+          backend,
+          "Sum",
+          { x: out },
+          { axis: path[i] - (allDims.length - numDimsRemaining), keepDims: false },
+        );
         owned.push(out);
       }
       numDimsRemaining--;

@@ -5,8 +5,8 @@
  */
 import { getKernel, type KernelConfig, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
 import { registerTrainingGradients } from "../gradients/index.js";
-import { conv2DBackpropFilterConfig } from "./conv2d-backprop-filter.js";
 import { batchMatMulConfig, setOriginalBatchMatMul } from "./batch-mat-mul.js";
+import { conv2DBackpropFilterConfig } from "./conv2d-backprop-filter.js";
 import { conv2DBackpropInputConfig } from "./conv2d-backprop-input.js";
 import { depthwiseConv2dNativeBackpropFilterConfig } from "./depthwise-conv2d-backprop-filter.js";
 import { depthwiseConv2dNativeBackpropInputConfig } from "./depthwise-conv2d-backprop-input.js";

@@ -25,7 +25,8 @@ export function runWasmKernel(
   const config = getKernel(kernelName, "wasm");
   if (config == null) throw new Error(`selfsup: kernel '${kernelName}' is not registered for backend 'wasm'`);
   const out = config.kernelFunc({ inputs, backend, attrs: attrs as NamedAttrMap });
-  if (Array.isArray(out)) throw new Error(`selfsup: kernel '${kernelName}' returned ${out.length} outputs, expected 1`);
+  if (Array.isArray(out))
+    throw new Error(`selfsup: kernel '${kernelName}' returned ${out.length} outputs, expected 1`);
   return out;
 }
 

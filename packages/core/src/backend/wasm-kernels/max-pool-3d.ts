@@ -16,7 +16,11 @@ import {
 } from "@tensorflow/tfjs-core";
 import { type BackendWasm, f32View } from "./kernel-utils.js";
 
-export function maxPool3DWasm(args: { inputs: MaxPool3DInputs; backend: BackendWasm; attrs: MaxPool3DAttrs }): TensorInfo {
+export function maxPool3DWasm(args: {
+  inputs: MaxPool3DInputs;
+  backend: BackendWasm;
+  attrs: MaxPool3DAttrs;
+}): TensorInfo {
   const { inputs, backend, attrs } = args;
   const input = inputs.x as TensorInfo;
   const { filterSize, strides, pad, dimRoundingMode, dataFormat } = attrs;
