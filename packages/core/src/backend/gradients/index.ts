@@ -13,8 +13,10 @@ import { registerExtraGradients } from "./extra-gradients.js";
 
 /**
  * Registers every tfjs-core gradient that is not registered yet (so a gradient registered earlier,
- * e.g. by `@tensorflow/tfjs` or `@tensorflow/tfjs-node`, is kept). Idempotent: returns the kernel
- * names it registered by this call, empty on later calls.
+ * e.g. by `@tensorflow/tfjs` or `@tensorflow/tfjs-node`, is kept), then selfsup's fixes and
+ * additions (extra-gradients.ts: BatchMatMul with broadcasting, Einsum, comparisons), which every
+ * caller wants too. Idempotent: returns the kernel names it registered by this call, empty on
+ * later calls.
  */
 export function registerCoreGradients(): string[] {
   const added: string[] = [];
@@ -23,13 +25,8 @@ export function registerCoreGradients(): string[] {
     registerGradient(config);
     added.push(config.kernelName);
   }
-  return added;
+  return [...added, ...registerExtraGradients()];
 }
 
-/**
- * All gradients selfsup training needs: tfjs-core's own (registerCoreGradients) plus the fixes and
- * additions of extra-gradients.ts. Idempotent.
- */
-export function registerTrainingGradients(): string[] {
-  return [...registerCoreGradients(), ...registerExtraGradients()];
-}
+/** The same as registerCoreGradients: every gradient selfsup training needs. */
+export const registerTrainingGradients: () => string[] = registerCoreGradients;
