@@ -12,6 +12,12 @@ export const convNetOptions = z.object({
   width: z.number().int().positive().default(32),
   /** Stride of each 3x3 conv block; its length is the number of blocks (default [2, 2, 2]: 28 -> 14 -> 7 -> 4). */
   strides: z.array(z.number().int().min(1).max(4)).min(1).max(6).default([2, 2, 2]),
+  /**
+   * How the last feature map becomes a vector: "avg" (global average pooling, the SSL default:
+   * translation-invariant, outputDim = channels) or "flatten" (keeps where each feature fired,
+   * outputDim = channels·h·w; a supervised classifier on digits learns much faster with it).
+   */
+  pool: z.enum(["avg", "flatten"]).default("avg"),
 });
 export type ConvNetOptions = z.output<typeof convNetOptions>;
 
@@ -48,7 +54,8 @@ class ConvBlock extends Module {
  * conv3x3 -> BN -> ReLU with channels width·2^i, downsampling by stride 2 in every block
  * (cheaper than pooling, and on the wasm backend every conv is the dominant cost: a stride-1
  * first block would make the net ~3x slower for little gain on digits), then global average
- * pooling to a vector of outputDim = width·2^(blocks-1) (128 by default).
+ * pooling to a vector of outputDim = width·2^(blocks-1) (128 by default), or the flattened map
+ * with `pool: "flatten"`.
  * Input [B, H, W, C] floats, output [B, outputDim].
  */
 export class ConvNet extends Module implements FeatureModule {
@@ -62,12 +69,17 @@ export class ConvNet extends Module implements FeatureModule {
   ) {
     super();
     let channels = input.channels;
+    let height = input.height;
+    let width = input.width;
     options.strides.forEach((stride, i) => {
       const out = options.width * 2 ** i;
       this.blocks.push(this.addModule(`block${i + 1}`, new ConvBlock(channels, out, stride, rng)));
       channels = out;
+      // "same" padding: each block maps a side of n to ceil(n / stride)
+      height = Math.ceil(height / stride);
+      width = Math.ceil(width / stride);
     });
-    this.outputDim = channels;
+    this.outputDim = options.pool === "flatten" ? channels * height * width : channels;
   }
 
   forward(x: tf.Tensor): tf.Tensor {
@@ -75,7 +87,7 @@ export class ConvNet extends Module implements FeatureModule {
     return tf.tidy(() => {
       let h = x;
       for (const block of this.blocks) h = block.forward(h);
-      return tf.mean(h, [1, 2]);
+      return this.options.pool === "flatten" ? tf.reshape(h, [h.shape[0]!, -1]) : tf.mean(h, [1, 2]);
     });
   }
 
