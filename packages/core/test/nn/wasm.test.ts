@@ -40,7 +40,9 @@ function outputs(make: () => FeatureModule, input: () => tf.Tensor, withGrads: b
   if (withGrads) {
     const vars = m.trainableVariables();
     const { value, grads: g } = tf.variableGrads(() => tf.sum(tf.square(m.forward(x))) as tf.Scalar, vars);
-    grads = vars.map((v) => g[v.name]!.dataSync() as Float32Array);
+    // Variables off the forward path (text-transformer's mask_token without a mask) have no
+    // gradient on any backend; compare the ones that do (the same set on cpu and wasm).
+    grads = vars.filter((v) => g[v.name] !== undefined).map((v) => g[v.name]!.dataSync() as Float32Array);
     value.dispose();
     tf.dispose(g);
   }
