@@ -68,7 +68,7 @@ const supervisedSection: BenchSection = {
       return;
     }
     const r = await runSupervisedBench({
-      epochs: ctx.args.epochs ?? (ctx.args.quick ? 2 : 10),
+      epochs: ctx.args.epochs ?? (ctx.args.quick ? 1 : 3),
       trainLimit: ctx.args.quick ? 2000 : undefined,
       log: (line) => ctx.write(`  ${line}`),
       progressEvery: 50,
