@@ -45,6 +45,8 @@ interface Built {
   opts: Omit<Options, "width" | "height">;
   points: number;
   logOk: boolean;
+  /** Largest x drawn (in the series' own units), for tests. */
+  xMax: number;
 }
 
 function build(props: ChartProps): Built {
@@ -124,11 +126,20 @@ function build(props: ChartProps): Built {
         ticks: { stroke: gridColor },
         font,
         size: 56,
-        values: (_u, vals) => vals.map((v) => fmtNumber(v, 3)),
+        values: (_u, vals) => vals.map((v) => (v === null ? "" : fmtNumber(v, 3))),
+        // On a log scale keep only the decades: 2..9 x 10^k would grid the chart into stripes.
+        ...(props.logY && logOk
+          ? {
+              filter: (_u: uPlot, splits: number[]) =>
+                splits.map((v) => (Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9 ? v : null)),
+            }
+          : {}),
       },
     ],
   };
-  return { data, opts, points, logOk };
+  let xMax = Number.NEGATIVE_INFINITY;
+  for (const s of series) if (s.xs.length) xMax = Math.max(xMax, s.xs[s.xs.length - 1]);
+  return { data, opts, points, logOk, xMax };
 }
 
 export function Chart(props: ChartProps) {
@@ -211,6 +222,7 @@ export function Chart(props: ChartProps) {
         aria-label={`${props.label}: ${built.points} points`}
         data-testid="chart"
         data-points={built.points}
+        data-x-max={Number.isFinite(built.xMax) ? built.xMax : undefined}
         style={{ minHeight: height }}
       />
       <div ref={readout} className="note mono" aria-live="off" style={{ minHeight: 16, fontSize: 11.5 }} />

@@ -10,19 +10,21 @@ import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { type KeyboardEvent, type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import {
+  COUNT_QUERY,
   DEFAULT_COLUMNS,
   defaultColumns,
+  FACETS_QUERY,
   type Facets,
   type InitialRuns,
-  META_QUERY,
   PAGE,
   RUNS_QUERY,
+  type RunCountData,
   type RunRow,
-  type RunsMetaData,
   type RunsPageData,
   readState,
   requestKeyOf,
   STATUSES,
+  summaryKeysOf,
   toVariables,
   type ViewState,
 } from "../lib/runs-view";
@@ -153,7 +155,11 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
   );
 
   // Columns: from localStorage after mount (the server render uses the defaults).
-  const [columnIds, setColumnIds] = useState<string[]>(() => defaultColumns(initial?.meta.facets));
+  const [columnIds, setColumnIds] = useState<string[]>(() =>
+    defaultColumns(summaryKeysOf(initial?.page.runs.edges.map((e) => e.node) ?? [])),
+  );
+  // Whether the default columns already know the summary keys (from the server's first page).
+  const columnsDefaulted = useRef((initial?.page.runs.edges.length ?? 0) > 0);
   const [columnsLoaded, setColumnsLoaded] = useState(false);
   useEffect(() => {
     try {
@@ -170,20 +176,12 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
   };
 
   const filterKey = JSON.stringify(filter);
-  const meta = useGql<RunsMetaData>(
-    META_QUERY,
+  const runCount = useGql<RunCountData>(
+    COUNT_QUERY,
     { filter },
-    { initial: initial && initial.filterKey === filterKey ? initial.meta : undefined },
+    { initial: initial && initial.filterKey === filterKey ? { runCount: initial.runCount } : undefined },
   );
-  const facets = meta.data?.facets;
-
-  // Add the first summary keys as columns the first time we learn them, unless the user chose.
-  useEffect(() => {
-    if (!columnsLoaded || !facets) return;
-    if (localStorage.getItem(COLUMNS_KEY) !== null) return;
-    const extra = defaultColumns(facets);
-    setColumnIds((ids) => [...ids, ...extra.filter((e) => !ids.includes(e))]);
-  }, [columnsLoaded, facets]);
+  const facets = useGql<{ facets: Facets }>(FACETS_QUERY, undefined).data?.facets;
 
   const columns = useMemo(() => columnIds.map(columnFor).filter((c): c is Column => c !== null), [columnIds]);
   const statsKeys = useMemo(
@@ -271,6 +269,15 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
       });
   }, [fetchPage, pageInfo]);
 
+  // Without a server-rendered page, default the summary columns once the first rows arrive
+  // (unless the user chose columns).
+  useEffect(() => {
+    if (!columnsLoaded || columnsDefaulted.current || rows.length === 0) return;
+    columnsDefaulted.current = true;
+    if (localStorage.getItem(COLUMNS_KEY) !== null) return;
+    setColumnIds(defaultColumns(summaryKeysOf(rows)));
+  }, [columnsLoaded, rows]);
+
   // ------------------------------------------------ virtual rows
   const scrollRef = useRef<HTMLDivElement>(null);
   const count = rows.length + (pageInfo.hasNextPage ? 1 : 0);
@@ -353,7 +360,7 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
   };
 
   const template = `36px ${columns.map((c) => `${c.width}px`).join(" ")}`;
-  const total = meta.data?.runCount;
+  const total = runCount.data?.runCount;
 
   return (
     <section aria-label="Runs">
@@ -490,10 +497,7 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
                           title={run.name}
                           prefetch={false}
                         >
-                          {/* Element Timing: the bench reads when the first row was painted. */}
-                          <span {...(item.index === 0 ? { elementtiming: "first-run-row" } : {})}>
-                            {run.name}
-                          </span>
+                          {run.name}
                         </Link>
                       ) : (
                         c.render(run)

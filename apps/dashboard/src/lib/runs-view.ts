@@ -53,9 +53,11 @@ query Runs($filter: RunFilter, $orderBy: RunOrder, $first: Int, $after: String, 
   }
 }`;
 
-export const META_QUERY = `
-query RunsMeta($filter: RunFilter) {
-  runCount(filter: $filter)
+export const COUNT_QUERY = `query RunCount($filter: RunFilter) { runCount(filter: $filter) }`;
+
+/** Values for the filter menus and column picker; not needed to draw the first rows. */
+export const FACETS_QUERY = `
+query Facets {
   facets {
     methods { value count } families { value count } datasets { value count } backbones { value count }
     statuses { value count } tags { value count } summaryKeys metricKeys
@@ -64,9 +66,16 @@ query RunsMeta($filter: RunFilter) {
 
 export const DEFAULT_COLUMNS = ["name", "status", "method", "dataset", "backbone", "created", "duration"];
 
-/** Default columns plus the first summary keys the store knows (sortable headline numbers). */
-export function defaultColumns(facets: Facets | undefined): string[] {
-  return [...DEFAULT_COLUMNS, ...(facets?.summaryKeys ?? []).slice(0, 3).map((k) => `summary:${k}`)];
+/** The summary keys present in some rows, sorted. */
+export function summaryKeysOf(rows: readonly RunRow[]): string[] {
+  const keys = new Set<string>();
+  for (const r of rows) for (const k of Object.keys(r.summary)) keys.add(k);
+  return [...keys].sort();
+}
+
+/** Default columns plus the first three summary keys of the first page (sortable headline numbers). */
+export function defaultColumns(summaryKeys: readonly string[]): string[] {
+  return [...DEFAULT_COLUMNS, ...summaryKeys.slice(0, 3).map((k) => `summary:${k}`)];
 }
 
 export interface ViewState {
@@ -132,15 +141,14 @@ export interface RunsPageData {
   runs: { edges: Array<{ node: RunRow }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
 }
 
-export interface RunsMetaData {
+export interface RunCountData {
   runCount: number;
-  facets: Facets;
 }
 
 /** The first page as the server rendered it. */
 export interface InitialRuns {
   key: string;
   page: RunsPageData;
-  meta: RunsMetaData;
+  runCount: number;
   filterKey: string;
 }

@@ -7,11 +7,11 @@
  */
 import type { ApolloServer } from "@apollo/server";
 import {
+  COUNT_QUERY,
   type InitialRuns,
-  META_QUERY,
   PAGE,
   RUNS_QUERY,
-  type RunsMetaData,
+  type RunCountData,
   type RunsPageData,
   readState,
   requestKeyOf,
@@ -70,7 +70,7 @@ export async function initialRunsPage(
       // graphql-js builds null-prototype objects; React passes only plain ones to the client.
       return JSON.parse(JSON.stringify(res.body.singleResult.data)) as T;
     };
-    const [page, meta] = await Promise.all([
+    const [page, count] = await Promise.all([
       run<RunsPageData>(RUNS_QUERY, {
         filter,
         orderBy,
@@ -79,10 +79,15 @@ export async function initialRunsPage(
         statsKeys: [],
         withStats: false,
       }),
-      run<RunsMetaData>(META_QUERY, { filter }),
+      run<RunCountData>(COUNT_QUERY, { filter }),
     ]);
-    if (!page || !meta) return null;
-    return { key: requestKeyOf(filter, orderBy, []), page, meta, filterKey: JSON.stringify(filter) };
+    if (!page || !count) return null;
+    return {
+      key: requestKeyOf(filter, orderBy, []),
+      page,
+      runCount: count.runCount,
+      filterKey: JSON.stringify(filter),
+    };
   } catch {
     return null;
   }
