@@ -2,19 +2,20 @@
  * @selfsup/core — the plugin API, registry, backends, modules, augmentations, datasets, trainer,
  * checkpoints and evaluation that every selfsup method builds on.
  */
-export * from "./tf.js";
-export * from "./rng.js";
-export * from "./plugin/types.js";
-export * from "./plugin/define-plugin.js";
-export * from "./plugin/registry.js";
-export * from "./plugin/discover.js";
-export * from "./backend/init-backend.js";
-export { registerCoreGradients } from "./backend/gradients/index.js";
-export * from "./nn/index.js";
-export * from "./nn/builtins.js";
+
 export * from "./augment/index.js";
-export * from "./data/index.js";
-export * from "./train/index.js";
-export * from "./checkpoint/index.js";
-export * from "./eval/index.js";
+export { registerCoreGradients } from "./backend/gradients/index.js";
+export * from "./backend/init-backend.js";
 export * from "./builtin-plugin.js";
+export * from "./checkpoint/index.js";
+export * from "./data/index.js";
+export * from "./eval/index.js";
+export * from "./nn/builtins.js";
+export * from "./nn/index.js";
+export * from "./plugin/define-plugin.js";
+export * from "./plugin/discover.js";
+export * from "./plugin/registry.js";
+export * from "./plugin/types.js";
+export * from "./rng.js";
+export * from "./tf.js";
+export * from "./train/index.js";

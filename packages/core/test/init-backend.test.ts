@@ -14,7 +14,7 @@ describe("initBackend", () => {
     const skipped = report.attempts.filter((a) => !a.ok).map((a) => a.backend);
     expect(skipped).toEqual(["tensorflow-gpu", "tensorflow"]);
     expect(report.attempts[0]!.reason).toMatch(/@tensorflow\/tfjs-node-gpu is not installed/);
-    expect(formatBackendReport(report)).toMatch(/chosen  wasm/);
+    expect(formatBackendReport(report)).toMatch(/chosen {2}wasm/);
     expect(currentBackend()).toBe(report);
   });
 
@@ -27,10 +27,14 @@ describe("initBackend", () => {
 
   it("refuses an unknown SELFSUP_BACKEND naming the allowed ones", async () => {
     process.env.SELFSUP_BACKEND = "cuda";
-    await expect(initBackend()).rejects.toThrow(/SELFSUP_BACKEND="cuda".*auto, tensorflow-gpu, tensorflow, wasm, cpu/);
+    await expect(initBackend()).rejects.toThrow(
+      /SELFSUP_BACKEND="cuda".*auto, tensorflow-gpu, tensorflow, wasm, cpu/,
+    );
   });
 
   it("an explicit native request fails clearly when the package is absent", async () => {
-    await expect(initBackend("tensorflow")).rejects.toThrow(/tensorflow: @tensorflow\/tfjs-node is not installed/);
+    await expect(initBackend("tensorflow")).rejects.toThrow(
+      /tensorflow: @tensorflow\/tfjs-node is not installed/,
+    );
   });
 });

@@ -42,12 +42,15 @@ async function tryNative(pkg: string): Promise<string | undefined> {
     return undefined;
   } catch (err) {
     const msg = (err as Error).message ?? String(err);
-    if (/Cannot find (package|module)|Could not resolve|ERR_MODULE_NOT_FOUND/.test(msg)) return `${pkg} is not installed`;
+    if (/Cannot find (package|module)|Could not resolve|ERR_MODULE_NOT_FOUND/.test(msg))
+      return `${pkg} is not installed`;
     return `${pkg} failed to load: ${msg.split("\n")[0]}`;
   }
 }
 
-async function activate(backend: BackendName): Promise<{ ok: boolean; reason: string; extraKernels: string[] }> {
+async function activate(
+  backend: BackendName,
+): Promise<{ ok: boolean; reason: string; extraKernels: string[] }> {
   switch (backend) {
     case "tensorflow-gpu":
     case "tensorflow": {
@@ -56,7 +59,11 @@ async function activate(backend: BackendName): Promise<{ ok: boolean; reason: st
       if (missing) return { ok: false, reason: missing, extraKernels: [] };
       const ok = await tf.setBackend("tensorflow");
       return ok
-        ? { ok, reason: `${pkg} loaded (libtensorflow ${backend === "tensorflow-gpu" ? "with CUDA" : "native CPU"})`, extraKernels: [] }
+        ? {
+            ok,
+            reason: `${pkg} loaded (libtensorflow ${backend === "tensorflow-gpu" ? "with CUDA" : "native CPU"})`,
+            extraKernels: [],
+          }
         : { ok, reason: `${pkg} loaded but the tensorflow backend did not initialise`, extraKernels: [] };
     }
     case "wasm": {
@@ -74,7 +81,11 @@ async function activate(backend: BackendName): Promise<{ ok: boolean; reason: st
     case "cpu": {
       await import("@tensorflow/tfjs-backend-cpu");
       const ok = await tf.setBackend("cpu");
-      return { ok, reason: ok ? "pure JavaScript backend (slow; fallback)" : "cpu backend did not initialise", extraKernels: [] };
+      return {
+        ok,
+        reason: ok ? "pure JavaScript backend (slow; fallback)" : "cpu backend did not initialise",
+        extraKernels: [],
+      };
     }
   }
 }
@@ -97,7 +108,13 @@ export async function initBackend(request: BackendRequest = "auto"): Promise<Bac
       await tf.ready();
       // tfjs-core alone registers no gradient function; training needs them on every backend.
       registerCoreGradients();
-      current = { requested: request, backend, tfBackend: tf.getBackend(), attempts, extraKernels: r.extraKernels };
+      current = {
+        requested: request,
+        backend,
+        tfBackend: tf.getBackend(),
+        attempts,
+        extraKernels: r.extraKernels,
+      };
       return current;
     }
   }

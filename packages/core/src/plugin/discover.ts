@@ -75,7 +75,9 @@ async function nodeModulesDirs(root: string): Promise<string[]> {
   return dirs;
 }
 
-export async function findPlugins(root: string): Promise<{ found: FoundPlugin[]; failures: PluginFailure[] }> {
+export async function findPlugins(
+  root: string,
+): Promise<{ found: FoundPlugin[]; failures: PluginFailure[] }> {
   const found: FoundPlugin[] = [];
   const failures: PluginFailure[] = [];
   const seen = new Set<string>();
@@ -98,10 +100,19 @@ export async function findPlugins(root: string): Promise<{ found: FoundPlugin[];
       if (!pkg.selfsup) continue;
       const name = pkg.name ?? path.basename(real);
       if (typeof pkg.selfsup.plugin !== "string") {
-        failures.push({ packageName: name, dir: real, error: `package.json "selfsup.plugin" must be a path to the plugin module` });
+        failures.push({
+          packageName: name,
+          dir: real,
+          error: `package.json "selfsup.plugin" must be a path to the plugin module`,
+        });
         continue;
       }
-      found.push({ packageName: name, version: pkg.version ?? "0.0.0", dir: real, module: path.resolve(real, pkg.selfsup.plugin) });
+      found.push({
+        packageName: name,
+        version: pkg.version ?? "0.0.0",
+        dir: real,
+        module: path.resolve(real, pkg.selfsup.plugin),
+      });
     }
   }
   found.sort((a, b) => a.packageName.localeCompare(b.packageName));

@@ -42,7 +42,8 @@ export function formatZodError(error: z.ZodError, where: string, input?: unknown
     let got = "";
     if (input !== undefined) {
       let v: unknown = input;
-      for (const key of issue.path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[key] : undefined;
+      for (const key of issue.path)
+        v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[key] : undefined;
       if (v !== undefined) got = ` (got ${JSON.stringify(v)})`;
     }
     return `  ${path}: ${issue.message}${got}`;
@@ -63,7 +64,12 @@ export class Registry {
    * mismatch throws before anything of the plugin is added.
    */
   register(plugin: Plugin): void {
-    if (!plugin || typeof plugin !== "object" || typeof plugin.name !== "string" || plugin.name.length === 0) {
+    if (
+      !plugin ||
+      typeof plugin !== "object" ||
+      typeof plugin.name !== "string" ||
+      plugin.name.length === 0
+    ) {
       throw new RegistryError("a plugin must be an object with a non-empty `name` (use definePlugin)");
     }
     if (plugin.apiVersion !== API_VERSION) {
@@ -71,7 +77,8 @@ export class Registry {
         `plugin "${plugin.name}" targets selfsup plugin API version ${String(plugin.apiVersion)}, but this @selfsup/core implements version ${API_VERSION}; install a version of the plugin built for API ${API_VERSION}`,
       );
     }
-    if (this.plugins.has(plugin.name)) throw new RegistryError(`plugin "${plugin.name}" is already registered`);
+    if (this.plugins.has(plugin.name))
+      throw new RegistryError(`plugin "${plugin.name}" is already registered`);
     const pending: RegisteredContribution[] = [];
     const seen = new Set<string>();
     for (const kind of CONTRIBUTION_KINDS) {
@@ -85,7 +92,8 @@ export class Registry {
             `${kind} "${spec.name}" from plugin "${plugin.name}" clashes with ${kind} "${spec.name}" already registered by plugin "${existing.plugin}"; names must be unique`,
           );
         }
-        if (seen.has(key)) throw new RegistryError(`plugin "${plugin.name}" defines ${kind} "${spec.name}" twice`);
+        if (seen.has(key))
+          throw new RegistryError(`plugin "${plugin.name}" defines ${kind} "${spec.name}" twice`);
         seen.add(key);
         pending.push({ kind, plugin: plugin.name, spec } as RegisteredContribution);
       }
@@ -125,10 +133,15 @@ export class Registry {
   }
 
   /** Parses options against the contribution's schema (defaults applied); errors name the field. */
-  parseOptions<K extends ContributionKind>(kind: K, name: string, raw: unknown = {}): z.output<ContributionByKind[K]["options"]> {
+  parseOptions<K extends ContributionKind>(
+    kind: K,
+    name: string,
+    raw: unknown = {},
+  ): z.output<ContributionByKind[K]["options"]> {
     const spec = this.get(kind, name);
     const result = spec.options.safeParse(raw ?? {});
-    if (!result.success) throw new RegistryError(formatZodError(result.error, `options for ${kind} "${name}"`, raw));
+    if (!result.success)
+      throw new RegistryError(formatZodError(result.error, `options for ${kind} "${name}"`, raw));
     return result.data as z.output<ContributionByKind[K]["options"]>;
   }
 }
@@ -136,7 +149,9 @@ export class Registry {
 function validateSpec(kind: ContributionKind, spec: ContributionBase, plugin: string): void {
   const where = `${kind} in plugin "${plugin}"`;
   if (!spec || typeof spec.name !== "string" || !/^[a-z0-9][a-z0-9._-]*$/.test(spec.name)) {
-    throw new RegistryError(`${where}: name must be lower-case letters, digits, '.', '_' or '-' (got ${JSON.stringify(spec?.name)})`);
+    throw new RegistryError(
+      `${where}: name must be lower-case letters, digits, '.', '_' or '-' (got ${JSON.stringify(spec?.name)})`,
+    );
   }
   if (typeof spec.description !== "string" || spec.description.length === 0) {
     throw new RegistryError(`${kind} "${spec.name}" in plugin "${plugin}" needs a description`);

@@ -224,7 +224,14 @@ export interface Plugin extends PluginContributions {
   apiVersion: number;
 }
 
-export type ContributionKind = "backbone" | "head" | "augmentation" | "loss" | "method" | "dataset" | "evaluator";
+export type ContributionKind =
+  | "backbone"
+  | "head"
+  | "augmentation"
+  | "loss"
+  | "method"
+  | "dataset"
+  | "evaluator";
 
 export interface ContributionByKind {
   backbone: BackboneSpec;

@@ -10,7 +10,11 @@ describe("convnet pool option", () => {
 
   it("flatten keeps the last map: outputDim = channels·h·w and values equal the unpooled map", () => {
     const input = { kind: "image" as const, height: 28, width: 28, channels: 1 };
-    const flat = convNetBackbone.build(convNetBackbone.options.parse({ width: 4, pool: "flatten" }), input, new Rng(3));
+    const flat = convNetBackbone.build(
+      convNetBackbone.options.parse({ width: 4, pool: "flatten" }),
+      input,
+      new Rng(3),
+    );
     const avg = convNetBackbone.build(convNetBackbone.options.parse({ width: 4 }), input, new Rng(3));
     expect(flat.outputDim).toBe(16 * 4 * 4); // 28 -> 14 -> 7 -> 4, 16 channels
     expect(avg.outputDim).toBe(16);

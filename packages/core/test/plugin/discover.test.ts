@@ -8,7 +8,12 @@ import { findPlugins, loadPlugins, Registry } from "../../src/index.js";
 const require = createRequire(import.meta.url);
 
 /** Writes a package with a plugin module into `dir`. */
-async function writePackage(dir: string, name: string, pluginSource: string | null, pluginField = "./plugin.js") {
+async function writePackage(
+  dir: string,
+  name: string,
+  pluginSource: string | null,
+  pluginField = "./plugin.js",
+) {
   await mkdir(dir, { recursive: true });
   const pkg: Record<string, unknown> = { name, version: "1.0.0", type: "module" };
   if (pluginSource !== undefined) pkg.selfsup = { plugin: pluginField };
@@ -37,7 +42,11 @@ describe("plugin discovery", () => {
 
     // npm's flat layout
     await writePackage(path.join(nm, "flat-plugin"), "flat-plugin", pluginModule("flat-plugin", "flat-loss"));
-    await writePackage(path.join(nm, "@acme", "scoped-plugin"), "@acme/scoped-plugin", pluginModule("@acme/scoped-plugin", "scoped-loss"));
+    await writePackage(
+      path.join(nm, "@acme", "scoped-plugin"),
+      "@acme/scoped-plugin",
+      pluginModule("@acme/scoped-plugin", "scoped-loss"),
+    );
     // pnpm's layout: a direct dependency linked from .pnpm, and a transitive one only in .pnpm/node_modules
     const store = path.join(nm, ".pnpm", "linked-plugin@1.0.0", "node_modules", "linked-plugin");
     await writePackage(store, "linked-plugin", pluginModule("linked-plugin", "linked-loss"));
@@ -48,7 +57,11 @@ describe("plugin discovery", () => {
     // broken ones
     await writePackage(path.join(nm, "missing-module"), "missing-module", null);
     await writePackage(path.join(nm, "throws-plugin"), "throws-plugin", `throw new Error("boom at import");`);
-    await writePackage(path.join(nm, "old-api-plugin"), "old-api-plugin", pluginModule("old-api-plugin", "old-loss", 99));
+    await writePackage(
+      path.join(nm, "old-api-plugin"),
+      "old-api-plugin",
+      pluginModule("old-api-plugin", "old-loss", 99),
+    );
     await writePackage(path.join(nm, "dup-plugin"), "dup-plugin", pluginModule("dup-plugin", "flat-loss"));
     // not a plugin at all
     await mkdir(path.join(nm, "plain"), { recursive: true });
@@ -82,6 +95,8 @@ describe("plugin discovery", () => {
     expect(byName["throws-plugin"]).toMatch(/boom at import/);
     expect(byName["old-api-plugin"]).toMatch(/API version 99/);
     // duplicate name: whichever loaded second is refused, naming both plugins
-    expect(byName["dup-plugin"] ?? byName["flat-plugin"]).toMatch(/clashes with loss "flat-loss".*(flat-plugin|dup-plugin)/);
+    expect(byName["dup-plugin"] ?? byName["flat-plugin"]).toMatch(
+      /clashes with loss "flat-loss".*(flat-plugin|dup-plugin)/,
+    );
   });
 });

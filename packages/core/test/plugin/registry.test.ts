@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { API_VERSION, definePlugin, defineLoss, Registry } from "../../src/index.js";
+import { API_VERSION, defineLoss, definePlugin, Registry } from "../../src/index.js";
 import { tf } from "../../src/tf.js";
 
 const mse = (name: string) =>
@@ -34,7 +34,9 @@ describe("Registry", () => {
   it("refuses an incompatible apiVersion clearly", () => {
     const r = new Registry();
     expect(() => r.register(definePlugin({ name: "old-plugin", apiVersion: API_VERSION + 7 }))).toThrow(
-      new RegExp(`"old-plugin" targets selfsup plugin API version ${API_VERSION + 7}.*implements version ${API_VERSION}`),
+      new RegExp(
+        `"old-plugin" targets selfsup plugin API version ${API_VERSION + 7}.*implements version ${API_VERSION}`,
+      ),
     );
   });
 

@@ -9,22 +9,19 @@ await initBackend("wasm");
 const wasmTrainsConvs = tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined;
 
 describe("supervised sanity run", () => {
-  it(
-    "a small convnet learns MNIST digits: > 80% test accuracy after 248 steps on 2,000 digits",
-    async () => {
-      expect(wasmTrainsConvs).toBe(true);
-      const r = await runSupervisedBench({
-        epochs: 4,
-        trainLimit: 2000,
-        testLimit: 1000,
-        width: 16,
-        batchSize: 32,
-        lr: 5e-3,
-        augment: false,
-      });
-      // chance is 10%; a broken gradient, optimizer or loader stays far below this bound
-      expect(r.steps).toBe(248);
-      expect(r.accuracy).toBeGreaterThan(0.8);
-    },
-  );
+  it("a small convnet learns MNIST digits: > 80% test accuracy after 248 steps on 2,000 digits", async () => {
+    expect(wasmTrainsConvs).toBe(true);
+    const r = await runSupervisedBench({
+      epochs: 4,
+      trainLimit: 2000,
+      testLimit: 1000,
+      width: 16,
+      batchSize: 32,
+      lr: 5e-3,
+      augment: false,
+    });
+    // chance is 10%; a broken gradient, optimizer or loader stays far below this bound
+    expect(r.steps).toBe(248);
+    expect(r.accuracy).toBeGreaterThan(0.8);
+  });
 });

@@ -186,7 +186,8 @@ function visibleIndices(mask: tf.Tensor): { selection: Float32Array; perSample: 
       `vit-tiny (maskMode "remove") needs the same number of masked patches in every sample, got visible counts [${counts.join(", ")}]; use a fixed mask ratio (MAE) or maskMode "token"`,
     );
   }
-  if (perSample === 0) throw new Error("vit-tiny: the mask hides every patch; at least one patch must stay visible");
+  if (perSample === 0)
+    throw new Error("vit-tiny: the mask hides every patch; at least one patch must stay visible");
   const selection = new Float32Array(b * perSample * n);
   visible.forEach((row, i) => {
     row.forEach((patch, k) => {
