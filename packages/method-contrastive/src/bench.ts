@@ -11,24 +11,24 @@
  */
 import {
   type BackendRequest,
-  type Dataset,
-  type FeatureModule,
-  type Method,
-  type MethodBuildContext,
-  Module,
-  Rng,
-  Trainer,
   buildPipeline,
   createRegistry,
   currentBackend,
+  type Dataset,
   extractFeatures,
+  type FeatureModule,
   fewLabel,
   initBackend,
   knnAccuracy,
   loadMnist,
+  type Method,
+  type MethodBuildContext,
+  Module,
   makeViews,
   progressLogger,
+  Rng,
   subsetSplit,
+  Trainer,
   tf,
 } from "@selfsup/core";
 import plugin from "./plugin.js";
@@ -97,7 +97,11 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-async function score(encoder: FeatureModule, data: Dataset, seeds: number[]): Promise<{ knnTop1: number; probe10: number; probe10Std: number }> {
+async function score(
+  encoder: FeatureModule,
+  data: Dataset,
+  seeds: number[],
+): Promise<{ knnTop1: number; probe10: number; probe10Std: number }> {
   const test = data.test as Dataset["train"];
   const tr = await extractFeatures(encoder, data.train, { input: data.input, batchSize: 250 });
   const te = await extractFeatures(encoder, test, { input: data.input, batchSize: 250 });
@@ -116,7 +120,14 @@ async function score(encoder: FeatureModule, data: Dataset, seeds: number[]): Pr
     tr.features.dispose();
     te.features.dispose();
   }
-  const [probe] = await fewLabel({ encoder, dataset: data, labelsPerClass: [10], seeds, protocol: "linear", batchSize: 250 });
+  const [probe] = await fewLabel({
+    encoder,
+    dataset: data,
+    labelsPerClass: [10],
+    seeds,
+    protocol: "linear",
+    batchSize: 250,
+  });
   return { knnTop1, probe10: probe?.value ?? Number.NaN, probe10Std: probe?.std ?? Number.NaN };
 }
 
@@ -131,13 +142,19 @@ export async function benchContrastive(opts: ContrastiveBenchOptions = {}): Prom
   const trainLimit = Math.min(opts.trainLimit ?? (quick ? 2000 : full.train.size), full.train.size);
   const testLimit = Math.min(opts.testLimit ?? (quick ? 500 : full.test.size), full.test.size);
   // the split is class-interleaved, so prefixes stay balanced
-  const data: Dataset = { ...full, train: subsetSplit(full.train, range(trainLimit)), test: subsetSplit(full.test, range(testLimit)) };
+  const data: Dataset = {
+    ...full,
+    train: subsetSplit(full.train, range(trainLimit)),
+    test: subsetSplit(full.test, range(testLimit)),
+  };
   const epochs = opts.epochs ?? (quick ? 1 : 5);
   const seed = opts.seed ?? 0;
   const backboneOptions = { width: opts.width ?? 32 };
   const methods = opts.methods ?? BENCH_METHODS;
   const probeSeeds = opts.probeSeeds ?? [0, 1, 2];
-  log(`contrastive bench: backend ${currentBackend()?.backend}, mnist ${trainLimit} train / ${testLimit} test, convnet width ${backboneOptions.width}, ${epochs} epoch(s)`);
+  log(
+    `contrastive bench: backend ${currentBackend()?.backend}, mnist ${trainLimit} train / ${testLimit} test, convnet width ${backboneOptions.width}, ${epochs} epoch(s)`,
+  );
 
   const rows: ContrastiveBenchRow[] = [];
   const baseline = async (name: string, encoder: FeatureModule) => {
@@ -163,10 +180,17 @@ export async function benchContrastive(opts: ContrastiveBenchOptions = {}): Prom
       buildBackbone: (backbone, options) =>
         registry
           .get("backbone", backbone ?? "convnet")
-          .build(registry.parseOptions("backbone", backbone ?? "convnet", options ?? backboneOptions), data.input, rng),
-      buildHead: (head, options, inputDim) => registry.get("head", head).build(registry.parseOptions("head", head, options), inputDim, rng),
+          .build(
+            registry.parseOptions("backbone", backbone ?? "convnet", options ?? backboneOptions),
+            data.input,
+            rng,
+          ),
+      buildHead: (head, options, inputDim) =>
+        registry.get("head", head).build(registry.parseOptions("head", head, options), inputDim, rng),
     };
-    const method: Method = registry.get("method", name).create(registry.parseOptions("method", name, opts.methodOptions?.[name] ?? {}), ctx);
+    const method: Method = registry
+      .get("method", name)
+      .create(registry.parseOptions("method", name, opts.methodOptions?.[name] ?? {}), ctx);
     try {
       const pipeline = buildPipeline(registry, method.defaultAugmentation?.(data.input) ?? []);
       const trainer = new Trainer({
@@ -186,7 +210,13 @@ export async function benchContrastive(opts: ContrastiveBenchOptions = {}): Prom
       await trainer.fit();
       const seconds = (performance.now() - started) / 1000;
       const s = await score(method.encoder(), data, probeSeeds);
-      const row = { method: name, epochs, seconds, imagesPerSec: (trainer.step * (opts.batchSize ?? 256)) / seconds, ...s };
+      const row = {
+        method: name,
+        epochs,
+        seconds,
+        imagesPerSec: (trainer.step * (opts.batchSize ?? 256)) / seconds,
+        ...s,
+      };
       rows.push(row);
       log(formatRow(row));
     } finally {

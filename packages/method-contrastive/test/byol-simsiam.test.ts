@@ -1,6 +1,6 @@
 import { tf } from "@selfsup/core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type BYOL, type SimSiam, cosineMomentum, negativeCosineSimilarity } from "../src/index.js";
+import { type BYOL, cosineMomentum, negativeCosineSimilarity, type SimSiam } from "../src/index.js";
 import { createMethod, maxAbsDiff, randomViews, setupBackend, snapshot, stepContext } from "./helpers.js";
 
 beforeAll(setupBackend);
@@ -18,7 +18,8 @@ describe("BYOL target decay", () => {
     expect(cosineMomentum(100, 100, 0.996)).toBe(1);
     expect(cosineMomentum(150, 100, 0.996)).toBe(1); // past the end: stays at 1
     expect(cosineMomentum(3, 0, 0.996)).toBe(0.996); // unknown length: the base value
-    for (let k = 1; k <= 100; k++) expect(cosineMomentum(k, 100, 0.996)).toBeGreaterThanOrEqual(cosineMomentum(k - 1, 100, 0.996));
+    for (let k = 1; k <= 100; k++)
+      expect(cosineMomentum(k, 100, 0.996)).toBeGreaterThanOrEqual(cosineMomentum(k - 1, 100, 0.996));
   });
 });
 
@@ -28,8 +29,16 @@ describe("BYOL target network", () => {
     disposables.push(m);
     const ctx = stepContext(m, { lr: 0.5, step: 5, totalSteps: 10 });
     const tau = 1 - (0.1 * (Math.cos(Math.PI / 2) + 1)) / 2; // 0.95
-    const targetOf = () => new Map([...snapshot(m.targetBackbone), ...[...snapshot(m.targetProjector)].map(([k, v]) => [`p.${k}`, v] as const)]);
-    const onlineOf = () => new Map([...snapshot(m.backbone), ...[...snapshot(m.projector)].map(([k, v]) => [`p.${k}`, v] as const)]);
+    const targetOf = () =>
+      new Map([
+        ...snapshot(m.targetBackbone),
+        ...[...snapshot(m.targetProjector)].map(([k, v]) => [`p.${k}`, v] as const),
+      ]);
+    const onlineOf = () =>
+      new Map([
+        ...snapshot(m.backbone),
+        ...[...snapshot(m.projector)].map(([k, v]) => [`p.${k}`, v] as const),
+      ]);
     const before = targetOf();
     let duringStep = new Map<string, Float32Array>();
     let online = new Map<string, Float32Array>();
@@ -57,16 +66,27 @@ describe("BYOL target network", () => {
   it("gets no gradient, and the predictor is online only", () => {
     const m = createMethod("byol") as BYOL;
     disposables.push(m);
-    const targetVars = [...m.targetBackbone.namedParameters(), ...m.targetProjector.namedParameters()].map((p) => p.variable);
+    const targetVars = [...m.targetBackbone.namedParameters(), ...m.targetProjector.namedParameters()].map(
+      (p) => p.variable,
+    );
     expect(targetVars.every((v) => !v.trainable)).toBe(true);
-    expect(Object.keys(m.modules())).toEqual(["backbone", "projector", "predictor", "targetBackbone", "targetProjector"]);
+    expect(Object.keys(m.modules())).toEqual([
+      "backbone",
+      "projector",
+      "predictor",
+      "targetBackbone",
+      "targetProjector",
+    ]);
     const ctx = stepContext(m);
     let targetGrads = -1;
     let predictorGrads = 0;
     ctx.minimize = (lossFn) => {
       for (const v of targetVars) v.trainable = true;
       try {
-        const { value, grads } = tf.variableGrads(() => lossFn().loss, [...m.trainableVariables(), ...targetVars]);
+        const { value, grads } = tf.variableGrads(
+          () => lossFn().loss,
+          [...m.trainableVariables(), ...targetVars],
+        );
         targetGrads = targetVars.filter((v) => grads[v.name]).length;
         predictorGrads = m.predictor.trainableVariables().filter((v) => grads[v.name]).length;
         const loss = value.dataSync()[0] as number;
@@ -112,13 +132,22 @@ describe("SimSiam stop-gradient", () => {
     const reference = tf.variableGrads(() => {
       const p1 = m.predictor.forward(z(v1));
       const p2 = m.predictor.forward(z(v2));
-      return tf.mul(0.5, tf.add(negativeCosineSimilarity(p1, z2c), negativeCosineSimilarity(p2, z1c))) as tf.Scalar;
+      return tf.mul(
+        0.5,
+        tf.add(negativeCosineSimilarity(p1, z2c), negativeCosineSimilarity(p2, z1c)),
+      ) as tf.Scalar;
     }, vars);
     // and without any stop-gradient, to show the test can tell the difference
     const noStop = tf.variableGrads(() => {
       const a = z(v1);
       const b = z(v2);
-      return tf.mul(0.5, tf.add(negativeCosineSimilarity(m.predictor.forward(a), b), negativeCosineSimilarity(m.predictor.forward(b), a))) as tf.Scalar;
+      return tf.mul(
+        0.5,
+        tf.add(
+          negativeCosineSimilarity(m.predictor.forward(a), b),
+          negativeCosineSimilarity(m.predictor.forward(b), a),
+        ),
+      ) as tf.Scalar;
     }, vars);
 
     let maxRef = 0;
@@ -130,6 +159,15 @@ describe("SimSiam stop-gradient", () => {
     }
     expect(maxRef).toBeLessThan(1e-5);
     expect(maxNoStop).toBeGreaterThan(1e-4);
-    tf.dispose([z1c, z2c, ...views, reference.value, noStop.value, ...Object.values(reference.grads), ...Object.values(noStop.grads), ...Object.values(methodGrads)]);
+    tf.dispose([
+      z1c,
+      z2c,
+      ...views,
+      reference.value,
+      noStop.value,
+      ...Object.values(reference.grads),
+      ...Object.values(noStop.grads),
+      ...Object.values(methodGrads),
+    ]);
   });
 });

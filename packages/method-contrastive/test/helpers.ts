@@ -1,18 +1,18 @@
 import {
   type BackendRequest,
+  constantLr,
+  createOptimizer,
+  createRegistry,
   type FeatureModule,
   type InputSpec,
+  initBackend,
   type Method,
   type MethodBuildContext,
   Minimizer,
   type Module,
+  methodParams,
   Rng,
   type StepContext,
-  constantLr,
-  createOptimizer,
-  createRegistry,
-  initBackend,
-  methodParams,
   tf,
 } from "@selfsup/core";
 import plugin from "../src/plugin.js";
@@ -22,7 +22,12 @@ export async function setupBackend(): Promise<void> {
   await initBackend((process.env.SELFSUP_BACKEND as BackendRequest | undefined) ?? "cpu");
   // tfjs-core registers no gradient in plain Node; core's Minimizer registers them on construction
   // (core does not export registerCoreGradients itself).
-  new Minimizer({ optimizer: createOptimizer({ name: "sgd" }), params: new Map(), defaultVars: () => [], schedule: constantLr(0) });
+  new Minimizer({
+    optimizer: createOptimizer({ name: "sgd" }),
+    params: new Map(),
+    defaultVars: () => [],
+    schedule: constantLr(0),
+  });
 }
 
 export const registry = createRegistry();
@@ -38,7 +43,11 @@ export function buildContext(input: InputSpec = DIGIT_INPUT, seed = 0): MethodBu
     rng,
     buildBackbone(name?: string, options?: Record<string, unknown>): FeatureModule {
       const n = name ?? "convnet";
-      const opts = registry.parseOptions("backbone", n, options ?? (name === undefined ? { width: 4, strides: [2, 2] } : {}));
+      const opts = registry.parseOptions(
+        "backbone",
+        n,
+        options ?? (name === undefined ? { width: 4, strides: [2, 2] } : {}),
+      );
       return registry.get("backbone", n).build(opts, input, rng);
     },
     buildHead(name: string, options: Record<string, unknown>, inputDim: number): FeatureModule {
@@ -63,7 +72,10 @@ export function createMethod(name: string, options: Record<string, unknown> = {}
 }
 
 /** A StepContext whose minimize is core's Minimizer with plain SGD (update = -lr * grad). */
-export function stepContext(method: Method, opts: { lr?: number; step?: number; totalSteps?: number; seed?: number } = {}): StepContext & { minimizer: Minimizer } {
+export function stepContext(
+  method: Method,
+  opts: { lr?: number; step?: number; totalSteps?: number; seed?: number } = {},
+): StepContext & { minimizer: Minimizer } {
   const minimizer = new Minimizer({
     optimizer: createOptimizer({ name: "sgd" }),
     params: methodParams(method),
@@ -82,12 +94,17 @@ export function stepContext(method: Method, opts: { lr?: number; step?: number; 
 
 /** Two random "views" [B, 8, 8, 1]. */
 export function randomViews(batch: number, seed: number): [tf.Tensor4D, tf.Tensor4D] {
-  return [tf.randomUniform([batch, 8, 8, 1], 0, 1, "float32", seed), tf.randomUniform([batch, 8, 8, 1], 0, 1, "float32", seed + 1000)];
+  return [
+    tf.randomUniform([batch, 8, 8, 1], 0, 1, "float32", seed),
+    tf.randomUniform([batch, 8, 8, 1], 0, 1, "float32", seed + 1000),
+  ];
 }
 
 /** Copies of a module's parameter values by name. */
 export function snapshot(module: Module): Map<string, Float32Array> {
-  return new Map(module.namedParameters().map((p) => [p.name, p.variable.dataSync().slice() as Float32Array]));
+  return new Map(
+    module.namedParameters().map((p) => [p.name, p.variable.dataSync().slice() as Float32Array]),
+  );
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -16,7 +16,16 @@ import {
   vicregTerms,
 } from "../src/index.js";
 import { setupBackend } from "./helpers.js";
-import { type Mat, barlowRef, infoNCERef, negCosRef, ntXentRef, numericGrad, randn, vicregRef } from "./reference.js";
+import {
+  barlowRef,
+  infoNCERef,
+  type Mat,
+  negCosRef,
+  ntXentRef,
+  numericGrad,
+  randn,
+  vicregRef,
+} from "./reference.js";
 
 beforeAll(setupBackend);
 
@@ -30,7 +39,12 @@ const value = (f: () => tf.Scalar): number => {
 const scale = (m: Mat, s: number): Mat => m.map((r) => r.map((v) => v * s));
 
 /** tf.grad of `lossOf(x, other)` w.r.t. x against finite differences of the Float64 reference. */
-function expectGradMatches(lossOf: (a: tf.Tensor, b: tf.Tensor) => tf.Scalar, ref: (a: Mat) => number, a: Mat, b: Mat) {
+function expectGradMatches(
+  lossOf: (a: tf.Tensor, b: tf.Tensor) => tf.Scalar,
+  ref: (a: Mat) => number,
+  a: Mat,
+  b: Mat,
+) {
   const bT = t2(b);
   const aT = t2(a);
   const g = tf.grad((x: tf.Tensor) => lossOf(x, bT))(aT);
@@ -51,7 +65,10 @@ describe("NT-Xent", () => {
   const z2 = randn(4, 5, 2);
 
   it("matches the Float64 reference (N = 4, t = 0.5)", () => {
-    expect(value(() => ntXentLoss(t2(z1), t2(z2), { temperature: 0.5 }))).toBeCloseTo(ntXentRef(z1, z2, 0.5), 5);
+    expect(value(() => ntXentLoss(t2(z1), t2(z2), { temperature: 0.5 }))).toBeCloseTo(
+      ntXentRef(z1, z2, 0.5),
+      5,
+    );
   });
 
   it("matches on a batch of 2 (2N - 2 = 2 negatives per sample)", () => {
@@ -88,8 +105,18 @@ describe("NT-Xent", () => {
   it("has the gradient of the reference (finite differences)", () => {
     const a = randn(3, 4, 5);
     const b = randn(3, 4, 6);
-    expectGradMatches((x, y) => ntXentLoss(x, y, { temperature: 0.5 }), (m) => ntXentRef(m, b, 0.5), a, b);
-    expectGradMatches((x, y) => ntXentLoss(y, x, { temperature: 0.2 }), (m) => ntXentRef(a, m, 0.2), b, a);
+    expectGradMatches(
+      (x, y) => ntXentLoss(x, y, { temperature: 0.5 }),
+      (m) => ntXentRef(m, b, 0.5),
+      a,
+      b,
+    );
+    expectGradMatches(
+      (x, y) => ntXentLoss(y, x, { temperature: 0.2 }),
+      (m) => ntXentRef(a, m, 0.2),
+      b,
+      a,
+    );
   });
 
   it("refuses a non-positive temperature and mismatched shapes", () => {
@@ -104,11 +131,17 @@ describe("InfoNCE", () => {
   const queue = randn(7, 6, 13);
 
   it("matches the reference with a queue of negatives (MoCo form)", () => {
-    expect(value(() => infoNCELoss(t2(q), t2(k), t2(queue), { temperature: 0.07 }))).toBeCloseTo(infoNCERef(q, k, queue, 0.07), 4);
+    expect(value(() => infoNCELoss(t2(q), t2(k), t2(queue), { temperature: 0.07 }))).toBeCloseTo(
+      infoNCERef(q, k, queue, 0.07),
+      4,
+    );
   });
 
   it("matches the reference with in-batch negatives (CPC form)", () => {
-    expect(value(() => infoNCELoss(t2(q), t2(k), null, { temperature: 0.07 }))).toBeCloseTo(infoNCERef(q, k, null, 0.07), 4);
+    expect(value(() => infoNCELoss(t2(q), t2(k), null, { temperature: 0.07 }))).toBeCloseTo(
+      infoNCERef(q, k, null, 0.07),
+      4,
+    );
   });
 
   it("matches on a batch of 2 and at temperatures 0.01 and 10", () => {
@@ -130,7 +163,9 @@ describe("InfoNCE", () => {
   });
 
   it("stays finite with inputs scaled by 1e4", () => {
-    const got = value(() => infoNCELoss(t2(scale(q, 1e4)), t2(scale(k, 1e4)), t2(scale(queue, 1e4)), { temperature: 0.01 }));
+    const got = value(() =>
+      infoNCELoss(t2(scale(q, 1e4)), t2(scale(k, 1e4)), t2(scale(queue, 1e4)), { temperature: 0.01 }),
+    );
     const want = infoNCERef(q, k, queue, 0.01);
     expect(Number.isFinite(got)).toBe(true);
     expect(Math.abs(got - want)).toBeLessThan(1e-3 * want);
@@ -141,8 +176,18 @@ describe("InfoNCE", () => {
     const b = randn(3, 4, 18);
     const negatives = randn(5, 4, 19);
     const negT = t2(negatives);
-    expectGradMatches((x, y) => infoNCELoss(x, y, negT, { temperature: 0.2 }), (m) => infoNCERef(m, b, negatives, 0.2), a, b);
-    expectGradMatches((x, y) => infoNCELoss(x, y, null, { temperature: 0.5 }), (m) => infoNCERef(m, b, null, 0.5), a, b);
+    expectGradMatches(
+      (x, y) => infoNCELoss(x, y, negT, { temperature: 0.2 }),
+      (m) => infoNCERef(m, b, negatives, 0.2),
+      a,
+      b,
+    );
+    expectGradMatches(
+      (x, y) => infoNCELoss(x, y, null, { temperature: 0.5 }),
+      (m) => infoNCERef(m, b, null, 0.5),
+      a,
+      b,
+    );
     negT.dispose();
   });
 
@@ -158,24 +203,37 @@ describe("negative cosine similarity", () => {
   it("matches the reference, -1 for identical inputs, and is scale-invariant at 1e4", () => {
     expect(value(() => negativeCosineSimilarity(t2(p), t2(z)))).toBeCloseTo(negCosRef(p, z), 5);
     expect(value(() => negativeCosineSimilarity(t2(p), t2(p)))).toBeCloseTo(-1, 5);
-    expect(value(() => negativeCosineSimilarity(t2(scale(p, 1e4)), t2(scale(z, 1e4))))).toBeCloseTo(negCosRef(p, z), 4);
+    expect(value(() => negativeCosineSimilarity(t2(scale(p, 1e4)), t2(scale(z, 1e4))))).toBeCloseTo(
+      negCosRef(p, z),
+      4,
+    );
     const two = randn(2, 3, 23);
     const two2 = randn(2, 3, 24);
     expect(value(() => negativeCosineSimilarity(t2(two), t2(two2)))).toBeCloseTo(negCosRef(two, two2), 5);
   });
 
   it("has the gradient of the reference (finite differences)", () => {
-    expectGradMatches((x, y) => negativeCosineSimilarity(x, y), (m) => negCosRef(m, z), p, z);
+    expectGradMatches(
+      (x, y) => negativeCosineSimilarity(x, y),
+      (m) => negCosRef(m, z),
+      p,
+      z,
+    );
   });
 
   it("stopGradient on the target leaves exactly the prediction's gradient", () => {
     const pT = t2(p);
     const zT = t2(z);
-    const [gp, gz] = tf.grads((a: tf.Tensor, b: tf.Tensor) => negativeCosineSimilarity(a, stopGradient(b)))([pT, zT]);
+    const [gp, gz] = tf.grads((a: tf.Tensor, b: tf.Tensor) => negativeCosineSimilarity(a, stopGradient(b)))([
+      pT,
+      zT,
+    ]);
     expect(Math.max(...(gz!.dataSync() as Float32Array).map(Math.abs))).toBe(0);
     const numeric = numericGrad((m) => negCosRef(m, z), p).flat();
     const analytic = Array.from(gp!.dataSync());
-    analytic.forEach((g, i) => expect(g).toBeCloseTo(numeric[i]!, 4));
+    analytic.forEach((g, i) => {
+      expect(g).toBeCloseTo(numeric[i]!, 4);
+    });
     tf.dispose([pT, zT, gp!, gz!]);
   });
 });
@@ -209,7 +267,12 @@ describe("Barlow Twins", () => {
   it("has the gradient of the reference (finite differences)", () => {
     const a = randn(4, 3, 35);
     const b = randn(4, 3, 36);
-    expectGradMatches((x, y) => barlowTwinsLoss(x, y, { lambda: 0.1 }), (m) => barlowRef(m, b, 0.1), a, b);
+    expectGradMatches(
+      (x, y) => barlowTwinsLoss(x, y, { lambda: 0.1 }),
+      (m) => barlowRef(m, b, 0.1),
+      a,
+      b,
+    );
   });
 
   it("refuses a batch of 1 (no batch statistics)", () => {
@@ -242,7 +305,11 @@ describe("VICReg", () => {
   });
 
   it("the variance hinge is 0 once every std exceeds gamma, and 25 * 1 for collapsed embeddings", () => {
-    const collapsed = [[1, 2, 3], [1, 2, 3], [1, 2, 3]];
+    const collapsed = [
+      [1, 2, 3],
+      [1, 2, 3],
+      [1, 2, 3],
+    ];
     const terms = vicregTerms(t2(collapsed), t2(collapsed));
     expect(terms.variance.dataSync()[0]).toBeCloseTo(1 - Math.sqrt(1e-4), 5);
     expect(terms.covariance.dataSync()[0]).toBe(0);
@@ -262,13 +329,24 @@ describe("VICReg", () => {
   it("has the gradient of the reference (finite differences)", () => {
     const a = randn(4, 3, 45);
     const b = randn(4, 3, 46);
-    expectGradMatches((x, y) => vicregLoss(x, y), (m) => vicregRef(m, b).loss, a, b);
+    expectGradMatches(
+      (x, y) => vicregLoss(x, y),
+      (m) => vicregRef(m, b).loss,
+      a,
+      b,
+    );
   });
 });
 
 describe("loss specs", () => {
   it("registers five losses whose defaults give the functions' defaults", () => {
-    expect(contrastiveLosses.map((l) => l.name)).toEqual(["info-nce", "nt-xent", "negative-cosine", "barlow-twins", "vicreg"]);
+    expect(contrastiveLosses.map((l) => l.name)).toEqual([
+      "info-nce",
+      "nt-xent",
+      "negative-cosine",
+      "barlow-twins",
+      "vicreg",
+    ]);
     const a = randn(4, 3, 51);
     const b = randn(4, 3, 52);
     const q = randn(5, 3, 53);

@@ -1,8 +1,16 @@
-import { Rng, Trainer, buildPipeline, builtinAugmentations, makeViews, tf } from "@selfsup/core";
+import { buildPipeline, builtinAugmentations, makeViews, Rng, Trainer, tf } from "@selfsup/core";
 import { tinyImageDataset } from "@selfsup/core/testing";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MoCo, chunkSizes, createKeyQueue, enqueueKeys, groupedForward } from "../src/index.js";
-import { DIGIT_INPUT, createMethod, maxAbsDiff, randomViews, setupBackend, snapshot, stepContext } from "./helpers.js";
+import { chunkSizes, createKeyQueue, enqueueKeys, groupedForward, type MoCo } from "../src/index.js";
+import {
+  createMethod,
+  DIGIT_INPUT,
+  maxAbsDiff,
+  randomViews,
+  setupBackend,
+  snapshot,
+  stepContext,
+} from "./helpers.js";
 
 beforeAll(setupBackend);
 
@@ -70,13 +78,21 @@ describe("MoCo queue", () => {
 
   it("enqueueKeys writes [pointer, K) then [0, rest) and refuses a batch larger than the queue", () => {
     const queue = createKeyQueue(10, 2, new Rng(0));
-    const batch = (v: number) => tf.tensor2d([[v, 0], [v + 1, 0], [v + 2, 0], [v + 3, 0]]);
+    const batch = (v: number) =>
+      tf.tensor2d([
+        [v, 0],
+        [v + 1, 0],
+        [v + 2, 0],
+        [v + 3, 0],
+      ]);
     for (const v of [10, 20, 30]) {
       const b = batch(v);
       enqueueKeys(queue, b);
       b.dispose();
     }
-    expect((queue.keys.arraySync() as number[][]).map((r) => r[0])).toEqual([32, 33, 12, 13, 20, 21, 22, 23, 30, 31]);
+    expect((queue.keys.arraySync() as number[][]).map((r) => r[0])).toEqual([
+      32, 33, 12, 13, 20, 21, 22, 23, 30, 31,
+    ]);
     expect(queue.pointer.dataSync()[0]).toBe(2);
     expect(queue.pointer.dtype).toBe("int32");
     const tooMany = tf.zeros([11, 2]);
@@ -100,13 +116,19 @@ describe("MoCo momentum encoder", () => {
     const momentum = 0.9;
     const m = moco({ momentum, queueSize: 8 });
     const ctx = stepContext(m, { lr: 0.5 });
-    const keyBefore = new Map([...snapshot(m.momentumBackbone), ...prefix(snapshot(m.momentumProjector), "p.")]);
+    const keyBefore = new Map([
+      ...snapshot(m.momentumBackbone),
+      ...prefix(snapshot(m.momentumProjector), "p."),
+    ]);
     let queryAfterStep = new Map<string, Float32Array>();
     let keyAfterStep = new Map<string, Float32Array>();
     const inner = ctx.minimize;
     ctx.minimize = (lossFn, vars) => {
       const r = inner(lossFn, vars);
-      keyAfterStep = new Map([...snapshot(m.momentumBackbone), ...prefix(snapshot(m.momentumProjector), "p.")]);
+      keyAfterStep = new Map([
+        ...snapshot(m.momentumBackbone),
+        ...prefix(snapshot(m.momentumProjector), "p."),
+      ]);
       queryAfterStep = new Map([...snapshot(m.backbone), ...prefix(snapshot(m.projector), "p.")]);
       return r;
     };
@@ -129,7 +151,9 @@ describe("MoCo momentum encoder", () => {
 
   it("gets no gradient: its parameters are not trainable and have no path to the loss", () => {
     const m = moco({ queueSize: 8 });
-    const keyVars = [...m.momentumBackbone.namedParameters(), ...m.momentumProjector.namedParameters()].map((p) => p.variable);
+    const keyVars = [...m.momentumBackbone.namedParameters(), ...m.momentumProjector.namedParameters()].map(
+      (p) => p.variable,
+    );
     expect(keyVars.every((v) => !v.trainable)).toBe(true);
     expect(m.trainableVariables().some((v) => keyVars.includes(v))).toBe(false);
     const ctx = stepContext(m);
@@ -138,7 +162,10 @@ describe("MoCo momentum encoder", () => {
     ctx.minimize = (lossFn) => {
       for (const v of keyVars) v.trainable = true; // ask tfjs for their gradients anyway
       try {
-        const { value, grads } = tf.variableGrads(() => lossFn().loss, [...m.trainableVariables(), ...keyVars]);
+        const { value, grads } = tf.variableGrads(
+          () => lossFn().loss,
+          [...m.trainableVariables(), ...keyVars],
+        );
         for (const v of keyVars) if (grads[v.name]) keyGrads++;
         nonNull = m.trainableVariables().filter((v) => grads[v.name]).length;
         const loss = value.dataSync()[0] as number;
@@ -168,10 +195,11 @@ describe("Shuffling BN emulation", () => {
     const grouped = groupedForward(rowWise, x, 3, new Rng(5));
     expect(maxAbsDiff(plain.dataSync(), grouped.dataSync())).toBeLessThan(1e-5);
     // with batch statistics the chunks do change the result (that is the point)
-    const standardize = (t: tf.Tensor) => tf.tidy(() => {
-      const { mean, variance } = tf.moments(t, 0);
-      return tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, 1e-5)));
-    });
+    const standardize = (t: tf.Tensor) =>
+      tf.tidy(() => {
+        const { mean, variance } = tf.moments(t, 0);
+        return tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, 1e-5)));
+      });
     const bnPlain = standardize(x);
     const bnGrouped = groupedForward(standardize, x, 3, new Rng(5));
     expect(maxAbsDiff(bnPlain.dataSync(), bnGrouped.dataSync())).toBeGreaterThan(1e-2);
@@ -198,7 +226,13 @@ describe("MoCo training", () => {
     const trainer = new Trainer({
       method: m,
       dataset: tinyImageDataset({ height: 8, width: 8, channels: 1 }),
-      config: { epochs: 100, maxSteps: 40, batchSize: 16, optimizer: { name: "adamw", lr: 2e-3 }, schedule: { name: "constant" } },
+      config: {
+        epochs: 100,
+        maxSteps: 40,
+        batchSize: 16,
+        optimizer: { name: "adamw", lr: 2e-3 },
+        schedule: { name: "constant" },
+      },
       augment: (x, n, rng) => makeViews(pipeline, x, n, rng),
     });
     const { losses } = await trainer.fit();

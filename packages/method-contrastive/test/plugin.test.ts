@@ -14,7 +14,13 @@ describe("plugin", () => {
     const r = createRegistry();
     r.register(plugin);
     expect(r.list("method").map((e) => e.spec.name)).toEqual(METHODS);
-    expect(r.list("loss").map((e) => e.spec.name)).toEqual(["barlow-twins", "info-nce", "negative-cosine", "nt-xent", "vicreg"]);
+    expect(r.list("loss").map((e) => e.spec.name)).toEqual([
+      "barlow-twins",
+      "info-nce",
+      "negative-cosine",
+      "nt-xent",
+      "vicreg",
+    ]);
     for (const e of r.list("method")) {
       expect(e.spec.family).toBe("contrastive");
       expect(e.spec.paper?.url).toMatch(/^https:\/\/arxiv\.org\/abs\//);

@@ -15,7 +15,10 @@ export function randn(rows: number, cols: number, seed: number, scale = 1): Mat 
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   return Array.from({ length: rows }, () =>
-    Array.from({ length: cols }, () => scale * Math.sqrt(-2 * Math.log(Math.max(uniform(), 1e-12))) * Math.cos(2 * Math.PI * uniform())),
+    Array.from(
+      { length: cols },
+      () => scale * Math.sqrt(-2 * Math.log(Math.max(uniform(), 1e-12))) * Math.cos(2 * Math.PI * uniform()),
+    ),
   );
 }
 
@@ -121,7 +124,12 @@ export function vicregRef(z1: Mat, z2: Mat, w = { inv: 25, var: 25, cov: 1 }, ga
   const b = terms(z2);
   const variance = (a.v + b.v) / 2;
   const covariance = a.c + b.c;
-  return { invariance, variance, covariance, loss: w.inv * invariance + w.var * variance + w.cov * covariance };
+  return {
+    invariance,
+    variance,
+    covariance,
+    loss: w.inv * invariance + w.var * variance + w.cov * covariance,
+  };
 }
 
 /** Central finite differences of a Float64 function of one matrix argument. */

@@ -66,10 +66,12 @@ export const barlowTwinsLossSpec = defineLoss({
   description:
     "Barlow Twins' cross-correlation loss: sum (1 - C_ii)^2 + lambda sum_{i!=j} C_ij^2 over batch-standardized embeddings (Zbontar et al. 2021). Inputs: z1 [N,D], z2 [N,D], N >= 2.",
   options: barlowTwinsOptions,
-  create: (opts) => (...inputs) =>
-    barlowTwinsLoss(
-      requireInput("barlow-twins", inputs, 0, "z1", "loss(z1, z2)"),
-      requireInput("barlow-twins", inputs, 1, "z2", "loss(z1, z2)"),
-      opts,
-    ),
+  create:
+    (opts) =>
+    (...inputs) =>
+      barlowTwinsLoss(
+        requireInput("barlow-twins", inputs, 0, "z1", "loss(z1, z2)"),
+        requireInput("barlow-twins", inputs, 1, "z2", "loss(z1, z2)"),
+        opts,
+      ),
 });

@@ -78,11 +78,13 @@ export const infoNCELossSpec = defineLoss({
   description:
     "InfoNCE (Oord et al. 2018; MoCo, He et al. 2020): queries vs positive keys and a queue of negatives, or in-batch negatives. Inputs: q [N,D], k [N,D], optional queue [K,D].",
   options: infoNCEOptions,
-  create: (opts) => (...inputs) =>
-    infoNCELoss(
-      requireInput("info-nce", inputs, 0, "query", "loss(q, k, queue?)"),
-      requireInput("info-nce", inputs, 1, "positiveKey", "loss(q, k, queue?)"),
-      inputs[2] ?? null,
-      opts,
-    ),
+  create:
+    (opts) =>
+    (...inputs) =>
+      infoNCELoss(
+        requireInput("info-nce", inputs, 0, "query", "loss(q, k, queue?)"),
+        requireInput("info-nce", inputs, 1, "positiveKey", "loss(q, k, queue?)"),
+        inputs[2] ?? null,
+        opts,
+      ),
 });

@@ -6,7 +6,9 @@ export function assertPair(loss: string, a: tf.Tensor, b: tf.Tensor, minBatch = 
     throw new Error(`${loss}: expects two [N, D] embeddings, got shapes [${a.shape}] and [${b.shape}]`);
   }
   if (a.shape[0] !== b.shape[0] || a.shape[1] !== b.shape[1]) {
-    throw new Error(`${loss}: the two embeddings must have the same shape, got [${a.shape}] and [${b.shape}]`);
+    throw new Error(
+      `${loss}: the two embeddings must have the same shape, got [${a.shape}] and [${b.shape}]`,
+    );
   }
   if ((a.shape[0] ?? 0) < minBatch) {
     throw new Error(`${loss}: needs a batch of at least ${minBatch} samples, got ${a.shape[0]}`);
@@ -14,7 +16,13 @@ export function assertPair(loss: string, a: tf.Tensor, b: tf.Tensor, minBatch = 
 }
 
 /** A LossSpec's LossFn receives a rest array; this names the missing input in the error. */
-export function requireInput(loss: string, inputs: Array<tf.Tensor | undefined>, index: number, name: string, usage: string): tf.Tensor {
+export function requireInput(
+  loss: string,
+  inputs: Array<tf.Tensor | undefined>,
+  index: number,
+  name: string,
+  usage: string,
+): tf.Tensor {
   const t = inputs[index];
   if (t === undefined) throw new Error(`${loss} loss: missing input ${name} (call it as ${usage})`);
   return t;

@@ -25,7 +25,9 @@ import { l2Normalize } from "./l2-normalize.js";
 
 export function negativeCosineSimilarity(prediction: tf.Tensor, target: tf.Tensor): tf.Scalar {
   assertPair("negativeCosineSimilarity", prediction, target, 1);
-  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(l2Normalize(prediction), l2Normalize(target)), 1))) as tf.Scalar);
+  return tf.tidy(
+    () => tf.neg(tf.mean(tf.sum(tf.mul(l2Normalize(prediction), l2Normalize(target)), 1))) as tf.Scalar,
+  );
 }
 
 export const negativeCosineLossSpec = defineLoss({
@@ -33,9 +35,11 @@ export const negativeCosineLossSpec = defineLoss({
   description:
     "Negative cosine similarity -mean(cos(p, z)) of BYOL (Grill et al. 2020) and SimSiam (Chen & He 2021); the caller stops the target's gradient. Inputs: p [N,D], z [N,D].",
   options: z.object({}),
-  create: () => (...inputs) =>
-    negativeCosineSimilarity(
-      requireInput("negative-cosine", inputs, 0, "prediction", "loss(p, z)"),
-      requireInput("negative-cosine", inputs, 1, "target", "loss(p, z)"),
-    ),
+  create:
+    () =>
+    (...inputs) =>
+      negativeCosineSimilarity(
+        requireInput("negative-cosine", inputs, 0, "prediction", "loss(p, z)"),
+        requireInput("negative-cosine", inputs, 1, "target", "loss(p, z)"),
+      ),
 });

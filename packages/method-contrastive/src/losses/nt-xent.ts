@@ -57,12 +57,15 @@ export const ntXentOptions = z.object({
 
 export const ntXentLossSpec = defineLoss({
   name: "nt-xent",
-  description: "SimCLR's normalized temperature-scaled cross-entropy over 2N views (Chen et al. 2020). Inputs: z1 [N,D], z2 [N,D].",
+  description:
+    "SimCLR's normalized temperature-scaled cross-entropy over 2N views (Chen et al. 2020). Inputs: z1 [N,D], z2 [N,D].",
   options: ntXentOptions,
-  create: (opts) => (...inputs) =>
-    ntXentLoss(
-      requireInput("nt-xent", inputs, 0, "z1", "loss(z1, z2)"),
-      requireInput("nt-xent", inputs, 1, "z2", "loss(z1, z2)"),
-      opts,
-    ),
+  create:
+    (opts) =>
+    (...inputs) =>
+      ntXentLoss(
+        requireInput("nt-xent", inputs, 0, "z1", "loss(z1, z2)"),
+        requireInput("nt-xent", inputs, 1, "z2", "loss(z1, z2)"),
+        opts,
+      ),
 });

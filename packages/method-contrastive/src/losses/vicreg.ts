@@ -92,10 +92,12 @@ export const vicregLossSpec = defineLoss({
   description:
     "VICReg: 25 * invariance MSE + 25 * variance hinge on std + 1 * off-diagonal covariance^2 / D (Bardes et al. 2022). Inputs: z1 [N,D], z2 [N,D], N >= 2.",
   options: vicregOptions,
-  create: (opts) => (...inputs) =>
-    vicregLoss(
-      requireInput("vicreg", inputs, 0, "z1", "loss(z1, z2)"),
-      requireInput("vicreg", inputs, 1, "z2", "loss(z1, z2)"),
-      opts,
-    ),
+  create:
+    (opts) =>
+    (...inputs) =>
+      vicregLoss(
+        requireInput("vicreg", inputs, 0, "z1", "loss(z1, z2)"),
+        requireInput("vicreg", inputs, 1, "z2", "loss(z1, z2)"),
+        opts,
+      ),
 });

@@ -16,6 +16,7 @@
  * features) the defaults here are 512-512-512 with the same lambda.
  */
 import {
+  defineMethod,
   type FeatureModule,
   type InputSpec,
   type Method,
@@ -24,7 +25,6 @@ import {
   type StepContext,
   type StepResult,
   type TrainBatch,
-  defineMethod,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
@@ -34,8 +34,17 @@ import { buildProjector } from "./projector.js";
 import { twoViews } from "./views.js";
 
 export const barlowTwinsMethodOptions = z.object({
-  projectorDim: z.number().int().positive().default(512).describe("width of the projector's 3 layers (paper: 8192)"),
-  lambda: z.number().nonnegative().default(5e-3).describe("weight of the off-diagonal redundancy term (paper: 5e-3)"),
+  projectorDim: z
+    .number()
+    .int()
+    .positive()
+    .default(512)
+    .describe("width of the projector's 3 layers (paper: 8192)"),
+  lambda: z
+    .number()
+    .nonnegative()
+    .default(5e-3)
+    .describe("weight of the off-diagonal redundancy term (paper: 5e-3)"),
 });
 export type BarlowTwinsMethodOptions = z.output<typeof barlowTwinsMethodOptions>;
 
@@ -51,7 +60,12 @@ export class BarlowTwins implements Method {
   ) {
     const d = options.projectorDim;
     this.backbone = ctx.buildBackbone();
-    this.projector = buildProjector(ctx, this.backbone.outputDim, { layers: 3, hiddenDim: d, outputDim: d, batchNorm: true });
+    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+      layers: 3,
+      hiddenDim: d,
+      outputDim: d,
+      batchNorm: true,
+    });
   }
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
@@ -92,9 +106,13 @@ export class BarlowTwins implements Method {
 
 export const barlowTwinsMethod = defineMethod({
   name: "barlow-twins",
-  description: "Barlow Twins: cross-correlation of two views' embeddings pushed to the identity (Zbontar et al. 2021)",
+  description:
+    "Barlow Twins: cross-correlation of two views' embeddings pushed to the identity (Zbontar et al. 2021)",
   family: "contrastive",
-  paper: { title: "Barlow Twins: Self-Supervised Learning via Redundancy Reduction", url: "https://arxiv.org/abs/2103.03230" },
+  paper: {
+    title: "Barlow Twins: Self-Supervised Learning via Redundancy Reduction",
+    url: "https://arxiv.org/abs/2103.03230",
+  },
   inputs: ["image"],
   options: barlowTwinsMethodOptions,
   defaultBackbone: defaultImageBackbone,

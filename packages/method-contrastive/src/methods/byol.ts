@@ -19,6 +19,7 @@
  * tau_base = 0.996.
  */
 import {
+  defineMethod,
   type FeatureModule,
   type InputSpec,
   type Method,
@@ -27,7 +28,6 @@ import {
   type StepContext,
   type StepResult,
   type TrainBatch,
-  defineMethod,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
@@ -39,9 +39,19 @@ import { buildPredictor, buildProjector } from "./projector.js";
 import { twoViews } from "./views.js";
 
 export const byolMethodOptions = z.object({
-  projectorHiddenDim: z.number().int().positive().default(512).describe("hidden width of projector and predictor (paper: 4096)"),
+  projectorHiddenDim: z
+    .number()
+    .int()
+    .positive()
+    .default(512)
+    .describe("hidden width of projector and predictor (paper: 4096)"),
   projectorOutputDim: z.number().int().positive().default(128).describe("projection dimension (paper: 256)"),
-  baseMomentum: z.number().min(0).max(1).default(0.996).describe("tau_base of the target EMA, raised to 1 by a cosine schedule"),
+  baseMomentum: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.996)
+    .describe("tau_base of the target EMA, raised to 1 by a cosine schedule"),
 });
 export type BYOLOptions = z.output<typeof byolMethodOptions>;
 
@@ -122,7 +132,11 @@ export class BYOL implements Method {
   }
 
   trainableVariables(): tf.Variable[] {
-    return [...this.backbone.trainableVariables(), ...this.projector.trainableVariables(), ...this.predictor.trainableVariables()];
+    return [
+      ...this.backbone.trainableVariables(),
+      ...this.projector.trainableVariables(),
+      ...this.predictor.trainableVariables(),
+    ];
   }
 
   defaultAugmentation(input: InputSpec) {
@@ -136,9 +150,13 @@ export class BYOL implements Method {
 
 export const byolMethod = defineMethod({
   name: "byol",
-  description: "BYOL: online network predicts an EMA target's projection, symmetric 2 - 2cos loss, no negatives (Grill et al. 2020)",
+  description:
+    "BYOL: online network predicts an EMA target's projection, symmetric 2 - 2cos loss, no negatives (Grill et al. 2020)",
   family: "contrastive",
-  paper: { title: "Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning", url: "https://arxiv.org/abs/2006.07733" },
+  paper: {
+    title: "Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning",
+    url: "https://arxiv.org/abs/2006.07733",
+  },
   inputs: ["image"],
   options: byolMethodOptions,
   defaultBackbone: defaultImageBackbone,

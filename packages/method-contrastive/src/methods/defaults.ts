@@ -1,4 +1,4 @@
-import { type AugmentationConfig, type InputSpec, defaultPipelineFor } from "@selfsup/core";
+import { type AugmentationConfig, defaultPipelineFor, type InputSpec } from "@selfsup/core";
 
 /**
  * The augmentation every method of this package recommends: SimCLR's recipe for RGB images (crop,

@@ -13,7 +13,9 @@ export interface KeyQueue {
 
 /** A queue of `size` random unit vectors (MoCo initialises its queue with normalized noise). */
 export function createKeyQueue(size: number, dim: number, rng: Rng): KeyQueue {
-  const keys = tf.tidy(() => tf.variable(l2Normalize(tf.randomNormal([size, dim], 0, 1, "float32", rng.seed())), false));
+  const keys = tf.tidy(() =>
+    tf.variable(l2Normalize(tf.randomNormal([size, dim], 0, 1, "float32", rng.seed())), false),
+  );
   const pointer = tf.variable(tf.scalar(0, "int32"), false);
   return { keys, pointer };
 }
@@ -35,11 +37,16 @@ export function enqueueKeys(queue: KeyQueue, keys: tf.Tensor): void {
     throw new Error(`enqueueKeys: keys must be [B, ${dim}], got [${keys.shape}]`);
   }
   if (batch > size) {
-    throw new Error(`enqueueKeys: a batch of ${batch} keys does not fit a queue of ${size}; use a queue size of at least the batch size`);
+    throw new Error(
+      `enqueueKeys: a batch of ${batch} keys does not fit a queue of ${size}; use a queue size of at least the batch size`,
+    );
   }
   tf.tidy(() => {
     const rows = tf.range(0, size, 1, "int32");
-    const offset = tf.mod(tf.add(tf.sub(rows, queue.pointer), tf.scalar(size, "int32")), tf.scalar(size, "int32"));
+    const offset = tf.mod(
+      tf.add(tf.sub(rows, queue.pointer), tf.scalar(size, "int32")),
+      tf.scalar(size, "int32"),
+    );
     const written = tf.less(offset, tf.scalar(batch, "int32"));
     const incoming = tf.gather(keys, tf.minimum(offset, tf.scalar(batch - 1, "int32")));
     const mask = tf.tile(tf.expandDims(written, 1), [1, dim]);

@@ -24,6 +24,7 @@
  * key encoder), t = 0.07, 2 shuffle groups.
  */
 import {
+  defineMethod,
   type FeatureModule,
   type InputSpec,
   type Method,
@@ -32,7 +33,6 @@ import {
   type StepContext,
   type StepResult,
   type TrainBatch,
-  defineMethod,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
@@ -40,19 +40,29 @@ import { infoNCELoss } from "../losses/info-nce.js";
 import { l2Normalize } from "../losses/l2-normalize.js";
 import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
 import { embeddingStd } from "./embedding-std.js";
-import { type KeyQueue, createKeyQueue, enqueueKeys } from "./key-queue.js";
+import { createKeyQueue, enqueueKeys, type KeyQueue } from "./key-queue.js";
 import { emaUpdate, momentumCopy } from "./momentum.js";
 import { buildProjector } from "./projector.js";
 import { groupedForward } from "./shuffle-bn.js";
 import { twoViews } from "./views.js";
 
 export const mocoMethodOptions = z.object({
-  projectorHiddenDim: z.number().int().positive().default(512).describe("hidden width of the MLP head (paper: 2048)"),
+  projectorHiddenDim: z
+    .number()
+    .int()
+    .positive()
+    .default(512)
+    .describe("hidden width of the MLP head (paper: 2048)"),
   projectorOutputDim: z.number().int().positive().default(128).describe("key/query dimension (paper: 128)"),
   queueSize: z.number().int().positive().default(4096).describe("K, keys in the queue (paper: 65536)"),
   momentum: z.number().min(0).max(1).default(0.99).describe("m of the key encoder's EMA (paper: 0.999)"),
   temperature: z.number().positive().default(0.07).describe("InfoNCE temperature (v1: 0.07, v2: 0.2)"),
-  shuffleGroups: z.number().int().positive().default(2).describe("virtual devices of the Shuffling BN emulation (1: off)"),
+  shuffleGroups: z
+    .number()
+    .int()
+    .positive()
+    .default(2)
+    .describe("virtual devices of the Shuffling BN emulation (1: off)"),
 });
 export type MoCoOptions = z.output<typeof mocoMethodOptions>;
 
@@ -99,16 +109,25 @@ export class MoCo implements Method {
     const [xq, xk] = twoViews(batch, this.name);
     const batchSize = xq.shape[0] as number;
     if (batchSize > this.options.queueSize) {
-      throw new Error(`moco: queueSize (${this.options.queueSize}) must be at least the batch size (${batchSize})`);
+      throw new Error(
+        `moco: queueSize (${this.options.queueSize}) must be at least the batch size (${batchSize})`,
+      );
     }
     const keys = this.keys(xk, ctx);
     let result: StepResult;
     try {
       result = ctx.minimize(() => {
         const q = l2Normalize(
-          groupedForward((chunk) => this.projector.forward(this.backbone.forward(chunk)), xq, this.options.shuffleGroups),
+          groupedForward(
+            (chunk) => this.projector.forward(this.backbone.forward(chunk)),
+            xq,
+            this.options.shuffleGroups,
+          ),
         );
-        const loss = infoNCELoss(q, keys, this.queue.keys, { temperature: this.options.temperature, normalize: false });
+        const loss = infoNCELoss(q, keys, this.queue.keys, {
+          temperature: this.options.temperature,
+          normalize: false,
+        });
         const positiveSimilarity = tf.mean(tf.sum(tf.mul(q, keys), 1)) as tf.Scalar;
         return { loss, metrics: { positiveSimilarity, embeddingStd: embeddingStd(q) } };
       });
@@ -155,9 +174,13 @@ export class MoCo implements Method {
 
 export const mocoMethod = defineMethod({
   name: "moco",
-  description: "MoCo v2: momentum key encoder, queue of negatives, MLP head, InfoNCE (He et al. 2020; Chen et al. 2020)",
+  description:
+    "MoCo v2: momentum key encoder, queue of negatives, MLP head, InfoNCE (He et al. 2020; Chen et al. 2020)",
   family: "contrastive",
-  paper: { title: "Momentum Contrast for Unsupervised Visual Representation Learning", url: "https://arxiv.org/abs/1911.05722" },
+  paper: {
+    title: "Momentum Contrast for Unsupervised Visual Representation Learning",
+    url: "https://arxiv.org/abs/1911.05722",
+  },
   inputs: ["image"],
   options: mocoMethodOptions,
   defaultBackbone: defaultImageBackbone,

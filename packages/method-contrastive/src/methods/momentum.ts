@@ -19,7 +19,8 @@ export function momentumCopy<M extends Module>(online: M): M {
  * in training mode keep them, as in MoCo's and BYOL's reference code.
  */
 export function emaUpdate(target: Module, online: Module, momentum: number): void {
-  if (!(momentum >= 0 && momentum <= 1)) throw new Error(`emaUpdate: momentum must be in [0, 1], got ${momentum}`);
+  if (!(momentum >= 0 && momentum <= 1))
+    throw new Error(`emaUpdate: momentum must be in [0, 1], got ${momentum}`);
   const source = new Map(online.namedParameters().map((p) => [p.name, p.variable]));
   tf.tidy(() => {
     for (const { name, variable } of target.namedParameters()) {

@@ -26,7 +26,12 @@ export function chunkSizes(batch: number, groups: number): number[] {
  * f applied to `x` chunk by chunk (each chunk is its own BatchNorm batch), rows in the original
  * order. With `rng`, the chunks are drawn from a random permutation of the rows (Shuffling BN).
  */
-export function groupedForward(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, groups: number, rng?: Rng): tf.Tensor {
+export function groupedForward(
+  f: (x: tf.Tensor) => tf.Tensor,
+  x: tf.Tensor,
+  groups: number,
+  rng?: Rng,
+): tf.Tensor {
   const batch = x.shape[0] as number;
   const sizes = chunkSizes(batch, groups);
   if (sizes.length === 1) return f(x);

@@ -16,6 +16,7 @@
  * hidden 512, output 128, t = 0.5 (the CIFAR recipe).
  */
 import {
+  defineMethod,
   type FeatureModule,
   type InputSpec,
   type Method,
@@ -24,7 +25,6 @@ import {
   type StepContext,
   type StepResult,
   type TrainBatch,
-  defineMethod,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
@@ -36,8 +36,18 @@ import { buildProjector } from "./projector.js";
 import { twoViews } from "./views.js";
 
 export const simclrMethodOptions = z.object({
-  projectorHiddenDim: z.number().int().positive().default(512).describe("hidden width of the projector (paper: 2048)"),
-  projectorOutputDim: z.number().int().positive().default(128).describe("output width of the projector (paper: 128)"),
+  projectorHiddenDim: z
+    .number()
+    .int()
+    .positive()
+    .default(512)
+    .describe("hidden width of the projector (paper: 2048)"),
+  projectorOutputDim: z
+    .number()
+    .int()
+    .positive()
+    .default(128)
+    .describe("output width of the projector (paper: 128)"),
   temperature: z.number().positive().default(0.5).describe("NT-Xent temperature (CIFAR: 0.5, ImageNet: 0.1)"),
 });
 export type SimCLROptions = z.output<typeof simclrMethodOptions>;
@@ -99,7 +109,10 @@ export const simclrMethod = defineMethod({
   name: "simclr",
   description: "SimCLR: two views, MLP projector, NT-Xent over the 2N views of the batch (Chen et al. 2020)",
   family: "contrastive",
-  paper: { title: "A Simple Framework for Contrastive Learning of Visual Representations", url: "https://arxiv.org/abs/2002.05709" },
+  paper: {
+    title: "A Simple Framework for Contrastive Learning of Visual Representations",
+    url: "https://arxiv.org/abs/2002.05709",
+  },
   inputs: ["image"],
   options: simclrMethodOptions,
   defaultBackbone: defaultImageBackbone,

@@ -18,6 +18,7 @@
  * Defaults here: projector 512-512 (2 layers, as for CIFAR), predictor 512 -> 128 -> 512.
  */
 import {
+  defineMethod,
   type FeatureModule,
   type InputSpec,
   type Method,
@@ -26,7 +27,6 @@ import {
   type StepContext,
   type StepResult,
   type TrainBatch,
-  defineMethod,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
@@ -38,9 +38,25 @@ import { buildPredictor, buildProjector } from "./projector.js";
 import { twoViews } from "./views.js";
 
 export const simsiamMethodOptions = z.object({
-  projectorDim: z.number().int().positive().default(512).describe("width of the projector's layers and output (paper: 2048)"),
-  projectorLayers: z.number().int().min(1).max(4).default(2).describe("Linear layers of the projector (paper: 3 on ImageNet, 2 on CIFAR)"),
-  predictorHiddenDim: z.number().int().positive().default(128).describe("bottleneck of the predictor (paper: 512)"),
+  projectorDim: z
+    .number()
+    .int()
+    .positive()
+    .default(512)
+    .describe("width of the projector's layers and output (paper: 2048)"),
+  projectorLayers: z
+    .number()
+    .int()
+    .min(1)
+    .max(4)
+    .default(2)
+    .describe("Linear layers of the projector (paper: 3 on ImageNet, 2 on CIFAR)"),
+  predictorHiddenDim: z
+    .number()
+    .int()
+    .positive()
+    .default(128)
+    .describe("bottleneck of the predictor (paper: 512)"),
 });
 export type SimSiamOptions = z.output<typeof simsiamMethodOptions>;
 
@@ -76,7 +92,10 @@ export class SimSiam implements Method {
       const p2 = this.predictor.forward(z2);
       const loss = tf.mul(
         0.5,
-        tf.add(negativeCosineSimilarity(p1, stopGradient(z2)), negativeCosineSimilarity(p2, stopGradient(z1))),
+        tf.add(
+          negativeCosineSimilarity(p1, stopGradient(z2)),
+          negativeCosineSimilarity(p2, stopGradient(z1)),
+        ),
       ) as tf.Scalar;
       return { loss, metrics: { embeddingStd: embeddingStd(z1) } };
     });
@@ -91,7 +110,11 @@ export class SimSiam implements Method {
   }
 
   trainableVariables(): tf.Variable[] {
-    return [...this.backbone.trainableVariables(), ...this.projector.trainableVariables(), ...this.predictor.trainableVariables()];
+    return [
+      ...this.backbone.trainableVariables(),
+      ...this.projector.trainableVariables(),
+      ...this.predictor.trainableVariables(),
+    ];
   }
 
   defaultAugmentation(input: InputSpec) {
@@ -105,9 +128,13 @@ export class SimSiam implements Method {
 
 export const simsiamMethod = defineMethod({
   name: "simsiam",
-  description: "SimSiam: shared encoder, predictor and stop-gradient, symmetric negative cosine, no negatives (Chen & He 2021)",
+  description:
+    "SimSiam: shared encoder, predictor and stop-gradient, symmetric negative cosine, no negatives (Chen & He 2021)",
   family: "contrastive",
-  paper: { title: "Exploring Simple Siamese Representation Learning", url: "https://arxiv.org/abs/2011.10566" },
+  paper: {
+    title: "Exploring Simple Siamese Representation Learning",
+    url: "https://arxiv.org/abs/2011.10566",
+  },
   inputs: ["image"],
   options: simsiamMethodOptions,
   defaultBackbone: defaultImageBackbone,

@@ -13,6 +13,7 @@
  * batch 2048. Defaults here (small convnet): expander 512-512-512, same weights.
  */
 import {
+  defineMethod,
   type FeatureModule,
   type InputSpec,
   type Method,
@@ -21,8 +22,7 @@ import {
   type StepContext,
   type StepResult,
   type TrainBatch,
-  defineMethod,
-  tf,
+  type tf,
 } from "@selfsup/core";
 import { z } from "zod";
 import { vicregTerms } from "../losses/vicreg.js";
@@ -31,7 +31,12 @@ import { buildProjector } from "./projector.js";
 import { twoViews } from "./views.js";
 
 export const vicregMethodOptions = z.object({
-  projectorDim: z.number().int().positive().default(512).describe("width of the expander's 3 layers (paper: 8192)"),
+  projectorDim: z
+    .number()
+    .int()
+    .positive()
+    .default(512)
+    .describe("width of the expander's 3 layers (paper: 8192)"),
   invarianceWeight: z.number().nonnegative().default(25).describe("lambda (paper: 25)"),
   varianceWeight: z.number().nonnegative().default(25).describe("mu (paper: 25)"),
   covarianceWeight: z.number().nonnegative().default(1).describe("nu (paper: 1)"),
@@ -50,7 +55,12 @@ export class VICReg implements Method {
   ) {
     const d = options.projectorDim;
     this.backbone = ctx.buildBackbone();
-    this.projector = buildProjector(ctx, this.backbone.outputDim, { layers: 3, hiddenDim: d, outputDim: d, batchNorm: true });
+    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+      layers: 3,
+      hiddenDim: d,
+      outputDim: d,
+      batchNorm: true,
+    });
   }
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
@@ -87,7 +97,8 @@ export class VICReg implements Method {
 
 export const vicregMethod = defineMethod({
   name: "vicreg",
-  description: "VICReg: invariance MSE + variance hinge + covariance decorrelation, weights 25/25/1 (Bardes et al. 2022)",
+  description:
+    "VICReg: invariance MSE + variance hinge + covariance decorrelation, weights 25/25/1 (Bardes et al. 2022)",
   family: "contrastive",
   paper: {
     title: "VICReg: Variance-Invariance-Covariance Regularization for Self-Supervised Learning",
