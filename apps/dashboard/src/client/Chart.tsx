@@ -103,6 +103,11 @@ function build(props: ChartProps): Built {
   const axisColor = cssVar("--chart-axis", "#666");
   const gridColor = cssVar("--chart-grid", "rgba(0,0,0,0.08)");
   const font = "11px system-ui, sans-serif";
+  const decades =
+    props.logY && logOk
+      ? (_u: uPlot, splits: number[]) =>
+          splits.map((v) => (Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9 ? v : null))
+      : null;
   const opts: Omit<Options, "width" | "height"> = {
     series: uSeries,
     bands,
@@ -122,18 +127,13 @@ function build(props: ChartProps): Built {
       },
       {
         stroke: axisColor,
-        grid: { stroke: gridColor, width: 1 },
-        ticks: { stroke: gridColor },
+        // On a log scale keep only the decades: 2..9 x 10^k would grid the chart into stripes.
+        grid: { stroke: gridColor, width: 1, ...(decades ? { filter: decades } : {}) },
+        ticks: { stroke: gridColor, ...(decades ? { filter: decades } : {}) },
         font,
         size: 56,
         values: (_u, vals) => vals.map((v) => (v === null ? "" : fmtNumber(v, 3))),
-        // On a log scale keep only the decades: 2..9 x 10^k would grid the chart into stripes.
-        ...(props.logY && logOk
-          ? {
-              filter: (_u: uPlot, splits: number[]) =>
-                splits.map((v) => (Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9 ? v : null)),
-            }
-          : {}),
+        ...(decades ? { filter: decades } : {}),
       },
     ],
   };

@@ -2,7 +2,8 @@
  * Small process-wide caches, one per store instance:
  * - series of runs that have ended (their points no longer change) keyed by run, finish time and
  *   the request; a resumed run changes status and finish time, so it never hits a stale entry;
- * - facets (distinct methods, datasets, ...) for 30 s: they scan the runs table.
+ * - facets (distinct methods, datasets, ...) for 30 s, served stale while refreshed: they scan
+ *   the runs table.
  */
 import type { RunStore, Series } from "@selfsup/store";
 import { type FacetsResult, facets } from "./sql";
@@ -31,6 +32,7 @@ class Lru<V> {
 interface StoreCaches {
   series: Lru<Promise<Series[]>>;
   facets?: { at: number; value: Promise<FacetsResult> };
+  pendingFacets?: Promise<FacetsResult>;
 }
 
 const perStore = new WeakMap<RunStore, StoreCaches>();
@@ -68,15 +70,28 @@ export function cachedSeries(
 
 const FACETS_TTL_MS = 30_000;
 
+/**
+ * Facets, recomputed at most every 30 s. An expired value is still served while the new one is
+ * computed (stale-while-revalidate), so no page waits on a scan of the runs table.
+ */
 export function cachedFacets(store: RunStore): Promise<FacetsResult> {
   const c = caches(store);
-  const now = Date.now();
-  if (!c.facets || now - c.facets.at > FACETS_TTL_MS) {
+  const refresh = () => {
     const value = facets(store.db);
-    c.facets = { at: now, value };
-    value.catch(() => {
-      if (c.facets?.value === value) c.facets = undefined;
-    });
-  }
+    c.pendingFacets = value;
+    value
+      .then(
+        () => {
+          c.facets = { at: Date.now(), value };
+        },
+        () => {},
+      )
+      .finally(() => {
+        if (c.pendingFacets === value) c.pendingFacets = undefined;
+      });
+    return value;
+  };
+  if (!c.facets) return c.pendingFacets ?? refresh();
+  if (Date.now() - c.facets.at > FACETS_TTL_MS && !c.pendingFacets) void refresh();
   return c.facets.value;
 }

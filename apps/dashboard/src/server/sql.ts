@@ -155,14 +155,6 @@ export interface FacetRow {
   count: number;
 }
 
-const FACET_COLUMNS = {
-  methods: "method",
-  families: "family",
-  datasets: "dataset",
-  backbones: "backbone",
-  statuses: "status",
-} as const;
-
 export interface FacetsResult {
   methods: FacetRow[];
   families: FacetRow[];
@@ -174,18 +166,26 @@ export interface FacetsResult {
   metricKeys: string[];
 }
 
-/** Distinct values with counts (top 200 each); keys from the 1,000 most recent runs. */
+/**
+ * Distinct values with counts (top 200 each; one scan of runs via GROUPING SETS, one of the tags),
+ * and the summary and metric keys of the 1,000 most recent runs.
+ */
 export async function facets(db: Db): Promise<FacetsResult> {
   const out: Partial<FacetsResult> = {};
-  for (const [name, col] of Object.entries(FACET_COLUMNS)) {
-    const rows = await db.query(
-      `SELECT ${col} AS value, count(*)::int AS n FROM runs WHERE ${col} IS NOT NULL
-       GROUP BY ${col} ORDER BY n DESC, ${col} LIMIT 200`,
-    );
-    out[name as keyof typeof FACET_COLUMNS] = rows.map((r) => ({
-      value: String(r.value),
-      count: Number(r.n),
-    }));
+  const grouped = await db.query<{ col: string; value: string; n: number }>(
+    `SELECT CASE WHEN GROUPING(method) = 0 THEN 'methods' WHEN GROUPING(family) = 0 THEN 'families'
+                 WHEN GROUPING(dataset) = 0 THEN 'datasets' WHEN GROUPING(backbone) = 0 THEN 'backbones'
+                 ELSE 'statuses' END AS col,
+            COALESCE(method, family, dataset, backbone, status) AS value, count(*)::int AS n
+     FROM runs
+     GROUP BY GROUPING SETS ((method), (family), (dataset), (backbone), (status))`,
+  );
+  for (const name of ["methods", "families", "datasets", "backbones", "statuses"] as const) {
+    out[name] = grouped
+      .filter((r) => r.col === name && r.value !== null)
+      .map((r) => ({ value: String(r.value), count: Number(r.n) }))
+      .sort((x, y) => y.count - x.count || x.value.localeCompare(y.value))
+      .slice(0, 200);
   }
   const tags = await db.query(
     `SELECT t AS value, count(*)::int AS n FROM runs CROSS JOIN LATERAL unnest(tags) AS t
