@@ -38,12 +38,17 @@ export interface ContrastiveBenchOptions {
   quick?: boolean;
   /** Methods to pretrain (default: all six). */
   methods?: string[];
-  /** Pretraining epochs (default 5; quick: 1). */
+  /**
+   * Pretraining epochs (default 10; quick: 1). SimCLR with batch 64 on the 8,000 digits reached a
+   * 10-label probe of 75% after 3 epochs and 82% after 10 (raw pixels: 72%): fewer epochs do not
+   * separate SSL features from pixels clearly.
+   */
   epochs?: number;
   /** Training digits used for pretraining and kNN (default all 8,000; quick: 2,000). */
   trainLimit?: number;
   /** Test digits scored (default all 2,000; quick: 500). */
   testLimit?: number;
+  /** Batch size (default 64: more steps per epoch beat more negatives per step at this budget). */
   batchSize?: number;
   /** AdamW peak learning rate (cosine schedule with warmup; default 2e-3). */
   lr?: number;
@@ -147,13 +152,14 @@ export async function benchContrastive(opts: ContrastiveBenchOptions = {}): Prom
     train: subsetSplit(full.train, range(trainLimit)),
     test: subsetSplit(full.test, range(testLimit)),
   };
-  const epochs = opts.epochs ?? (quick ? 1 : 5);
+  const epochs = opts.epochs ?? (quick ? 1 : 10);
   const seed = opts.seed ?? 0;
   const backboneOptions = { width: opts.width ?? 32 };
   const methods = opts.methods ?? BENCH_METHODS;
   const probeSeeds = opts.probeSeeds ?? [0, 1, 2];
+  const batchSize = opts.batchSize ?? 64;
   log(
-    `contrastive bench: backend ${currentBackend()?.backend}, mnist ${trainLimit} train / ${testLimit} test, convnet width ${backboneOptions.width}, ${epochs} epoch(s)`,
+    `contrastive bench: backend ${currentBackend()?.backend}, mnist ${trainLimit} train / ${testLimit} test, convnet width ${backboneOptions.width}, ${epochs} epoch(s) of batch ${batchSize}`,
   );
 
   const rows: ContrastiveBenchRow[] = [];
@@ -198,7 +204,7 @@ export async function benchContrastive(opts: ContrastiveBenchOptions = {}): Prom
         dataset: data,
         config: {
           epochs,
-          batchSize: opts.batchSize ?? 256,
+          batchSize,
           seed,
           optimizer: { name: "adamw", lr: opts.lr ?? 2e-3, weightDecay: 1e-4 },
           schedule: { name: "cosine", warmupSteps: 10 },
@@ -214,7 +220,7 @@ export async function benchContrastive(opts: ContrastiveBenchOptions = {}): Prom
         method: name,
         epochs,
         seconds,
-        imagesPerSec: (trainer.step * (opts.batchSize ?? 256)) / seconds,
+        imagesPerSec: (trainer.step * batchSize) / seconds,
         ...s,
       };
       rows.push(row);
