@@ -6,6 +6,7 @@
  */
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import type { GraphQLFormattedError } from "graphql";
 import type { Context } from "./context";
 import { typeDefs } from "./generated/graphql";
@@ -65,7 +66,9 @@ export function createApolloServer(): ApolloServer<Context> {
     typeDefs,
     resolvers,
     validationRules: [depthLimitRule(LIMITS.maxDepth, LIMITS.maxIntrospectionDepth)],
-    plugins: [costLimitPlugin(LIMITS.maxCost), storeHealthPlugin],
+    // No landing page: Apollo's loads its Sandbox from a CDN, and this dashboard makes no
+    // third-party requests (introspection stays on for local tools).
+    plugins: [costLimitPlugin(LIMITS.maxCost), storeHealthPlugin, ApolloServerPluginLandingPageDisabled()],
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError,
