@@ -61,7 +61,7 @@ export const SMALL_OPTIONS: Record<string, Record<string, unknown>> = {
   simclr: { projectorHiddenDim: 16, projectorOutputDim: 8 },
   moco: { projectorHiddenDim: 16, projectorOutputDim: 8, queueSize: 16 },
   byol: { projectorHiddenDim: 16, projectorOutputDim: 8 },
-  simsiam: { projectorDim: 16, predictorHiddenDim: 4 },
+  simsiam: { projectorDim: 16, predictorHiddenDim: 8 },
   "barlow-twins": { projectorDim: 8 },
   vicreg: { projectorDim: 16 },
 };
