@@ -1,10 +1,7 @@
 /**
- * Quality figures of the contrastive methods for `pnpm bench`: each method pretrains the convnet
- * on the MNIST digits' training split (labels unused) with its recommended augmentation, then its
- * frozen features are scored on the test split by weighted kNN (all training labels) and by a
- * linear probe fitted on 10 labels per class (mean over 3 label draws), against the same convnet
- * at random initialisation and against raw pixels. SSL features must beat raw pixels clearly on
- * the 10-label probe, or the method (or the stack under it) is broken.
+ * Quality figures of the contrastive methods for `pnpm bench`: core's quality bench
+ * (`benchQuality`: MNIST digits, kNN and 10-label probe against random init and raw pixels) over
+ * this package's plugin.
  *
  * Measured with the defaults (10 epochs of batch 64 on the 8,000 training digits, AdamW 2e-3 with
  * cosine decay, convnet width 32, wasm backend on 2 shared cores; probe@10: mean ± std over 3 label
@@ -24,248 +21,20 @@
  *   const rows = await benchContrastive({ quick: true, methods: ["simclr", "byol"] });
  */
 import {
-  type BackendRequest,
-  buildPipeline,
-  createRegistry,
-  currentBackend,
-  type Dataset,
-  extractFeatures,
-  type FeatureModule,
-  fewLabel,
-  initBackend,
-  knnAccuracy,
-  loadMnist,
-  type Method,
-  type MethodBuildContext,
-  Module,
-  makeViews,
-  progressLogger,
-  Rng,
-  subsetSplit,
-  Trainer,
-  tf,
-} from "@selfsup/core";
+  benchQuality,
+  formatTable,
+  type QualityBenchOptions,
+  type QualityBenchRow,
+} from "@selfsup/core/bench";
 import plugin from "./plugin.js";
 
-export interface ContrastiveBenchOptions {
-  /** A smoke run: 2,000 training and 500 test digits, 1 epoch (default false). */
-  quick?: boolean;
-  /** Methods to pretrain (default: all six). */
-  methods?: string[];
-  /**
-   * Pretraining epochs (default 10; quick: 1). SimCLR with batch 64 on the 8,000 digits reached a
-   * 10-label probe of 75% after 3 epochs and 82% after 10 (raw pixels: 72%): fewer epochs do not
-   * separate SSL features from pixels clearly.
-   */
-  epochs?: number;
-  /** Training digits used for pretraining and kNN (default all 8,000; quick: 2,000). */
-  trainLimit?: number;
-  /** Test digits scored (default all 2,000; quick: 500). */
-  testLimit?: number;
-  /** Batch size (default 64: more steps per epoch beat more negatives per step at this budget). */
-  batchSize?: number;
-  /** AdamW peak learning rate (cosine schedule with warmup; default 2e-3). */
-  lr?: number;
-  /** Options per method, merged over the defaults. */
-  methodOptions?: Record<string, Record<string, unknown>>;
-  /** Convnet width (default 32: channels 32, 64, 128, 128-d features). */
-  width?: number;
-  /** Score the raw-pixel and random-init baselines too (default true). */
-  baselines?: boolean;
-  /** Label draws of the 10-per-class probe (default [0, 1, 2]). */
-  probeSeeds?: number[];
-  /** Backend when none is initialised yet (default "wasm"). */
-  backend?: BackendRequest;
-  seed?: number;
-  /** Progress lines and the table (default: console.log). */
-  log?: (line: string) => void;
-}
+export type ContrastiveBenchOptions = Omit<QualityBenchOptions, "plugins">;
+export type ContrastiveBenchRow = QualityBenchRow;
+export { formatTable };
 
-export interface ContrastiveBenchRow {
-  /** Method name, or the baselines "raw-pixels" and "random-init". */
-  method: string;
-  epochs: number;
-  /** Pretraining wall-clock seconds (0 for the baselines). */
-  seconds: number;
-  /** Training images (not views) per second during pretraining. */
-  imagesPerSec: number;
-  /** Weighted kNN (k = 200, t = 0.1) top-1 on the test split, features of every training digit labelled. */
-  knnTop1: number;
-  /** Linear probe top-1 with 10 labels per class, mean over label draws (default seeds 0, 1, 2). */
-  probe10: number;
-  /** Standard deviation of probe10 over the draws. */
-  probe10Std: number;
-}
+/** Every method of this package, in its plugin's order. */
+export const BENCH_METHODS: string[] = (plugin.methods ?? []).map((m) => m.name);
 
-export const BENCH_METHODS = ["simclr", "moco", "byol", "simsiam", "barlow-twins", "vicreg"];
-
-/** Flattened pixels as "features": the baseline every representation must beat. */
-class RawPixels extends Module implements FeatureModule {
-  constructor(readonly outputDim: number) {
-    super();
-  }
-  forward(x: tf.Tensor): tf.Tensor {
-    return tf.reshape(x, [x.shape[0] as number, -1]);
-  }
-  protected recreate(): RawPixels {
-    return new RawPixels(this.outputDim);
-  }
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}
-
-async function score(
-  encoder: FeatureModule,
-  data: Dataset,
-  seeds: number[],
-): Promise<{ knnTop1: number; probe10: number; probe10Std: number }> {
-  const test = data.test as Dataset["train"];
-  const tr = await extractFeatures(encoder, data.train, { input: data.input, batchSize: 250 });
-  const te = await extractFeatures(encoder, test, { input: data.input, batchSize: 250 });
-  let knnTop1: number;
-  try {
-    knnTop1 = knnAccuracy({
-      trainFeatures: tr.features,
-      trainLabels: tr.labels,
-      testFeatures: te.features,
-      testLabels: te.labels,
-      numClasses: 10,
-      k: 200,
-      temperature: 0.1,
-    });
-  } finally {
-    tr.features.dispose();
-    te.features.dispose();
-  }
-  const [probe] = await fewLabel({
-    encoder,
-    dataset: data,
-    labelsPerClass: [10],
-    seeds,
-    protocol: "linear",
-    batchSize: 250,
-  });
-  return { knnTop1, probe10: probe?.value ?? Number.NaN, probe10Std: probe?.std ?? Number.NaN };
-}
-
-export async function benchContrastive(opts: ContrastiveBenchOptions = {}): Promise<ContrastiveBenchRow[]> {
-  const log = opts.log ?? ((line: string) => console.log(line));
-  const quick = opts.quick ?? false;
-  if (!currentBackend()) await initBackend(opts.backend ?? "wasm");
-  const registry = createRegistry();
-  registry.register(plugin);
-
-  const full = await loadMnist();
-  const trainLimit = Math.min(opts.trainLimit ?? (quick ? 2000 : full.train.size), full.train.size);
-  const testLimit = Math.min(opts.testLimit ?? (quick ? 500 : full.test.size), full.test.size);
-  // the split is class-interleaved, so prefixes stay balanced
-  const data: Dataset = {
-    ...full,
-    train: subsetSplit(full.train, range(trainLimit)),
-    test: subsetSplit(full.test, range(testLimit)),
-  };
-  const epochs = opts.epochs ?? (quick ? 1 : 10);
-  const seed = opts.seed ?? 0;
-  const backboneOptions = { width: opts.width ?? 32 };
-  const methods = opts.methods ?? BENCH_METHODS;
-  const probeSeeds = opts.probeSeeds ?? [0, 1, 2];
-  const batchSize = opts.batchSize ?? 64;
-  log(
-    `contrastive bench: backend ${currentBackend()?.backend}, mnist ${trainLimit} train / ${testLimit} test, convnet width ${backboneOptions.width}, ${epochs} epoch(s) of batch ${batchSize}`,
-  );
-
-  const rows: ContrastiveBenchRow[] = [];
-  const baseline = async (name: string, encoder: FeatureModule) => {
-    const s = await score(encoder, data, probeSeeds);
-    rows.push({ method: name, epochs: 0, seconds: 0, imagesPerSec: 0, ...s });
-    log(formatRow(rows[rows.length - 1] as ContrastiveBenchRow));
-  };
-  log(formatHeader());
-  if (opts.baselines ?? true) {
-    await baseline("raw-pixels", new RawPixels(28 * 28));
-    const randomInit = registry
-      .get("backbone", "convnet")
-      .build(registry.parseOptions("backbone", "convnet", backboneOptions), data.input, new Rng(seed));
-    await baseline("random-init", randomInit);
-    randomInit.dispose();
-  }
-
-  for (const name of methods) {
-    const rng = new Rng(seed);
-    const ctx: MethodBuildContext = {
-      input: data.input,
-      rng,
-      buildBackbone: (backbone, options) =>
-        registry
-          .get("backbone", backbone ?? "convnet")
-          .build(
-            registry.parseOptions("backbone", backbone ?? "convnet", options ?? backboneOptions),
-            data.input,
-            rng,
-          ),
-      buildHead: (head, options, inputDim) =>
-        registry.get("head", head).build(registry.parseOptions("head", head, options), inputDim, rng),
-    };
-    const method: Method = registry
-      .get("method", name)
-      .create(registry.parseOptions("method", name, opts.methodOptions?.[name] ?? {}), ctx);
-    try {
-      const pipeline = buildPipeline(registry, method.defaultAugmentation?.(data.input) ?? []);
-      const trainer = new Trainer({
-        method,
-        dataset: data,
-        config: {
-          epochs,
-          batchSize,
-          seed,
-          optimizer: { name: "adamw", lr: opts.lr ?? 2e-3, weightDecay: 1e-4 },
-          schedule: { name: "cosine", warmupSteps: 10 },
-        },
-        augment: (x, n, r) => makeViews(pipeline, x, n, r),
-        callbacks: [progressLogger({ every: 10, write: (line) => log(`  ${name}: ${line}`) })],
-      });
-      const started = performance.now();
-      await trainer.fit();
-      const seconds = (performance.now() - started) / 1000;
-      const s = await score(method.encoder(), data, probeSeeds);
-      const row = {
-        method: name,
-        epochs,
-        seconds,
-        imagesPerSec: (trainer.step * batchSize) / seconds,
-        ...s,
-      };
-      rows.push(row);
-      log(formatRow(row));
-    } finally {
-      method.dispose();
-    }
-  }
-  log("");
-  log(formatTable(rows));
-  return rows;
-}
-
-function formatHeader(): string {
-  return `${"method".padEnd(14)}${"epochs".padStart(7)}${"seconds".padStart(9)}${"img/s".padStart(8)}${"kNN top1".padStart(10)}${"probe@10".padStart(10)}${"±".padStart(7)}`;
-}
-
-function formatRow(r: ContrastiveBenchRow): string {
-  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-  return (
-    r.method.padEnd(14) +
-    String(r.epochs).padStart(7) +
-    r.seconds.toFixed(0).padStart(9) +
-    r.imagesPerSec.toFixed(0).padStart(8) +
-    pct(r.knnTop1).padStart(10) +
-    pct(r.probe10).padStart(10) +
-    (100 * r.probe10Std).toFixed(1).padStart(7)
-  );
-}
-
-/** The rows as a fixed-width table (probe@10 = linear probe with 10 labels per class). */
-export function formatTable(rows: readonly ContrastiveBenchRow[]): string {
-  return [formatHeader(), ...rows.map(formatRow)].join("\n");
+export function benchContrastive(opts: ContrastiveBenchOptions = {}): Promise<ContrastiveBenchRow[]> {
+  return benchQuality({ title: "contrastive", ...opts, plugins: [plugin] });
 }

@@ -7,4 +7,3 @@ export * from "./bench.js";
 export * from "./losses/index.js";
 export * from "./methods/index.js";
 export { default as contrastivePlugin } from "./plugin.js";
-export * from "./stop-gradient.js";

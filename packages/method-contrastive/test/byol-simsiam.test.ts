@@ -1,6 +1,6 @@
-import { tf } from "@selfsup/core";
+import { cosineMomentum, tf } from "@selfsup/core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type BYOL, cosineMomentum, negativeCosineSimilarity, type SimSiam } from "../src/index.js";
+import { type BYOL, negativeCosineSimilarity, type SimSiam } from "../src/index.js";
 import { createMethod, maxAbsDiff, randomViews, setupBackend, snapshot, stepContext } from "./helpers.js";
 
 beforeAll(setupBackend);

@@ -3,13 +3,13 @@ import {
   constantLr,
   createOptimizer,
   createRegistry,
-  type FeatureModule,
   type InputSpec,
   initBackend,
   type Method,
   type MethodBuildContext,
   Minimizer,
   type Module,
+  methodBuildContext,
   methodParams,
   Rng,
   type StepContext,
@@ -37,38 +37,23 @@ export const DIGIT_INPUT: InputSpec = { kind: "image", height: 8, width: 8, chan
 
 /** A MethodBuildContext over core's registry with a tiny convnet (widths 4, 8) as the backbone. */
 export function buildContext(input: InputSpec = DIGIT_INPUT, seed = 0): MethodBuildContext {
-  const rng = new Rng(seed);
-  return {
+  return methodBuildContext({
+    registry,
     input,
-    rng,
-    buildBackbone(name?: string, options?: Record<string, unknown>): FeatureModule {
-      const n = name ?? "convnet";
-      const opts = registry.parseOptions(
-        "backbone",
-        n,
-        options ?? (name === undefined ? { width: 4, strides: [2, 2] } : {}),
-      );
-      return registry.get("backbone", n).build(opts, input, rng);
-    },
-    buildHead(name: string, options: Record<string, unknown>, inputDim: number): FeatureModule {
-      return registry.get("head", name).build(registry.parseOptions("head", name, options), inputDim, rng);
-    },
-  };
+    rng: new Rng(seed),
+    backbone: { name: "convnet", options: { width: 4, strides: [2, 2] } },
+  });
 }
 
-/** Small projector sizes per method, so each step takes milliseconds. */
-export const SMALL_OPTIONS: Record<string, Record<string, unknown>> = {
-  simclr: { projectorHiddenDim: 16, projectorOutputDim: 8 },
-  moco: { projectorHiddenDim: 16, projectorOutputDim: 8, queueSize: 16 },
-  byol: { projectorHiddenDim: 16, projectorOutputDim: 8 },
-  simsiam: { projectorDim: 16, predictorHiddenDim: 8 },
-  "barlow-twins": { projectorDim: 8 },
-  vicreg: { projectorDim: 16 },
-};
-
+/** Builds a method with its spec's tiny options (small projectors: a step takes milliseconds). */
 export function createMethod(name: string, options: Record<string, unknown> = {}, seed = 0): Method {
-  const opts = registry.parseOptions("method", name, { ...SMALL_OPTIONS[name], ...options });
-  return registry.get("method", name).create(opts, buildContext(DIGIT_INPUT, seed));
+  const spec = registry.get("method", name);
+  return registry.create(
+    "method",
+    name,
+    { ...(spec.tinyOptions as object | undefined), ...options },
+    buildContext(DIGIT_INPUT, seed),
+  );
 }
 
 /** A StepContext whose minimize is core's Minimizer with plain SGD (update = -lr * grad). */

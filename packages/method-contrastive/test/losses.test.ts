@@ -1,4 +1,4 @@
-import { tf } from "@selfsup/core";
+import { stopGradient, tf } from "@selfsup/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   barlowTwinsLoss,
@@ -10,7 +10,6 @@ import {
   negativeCosineSimilarity,
   ntXentLoss,
   ntXentLossSpec,
-  stopGradient,
   vicregLoss,
   vicregLossSpec,
   vicregTerms,

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildPipeline, makeViews, type Method, Rng, Trainer } from "@selfsup/core";
+import { buildPipeline, type Method, makeViews, type Rng, Trainer } from "@selfsup/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createMethod, registry, setupBackend } from "./helpers.js";
 

@@ -6,14 +6,17 @@ import { createMethod, randomViews, registry, setupBackend, stepContext } from "
 
 beforeAll(setupBackend);
 
-const METHODS = ["barlow-twins", "byol", "moco", "simclr", "simsiam", "vicreg"];
+const METHODS = plugin.methods?.map((m) => m.name) ?? [];
 
 describe("plugin", () => {
-  it("default-exports six methods and five losses, registrable next to core's built-ins", () => {
+  it("default-exports its methods and losses, registrable next to core's built-ins", () => {
     expect(plugin.name).toBe("@selfsup/method-contrastive");
     const r = createRegistry();
     r.register(plugin);
-    expect(r.list("method").map((e) => e.spec.name)).toEqual(METHODS);
+    expect(METHODS).toEqual(
+      expect.arrayContaining(["barlow-twins", "byol", "moco", "simclr", "simsiam", "vicreg"]),
+    );
+    expect(r.list("method").map((e) => e.spec.name)).toEqual([...METHODS].sort());
     expect(r.list("loss").map((e) => e.spec.name)).toEqual([
       "barlow-twins",
       "info-nce",

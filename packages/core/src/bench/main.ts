@@ -22,6 +22,8 @@ import { tf } from "../tf.js";
 import { benchKernels, formatKernelTable } from "./kernels.js";
 import { formatSupervisedResult, runSupervisedBench } from "./supervised.js";
 
+export * from "./quality.js";
+
 export interface BenchArgs {
   backend: BackendRequest;
   /** Run only these sections (default: all). */

@@ -22,16 +22,14 @@ export function definePlugin(
   return { ...plugin, apiVersion: plugin.apiVersion ?? API_VERSION };
 }
 
-// Identity helpers that infer each contribution's option type from its zod schema.
-export const defineBackbone = <S extends z.ZodType>(spec: BackboneSpec<S>): BackboneSpec =>
-  spec as unknown as BackboneSpec;
-export const defineHead = <S extends z.ZodType>(spec: HeadSpec<S>): HeadSpec => spec as unknown as HeadSpec;
-export const defineAugmentation = <S extends z.ZodType>(spec: AugmentationSpec<S>): AugmentationSpec =>
-  spec as unknown as AugmentationSpec;
-export const defineLoss = <S extends z.ZodType>(spec: LossSpec<S>): LossSpec => spec as unknown as LossSpec;
-export const defineMethod = <S extends z.ZodType>(spec: MethodSpec<S>): MethodSpec =>
-  spec as unknown as MethodSpec;
-export const defineDataset = <S extends z.ZodType>(spec: DatasetSpec<S>): DatasetSpec =>
-  spec as unknown as DatasetSpec;
-export const defineEvaluator = <S extends z.ZodType>(spec: EvaluatorSpec<S>): EvaluatorSpec =>
-  spec as unknown as EvaluatorSpec;
+// Identity helpers that keep each contribution's option type (inferred from its zod schema), so
+// `spec.create(opts)` outside this file is typed too. A typed spec is still a `MethodSpec` etc.
+// (its methods are declared with method syntax, so option types widen to the plugin's lists).
+export const defineBackbone = <S extends z.ZodType>(spec: BackboneSpec<S>): BackboneSpec<S> => spec;
+export const defineHead = <S extends z.ZodType>(spec: HeadSpec<S>): HeadSpec<S> => spec;
+export const defineAugmentation = <S extends z.ZodType>(spec: AugmentationSpec<S>): AugmentationSpec<S> =>
+  spec;
+export const defineLoss = <S extends z.ZodType>(spec: LossSpec<S>): LossSpec<S> => spec;
+export const defineMethod = <S extends z.ZodType>(spec: MethodSpec<S>): MethodSpec<S> => spec;
+export const defineDataset = <S extends z.ZodType>(spec: DatasetSpec<S>): DatasetSpec<S> => spec;
+export const defineEvaluator = <S extends z.ZodType>(spec: EvaluatorSpec<S>): EvaluatorSpec<S> => spec;

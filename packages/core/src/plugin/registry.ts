@@ -4,11 +4,19 @@
  * with their users; here: register, get, list, and option parsing with errors that name the field.
  */
 import type { z } from "zod";
+import type { FeatureModule } from "../nn/module.js";
+import type { Rng } from "../rng.js";
 import {
   API_VERSION,
+  type Augmentation,
   type ContributionBase,
   type ContributionByKind,
   type ContributionKind,
+  type Dataset,
+  type InputSpec,
+  type LossFn,
+  type Method,
+  type MethodBuildContext,
   type Plugin,
   type PluginContributions,
 } from "./types.js";
@@ -30,6 +38,28 @@ export interface RegisteredContribution<K extends ContributionKind = Contributio
   plugin: string;
   spec: ContributionByKind[K];
 }
+
+/** What `registry.create` needs besides the options, per kind. */
+export interface CreateArgs {
+  backbone: [input: InputSpec, rng: Rng];
+  head: [inputDim: number, rng: Rng];
+  augmentation: [];
+  loss: [];
+  method: [ctx: MethodBuildContext];
+  dataset: [];
+}
+
+/** What `registry.create` returns, per kind. */
+export interface Created {
+  backbone: FeatureModule;
+  head: FeatureModule;
+  augmentation: Augmentation;
+  loss: LossFn;
+  method: Method;
+  dataset: Promise<Dataset>;
+}
+
+export type CreatableKind = keyof CreateArgs;
 
 export class RegistryError extends Error {
   override name = "RegistryError";
@@ -130,6 +160,35 @@ export class Registry {
 
   listPlugins(): Plugin[] {
     return [...this.plugins.values()];
+  }
+
+  /**
+   * Builds a contribution by name: its options parsed with its schema (defaults filled in, errors
+   * naming the field), then its builder called with the kind's arguments, e.g.
+   * `registry.create("backbone", "convnet", { width: 16 }, input, rng)`.
+   */
+  create<K extends CreatableKind>(kind: K, name: string, raw: unknown, ...args: CreateArgs[K]): Created[K] {
+    const opts = this.parseOptions(kind, name, raw);
+    const spec: ContributionByKind[CreatableKind] = this.get(kind, name);
+    const a = args as unknown[];
+    switch (kind) {
+      case "backbone":
+        return (spec as ContributionByKind["backbone"]).build(
+          opts,
+          a[0] as InputSpec,
+          a[1] as Rng,
+        ) as Created[K];
+      case "head":
+        return (spec as ContributionByKind["head"]).build(opts, a[0] as number, a[1] as Rng) as Created[K];
+      case "augmentation":
+        return (spec as ContributionByKind["augmentation"]).create(opts) as Created[K];
+      case "loss":
+        return (spec as ContributionByKind["loss"]).create(opts) as Created[K];
+      case "method":
+        return (spec as ContributionByKind["method"]).create(opts, a[0] as MethodBuildContext) as Created[K];
+      default:
+        return (spec as ContributionByKind["dataset"]).load(opts) as Created[K];
+    }
   }
 
   /** Parses options against the contribution's schema (defaults applied); errors name the field. */

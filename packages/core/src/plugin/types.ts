@@ -179,6 +179,11 @@ export interface MethodSpec<Schema extends z.ZodType = z.ZodType> extends Contri
   inputs: Array<InputSpec["kind"]>;
   /** Backbone used when the config names none. */
   defaultBackbone?: (input: InputSpec) => { name: string; options?: Record<string, unknown> };
+  /**
+   * Options for quick runs (conformance kit, package tests, a bench's `--quick`): small widths so
+   * a step takes milliseconds. Parsed with `options` like any other.
+   */
+  tinyOptions?: z.input<Schema>;
   create(opts: z.output<Schema>, ctx: MethodBuildContext): Method;
 }
 

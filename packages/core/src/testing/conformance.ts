@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { builtinAugmentations } from "../augment/builtins.js";
 import { buildPipeline, makeViews } from "../augment/pipeline.js";
 import { createRegistry } from "../builtin-plugin.js";
+import { methodBuildContext } from "../method/build-context.js";
 import type { FeatureModule } from "../nn/module.js";
 import type { Registry } from "../plugin/registry.js";
 import type {
@@ -56,7 +57,7 @@ export const CONFORMANCE_CHECKS = [
 export type ConformanceCheck = (typeof CONFORMANCE_CHECKS)[number];
 
 export interface ConformanceOptions {
-  /** Raw method options (parsed with the spec's schema; default {}). */
+  /** Raw method options (parsed with the spec's schema; default: the spec's `tinyOptions`, else {}). */
   options?: Record<string, unknown>;
   /** Input spec (default: 16x16x3 images, or 16 tokens of a 32-word vocabulary for text-only methods). */
   input?: InputSpec;
@@ -111,26 +112,14 @@ function resolve(spec: MethodSpec, opts: ConformanceOptions): Resolved {
 let defaultRegistry: Registry | undefined;
 
 function buildContext(r: Resolved, rng: Rng): MethodBuildContext {
-  const registry = (): Registry => {
-    if (r.opts.registry) return r.opts.registry;
-    defaultRegistry ??= createRegistry();
-    return defaultRegistry;
-  };
-  return {
+  defaultRegistry ??= createRegistry();
+  return methodBuildContext({
+    registry: r.opts.registry ?? defaultRegistry,
     input: r.input,
     rng,
-    buildBackbone(name, options) {
-      if (r.opts.backbone) return r.opts.backbone(r.input, rng);
-      if (name === undefined) return tinyEncoder(r.input, rng);
-      const spec = registry().get("backbone", name);
-      return spec.build(registry().parseOptions("backbone", name, options ?? {}), r.input, rng);
-    },
-    buildHead(name, options, inputDim) {
-      if (r.opts.buildHead) return r.opts.buildHead(name, options, inputDim, rng);
-      const spec = registry().get("head", name);
-      return spec.build(registry().parseOptions("head", name, options), inputDim, rng);
-    },
-  };
+    backbone: r.opts.backbone ?? tinyEncoder,
+    ...(r.opts.buildHead ? { buildHead: r.opts.buildHead } : {}),
+  });
 }
 
 /** Builds the method under test with its default (or given) options and the init seed. */
@@ -144,10 +133,11 @@ export function createMethod(
 }
 
 function createFrom(r: Resolved, initSeed: number): Method {
-  const parsed = r.spec.options.safeParse(r.opts.options ?? {});
+  const raw = r.opts.options ?? r.spec.tinyOptions ?? {};
+  const parsed = r.spec.options.safeParse(raw);
   if (!parsed.success) {
     throw new ConformanceError(
-      `method "${r.spec.name}": its options schema rejects ${JSON.stringify(r.opts.options ?? {})}: ${parsed.error.message}`,
+      `method "${r.spec.name}": its options schema rejects ${JSON.stringify(raw)}: ${parsed.error.message}`,
     );
   }
   return r.spec.create(parsed.data, buildContext(r, new Rng(initSeed)));

@@ -7,7 +7,6 @@ import { vicregLossSpec } from "./vicreg.js";
 
 export * from "./barlow-twins.js";
 export * from "./info-nce.js";
-export * from "./l2-normalize.js";
 export * from "./negative-cosine.js";
 export * from "./nt-xent.js";
 export * from "./vicreg.js";

@@ -24,10 +24,9 @@
  * Usage:
  *   const loss = infoNCELoss(q, k, queue, { temperature: 0.07 });
  */
-import { defineLoss, tf } from "@selfsup/core";
+import { defineLoss, l2Normalize, tf } from "@selfsup/core";
 import { z } from "zod";
 import { assertPair, requireInput } from "./inputs.js";
-import { l2Normalize } from "./l2-normalize.js";
 
 export interface InfoNCEOptions {
   /** Softmax temperature t > 0 (MoCo: 0.07; MoCo v2 keeps 0.07 on ImageNet, 0.2 with its MLP head). */

@@ -18,10 +18,9 @@
  * Usage:
  *   const loss = tf.add(negativeCosineSimilarity(p1, stopGradient(z2)), negativeCosineSimilarity(p2, stopGradient(z1))).div(2);
  */
-import { defineLoss, tf } from "@selfsup/core";
+import { defineLoss, l2Normalize, tf } from "@selfsup/core";
 import { z } from "zod";
 import { assertPair, requireInput } from "./inputs.js";
-import { l2Normalize } from "./l2-normalize.js";
 
 export function negativeCosineSimilarity(prediction: tf.Tensor, target: tf.Tensor): tf.Scalar {
   assertPair("negativeCosineSimilarity", prediction, target, 1);

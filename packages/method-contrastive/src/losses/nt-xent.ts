@@ -19,10 +19,9 @@
  * Usage:
  *   const loss = ntXentLoss(projector(backbone(view1)), projector(backbone(view2)), { temperature: 0.5 });
  */
-import { defineLoss, tf } from "@selfsup/core";
+import { defineLoss, l2Normalize, tf } from "@selfsup/core";
 import { z } from "zod";
 import { assertPair, requireInput } from "./inputs.js";
-import { l2Normalize } from "./l2-normalize.js";
 
 export interface NTXentOptions {
   /** Softmax temperature t > 0 (SimCLR: 0.5 for CIFAR-sized images, 0.1 to 0.2 for ImageNet). */

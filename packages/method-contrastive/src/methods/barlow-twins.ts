@@ -16,22 +16,18 @@
  * features) the defaults here are 512-512-512 with the same lambda.
  */
 import {
+  buildProjector,
+  defaultBackboneFor,
   defineMethod,
-  type FeatureModule,
-  type InputSpec,
-  type Method,
-  type MethodBuildContext,
-  type Module,
+  MethodBase,
   type StepContext,
   type StepResult,
   type TrainBatch,
   tf,
+  twoViews,
 } from "@selfsup/core";
 import { z } from "zod";
 import { barlowTwinsLoss, crossCorrelation } from "../losses/barlow-twins.js";
-import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
-import { buildProjector } from "./projector.js";
-import { twoViews } from "./views.js";
 
 export const barlowTwinsMethodOptions = z.object({
   projectorDim: z
@@ -48,25 +44,19 @@ export const barlowTwinsMethodOptions = z.object({
 });
 export type BarlowTwinsMethodOptions = z.output<typeof barlowTwinsMethodOptions>;
 
-export class BarlowTwins implements Method {
+export class BarlowTwins extends MethodBase<BarlowTwinsMethodOptions> {
   readonly name = "barlow-twins";
   readonly views = 2;
-  readonly backbone: FeatureModule;
-  readonly projector: FeatureModule;
-
-  constructor(
-    readonly options: BarlowTwinsMethodOptions,
-    ctx: MethodBuildContext,
-  ) {
-    const d = options.projectorDim;
-    this.backbone = ctx.buildBackbone();
-    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+  readonly backbone = this.addBackbone();
+  readonly projector = this.module(
+    "projector",
+    buildProjector(this.ctx, this.backbone.outputDim, {
       layers: 3,
-      hiddenDim: d,
-      outputDim: d,
+      hiddenDim: this.options.projectorDim,
+      outputDim: this.options.projectorDim,
       batchNorm: true,
-    });
-  }
+    }),
+  );
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);
@@ -81,27 +71,6 @@ export class BarlowTwins implements Method {
       return { loss, metrics: { meanDiagonal: onDiagonal } };
     });
   }
-
-  encoder(): FeatureModule {
-    return this.backbone;
-  }
-
-  modules(): Record<string, Module> {
-    return { backbone: this.backbone, projector: this.projector };
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return [...this.backbone.trainableVariables(), ...this.projector.trainableVariables()];
-  }
-
-  defaultAugmentation(input: InputSpec) {
-    return contrastiveAugmentation(input);
-  }
-
-  dispose(): void {
-    this.backbone.dispose();
-    this.projector.dispose();
-  }
 }
 
 export const barlowTwinsMethod = defineMethod({
@@ -115,6 +84,7 @@ export const barlowTwinsMethod = defineMethod({
   },
   inputs: ["image"],
   options: barlowTwinsMethodOptions,
-  defaultBackbone: defaultImageBackbone,
+  tinyOptions: { projectorDim: 8 },
+  defaultBackbone: defaultBackboneFor,
   create: (opts, ctx) => new BarlowTwins(opts, ctx),
 });

@@ -19,24 +19,22 @@
  * tau_base = 0.996.
  */
 import {
+  buildPredictor,
+  buildProjector,
+  cosineMomentum,
+  defaultBackboneFor,
   defineMethod,
-  type FeatureModule,
-  type InputSpec,
-  type Method,
-  type MethodBuildContext,
-  type Module,
+  emaUpdate,
+  embeddingStd,
+  MethodBase,
   type StepContext,
   type StepResult,
   type TrainBatch,
   tf,
+  twoViews,
 } from "@selfsup/core";
 import { z } from "zod";
 import { negativeCosineSimilarity } from "../losses/negative-cosine.js";
-import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
-import { embeddingStd } from "./embedding-std.js";
-import { cosineMomentum, emaUpdate, momentumCopy } from "./momentum.js";
-import { buildPredictor, buildProjector } from "./projector.js";
-import { twoViews } from "./views.js";
 
 export const byolMethodOptions = z.object({
   projectorHiddenDim: z
@@ -55,30 +53,25 @@ export const byolMethodOptions = z.object({
 });
 export type BYOLOptions = z.output<typeof byolMethodOptions>;
 
-export class BYOL implements Method {
+export class BYOL extends MethodBase<BYOLOptions> {
   readonly name = "byol";
   readonly views = 2;
-  readonly backbone: FeatureModule;
-  readonly projector: FeatureModule;
-  readonly predictor: FeatureModule;
-  readonly targetBackbone: FeatureModule;
-  readonly targetProjector: FeatureModule;
-
-  constructor(
-    readonly options: BYOLOptions,
-    ctx: MethodBuildContext,
-  ) {
-    this.backbone = ctx.buildBackbone();
-    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+  readonly backbone = this.addBackbone();
+  readonly projector = this.module(
+    "projector",
+    buildProjector(this.ctx, this.backbone.outputDim, {
       layers: 2,
-      hiddenDim: options.projectorHiddenDim,
-      outputDim: options.projectorOutputDim,
+      hiddenDim: this.options.projectorHiddenDim,
+      outputDim: this.options.projectorOutputDim,
       batchNorm: true,
-    });
-    this.predictor = buildPredictor(ctx, options.projectorOutputDim, options.projectorHiddenDim);
-    this.targetBackbone = momentumCopy(this.backbone);
-    this.targetProjector = momentumCopy(this.projector);
-  }
+    }),
+  );
+  readonly predictor = this.module(
+    "predictor",
+    buildPredictor(this.ctx, this.options.projectorOutputDim, this.options.projectorHiddenDim),
+  );
+  readonly targetBackbone = this.momentumCopyOf("targetBackbone", this.backbone);
+  readonly targetProjector = this.momentumCopyOf("targetProjector", this.projector);
 
   /** The target decay tau at a step (cosine from baseMomentum to 1). */
   momentumAt(step: number, totalSteps: number): number {
@@ -116,36 +109,6 @@ export class BYOL implements Method {
     emaUpdate(this.targetProjector, this.projector, tau);
     return result;
   }
-
-  encoder(): FeatureModule {
-    return this.backbone;
-  }
-
-  modules(): Record<string, Module> {
-    return {
-      backbone: this.backbone,
-      projector: this.projector,
-      predictor: this.predictor,
-      targetBackbone: this.targetBackbone,
-      targetProjector: this.targetProjector,
-    };
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return [
-      ...this.backbone.trainableVariables(),
-      ...this.projector.trainableVariables(),
-      ...this.predictor.trainableVariables(),
-    ];
-  }
-
-  defaultAugmentation(input: InputSpec) {
-    return contrastiveAugmentation(input);
-  }
-
-  dispose(): void {
-    for (const m of Object.values(this.modules())) m.dispose();
-  }
 }
 
 export const byolMethod = defineMethod({
@@ -159,6 +122,7 @@ export const byolMethod = defineMethod({
   },
   inputs: ["image"],
   options: byolMethodOptions,
-  defaultBackbone: defaultImageBackbone,
+  tinyOptions: { projectorHiddenDim: 16, projectorOutputDim: 8 },
+  defaultBackbone: defaultBackboneFor,
   create: (opts, ctx) => new BYOL(opts, ctx),
 });

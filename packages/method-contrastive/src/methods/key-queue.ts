@@ -1,8 +1,7 @@
 /**
  * MoCo's dictionary: a FIFO queue of the last K keys, kept as variables so checkpoints save it.
  */
-import { type Rng, tf } from "@selfsup/core";
-import { l2Normalize } from "../losses/l2-normalize.js";
+import { l2Normalize, type Rng, tf } from "@selfsup/core";
 
 export interface KeyQueue {
   /** [K, D] keys, L2-normalized; row `pointer` is the oldest, overwritten next. */

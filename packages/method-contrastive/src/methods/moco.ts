@@ -24,27 +24,23 @@
  * key encoder), t = 0.07, 2 shuffle groups.
  */
 import {
+  buildProjector,
+  defaultBackboneFor,
   defineMethod,
-  type FeatureModule,
-  type InputSpec,
-  type Method,
-  type MethodBuildContext,
-  type Module,
+  emaUpdate,
+  embeddingStd,
+  l2Normalize,
+  MethodBase,
   type StepContext,
   type StepResult,
   type TrainBatch,
   tf,
+  twoViews,
 } from "@selfsup/core";
 import { z } from "zod";
 import { infoNCELoss } from "../losses/info-nce.js";
-import { l2Normalize } from "../losses/l2-normalize.js";
-import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
-import { embeddingStd } from "./embedding-std.js";
 import { createKeyQueue, enqueueKeys, type KeyQueue } from "./key-queue.js";
-import { emaUpdate, momentumCopy } from "./momentum.js";
-import { buildProjector } from "./projector.js";
 import { groupedForward } from "./shuffle-bn.js";
-import { twoViews } from "./views.js";
 
 export const mocoMethodOptions = z.object({
   projectorHiddenDim: z
@@ -66,29 +62,29 @@ export const mocoMethodOptions = z.object({
 });
 export type MoCoOptions = z.output<typeof mocoMethodOptions>;
 
-export class MoCo implements Method {
+export class MoCo extends MethodBase<MoCoOptions> {
   readonly name = "moco";
   readonly views = 2;
-  readonly backbone: FeatureModule;
-  readonly projector: FeatureModule;
-  readonly momentumBackbone: FeatureModule;
-  readonly momentumProjector: FeatureModule;
-  readonly queue: KeyQueue;
-
-  constructor(
-    readonly options: MoCoOptions,
-    ctx: MethodBuildContext,
-  ) {
-    this.backbone = ctx.buildBackbone();
-    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+  readonly backbone = this.addBackbone();
+  readonly projector = this.module(
+    "projector",
+    buildProjector(this.ctx, this.backbone.outputDim, {
       layers: 2,
-      hiddenDim: options.projectorHiddenDim,
-      outputDim: options.projectorOutputDim,
+      hiddenDim: this.options.projectorHiddenDim,
+      outputDim: this.options.projectorOutputDim,
       batchNorm: false,
-    });
-    this.momentumBackbone = momentumCopy(this.backbone);
-    this.momentumProjector = momentumCopy(this.projector);
-    this.queue = createKeyQueue(options.queueSize, options.projectorOutputDim, ctx.rng);
+    }),
+  );
+  readonly momentumBackbone = this.momentumCopyOf("momentumBackbone", this.backbone);
+  readonly momentumProjector = this.momentumCopyOf("momentumProjector", this.projector);
+  readonly queue: KeyQueue = this.declareQueue(
+    createKeyQueue(this.options.queueSize, this.options.projectorOutputDim, this.ctx.rng),
+  );
+
+  private declareQueue(queue: KeyQueue): KeyQueue {
+    this.stateVariable("queue", queue.keys);
+    this.stateVariable("queuePointer", queue.pointer);
+    return queue;
   }
 
   /** Keys of a batch of views from the momentum encoder, L2-normalized; no gradient (call outside the tape). */
@@ -139,37 +135,6 @@ export class MoCo implements Method {
     emaUpdate(this.momentumProjector, this.projector, this.options.momentum);
     return result;
   }
-
-  encoder(): FeatureModule {
-    return this.backbone;
-  }
-
-  modules(): Record<string, Module> {
-    return {
-      backbone: this.backbone,
-      projector: this.projector,
-      momentumBackbone: this.momentumBackbone,
-      momentumProjector: this.momentumProjector,
-    };
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return [...this.backbone.trainableVariables(), ...this.projector.trainableVariables()];
-  }
-
-  state(): Record<string, tf.Variable> {
-    return { queue: this.queue.keys, queuePointer: this.queue.pointer };
-  }
-
-  defaultAugmentation(input: InputSpec) {
-    return contrastiveAugmentation(input);
-  }
-
-  dispose(): void {
-    for (const m of Object.values(this.modules())) m.dispose();
-    this.queue.keys.dispose();
-    this.queue.pointer.dispose();
-  }
 }
 
 export const mocoMethod = defineMethod({
@@ -183,6 +148,7 @@ export const mocoMethod = defineMethod({
   },
   inputs: ["image"],
   options: mocoMethodOptions,
-  defaultBackbone: defaultImageBackbone,
+  tinyOptions: { projectorHiddenDim: 16, projectorOutputDim: 8, queueSize: 16 },
+  defaultBackbone: defaultBackboneFor,
   create: (opts, ctx) => new MoCo(opts, ctx),
 });

@@ -16,24 +16,20 @@
  * hidden 512, output 128, t = 0.5 (the CIFAR recipe).
  */
 import {
+  buildProjector,
+  defaultBackboneFor,
   defineMethod,
-  type FeatureModule,
-  type InputSpec,
-  type Method,
-  type MethodBuildContext,
-  type Module,
+  embeddingStd,
+  l2Normalize,
+  MethodBase,
   type StepContext,
   type StepResult,
   type TrainBatch,
   tf,
+  twoViews,
 } from "@selfsup/core";
 import { z } from "zod";
-import { l2Normalize } from "../losses/l2-normalize.js";
 import { ntXentLoss } from "../losses/nt-xent.js";
-import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
-import { embeddingStd } from "./embedding-std.js";
-import { buildProjector } from "./projector.js";
-import { twoViews } from "./views.js";
 
 export const simclrMethodOptions = z.object({
   projectorHiddenDim: z
@@ -52,24 +48,19 @@ export const simclrMethodOptions = z.object({
 });
 export type SimCLROptions = z.output<typeof simclrMethodOptions>;
 
-export class SimCLR implements Method {
+export class SimCLR extends MethodBase<SimCLROptions> {
   readonly name = "simclr";
   readonly views = 2;
-  readonly backbone: FeatureModule;
-  readonly projector: FeatureModule;
-
-  constructor(
-    readonly options: SimCLROptions,
-    ctx: MethodBuildContext,
-  ) {
-    this.backbone = ctx.buildBackbone();
-    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+  readonly backbone = this.addBackbone();
+  readonly projector = this.module(
+    "projector",
+    buildProjector(this.ctx, this.backbone.outputDim, {
       layers: 2,
-      hiddenDim: options.projectorHiddenDim,
-      outputDim: options.projectorOutputDim,
+      hiddenDim: this.options.projectorHiddenDim,
+      outputDim: this.options.projectorOutputDim,
       batchNorm: true,
-    });
-  }
+    }),
+  );
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);
@@ -81,27 +72,6 @@ export class SimCLR implements Method {
       const positiveSimilarity = tf.mean(tf.sum(tf.mul(l2Normalize(z1), l2Normalize(z2)), 1)) as tf.Scalar;
       return { loss, metrics: { positiveSimilarity, embeddingStd: embeddingStd(zs) } };
     });
-  }
-
-  encoder(): FeatureModule {
-    return this.backbone;
-  }
-
-  modules(): Record<string, Module> {
-    return { backbone: this.backbone, projector: this.projector };
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return [...this.backbone.trainableVariables(), ...this.projector.trainableVariables()];
-  }
-
-  defaultAugmentation(input: InputSpec) {
-    return contrastiveAugmentation(input);
-  }
-
-  dispose(): void {
-    this.backbone.dispose();
-    this.projector.dispose();
   }
 }
 
@@ -115,6 +85,7 @@ export const simclrMethod = defineMethod({
   },
   inputs: ["image"],
   options: simclrMethodOptions,
-  defaultBackbone: defaultImageBackbone,
+  tinyOptions: { projectorHiddenDim: 16, projectorOutputDim: 8 },
+  defaultBackbone: defaultBackboneFor,
   create: (opts, ctx) => new SimCLR(opts, ctx),
 });

@@ -18,24 +18,21 @@
  * Defaults here: projector 512-512 (2 layers, as for CIFAR), predictor 512 -> 128 -> 512.
  */
 import {
+  buildPredictor,
+  buildProjector,
+  defaultBackboneFor,
   defineMethod,
-  type FeatureModule,
-  type InputSpec,
-  type Method,
-  type MethodBuildContext,
-  type Module,
+  embeddingStd,
+  MethodBase,
   type StepContext,
   type StepResult,
+  stopGradient,
   type TrainBatch,
   tf,
+  twoViews,
 } from "@selfsup/core";
 import { z } from "zod";
 import { negativeCosineSimilarity } from "../losses/negative-cosine.js";
-import { stopGradient } from "../stop-gradient.js";
-import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
-import { embeddingStd } from "./embedding-std.js";
-import { buildPredictor, buildProjector } from "./projector.js";
-import { twoViews } from "./views.js";
 
 export const simsiamMethodOptions = z.object({
   projectorDim: z
@@ -60,28 +57,24 @@ export const simsiamMethodOptions = z.object({
 });
 export type SimSiamOptions = z.output<typeof simsiamMethodOptions>;
 
-export class SimSiam implements Method {
+export class SimSiam extends MethodBase<SimSiamOptions> {
   readonly name = "simsiam";
   readonly views = 2;
-  readonly backbone: FeatureModule;
-  readonly projector: FeatureModule;
-  readonly predictor: FeatureModule;
-
-  constructor(
-    readonly options: SimSiamOptions,
-    ctx: MethodBuildContext,
-  ) {
-    const d = options.projectorDim;
-    this.backbone = ctx.buildBackbone();
-    this.projector = buildProjector(ctx, this.backbone.outputDim, {
-      layers: options.projectorLayers,
-      hiddenDim: d,
-      outputDim: d,
+  readonly backbone = this.addBackbone();
+  readonly projector = this.module(
+    "projector",
+    buildProjector(this.ctx, this.backbone.outputDim, {
+      layers: this.options.projectorLayers,
+      hiddenDim: this.options.projectorDim,
+      outputDim: this.options.projectorDim,
       batchNorm: true,
       lastBatchNorm: true,
-    });
-    this.predictor = buildPredictor(ctx, d, options.predictorHiddenDim);
-  }
+    }),
+  );
+  readonly predictor = this.module(
+    "predictor",
+    buildPredictor(this.ctx, this.options.projectorDim, this.options.predictorHiddenDim),
+  );
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);
@@ -100,30 +93,6 @@ export class SimSiam implements Method {
       return { loss, metrics: { embeddingStd: embeddingStd(z1) } };
     });
   }
-
-  encoder(): FeatureModule {
-    return this.backbone;
-  }
-
-  modules(): Record<string, Module> {
-    return { backbone: this.backbone, projector: this.projector, predictor: this.predictor };
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return [
-      ...this.backbone.trainableVariables(),
-      ...this.projector.trainableVariables(),
-      ...this.predictor.trainableVariables(),
-    ];
-  }
-
-  defaultAugmentation(input: InputSpec) {
-    return contrastiveAugmentation(input);
-  }
-
-  dispose(): void {
-    for (const m of Object.values(this.modules())) m.dispose();
-  }
 }
 
 export const simsiamMethod = defineMethod({
@@ -137,6 +106,7 @@ export const simsiamMethod = defineMethod({
   },
   inputs: ["image"],
   options: simsiamMethodOptions,
-  defaultBackbone: defaultImageBackbone,
+  tinyOptions: { projectorDim: 16, predictorHiddenDim: 8 },
+  defaultBackbone: defaultBackboneFor,
   create: (opts, ctx) => new SimSiam(opts, ctx),
 });

@@ -13,22 +13,17 @@
  * batch 2048. Defaults here (small convnet): expander 512-512-512, same weights.
  */
 import {
+  buildProjector,
+  defaultBackboneFor,
   defineMethod,
-  type FeatureModule,
-  type InputSpec,
-  type Method,
-  type MethodBuildContext,
-  type Module,
+  MethodBase,
   type StepContext,
   type StepResult,
   type TrainBatch,
-  type tf,
+  twoViews,
 } from "@selfsup/core";
 import { z } from "zod";
 import { vicregTerms } from "../losses/vicreg.js";
-import { contrastiveAugmentation, defaultImageBackbone } from "./defaults.js";
-import { buildProjector } from "./projector.js";
-import { twoViews } from "./views.js";
 
 export const vicregMethodOptions = z.object({
   projectorDim: z
@@ -43,25 +38,19 @@ export const vicregMethodOptions = z.object({
 });
 export type VICRegMethodOptions = z.output<typeof vicregMethodOptions>;
 
-export class VICReg implements Method {
+export class VICReg extends MethodBase<VICRegMethodOptions> {
   readonly name = "vicreg";
   readonly views = 2;
-  readonly backbone: FeatureModule;
-  readonly projector: FeatureModule;
-
-  constructor(
-    readonly options: VICRegMethodOptions,
-    ctx: MethodBuildContext,
-  ) {
-    const d = options.projectorDim;
-    this.backbone = ctx.buildBackbone();
-    this.projector = buildProjector(ctx, this.backbone.outputDim, {
+  readonly backbone = this.addBackbone();
+  readonly projector = this.module(
+    "projector",
+    buildProjector(this.ctx, this.backbone.outputDim, {
       layers: 3,
-      hiddenDim: d,
-      outputDim: d,
+      hiddenDim: this.options.projectorDim,
+      outputDim: this.options.projectorDim,
       batchNorm: true,
-    });
-  }
+    }),
+  );
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);
@@ -71,27 +60,6 @@ export class VICReg implements Method {
       const { loss, invariance, variance, covariance } = vicregTerms(z1, z2, this.options);
       return { loss, metrics: { invariance, variance, covariance } };
     });
-  }
-
-  encoder(): FeatureModule {
-    return this.backbone;
-  }
-
-  modules(): Record<string, Module> {
-    return { backbone: this.backbone, projector: this.projector };
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return [...this.backbone.trainableVariables(), ...this.projector.trainableVariables()];
-  }
-
-  defaultAugmentation(input: InputSpec) {
-    return contrastiveAugmentation(input);
-  }
-
-  dispose(): void {
-    this.backbone.dispose();
-    this.projector.dispose();
   }
 }
 
@@ -106,6 +74,7 @@ export const vicregMethod = defineMethod({
   },
   inputs: ["image"],
   options: vicregMethodOptions,
-  defaultBackbone: defaultImageBackbone,
+  tinyOptions: { projectorDim: 16 },
+  defaultBackbone: defaultBackboneFor,
   create: (opts, ctx) => new VICReg(opts, ctx),
 });

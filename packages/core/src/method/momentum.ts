@@ -1,7 +1,8 @@
 /**
  * Momentum (EMA) copies of networks, as MoCo's key encoder and BYOL's target network.
  */
-import { type Module, tf } from "@selfsup/core";
+import type { Module } from "../nn/module.js";
+import { tf } from "../tf.js";
 
 /**
  * A copy of `online` (same architecture and weights) whose parameters are marked non-trainable, so

@@ -1,4 +1,5 @@
-import type { FeatureModule, MethodBuildContext } from "@selfsup/core";
+import type { FeatureModule } from "../nn/module.js";
+import type { MethodBuildContext } from "../plugin/types.js";
 
 /** A projector as the joint-embedding papers describe theirs (core's "mlp" head). */
 export interface MlpSpec {
@@ -34,4 +35,9 @@ export function buildProjector(ctx: MethodBuildContext, inputDim: number, spec: 
  */
 export function buildPredictor(ctx: MethodBuildContext, dim: number, hiddenDim: number): FeatureModule {
   return ctx.buildHead("predictor", { hiddenDim, outputDim: dim, batchNorm: true }, dim);
+}
+
+/** A linear classifier head (pretext tasks: rotation, jigsaw, ...): core's "linear" head. */
+export function buildClassifier(ctx: MethodBuildContext, inputDim: number, classes: number): FeatureModule {
+  return ctx.buildHead("linear", { outputDim: classes }, inputDim);
 }

@@ -1,5 +1,5 @@
-import { tf } from "@selfsup/core";
-import { l2Normalize } from "../losses/l2-normalize.js";
+import { tf } from "../tf.js";
+import { l2Normalize } from "./normalize.js";
 
 /**
  * Collapse monitor (SimSiam, Chen & He 2021, section 4.1): the per-dimension standard deviation

@@ -1,4 +1,4 @@
-import { tf } from "@selfsup/core";
+import { tf } from "../tf.js";
 
 const detach = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const x = args[0] as tf.Tensor;

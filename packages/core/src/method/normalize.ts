@@ -1,4 +1,4 @@
-import { tf } from "@selfsup/core";
+import { tf } from "../tf.js";
 
 /**
  * Rows scaled to unit L2 norm: x / max(||x||, eps), as PyTorch's F.normalize. The clamp is taken

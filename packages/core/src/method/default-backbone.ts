@@ -1,0 +1,11 @@
+import type { InputSpec } from "../plugin/types.js";
+
+/**
+ * The backbone a run gets when neither its config nor its method names one: the small convnet
+ * below 32 px, the CIFAR ResNet-18 from 32 px, the tiny text transformer for token sequences.
+ */
+export function defaultBackboneFor(input: InputSpec): { name: string; options?: Record<string, unknown> } {
+  if (input.kind === "text") return { name: "text-transformer" };
+  if (Math.min(input.height, input.width) >= 32) return { name: "resnet18" };
+  return { name: "convnet" };
+}

@@ -1,0 +1,125 @@
+/**
+ * The base every method of ours (and any plugin's, if it likes) extends: declare each module once
+ * with `this.module(...)` and `trainableVariables`, `modules` (checkpointed state), `state`,
+ * `encoder` and `dispose` follow from the declarations. A method file then holds only its math:
+ *
+ *   class SimCLR extends MethodBase<SimCLROptions> {
+ *     readonly name = "simclr";
+ *     readonly views = 2;
+ *     readonly backbone = this.addBackbone();
+ *     readonly projector = this.module("projector", buildProjector(this.ctx, ...));
+ *     trainStep(batch, ctx) { ... ctx.minimize(() => ...) ... }
+ *   }
+ *
+ * Field initialisers run in declaration order after this constructor, so a module declared later
+ * can use an earlier one (the projector reads `this.backbone.outputDim`) and `this.options`.
+ */
+import { defaultPipelineFor } from "../augment/presets.js";
+import type { FeatureModule, Module } from "../nn/module.js";
+import type {
+  AugmentationConfig,
+  InputSpec,
+  Method,
+  MethodBuildContext,
+  StepContext,
+  StepResult,
+  TrainBatch,
+} from "../plugin/types.js";
+import type { tf } from "../tf.js";
+import { momentumCopy } from "./momentum.js";
+
+export interface ModuleDeclaration {
+  /** Trained by the optimizer (default true). Momentum copies and frozen targets say false. */
+  trainable?: boolean;
+}
+
+interface Declared {
+  module: Module;
+  trainable: boolean;
+}
+
+export abstract class MethodBase<Options = Record<string, unknown>> implements Method {
+  abstract readonly name: string;
+  /** How many augmented views per sample `trainStep` needs (0: the method transforms inputs itself). */
+  abstract readonly views: number;
+
+  readonly #modules = new Map<string, Declared>();
+  readonly #state = new Map<string, tf.Variable>();
+  #encoder: FeatureModule | undefined;
+
+  constructor(
+    readonly options: Options,
+    /** What the method builds its modules with (backbone from the run's config, heads by name). */
+    protected readonly ctx: MethodBuildContext,
+  ) {}
+
+  /**
+   * Declares a module under a stable checkpoint name; it is trained (unless `trainable: false`),
+   * checkpointed and disposed with the method. Returns the module, for a field initialiser.
+   */
+  protected module<M extends Module>(name: string, module: M, opts: ModuleDeclaration = {}): M {
+    if (this.#modules.has(name)) throw new Error(`${this.name}: module "${name}" is declared twice`);
+    this.#modules.set(name, { module, trainable: opts.trainable ?? true });
+    return module;
+  }
+
+  /**
+   * The run's backbone (from the config), declared as `name` and used as the representation that
+   * evaluators read (the first backbone declared, unless `setEncoder` says otherwise).
+   */
+  protected addBackbone(name = "backbone"): FeatureModule {
+    const backbone = this.module(name, this.ctx.buildBackbone());
+    this.#encoder ??= backbone;
+    return backbone;
+  }
+
+  /** A non-trainable copy of `online` (MoCo's key encoder, BYOL's target) that only `emaUpdate` moves. */
+  protected momentumCopyOf<M extends Module>(name: string, online: M): M {
+    return this.module(name, momentumCopy(online), { trainable: false });
+  }
+
+  /** Extra state outside modules (a queue, its pointer, a permutation set), saved in checkpoints. */
+  protected stateVariable(name: string, variable: tf.Variable): tf.Variable {
+    if (this.#state.has(name)) throw new Error(`${this.name}: state "${name}" is declared twice`);
+    this.#state.set(name, variable);
+    return variable;
+  }
+
+  /** Makes `module` the representation evaluators use (default: the first backbone declared). */
+  protected setEncoder(module: FeatureModule): void {
+    this.#encoder = module;
+  }
+
+  abstract trainStep(batch: TrainBatch, ctx: StepContext): StepResult;
+
+  encoder(): FeatureModule {
+    if (!this.#encoder) throw new Error(`${this.name}: no encoder declared (call addBackbone or setEncoder)`);
+    return this.#encoder;
+  }
+
+  modules(): Record<string, Module> {
+    return Object.fromEntries([...this.#modules].map(([name, d]) => [name, d.module]));
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.#modules.values()]
+      .filter((d) => d.trainable)
+      .flatMap((d) => d.module.trainableVariables());
+  }
+
+  state(): Record<string, tf.Variable> {
+    return Object.fromEntries(this.#state);
+  }
+
+  /** Core's recommended pipeline for the input (methods with views: 0 get none). */
+  defaultAugmentation(input: InputSpec): AugmentationConfig[] {
+    return this.views > 0 ? defaultPipelineFor(input) : [];
+  }
+
+  dispose(): void {
+    for (const { module } of this.#modules.values()) module.dispose();
+    for (const v of this.#state.values()) v.dispose();
+    this.#modules.clear();
+    this.#state.clear();
+  }
+}
