@@ -3,10 +3,10 @@
  * The `selfsup` command line. Each command lives in src/commands/; this file only wires them.
  * Exit codes: 0 ok, 1 failure, 2 bad config or usage, 130 interrupted (see exit-codes.ts).
  */
-import { BACKEND_NAMES, type BackendRequest, RegistryError } from "@selfsup/core";
+import { BACKEND_NAMES, type BackendRequest, OPTIMIZER_NAMES, RegistryError } from "@selfsup/core";
 import { StoreError } from "@selfsup/store";
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError, OPTIMIZERS } from "./config.js";
+import { ConfigError } from "./config.js";
 import { CliError, EXIT } from "./exit-codes.js";
 
 const program = new Command();
@@ -46,17 +46,21 @@ function addRunFlags(cmd: Command): Command {
     .option("-e, --epochs <n>", "epochs (default 1)")
     .option("--max-steps <n>", "stop after N optimizer steps")
     .option("-b, --batch-size <n>", "batch size (default 64)")
-    .option("--lr <x>", "peak learning rate (default 1e-3)")
-    .addOption(new Option("--optimizer <name>", "optimizer (default adam)").choices([...OPTIMIZERS]))
-    .option("--weight-decay <x>", "weight decay")
-    .option("--warmup <steps>", "linear warmup steps")
+    .option("--lr <x>", "peak learning rate: training.optimizer.lr (default 1e-3)")
+    .addOption(
+      new Option("--optimizer <name>", "training.optimizer.name (default adam)").choices([
+        ...OPTIMIZER_NAMES,
+      ]),
+    )
+    .option("--weight-decay <x>", "training.optimizer.weightDecay")
+    .option("--warmup <steps>", "linear warmup steps: training.schedule.warmupSteps")
     .option("--seed <n>", "random seed (default 0)")
     .addOption(backendOption(false))
     .option("--name <name>", "run name (default <method>-<dataset>-<id suffix>)")
     .option("--tag <tag>", "tag the run (repeatable)", collect)
     .option(
       "--set <field=value>",
-      "set any config field, e.g. --set training.clipGradNorm=1 (repeatable)",
+      "set any config field, e.g. --set training.optimizer.beta2=0.99 (repeatable)",
       collect,
     );
 }

@@ -12,10 +12,13 @@ import path from "node:path";
 import {
   BACKEND_NAMES,
   type ContributionKind,
+  defaultBackboneFor,
   formatZodError,
   type InputSpec,
+  migrateTrainConfig,
   type Registry,
   RegistryError,
+  TrainConfigSchema,
 } from "@selfsup/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -24,8 +27,6 @@ import { z } from "zod";
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
-
-export const OPTIMIZERS = ["sgd", "adam", "adamw", "lars"] as const;
 
 const optionsRecord = z.record(z.string(), z.unknown()).default({});
 const named = z.strictObject({ name: z.string().min(1), options: optionsRecord });
@@ -41,26 +42,8 @@ export const datasetConfigSchema = z.strictObject({
 });
 export const augmentationConfigSchema = named;
 
-export const trainingConfigSchema = z.strictObject({
-  epochs: positiveInt.default(1),
-  /** Stop after this many optimizer steps (across epochs), whichever comes first. */
-  maxSteps: positiveInt.optional(),
-  batchSize: z.number().int().min(2).max(65_536).default(64),
-  optimizer: z.enum(OPTIMIZERS).default("adam"),
-  lr: z.number().positive().max(100).default(1e-3),
-  weightDecay: z.number().min(0).max(1).default(0),
-  /** Linear warmup, in optimizer steps, before cosine decay. */
-  warmup: z.number().int().min(0).default(0),
-  clipGradNorm: z.number().positive().optional(),
-  /** Gradient accumulation: micro-batches per optimizer step. */
-  accumulate: positiveInt.default(1),
-  seed: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 32 - 1)
-    .default(0),
-});
+/** `training` is core's TrainConfig schema itself: one set of fields and defaults (core/src/train/config.ts). */
+export const trainingConfigSchema = TrainConfigSchema;
 
 export const evalConfigSchema = z.strictObject({
   knn: z.boolean().default(true),
@@ -89,7 +72,7 @@ export const runConfigSchema = z.strictObject({
   backbone: backboneConfigSchema.optional(),
   dataset: datasetConfigSchema,
   augmentations: z.array(augmentationConfigSchema).optional(),
-  training: trainingConfigSchema.default(trainingConfigSchema.parse({})),
+  training: trainingConfigSchema.prefault({}),
   eval: evalConfigSchema.default(evalConfigSchema.parse({})),
   checkpoint: checkpointConfigSchema.default(checkpointConfigSchema.parse({})),
   backend: z.enum(BACKEND_NAMES).default("auto"),
@@ -151,11 +134,34 @@ export function explainIssues(error: z.ZodError, schema: z.ZodType): z.ZodError 
   return new z.ZodError(issues as z.core.$ZodIssue[]);
 }
 
+/** A config whose `training` block is in the pre-0.2 flat shape gets it rewritten (see migrateTrainConfig). */
+function migrateRunConfig(raw: unknown): unknown {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  const r = raw as Record<string, unknown>;
+  return r.training === undefined ? raw : { ...r, training: migrateTrainConfig(r.training) };
+}
+
 /** Validates the shape of a raw config (file + flags); throws ConfigError naming every bad field. */
 export function parseRunConfig(raw: unknown, source = "run config"): RunConfig {
-  const result = runConfigSchema.safeParse(raw);
+  const migrated = migrateRunConfig(raw);
+  const result = runConfigSchema.safeParse(migrated);
   if (result.success) return result.data;
-  throw new ConfigError(formatZodError(explainIssues(result.error, runConfigSchema), source, raw));
+  throw new ConfigError(formatZodError(explainIssues(result.error, runConfigSchema), source, migrated));
+}
+
+/**
+ * A run's config as the store holds it, read back through the same schema (older shapes migrated),
+ * so a run resumed or evaluated later sees exactly the fields and defaults of a fresh run.
+ */
+export function parseStoredRunConfig(raw: unknown, runId: string): ResolvedRunConfig {
+  try {
+    return parseRunConfig(raw, `stored config of run ${runId}`);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(
+      `${err.message}\nthis run was stored by an incompatible selfsup version; start a new run with the current config shape (selfsup train --help)`,
+    );
+  }
 }
 
 // ---------------------------------------------------------------- registry resolution
@@ -204,9 +210,7 @@ export function resolveRunConfig(
   }
   let backbone = config.backbone;
   if (!backbone && input) {
-    const fallback = method.defaultBackbone?.(input) ?? {
-      name: input.kind === "image" ? "convnet" : "transformer",
-    };
+    const fallback = method.defaultBackbone?.(input) ?? defaultBackboneFor(input);
     backbone = { name: fallback.name, options: fallback.options ?? {} };
   }
   if (backbone) checkName(registry, "backbone", backbone.name, "backbone.name");
@@ -318,7 +322,7 @@ export interface RunFlags {
   backend?: string;
   name?: string;
   tag?: string[];
-  /** Generic overrides: `training.clipGradNorm=1`, `method.options.temperature=0.2`. */
+  /** Generic overrides: `training.clipGradNorm=1`, `training.optimizer.beta2=0.99`, `method.options.temperature=0.2`. */
   set?: string[];
 }
 
@@ -365,10 +369,10 @@ export function applyFlags(base: Record<string, unknown>, flags: RunFlags): Reco
   put("training.epochs", flags.epochs);
   put("training.maxSteps", flags.maxSteps);
   put("training.batchSize", flags.batchSize);
-  put("training.lr", flags.lr);
-  put("training.optimizer", flags.optimizer, false);
-  put("training.weightDecay", flags.weightDecay);
-  put("training.warmup", flags.warmup);
+  put("training.optimizer.lr", flags.lr);
+  put("training.optimizer.name", flags.optimizer, false);
+  put("training.optimizer.weightDecay", flags.weightDecay);
+  put("training.schedule.warmupSteps", flags.warmup);
   put("training.seed", flags.seed);
   put("backend", flags.backend, false);
   put("name", flags.name, false);

@@ -4,7 +4,14 @@ import path from "node:path";
 import { createRegistry, definePlugin, type MethodSpec } from "@selfsup/core";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { applyFlags, ConfigError, loadRunConfig, parseRunConfig, resolveRunConfig } from "../src/config.js";
+import {
+  applyFlags,
+  ConfigError,
+  loadRunConfig,
+  parseRunConfig,
+  parseStoredRunConfig,
+  resolveRunConfig,
+} from "../src/config.js";
 
 function fakeRegistry() {
   const registry = createRegistry();
@@ -53,7 +60,14 @@ function messageOf(fn: () => unknown): string {
 describe("run config", () => {
   it("fills every default from a minimal config", () => {
     const c = parseRunConfig({ method: { name: "toy" }, dataset: { name: "toyset" } });
-    expect(c.training).toMatchObject({ epochs: 1, batchSize: 64, optimizer: "adam", accumulate: 1, seed: 0 });
+    expect(c.training).toMatchObject({
+      epochs: 1,
+      batchSize: 64,
+      optimizer: { name: "adam", lr: 1e-3, weightDecay: 0 },
+      schedule: { name: "cosine", warmupEpochs: 0, minLr: 0 },
+      accumulate: 1,
+      seed: 0,
+    });
     expect(c.eval).toMatchObject({
       knn: true,
       linear: false,
@@ -149,7 +163,7 @@ describe("run config", () => {
       set: ["training.clipGradNorm=1.5"],
     });
     expect(c.training.epochs).toBe(2);
-    expect(c.training.lr).toBe(0.1);
+    expect(c.training.optimizer.lr).toBe(0.1); // the file's pre-0.2 flat `lr`, migrated
     expect(c.training.batchSize).toBe(8);
     expect(c.training.clipGradNorm).toBe(1.5);
     expect(c.dataset.limit).toBe(16);
@@ -160,7 +174,7 @@ describe("run config", () => {
     await expect(
       loadRunConfig(undefined, { method: "toy", dataset: "toyset", epochs: "two" }),
     ).rejects.toThrow(/training\.epochs: .*\(got "two"\)/);
-    expect(applyFlags({}, { lr: "1e-3" })).toEqual({ training: { lr: 0.001 } });
+    expect(applyFlags({}, { lr: "1e-3" })).toEqual({ training: { optimizer: { lr: 0.001 } } });
   });
 
   it("explains an unreadable or malformed config file", async () => {
@@ -171,5 +185,68 @@ describe("run config", () => {
     const bad = path.join(dir, "bad.json");
     await writeFile(bad, "{ method: ");
     await expect(loadRunConfig(bad, {})).rejects.toThrow(/not valid JSON/);
+  });
+});
+
+describe("one training config (core's TrainConfig schema)", () => {
+  it("every core training option can be set with --set and reaches the optimizer and schedule", async () => {
+    const c = await loadRunConfig(undefined, {
+      method: "toy",
+      dataset: "toyset",
+      optimizer: "adamw",
+      lr: "0.01",
+      set: [
+        "training.optimizer.beta1=0.8",
+        "training.optimizer.beta2=0.99",
+        "training.optimizer.eps=1e-6",
+        "training.schedule.name=constant",
+        "training.schedule.warmupSteps=2",
+      ],
+    });
+    const { initBackend, Trainer } = await import("@selfsup/core");
+    await initBackend("cpu");
+    const { tinyImageDataset, toyAutoencoderSpec, tinyBuildContext } = await import("@selfsup/core/testing");
+    const { Rng } = await import("@selfsup/core");
+    const dataset = tinyImageDataset({ height: 4, width: 4, channels: 1 });
+    const method = toyAutoencoderSpec.create({ noise: 0 }, tinyBuildContext(dataset.input, new Rng(0)));
+    const trainer = new Trainer({ method, dataset, config: c.training });
+    expect(trainer.optimizer.name).toBe("adamw");
+    expect(trainer.optimizer).toMatchObject({ beta1: 0.8, beta2: 0.99, eps: 1e-6 });
+    expect(trainer.schedule(0)).toBeCloseTo(0.005, 10); // step 0 of a 2-step warmup to a constant 0.01
+    expect(trainer.schedule(50)).toBeCloseTo(0.01, 10);
+    method.dispose();
+  });
+
+  it("refuses an unknown training field and lists the allowed ones", () => {
+    expect(() =>
+      parseRunConfig({
+        method: { name: "m" },
+        dataset: { name: "d" },
+        training: { optimizer: { beta3: 1 } },
+      }),
+    ).toThrow(/training\.optimizer\.beta3: unknown field; allowed here: name, lr, weightDecay/);
+  });
+
+  it("reads a stored config of the old flat shape through the same schema, and explains a broken one", () => {
+    const old = {
+      method: { name: "simclr", options: {} },
+      dataset: { name: "mnist", options: {} },
+      training: {
+        epochs: 2,
+        batchSize: 32,
+        optimizer: "adamw",
+        lr: 0.003,
+        weightDecay: 0.0001,
+        warmup: 5,
+        seed: 1,
+      },
+    };
+    const c = parseStoredRunConfig(old, "r1");
+    expect(c.training.optimizer).toMatchObject({ name: "adamw", lr: 0.003, weightDecay: 0.0001 });
+    expect(c.training.schedule).toMatchObject({ name: "cosine", warmupSteps: 5 });
+    expect(c.training.epochs).toBe(2);
+    expect(() => parseStoredRunConfig({ ...old, training: { epochs: "many" } }, "r2")).toThrow(
+      /stored config of run r2[\s\S]*training\.epochs[\s\S]*incompatible selfsup version/,
+    );
   });
 });

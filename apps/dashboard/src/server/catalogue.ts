@@ -5,8 +5,8 @@
  * catalogue request, not at start-up, and the result is kept for the life of the process
  * (installing a plugin means restarting, as for the runner).
  *
- * Plugins are looked for from the working directory, SELFSUP_PLUGIN_ROOT when set, and the
- * installed @selfsup/runner (whose dependencies are our method packages).
+ * Plugins are looked for from the working directory, SELFSUP_PLUGIN_ROOT when set, the installed
+ * @selfsup/runner, and the modules named in SELFSUP_PLUGINS, by core's `loadRegistry`.
  */
 import { existsSync, realpathSync } from "node:fs";
 import path from "node:path";
@@ -72,12 +72,10 @@ type CoreModule = typeof import("@selfsup/core");
 async function load(): Promise<Catalogue> {
   const specifier = "@selfsup/core";
   const core = (await import(/* webpackIgnore: true */ /* turbopackIgnore: true */ specifier)) as CoreModule;
-  const registry = core.createRegistry();
-  const failures = new Map<string, { packageName: string; error: string }>();
-  for (const root of pluginRoots()) {
-    const r = await core.loadPlugins(registry, root);
-    for (const f of r.failures) failures.set(f.dir, { packageName: f.packageName, error: f.error });
-  }
+  // core's one plugin loader, as the runner uses it (built-ins, installed plugins, SELFSUP_PLUGINS)
+  const loaded = await core.loadRegistry({ roots: pluginRoots() });
+  const registry = loaded.registry;
+  const failures = loaded.failures.map((f) => ({ packageName: f.packageName, error: f.error }));
   const methods: MethodInfo[] = registry.list("method").map((entry) => ({
     name: entry.spec.name,
     family: entry.spec.family,
@@ -105,7 +103,7 @@ async function load(): Promise<Catalogue> {
       return { name: plugin.name, version: plugin.version ?? null, contributions };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
-  return { methods, plugins, failures: [...failures.values()] };
+  return { methods, plugins, failures };
 }
 
 const KEY = Symbol.for("selfsup.dashboard.catalogue");

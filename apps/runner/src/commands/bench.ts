@@ -1,17 +1,24 @@
 /**
- * `selfsup bench`: @selfsup/core's benchmark runner (kernels, supervised sanity run) plus the
- * per-method sections of the installed method packages (contrastive: images/s, kNN and 10-label
- * probe on the MNIST digits against raw pixels and a random encoder). Arguments go to core's
- * runner: --backend, --only <sections>, --epochs N, --quick.
+ * `selfsup bench`: @selfsup/core's benchmark runner (kernels, supervised sanity run) plus one
+ * quality section per installed plugin that has methods (images/s, kNN and 10-label probe on the
+ * MNIST digits against raw pixels and a random encoder; section name: the plugin's short name,
+ * e.g. "contrastive"). Arguments go to core's runner: --backend, --only <sections>, --epochs N, --quick.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Plugin } from "@selfsup/core";
 import { CliError, EXIT } from "../exit-codes.js";
+import { loadRegistry } from "../plugins.js";
 
 interface BenchContext {
   args: { quick: boolean; epochs?: number };
   write(line: string): void;
+}
+
+/** "@selfsup/method-contrastive" -> "contrastive", "selfsup-plugin-swav" -> "selfsup-plugin-swav". */
+export function sectionName(pluginName: string): string {
+  return pluginName.replace(/^@selfsup\/method-/, "").replace(/^@[^/]+\//, "");
 }
 
 interface CoreBench {
@@ -21,6 +28,13 @@ interface CoreBench {
   ): void;
   runBench(argv?: readonly string[], write?: (line: string) => void): Promise<string[]>;
   benchSections: Array<{ name: string }>;
+  benchQuality(opts: {
+    plugins: Plugin[];
+    title?: string;
+    quick?: boolean;
+    epochs?: number;
+    log?: (line: string) => void;
+  }): Promise<unknown>;
 }
 
 /** Path of core's bench entry next to its installed dist/index.js (not in core's package exports). */
@@ -38,30 +52,28 @@ export async function benchCommand(args: string[]): Promise<number> {
     );
   }
   const core = (await import(pathToFileURL(entry).href)) as CoreBench;
-  if (!core.benchSections.some((s) => s.name === "contrastive")) {
-    try {
-      const { benchContrastive } = (await import("@selfsup/method-contrastive/bench")) as {
-        benchContrastive(opts: {
-          quick?: boolean;
-          epochs?: number;
-          log?: (line: string) => void;
-        }): Promise<unknown>;
-      };
-      core.addBenchSection({
-        name: "contrastive",
-        description:
-          "SimCLR, MoCo v2, BYOL, SimSiam, Barlow Twins, VICReg on the MNIST digits: images/s, kNN and 10-label probe vs raw pixels and random init",
-        async run(ctx) {
-          await benchContrastive({
-            quick: ctx.args.quick,
-            ...(ctx.args.epochs !== undefined ? { epochs: ctx.args.epochs } : {}),
-            log: (line) => ctx.write(`  ${line}`),
-          });
-        },
-      });
-    } catch (err) {
-      process.stderr.write(`warning: no contrastive bench section (${(err as Error).message})\n`);
-    }
+  // One quality section per installed plugin with methods (core's benchQuality over its plugin):
+  // a new method, or a new method package, gets its rows without an edit here.
+  const { registry, failures } = await loadRegistry();
+  for (const f of failures) process.stderr.write(`warning: plugin ${f.packageName} not loaded: ${f.error}\n`);
+  for (const plugin of registry.listPlugins()) {
+    const methods = plugin.methods ?? [];
+    if (methods.length === 0 || plugin.name === "@selfsup/core") continue;
+    const name = sectionName(plugin.name);
+    if (core.benchSections.some((s) => s.name === name)) continue;
+    core.addBenchSection({
+      name,
+      description: `${methods.map((m) => m.name).join(", ")} (${plugin.name}) on the MNIST digits: images/s, kNN and 10-label probe vs raw pixels and random init`,
+      async run(ctx) {
+        await core.benchQuality({
+          plugins: [plugin],
+          title: name,
+          quick: ctx.args.quick,
+          ...(ctx.args.epochs !== undefined ? { epochs: ctx.args.epochs } : {}),
+          log: (line) => ctx.write(`  ${line}`),
+        });
+      },
+    });
   }
   try {
     const failed = await core.runBench(args.filter((a) => a !== "--"));

@@ -7,12 +7,12 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { initBackend, Trainer } from "@selfsup/core";
 import type { RunStore } from "@selfsup/store";
-import type { RunConfig } from "../config.js";
+import { parseStoredRunConfig, type RunConfig } from "../config.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { fmtNum } from "../progress/reporters.js";
 import { loadDataset } from "../run/dataset.js";
 import { evaluationKey, finalEvaluators, runEvaluators } from "../run/evaluate.js";
-import { buildMethod, resumableCheckpoint, trainConfigOf } from "../run/execute.js";
+import { buildMethod, resumableCheckpoint } from "../run/execute.js";
 import { openRunnerStore } from "../store.js";
 import { table } from "./runs.js";
 import { findRun, registryWithWarnings, resolveOrThrow } from "./train.js";
@@ -99,7 +99,7 @@ export async function evalCommand(target: string, opts: EvalOptions): Promise<nu
     const run = await findRun(store, runRef);
     const ckpt = await pickCheckpoint(store, run.id, checkpointArg);
     if (!ckpt) throw new CliError(`run ${run.id} has no checkpoint to evaluate`, EXIT.failure);
-    let cfg = run.config as unknown as RunConfig;
+    let cfg: RunConfig = parseStoredRunConfig(run.config, run.id);
     if (opts.dataset) cfg = { ...cfg, dataset: { name: opts.dataset, options: {} } };
     if (opts.limit !== undefined) cfg = { ...cfg, dataset: { ...cfg.dataset, limit: Number(opts.limit) } };
     cfg = resolveOrThrow(cfg, registry);
@@ -115,7 +115,7 @@ export async function evalCommand(target: string, opts: EvalOptions): Promise<nu
         ...dataset,
         train: { size: Math.max(dataset.train.size, perStep), get: (i: number) => dataset.train.get(i) },
       };
-      const trainer = new Trainer({ method, dataset: sized, config: trainConfigOf(cfg) });
+      const trainer = new Trainer({ method, dataset: sized, config: cfg.training });
       await trainer.restore(ckpt);
       const plan = finalEvaluators(registry, {
         knn: protocols.includes("knn"),

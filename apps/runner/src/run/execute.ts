@@ -22,22 +22,20 @@ import {
   defaultPipelineFor,
   embeddingProjection,
   evaluateEvery,
-  type FeatureModule,
   formatBackendReport,
   type InputSpec,
   initBackend,
   type Method,
-  type MethodBuildContext,
   makeViews,
+  methodBuildContext,
   type Registry,
   Rng,
   readManifest,
-  type TrainConfigInput,
   Trainer,
   writeAugmentPreview,
 } from "@selfsup/core";
 import type { Checkpoint, RunStore, TerminalStatus } from "@selfsup/store";
-import { type ResolvedRunConfig, resolveRunConfig } from "../config.js";
+import { parseStoredRunConfig, type ResolvedRunConfig, resolveRunConfig } from "../config.js";
 import { runDirFor } from "../home.js";
 import type { ProgressSink } from "../progress/events.js";
 import { heartbeatMs as defaultHeartbeatMs } from "../store.js";
@@ -83,26 +81,15 @@ function errorText(err: unknown): string {
 
 /** Builds the method with the run's backbone, seeded from the run's seed. */
 export function buildMethod(registry: Registry, cfg: ResolvedRunConfig, input: InputSpec): Method {
-  const rng = new Rng((cfg.training.seed ^ 0x5eed) >>> 0);
   const backbone = cfg.backbone;
   if (!backbone) throw new Error("internal: backbone not resolved before building the method");
-  const ctx: MethodBuildContext = {
+  const ctx = methodBuildContext({
+    registry,
     input,
-    rng,
-    buildBackbone(name?: string, options?: Record<string, unknown>): FeatureModule {
-      const n = name ?? backbone.name;
-      const opts = registry.parseOptions(
-        "backbone",
-        n,
-        options ?? (name === undefined ? backbone.options : {}),
-      );
-      return registry.get("backbone", n).build(opts, input, rng);
-    },
-    buildHead(name: string, options: Record<string, unknown>, inputDim: number): FeatureModule {
-      return registry.get("head", name).build(registry.parseOptions("head", name, options), inputDim, rng);
-    },
-  };
-  return registry.get("method", cfg.method.name).create(cfg.method.options, ctx);
+    rng: new Rng((cfg.training.seed ^ 0x5eed) >>> 0),
+    backbone,
+  });
+  return registry.create("method", cfg.method.name, cfg.method.options, ctx);
 }
 
 /** The augmentation steps of a run: its config's, else the method's default, else core's default. */
@@ -113,20 +100,6 @@ export function augmentationSteps(
 ): AugmentationConfig[] {
   if (cfg.augmentations) return cfg.augmentations;
   return method.defaultAugmentation?.(input) ?? defaultPipelineFor(input);
-}
-
-export function trainConfigOf(cfg: ResolvedRunConfig): TrainConfigInput {
-  const t = cfg.training;
-  return {
-    epochs: t.epochs,
-    ...(t.maxSteps !== undefined ? { maxSteps: t.maxSteps } : {}),
-    batchSize: t.batchSize,
-    accumulate: t.accumulate,
-    ...(t.clipGradNorm !== undefined ? { clipGradNorm: t.clipGradNorm } : {}),
-    optimizer: { name: t.optimizer, lr: t.lr, weightDecay: t.weightDecay },
-    schedule: { name: "cosine", warmupSteps: t.warmup },
-    seed: t.seed,
-  };
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -185,7 +158,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
   let method: Method | undefined;
   const summary: Record<string, number> = {};
   try {
-    let cfg = run.config as unknown as ResolvedRunConfig;
+    let cfg = parseStoredRunConfig(run.config, runId);
     const backend = await initBackend(cfg.backend);
     await store.markStarted(runId, { host, backend: backend.backend });
 
@@ -274,7 +247,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     const trainer = new Trainer({
       method,
       dataset,
-      config: trainConfigOf(cfg),
+      config: cfg.training,
       augment: (x, n, rng) => makeViews(pipeline, x, n, rng),
       callbacks: [
         yieldEveryStep(),

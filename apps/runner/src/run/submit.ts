@@ -33,7 +33,7 @@ export async function submitRun(
     family: method.family,
     backbone: config.backbone?.name ?? null,
     dataset: config.dataset.name,
-    config: config as unknown as Record<string, unknown>,
+    config,
     status: "queued",
     tags: config.tags,
     ...(extra.notes ? { notes: extra.notes } : {}),

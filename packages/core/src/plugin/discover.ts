@@ -8,6 +8,7 @@
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { createRegistry } from "../builtin-plugin.js";
 import type { Registry } from "./registry.js";
 import type { Plugin } from "./types.js";
 
@@ -159,4 +160,65 @@ export async function loadPlugins(
     }
   }
   return { loaded, failures };
+}
+
+/** Plugin modules named in SELFSUP_PLUGINS: comma-separated file paths or package names. */
+export function extraPluginEntries(env: Record<string, string | undefined> = process.env): string[] {
+  return (env.SELFSUP_PLUGINS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export interface LoadRegistryOptions {
+  /** Directories whose node_modules (and ancestors') are searched, in order (default: cwd). */
+  roots?: string[];
+  /** Where relative SELFSUP_PLUGINS paths resolve from (default: the first root). */
+  cwd?: string;
+  /** Environment read for SELFSUP_PLUGINS (default: process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * The one plugin loader (runner, worker, dashboard): core's built-ins, every installed plugin found
+ * from `roots`, and the plugin modules named in SELFSUP_PLUGINS (a local plugin that is not an
+ * installed package). A broken plugin is reported in `failures`, never fatal.
+ */
+export async function loadRegistry(
+  opts: LoadRegistryOptions = {},
+): Promise<{ registry: Registry; failures: PluginFailure[] }> {
+  const roots = opts.roots ?? [process.cwd()];
+  const cwd = opts.cwd ?? roots[0] ?? process.cwd();
+  const registry = createRegistry();
+  const failures: PluginFailure[] = [];
+  const seen = new Set<string>();
+  for (const root of roots) {
+    const r = await loadPlugins(registry, root);
+    for (const f of r.failures) {
+      if (seen.has(f.dir)) continue;
+      seen.add(f.dir);
+      failures.push(f);
+    }
+  }
+  for (const entry of extraPluginEntries(opts.env)) {
+    const local = entry.startsWith(".") || path.isAbsolute(entry);
+    try {
+      const specifier = local ? pathToFileURL(path.resolve(cwd, entry)).href : entry;
+      const mod = (await import(specifier)) as { default?: unknown; plugin?: unknown };
+      const plugin = (mod.default ?? mod.plugin) as Plugin | undefined;
+      if (!plugin || typeof plugin !== "object" || typeof plugin.name !== "string") {
+        throw new Error(`${entry} must default-export definePlugin({...})`);
+      }
+      // Already discovered as an installed package: the same plugin, not a clash.
+      if (registry.listPlugins().some((p) => p.name === plugin.name)) continue;
+      registry.register(plugin);
+    } catch (err) {
+      failures.push({
+        packageName: entry,
+        dir: local ? path.resolve(cwd, entry) : entry,
+        error: `SELFSUP_PLUGINS entry ${entry}: ${(err as Error).message}`,
+      });
+    }
+  }
+  return { registry, failures };
 }
