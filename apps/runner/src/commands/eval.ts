@@ -134,11 +134,7 @@ export async function evalCommand(target: string, opts: EvalOptions): Promise<nu
       });
       if (opts.save !== false) {
         for (const r of results) {
-          const perSeed = (r.seeds ?? []).filter((s) => r.details?.[`seed_${s}`] !== undefined);
-          const rows =
-            perSeed.length > 0
-              ? perSeed.map((s) => ({ seed: s, value: r.details?.[`seed_${s}`] ?? r.value }))
-              : [{ seed: r.seeds?.[0] ?? 0, value: r.value }];
+          const rows = r.perSeed ?? [{ seed: 0, value: r.value }];
           for (const row of rows) {
             await store.addEvaluation({
               runId: run.id,
@@ -169,7 +165,7 @@ export async function evalCommand(target: string, opts: EvalOptions): Promise<nu
           r.metric,
           fmtNum(r.value),
           r.std === undefined ? "-" : fmtNum(r.std),
-          r.seeds ? r.seeds.join(",") : "-",
+          r.perSeed ? r.perSeed.map((p) => p.seed).join(",") : "-",
         ]);
         process.stdout.write(
           `${table(["protocol", "labels/class", "metric", "value", "std", "seeds"], rows)}\n`,

@@ -8,8 +8,8 @@ import {
   checkpointDirFor,
   pruneCheckpoints,
   type StepEnd,
-  type Trainer,
   type TrainerCallback,
+  type TrainerView,
 } from "@selfsup/core";
 import type { MetricWriter, RunStore } from "@selfsup/store";
 import type { CheckpointEvent, ProgressSink } from "../progress/events.js";
@@ -69,7 +69,7 @@ export function storeCheckpoints(
   let savedStep = -1;
   let last: { step: number; path: string } | undefined;
   let bestValue: number | undefined = opts.initialBest;
-  const save = async (t: Trainer, reason: CheckpointEvent["reason"]) => {
+  const save = async (t: TrainerView, reason: CheckpointEvent["reason"]) => {
     if (t.step === savedStep || t.step === 0) return;
     const dir = checkpointDirFor(opts.runDir, t.step);
     const manifest = await t.saveCheckpoint(dir);

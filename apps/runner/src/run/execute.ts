@@ -320,11 +320,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
         });
         for (const r of results) {
           // One row per seed when the evaluator reports them (the leaderboard averages over seeds).
-          const perSeed = (r.seeds ?? []).filter((s) => r.details?.[`seed_${s}`] !== undefined);
-          const rows =
-            perSeed.length > 0
-              ? perSeed.map((s) => ({ seed: s, value: r.details?.[`seed_${s}`] ?? r.value }))
-              : [{ seed: r.seeds?.[0] ?? 0, value: r.value }];
+          const rows = r.perSeed ?? [{ seed: 0, value: r.value }];
           for (const row of rows) {
             await store.addEvaluation({
               runId,

@@ -133,8 +133,7 @@ export async function fewLabel(opts: FewLabelOptions): Promise<EvaluationResult[
         value: mean,
         std,
         labelsPerClass: n,
-        seeds: [...opts.seeds],
-        details: Object.fromEntries(opts.seeds.map((s, i) => [`seed_${s}`, accs[i] as number])),
+        perSeed: opts.seeds.map((seed, i) => ({ seed, value: accs[i] as number })),
       });
     }
     return results;

@@ -26,6 +26,7 @@ import type {
   TrainBatch,
 } from "../plugin/types.js";
 import type { tf } from "../tf.js";
+import { buildProjector, type MlpSpec } from "./heads.js";
 import { momentumCopy } from "./momentum.js";
 
 export interface ModuleDeclaration {
@@ -46,6 +47,7 @@ export abstract class MethodBase<Options = Record<string, unknown>> implements M
   readonly #modules = new Map<string, Declared>();
   readonly #state = new Map<string, tf.Variable>();
   #encoder: FeatureModule | undefined;
+  #projector: FeatureModule | undefined;
 
   constructor(
     readonly options: Options,
@@ -71,6 +73,22 @@ export abstract class MethodBase<Options = Record<string, unknown>> implements M
     const backbone = this.module(name, this.ctx.buildBackbone());
     this.#encoder ??= backbone;
     return backbone;
+  }
+
+  /**
+   * The joint-embedding projector (core's "mlp" head) on top of the encoder, declared as
+   * "projector"; `embed(x)` then runs encoder and projector.
+   */
+  protected addProjector(spec: MlpSpec): FeatureModule {
+    const projector = this.module("projector", buildProjector(this.ctx, this.encoder().outputDim, spec));
+    this.#projector = projector;
+    return projector;
+  }
+
+  /** projector(encoder(x)): the embedding a joint-embedding loss compares (needs `addProjector`). */
+  protected embed(x: tf.Tensor): tf.Tensor {
+    if (!this.#projector) throw new Error(`${this.name}: embed() needs a projector (call addProjector)`);
+    return this.#projector.forward(this.encoder().forward(x));
   }
 
   /** A non-trainable copy of `online` (MoCo's key encoder, BYOL's target) that only `emaUpdate` moves. */

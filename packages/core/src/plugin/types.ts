@@ -195,7 +195,8 @@ export interface EvaluationResult {
   value: number;
   std?: number;
   labelsPerClass?: number;
-  seeds?: number[];
+  /** The value of each label draw when the protocol repeats over seeds (`value` is their mean). */
+  perSeed?: Array<{ seed: number; value: number }>;
   details?: Record<string, number>;
 }
 

@@ -7,26 +7,7 @@
 import { type BestCheckpointRule, checkpointDirFor, pruneCheckpoints } from "../checkpoint/run-dir.js";
 import type { Dataset, EvaluationResult, EvaluatorSpec } from "../plugin/types.js";
 import { Rng } from "../rng.js";
-import type { FitStatus, StepEnd, Trainer } from "./trainer.js";
-
-export interface TrainEndInfo {
-  status: FitStatus | "failed";
-  step: number;
-  epoch: number;
-  /** The error that stopped training (status "failed"). */
-  error?: unknown;
-}
-
-export interface TrainerCallback {
-  onTrainStart?(trainer: Trainer): Promise<void> | void;
-  /** Every metric emitted: per step ({loss, lr, grad_norm, images_per_sec, ...}) and evaluations. */
-  onMetrics?(step: number, metrics: Record<string, number>, trainer: Trainer): Promise<void> | void;
-  onStepEnd?(info: StepEnd, trainer: Trainer): Promise<void> | void;
-  /** After method.onEpochEnd; `trainer.epoch` is already the next epoch. */
-  onEpochEnd?(epoch: number, trainer: Trainer): Promise<void> | void;
-  /** Last call of a fit: completed, interrupted (AbortSignal) or failed (then `error` is set). */
-  onTrainEnd?(info: TrainEndInfo, trainer: Trainer): Promise<void> | void;
-}
+import type { TrainerCallback, TrainerView } from "./trainer-view.js";
 
 /** Forwards every metric to `sink` (e.g. the store's batched writer). */
 export function metricsSink(
@@ -100,7 +81,7 @@ export interface CheckpointingOptions {
 /** Writes checkpoints periodically, on interrupt and at the end; never after a failure. */
 export function checkpointing(opts: CheckpointingOptions): TrainerCallback {
   let savedStep = -1;
-  const save = async (t: Trainer) => {
+  const save = async (t: TrainerView) => {
     if (t.step === savedStep) return;
     await t.saveCheckpoint(checkpointDirFor(opts.runDir, t.step));
     savedStep = t.step;
@@ -148,7 +129,7 @@ export function evaluationMetricName(r: EvaluationResult): string {
  */
 export function evaluateEvery(opts: EvaluateEveryOptions): TrainerCallback {
   let evaluatedStep = -1;
-  const run = async (t: Trainer) => {
+  const run = async (t: TrainerView) => {
     if (evaluatedStep === t.step) return;
     evaluatedStep = t.step;
     const encoder = t.method.encoder();

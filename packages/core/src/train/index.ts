@@ -7,3 +7,4 @@ export * from "./minimizer.js";
 export * from "./optimizers/index.js";
 export * from "./schedule.js";
 export * from "./trainer.js";
+export * from "./trainer-view.js";

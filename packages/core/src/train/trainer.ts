@@ -22,17 +22,18 @@ import {
   loadCheckpoint,
   saveCheckpoint,
 } from "../checkpoint/checkpoint.js";
+import { methodWeights, restoreMethodWeights } from "../checkpoint/method-weights.js";
 import { latestCheckpoint, listCheckpoints } from "../checkpoint/run-dir.js";
 import type { Dataset, EpochContext, Method, StepContext, StepResult, TrainBatch } from "../plugin/types.js";
 import { Rng, type RngState } from "../rng.js";
 import type { tf } from "../tf.js";
-import type { TrainEndInfo, TrainerCallback } from "./callbacks.js";
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from "./config.js";
 import { batchCount, dataLoader, type LoadedBatch, type LoaderFactory } from "./loader.js";
 import { Minimizer, methodParams } from "./minimizer.js";
 import { createOptimizer } from "./optimizers/index.js";
 import type { Optimizer } from "./optimizers/optimizer.js";
 import { constantLr, type LrSchedule, warmupCosine } from "./schedule.js";
+import type { FitStatus, StepEnd, TrainEndInfo, TrainerCallback, TrainerView } from "./trainer-view.js";
 
 /** Makes `n` augmented views of a batch; must draw all randomness from `rng`. */
 export type ViewMaker = (x: tf.Tensor, n: number, rng: Rng) => tf.Tensor[];
@@ -58,8 +59,6 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
-export type FitStatus = "completed" | "interrupted";
-
 export interface FitResult {
   status: FitStatus;
   /** Optimizer steps completed. */
@@ -72,19 +71,10 @@ export interface FitResult {
   checkpoint?: string;
 }
 
-/** What one finished step reports to callbacks. */
-export interface StepEnd {
-  /** Optimizer steps completed (1 after the first update). */
-  step: number;
-  epoch: number;
-  loss: number;
-  metrics: Record<string, number>;
-}
-
 const STREAMS = ["data", "augment", "method", "epoch"] as const;
 type StreamName = (typeof STREAMS)[number];
 
-export class Trainer {
+export class Trainer implements TrainerView {
   readonly method: Method;
   readonly dataset: Dataset;
   readonly config: TrainConfig;
@@ -310,11 +300,7 @@ export class Trainer {
 
   /** Everything a resume needs, referencing live tensors (save it before the next step). */
   checkpointData(): CheckpointData {
-    const weights = new Map<string, tf.Tensor>();
-    for (const [name, module] of Object.entries(this.method.modules())) {
-      for (const [param, v] of module.stateDict()) weights.set(`${name}/${param}`, v);
-    }
-    for (const [name, v] of Object.entries(this.method.state?.() ?? {})) weights.set(`state/${name}`, v);
+    const weights = methodWeights(this.method);
     const opt = this.optimizer.getState();
     const rng = Object.fromEntries(STREAMS.map((s) => [s, this.rng[s].getState()])) as Record<
       string,
@@ -360,40 +346,7 @@ export class Trainer {
           );
         }
       }
-      const byModule = new Map<string, Map<string, tf.Tensor>>();
-      const state = this.method.state?.() ?? {};
-      const modules = this.method.modules();
-      for (const [name, t] of ckpt.weights) {
-        const slash = name.indexOf("/");
-        const owner = name.slice(0, slash);
-        const rest = name.slice(slash + 1);
-        if (owner === "state" && !(owner in modules)) {
-          const v = state[rest];
-          if (!v)
-            throw new Error(
-              `${dir}/weights.bin has method state "${rest}" that method "${this.method.name}" does not have`,
-            );
-          if (v.shape.join() !== t.shape.join())
-            throw new Error(
-              `${dir}/weights.bin: state "${rest}" has shape [${t.shape}] but the method's is [${v.shape}]`,
-            );
-          v.assign(t);
-          continue;
-        }
-        if (!(owner in modules))
-          throw new Error(
-            `${dir}/weights.bin has weights of module "${owner}", which method "${this.method.name}" does not have`,
-          );
-        if (!byModule.has(owner)) byModule.set(owner, new Map());
-        byModule.get(owner)?.set(rest, t);
-      }
-      for (const [name, module] of Object.entries(modules)) {
-        try {
-          module.loadStateDict(byModule.get(name) ?? new Map());
-        } catch (err) {
-          throw new Error(`${dir}/weights.bin, module "${name}": ${(err as Error).message}`);
-        }
-      }
+      restoreMethodWeights(this.method, ckpt.weights, dir);
       if (ckpt.optimizer) {
         if (ckpt.optimizer.name !== this.optimizer.name) {
           throw new Error(

@@ -211,12 +211,12 @@ describe("few-label protocol", () => {
         protocol,
         probeSteps: 100,
       });
-      expect(results.map((r) => [r.protocol, r.labelsPerClass, r.seeds])).toEqual([
+      expect(results.map((r) => [r.protocol, r.labelsPerClass, r.perSeed?.map((p) => p.seed)])).toEqual([
         [protocol, 1, [0, 1, 2]],
         [protocol, 10, [0, 1, 2]],
       ]);
       for (const r of results) {
-        const accs = [0, 1, 2].map((s) => r.details![`seed_${s}`]!);
+        const accs = r.perSeed!.map((p) => p.value);
         const { mean, std } = meanStd(accs);
         expect(r.value).toBeCloseTo(mean, 12);
         expect(r.std).toBeCloseTo(std, 12);

@@ -16,7 +16,6 @@
  * features) the defaults here are 512-512-512 with the same lambda.
  */
 import {
-  buildProjector,
   defaultBackboneFor,
   defineMethod,
   MethodBase,
@@ -48,21 +47,18 @@ export class BarlowTwins extends MethodBase<BarlowTwinsMethodOptions> {
   readonly name = "barlow-twins";
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.module(
-    "projector",
-    buildProjector(this.ctx, this.backbone.outputDim, {
-      layers: 3,
-      hiddenDim: this.options.projectorDim,
-      outputDim: this.options.projectorDim,
-      batchNorm: true,
-    }),
-  );
+  readonly projector = this.addProjector({
+    layers: 3,
+    hiddenDim: this.options.projectorDim,
+    outputDim: this.options.projectorDim,
+    batchNorm: true,
+  });
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);
     return ctx.minimize(() => {
-      const z1 = this.projector.forward(this.backbone.forward(v1));
-      const z2 = this.projector.forward(this.backbone.forward(v2));
+      const z1 = this.embed(v1);
+      const z2 = this.embed(v2);
       const loss = barlowTwinsLoss(z1, z2, { lambda: this.options.lambda });
       const onDiagonal = tf.tidy(() => {
         const c = crossCorrelation(z1, z2);

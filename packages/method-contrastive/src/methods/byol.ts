@@ -20,7 +20,6 @@
  */
 import {
   buildPredictor,
-  buildProjector,
   cosineMomentum,
   defaultBackboneFor,
   defineMethod,
@@ -57,15 +56,12 @@ export class BYOL extends MethodBase<BYOLOptions> {
   readonly name = "byol";
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.module(
-    "projector",
-    buildProjector(this.ctx, this.backbone.outputDim, {
-      layers: 2,
-      hiddenDim: this.options.projectorHiddenDim,
-      outputDim: this.options.projectorOutputDim,
-      batchNorm: true,
-    }),
-  );
+  readonly projector = this.addProjector({
+    layers: 2,
+    hiddenDim: this.options.projectorHiddenDim,
+    outputDim: this.options.projectorOutputDim,
+    batchNorm: true,
+  });
   readonly predictor = this.module(
     "predictor",
     buildPredictor(this.ctx, this.options.projectorOutputDim, this.options.projectorHiddenDim),
@@ -91,8 +87,8 @@ export class BYOL extends MethodBase<BYOLOptions> {
     let result: StepResult;
     try {
       result = ctx.minimize(() => {
-        const z1 = this.projector.forward(this.backbone.forward(v1));
-        const z2 = this.projector.forward(this.backbone.forward(v2));
+        const z1 = this.embed(v1);
+        const z2 = this.embed(v2);
         const p1 = this.predictor.forward(z1);
         const p2 = this.predictor.forward(z2);
         // 2 - 2 cos(p, z') = 2 + 2 D(p, z'), for both directions

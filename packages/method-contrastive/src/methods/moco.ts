@@ -24,7 +24,6 @@
  * key encoder), t = 0.07, 2 shuffle groups.
  */
 import {
-  buildProjector,
   defaultBackboneFor,
   defineMethod,
   emaUpdate,
@@ -66,15 +65,12 @@ export class MoCo extends MethodBase<MoCoOptions> {
   readonly name = "moco";
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.module(
-    "projector",
-    buildProjector(this.ctx, this.backbone.outputDim, {
-      layers: 2,
-      hiddenDim: this.options.projectorHiddenDim,
-      outputDim: this.options.projectorOutputDim,
-      batchNorm: false,
-    }),
-  );
+  readonly projector = this.addProjector({
+    layers: 2,
+    hiddenDim: this.options.projectorHiddenDim,
+    outputDim: this.options.projectorOutputDim,
+    batchNorm: false,
+  });
   readonly momentumBackbone = this.momentumCopyOf("momentumBackbone", this.backbone);
   readonly momentumProjector = this.momentumCopyOf("momentumProjector", this.projector);
   readonly queue: KeyQueue = this.declareQueue(
@@ -113,13 +109,7 @@ export class MoCo extends MethodBase<MoCoOptions> {
     let result: StepResult;
     try {
       result = ctx.minimize(() => {
-        const q = l2Normalize(
-          groupedForward(
-            (chunk) => this.projector.forward(this.backbone.forward(chunk)),
-            xq,
-            this.options.shuffleGroups,
-          ),
-        );
+        const q = l2Normalize(groupedForward((chunk) => this.embed(chunk), xq, this.options.shuffleGroups));
         const loss = infoNCELoss(q, keys, this.queue.keys, {
           temperature: this.options.temperature,
           normalize: false,

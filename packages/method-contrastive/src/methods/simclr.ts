@@ -16,7 +16,6 @@
  * hidden 512, output 128, t = 0.5 (the CIFAR recipe).
  */
 import {
-  buildProjector,
   defaultBackboneFor,
   defineMethod,
   embeddingStd,
@@ -52,21 +51,18 @@ export class SimCLR extends MethodBase<SimCLROptions> {
   readonly name = "simclr";
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.module(
-    "projector",
-    buildProjector(this.ctx, this.backbone.outputDim, {
-      layers: 2,
-      hiddenDim: this.options.projectorHiddenDim,
-      outputDim: this.options.projectorOutputDim,
-      batchNorm: true,
-    }),
-  );
+  readonly projector = this.addProjector({
+    layers: 2,
+    hiddenDim: this.options.projectorHiddenDim,
+    outputDim: this.options.projectorOutputDim,
+    batchNorm: true,
+  });
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);
     const n = v1.shape[0] as number;
     return ctx.minimize(() => {
-      const zs = this.projector.forward(this.backbone.forward(tf.concat([v1, v2], 0)));
+      const zs = this.embed(tf.concat([v1, v2], 0));
       const [z1, z2] = tf.split(zs, [n, n], 0) as [tf.Tensor, tf.Tensor];
       const loss = ntXentLoss(z1, z2, { temperature: this.options.temperature });
       const positiveSimilarity = tf.mean(tf.sum(tf.mul(l2Normalize(z1), l2Normalize(z2)), 1)) as tf.Scalar;

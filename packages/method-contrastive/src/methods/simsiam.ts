@@ -19,7 +19,6 @@
  */
 import {
   buildPredictor,
-  buildProjector,
   defaultBackboneFor,
   defineMethod,
   embeddingStd,
@@ -61,16 +60,13 @@ export class SimSiam extends MethodBase<SimSiamOptions> {
   readonly name = "simsiam";
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.module(
-    "projector",
-    buildProjector(this.ctx, this.backbone.outputDim, {
-      layers: this.options.projectorLayers,
-      hiddenDim: this.options.projectorDim,
-      outputDim: this.options.projectorDim,
-      batchNorm: true,
-      lastBatchNorm: true,
-    }),
-  );
+  readonly projector = this.addProjector({
+    layers: this.options.projectorLayers,
+    hiddenDim: this.options.projectorDim,
+    outputDim: this.options.projectorDim,
+    batchNorm: true,
+    lastBatchNorm: true,
+  });
   readonly predictor = this.module(
     "predictor",
     buildPredictor(this.ctx, this.options.projectorDim, this.options.predictorHiddenDim),
@@ -79,8 +75,8 @@ export class SimSiam extends MethodBase<SimSiamOptions> {
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);
     return ctx.minimize(() => {
-      const z1 = this.projector.forward(this.backbone.forward(v1));
-      const z2 = this.projector.forward(this.backbone.forward(v2));
+      const z1 = this.embed(v1);
+      const z2 = this.embed(v2);
       const p1 = this.predictor.forward(z1);
       const p2 = this.predictor.forward(z2);
       const loss = tf.mul(

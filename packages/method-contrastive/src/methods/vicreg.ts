@@ -13,7 +13,6 @@
  * batch 2048. Defaults here (small convnet): expander 512-512-512, same weights.
  */
 import {
-  buildProjector,
   defaultBackboneFor,
   defineMethod,
   MethodBase,
@@ -42,21 +41,18 @@ export class VICReg extends MethodBase<VICRegMethodOptions> {
   readonly name = "vicreg";
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.module(
-    "projector",
-    buildProjector(this.ctx, this.backbone.outputDim, {
-      layers: 3,
-      hiddenDim: this.options.projectorDim,
-      outputDim: this.options.projectorDim,
-      batchNorm: true,
-    }),
-  );
+  readonly projector = this.addProjector({
+    layers: 3,
+    hiddenDim: this.options.projectorDim,
+    outputDim: this.options.projectorDim,
+    batchNorm: true,
+  });
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);
     return ctx.minimize(() => {
-      const z1 = this.projector.forward(this.backbone.forward(v1));
-      const z2 = this.projector.forward(this.backbone.forward(v2));
+      const z1 = this.embed(v1);
+      const z2 = this.embed(v2);
       const { loss, invariance, variance, covariance } = vicregTerms(z1, z2, this.options);
       return { loss, metrics: { invariance, variance, covariance } };
     });
