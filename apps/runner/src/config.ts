@@ -166,11 +166,39 @@ export function parseStoredRunConfig(raw: unknown, runId: string): ResolvedRunCo
 
 // ---------------------------------------------------------------- registry resolution
 
+/**
+ * The methods of selfsup's own method packages, by package: a run naming one that is not installed
+ * is told what to install. (Discovery lists what is installed; this only names what is not.)
+ */
+export const OFFICIAL_METHOD_PACKAGES: Record<string, readonly string[]> = {
+  "@selfsup/method-contrastive": ["simclr", "moco", "byol", "simsiam", "barlow-twins", "vicreg"],
+  "@selfsup/method-pretext": [
+    "rotation",
+    "jigsaw",
+    "relative-position",
+    "colorization",
+    "deepcluster",
+    "autoencoder",
+    "denoising-autoencoder",
+  ],
+  "@selfsup/method-mim": ["mae", "simmim", "beit-tokenizer", "beit", "mlm"],
+};
+
+/** "; it is in @selfsup/method-mim: npm i @selfsup/method-mim" for a known method that is not installed. */
+export function installHint(method: string): string {
+  for (const [pkg, methods] of Object.entries(OFFICIAL_METHOD_PACKAGES)) {
+    if (methods.includes(method))
+      return `; method "${method}" is in ${pkg}: install it (npm i ${pkg}, or pnpm add ${pkg})`;
+  }
+  return "";
+}
+
 function checkName(registry: Registry, kind: ContributionKind, name: string, field: string): void {
   if (registry.has(kind, name)) return;
   const installed = registry.list(kind).map((e) => e.spec.name);
+  const hint = kind === "method" ? installHint(name) : "";
   throw new ConfigError(
-    `invalid run config:\n  ${field}: unknown ${kind} ${JSON.stringify(name)}; installed ${kind}s: ${installed.length > 0 ? installed.join(", ") : "(none)"}`,
+    `invalid run config:\n  ${field}: unknown ${kind} ${JSON.stringify(name)}; installed ${kind}s: ${installed.length > 0 ? installed.join(", ") : "(none)"}${hint}`,
   );
 }
 

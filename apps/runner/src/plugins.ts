@@ -14,6 +14,18 @@ export interface LoadedRegistry {
 
 const runnerRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
+/**
+ * Roots searched for installed plugins: the project, SELFSUP_PLUGIN_ROOT (set by the `selfsup`
+ * meta package to its own directory, so its method packages are found under any install layout),
+ * and the runner's installation.
+ */
+export function pluginRoots(projectRoot = process.cwd(), env: NodeJS.ProcessEnv = process.env): string[] {
+  const roots = [projectRoot];
+  if (env.SELFSUP_PLUGIN_ROOT) roots.push(path.resolve(projectRoot, env.SELFSUP_PLUGIN_ROOT));
+  roots.push(runnerRoot);
+  return [...new Set(roots)];
+}
+
 export function loadRegistry(projectRoot = process.cwd()): Promise<LoadedRegistry> {
-  return loadCoreRegistry({ roots: [projectRoot, runnerRoot], cwd: projectRoot });
+  return loadCoreRegistry({ roots: pluginRoots(projectRoot), cwd: projectRoot });
 }

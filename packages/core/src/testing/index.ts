@@ -4,8 +4,11 @@
  * In a method package's vitest file:
  *
  *   import { describeMethodConformance } from "@selfsup/core/testing";
- *   import { simclr } from "../src/methods/simclr.js";
- *   describeMethodConformance(simclr, { options: { temperature: 0.5 } });
+ *   import { simclrMethod } from "@selfsup/method-contrastive";
+ *   describeMethodConformance(simclrMethod, { options: { temperature: 0.5 } });
+ *
+ * Losses and augmentations have their own: `describeLossConformance(spec, { inputShapes })`,
+ * `describeAugmentationConformance(spec, { inputShape })`.
  *
  * This registers one vitest test per check (see conformance.ts). The checks are also exported as
  * plain async functions (`checkNoLeaks(spec, opts)`, ..., `runMethodConformance(spec, opts)`)
@@ -14,10 +17,17 @@
  */
 import { beforeAll, describe, it } from "vitest";
 import { type BackendRequest, initBackend } from "../backend/init-backend.js";
-import type { MethodSpec } from "../plugin/types.js";
+import type { AugmentationSpec, LossSpec, MethodSpec } from "../plugin/types.js";
 import { CHECK_FUNCTIONS, CHECK_TITLES, CONFORMANCE_CHECKS, type ConformanceOptions } from "./conformance.js";
+import {
+  type AugmentationConformanceOptions,
+  checkAugmentationConformance,
+  checkLossConformance,
+  type LossConformanceOptions,
+} from "./contribution-conformance.js";
 
 export * from "./conformance.js";
+export * from "./contribution-conformance.js";
 export * from "./fixtures.js";
 
 export interface DescribeConformanceOptions extends ConformanceOptions {
@@ -41,5 +51,33 @@ export function describeMethodConformance(spec: MethodSpec, opts: DescribeConfor
         opts.timeout ?? 120_000,
       );
     }
+  });
+}
+
+/** Registers the loss checks (finite scalar, determinism, gradients vs finite differences). */
+export function describeLossConformance(
+  spec: LossSpec,
+  opts: LossConformanceOptions & { backend?: BackendRequest },
+): void {
+  describe(`${spec.name} loss conformance`, () => {
+    beforeAll(async () => {
+      await initBackend(opts.backend ?? "cpu");
+    });
+    it("finite scalar, deterministic, gradients match finite differences", () =>
+      checkLossConformance(spec, opts));
+  });
+}
+
+/** Registers the augmentation checks (shape, finite, seeded determinism, input intact, no leaks). */
+export function describeAugmentationConformance(
+  spec: AugmentationSpec,
+  opts: AugmentationConformanceOptions & { backend?: BackendRequest } = {},
+): void {
+  describe(`${spec.name} augmentation conformance`, () => {
+    beforeAll(async () => {
+      await initBackend(opts.backend ?? "cpu");
+    });
+    it("shape, finite values, same output for the same seed, input intact, no leaks", () =>
+      checkAugmentationConformance(spec, opts));
   });
 }
