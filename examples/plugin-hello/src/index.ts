@@ -1,1 +1,0 @@
-export { default, invert, l1 } from "./plugin.js";
