@@ -3,6 +3,7 @@
  * The `selfsup` command line. Each command lives in src/commands/; this file only wires them.
  * Exit codes: 0 ok, 1 failure, 2 bad config or usage, 130 interrupted (see exit-codes.ts).
  */
+import path from "node:path";
 import { BACKEND_NAMES, type BackendRequest, OPTIMIZER_NAMES, RegistryError } from "@selfsup/core";
 import { StoreError } from "@selfsup/store";
 import { Command, CommanderError, Option } from "commander";
@@ -215,6 +216,21 @@ program
   .action(async (args: string[]) => {
     const { benchCommand } = await import("./commands/bench.js");
     process.exitCode = await benchCommand(args);
+  });
+
+const plugin = program.command("plugin").description("write selfsup plugins");
+plugin
+  .command("new")
+  .description("create a plugin package: a method on core's method kit, its conformance test, a README")
+  .argument("<name>", "npm package name, e.g. selfsup-plugin-foo")
+  .option("--dir <dir>", "directory to create (default: ./<name without scope>)")
+  .option("--method <name>", "name of the skeleton's method (default: from the package name)")
+  .action(async (name: string, opts: { dir?: string; method?: string }) => {
+    const { pluginNew } = await import("./commands/plugin-new.js");
+    const dir = await pluginNew(name, opts);
+    process.stdout.write(
+      `created ${dir}\nnext: cd ${path.relative(process.cwd(), dir) || "."} && npm install && npm run build && npm test\n`,
+    );
   });
 
 function report(err: unknown): number {
