@@ -6,6 +6,7 @@ import {
   asConfigError,
   ConfigError,
   loadRunConfig,
+  parseStoredRunConfig,
   type RunConfig,
   type RunFlags,
   resolveRunConfig,
@@ -110,7 +111,7 @@ export async function trainCommand(opts: TrainOptions): Promise<number> {
       backbone: config.backbone?.name ?? null,
       dataset: config.dataset.name,
       host: os.hostname(),
-      config: config as unknown as Record<string, unknown>,
+      config,
       status: "running",
       tags: config.tags,
     });
@@ -158,7 +159,7 @@ export async function resumeCommand(idOrName: string, opts: ResumeOptions): Prom
     }
     // The stored config was validated when the run was created; check it against today's plugins.
     try {
-      resolveRunConfig(run.config as unknown as RunConfig, registry);
+      resolveRunConfig(parseStoredRunConfig(run.config, run.id), registry);
     } catch (err) {
       const e = asConfigError(err);
       if (e instanceof ConfigError)

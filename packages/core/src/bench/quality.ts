@@ -17,11 +17,11 @@ import { loadMnist } from "../data/mnist.js";
 import { extractFeatures, subsetSplit } from "../eval/features.js";
 import { fewLabel } from "../eval/few-label.js";
 import { knnAccuracy } from "../eval/knn.js";
+import { RawPixels } from "../eval/raw-pixels.js";
 import { methodBuildContext } from "../method/build-context.js";
-import { type FeatureModule, Module } from "../nn/module.js";
+import type { FeatureModule } from "../nn/module.js";
 import type { Dataset, Method, Plugin } from "../plugin/types.js";
 import { Rng } from "../rng.js";
-import { tf } from "../tf.js";
 import { progressLogger } from "../train/callbacks.js";
 import { Trainer } from "../train/trainer.js";
 
@@ -77,19 +77,6 @@ export interface QualityBenchRow {
   probe10: number;
   /** Standard deviation of probe10 over the draws. */
   probe10Std: number;
-}
-
-/** Flattened pixels as "features": the baseline every representation must beat. */
-class RawPixels extends Module implements FeatureModule {
-  constructor(readonly outputDim: number) {
-    super();
-  }
-  forward(x: tf.Tensor): tf.Tensor {
-    return tf.reshape(x, [x.shape[0] as number, -1]);
-  }
-  protected recreate(): RawPixels {
-    return new RawPixels(this.outputDim);
-  }
 }
 
 function range(n: number): number[] {

@@ -17,3 +17,4 @@ export const builtinEvaluators: EvaluatorSpec[] = [
   fineTuneEvaluator,
   fewLabelEvaluator,
 ];
+export * from "./raw-pixels.js";
