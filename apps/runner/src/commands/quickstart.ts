@@ -162,7 +162,9 @@ export async function quickstartCommand(opts: QuickstartOptions): Promise<number
       `\nwith 10 labels per class, the self-supervised encoder is ${ahead >= 0 ? `${(100 * ahead).toFixed(1)} points ahead of` : `${(-100 * ahead).toFixed(1)} points behind`} raw pixels (run ${run.id})\n`,
     );
     const port = process.env.PORT ?? "3000";
-    process.stdout.write(`the run in the dashboard (pnpm demo starts it): http://127.0.0.1:${port}/runs/${run.id}\n`);
+    process.stdout.write(
+      `the run in the dashboard (pnpm demo starts it): http://127.0.0.1:${port}/runs/${run.id}\n`,
+    );
     return EXIT.ok;
   } finally {
     await store.close();
