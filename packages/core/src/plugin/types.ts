@@ -164,8 +164,12 @@ export interface Method {
 export interface MethodBuildContext {
   input: InputSpec;
   rng: Rng;
-  /** Builds a backbone by name from the registry (the run's configured one when no name given). */
-  buildBackbone(name?: string, options?: Record<string, unknown>): FeatureModule;
+  /**
+   * Builds a backbone by name from the registry (the run's configured one when no name given).
+   * `input` overrides the run's input spec, for methods whose backbone sees something else than
+   * the whole image: jigsaw's tiles, colorization's lightness channel.
+   */
+  buildBackbone(name?: string, options?: Record<string, unknown>, input?: InputSpec): FeatureModule;
   buildHead(name: string, options: Record<string, unknown>, inputDim: number): FeatureModule;
 }
 

@@ -1,0 +1,9 @@
+import type { MethodSpec } from "@selfsup/core";
+import { autoencoderMethod } from "./autoencoder.js";
+import { rotationMethod } from "./rotation.js";
+
+export * from "./autoencoder.js";
+export * from "./rotation.js";
+
+/** Every method of this package, as its plugin registers them: adding a method is one line here. */
+export const pretextMethods: MethodSpec[] = [rotationMethod, autoencoderMethod];
