@@ -1,9 +1,18 @@
 import type { MethodSpec } from "@selfsup/core";
 import { autoencoderMethod } from "./autoencoder.js";
+import { jigsawMethod } from "./jigsaw.js";
+import { relativePositionMethod } from "./relative-position.js";
 import { rotationMethod } from "./rotation.js";
 
 export * from "./autoencoder.js";
+export * from "./jigsaw.js";
+export * from "./relative-position.js";
 export * from "./rotation.js";
 
 /** Every method of this package, as its plugin registers them: adding a method is one line here. */
-export const pretextMethods: MethodSpec[] = [rotationMethod, autoencoderMethod];
+export const pretextMethods: MethodSpec[] = [
+  rotationMethod,
+  jigsawMethod,
+  relativePositionMethod,
+  autoencoderMethod,
+];
