@@ -5,6 +5,7 @@
 
 export * from "./bench.js";
 export * from "./decoder.js";
+export * from "./lab.js";
 export * from "./losses.js";
 export * from "./methods/index.js";
 export { default as pretextPlugin } from "./plugin.js";

@@ -1,10 +1,12 @@
 import type { MethodSpec } from "@selfsup/core";
 import { autoencoderMethod } from "./autoencoder.js";
+import { colorizationMethod } from "./colorization.js";
 import { jigsawMethod } from "./jigsaw.js";
 import { relativePositionMethod } from "./relative-position.js";
 import { rotationMethod } from "./rotation.js";
 
 export * from "./autoencoder.js";
+export * from "./colorization.js";
 export * from "./jigsaw.js";
 export * from "./relative-position.js";
 export * from "./rotation.js";
@@ -14,5 +16,6 @@ export const pretextMethods: MethodSpec[] = [
   rotationMethod,
   jigsawMethod,
   relativePositionMethod,
+  colorizationMethod,
   autoencoderMethod,
 ];
