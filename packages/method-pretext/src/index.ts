@@ -4,6 +4,7 @@
  */
 
 export * from "./bench.js";
+export * from "./clustering.js";
 export * from "./decoder.js";
 export * from "./lab.js";
 export * from "./losses.js";

@@ -1,12 +1,14 @@
 import type { MethodSpec } from "@selfsup/core";
 import { autoencoderMethod } from "./autoencoder.js";
 import { colorizationMethod } from "./colorization.js";
+import { deepClusterMethod } from "./deepcluster.js";
 import { jigsawMethod } from "./jigsaw.js";
 import { relativePositionMethod } from "./relative-position.js";
 import { rotationMethod } from "./rotation.js";
 
 export * from "./autoencoder.js";
 export * from "./colorization.js";
+export * from "./deepcluster.js";
 export * from "./jigsaw.js";
 export * from "./relative-position.js";
 export * from "./rotation.js";
@@ -17,5 +19,6 @@ export const pretextMethods: MethodSpec[] = [
   jigsawMethod,
   relativePositionMethod,
   colorizationMethod,
+  deepClusterMethod,
   autoencoderMethod,
 ];
