@@ -132,7 +132,7 @@ export class DeepCluster extends MethodBase<DeepClusterOptions> {
     }
     const features = new Float32Array(n * d);
     for (const { indices, features: f } of chunks)
-      indices.forEach((idx, i) => features.set(f.subarray(i * d, (i + 1) * d), idx * d));
+      for (const [i, idx] of indices.entries()) features.set(f.subarray(i * d, (i + 1) * d), idx * d);
     chunks.length = 0;
     const w = pcaWhitening(features, n, d, this.dim);
     const z = whiten(features, n, d, w);
