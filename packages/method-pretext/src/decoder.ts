@@ -4,18 +4,22 @@
  *   Linear(D -> c·h0·w0) -> ReLU -> [x2 nearest upsampling -> conv3x3 -> ReLU] -> x2 upsampling
  *   -> conv3x3 -> sigmoid,  h0 = ceil(H/4), w0 = ceil(W/4), cropped to H x W.
  *
- * Upsampling is written with concat/reshape (whose gradients every backend has) rather than
- * resizeNearestNeighbor, whose gradient kernel the wasm backend lacks.
+ * Upsampling is a broadcast (see upsample2) rather than resizeNearestNeighbor, whose gradient
+ * kernel the wasm backend lacks.
  */
 import { Conv2d, Linear, Module, Rng, tf } from "@selfsup/core";
 
-/** Nearest-neighbour x2 upsampling of [B,H,W,C]. */
+/**
+ * Nearest-neighbour x2 upsampling of [B,H,W,C] as one broadcast multiply,
+ * [B,H,1,W,1,C] x ones [1,1,2,1,2,1]: its gradient is one sum. (A stack/concat version was 50x
+ * slower to differentiate on wasm: 1.6 s vs 31 ms for a 64x7x7x32 batch, measured on the shared
+ * 2-core box; tile has no rank-6 gradient.)
+ */
 export function upsample2(x: tf.Tensor): tf.Tensor {
   const [b, h, w, c] = x.shape as [number, number, number, number];
-  return tf.tidy(() => {
-    const wide = tf.reshape(tf.stack([x, x], 3), [b, h, 2 * w, c]);
-    return tf.reshape(tf.stack([wide, wide], 2), [b, 2 * h, 2 * w, c]);
-  });
+  return tf.tidy(() =>
+    tf.reshape(tf.mul(tf.reshape(x, [b, h, 1, w, 1, c]), tf.ones([1, 1, 2, 1, 2, 1])), [b, 2 * h, 2 * w, c]),
+  );
 }
 
 export class ConvDecoder extends Module {
