@@ -135,5 +135,6 @@ export const autoencoderMethod = defineMethod({
   options: autoencoderMethodOptions,
   tinyOptions: { decoderChannels: 8 },
   defaultBackbone: defaultBackboneFor,
+  composable: true,
   create: (opts, ctx) => new Autoencoder(opts, ctx),
 });

@@ -259,5 +259,6 @@ export const colorizationMethod = defineMethod({
   options: colorizationMethodOptions,
   tinyOptions: { decoderHiddenDim: 8 },
   defaultBackbone: defaultBackboneFor,
+  composable: true,
   create: (opts, ctx) => new Colorization(opts, ctx),
 });

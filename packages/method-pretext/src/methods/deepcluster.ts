@@ -191,5 +191,6 @@ export const deepClusterMethod = defineMethod({
   options: deepClusterMethodOptions,
   tinyOptions: { k: 4, pcaDim: 8, kmeansIterations: 5 },
   defaultBackbone: defaultBackboneFor,
+  composable: true,
   create: (opts, ctx) => new DeepCluster(opts, ctx),
 });

@@ -162,5 +162,6 @@ export const jigsawMethod = defineMethod({
   options: jigsawMethodOptions,
   tinyOptions: { permutations: 8, gap: 1, jitter: 0, headHiddenDim: 16 },
   defaultBackbone: defaultBackboneFor,
+  composable: true,
   create: (opts, ctx) => new Jigsaw(opts, ctx),
 });

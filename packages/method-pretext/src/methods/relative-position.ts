@@ -133,5 +133,6 @@ export const relativePositionMethod = defineMethod({
   options: relativePositionMethodOptions,
   tinyOptions: { gap: 1, jitter: 0, headHiddenDim: 16 },
   defaultBackbone: defaultBackboneFor,
+  composable: true,
   create: (opts, ctx) => new RelativePosition(opts, ctx),
 });

@@ -89,5 +89,6 @@ export const rotationMethod = defineMethod({
   options: rotationMethodOptions,
   tinyOptions: { headHiddenDim: 16 },
   defaultBackbone: defaultBackboneFor,
+  composable: true,
   create: (opts, ctx) => new Rotation(opts, ctx),
 });
