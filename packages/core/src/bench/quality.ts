@@ -176,7 +176,14 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
       rng: new Rng(seed),
       backbone: { name: "convnet", options: backboneOptions },
     });
-    const method: Method = registry.create("method", name, opts.methodOptions?.[name] ?? {}, ctx);
+    let method: Method;
+    try {
+      method = registry.create("method", name, opts.methodOptions?.[name] ?? {}, ctx);
+    } catch (err) {
+      // A method that refuses this dataset (colorization on gray digits) gets no row, and says why.
+      log(`${name.padEnd(18)}skipped: ${(err as Error).message}`);
+      continue;
+    }
     try {
       const pipeline = buildPipeline(registry, method.defaultAugmentation?.(data.input) ?? []);
       const trainer = new Trainer({
