@@ -47,7 +47,9 @@ describe("pretext tasks as auxiliaries (core's composeMethodSpecs)", () => {
       config: { epochs: 1, batchSize: 16, seed: 0 },
       callbacks: [{ onStepEnd: (s) => void metrics.push(s.metrics) }],
     });
-    const before = (modules.backbone?.trainableVariables()[0]?.dataSync() as Float32Array).slice();
+    const first = modules.backbone?.trainableVariables()[0];
+    if (!first) throw new Error("the shared backbone has no trainable variable");
+    const before = (first.dataSync() as Float32Array).slice();
     const res = await trainer.fit();
     expect(res.losses).toHaveLength(3);
     expect(Object.keys(metrics[0] ?? {})).toEqual(
@@ -58,7 +60,7 @@ describe("pretext tasks as auxiliaries (core's composeMethodSpecs)", () => {
         "aux.jigsaw.loss",
       ]),
     );
-    const after = modules.backbone?.trainableVariables()[0]?.dataSync() as Float32Array;
+    const after = first.dataSync() as Float32Array;
     expect(after.some((v, i) => v !== before[i])).toBe(true);
     expect((modules["jigsaw.head"] as unknown as Jigsaw["head"]).trainableVariables().length).toBeGreaterThan(
       0,
