@@ -2,7 +2,7 @@
  * Quality figures of the pretext methods for `pnpm bench`: core's quality bench (`benchQuality`:
  * kNN and 10-label probe against random init and raw pixels) over this package's plugin, on the
  * MNIST digits for every method but colorization, which needs colour: it runs on core's synthetic
- * RGB shapes (32x32x3, 2,000 train / 500 test, 4 shape classes), a table of its own.
+ * RGB shapes (32x32x3, 4,000 train / 500 test, 4 shape classes), a table of its own.
  *
  * Measured (wasm, a 2-core box shared with other jobs, so seconds are slow; 3 epochs of batch 64,
  * AdamW 2e-3 cosine, convnet width 32; probe@10: mean ± std over label draws; README.md has notes):
@@ -20,8 +20,6 @@
  *   raw-pixels                          -      -     82.8%     40.4% ± 2.6
  *   random-init                         -      -     50.0%     41.2% ± 3.3
  *   colorization                      564     28     43.8%     44.3% ± 4.7   (margin within noise)
- *
- * The default RGB set here is smaller (2,000 / 500) to keep `pnpm bench` affordable.
  *
  *   import { benchPretext } from "@selfsup/method-pretext/bench";
  *   const rows = await benchPretext({ quick: true, methods: ["rotation", "colorization"] });
@@ -47,7 +45,7 @@ export const RGB_METHODS: readonly string[] = ["colorization"];
 
 /** The RGB dataset of the colorization rows. */
 export function syntheticRgb(): Promise<Dataset> {
-  return synthetic.load(synthetic.options.parse({ size: 32, channels: 3, trainSize: 2000, testSize: 500 }));
+  return synthetic.load(synthetic.options.parse({ size: 32, channels: 3, trainSize: 4000, testSize: 500 }));
 }
 
 export async function benchPretext(opts: PretextBenchOptions = {}): Promise<PretextBenchRow[]> {
