@@ -56,6 +56,11 @@ export interface QualityBenchOptions {
   baselines?: boolean;
   /** Label draws of the 10-per-class probe (default [0, 1, 2]). */
   probeSeeds?: number[];
+  /**
+   * Pretrain and score on this dataset instead of the MNIST digits (it needs a labelled test split
+   * whose class is prefix-balanced, e.g. core's synthetic RGB shapes for colorization).
+   */
+  dataset?: () => Promise<Dataset>;
   /** Backend when none is initialised yet (default "wasm"). */
   backend?: BackendRequest;
   seed?: number;
@@ -79,6 +84,12 @@ export interface QualityBenchRow {
   probe10Std: number;
 }
 
+function imageSize(data: Dataset): number {
+  return data.input.kind === "image"
+    ? data.input.height * data.input.width * data.input.channels
+    : data.input.seqLen;
+}
+
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
@@ -98,7 +109,7 @@ async function score(
       trainLabels: tr.labels,
       testFeatures: te.features,
       testLabels: te.labels,
-      numClasses: 10,
+      numClasses: data.numClasses ?? 10,
       k: 200,
       temperature: 0.1,
     });
@@ -124,7 +135,8 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   const registry = createRegistry();
   for (const plugin of opts.plugins) registry.register(plugin);
 
-  const full = await loadMnist();
+  const full = opts.dataset ? await opts.dataset() : await loadMnist();
+  if (!full.test) throw new Error(`quality bench: dataset "${full.name}" has no test split to score on`);
   const trainLimit = Math.min(opts.trainLimit ?? (quick ? 2000 : full.train.size), full.train.size);
   const testLimit = Math.min(opts.testLimit ?? (quick ? 500 : full.test.size), full.test.size);
   // the split is class-interleaved, so prefixes stay balanced
@@ -140,7 +152,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   const probeSeeds = opts.probeSeeds ?? [0, 1, 2];
   const batchSize = opts.batchSize ?? 64;
   log(
-    `${opts.title ?? "quality"} bench: backend ${currentBackend()?.backend}, mnist ${trainLimit} train / ${testLimit} test, convnet width ${backboneOptions.width}, ${epochs} epoch(s) of batch ${batchSize}`,
+    `${opts.title ?? "quality"} bench: backend ${currentBackend()?.backend}, ${full.name} ${trainLimit} train / ${testLimit} test, convnet width ${backboneOptions.width}, ${epochs} epoch(s) of batch ${batchSize}`,
   );
 
   const rows: QualityBenchRow[] = [];
@@ -151,7 +163,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   };
   log(formatHeader());
   if (opts.baselines ?? true) {
-    await baseline("raw-pixels", new RawPixels(28 * 28));
+    await baseline("raw-pixels", new RawPixels(imageSize(data)));
     const randomInit = registry.create("backbone", "convnet", backboneOptions, data.input, new Rng(seed));
     await baseline("random-init", randomInit);
     randomInit.dispose();
@@ -164,7 +176,14 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
       rng: new Rng(seed),
       backbone: { name: "convnet", options: backboneOptions },
     });
-    const method: Method = registry.create("method", name, opts.methodOptions?.[name] ?? {}, ctx);
+    let method: Method;
+    try {
+      method = registry.create("method", name, opts.methodOptions?.[name] ?? {}, ctx);
+    } catch (err) {
+      // A method that refuses this dataset (colorization on gray digits) gets no row, and says why.
+      log(`${name.padEnd(18)}skipped: ${(err as Error).message}`);
+      continue;
+    }
     try {
       const pipeline = buildPipeline(registry, method.defaultAugmentation?.(data.input) ?? []);
       const trainer = new Trainer({
@@ -203,13 +222,13 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
 }
 
 function formatHeader(): string {
-  return `${"method".padEnd(14)}${"epochs".padStart(7)}${"seconds".padStart(9)}${"img/s".padStart(8)}${"kNN top1".padStart(10)}${"probe@10".padStart(10)}${"±".padStart(7)}`;
+  return `${"method".padEnd(18)}${"epochs".padStart(7)}${"seconds".padStart(9)}${"img/s".padStart(8)}${"kNN top1".padStart(10)}${"probe@10".padStart(10)}${"±".padStart(7)}`;
 }
 
 function formatRow(r: QualityBenchRow): string {
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   return (
-    r.method.padEnd(14) +
+    r.method.padEnd(18) +
     String(r.epochs).padStart(7) +
     r.seconds.toFixed(0).padStart(9) +
     r.imagesPerSec.toFixed(0).padStart(8) +

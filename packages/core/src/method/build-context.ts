@@ -26,15 +26,16 @@ export interface MethodBuildContextOptions {
 
 export function methodBuildContext(opts: MethodBuildContextOptions): MethodBuildContext {
   const { registry, input, rng, backbone } = opts;
-  const named = (name: string, options: Record<string, unknown>): FeatureModule =>
-    registry.create("backbone", name, options, input, rng);
+  const named = (name: string, options: Record<string, unknown>, on: InputSpec): FeatureModule =>
+    registry.create("backbone", name, options, on, rng);
   return {
     input,
     rng,
-    buildBackbone(name, options) {
-      if (name !== undefined) return named(name, options ?? {});
-      if (typeof backbone === "function") return backbone(input, rng);
-      return named(backbone.name, options ?? backbone.options ?? {});
+    buildBackbone(name, options, inputOverride) {
+      const on = inputOverride ?? input;
+      if (name !== undefined) return named(name, options ?? {}, on);
+      if (typeof backbone === "function") return backbone(on, rng);
+      return named(backbone.name, options ?? backbone.options ?? {}, on);
     },
     buildHead(name, options, inputDim) {
       if (opts.buildHead) return opts.buildHead(name, options, inputDim, rng);

@@ -5,6 +5,7 @@
  * and composition of methods on a shared backbone.
  */
 export * from "./build-context.js";
+export * from "./compose.js";
 export * from "./default-backbone.js";
 export * from "./embedding-stats.js";
 export * from "./heads.js";

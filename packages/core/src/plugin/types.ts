@@ -164,8 +164,12 @@ export interface Method {
 export interface MethodBuildContext {
   input: InputSpec;
   rng: Rng;
-  /** Builds a backbone by name from the registry (the run's configured one when no name given). */
-  buildBackbone(name?: string, options?: Record<string, unknown>): FeatureModule;
+  /**
+   * Builds a backbone by name from the registry (the run's configured one when no name given).
+   * `input` overrides the run's input spec, for methods whose backbone sees something else than
+   * the whole image: jigsaw's tiles, colorization's lightness channel.
+   */
+  buildBackbone(name?: string, options?: Record<string, unknown>, input?: InputSpec): FeatureModule;
   buildHead(name: string, options: Record<string, unknown>, inputDim: number): FeatureModule;
 }
 
@@ -184,6 +188,14 @@ export interface MethodSpec<Schema extends z.ZodType = z.ZodType> extends Contri
    * a step takes milliseconds. Parsed with `options` like any other.
    */
   tinyOptions?: z.input<Schema>;
+  /**
+   * Whether the method can be an auxiliary of a composed run (see method/compose.ts): true when
+   * all of its `trainStep` work happens inside the `lossFn` it gives `ctx.minimize`; false when it
+   * updates state after minimize returns (EMA targets, queues), which composition cannot replay.
+   * Unset: composition refuses auxiliaries with non-trainable modules or state, where such
+   * post-step updates usually live.
+   */
+  composable?: boolean;
   create(opts: z.output<Schema>, ctx: MethodBuildContext): Method;
 }
 

@@ -296,7 +296,7 @@ export function tinyBuildContext(
   return {
     input,
     rng,
-    buildBackbone: () => (backbone ? backbone(input, rng) : tinyEncoder(input, rng)),
+    buildBackbone: (_name, _options, on = input) => (backbone ? backbone(on, rng) : tinyEncoder(on, rng)),
     buildHead: (_name, options, inputDim) => {
       const out = Number((options as { outputDim?: number }).outputDim ?? 16);
       return new TinyMLP(inputDim, 32, out, rng);

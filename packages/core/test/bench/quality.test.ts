@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { benchQuality } from "../../src/bench/quality.js";
+import { defineMethod, definePlugin } from "../../src/plugin/define-plugin.js";
+import { tinyImageDataset } from "../../src/testing/fixtures.js";
+
+describe("benchQuality", () => {
+  it("scores on a given dataset and skips, with its reason, a method that refuses that dataset", async () => {
+    const refusing = defineMethod({
+      name: "needs-rgb",
+      description: "refuses gray images",
+      family: "pretext",
+      inputs: ["image"],
+      options: z.object({}),
+      create: () => {
+        throw new Error("needs-rgb needs RGB images (3 channels)");
+      },
+    });
+    const lines: string[] = [];
+    const rows = await benchQuality({
+      plugins: [definePlugin({ name: "test-refusing", methods: [refusing] })],
+      dataset: async () => tinyImageDataset({ size: 64, testSize: 32, classes: 4 }),
+      epochs: 1,
+      width: 4,
+      probeSeeds: [0],
+      backend: "cpu",
+      log: (l) => lines.push(l),
+    });
+    expect(rows.map((r) => r.method)).toEqual(["raw-pixels", "random-init"]);
+    expect(lines[0]).toMatch(/tiny-images 64 train \/ 32 test/);
+    expect(lines.some((l) => /needs-rgb\s+skipped: needs-rgb needs RGB images/.test(l))).toBe(true);
+    // raw pixels of class prototypes plus a little noise: far above chance (25%)
+    expect(rows[0]?.knnTop1).toBeGreaterThan(0.5);
+  });
+});

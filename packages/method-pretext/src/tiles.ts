@@ -1,0 +1,169 @@
+/**
+ * Tiles cut from a grid over the image, as jigsaw (Noroozi & Favaro 2016) and relative patch
+ * position (Doersch et al. 2015) need them, and the encoder both methods hand to evaluators.
+ *
+ * Geometry: the largest square grid of `grid` x `grid` cells of side `cell = floor(min(H, W) /
+ * grid)` is centred on the image. A tile has side `tile = cell - gap - jitter` and sits in its cell
+ * at offset `ceil(gap / 2) + r`, r drawn in [0, jitter] per tile. So every tile stays inside its
+ * cell (and the image), and two neighbouring tiles are at least `gap` pixels apart whatever the
+ * jitter: low-level cues (continuing edges, chromatic aberration along a border) cannot tell the
+ * task's answer.
+ */
+import { type FeatureModule, Module, type Rng, tf } from "@selfsup/core";
+
+export interface TileGridOptions {
+  /** Cells per side (3 in both papers). */
+  grid: number;
+  /** Minimum pixels between neighbouring tiles. */
+  gap: number;
+  /** Maximum random shift of a tile inside its cell, in pixels. */
+  jitter: number;
+}
+
+export interface TileGeometry extends TileGridOptions {
+  height: number;
+  width: number;
+  /** Side of a grid cell. */
+  cell: number;
+  /** Side of a tile. */
+  tile: number;
+  /** Top-left corner of the grid in the image (the grid is centred). */
+  top: number;
+  left: number;
+}
+
+export function tileGeometry(
+  height: number,
+  width: number,
+  opts: TileGridOptions,
+  where: string,
+): TileGeometry {
+  const { grid, gap, jitter } = opts;
+  const cell = Math.floor(Math.min(height, width) / grid);
+  const tile = cell - gap - jitter;
+  if (tile < 2) {
+    throw new Error(
+      `${where}: a ${height}x${width} image gives ${grid}x${grid} cells of ${cell} px, too small for a gap of ${gap} and jitter of ${jitter} (tiles would be ${tile} px; need >= 2): lower gap/jitter or use larger images`,
+    );
+  }
+  return {
+    ...opts,
+    height,
+    width,
+    cell,
+    tile,
+    top: Math.floor((height - grid * cell) / 2),
+    left: Math.floor((width - grid * cell) / 2),
+  };
+}
+
+/**
+ * Top-left corner [y, x] of the tile in grid position `pos` (row-major). With `rng` the jitter is
+ * drawn; without, the tile sits in the middle of its jitter range (what evaluation uses).
+ */
+export function tileOrigin(g: TileGeometry, pos: number, rng?: Rng): [number, number] {
+  const row = Math.floor(pos / g.grid);
+  const col = pos % g.grid;
+  const base = Math.ceil(g.gap / 2);
+  const dy = rng ? rng.int(g.jitter + 1) : Math.floor(g.jitter / 2);
+  const dx = rng ? rng.int(g.jitter + 1) : Math.floor(g.jitter / 2);
+  return [g.top + row * g.cell + base + dy, g.left + col * g.cell + base + dx];
+}
+
+/**
+ * Cuts tiles of side `g.tile` out of x [B, H, W, C]: `origins[b]` lists sample b's tile corners.
+ * Returns [B, N, t, t, C], N = origins[b].length, copied exactly by one gather (no resampling).
+ */
+export function cutTiles(
+  x: tf.Tensor,
+  g: TileGeometry,
+  origins: Array<Array<[number, number]>>,
+): tf.Tensor5D {
+  const [b, h, w, c] = x.shape as [number, number, number, number];
+  if (origins.length !== b) throw new Error(`cutTiles: ${origins.length} tile lists for a batch of ${b}`);
+  const n = origins[0]?.length ?? 0;
+  const t = g.tile;
+  const idx = new Int32Array(b * n * t * t);
+  let o = 0;
+  for (let s = 0; s < b; s++) {
+    const list = origins[s] as Array<[number, number]>;
+    if (list.length !== n)
+      throw new Error(`cutTiles: sample ${s} has ${list.length} tiles, sample 0 has ${n}`);
+    for (const [top, left] of list) {
+      if (top < 0 || left < 0 || top + t > h || left + t > w)
+        throw new Error(`cutTiles: a ${t}px tile at (${top}, ${left}) leaves the ${h}x${w} image`);
+      for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) idx[o++] = (s * h + top + i) * w + left + j;
+    }
+  }
+  return tf.tidy(
+    () =>
+      tf.reshape(tf.gather(tf.reshape(x, [b * h * w, c]), tf.tensor1d(idx, "int32")), [
+        b,
+        n,
+        t,
+        t,
+        c,
+      ]) as tf.Tensor5D,
+  );
+}
+
+/**
+ * Per-tile normalisation (zero mean, unit variance over each tile's pixels and channels), as
+ * Noroozi & Favaro do so that tiles cannot be matched by their mean brightness or contrast.
+ * Works on [..., t, t, C]. The small floor keeps empty (constant) tiles at zero.
+ */
+export function normalizeTiles(tiles: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const r = tiles.rank;
+    const { mean, variance } = tf.moments(tiles, [r - 3, r - 2, r - 1], true);
+    return tf.div(tf.sub(tiles, mean), tf.sqrt(tf.add(variance, 1e-3)));
+  });
+}
+
+/**
+ * The representation of a tile-based method: the image's `grid` x `grid` tiles (centred, no
+ * jitter, normalised as in training) through the shared tile encoder, their features concatenated
+ * in grid order (the input of the jigsaw network's classifier). outputDim = grid² · tile features.
+ */
+export class TileGridEncoder extends Module implements FeatureModule {
+  readonly outputDim: number;
+
+  readonly tileEncoder: FeatureModule;
+
+  /** `tileEncoder` becomes a child (its weights are this module's); the method owns and disposes it. */
+  constructor(
+    tileEncoder: FeatureModule,
+    readonly geometry: TileGeometry,
+    readonly normalize: boolean,
+  ) {
+    super();
+    this.tileEncoder = this.addModule("tile_encoder", tileEncoder);
+    this.outputDim = geometry.grid * geometry.grid * tileEncoder.outputDim;
+  }
+
+  /** Un-jittered tiles of x [B,H,W,C], normalised: [B·grid², t, t, C]. */
+  tiles(x: tf.Tensor): tf.Tensor {
+    const b = x.shape[0] as number;
+    const n = this.geometry.grid * this.geometry.grid;
+    const list = Array.from({ length: n }, (_, pos) => tileOrigin(this.geometry, pos));
+    return tf.tidy(() => {
+      const tiles = cutTiles(
+        x,
+        this.geometry,
+        Array.from({ length: b }, () => list),
+      );
+      const t = this.geometry.tile;
+      const flat = tf.reshape(tiles, [b * n, t, t, x.shape[3] as number]);
+      return this.normalize ? normalizeTiles(flat) : flat;
+    });
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    const b = x.shape[0] as number;
+    return tf.tidy(() => tf.reshape(this.tileEncoder.forward(this.tiles(x)), [b, this.outputDim]));
+  }
+
+  protected recreate(): TileGridEncoder {
+    return new TileGridEncoder(this.tileEncoder.clone(), this.geometry, this.normalize);
+  }
+}
