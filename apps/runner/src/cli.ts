@@ -56,6 +56,11 @@ function addRunFlags(cmd: Command): Command {
     .option("--weight-decay <x>", "training.optimizer.weightDecay")
     .option("--warmup <steps>", "linear warmup steps: training.schedule.warmupSteps")
     .option("--seed <n>", "random seed (default 0)")
+    .option(
+      "--aux <method[:weight]>",
+      "auxiliary task on the same backbone, e.g. rotation:0.5 (repeatable)",
+      collect,
+    )
     .addOption(backendOption(false))
     .option("--name <name>", "run name (default <method>-<dataset>-<id suffix>)")
     .option("--tag <tag>", "tag the run (repeatable)", collect)

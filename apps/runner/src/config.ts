@@ -33,6 +33,15 @@ const named = z.strictObject({ name: z.string().min(1), options: optionsRecord }
 const positiveInt = z.number().int().min(1);
 
 export const methodConfigSchema = named;
+/**
+ * An auxiliary task trained with the method on the same backbone, its loss added with `weight`
+ * (e.g. SimCLR + 0.5 x rotation): core's composeMethodSpecs.
+ */
+export const auxiliaryConfigSchema = z.strictObject({
+  name: z.string().min(1),
+  weight: z.number().positive().max(1000).default(1),
+  options: optionsRecord,
+});
 export const backboneConfigSchema = named;
 export const datasetConfigSchema = z.strictObject({
   name: z.string().min(1),
@@ -72,6 +81,7 @@ export const runConfigSchema = z.strictObject({
   backbone: backboneConfigSchema.optional(),
   dataset: datasetConfigSchema,
   augmentations: z.array(augmentationConfigSchema).optional(),
+  auxiliary: z.array(auxiliaryConfigSchema).max(8).default([]),
   training: trainingConfigSchema.prefault({}),
   eval: evalConfigSchema.default(evalConfigSchema.parse({})),
   checkpoint: checkpointConfigSchema.default(checkpointConfigSchema.parse({})),
@@ -242,6 +252,22 @@ export function resolveRunConfig(
     backbone = { name: fallback.name, options: fallback.options ?? {} };
   }
   if (backbone) checkName(registry, "backbone", backbone.name, "backbone.name");
+  config.auxiliary.forEach((a, i) => {
+    checkName(registry, "method", a.name, `auxiliary.${i}.name`);
+    const aux = registry.get("method", a.name);
+    if (a.name === config.method.name)
+      throw new ConfigError(
+        `invalid run config:\n  auxiliary.${i}.name: "${a.name}" is already the run's method`,
+      );
+    if (input && !aux.inputs.includes(input.kind))
+      throw new ConfigError(
+        `invalid run config:\n  auxiliary.${i}.name: method "${a.name}" trains on ${aux.inputs.join(" or ")} inputs, but dataset "${config.dataset.name}" holds ${input.kind}`,
+      );
+    if (aux.composable === false)
+      throw new ConfigError(
+        `invalid run config:\n  auxiliary.${i}.name: method "${a.name}" updates state after its optimizer step (an EMA, a queue), so it cannot be an auxiliary task; make it the run's method instead`,
+      );
+  });
   (config.augmentations ?? []).forEach((a, i) => {
     checkName(registry, "augmentation", a.name, `augmentations.${i}.name`);
   });
@@ -270,6 +296,18 @@ export function resolveRunConfig(
       ),
     },
   };
+  resolved.auxiliary = config.auxiliary.map((a, i) => ({
+    name: a.name,
+    weight: a.weight,
+    options: parseOptionsAt(
+      registry,
+      "method",
+      a.name,
+      a.options,
+      ["auxiliary", String(i), "options"],
+      config,
+    ),
+  }));
   if (backbone) {
     resolved.backbone = {
       name: backbone.name,
@@ -350,6 +388,8 @@ export interface RunFlags {
   backend?: string;
   name?: string;
   tag?: string[];
+  /** Auxiliary tasks as `name:weight` (e.g. `rotation:0.5`), appended to the config's. */
+  aux?: string[];
   /** Generic overrides: `training.clipGradNorm=1`, `training.optimizer.beta2=0.99`, `method.options.temperature=0.2`. */
   set?: string[];
 }
@@ -407,6 +447,13 @@ export function applyFlags(base: Record<string, unknown>, flags: RunFlags): Reco
   if (flags.tag && flags.tag.length > 0) {
     const existing = Array.isArray(raw.tags) ? (raw.tags as unknown[]) : [];
     raw.tags = [...existing, ...flags.tag];
+  }
+  for (const spec of flags.aux ?? []) {
+    const m = /^([a-z0-9][a-z0-9._-]*)(?::([0-9.eE+-]+))?$/.exec(spec.trim());
+    if (!m)
+      throw new ConfigError(`--aux needs method[:weight], e.g. rotation:0.5 (got ${JSON.stringify(spec)})`);
+    const list = Array.isArray(raw.auxiliary) ? (raw.auxiliary as unknown[]) : [];
+    raw.auxiliary = [...list, { name: m[1], ...(m[2] !== undefined ? { weight: Number(m[2]) } : {}) }];
   }
   for (const assignment of flags.set ?? []) {
     const eq = assignment.indexOf("=");

@@ -18,6 +18,7 @@ import path from "node:path";
 import {
   type AugmentationConfig,
   buildPipeline,
+  composeMethodSpecs,
   type Dataset,
   defaultPipelineFor,
   embeddingProjection,
@@ -89,7 +90,18 @@ export function buildMethod(registry: Registry, cfg: ResolvedRunConfig, input: I
     rng: new Rng((cfg.training.seed ^ 0x5eed) >>> 0),
     backbone,
   });
-  return registry.create("method", cfg.method.name, cfg.method.options, ctx);
+  if (cfg.auxiliary.length === 0) return registry.create("method", cfg.method.name, cfg.method.options, ctx);
+  // the method plus auxiliary tasks on one shared backbone, one optimizer step (core's composition)
+  return composeMethodSpecs(
+    registry.get("method", cfg.method.name),
+    cfg.method.options,
+    cfg.auxiliary.map((a) => ({
+      spec: registry.get("method", a.name),
+      options: a.options,
+      weight: a.weight,
+    })),
+    ctx,
+  );
 }
 
 /** The augmentation steps of a run: its config's, else the method's default, else core's default. */

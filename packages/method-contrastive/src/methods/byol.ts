@@ -119,6 +119,7 @@ export const byolMethod = defineMethod({
   inputs: ["image"],
   options: byolMethodOptions,
   tinyOptions: { projectorHiddenDim: 16, projectorOutputDim: 8 },
+  composable: false, // the target network's EMA updates after each step
   defaultBackbone: defaultBackboneFor,
   create: (opts, ctx) => new BYOL(opts, ctx),
 });

@@ -139,6 +139,7 @@ export const mocoMethod = defineMethod({
   inputs: ["image"],
   options: mocoMethodOptions,
   tinyOptions: { projectorHiddenDim: 16, projectorOutputDim: 8, queueSize: 16 },
+  composable: false, // the key encoder EMA and the queue update after each step
   defaultBackbone: defaultBackboneFor,
   create: (opts, ctx) => new MoCo(opts, ctx),
 });
