@@ -4,13 +4,10 @@
  * legend that also works as a filter (click a label to show only it).
  */
 import { useEffect, useMemo, useRef, useState } from "react";
+import type { ScatterPoint } from "../lib/api-types";
 import { colorAt, cssVar } from "./colors";
 
-export interface ScatterPoint {
-  x: number;
-  y: number;
-  label: string | null;
-}
+export type { ScatterPoint };
 
 export function Scatter({
   points,

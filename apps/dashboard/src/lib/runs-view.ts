@@ -3,42 +3,13 @@
  * it implies, and the default columns. Shared by the client table and the server render of its
  * first page (so both ask the same question and agree on the answer).
  */
+import type { Facet, Facets, RunRow } from "./api-types";
+
+export type { Facet, Facets, RunRow };
 
 /** Rows per request as the table scrolls. */
 export const PAGE = 100;
 export const STATUSES = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "INTERRUPTED", "CANCELLED"];
-
-export interface RunRow {
-  id: string;
-  name: string;
-  method: string;
-  family: string | null;
-  dataset: string | null;
-  backbone: string | null;
-  backend: string | null;
-  host: string | null;
-  status: string;
-  tags: string[];
-  createdAt: string;
-  durationSeconds: number | null;
-  summary: Record<string, number>;
-  metricStats?: Array<{ key: string; min: number | null; max: number | null; last: number | null }>;
-}
-
-export interface Facet {
-  value: string;
-  count: number;
-}
-export interface Facets {
-  methods: Facet[];
-  families: Facet[];
-  datasets: Facet[];
-  backbones: Facet[];
-  statuses: Facet[];
-  tags: Facet[];
-  summaryKeys: string[];
-  metricKeys: string[];
-}
 
 export const RUNS_QUERY = `
 query Runs($filter: RunFilter, $orderBy: RunOrder, $first: Int, $after: String, $statsKeys: [String!]!, $withStats: Boolean!) {
