@@ -10,6 +10,7 @@ import {
   seriesKeysSchema,
   stepSchema,
 } from "./schemas.js";
+import { decompose, levelFor, refreshLevels, truncateLevels } from "./series-levels.js";
 import { Params, pgCode, unique } from "./sql-util.js";
 import type { MetricPoint, ReadSeriesOptions, Series, SeriesPoint } from "./types.js";
 
@@ -83,6 +84,7 @@ export class MetricsRepo {
             ],
           );
         }
+        await refreshLevels(tx, runId, all);
       });
     } catch (err) {
       if (pgCode(err) === "23503") throw notFound(runId, "runId");
@@ -128,6 +130,7 @@ export class MetricsRepo {
          SELECT count(*)::int AS n FROM d`,
         [id, s],
       );
+      await truncateLevels(tx, id, s);
       await tx.query(
         `DELETE FROM metric_keys k WHERE k.run_id = $1
            AND NOT EXISTS (SELECT 1 FROM metric_points p WHERE p.run_id = k.run_id AND p.key = k.key)`,
@@ -139,10 +142,13 @@ export class MetricsRepo {
 
   /**
    * Chart data for some keys of a run, at most `maxPoints` per key. With more points in range
-   * than that, the x range is cut into maxPoints equal buckets IN SQL and each bucket returns its
-   * mean (or last) y plus min, max and count, so spikes and the global extremes survive (unlike
-   * every-k-th sampling). With fewer, the raw points come back. Keys without data give empty
-   * series. Results follow the order of `keys`.
+   * than that, the range is cut into at most maxPoints buckets and each returns its mean (or
+   * last) y plus the exact min, max and count of its points, so spikes and the global extremes
+   * survive (unlike every-k-th sampling). On the step axis the buckets are built from the pyramid
+   * levels (series-levels.ts; bucket edges fall on the edges of the blocks read), so the cost
+   * does not grow with the series' length; the wall-time axes aggregate the points in range. With
+   * fewer points than maxPoints, the raw points come back. Keys without data give empty series.
+   * Results follow the order of `keys`.
    */
   async readSeries(runId: string, keys: string[], options: ReadSeriesOptions = {}): Promise<Series[]> {
     const id = parse(idSchema, runId, "run id", "runId");
@@ -153,20 +159,122 @@ export class MetricsRepo {
     const yMode = v.y ?? "mean";
     const from = v.range?.from ?? null;
     const to = v.range?.to ?? null;
+    if (xAxis === "step") {
+      const lo = from === null ? 0 : Math.max(0, Math.ceil(from));
+      const hi = to === null ? Number.MAX_SAFE_INTEGER : Math.floor(to);
+      const out: Series[] = [];
+      for (const key of ks) out.push(await this.readStepSeries(id, key, lo, hi, maxPoints, yMode));
+      return out;
+    }
+    return this.readTimeSeries(id, ks, xAxis, yMode, from, to, maxPoints);
+  }
 
+  /**
+   * One key on the step axis, through the pyramid levels: find the first and last step in range
+   * (two index probes), cut that span into whole blocks (the coarsest level giving maxPoints
+   * buckets in the middle, finer levels and then raw points at the two edges), and bucket those
+   * pieces in SQL by where they start. Every bucket is a union of whole pieces, so its min, max
+   * and count are exact; it reads about maxPoints..64 * maxPoints level rows plus fewer than 128
+   * rows per finer level, whatever the series' length.
+   */
+  private async readStepSeries(
+    runId: string,
+    key: string,
+    lo: number,
+    hi: number,
+    maxPoints: number,
+    yMode: "mean" | "last",
+  ): Promise<Series> {
+    const empty: Series = { key, points: [], total: 0, downsampled: false };
+    if (lo > hi) return empty;
+    const ext = await this.db.query<{ x0: number | string | null; x1: number | string | null }>(
+      `SELECT (SELECT step FROM metric_points WHERE run_id = $1 AND key = $2 AND step >= $3 AND step <= $4
+               ORDER BY step LIMIT 1) AS x0,
+              (SELECT step FROM metric_points WHERE run_id = $1 AND key = $2 AND step >= $3 AND step <= $4
+               ORDER BY step DESC LIMIT 1) AS x1`,
+      [runId, key, lo, hi],
+    );
+    if (ext[0]?.x0 === null || ext[0]?.x0 === undefined) return empty;
+    const x0 = Number(ext[0].x0);
+    const x1 = Number(ext[0].x1);
+    const level = levelFor(x1 - x0 + 1, maxPoints);
+    const p = new Params();
+    const pRun = p.add(runId);
+    const pKey = p.add(key);
+    const pieces: string[] = [];
+    for (const { level: l, ranges } of decompose(x0, x1, level)) {
+      const within = (col: string) =>
+        ranges.map(([a, b]) => `${col} BETWEEN ${p.add(a)}::bigint AND ${p.add(b)}::bigint`).join(" OR ");
+      pieces.push(
+        l === 0
+          ? `SELECT step AS s0, step AS s1, 1 AS n, value AS lo, value AS hi, value AS vsum, step::float8 AS ssum,
+                    value AS vlast
+             FROM metric_points WHERE run_id = ${pRun} AND key = ${pKey} AND (${within("step")})`
+          : `SELECT first_step, last_step, n, vmin, vmax, vsum, ssum, last_value
+             FROM metric_levels WHERE run_id = ${pRun} AND key = ${pKey} AND level = ${l} AND (${within("block")})`,
+      );
+    }
+    const pX0 = p.add(x0);
+    const pSpan = p.add(x1 - x0);
+    const pMax = p.add(maxPoints);
+    const rows = await this.db.query<Record<string, number | string>>(
+      `SELECT sum(n)::float8 AS n, min(lo) AS lo, max(hi) AS hi, sum(vsum) AS vsum, sum(ssum) AS ssum,
+              max(s1)::float8 AS s1, (array_agg(vlast ORDER BY s1 DESC))[1] AS vlast
+       FROM (
+         SELECT *, LEAST(COALESCE(floor((s0 - ${pX0}::bigint)::float8 / NULLIF(${pSpan}::float8, 0) * ${pMax}::int)::int, 0),
+                         ${pMax}::int - 1) AS b
+         FROM (${pieces.join(" UNION ALL ")}) AS pieces
+       ) AS bucketed
+       GROUP BY b ORDER BY b`,
+      p.values,
+    );
+    const total = rows.reduce((a, r) => a + Number(r.n), 0);
+    if (total <= maxPoints) {
+      const raw = await this.db.query<{ step: number | string; value: number }>(
+        `SELECT step, value FROM metric_points WHERE run_id = $1 AND key = $2 AND step >= $3 AND step <= $4
+         ORDER BY step`,
+        [runId, key, x0, x1],
+      );
+      return {
+        key,
+        total: raw.length,
+        downsampled: false,
+        points: raw.map((r) => {
+          const y = Number(r.value);
+          return { x: Number(r.step), y, min: y, max: y, count: 1 };
+        }),
+      };
+    }
+    const points: SeriesPoint[] = rows.map((r) => {
+      const n = Number(r.n);
+      return {
+        x: yMode === "mean" ? Number(r.ssum) / n : Number(r.s1),
+        y: yMode === "mean" ? Number(r.vsum) / n : Number(r.vlast),
+        min: Number(r.lo),
+        max: Number(r.hi),
+        count: n,
+      };
+    });
+    return { key, total, downsampled: true, points };
+  }
+
+  /** Keys on a wall-time axis: every point in range, bucketed in SQL (no levels yet for time). */
+  private async readTimeSeries(
+    id: string,
+    ks: string[],
+    xAxis: "wall_time" | "relative_time",
+    yMode: "mean" | "last",
+    from: number | null,
+    to: number | null,
+    maxPoints: number,
+  ): Promise<Series[]> {
     const p = new Params();
     const pRun = p.add(id);
     const pKeys = p.add(ks);
     let xExpr: string;
     let originCte = "";
     let originJoin = "";
-    const stepClauses: string[] = [];
-    if (xAxis === "step") {
-      xExpr = "p.step::float8";
-      // Let the primary key bound the step range too.
-      if (from !== null) stepClauses.push(`p.step >= ${p.add(Math.max(0, Math.ceil(from)))}::bigint`);
-      if (to !== null) stepClauses.push(`p.step <= ${p.add(Math.max(-1, Math.floor(to)))}::bigint`);
-    } else if (xAxis === "wall_time") {
+    if (xAxis === "wall_time") {
       xExpr = "extract(epoch FROM p.wall_time)::float8 * 1000";
     } else {
       // Origin: the run's earliest first-step time over all its keys, so every key shares it.
@@ -198,7 +306,7 @@ export class MetricsRepo {
          SELECT * FROM (
            SELECT p.key, p.step, ${xExpr} AS x, p.value
            FROM metric_points p ${originJoin}
-           WHERE p.run_id = ${pRun} AND p.key = ANY(${pKeys}::text[]) ${stepClauses.map((c) => `AND ${c}`).join(" ")}
+           WHERE p.run_id = ${pRun} AND p.key = ANY(${pKeys}::text[])
          ) AS pts
          WHERE (${pFrom}::float8 IS NULL OR x >= ${pFrom}::float8) AND (${pTo}::float8 IS NULL OR x <= ${pTo}::float8)
        ),

@@ -1,6 +1,7 @@
 import { sql as runs } from "./001-runs.js";
 import { sql as metrics } from "./002-metrics.js";
 import { sql as results } from "./003-results.js";
+import { sql as seriesLevels } from "./004-series-levels.js";
 
 /** One schema change. `id` is the NNN of its file; ids only grow and a released one never changes. */
 export interface Migration {
@@ -14,4 +15,5 @@ export const migrations: readonly Migration[] = [
   { id: 1, name: "runs", sql: runs },
   { id: 2, name: "metrics", sql: metrics },
   { id: 3, name: "results", sql: results },
+  { id: 4, name: "series-levels", sql: seriesLevels },
 ];

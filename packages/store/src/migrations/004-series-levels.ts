@@ -1,0 +1,39 @@
+/**
+ * Multi-resolution series ("pyramid levels"). For each (run, key) and level l = 1, 2, 3 the table
+ * holds one row per block of 64^l steps (64, 4,096, 262,144) that has points: count, min, max,
+ * sum of values and of steps, and the first and last point. The store rewrites the blocks a batch
+ * touches in the same transaction as the points (from the points / the level below, so a re-sent
+ * batch changes nothing), and readSeries reads whole blocks instead of every point: a chart of a
+ * 10M-point series reads about a thousand level rows plus the ragged range edges. This migration
+ * builds the levels of the points already stored.
+ */
+export const sql = `
+CREATE TABLE metric_levels (
+  run_id       text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  key          text NOT NULL,
+  level        smallint NOT NULL CHECK (level BETWEEN 1 AND 3),
+  block        bigint NOT NULL CHECK (block >= 0),
+  n            integer NOT NULL CHECK (n > 0),
+  vmin         double precision NOT NULL,
+  vmax         double precision NOT NULL,
+  vsum         double precision NOT NULL,
+  ssum         double precision NOT NULL,
+  first_step   bigint NOT NULL,
+  last_step    bigint NOT NULL,
+  first_value  double precision NOT NULL,
+  last_value   double precision NOT NULL,
+  PRIMARY KEY (run_id, key, level, block)
+);
+INSERT INTO metric_levels
+SELECT run_id, key, 1, step / 64, count(*), min(value), max(value), sum(value), sum(step)::float8,
+       min(step), max(step), (array_agg(value ORDER BY step))[1], (array_agg(value ORDER BY step DESC))[1]
+FROM metric_points GROUP BY run_id, key, step / 64;
+INSERT INTO metric_levels
+SELECT run_id, key, 2, block / 64, sum(n), min(vmin), max(vmax), sum(vsum), sum(ssum), min(first_step),
+       max(last_step), (array_agg(first_value ORDER BY block))[1], (array_agg(last_value ORDER BY block DESC))[1]
+FROM metric_levels WHERE level = 1 GROUP BY run_id, key, block / 64;
+INSERT INTO metric_levels
+SELECT run_id, key, 3, block / 64, sum(n), min(vmin), max(vmax), sum(vsum), sum(ssum), min(first_step),
+       max(last_step), (array_agg(first_value ORDER BY block))[1], (array_agg(last_value ORDER BY block DESC))[1]
+FROM metric_levels WHERE level = 2 GROUP BY run_id, key, block / 64;
+`;

@@ -1,0 +1,138 @@
+/**
+ * Pyramid levels of metric series (table metric_levels, migration 004): maintenance on write and
+ * the range decomposition readSeries uses.
+ *
+ * Level l >= 1 aggregates blocks of FANOUT^l steps (64, 4,096, 262,144): block b of level l covers
+ * steps [b * 64^l, (b + 1) * 64^l). Each level is rebuilt from the one below (level 1 from the raw
+ * points) for exactly the blocks a write touched, inside the write's transaction. Rebuilding
+ * rather than adding keeps it idempotent (a replayed batch, or a point overwritten with a new
+ * value, gives the same rows as writing once) and exact (min / max are never approximations).
+ */
+import type { Db, SqlValue } from "./db.js";
+
+export const FANOUT = 64;
+/** Highest level stored (blocks of 64^3 = 262,144 steps). */
+export const TOP_LEVEL = 3;
+/** Steps per block at each level; level 0 is the raw points. */
+export const LEVEL_SIZE = [1, FANOUT, FANOUT ** 2, FANOUT ** 3] as const;
+
+const LEVEL_COLUMNS =
+  "run_id, key, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value";
+
+const UPSERT = `ON CONFLICT (run_id, key, level, block) DO UPDATE SET n = EXCLUDED.n, vmin = EXCLUDED.vmin,
+  vmax = EXCLUDED.vmax, vsum = EXCLUDED.vsum, ssum = EXCLUDED.ssum, first_step = EXCLUDED.first_step,
+  last_step = EXCLUDED.last_step, first_value = EXCLUDED.first_value, last_value = EXCLUDED.last_value`;
+
+/**
+ * SQL that rebuilds level `level`'s rows for the (key, block) pairs in $2 / $3 of run $1 from the
+ * level below. A block whose source rows are gone yields no row (callers delete those first).
+ */
+function rebuildSql(level: number): string {
+  const touched = `(SELECT DISTINCT t.key, t.block FROM unnest($2::text[], $3::bigint[]) AS t(key, block)) AS touched`;
+  if (level === 1) {
+    return `INSERT INTO metric_levels (${LEVEL_COLUMNS})
+      SELECT $1, p.key, 1, p.step / ${FANOUT}, count(*), min(p.value), max(p.value), sum(p.value),
+             sum(p.step)::float8, min(p.step), max(p.step),
+             (array_agg(p.value ORDER BY p.step))[1], (array_agg(p.value ORDER BY p.step DESC))[1]
+      FROM ${touched}
+      JOIN metric_points p ON p.run_id = $1 AND p.key = touched.key
+       AND p.step >= touched.block * ${FANOUT} AND p.step < (touched.block + 1) * ${FANOUT}
+      GROUP BY p.key, p.step / ${FANOUT}
+      ${UPSERT}`;
+  }
+  return `INSERT INTO metric_levels (${LEVEL_COLUMNS})
+    SELECT $1, l.key, ${level}, l.block / ${FANOUT}, sum(l.n), min(l.vmin), max(l.vmax), sum(l.vsum),
+           sum(l.ssum), min(l.first_step), max(l.last_step),
+           (array_agg(l.first_value ORDER BY l.block))[1], (array_agg(l.last_value ORDER BY l.block DESC))[1]
+    FROM ${touched}
+    JOIN metric_levels l ON l.run_id = $1 AND l.key = touched.key AND l.level = ${level - 1}
+     AND l.block >= touched.block * ${FANOUT} AND l.block < (touched.block + 1) * ${FANOUT}
+    GROUP BY l.key, l.block / ${FANOUT}
+    ${UPSERT}`;
+}
+
+/**
+ * Rebuilds every level's blocks that contain one of `points` (key, step) of the run. Call inside
+ * the transaction that wrote or deleted those points.
+ */
+export async function refreshLevels(
+  tx: Db,
+  runId: string,
+  points: ReadonlyArray<{ key: string; step: number }>,
+): Promise<void> {
+  if (!points.length) return;
+  for (let level = 1; level <= TOP_LEVEL; level++) {
+    const size = LEVEL_SIZE[level];
+    const seen = new Set<string>();
+    const keys: string[] = [];
+    const blocks: number[] = [];
+    for (const pt of points) {
+      const block = Math.floor(pt.step / size);
+      const id = `${pt.key}\u0000${block}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      keys.push(pt.key);
+      blocks.push(block);
+    }
+    await tx.query(rebuildSql(level), [runId, keys, blocks] as SqlValue[]);
+  }
+}
+
+/**
+ * Drops the level rows of blocks holding points with step > `step` and rebuilds the blocks that
+ * contain `step` (their remaining points), after deleteMetricsAfter removed those points.
+ */
+export async function truncateLevels(tx: Db, runId: string, step: number): Promise<void> {
+  await tx.query("DELETE FROM metric_levels WHERE run_id = $1 AND last_step > $2", [runId, step]);
+  const keys = await tx.query<{ key: string }>("SELECT key FROM metric_keys WHERE run_id = $1", [runId]);
+  await refreshLevels(
+    tx,
+    runId,
+    keys.map((k) => ({ key: k.key, step })),
+  );
+}
+
+/** Inclusive ranges of block numbers to read at one level. */
+export interface LevelRanges {
+  level: number;
+  ranges: Array<[number, number]>;
+}
+
+/**
+ * Cuts the step range [lo, hi] into whole blocks, coarsest first: the widest run of whole
+ * level-`top` blocks in the middle, then at each finer level the whole blocks of what is left at
+ * the two edges, down to raw steps (level 0). The pieces are disjoint and cover [lo, hi] exactly,
+ * with fewer than 2 * 64 of them per level below `top`.
+ */
+export function decompose(lo: number, hi: number, top: number): LevelRanges[] {
+  const out: LevelRanges[] = [];
+  for (let l = 0; l <= top; l++) out.push({ level: l, ranges: [] });
+  const cut = (a: number, b: number, level: number): void => {
+    if (a > b) return;
+    if (level === 0) {
+      out[0].ranges.push([a, b]);
+      return;
+    }
+    const size = LEVEL_SIZE[level];
+    const first = Math.ceil(a / size);
+    const last = Math.floor((b + 1) / size) - 1;
+    if (first > last) {
+      cut(a, b, level - 1);
+      return;
+    }
+    out[level].ranges.push([first, last]);
+    cut(a, first * size - 1, level - 1);
+    cut((last + 1) * size, b, level - 1);
+  };
+  cut(lo, hi, top);
+  return out.filter((l) => l.ranges.length > 0);
+}
+
+/**
+ * The coarsest level whose blocks still give `maxPoints` buckets over a span of `span` steps
+ * (0: aggregate the raw points).
+ */
+export function levelFor(span: number, maxPoints: number): number {
+  for (let l = TOP_LEVEL; l >= 1; l--) if (span / LEVEL_SIZE[l] >= maxPoints) return l;
+  return 0;
+}
