@@ -344,6 +344,8 @@ export async function seedBulk(
              timestamptz '2025-01-01' + g * interval '10 milliseconds'
       FROM generate_series(${start}, ${end}) AS g`);
   }
+  // Points written around the store: build its series levels (what readSeries reads).
+  await store.rebuildSeriesLevels(run.id);
   await store.finishRun(run.id, { status: "finished", summary: { loss: 1 } });
   return run;
 }

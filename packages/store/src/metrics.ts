@@ -10,7 +10,7 @@ import {
   seriesKeysSchema,
   stepSchema,
 } from "./schemas.js";
-import { decompose, levelFor, refreshLevels, truncateLevels } from "./series-levels.js";
+import { decompose, levelFor, rebuildAllLevels, refreshLevels, truncateLevels } from "./series-levels.js";
 import { Params, pgCode, unique } from "./sql-util.js";
 import type { MetricPoint, ReadSeriesOptions, Series, SeriesPoint } from "./types.js";
 
@@ -90,6 +90,15 @@ export class MetricsRepo {
       if (pgCode(err) === "23503") throw notFound(runId, "runId");
       throw err;
     }
+  }
+
+  /**
+   * Rebuilds the run's series levels from its points, in one transaction. Only needed after
+   * writing metric_points directly (bulk imports); the store's own writes keep them current.
+   */
+  async rebuildSeriesLevels(runId: string): Promise<void> {
+    const id = parse(idSchema, runId, "run id", "runId");
+    await this.db.transaction((tx) => rebuildAllLevels(tx, id));
   }
 
   /** The metric keys a run has points for, sorted. */
@@ -210,7 +219,7 @@ export class MetricsRepo {
           ? `SELECT step AS s0, step AS s1, 1 AS n, value AS lo, value AS hi, value AS vsum, step::float8 AS ssum,
                     value AS vlast
              FROM metric_points WHERE run_id = ${pRun} AND key = ${pKey} AND (${within("step")})`
-          : `SELECT first_step, last_step, n, vmin, vmax, vsum, ssum, last_value
+          : `SELECT first_step AS s0, last_step AS s1, n, vmin AS lo, vmax AS hi, vsum, ssum, last_value AS vlast
              FROM metric_levels WHERE run_id = ${pRun} AND key = ${pKey} AND level = ${l} AND (${within("block")})`,
       );
     }
@@ -219,7 +228,7 @@ export class MetricsRepo {
     const pMax = p.add(maxPoints);
     const rows = await this.db.query<Record<string, number | string>>(
       `SELECT sum(n)::float8 AS n, min(lo) AS lo, max(hi) AS hi, sum(vsum) AS vsum, sum(ssum) AS ssum,
-              max(s1)::float8 AS s1, (array_agg(vlast ORDER BY s1 DESC))[1] AS vlast
+              max(s1)::float8 AS s1, (max(ARRAY[s1::float8, vlast]))[2] AS vlast
        FROM (
          SELECT *, LEAST(COALESCE(floor((s0 - ${pX0}::bigint)::float8 / NULLIF(${pSpan}::float8, 0) * ${pMax}::int)::int, 0),
                          ${pMax}::int - 1) AS b

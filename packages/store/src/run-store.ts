@@ -156,6 +156,10 @@ export class RunStore {
   deleteMetricsAfter(runId: string, step: number): Promise<number> {
     return this.metrics.deleteMetricsAfter(runId, step);
   }
+  /** Rebuilds the run's series levels from its points (after a bulk import around the store). */
+  rebuildSeriesLevels(runId: string): Promise<void> {
+    return this.metrics.rebuildSeriesLevels(runId);
+  }
   /** Chart data for some keys of a run, at most `maxPoints` per key (buckets keep min/max). */
   readSeries(runId: string, keys: string[], options: ReadSeriesOptions = {}): Promise<Series[]> {
     return this.metrics.readSeries(runId, keys, options);

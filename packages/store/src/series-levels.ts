@@ -33,7 +33,7 @@ function rebuildSql(level: number): string {
     return `INSERT INTO metric_levels (${LEVEL_COLUMNS})
       SELECT $1, p.key, 1, p.step / ${FANOUT}, count(*), min(p.value), max(p.value), sum(p.value),
              sum(p.step)::float8, min(p.step), max(p.step),
-             (array_agg(p.value ORDER BY p.step))[1], (array_agg(p.value ORDER BY p.step DESC))[1]
+             (min(ARRAY[p.step::float8, p.value]))[2], (max(ARRAY[p.step::float8, p.value]))[2]
       FROM ${touched}
       JOIN metric_points p ON p.run_id = $1 AND p.key = touched.key
        AND p.step >= touched.block * ${FANOUT} AND p.step < (touched.block + 1) * ${FANOUT}
@@ -43,7 +43,7 @@ function rebuildSql(level: number): string {
   return `INSERT INTO metric_levels (${LEVEL_COLUMNS})
     SELECT $1, l.key, ${level}, l.block / ${FANOUT}, sum(l.n), min(l.vmin), max(l.vmax), sum(l.vsum),
            sum(l.ssum), min(l.first_step), max(l.last_step),
-           (array_agg(l.first_value ORDER BY l.block))[1], (array_agg(l.last_value ORDER BY l.block DESC))[1]
+           (min(ARRAY[l.first_step::float8, l.first_value]))[2], (max(ARRAY[l.last_step::float8, l.last_value]))[2]
     FROM ${touched}
     JOIN metric_levels l ON l.run_id = $1 AND l.key = touched.key AND l.level = ${level - 1}
      AND l.block >= touched.block * ${FANOUT} AND l.block < (touched.block + 1) * ${FANOUT}
@@ -90,6 +90,31 @@ export async function truncateLevels(tx: Db, runId: string, step: number): Promi
     runId,
     keys.map((k) => ({ key: k.key, step })),
   );
+}
+
+/**
+ * Rebuilds all levels of a run from its points (for points written around the store, e.g. a bulk
+ * import with COPY or generate_series): one GROUP BY per level, level 1 over the points.
+ */
+export async function rebuildAllLevels(tx: Db, runId: string): Promise<void> {
+  await tx.query("DELETE FROM metric_levels WHERE run_id = $1", [runId]);
+  await tx.query(
+    `INSERT INTO metric_levels (${LEVEL_COLUMNS})
+     SELECT run_id, key, 1, step / ${FANOUT}, count(*), min(value), max(value), sum(value), sum(step)::float8,
+            min(step), max(step), (min(ARRAY[step::float8, value]))[2], (max(ARRAY[step::float8, value]))[2]
+     FROM metric_points WHERE run_id = $1 GROUP BY run_id, key, step / ${FANOUT}`,
+    [runId],
+  );
+  for (let level = 2; level <= TOP_LEVEL; level++) {
+    await tx.query(
+      `INSERT INTO metric_levels (${LEVEL_COLUMNS})
+       SELECT run_id, key, ${level}, block / ${FANOUT}, sum(n), min(vmin), max(vmax), sum(vsum), sum(ssum),
+              min(first_step), max(last_step), (min(ARRAY[first_step::float8, first_value]))[2],
+              (max(ARRAY[last_step::float8, last_value]))[2]
+       FROM metric_levels WHERE run_id = $1 AND level = ${level - 1} GROUP BY run_id, key, block / ${FANOUT}`,
+      [runId],
+    );
+  }
 }
 
 /** Inclusive ranges of block numbers to read at one level. */

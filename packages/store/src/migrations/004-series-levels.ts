@@ -26,14 +26,14 @@ CREATE TABLE metric_levels (
 );
 INSERT INTO metric_levels
 SELECT run_id, key, 1, step / 64, count(*), min(value), max(value), sum(value), sum(step)::float8,
-       min(step), max(step), (array_agg(value ORDER BY step))[1], (array_agg(value ORDER BY step DESC))[1]
+       min(step), max(step), (min(ARRAY[step::float8, value]))[2], (max(ARRAY[step::float8, value]))[2]
 FROM metric_points GROUP BY run_id, key, step / 64;
 INSERT INTO metric_levels
 SELECT run_id, key, 2, block / 64, sum(n), min(vmin), max(vmax), sum(vsum), sum(ssum), min(first_step),
-       max(last_step), (array_agg(first_value ORDER BY block))[1], (array_agg(last_value ORDER BY block DESC))[1]
+       max(last_step), (min(ARRAY[first_step::float8, first_value]))[2], (max(ARRAY[last_step::float8, last_value]))[2]
 FROM metric_levels WHERE level = 1 GROUP BY run_id, key, block / 64;
 INSERT INTO metric_levels
 SELECT run_id, key, 3, block / 64, sum(n), min(vmin), max(vmax), sum(vsum), sum(ssum), min(first_step),
-       max(last_step), (array_agg(first_value ORDER BY block))[1], (array_agg(last_value ORDER BY block DESC))[1]
+       max(last_step), (min(ARRAY[first_step::float8, first_value]))[2], (max(ARRAY[last_step::float8, last_value]))[2]
 FROM metric_levels WHERE level = 2 GROUP BY run_id, key, block / 64;
 `;
