@@ -28,26 +28,30 @@ const UPSERT = `ON CONFLICT (run_id, key, level, block) DO UPDATE SET n = EXCLUD
  * level below. A block whose source rows are gone yields no row (callers delete those first).
  */
 function rebuildSql(level: number): string {
-  const touched = `(SELECT DISTINCT t.key, t.block FROM unnest($2::text[], $3::bigint[]) AS t(key, block)) AS touched`;
-  if (level === 1) {
-    return `INSERT INTO metric_levels (${LEVEL_COLUMNS})
-      SELECT $1, p.key, 1, p.step / ${FANOUT}, count(*), min(p.value), max(p.value), sum(p.value),
-             sum(p.step)::float8, min(p.step), max(p.step),
-             (min(ARRAY[p.step::float8, p.value]))[2], (max(ARRAY[p.step::float8, p.value]))[2]
-      FROM ${touched}
-      JOIN metric_points p ON p.run_id = $1 AND p.key = touched.key
-       AND p.step >= touched.block * ${FANOUT} AND p.step < (touched.block + 1) * ${FANOUT}
-      GROUP BY p.key, p.step / ${FANOUT}
-      ${UPSERT}`;
-  }
+  // LATERAL: one index range scan per touched block (a join lets the planner scan the run's
+  // whole series once per batch, which grows with the series).
+  const src =
+    level === 1
+      ? `SELECT count(*)::int AS n, min(p.value) AS vmin, max(p.value) AS vmax, sum(p.value) AS vsum,
+                sum(p.step)::float8 AS ssum, min(p.step) AS first_step, max(p.step) AS last_step,
+                (min(ARRAY[p.step::float8, p.value]))[2] AS first_value,
+                (max(ARRAY[p.step::float8, p.value]))[2] AS last_value
+         FROM metric_points p
+         WHERE p.run_id = $1 AND p.key = touched.key
+           AND p.step >= touched.block * ${FANOUT} AND p.step < (touched.block + 1) * ${FANOUT}`
+      : `SELECT sum(l.n)::int AS n, min(l.vmin) AS vmin, max(l.vmax) AS vmax, sum(l.vsum) AS vsum,
+                sum(l.ssum) AS ssum, min(l.first_step) AS first_step, max(l.last_step) AS last_step,
+                (min(ARRAY[l.first_step::float8, l.first_value]))[2] AS first_value,
+                (max(ARRAY[l.last_step::float8, l.last_value]))[2] AS last_value
+         FROM metric_levels l
+         WHERE l.run_id = $1 AND l.key = touched.key AND l.level = ${level - 1}
+           AND l.block >= touched.block * ${FANOUT} AND l.block < (touched.block + 1) * ${FANOUT}`;
   return `INSERT INTO metric_levels (${LEVEL_COLUMNS})
-    SELECT $1, l.key, ${level}, l.block / ${FANOUT}, sum(l.n), min(l.vmin), max(l.vmax), sum(l.vsum),
-           sum(l.ssum), min(l.first_step), max(l.last_step),
-           (min(ARRAY[l.first_step::float8, l.first_value]))[2], (max(ARRAY[l.last_step::float8, l.last_value]))[2]
-    FROM ${touched}
-    JOIN metric_levels l ON l.run_id = $1 AND l.key = touched.key AND l.level = ${level - 1}
-     AND l.block >= touched.block * ${FANOUT} AND l.block < (touched.block + 1) * ${FANOUT}
-    GROUP BY l.key, l.block / ${FANOUT}
+    SELECT $1, touched.key, ${level}, touched.block, a.n, a.vmin, a.vmax, a.vsum, a.ssum, a.first_step,
+           a.last_step, a.first_value, a.last_value
+    FROM (SELECT DISTINCT t.key, t.block FROM unnest($2::text[], $3::bigint[]) AS t(key, block)) AS touched
+    CROSS JOIN LATERAL (${src}) AS a
+    WHERE a.n > 0
     ${UPSERT}`;
 }
 
