@@ -1,8 +1,7 @@
 import { join, resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { openDirectory } from "./directory.js";
-import { PgliteDb, PgPoolDb } from "./drivers.js";
+import { createPglite, PgliteDb, PgPoolDb } from "./drivers.js";
 import { StoreError } from "./errors.js";
 
 /**
@@ -150,7 +149,7 @@ export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
     return new PgPoolDb(pool);
   }
   if (target.kind === "pglite") return openDirectory(target.dataDir, options);
-  const db = new PgliteDb(await PGlite.create());
+  const db = new PgliteDb(await createPglite());
   if (schema) await db.exec(`SET search_path TO ${schema}`);
   return db;
 }

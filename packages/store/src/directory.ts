@@ -1,9 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import type { Db, OpenDbOptions, Row, SharingInfo, SqlValue } from "./db.js";
-import { type Hosting, PgliteDb, PgPoolDb } from "./drivers.js";
+import { createPglite, type Hosting, PgliteDb, PgPoolDb } from "./drivers.js";
 import { StoreError, StoreUnavailableError } from "./errors.js";
 import {
   type LockFileState,
@@ -236,7 +236,7 @@ async function host(
   let pglite: PGlite | undefined;
   try {
     mkdirSync(dataDir, { recursive: true });
-    pglite = await PGlite.create({ dataDir });
+    pglite = await createPglite(dataDir);
     if (lock.share) {
       const gate = new SessionGate();
       const server = new ShareServer(pglite, gate, lock.secret ? { password: lock.secret } : {});

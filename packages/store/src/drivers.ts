@@ -1,4 +1,5 @@
-import type { PGlite } from "@electric-sql/pglite";
+import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import type pg from "pg";
 import type { Db, Row, SharingInfo, SqlValue } from "./db.js";
 import type { StoreLockInfo } from "./lock.js";
@@ -9,6 +10,14 @@ import type { SessionGate, ShareServer } from "./share.js";
 interface Queryable {
   query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
   exec(sql: string): Promise<unknown>;
+}
+
+/**
+ * Starts PGlite (in memory, or on `dataDir`) with the extensions the migrations use: pg_trgm for
+ * the runs search's trigram indexes (shipped inside the PGlite package; nothing is downloaded).
+ */
+export function createPglite(dataDir?: string): Promise<PGlite> {
+  return PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { pg_trgm } });
 }
 
 /** Wraps a PGlite transaction (or the instance itself) as a Db that joins on nested transaction(). */

@@ -1,5 +1,5 @@
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import type { Db, SqlValue } from "./db.js";
+import type { Db, Row, SqlValue } from "./db.js";
 import { notFound, StoreError } from "./errors.js";
 import { newId } from "./id.js";
 import { RUN_COLUMNS, toRun } from "./rows.js";
@@ -231,9 +231,12 @@ export class RunsRepo {
     const field = v.orderBy?.field ?? "created_at";
     const direction = v.orderBy?.direction ?? (v.orderBy ? "asc" : "desc");
     const first = v.first ?? DEFAULT_PAGE_SIZE;
+    if (field.startsWith("summary:")) {
+      return this.listRunsBySummary(v, field.slice("summary:".length), direction, first);
+    }
     const p = new Params();
     const where = filterClauses(v.filter ?? {}, p);
-    const order = orderSpec(field, p);
+    const order = orderSpec(field);
     const dir = direction === "asc" ? "ASC" : "DESC";
     const cmp = direction === "asc" ? ">" : "<";
     if (v.after) {
@@ -263,6 +266,67 @@ export class RunsRepo {
        LIMIT ${limit}`,
       p.values,
     );
+    const hasNextPage = rows.length > first;
+    const page = rows.slice(0, first);
+    const last = page[page.length - 1];
+    const endCursor = last
+      ? encodeCursor({ f: field, d: direction, v: sortValue(last.sort_value), id: String(last.id) })
+      : null;
+    return { runs: page.map(toRun), pageInfo: { hasNextPage, endCursor } };
+  }
+
+  /**
+   * listRuns sorted by a summary number, through run_summary's (key, value, run_id) index: first
+   * the runs that have the key, in value order (keyset on (value, id)), then those without it by
+   * id (cursor value null), so a page reads about `first` index entries instead of sorting every
+   * run by a value pulled out of JSON.
+   */
+  private async listRunsBySummary(
+    v: ReturnType<typeof listRunsSchema.parse>,
+    key: string,
+    direction: "asc" | "desc",
+    first: number,
+  ): Promise<RunPage> {
+    const field = `summary:${key}` as const;
+    const dir = direction === "asc" ? "ASC" : "DESC";
+    const cmp = direction === "asc" ? ">" : "<";
+    let cursor: { v: string | number | null; id: string } | undefined;
+    if (v.after) {
+      const c = decodeCursor(v.after, field, direction);
+      if (!ID_LIKE.test(c.id) || (c.v !== null && typeof c.v !== "number"))
+        throw new StoreError("invalid_input", "after: not a cursor returned by listRuns", "after");
+      cursor = c;
+    }
+    const rows: Row[] = [];
+    if (!cursor || cursor.v !== null) {
+      const p = new Params();
+      const where = filterClauses(v.filter ?? {}, p);
+      where.push(`s.key = ${p.add(key)}`);
+      if (cursor) where.push(`(s.value, s.run_id) ${cmp} (${p.add(cursor.v)}::float8, ${p.add(cursor.id)})`);
+      rows.push(
+        ...(await this.db.query(
+          `SELECT ${RUN_COLUMNS}, s.value AS sort_value FROM run_summary s JOIN runs ON runs.id = s.run_id
+           WHERE ${where.join(" AND ")}
+           ORDER BY s.value ${dir}, s.run_id ${dir} LIMIT ${p.add(first + 1)}`,
+          p.values,
+        )),
+      );
+    }
+    if (rows.length <= first) {
+      const p = new Params();
+      const where = filterClauses(v.filter ?? {}, p);
+      where.push(
+        `NOT EXISTS (SELECT 1 FROM run_summary s WHERE s.run_id = runs.id AND s.key = ${p.add(key)})`,
+      );
+      if (cursor?.v === null) where.push(`id ${cmp} ${p.add(cursor.id)}`);
+      rows.push(
+        ...(await this.db.query(
+          `SELECT ${RUN_COLUMNS}, NULL::float8 AS sort_value FROM runs WHERE ${where.join(" AND ")}
+           ORDER BY id ${dir} LIMIT ${p.add(first + 1 - rows.length)}`,
+          p.values,
+        )),
+      );
+    }
     const hasNextPage = rows.length > first;
     const page = rows.slice(0, first);
     const last = page[page.length - 1];
@@ -321,7 +385,7 @@ function filterClauses(f: ReturnType<typeof runFilterSchema.parse>, p: Params): 
   if (f.tag !== undefined) where.push(`tags @> ARRAY[${p.add(f.tag)}::text]`);
   if (f.search !== undefined && f.search.trim() !== "") {
     const pattern = p.add(`%${f.search.trim().replace(/[\\%_]/g, "\\$&")}%`);
-    where.push(`(name ILIKE ${pattern} OR method ILIKE ${pattern} OR COALESCE(notes, '') ILIKE ${pattern})`);
+    where.push(`(name ILIKE ${pattern} OR method ILIKE ${pattern} OR notes ILIKE ${pattern})`);
   }
   if (f.createdFrom !== undefined) where.push(`created_at >= ${p.add(f.createdFrom)}::timestamptz`);
   if (f.createdTo !== undefined) where.push(`created_at < ${p.add(f.createdTo)}::timestamptz`);
@@ -331,7 +395,7 @@ function filterClauses(f: ReturnType<typeof runFilterSchema.parse>, p: Params): 
 /** Timestamps go through cursors as ISO text with microseconds (a JS Date would drop them). */
 const tsCursor = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-function orderSpec(field: string, p: Params): OrderSpec {
+function orderSpec(field: string): OrderSpec {
   switch (field) {
     case "created_at":
       return {
@@ -345,11 +409,9 @@ function orderSpec(field: string, p: Params): OrderSpec {
       return { expr: field, nullable: true, cursorExpr: tsCursor(field), cast: "::timestamptz" };
     case "name":
       return { expr: "name", nullable: false, cursorExpr: "name", cast: "::text" };
-    default: {
-      const key = p.add(field.slice("summary:".length));
-      const expr = `(CASE WHEN jsonb_typeof(summary -> ${key}::text) = 'number' THEN (summary ->> ${key}::text)::float8 END)`;
-      return { expr, nullable: true, cursorExpr: expr, cast: "::float8" };
-    }
+    default:
+      // summary:<key> goes through listRunsBySummary.
+      throw new StoreError("invalid_input", `orderBy.field: cannot sort by ${field} here`, "orderBy.field");
   }
 }
 
