@@ -110,6 +110,29 @@ export function metricsSuite(ctx: SuiteContext): void {
     expect(() => store.metricWriter(run.id, { flushEvery: 0 })).toThrow(/flushEvery/);
   });
 
+  it("is bounded without dropping or blocking: past highWaterMark write() says so and keeps the point", async () => {
+    const full: number[] = [];
+    const w = store.metricWriter(run.id, {
+      flushEvery: 10,
+      highWaterMark: 25,
+      flushIntervalMs: 0,
+      onFull: (n) => full.push(n),
+    });
+    const accepted: boolean[] = [];
+    // No await in between: the database cannot catch up, as in a training step that logs a lot.
+    for (let step = 0; step < 100; step++) accepted.push(w.write("loss", step, step));
+    expect(accepted.slice(0, 24).every(Boolean)).toBe(true);
+    expect(accepted.slice(25).some(Boolean)).toBe(false);
+    expect(full).toEqual([25]);
+    expect(w.full).toBe(true);
+    await w.drain();
+    expect(w.full).toBe(false);
+    await w.close();
+    expect(w.flushed).toBe(100);
+    expect(await count(store, run.id)).toBe(100);
+    expect(() => store.metricWriter(run.id, { flushEvery: 10, highWaterMark: 5 })).toThrow(/highWaterMark/);
+  });
+
   it("keeps points of a failed flush and retries them", async () => {
     const errors: Error[] = [];
     const w = store.metricWriter("not-yet", {
