@@ -169,9 +169,15 @@ async function main() {
           `[${d.label}] seeding ${RUNS.toLocaleString("en-US")} runs and ${POINTS.toLocaleString("en-US")} points (generate_series)…`,
         );
         const t = performance.now();
+        const c = process.cpuUsage();
         await seedBulk(store, { runs: RUNS, points: POINTS });
         await store.db.exec("ANALYZE");
-        note("seed: runs + series + levels + ANALYZE", ((performance.now() - t) / 1000).toFixed(1), "s");
+        const cpu = process.cpuUsage(c);
+        note(
+          "seed: runs + series + levels + ANALYZE",
+          ((performance.now() - t) / 1000).toFixed(1),
+          d.label === "pglite" ? `s (cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s)` : "s",
+        );
         seeded = true;
       } else {
         log(`[${d.label}] reusing ${existing} runs`);

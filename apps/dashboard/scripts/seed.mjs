@@ -120,18 +120,21 @@ function augmentPreview(rand) {
   });
 }
 
+/** A PCA artifact shaped as the runner writes it: rows of [x, y] and the classes alongside. */
 function pcaScatter(rand, classes = 10, perClass = 60, separation = 1) {
   const points = [];
+  const labels = [];
   for (let c = 0; c < classes; c++) {
     const angle = (c / classes) * Math.PI * 2;
     const cx = Math.cos(angle) * 4 * separation;
     const cy = Math.sin(angle) * 3 * separation;
     for (let i = 0; i < perClass; i++) {
       const g = () => (rand() + rand() + rand() - 1.5) * 1.4;
-      points.push({ x: cx + g(), y: cy + g(), label: String(c) });
+      points.push([cx + g(), cy + g()]);
+      labels.push(c);
     }
   }
-  return { points };
+  return { split: "test", points, labels, explainedVariance: [0.31, 0.17] };
 }
 
 /** Curves of one run: loss, lr, knn_top1 (every 100 steps), images_per_sec. */

@@ -4,15 +4,24 @@ import { MetricWriter, type MetricWriterOptions, type NormalizedPoint } from "./
 import {
   DEFAULT_MAX_POINTS,
   idSchema,
+  keySchema,
   metricPointsSchema,
   parse,
+  readPointsSchema,
   readSeriesSchema,
   seriesKeysSchema,
   stepSchema,
 } from "./schemas.js";
 import { decompose, levelFor, rebuildAllLevels, refreshLevels, truncateLevels } from "./series-levels.js";
 import { Params, pgCode, unique } from "./sql-util.js";
-import type { MetricPoint, ReadSeriesOptions, Series, SeriesPoint } from "./types.js";
+import type {
+  MetricPoint,
+  RawPoint,
+  ReadPointsOptions,
+  ReadSeriesOptions,
+  Series,
+  SeriesPoint,
+} from "./types.js";
 
 /** Rows per INSERT statement when writing metric points (keeps parameter arrays moderate). */
 const INSERT_CHUNK = 5_000;
@@ -100,6 +109,26 @@ export class MetricsRepo {
   async rebuildSeriesLevels(runId: string): Promise<void> {
     const id = parse(idSchema, runId, "run id", "runId");
     await this.db.transaction((tx) => rebuildAllLevels(tx, id));
+  }
+
+  /**
+   * Raw points of one key in step order, a page at a time (`afterStep` = the last step of the
+   * previous page): what an export streams. Index range scan on the primary key.
+   */
+  async readPoints(runId: string, key: string, options: ReadPointsOptions = {}): Promise<RawPoint[]> {
+    const id = parse(idSchema, runId, "run id", "runId");
+    const k = parse(keySchema, key, "key", "key");
+    const v = parse(readPointsSchema, options, "readPoints options");
+    const rows = await this.db.query<{ step: number | string; value: number; ms: number }>(
+      `SELECT step, value, extract(epoch FROM wall_time)::float8 * 1000 AS ms FROM metric_points
+       WHERE run_id = $1 AND key = $2 AND step > $3 ORDER BY step LIMIT $4`,
+      [id, k, v.afterStep ?? -1, v.limit ?? 10_000],
+    );
+    return rows.map((r) => ({
+      step: Number(r.step),
+      value: Number(r.value),
+      wallTime: new Date(Math.round(Number(r.ms))),
+    }));
   }
 
   /** The metric keys a run has points for, sorted. */

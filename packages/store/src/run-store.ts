@@ -14,13 +14,17 @@ import type {
   Evaluation,
   EvaluationInput,
   FinishRunInput,
+  GroupRunsOptions,
   LeaderboardEntry,
   LeaderboardOptions,
   ListRunsOptions,
   MetricPoint,
+  RawPoint,
+  ReadPointsOptions,
   ReadSeriesOptions,
   Run,
   RunFilter,
+  RunGroup,
   RunPage,
   Series,
 } from "./types.js";
@@ -129,6 +133,10 @@ export class RunStore {
   countRuns(filter: RunFilter = {}): Promise<number> {
     return this.runs.countRuns(filter);
   }
+  /** Runs grouped by a column or config value, with mean ± std of a summary number per group. */
+  groupRuns(options: GroupRunsOptions): Promise<RunGroup[]> {
+    return this.runs.groupRuns(options);
+  }
   /** Fails running runs whose heartbeat is older than `olderThanMs`; returns their ids. */
   markStaleRuns(olderThanMs: number): Promise<string[]> {
     return this.runs.markStaleRuns(olderThanMs);
@@ -147,6 +155,10 @@ export class RunStore {
   /** The metric keys a run has points for, sorted. */
   metricKeys(runId: string): Promise<string[]> {
     return this.metrics.metricKeys(runId);
+  }
+  /** Raw points of one key in step order, a page at a time (for exports). */
+  readPoints(runId: string, key: string, options: ReadPointsOptions = {}): Promise<RawPoint[]> {
+    return this.metrics.readPoints(runId, key, options);
   }
   /** Highest step written for any key of the run, or null if none. */
   lastMetricStep(runId: string): Promise<number | null> {

@@ -7,6 +7,7 @@ import {
   createRunSchema,
   DEFAULT_PAGE_SIZE,
   finishSchema,
+  groupRunsSchema,
   idSchema,
   listRunsSchema,
   noteSchema,
@@ -20,7 +21,16 @@ import {
   tagsSchema,
 } from "./schemas.js";
 import { Params, pgCode, unique } from "./sql-util.js";
-import type { CreateRunInput, FinishRunInput, ListRunsOptions, Run, RunFilter, RunPage } from "./types.js";
+import type {
+  CreateRunInput,
+  FinishRunInput,
+  GroupRunsOptions,
+  ListRunsOptions,
+  Run,
+  RunFilter,
+  RunGroup,
+  RunPage,
+} from "./types.js";
 
 interface OrderSpec {
   /** SQL expression sorted on. */
@@ -334,6 +344,39 @@ export class RunsRepo {
       ? encodeCursor({ f: field, d: direction, v: sortValue(last.sort_value), id: String(last.id) })
       : null;
     return { runs: page.map(toRun), pageInfo: { hasNextPage, endCursor } };
+  }
+
+  /**
+   * Runs grouped by a column or a config value (`config:optimizer.lr`), each group with the mean,
+   * sample std, min and max of one summary number over its runs: seeds of one setting side by
+   * side. Largest mean first (groups without the metric last).
+   */
+  async groupRuns(options: GroupRunsOptions): Promise<RunGroup[]> {
+    const v = parse(groupRunsSchema, options, "groupRuns options");
+    const p = new Params();
+    const where = filterClauses(v.filter ?? {}, p);
+    const by = v.by.startsWith("config:")
+      ? `(config #>> ${p.add(v.by.slice("config:".length).split("."))}::text[])`
+      : v.by;
+    const metric = p.add(v.metric);
+    const rows = await this.db.query(
+      `SELECT ${by} AS value, count(*)::int AS runs, count(s.value)::int AS n, avg(s.value) AS mean,
+              stddev_samp(s.value) AS std, min(s.value) AS min, max(s.value) AS max
+       FROM runs LEFT JOIN run_summary s ON s.run_id = runs.id AND s.key = ${metric}
+       ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+       GROUP BY 1 ORDER BY 4 DESC NULLS LAST, 1 LIMIT ${p.add(v.limit ?? 200)}`,
+      p.values,
+    );
+    const num = (x: unknown) => (x === null || x === undefined ? null : Number(x));
+    return rows.map((r) => ({
+      value: r.value === null || r.value === undefined ? null : String(r.value),
+      runs: Number(r.runs),
+      n: Number(r.n),
+      mean: num(r.mean),
+      std: num(r.std),
+      min: num(r.min),
+      max: num(r.max),
+    }));
   }
 
   /** How many runs match the filter (for "N runs" and GraphQL totalCount). */

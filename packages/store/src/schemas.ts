@@ -159,6 +159,35 @@ export const readSeriesSchema = z.strictObject({
 });
 export const seriesKeysSchema = z.array(keySchema).min(1).max(50);
 
+/** Input of readPoints (raw points of one key, in step order, a page at a time). */
+export const readPointsSchema = z.strictObject({
+  /** Only steps > afterStep (the last step of the previous page). */
+  afterStep: step.nullish(),
+  /** Page size, 1..100000, default 10000. */
+  limit: z.number().int().min(1).max(100_000).optional(),
+});
+
+/** Config path segments for grouping: `optimizer.lr` -> ["optimizer", "lr"]. */
+const configPath = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$/, "must be dotted keys like optimizer.lr");
+
+/** Input of groupRuns. */
+export const groupRunsSchema = z.strictObject({
+  filter: runFilterSchema.optional(),
+  /** A run column, or `config:<dotted.path>` for a config value. */
+  by: z.union([
+    z.enum(["method", "family", "dataset", "backbone", "backend", "status"]),
+    z.templateLiteral(["config:", z.string()]).refine((b) => configPath.safeParse(b.slice(7)).success, {
+      message: "config:<path> needs dotted keys like config:optimizer.lr",
+    }),
+  ]),
+  /** The summary number aggregated per group. */
+  metric: keySchema,
+  /** Most groups returned (1..1000, default 200), largest mean first. */
+  limit: z.number().int().min(1).max(1000).optional(),
+});
+
 export const evaluationSchema = z.strictObject({
   runId: idSchema,
   /** knn, linear, finetune, or a plugin evaluator's name. */

@@ -5,10 +5,12 @@ import type {
   createRunSchema,
   evaluationSchema,
   finishSchema,
+  groupRunsSchema,
   leaderboardOptionsSchema,
   listRunsSchema,
   metricPointSchema,
   RunStatus,
+  readPointsSchema,
   readSeriesSchema,
   runFilterSchema,
   TerminalStatus,
@@ -147,4 +149,30 @@ export interface LeaderboardEntry {
   runId: string;
   runName: string;
   backbone: string | null;
+}
+
+export type ReadPointsOptions = z.input<typeof readPointsSchema>;
+
+/** A stored point as written (for exports). */
+export interface RawPoint {
+  step: number;
+  value: number;
+  wallTime: Date;
+}
+
+export type GroupRunsOptions = z.input<typeof groupRunsSchema>;
+
+/** One group of runs (same method / dataset / config value) with its summary metric's spread. */
+export interface RunGroup {
+  /** The group's value of `by` (null: runs without it). */
+  value: string | null;
+  /** Runs in the group. */
+  runs: number;
+  /** Runs in the group that have the metric. */
+  n: number;
+  mean: number | null;
+  /** Sample standard deviation; null below 2 values. */
+  std: number | null;
+  min: number | null;
+  max: number | null;
 }

@@ -133,6 +133,22 @@ export function metricsSuite(ctx: SuiteContext): void {
     expect(() => store.metricWriter(run.id, { flushEvery: 10, highWaterMark: 5 })).toThrow(/highWaterMark/);
   });
 
+  it("pages raw points of a key in step order (exports)", async () => {
+    const t0 = Date.parse("2025-03-01T00:00:00Z");
+    await store.appendMetrics(
+      run.id,
+      Array.from({ length: 25 }, (_, i) => ({ key: "loss", step: i * 2, value: i / 10, wallTime: t0 + i })),
+    );
+    const page1 = await store.readPoints(run.id, "loss", { limit: 10 });
+    const page2 = await store.readPoints(run.id, "loss", { limit: 10, afterStep: page1[9].step });
+    const page3 = await store.readPoints(run.id, "loss", { limit: 10, afterStep: page2[9].step });
+    expect([page1.length, page2.length, page3.length]).toEqual([10, 10, 5]);
+    expect(page2[0]).toEqual({ step: 20, value: 1, wallTime: new Date(t0 + 10) });
+    expect(page3[4].step).toBe(48);
+    expect(await store.readPoints(run.id, "nope")).toEqual([]);
+    await expect(store.readPoints(run.id, "loss", { limit: 0 })).rejects.toThrow(/limit/);
+  });
+
   it("keeps points of a failed flush and retries them", async () => {
     const errors: Error[] = [];
     const w = store.metricWriter("not-yet", {
