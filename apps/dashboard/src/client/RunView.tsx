@@ -137,6 +137,22 @@ export function RunView({ id }: { id: string }) {
                 <header>
                   <h3>{k}</h3>
                   <span className="note">
+                    <a
+                      href={`/api/export/runs/${encodeURIComponent(run.id)}/series?key=${encodeURIComponent(k)}&format=csv`}
+                      download
+                      data-testid="export-series-csv"
+                    >
+                      CSV
+                    </a>{" "}
+                    <a
+                      href={`/api/export/runs/${encodeURIComponent(run.id)}/series?key=${encodeURIComponent(k)}&format=json`}
+                      download
+                      data-testid="export-series-json"
+                    >
+                      JSON
+                    </a>
+                  </span>
+                  <span className="note">
                     {s
                       ? `${s.points.length.toLocaleString("en-US")} ${s.downsampled ? `buckets of ${s.total.toLocaleString("en-US")} points` : "points"}`
                       : "loading…"}

@@ -2,6 +2,7 @@
 /** The runs table's toolbar menus: facet and date filters, the active-filter chips, the column chooser. */
 import { DEFAULT_COLUMNS, type Facets, STATUSES, type ViewState } from "../lib/runs-view";
 import { Popover } from "./Popover";
+import { GROUP_BY } from "./RunGroups";
 import { BASE_COLUMNS } from "./RunsColumns";
 
 const FACET_FIELDS = [
@@ -195,6 +196,98 @@ export function ColumnMenu({
       <button type="button" className="link" onClick={() => onChange(DEFAULT_COLUMNS)}>
         Reset columns
       </button>
+    </Popover>
+  );
+}
+
+/** Group-by column (or config key) and the summary metric to aggregate. */
+export function GroupMenu({
+  facets,
+  state,
+  setParams,
+}: {
+  facets: Facets | undefined;
+  state: ViewState;
+  setParams: (p: Record<string, string | null>) => void;
+}) {
+  const metrics = facets?.summaryKeys ?? [];
+  const isConfig = state.group.startsWith("config:");
+  return (
+    <Popover label={state.group ? `Grouped by ${state.group.replace(/^config:/, "")}` : "Group"}>
+      <div style={{ display: "grid", gap: 8 }}>
+        <label style={{ display: "grid", gridTemplateColumns: "80px 1fr", gap: 8 }}>
+          <span>By</span>
+          <select
+            aria-label="Group by"
+            value={isConfig ? "config" : state.group}
+            onChange={(e) => {
+              const v = e.target.value;
+              setParams({
+                group: v === "config" ? "config:" : v || null,
+                gmetric: v ? state.gmetric || metrics[0] || null : null,
+              });
+            }}
+          >
+            <option value="">no grouping</option>
+            {GROUP_BY.map((g) => (
+              <option key={g} value={g}>
+                {g}
+              </option>
+            ))}
+            <option value="config">config key…</option>
+          </select>
+        </label>
+        {isConfig && (
+          <label style={{ display: "grid", gridTemplateColumns: "80px 1fr", gap: 8 }}>
+            <span>Config key</span>
+            <input
+              aria-label="Group by config key"
+              placeholder="optimizer.lr"
+              defaultValue={state.group.slice("config:".length)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter") setParams({ group: `config:${e.currentTarget.value.trim()}` });
+              }}
+            />
+          </label>
+        )}
+        <label style={{ display: "grid", gridTemplateColumns: "80px 1fr", gap: 8 }}>
+          <span>Metric</span>
+          <select
+            aria-label="Group metric"
+            value={state.gmetric}
+            onChange={(e) => setParams({ gmetric: e.target.value || null })}
+          >
+            {metrics.map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+    </Popover>
+  );
+}
+
+/** Downloads of the runs as filtered and sorted on the page. */
+export function ExportMenu({ search }: { search: string }) {
+  const href = (format: string) => {
+    const p = new URLSearchParams(search);
+    for (const k of ["group", "gmetric"]) p.delete(k);
+    p.set("format", format);
+    return `/api/export/runs?${p.toString()}`;
+  };
+  return (
+    <Popover label="Export">
+      <div style={{ display: "grid", gap: 6 }}>
+        <a href={href("csv")} download data-testid="export-runs-csv">
+          Runs as CSV
+        </a>
+        <a href={href("json")} download data-testid="export-runs-json">
+          Runs as JSON
+        </a>
+        <span className="note">as filtered and sorted here, up to 100,000 runs</span>
+      </div>
     </Popover>
   );
 }

@@ -22,8 +22,9 @@ import {
   toVariables,
 } from "../lib/runs-view";
 import { useGql } from "./gql";
+import { RunGroups } from "./RunGroups";
 import { type Column, columnFor, statsKeysOf } from "./RunsColumns";
-import { ColumnMenu, FilterChips, FilterMenu } from "./RunsMenus";
+import { ColumnMenu, ExportMenu, FilterChips, FilterMenu, GroupMenu } from "./RunsMenus";
 import { useRunPages } from "./useRunPages";
 
 const ROW_HEIGHT = 34;
@@ -206,6 +207,8 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
         />
         <FilterMenu facets={facets} state={state} setParams={setParams} />
         <ColumnMenu facets={facets} columnIds={columnIds} onChange={chooseColumns} />
+        <GroupMenu facets={facets} state={state} setParams={setParams} />
+        <ExportMenu search={params.toString()} />
         <Link
           className={`button${selected.length >= 2 ? " primary" : ""}`}
           href={selected.length ? `/compare?ids=${selected.map(encodeURIComponent).join(",")}` : "/compare"}
@@ -217,6 +220,9 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
       </div>
 
       <FilterChips state={state} setParams={setParams} />
+      {state.group && state.group !== "config:" && state.gmetric && (
+        <RunGroups filter={filter} by={state.group} metric={state.gmetric} />
+      )}
 
       {error && (
         <div className="error-box" role="alert">

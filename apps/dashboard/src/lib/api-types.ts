@@ -111,3 +111,6 @@ export type LeaderboardScope = Selected<
   G.LeaderboardScope,
   "dataset" | "protocol" | "metric" | "labelsPerClass" | "runs"
 >;
+
+/** A group of the runs table (the RunGroups query). */
+export type RunGroup = Selected<G.RunGroup, "value" | "runs" | "n" | "mean" | "std" | "min" | "max">;

@@ -61,6 +61,10 @@ export interface ViewState {
   to: string;
   sort: string;
   dir: "asc" | "desc";
+  /** Group the table by this (a column or `config:<path>`); empty: no grouping. */
+  group: string;
+  /** The summary number aggregated per group. */
+  gmetric: string;
 }
 
 export function readState(params: { get(name: string): string | null }): ViewState {
@@ -76,6 +80,8 @@ export function readState(params: { get(name: string): string | null }): ViewSta
     to: params.get("to") ?? "",
     sort: params.get("sort") ?? "created_at",
     dir: params.get("dir") === "asc" ? "asc" : "desc",
+    group: params.get("group") ?? "",
+    gmetric: params.get("gmetric") ?? "",
   };
 }
 
