@@ -213,7 +213,7 @@ export class MetricsRepo {
    * (two index probes), cut that span into whole blocks (the coarsest level giving maxPoints
    * buckets in the middle, finer levels and then raw points at the two edges), and bucket those
    * pieces in SQL by where they start. Every bucket is a union of whole pieces, so its min, max
-   * and count are exact; it reads about maxPoints..64 * maxPoints level rows plus fewer than 128
+   * and count are exact; it reads about maxPoints..16 * maxPoints level rows plus fewer than 32
    * rows per finer level, whatever the series' length.
    */
   private async readStepSeries(

@@ -2,19 +2,20 @@
  * Pyramid levels of metric series (table metric_levels, migration 004): maintenance on write and
  * the range decomposition readSeries uses.
  *
- * Level l >= 1 aggregates blocks of FANOUT^l steps (64, 4,096, 262,144): block b of level l covers
- * steps [b * 64^l, (b + 1) * 64^l). Each level is rebuilt from the one below (level 1 from the raw
+ * Level l >= 1 aggregates blocks of FANOUT^l steps (16, 256, 4,096, 65,536, 1,048,576): block b of
+ * level l covers steps [b * 16^l, (b + 1) * 16^l). A fan-out of 16 rather than 64 bounds what a read
+ * can over-fetch: the level chosen has fewer than 16 * maxPoints blocks in range. Each level is rebuilt from the one below (level 1 from the raw
  * points) for exactly the blocks a write touched, inside the write's transaction. Rebuilding
  * rather than adding keeps it idempotent (a replayed batch, or a point overwritten with a new
  * value, gives the same rows as writing once) and exact (min / max are never approximations).
  */
 import type { Db, SqlValue } from "./db.js";
 
-export const FANOUT = 64;
-/** Highest level stored (blocks of 64^3 = 262,144 steps). */
-export const TOP_LEVEL = 3;
+export const FANOUT = 16;
+/** Highest level stored (blocks of 16^5 = 1,048,576 steps). */
+export const TOP_LEVEL = 5;
 /** Steps per block at each level; level 0 is the raw points. */
-export const LEVEL_SIZE = [1, FANOUT, FANOUT ** 2, FANOUT ** 3] as const;
+export const LEVEL_SIZE: readonly number[] = Array.from({ length: TOP_LEVEL + 1 }, (_, l) => FANOUT ** l);
 
 const LEVEL_COLUMNS =
   "run_id, key, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value";
@@ -131,7 +132,7 @@ export interface LevelRanges {
  * Cuts the step range [lo, hi] into whole blocks, coarsest first: the widest run of whole
  * level-`top` blocks in the middle, then at each finer level the whole blocks of what is left at
  * the two edges, down to raw steps (level 0). The pieces are disjoint and cover [lo, hi] exactly,
- * with fewer than 2 * 64 of them per level below `top`.
+ * with fewer than 2 * FANOUT of them per level below `top`.
  */
 export function decompose(lo: number, hi: number, top: number): LevelRanges[] {
   const out: LevelRanges[] = [];

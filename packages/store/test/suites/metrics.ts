@@ -257,8 +257,8 @@ export function metricsSuite(ctx: SuiteContext): void {
     const [last] = await store.readSeries(run.id, ["loss"], { maxPoints: 10, y: "last" });
     expect(last.points.length).toBe(10);
     expect(last.points[9]).toMatchObject({ x: n - 1, y: lossValues[n - 1] });
-    // 5,000 steps into 10 buckets read level 1 (blocks of 64 steps): bucket edges fall on block
-    // edges, so the first bucket holds the 8 blocks that start before step 500.
+    // 5,000 steps into 10 buckets read level 2 (blocks of 256 steps): bucket edges fall on block
+    // edges, so the first bucket holds the 2 blocks that start before step 500.
     expect(last.points[0]).toMatchObject({ x: 511, y: lossValues[511], count: 512 });
 
     // Range + downsampling: the spike inside the range is kept, the dip outside is not.
@@ -317,7 +317,7 @@ function prng(seed: number): () => number {
 
 /**
  * Peak exactness of the pyramid levels: on random series (dense runs and sparse jumps, so every
- * level from raw to blocks of 262,144 steps is used) and random ranges, each bucket's count, min
+ * level from raw to blocks of 1,048,576 steps is used) and random ranges, each bucket's count, min
  * and max equal a brute-force aggregation over the raw points it covers. With y: 'last' the
  * bucket's x is its last step, so bucket i covers the steps (x[i-1], x[i]] inside the range.
  */

@@ -89,7 +89,7 @@ export function migrationsSuite(ctx: SuiteContext): void {
         await migrate(old.db, { schema: opts.schema, migrations: migrations.filter((m) => m.id < 4) });
         await old.db.query("INSERT INTO runs (id, name, method) VALUES ('old', 'old', 'simclr')");
         await old.db.query("INSERT INTO metric_keys (run_id, key) VALUES ('old', 'loss')");
-        // 20,000 points, one spike; steps 3 apart so blocks of 64 and 4,096 steps are both used.
+        // 20,000 points, one spike; steps 3 apart, so several levels are used.
         await old.db.query(
           `INSERT INTO metric_points (run_id, key, step, value)
            SELECT 'old', 'loss', i * 3, CASE WHEN i = 12345 THEN 99 ELSE sin(i / 100.0) END
@@ -106,6 +106,8 @@ export function migrationsSuite(ctx: SuiteContext): void {
           [1, 20_000],
           [2, 20_000],
           [3, 20_000],
+          [4, 20_000],
+          [5, 20_000],
         ]);
         const migrated = new RunStore(old.db);
         const [s] = await migrated.readSeries("old", ["loss"], { maxPoints: 20, y: "last" });
