@@ -1,22 +1,23 @@
 #!/usr/bin/env node
 /**
- * Dashboard figures, against the BUILT app (`next start`) over a freshly seeded embedded store:
+ * Dashboard figures (`pnpm bench dashboard`, or `node apps/dashboard/bench/bench.mjs`):
  *
- *   - the runs query (the runs page's own query: 100 rows with summaries) over 100,000 runs:
- *     newest first, sorted by a summary metric, filtered, searched, a deep page, and the count;
- *   - a series query of 10,000,000 points down to 1,000 buckets (min/max kept), cold (each request
- *     misses the dashboard's cache of finished runs' series) and warm (repeated);
- *   - first paint of the runs page in Chromium: first contentful paint, and the first row on screen.
+ *   1. On each driver (embedded PGlite; PostgreSQL too when TEST_DATABASE_URL is set): seed
+ *      100,000 runs and one 10,000,000-point series with generate_series (timed), then time the
+ *      queries the runs page makes (newest first, sorted by a summary metric, filtered, searched,
+ *      a deep keyset page, the counts) and the run page's series read (10M points down to ~1,000
+ *      buckets through the series levels, cold), straight on @selfsup/store; then the metric
+ *      writer's points per second with levels maintained. See store-queries.mjs.
+ *   2. Against the BUILT app (`next start`) over the PGlite store: the runs page's GraphQL query
+ *      over HTTP, the series query, and first paint in Chromium.
  *
  * Usage (after `pnpm --filter @selfsup/dashboard build`):
  *
  *   node apps/dashboard/bench/bench.mjs [--runs 100000] [--points 10000000] [--iterations 30]
- *                                       [--series-iterations 3] [--paint-iterations 5] [--keep DIR]
+ *        [--series-iterations 5] [--paint-iterations 5] [--writer-points 200000] [--no-http] [--keep DIR]
  *
- * Seeding writes the rows with generate_series in SQL (no JS loop). On PGlite the 10M points take
- * minutes to insert and each cold series query tens of seconds: PGlite scans ~300k rows/s, and
- * @selfsup/store's readSeries aggregates every point in range. The figures say so plainly.
- * CHROMIUM_PATH overrides /usr/bin/chromium (first paint is skipped without a browser).
+ * CHROMIUM_PATH overrides /usr/bin/chromium (first paint is skipped without a browser). The
+ * PostgreSQL half seeds into its own schema and drops it afterwards.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -25,6 +26,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchStoreQueries, benchWriter, pct } from "./store-queries.mjs";
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(path.join(appDir, "package.json"));
@@ -39,24 +41,43 @@ function arg(name, dflt) {
 const RUNS = arg("runs", 100_000);
 const POINTS = arg("points", 10_000_000);
 const ITER = arg("iterations", 30);
-const SERIES_ITER = arg("series-iterations", 3);
+const SERIES_ITER = arg("series-iterations", 5);
+const WRITER_POINTS = arg("writer-points", 200_000);
+const NO_HTTP = process.argv.includes("--no-http");
+const PG_URL = process.env.TEST_DATABASE_URL || "";
 const PAINT_ITER = arg("paint-iterations", 5);
 const KEEP = arg("keep", "");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 const log = (...a) => console.error("[bench]", ...a);
 
-function pct(xs, p) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
 const ms = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const rows = [];
+let driverLabel = "pglite";
+/** `samples`: an array of wall-clock ms, or { wall, cpu } from store-queries.mjs's sample(). */
 function report(name, samples, note = "") {
-  rows.push({ name, n: samples.length, p50: pct(samples, 50), p95: pct(samples, 95), note });
+  const wall = Array.isArray(samples) ? samples : samples.wall;
+  const cpu = Array.isArray(samples) ? undefined : samples.cpu;
+  const row = {
+    driver: driverLabel,
+    name,
+    n: wall.length,
+    p50: pct(wall, 50),
+    p95: pct(wall, 95),
+    cpu50: cpu && driverLabel === "pglite" ? pct(cpu, 50) : undefined,
+    cpu95: cpu && driverLabel === "pglite" ? pct(cpu, 95) : undefined,
+    note,
+  };
+  rows.push(row);
   log(
-    `${name}: p50 ${ms(pct(samples, 50))} ms, p95 ${ms(pct(samples, 95))} ms (n=${samples.length}) ${note}`,
+    `[${row.driver}] ${name}: p50 ${ms(row.p50)} ms, p95 ${ms(row.p95)} ms` +
+      (row.cpu95 !== undefined ? ` (cpu p50 ${ms(row.cpu50)}, p95 ${ms(row.cpu95)})` : "") +
+      ` (n=${row.n}) ${note}`,
   );
+}
+function note(name, value, unit) {
+  rows.push({ driver: driverLabel, name, value, unit });
+  log(`[${driverLabel}] ${name}: ${value} ${unit}`);
 }
 
 function freePort() {
@@ -133,26 +154,58 @@ async function main() {
   const { seedBulk } = await import("../scripts/seed.mjs");
   const home = KEEP || mkdtempSync(path.join(tmpdir(), "selfsup-dashboard-bench-"));
   const dataDir = path.join(home, "db");
+  const drivers = [{ label: "pglite", options: { dataDir } }];
+  const pgSchema = KEEP ? "bench_dashboard_keep" : `bench_dashboard_${process.pid}`;
+  if (PG_URL) drivers.push({ label: "postgres", options: { url: PG_URL, schema: pgSchema } });
+  else log('TEST_DATABASE_URL is not set: PostgreSQL skipped (eval "$(bash .ci/start-postgres.sh)")');
   let seeded = false;
-  {
-    const store = await openStore({ dataDir });
+  for (const d of drivers) {
+    driverLabel = d.label;
+    const store = await openStore(d.options);
     try {
       const existing = await store.countRuns();
       if (existing === 0) {
         log(
-          `seeding ${RUNS.toLocaleString("en-US")} runs and ${POINTS.toLocaleString("en-US")} points into ${dataDir} (generate_series)…`,
+          `[${d.label}] seeding ${RUNS.toLocaleString("en-US")} runs and ${POINTS.toLocaleString("en-US")} points (generate_series)…`,
         );
         const t = performance.now();
+        const c = process.cpuUsage();
         await seedBulk(store, { runs: RUNS, points: POINTS });
         await store.db.exec("ANALYZE");
-        log(`seeded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+        const cpu = process.cpuUsage(c);
+        note(
+          "seed: runs + series + levels + ANALYZE",
+          ((performance.now() - t) / 1000).toFixed(1),
+          d.label === "pglite" ? `s (cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s)` : "s",
+        );
         seeded = true;
       } else {
-        log(`reusing ${existing} runs in ${dataDir}`);
+        log(`[${d.label}] reusing ${existing} runs`);
+      }
+      await benchStoreQueries(store, {
+        iterations: ITER,
+        seriesIterations: SERIES_ITER,
+        points: POINTS,
+        report,
+      });
+      if (WRITER_POINTS > 0) {
+        const w = await benchWriter(store, WRITER_POINTS);
+        note(
+          `writer: ${WRITER_POINTS.toLocaleString("en-US")} points (4 keys), levels maintained`,
+          Math.round(w.pointsPerSecond).toLocaleString("en-US"),
+          `points/s (slowest write() of a step ${w.slowestWriteMs.toFixed(2)} ms)`,
+        );
       }
     } finally {
+      if (d.label === "postgres" && !KEEP) await store.db.exec(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
       await store.close();
     }
+  }
+  driverLabel = "pglite, HTTP";
+  if (NO_HTTP) {
+    printTable(seeded);
+    if (!KEEP) rmSync(home, { recursive: true, force: true });
+    return;
   }
 
   const { url, child } = await startServer(home);
@@ -280,12 +333,22 @@ async function main() {
     if (!KEEP) rmSync(home, { recursive: true, force: true });
   }
 
+  printTable(seeded);
+}
+
+function printTable(seeded) {
   console.log(
-    `\n@selfsup/dashboard — ${RUNS.toLocaleString("en-US")} runs, ${POINTS.toLocaleString("en-US")}-point series, embedded PGlite, next start${seeded ? "" : " (reused store)"}`,
+    `\n@selfsup/dashboard — ${RUNS.toLocaleString("en-US")} runs, ${POINTS.toLocaleString("en-US")}-point series${seeded ? "" : " (reused store)"}; cpu = this process's CPU time (PGlite runs in it)`,
   );
-  console.log("| measure | p50 ms | p95 ms | n | note |");
-  console.log("|---|---:|---:|---:|---|");
-  for (const r of rows) console.log(`| ${r.name} | ${ms(r.p50)} | ${ms(r.p95)} | ${r.n} | ${r.note} |`);
+  console.log("| driver | measure | p50 ms | p95 ms | cpu p50 | cpu p95 | n | note |");
+  console.log("|---|---|---:|---:|---:|---:|---:|---|");
+  for (const r of rows) {
+    if (r.value !== undefined) console.log(`| ${r.driver} | ${r.name} | ${r.value} ${r.unit} | | | | | |`);
+    else
+      console.log(
+        `| ${r.driver} | ${r.name} | ${ms(r.p50)} | ${ms(r.p95)} | ${r.cpu50 === undefined ? "" : ms(r.cpu50)} | ${r.cpu95 === undefined ? "" : ms(r.cpu95)} | ${r.n} | ${r.note} |`,
+      );
+  }
 }
 
 main().catch((err) => {

@@ -223,6 +223,106 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     await shot(page, "run-live");
   });
 
+  it("colours the PCA scatter by class with a legend, and labels the point under the mouse", async () => {
+    const run = demo[0];
+    await page.goto(`${server!.url}/runs/${run.id}`);
+    const scatter = page.getByTestId("scatter");
+    await scatter.scrollIntoViewIfNeeded();
+    // The runner's artifact shape ({points: [[x, y]], labels}): ten classes, not one "—".
+    expect(Number(await scatter.getAttribute("data-classes"))).toBe(10);
+    const legend = page.locator(".legend button");
+    expect(await legend.allTextContents()).toEqual(["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    // Two classes really painted in their own colours (palette 0 #4e79a7 and 1 #f28e2b).
+    await expect
+      .poll(() => countColouredPixels(page, "[data-testid=scatter]", [78, 121, 167]))
+      .toBeGreaterThan(30);
+    await expect
+      .poll(() => countColouredPixels(page, "[data-testid=scatter]", [242, 142, 43]))
+      .toBeGreaterThan(30);
+    // Hover: sweep the canvas until the mouse is on a point; the tooltip names its class.
+    const box = (await scatter.boundingBox())!;
+    const tip = page.getByTestId("scatter-tooltip");
+    for (let i = 0; i < 40 && !(await tip.isVisible()); i++) {
+      await page.mouse.move(box.x + box.width * (0.1 + 0.02 * i), box.y + box.height * 0.5);
+    }
+    await expect.poll(() => tip.textContent()).toMatch(/^class \d \u00b7 \(/);
+    await shot(page, "scatter-hover");
+  });
+
+  it("draws a series of a single point as a visible marker", async () => {
+    const run = demo[0];
+    const writer = await openStore({ dataDir: path.join(home, "db") });
+    try {
+      await writer.appendMetrics(run.id, [{ key: "knn_once", step: 1500, value: 0.87 }]);
+    } finally {
+      await writer.close();
+    }
+    await page.goto(`${server!.url}/runs/${run.id}`);
+    const once = page.getByRole("region", { name: "Chart of knn_once" });
+    await expect
+      .poll(async () => Number(await once.getByTestId("chart").getAttribute("data-points")))
+      .toBe(1);
+    await expect
+      .poll(() => countColouredPixels(page, "[aria-label='Chart of knn_once'] canvas", [78, 121, 167]))
+      .toBeGreaterThan(20);
+    await shot(page, "single-point");
+  });
+
+  it("groups the runs table by method with mean ± std of a summary metric", async () => {
+    await page.goto(`${server!.url}/`);
+    await page.getByText("Group", { exact: true }).click();
+    await page.getByLabel("Group by", { exact: true }).selectOption("method");
+    await page.getByLabel("Group metric").selectOption("knn_top1");
+    const groups = page.getByTestId("run-groups");
+    await expect.poll(() => groups.locator("tbody tr").count()).toBe(8);
+    // The bulk runs: 50 per method, knn_top1 = 0.5 + (g % 1000) / 2000, so every group spreads.
+    const simclr = groups.locator('tr[data-group="simclr"]');
+    await expect.poll(() => simclr.getByTestId("group-mean").textContent()).toMatch(/^0\.\d+ ± 0\.\d+$/);
+    expect(Number((await simclr.locator("td").first().textContent())?.split(" ")[0])).toBeGreaterThanOrEqual(
+      50,
+    );
+    expect(page.url()).toContain("group=method");
+    await shot(page, "runs-grouped");
+  });
+
+  it("exports the runs table as filtered, and a run's series, as CSV and JSON", async () => {
+    await page.goto(`${server!.url}/?method=byol`);
+    await page
+      .getByTestId("run-count")
+      .filter({ hasText: /^\d+ runs$/ })
+      .waitFor();
+    const count = Number((await page.getByTestId("run-count").textContent())?.split(" ")[0]);
+    await page.getByText("Export", { exact: true }).click();
+    const csvHref = await page.getByTestId("export-runs-csv").getAttribute("href");
+    expect(csvHref).toContain("method=byol");
+    // Fetched by the page, with its cookies, as a click would download it.
+    const csv = await page.evaluate((h) => fetch(h!).then((r) => r.text()), csvHref);
+    const lines = csv.trim().split("\r\n");
+    expect(lines[0].split(",").slice(0, 3)).toEqual(["id", "name", "method"]);
+    expect(lines.length).toBe(count + 1);
+    expect(lines.slice(1).every((l) => l.split(",")[2] === "byol")).toBe(true);
+    const jsonHref = await page.getByTestId("export-runs-json").getAttribute("href");
+    const runs = await page.evaluate((h) => fetch(h!).then((r) => r.json()), jsonHref);
+    expect(runs.length).toBe(count);
+    const run = demo[0];
+    await page.goto(`${server!.url}/runs/${run.id}`);
+    const loss = page.getByRole("region", { name: "Chart of loss" });
+    const seriesCsv = await page.evaluate(
+      (h) => fetch(h!).then((r) => r.text()),
+      await loss.getByTestId("export-series-csv").getAttribute("href"),
+    );
+    const rows = seriesCsv.trim().split("\r\n");
+    expect(rows[0]).toBe("step,wall_time,value");
+    expect(rows.length).toBe(2001); // every stored point, not the chart's 1,000 buckets
+    const points = await page.evaluate(
+      (h) => fetch(h!).then((r) => r.json()),
+      await loss.getByTestId("export-series-json").getAttribute("href"),
+    );
+    expect(points.length).toBe(2000);
+    expect(points[0]).toMatchObject({ step: 0 });
+    expect(Number(rows[1].split(",")[2])).toBe(points[0].value);
+  });
+
   it("selects two runs with the keyboard and compares them, with a config diff", async () => {
     await page.goto(`${server!.url}/?q=mnist-00`);
     const rows = page.locator("[data-run-id]");

@@ -156,6 +156,20 @@ describe("scatter artifacts", () => {
       }),
     ).toEqual(want);
     expect(parseScatter({ x: [1, 3], y: [2, 4], labels: ["a"] })).toEqual(want);
+    // The runner's PCA artifact: rows of [x, y] and the classes alongside.
+    expect(
+      parseScatter({
+        split: "test",
+        points: [
+          [1, 2],
+          [3, 4],
+        ],
+        labels: [7, 3],
+      }),
+    ).toEqual([
+      { x: 1, y: 2, label: "7" },
+      { x: 3, y: 4, label: "3" },
+    ]);
     expect(parseScatter({ xs: [1], ys: [2], labels: [7] })).toEqual([{ x: 1, y: 2, label: "7" }]);
     expect(parseScatter({ image: "x" })).toBeNull();
     expect(parseScatter([{ x: "1", y: 2 }])).toBeNull();

@@ -66,3 +66,8 @@ export function fromZodError(what: string, error: ZodError, prefix?: string): St
   const field = first ? pathOf(first.path) || undefined : prefix;
   return new StoreError("invalid_input", `invalid ${what}: ${issues.join("; ")}`, field);
 }
+
+/** The error for a run id that does not exist; `field` names the input that carried it. */
+export function notFound(runId: string, field = "id"): StoreError {
+  return new StoreError("not_found", `${field}: run ${runId} not found`, field);
+}

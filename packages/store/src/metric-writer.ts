@@ -15,6 +15,15 @@ export interface MetricWriterOptions {
   /** Flush buffered points at most this long after the first was written (ms; 0 = only by count/close; default 1000). */
   flushIntervalMs?: number;
   /**
+   * Points buffered (not yet in the database) at which the writer counts as full (default
+   * max(100000, 20 * flushEvery)). A full writer still takes every point, never drops one and
+   * never waits: write() returns false and `onFull` is called, so the loop can slow down or
+   * `await writer.drain()`.
+   */
+  highWaterMark?: number;
+  /** Called once each time the writer becomes full, with the number of points waiting. */
+  onFull?: (pending: number) => void;
+  /**
    * Called when a background flush fails. The points stay buffered and are retried by the next
    * flush; flush() and close() reject if they still cannot be written.
    */
@@ -25,7 +34,9 @@ export interface MetricWriterOptions {
  * Buffers metric points from a training loop and writes them in batches: one transaction and one
  * multi-row upsert per batch instead of a round trip per scalar. write()/log() never wait on the
  * database; a flush starts in the background every `flushEvery` points or `flushIntervalMs`, and
- * flush()/close() wait for everything written so far. Because rows are keyed by (run, key, step),
+ * flush()/close() wait for everything written so far. The buffer is bounded by `highWaterMark`
+ * in the way a Node stream is: past it write() returns false (and onFull fires) but still keeps
+ * the point; `drain()` resolves once the database has caught up. Because rows are keyed by (run, key, step),
  * a batch replayed after a crash or resume leaves no duplicates. Within the buffer, a second
  * write of the same (key, step) replaces the first.
  */
@@ -33,12 +44,18 @@ export class MetricWriter {
   readonly runId: string;
   private readonly flushEvery: number;
   private readonly flushIntervalMs: number;
-  private readonly maxBuffered: number;
+  private readonly highWaterMark: number;
+  private readonly onFull: ((pending: number) => void) | undefined;
   private readonly onError: ((error: Error) => void) | undefined;
+  /** Points handed to the flush in progress. */
+  private inFlight = 0;
+  /** A background flush is queued and has not started: later writes need not queue another. */
+  private flushQueued = false;
+  private isFull = false;
+  private drainWaiters: Array<() => void> = [];
   private buffer = new Map<string, NormalizedPoint>();
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private lastError: Error | undefined;
   private closed = false;
   private flushedPoints = 0;
 
@@ -58,7 +75,15 @@ export class MetricWriter {
     if (!Number.isFinite(this.flushIntervalMs) || this.flushIntervalMs < 0) {
       throw new StoreError("invalid_input", "flushIntervalMs: must be a number >= 0", "flushIntervalMs");
     }
-    this.maxBuffered = Math.max(100_000, this.flushEvery * 20);
+    this.highWaterMark = options.highWaterMark ?? Math.max(100_000, this.flushEvery * 20);
+    if (!Number.isInteger(this.highWaterMark) || this.highWaterMark < this.flushEvery) {
+      throw new StoreError(
+        "invalid_input",
+        `highWaterMark: must be an integer >= flushEvery (${this.flushEvery})`,
+        "highWaterMark",
+      );
+    }
+    this.onFull = options.onFull;
     this.onError = options.onError;
   }
 
@@ -67,13 +92,27 @@ export class MetricWriter {
     return this.buffer.size;
   }
 
+  /** Whether the points not yet in the database (buffered + in flight) reached highWaterMark. */
+  get full(): boolean {
+    return this.buffer.size + this.inFlight >= this.highWaterMark;
+  }
+
+  /** Resolves when the writer is no longer full (at once if it is not). */
+  drain(): Promise<void> {
+    if (!this.full) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
   /** Points written to the database so far. */
   get flushed(): number {
     return this.flushedPoints;
   }
 
-  /** Buffers one point. Throws StoreError at once for a bad key/step/value (naming it). */
-  write(key: string, step: number, value: number, wallTime: Date = new Date()): void {
+  /**
+   * Buffers one point; false when the writer is full (the point is kept all the same). Throws
+   * StoreError at once for a bad key/step/value (naming it), or after close().
+   */
+  write(key: string, step: number, value: number, wallTime: Date = new Date()): boolean {
     if (this.closed) throw new StoreError("conflict", `metric writer for run ${this.runId} is closed`);
     if (typeof key !== "string" || !KEY_RE.test(key)) {
       throw new StoreError(
@@ -99,15 +138,9 @@ export class MetricWriter {
     if (!(wallTime instanceof Date) || Number.isNaN(wallTime.getTime())) {
       throw new StoreError("invalid_input", `wallTime: must be a valid Date for key ${key}`, "wallTime");
     }
-    if (this.buffer.size >= this.maxBuffered && this.lastError) {
-      throw new StoreError(
-        "conflict",
-        `metric writer for run ${this.runId} has ${this.buffer.size} unwritten points; last error: ${this.lastError.message}`,
-      );
-    }
     this.buffer.set(`${key}\u0000${step}`, { key, step, value, wallTime });
     if (this.buffer.size >= this.flushEvery) {
-      this.background();
+      if (!this.flushQueued) this.background();
     } else if (this.timer === undefined && this.flushIntervalMs > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -116,11 +149,19 @@ export class MetricWriter {
       // A pending flush must not keep the process alive; close() flushes anyway.
       this.timer.unref();
     }
+    if (!this.full) return true;
+    if (!this.isFull) {
+      this.isFull = true;
+      this.onFull?.(this.buffer.size + this.inFlight);
+    }
+    return false;
   }
 
-  /** Buffers several keys at one step: `writer.log(step, { loss, lr })`. */
-  log(step: number, values: Record<string, number>, wallTime: Date = new Date()): void {
-    for (const [key, value] of Object.entries(values)) this.write(key, step, value, wallTime);
+  /** Buffers several keys at one step: `writer.log(step, { loss, lr })`; false when full. */
+  log(step: number, values: Record<string, number>, wallTime: Date = new Date()): boolean {
+    let ok = true;
+    for (const [key, value] of Object.entries(values)) ok = this.write(key, step, value, wallTime) && ok;
+    return ok;
   }
 
   /** Writes everything buffered so far; resolves when it is in the database. */
@@ -142,9 +183,9 @@ export class MetricWriter {
   }
 
   private background(): void {
+    this.flushQueued = true;
     this.enqueue().catch((err: unknown) => {
       const error = err instanceof Error ? err : new Error(String(err));
-      this.lastError = error;
       this.onError?.(error);
     });
   }
@@ -155,7 +196,10 @@ export class MetricWriter {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const run = this.chain.then(() => this.flushNow());
+    const run = this.chain.then(() => {
+      this.flushQueued = false;
+      return this.flushNow();
+    });
     // Keep the chain alive after a failure; the caller of this flush sees the error.
     this.chain = run.catch(() => {});
     return run;
@@ -165,14 +209,25 @@ export class MetricWriter {
     if (this.buffer.size === 0) return;
     const batch = this.buffer;
     this.buffer = new Map();
+    this.inFlight = batch.size;
     try {
       await this.sink([...batch.values()]);
       this.flushedPoints += batch.size;
-      this.lastError = undefined;
     } catch (err) {
       // Put the batch back under anything written since (newer values win), to retry later.
       for (const [k, pt] of batch) if (!this.buffer.has(k)) this.buffer.set(k, pt);
       throw err;
+    } finally {
+      this.inFlight = 0;
+    }
+    if (!this.full) {
+      this.isFull = false;
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const resolve of waiters) resolve();
+    } else if (this.buffer.size >= this.flushEvery && !this.flushQueued) {
+      // Still behind: keep flushing without waiting for the next write.
+      this.background();
     }
   }
 }

@@ -45,8 +45,11 @@ const jsonObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) =>
 
 export const summarySchema = z.record(keySchema, z.number());
 
+/** Input of createRun. */
 export const createRunSchema = z.strictObject({
+  /** Defaults to a new ULID; pass one to make submission idempotent (a duplicate id is a conflict). */
   id: idSchema.optional(),
+  /** Defaults to `<method>-<dataset>-<last 6 chars of id>`. */
   name: label.optional(),
   method: label,
   family: label.nullish(),
@@ -54,13 +57,16 @@ export const createRunSchema = z.strictObject({
   dataset: label.nullish(),
   backend: label.nullish(),
   host: label.nullish(),
+  /** The validated run config, as JSON. */
   config: jsonObject.optional(),
+  /** `queued` (default, for the job queue) or `running` (a local `selfsup train`). */
   status: z.enum(["queued", "running"]).optional(),
   tags: z.array(tag).max(100).optional(),
   notes: text.nullish(),
   summary: summarySchema.optional(),
   parentId: idSchema.nullish(),
   resumedFrom: idSchema.nullish(),
+  /** Defaults to the database's now(); for imports and tests. */
   createdAt: dateInput.optional(),
 });
 
@@ -69,8 +75,10 @@ export const startSchema = z.strictObject({
   backend: label.nullish(),
 });
 
+/** Input of finishRun. */
 export const finishSchema = z.strictObject({
   status: terminalStatusSchema,
+  /** Merged into the existing summary (keys given here win). */
   summary: summarySchema.optional(),
   error: text.nullish(),
 });
@@ -84,13 +92,19 @@ export const runFilterSchema = z.strictObject({
   family: label.optional(),
   dataset: label.optional(),
   backbone: label.optional(),
+  /** Any of these statuses. */
   status: z.array(statusSchema).max(RUN_STATUSES.length).optional(),
+  /** Runs carrying this tag. */
   tag: tag.optional(),
+  /** Case-insensitive substring of name, method or notes (% and _ match literally). */
   search: z.string().max(200).optional(),
+  /** created_at >= createdFrom */
   createdFrom: dateInput.optional(),
+  /** created_at < createdTo */
   createdTo: dateInput.optional(),
 });
 
+/** `summary:<key>` sorts by a summary number; runs without that key come last in both directions. */
 const orderField = z.union([
   z.enum(["created_at", "name", "started_at", "finished_at"]),
   z.templateLiteral(["summary:", z.string()]).refine((f) => KEY_RE.test(f.slice("summary:".length)), {
@@ -100,28 +114,44 @@ const orderField = z.union([
 
 export const listRunsSchema = z.strictObject({
   filter: runFilterSchema.optional(),
+  /**
+   * Default: created_at desc (newest first). With orderBy but no direction: asc. Ties are broken
+   * by id in the same direction.
+   */
   orderBy: z
     .strictObject({
       field: orderField,
       direction: z.enum(["asc", "desc"]).optional(),
     })
     .optional(),
+  /** Page size, 0..500, default 50. */
   first: z.number().int().min(0).max(MAX_PAGE_SIZE).optional(),
+  /** endCursor of the previous page. */
   after: z.string().max(2000).nullish(),
 });
 
 export const metricPointSchema = z.strictObject({
   key: keySchema,
+  /** Integer >= 0; (run, key, step) is unique, so writing a step again replaces its value. */
   step,
+  /** Finite number. */
   value: z.number(),
+  /** When the step happened; defaults to now. */
   wallTime: dateInput.optional(),
 });
 export const metricPointsSchema = z.array(metricPointSchema);
 
 export const readSeriesSchema = z.strictObject({
+  /** Upper bound on points per key, 2..10000, default 1000. */
   maxPoints: z.number().int().min(2).max(MAX_POINTS).optional(),
+  /**
+   * x is the step, the wall time in ms since the Unix epoch, or seconds since the run's first
+   * metric point (`relative_time`, the same origin for every key of the run). Default step.
+   */
   xAxis: z.enum(["step", "wall_time", "relative_time"]).optional(),
+  /** Bucket value: the mean of the bucket (default) or its last point. min/max are always kept. */
   y: z.enum(["mean", "last"]).optional(),
+  /** Only points with from <= x <= to (in the units of xAxis). */
   range: z
     .strictObject({ from: z.number().nullish(), to: z.number().nullish() })
     .refine((r) => r.from == null || r.to == null || r.from <= r.to, { message: "from must be <= to" })
@@ -129,11 +159,44 @@ export const readSeriesSchema = z.strictObject({
 });
 export const seriesKeysSchema = z.array(keySchema).min(1).max(50);
 
+/** Input of readPoints (raw points of one key, in step order, a page at a time). */
+export const readPointsSchema = z.strictObject({
+  /** Only steps > afterStep (the last step of the previous page). */
+  afterStep: step.nullish(),
+  /** Page size, 1..100000, default 10000. */
+  limit: z.number().int().min(1).max(100_000).optional(),
+});
+
+/** Config path segments for grouping: `optimizer.lr` -> ["optimizer", "lr"]. */
+const configPath = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$/, "must be dotted keys like optimizer.lr");
+
+/** Input of groupRuns. */
+export const groupRunsSchema = z.strictObject({
+  filter: runFilterSchema.optional(),
+  /** A run column, or `config:<dotted.path>` for a config value. */
+  by: z.union([
+    z.enum(["method", "family", "dataset", "backbone", "backend", "status"]),
+    z.templateLiteral(["config:", z.string()]).refine((b) => configPath.safeParse(b.slice(7)).success, {
+      message: "config:<path> needs dotted keys like config:optimizer.lr",
+    }),
+  ]),
+  /** The summary number aggregated per group. */
+  metric: keySchema,
+  /** Most groups returned (1..1000, default 200), largest mean first. */
+  limit: z.number().int().min(1).max(1000).optional(),
+});
+
 export const evaluationSchema = z.strictObject({
   runId: idSchema,
+  /** knn, linear, finetune, or a plugin evaluator's name. */
   protocol: keySchema,
+  /** Labelled examples per class used; null/omitted = all labels. */
   labelsPerClass: z.number().int().min(1).nullish(),
+  /** Default 0. */
   seed: z.number().int().min(-2147483648).max(2147483647).optional(),
+  /** e.g. top1, top5. */
   metric: keySchema,
   value: z.number(),
 });
@@ -143,12 +206,14 @@ export const checkpointSchema = z.strictObject({
   path: z.string().min(1).max(4096),
   step,
   checksum: z.string().max(256).nullish(),
+  /** Default latest. */
   kind: z.enum(["latest", "best"]).optional(),
 });
 
 export const artifactSchema = z
   .strictObject({
     runId: idSchema,
+    /** e.g. augment-preview, pca, reconstruction. */
     kind: keySchema,
     name: z.string().min(1).max(200),
     mime: z
@@ -156,7 +221,9 @@ export const artifactSchema = z
       .regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a MIME type like image/png")
       .max(100),
     step: step.nullish(),
+    /** Binary payload (an image). Exactly one of bytes / data. */
     bytes: z.instanceof(Uint8Array).optional(),
+    /** JSON payload (scatter points). Exactly one of bytes / data. */
     data: z.unknown().optional(),
   })
   .superRefine((a, ctx) => {
@@ -172,13 +239,19 @@ export const artifactSchema = z
     }
   });
 
-export const leaderboardSchema = z.strictObject({
+export const leaderboardOptionsSchema = z.strictObject({
+  /** Only this label budget; omitted = one entry per (method, label budget). null = all labels. */
+  labelsPerClass: z.number().int().min(1).nullish(),
+  /** For losses/errors. Default false (higher is better). */
+  lowerIsBetter: z.boolean().optional(),
+  /** Also count runs that did not finish. Default false. */
+  includeUnfinished: z.boolean().optional(),
+});
+
+export const leaderboardSchema = leaderboardOptionsSchema.extend({
   dataset: label,
   protocol: keySchema,
   metric: keySchema,
-  labelsPerClass: z.number().int().min(1).nullish(),
-  lowerIsBetter: z.boolean().optional(),
-  includeUnfinished: z.boolean().optional(),
 });
 
 export const olderThanSchema = z

@@ -1,4 +1,25 @@
-import type { RunStatus, TerminalStatus } from "./schemas.js";
+import type { z } from "zod";
+import type {
+  artifactSchema,
+  checkpointSchema,
+  createRunSchema,
+  evaluationSchema,
+  finishSchema,
+  groupRunsSchema,
+  leaderboardOptionsSchema,
+  listRunsSchema,
+  metricPointSchema,
+  RunStatus,
+  readPointsSchema,
+  readSeriesSchema,
+  runFilterSchema,
+  TerminalStatus,
+} from "./schemas.js";
+
+/*
+ * Inputs are the zod schemas' input types (schemas.ts documents each field), so the validation
+ * and the type cannot drift apart; outputs are plain interfaces.
+ */
 
 export type { RunStatus, TerminalStatus };
 
@@ -31,99 +52,27 @@ export interface Run {
   heartbeatAt: Date | null;
 }
 
-export interface CreateRunInput {
-  /** Defaults to a new ULID; pass one to make submission idempotent (a duplicate id is a conflict). */
-  id?: string;
-  /** Defaults to `<method>-<dataset>-<last 6 chars of id>`. */
-  name?: string;
-  method: string;
-  family?: string | null;
-  backbone?: string | null;
-  dataset?: string | null;
-  backend?: string | null;
-  host?: string | null;
-  config?: Record<string, unknown>;
-  /** `queued` (default, for the job queue) or `running` (a local `selfsup train`). */
-  status?: "queued" | "running";
-  tags?: string[];
-  notes?: string | null;
-  summary?: Record<string, number>;
-  parentId?: string | null;
-  resumedFrom?: string | null;
-  /** Defaults to the database's now(); for imports and tests. */
-  createdAt?: Date | string | number;
-}
+export type CreateRunInput = z.input<typeof createRunSchema>;
 
-export interface FinishRunInput {
-  status: TerminalStatus;
-  /** Merged into the existing summary (keys given here win). */
-  summary?: Record<string, number>;
-  error?: string | null;
-}
+export type FinishRunInput = z.input<typeof finishSchema>;
 
-export interface RunFilter {
-  method?: string;
-  family?: string;
-  dataset?: string;
-  backbone?: string;
-  /** Any of these statuses. */
-  status?: RunStatus[];
-  /** Runs carrying this tag. */
-  tag?: string;
-  /** Case-insensitive substring of name, method or notes (% and _ match literally). */
-  search?: string;
-  /** created_at >= createdFrom */
-  createdFrom?: Date | string | number;
-  /** created_at < createdTo */
-  createdTo?: Date | string | number;
-}
+export type RunFilter = z.input<typeof runFilterSchema>;
 
 /** `summary:<key>` sorts by a summary number; runs without that key come last in both directions. */
-export type RunOrderField = "created_at" | "name" | "started_at" | "finished_at" | `summary:${string}`;
+export type RunOrderField = NonNullable<ListRunsOptions["orderBy"]>["field"];
 
-export interface ListRunsOptions {
-  filter?: RunFilter;
-  /**
-   * Default: created_at desc (newest first). With orderBy but no direction: asc. Ties are broken
-   * by id in the same direction.
-   */
-  orderBy?: { field: RunOrderField; direction?: "asc" | "desc" };
-  /** Page size, 0..500, default 50. */
-  first?: number;
-  /** endCursor of the previous page. */
-  after?: string | null;
-}
+export type ListRunsOptions = z.input<typeof listRunsSchema>;
 
 export interface RunPage {
   runs: Run[];
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
-export interface MetricPoint {
-  key: string;
-  /** Integer >= 0; (run, key, step) is unique, so writing a step again replaces its value. */
-  step: number;
-  /** Finite number. */
-  value: number;
-  /** When the step happened; defaults to now. */
-  wallTime?: Date | string | number;
-}
+export type MetricPoint = z.input<typeof metricPointSchema>;
 
-export type SeriesXAxis = "step" | "wall_time" | "relative_time";
+export type SeriesXAxis = NonNullable<ReadSeriesOptions["xAxis"]>;
 
-export interface ReadSeriesOptions {
-  /** Upper bound on points per key, 2..10000, default 1000. */
-  maxPoints?: number;
-  /**
-   * x is the step, the wall time in ms since the Unix epoch, or seconds since the run's first
-   * metric point (`relative_time`, the same origin for every key of the run). Default step.
-   */
-  xAxis?: SeriesXAxis;
-  /** Bucket value: the mean of the bucket (default) or its last point. min/max are always kept. */
-  y?: "mean" | "last";
-  /** Only points with from <= x <= to (in the units of xAxis). */
-  range?: { from?: number | null; to?: number | null };
-}
+export type ReadSeriesOptions = z.input<typeof readSeriesSchema>;
 
 /** One chart point. Raw points have min = max = y and count 1; buckets aggregate `count` points. */
 export interface SeriesPoint {
@@ -144,18 +93,7 @@ export interface Series {
   downsampled: boolean;
 }
 
-export interface EvaluationInput {
-  runId: string;
-  /** knn, linear, finetune, or a plugin evaluator's name. */
-  protocol: string;
-  /** Labelled examples per class used; null/omitted = all labels. */
-  labelsPerClass?: number | null;
-  /** Default 0. */
-  seed?: number;
-  /** e.g. top1, top5. */
-  metric: string;
-  value: number;
-}
+export type EvaluationInput = z.input<typeof evaluationSchema>;
 
 export interface Evaluation {
   id: number;
@@ -168,14 +106,7 @@ export interface Evaluation {
   createdAt: Date;
 }
 
-export interface CheckpointInput {
-  runId: string;
-  path: string;
-  step: number;
-  checksum?: string | null;
-  /** Default latest. */
-  kind?: "latest" | "best";
-}
+export type CheckpointInput = z.input<typeof checkpointSchema>;
 
 export interface Checkpoint {
   id: number;
@@ -187,18 +118,7 @@ export interface Checkpoint {
   createdAt: Date;
 }
 
-export interface ArtifactInput {
-  runId: string;
-  /** e.g. augment-preview, pca, reconstruction. */
-  kind: string;
-  name: string;
-  mime: string;
-  step?: number | null;
-  /** Binary payload (an image). Exactly one of bytes / data. */
-  bytes?: Uint8Array;
-  /** JSON payload (scatter points). Exactly one of bytes / data. */
-  data?: unknown;
-}
+export type ArtifactInput = z.input<typeof artifactSchema>;
 
 export interface Artifact {
   id: number;
@@ -215,14 +135,7 @@ export interface Artifact {
   createdAt: Date;
 }
 
-export interface LeaderboardOptions {
-  /** Only this label budget; omitted = one entry per (method, label budget). null = all labels. */
-  labelsPerClass?: number | null;
-  /** For losses/errors. Default false (higher is better). */
-  lowerIsBetter?: boolean;
-  /** Also count runs that did not finish. Default false. */
-  includeUnfinished?: boolean;
-}
+export type LeaderboardOptions = z.input<typeof leaderboardOptionsSchema>;
 
 export interface LeaderboardEntry {
   method: string;
@@ -236,4 +149,30 @@ export interface LeaderboardEntry {
   runId: string;
   runName: string;
   backbone: string | null;
+}
+
+export type ReadPointsOptions = z.input<typeof readPointsSchema>;
+
+/** A stored point as written (for exports). */
+export interface RawPoint {
+  step: number;
+  value: number;
+  wallTime: Date;
+}
+
+export type GroupRunsOptions = z.input<typeof groupRunsSchema>;
+
+/** One group of runs (same method / dataset / config value) with its summary metric's spread. */
+export interface RunGroup {
+  /** The group's value of `by` (null: runs without it). */
+  value: string | null;
+  /** Runs in the group. */
+  runs: number;
+  /** Runs in the group that have the metric. */
+  n: number;
+  mean: number | null;
+  /** Sample standard deviation; null below 2 values. */
+  std: number | null;
+  min: number | null;
+  max: number | null;
 }

@@ -3,7 +3,8 @@
  * A line chart on uPlot (canvas; tens of thousands of points redraw in milliseconds). For each
  * series it draws, back to front: the min-max band of downsampled buckets (so a spike inside a
  * bucket stays visible), the raw curve (faint when smoothing is on) and the smoothed curve.
- * Several series with different x values (compare page) are aligned with uPlot.join.
+ * Several series with different x values (compare page) are aligned with uPlot.join. A series of
+ * one point (an evaluation run once) is drawn as a marker, on an x range widened around it.
  */
 import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot, { type AlignedData, type Options } from "uplot";
@@ -87,7 +88,8 @@ function build(props: ChartProps): Built {
       label: smoothed ? `${s.label} raw` : s.label,
       stroke: smoothed ? withAlpha(s.color, 0.35) : s.color,
       width: smoothed ? 1 : 1.75,
-      points: { show: s.ys.length < 60, size: 4 },
+      // A line needs two points: one point alone gets a marker big enough to see.
+      points: { show: s.ys.length < 60, size: s.ys.length === 1 ? 10 : 4, fill: s.color },
       spanGaps: true,
     });
     if (smoothed) {
@@ -114,7 +116,11 @@ function build(props: ChartProps): Built {
     legend: { show: false },
     cursor: { drag: { x: true, y: false }, points: { size: 6 } },
     scales: {
-      x: { time: xAxis === "wall_time" },
+      // uPlot cannot place anything on a zero-width x range (every series a single, equal x).
+      x: {
+        time: xAxis === "wall_time",
+        range: (_u, min, max) => (min === max ? [min - 1, max + 1] : [min, max]),
+      },
       y: props.logY && logOk ? { distr: 3 } : {},
     },
     axes: [

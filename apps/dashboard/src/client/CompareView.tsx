@@ -7,6 +7,7 @@
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useMemo, useState } from "react";
+import type { CompareData } from "../lib/api-types";
 import { diffConfigs } from "../lib/config-diff";
 import { Chart } from "./Chart";
 import { ChartControls, type ChartSettings, DEFAULT_SETTINGS, X_AXIS_ENUM } from "./ChartControls";
@@ -15,35 +16,6 @@ import { fmtNumber, fmtValue } from "./format";
 import { useGql } from "./gql";
 import { Popover } from "./Popover";
 import { StatusBadge } from "./StatusBadge";
-
-interface CompareRun {
-  id: string;
-  name: string;
-  method: string;
-  dataset: string | null;
-  backbone: string | null;
-  status: string;
-  summary: Record<string, number>;
-  config: Record<string, unknown>;
-  metricKeys: string[];
-}
-
-interface CompareData {
-  compare: {
-    runs: CompareRun[];
-    keys: string[];
-    series: Array<{
-      runId: string;
-      series: {
-        key: string;
-        total: number;
-        downsampled: boolean;
-        points: Array<{ x: number; y: number; min: number; max: number }>;
-      };
-    }>;
-    configDiff: Array<{ path: string; values: unknown[] }>;
-  };
-}
 
 const COMPARE_QUERY = `
 query Compare($ids: [ID!]!, $keys: [String!], $maxPoints: Int, $xAxis: XAxis) {

@@ -6,28 +6,9 @@
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useEffect, useMemo } from "react";
+import type { LeaderboardEntry as Entry, LeaderboardScope as Scope } from "../lib/api-types";
 import { fmtNumber } from "./format";
 import { useGql } from "./gql";
-
-interface Scope {
-  dataset: string;
-  protocol: string;
-  metric: string;
-  labelsPerClass: Array<number | null>;
-  runs: number;
-}
-
-interface Entry {
-  rank: number;
-  method: string;
-  family: string | null;
-  labelsPerClass: number | null;
-  value: number;
-  std: number | null;
-  seeds: number;
-  backbone: string | null;
-  run: { id: string; name: string; createdAt: string };
-}
 
 const SCOPES = "query Scopes { leaderboardScopes { dataset protocol metric labelsPerClass runs } }";
 const BOARD = `

@@ -6,67 +6,16 @@
  */
 import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
+import type { RunDetail } from "../lib/api-types";
 import { Chart } from "./Chart";
 import { ChartControls, type ChartSettings, DEFAULT_SETTINGS, X_AXIS_ENUM } from "./ChartControls";
 import { ConfigTable } from "./ConfigTable";
 import { colorAt } from "./colors";
 import { fmtBytes, fmtDate, fmtDuration, fmtNumber } from "./format";
 import { gql, useGql } from "./gql";
-import type { ScatterPoint } from "./Scatter";
 import { Scatter } from "./Scatter";
 import { StatusBadge } from "./StatusBadge";
 import { useLiveSeries } from "./useLiveSeries";
-
-interface RunDetail {
-  id: string;
-  name: string;
-  method: string;
-  family: string | null;
-  dataset: string | null;
-  backbone: string | null;
-  backend: string | null;
-  host: string | null;
-  status: string;
-  error: string | null;
-  tags: string[];
-  notes: string | null;
-  summary: Record<string, number>;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  heartbeatAt: string | null;
-  durationSeconds: number | null;
-  parentId: string | null;
-  resumedFrom: string | null;
-  config: Record<string, unknown>;
-  metricKeys: string[];
-  evaluations: Array<{
-    id: string;
-    protocol: string;
-    labelsPerClass: number | null;
-    seed: number;
-    metric: string;
-    value: number;
-  }>;
-  checkpoints: Array<{
-    id: string;
-    kind: string;
-    path: string;
-    step: number;
-    checksum: string | null;
-    createdAt: string;
-  }>;
-  artifacts: Array<{
-    id: string;
-    kind: string;
-    name: string;
-    mime: string;
-    step: number | null;
-    size: number;
-    url: string | null;
-    points: ScatterPoint[] | null;
-  }>;
-}
 
 const RUN_QUERY = `
 query Run($id: ID!) {
@@ -187,6 +136,22 @@ export function RunView({ id }: { id: string }) {
               <section className="chart-card" key={k} aria-label={`Chart of ${k}`}>
                 <header>
                   <h3>{k}</h3>
+                  <span className="note">
+                    <a
+                      href={`/api/export/runs/${encodeURIComponent(run.id)}/series?key=${encodeURIComponent(k)}&format=csv`}
+                      download
+                      data-testid="export-series-csv"
+                    >
+                      CSV
+                    </a>{" "}
+                    <a
+                      href={`/api/export/runs/${encodeURIComponent(run.id)}/series?key=${encodeURIComponent(k)}&format=json`}
+                      download
+                      data-testid="export-series-json"
+                    >
+                      JSON
+                    </a>
+                  </span>
                   <span className="note">
                     {s
                       ? `${s.points.length.toLocaleString("en-US")} ${s.downsampled ? `buckets of ${s.total.toLocaleString("en-US")} points` : "points"}`

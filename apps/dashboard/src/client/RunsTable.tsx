@@ -3,123 +3,32 @@
  * The runs table: keyset-paged from the API as you scroll, rendered virtually (only the rows on
  * screen exist in the DOM), so 100,000 runs scroll like 100. Filters, search and sort live in the
  * URL (shareable); the chosen columns in localStorage. Keyboard: arrows / PageUp / PageDown /
- * Home / End move, Enter opens, Space selects for comparison.
+ * Home / End move, Enter opens, Space selects for comparison. Columns live in RunsColumns, the
+ * toolbar menus in RunsMenus, paging in useRunPages.
  */
 import { useVirtualizer } from "@tanstack/react-virtual";
 import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { type KeyboardEvent, type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { type KeyboardEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import {
   COUNT_QUERY,
-  DEFAULT_COLUMNS,
   defaultColumns,
   FACETS_QUERY,
   type Facets,
   type InitialRuns,
-  PAGE,
-  RUNS_QUERY,
   type RunCountData,
-  type RunRow,
-  type RunsPageData,
   readState,
-  requestKeyOf,
-  STATUSES,
   summaryKeysOf,
   toVariables,
-  type ViewState,
 } from "../lib/runs-view";
-import { fmtAgo, fmtDate, fmtDuration, fmtNumber } from "./format";
-import { gql, useGql } from "./gql";
-import { Popover } from "./Popover";
-import { StatusBadge } from "./StatusBadge";
+import { useGql } from "./gql";
+import { RunGroups } from "./RunGroups";
+import { type Column, columnFor, statsKeysOf } from "./RunsColumns";
+import { ColumnMenu, ExportMenu, FilterChips, FilterMenu, GroupMenu } from "./RunsMenus";
+import { useRunPages } from "./useRunPages";
 
 const ROW_HEIGHT = 34;
 const COLUMNS_KEY = "selfsup.runs.columns";
-
-// ---------------------------------------------------------------- columns
-
-interface Column {
-  id: string;
-  label: string;
-  width: number;
-  /** Store order field when the column sorts. */
-  sort?: string;
-  numeric?: boolean;
-  render: (r: RunRow) => ReactNode;
-}
-
-const BASE_COLUMNS: Column[] = [
-  { id: "name", label: "Name", width: 260, sort: "name", render: (r) => r.name },
-  { id: "status", label: "Status", width: 120, render: (r) => <StatusBadge status={r.status} /> },
-  { id: "method", label: "Method", width: 120, render: (r) => r.method },
-  { id: "family", label: "Family", width: 110, render: (r) => r.family ?? "" },
-  { id: "dataset", label: "Dataset", width: 110, render: (r) => r.dataset ?? "" },
-  { id: "backbone", label: "Backbone", width: 110, render: (r) => r.backbone ?? "" },
-  { id: "backend", label: "Backend", width: 90, render: (r) => r.backend ?? "" },
-  { id: "host", label: "Host", width: 120, render: (r) => r.host ?? "" },
-  {
-    id: "tags",
-    label: "Tags",
-    width: 170,
-    render: (r) =>
-      r.tags.map((t) => (
-        <span className="tag" key={t}>
-          {t}
-        </span>
-      )),
-  },
-  {
-    id: "created",
-    label: "Created",
-    width: 150,
-    sort: "created_at",
-    // Local time: the server's rendering may differ from the browser's, which then wins.
-    render: (r) => (
-      <span title={fmtAgo(r.createdAt)} suppressHydrationWarning>
-        {fmtDate(r.createdAt)}
-      </span>
-    ),
-  },
-  {
-    id: "duration",
-    label: "Duration",
-    width: 90,
-    numeric: true,
-    render: (r) => fmtDuration(r.durationSeconds),
-  },
-];
-
-function summaryColumn(key: string): Column {
-  return {
-    id: `summary:${key}`,
-    label: key,
-    width: Math.max(100, Math.min(180, 24 + key.length * 8)),
-    sort: `summary:${key}`,
-    numeric: true,
-    render: (r) => fmtNumber(r.summary[key]),
-  };
-}
-
-function statsColumn(key: string, stat: "min" | "max" | "last"): Column {
-  return {
-    id: `metric:${key}:${stat}`,
-    label: `${key} ${stat}`,
-    width: Math.max(110, Math.min(200, 24 + (key.length + stat.length + 1) * 8)),
-    numeric: true,
-    render: (r) => fmtNumber(r.metricStats?.find((s) => s.key === key)?.[stat]),
-  };
-}
-
-function columnFor(id: string): Column | null {
-  const base = BASE_COLUMNS.find((c) => c.id === id);
-  if (base) return base;
-  if (id.startsWith("summary:")) return summaryColumn(id.slice(8));
-  const m = /^metric:(.+):(min|max|last)$/.exec(id);
-  if (m) return statsColumn(m[1], m[2] as "min" | "max" | "last");
-  return null;
-}
-
-// ---------------------------------------------------------------- component
 
 export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
   const router = useRouter();
@@ -184,90 +93,9 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
   const facets = useGql<{ facets: Facets }>(FACETS_QUERY, undefined).data?.facets;
 
   const columns = useMemo(() => columnIds.map(columnFor).filter((c): c is Column => c !== null), [columnIds]);
-  const statsKeys = useMemo(
-    () =>
-      [
-        ...new Set(
-          columnIds
-            .filter((c) => c.startsWith("metric:"))
-            .map((c) => (/^metric:(.+):(min|max|last)$/.exec(c) ?? [])[1])
-            .filter(Boolean),
-        ),
-      ].slice(0, 10),
-    [columnIds],
-  );
+  const statsKeys = useMemo(() => statsKeysOf(columnIds), [columnIds]);
 
-  // ------------------------------------------------ paging
-  const requestKey = requestKeyOf(filter, orderBy, statsKeys);
-  // The server rendered the first page for this very request: start from it.
-  const fromServer = initial && initial.key === requestKey ? initial.page.runs : undefined;
-  const [rows, setRows] = useState<RunRow[]>(() => fromServer?.edges.map((e) => e.node) ?? []);
-  const [pageInfo, setPageInfo] = useState<{ hasNextPage: boolean; endCursor: string | null }>(
-    () => fromServer?.pageInfo ?? { hasNextPage: false, endCursor: null },
-  );
-  const [loading, setLoading] = useState(!fromServer);
-  const skipFirstFetch = useRef(fromServer !== undefined);
-  const [error, setError] = useState<string>();
-  const generation = useRef(0);
-  const inFlight = useRef(false);
-  type RunsData = RunsPageData;
-  // biome-ignore lint/correctness/useExhaustiveDependencies: requestKey holds filter, orderBy and statsKeys by value, so an equal URL does not refetch
-  const fetchPage = useCallback(
-    (after: string | null) =>
-      gql<RunsData>(RUNS_QUERY, {
-        filter,
-        orderBy,
-        first: PAGE,
-        after,
-        statsKeys,
-        withStats: statsKeys.length > 0,
-      }),
-    [requestKey],
-  );
-
-  useEffect(() => {
-    const gen = ++generation.current;
-    if (skipFirstFetch.current) {
-      skipFirstFetch.current = false;
-      return;
-    }
-    inFlight.current = true;
-    setLoading(true);
-    fetchPage(null)
-      .then((d) => {
-        if (gen !== generation.current) return;
-        setRows(d.runs.edges.map((e) => e.node));
-        setPageInfo(d.runs.pageInfo);
-        setError(undefined);
-      })
-      .catch((e: Error) => gen === generation.current && setError(e.message))
-      .finally(() => {
-        if (gen === generation.current) {
-          inFlight.current = false;
-          setLoading(false);
-        }
-      });
-  }, [fetchPage]);
-
-  const loadMore = useCallback(() => {
-    if (inFlight.current || !pageInfo.hasNextPage || !pageInfo.endCursor) return;
-    const gen = generation.current;
-    inFlight.current = true;
-    setLoading(true);
-    fetchPage(pageInfo.endCursor)
-      .then((d) => {
-        if (gen !== generation.current) return;
-        setRows((rs) => [...rs, ...d.runs.edges.map((e) => e.node)]);
-        setPageInfo(d.runs.pageInfo);
-      })
-      .catch((e: Error) => gen === generation.current && setError(e.message))
-      .finally(() => {
-        if (gen === generation.current) {
-          inFlight.current = false;
-          setLoading(false);
-        }
-      });
-  }, [fetchPage, pageInfo]);
+  const { rows, pageInfo, loading, error, loadMore } = useRunPages({ filter, orderBy }, statsKeys, initial);
 
   // Without a server-rendered page, default the summary columns once the first rows arrive
   // (unless the user chose columns).
@@ -379,6 +207,8 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
         />
         <FilterMenu facets={facets} state={state} setParams={setParams} />
         <ColumnMenu facets={facets} columnIds={columnIds} onChange={chooseColumns} />
+        <GroupMenu facets={facets} state={state} setParams={setParams} />
+        <ExportMenu search={params.toString()} />
         <Link
           className={`button${selected.length >= 2 ? " primary" : ""}`}
           href={selected.length ? `/compare?ids=${selected.map(encodeURIComponent).join(",")}` : "/compare"}
@@ -390,6 +220,9 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
       </div>
 
       <FilterChips state={state} setParams={setParams} />
+      {state.group && state.group !== "config:" && state.gmetric && (
+        <RunGroups filter={filter} by={state.group} metric={state.gmetric} />
+      )}
 
       {error && (
         <div className="error-box" role="alert">
@@ -527,202 +360,5 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
         </div>
       </div>
     </section>
-  );
-}
-
-// ---------------------------------------------------------------- filters
-
-const FACET_FIELDS = [
-  { param: "method", label: "Method", facet: "methods" },
-  { param: "family", label: "Family", facet: "families" },
-  { param: "dataset", label: "Dataset", facet: "datasets" },
-  { param: "backbone", label: "Backbone", facet: "backbones" },
-  { param: "tag", label: "Tag", facet: "tags" },
-] as const;
-
-function FilterMenu({
-  facets,
-  state,
-  setParams,
-}: {
-  facets: Facets | undefined;
-  state: ViewState;
-  setParams: (p: Record<string, string | null>) => void;
-}) {
-  return (
-    <Popover label="Filter">
-      <div style={{ display: "grid", gap: 8 }}>
-        {FACET_FIELDS.map((f) => (
-          <label key={f.param} style={{ display: "grid", gridTemplateColumns: "80px 1fr", gap: 8 }}>
-            <span>{f.label}</span>
-            <select
-              value={state[f.param]}
-              onChange={(e) => setParams({ [f.param]: e.target.value || null })}
-              aria-label={`Filter by ${f.label.toLowerCase()}`}
-            >
-              <option value="">any</option>
-              {(facets?.[f.facet] ?? []).map((v) => (
-                <option key={v.value} value={v.value}>
-                  {v.value} ({v.count})
-                </option>
-              ))}
-            </select>
-          </label>
-        ))}
-        <fieldset>
-          <legend>Status</legend>
-          <div className="row">
-            {STATUSES.map((s) => (
-              <label key={s} className="inline">
-                <input
-                  type="checkbox"
-                  checked={state.status.includes(s)}
-                  onChange={() => {
-                    const next = state.status.includes(s)
-                      ? state.status.filter((x) => x !== s)
-                      : [...state.status, s];
-                    setParams({ status: next.join(",") || null });
-                  }}
-                />
-                {s.toLowerCase()}
-              </label>
-            ))}
-          </div>
-        </fieldset>
-        <label style={{ display: "grid", gridTemplateColumns: "80px 1fr", gap: 8 }}>
-          <span>From</span>
-          <input
-            type="date"
-            value={state.from}
-            onChange={(e) => setParams({ from: e.target.value || null })}
-            aria-label="Created from"
-          />
-        </label>
-        <label style={{ display: "grid", gridTemplateColumns: "80px 1fr", gap: 8 }}>
-          <span>To</span>
-          <input
-            type="date"
-            value={state.to}
-            onChange={(e) => setParams({ to: e.target.value || null })}
-            aria-label="Created until"
-          />
-        </label>
-      </div>
-    </Popover>
-  );
-}
-
-function FilterChips({
-  state,
-  setParams,
-}: {
-  state: ViewState;
-  setParams: (p: Record<string, string | null>) => void;
-}) {
-  const chips: Array<{ key: string; label: string; clear: Record<string, string | null> }> = [];
-  if (state.search) chips.push({ key: "q", label: `“${state.search}”`, clear: { q: null } });
-  for (const f of FACET_FIELDS)
-    if (state[f.param])
-      chips.push({
-        key: f.param,
-        label: `${f.label.toLowerCase()}: ${state[f.param]}`,
-        clear: { [f.param]: null },
-      });
-  for (const s of state.status) {
-    chips.push({
-      key: `status-${s}`,
-      label: `status: ${s.toLowerCase()}`,
-      clear: { status: state.status.filter((x) => x !== s).join(",") || null },
-    });
-  }
-  if (state.from) chips.push({ key: "from", label: `from ${state.from}`, clear: { from: null } });
-  if (state.to) chips.push({ key: "to", label: `to ${state.to}`, clear: { to: null } });
-  return (
-    <section className="chips" aria-label="Active filters" data-testid="filter-chips">
-      {chips.map((c) => (
-        <span className="chip" key={c.key}>
-          {c.label}
-          <button type="button" onClick={() => setParams(c.clear)} aria-label={`Remove filter ${c.label}`}>
-            ×
-          </button>
-        </span>
-      ))}
-      {chips.length > 1 && (
-        <button
-          type="button"
-          className="link"
-          onClick={() =>
-            setParams({
-              q: null,
-              method: null,
-              family: null,
-              dataset: null,
-              backbone: null,
-              tag: null,
-              status: null,
-              from: null,
-              to: null,
-            })
-          }
-        >
-          Clear all
-        </button>
-      )}
-    </section>
-  );
-}
-
-function ColumnMenu({
-  facets,
-  columnIds,
-  onChange,
-}: {
-  facets: Facets | undefined;
-  columnIds: string[];
-  onChange: (ids: string[]) => void;
-}) {
-  const toggle = (id: string) =>
-    onChange(columnIds.includes(id) ? columnIds.filter((c) => c !== id) : [...columnIds, id]);
-  const box = (id: string, label: string) => (
-    <label key={id}>
-      <input type="checkbox" checked={columnIds.includes(id)} onChange={() => toggle(id)} />
-      {label}
-    </label>
-  );
-  return (
-    <Popover label="Columns">
-      <fieldset>
-        <legend>Run</legend>
-        {BASE_COLUMNS.map((c) => box(c.id, c.label))}
-      </fieldset>
-      <fieldset>
-        <legend>Summary (sortable)</legend>
-        {(facets?.summaryKeys ?? []).map((k) => box(`summary:${k}`, k))}
-        {facets && facets.summaryKeys.length === 0 && <span className="muted">none yet</span>}
-      </fieldset>
-      <fieldset>
-        <legend>Metric min / max / last</legend>
-        {(facets?.metricKeys ?? []).map((k) => (
-          <div key={k} className="row" style={{ gap: 10 }}>
-            <span className="mono" style={{ minWidth: 110 }}>
-              {k}
-            </span>
-            {(["min", "max", "last"] as const).map((s) => (
-              <label key={s} className="inline">
-                <input
-                  type="checkbox"
-                  checked={columnIds.includes(`metric:${k}:${s}`)}
-                  onChange={() => toggle(`metric:${k}:${s}`)}
-                />
-                {s}
-              </label>
-            ))}
-          </div>
-        ))}
-      </fieldset>
-      <button type="button" className="link" onClick={() => onChange(DEFAULT_COLUMNS)}>
-        Reset columns
-      </button>
-    </Popover>
   );
 }

@@ -7,22 +7,8 @@
  * grown past 2,000 points, it reads everything again.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
+import type { Series } from "../lib/api-types";
 import { gql } from "./gql";
-
-export interface SeriesPointT {
-  x: number;
-  y: number;
-  min: number;
-  max: number;
-  count: number;
-}
-
-export interface SeriesT {
-  key: string;
-  total: number;
-  downsampled: boolean;
-  points: SeriesPointT[];
-}
 
 const QUERY = `
 query RunSeries($id: ID!, $keys: [String!]!, $maxPoints: Int!, $xAxis: XAxis!, $range: XRange) {
@@ -39,17 +25,17 @@ const TAIL_POINTS = 500;
 const REFRESH_EVERY = 10;
 const POLL_MS = 3000;
 
-type Data = { run: { series: SeriesT[] } | null };
+type Data = { run: { series: Series[] } | null };
 
 export function useLiveSeries(id: string, keys: string[], xAxis: string, live: boolean) {
-  const [series, setSeries] = useState<SeriesT[]>();
+  const [series, setSeries] = useState<Series[]>();
   const [error, setError] = useState<Error>();
-  const current = useRef<SeriesT[] | undefined>(undefined);
+  const current = useRef<Series[] | undefined>(undefined);
   const busy = useRef(false);
   const tick = useRef(0);
   const keysKey = JSON.stringify(keys);
 
-  const set = useCallback((s: SeriesT[]) => {
+  const set = useCallback((s: Series[]) => {
     current.current = s;
     setSeries(s);
   }, []);

@@ -3,42 +3,13 @@
  * it implies, and the default columns. Shared by the client table and the server render of its
  * first page (so both ask the same question and agree on the answer).
  */
+import type { Facet, Facets, RunRow } from "./api-types";
+
+export type { Facet, Facets, RunRow };
 
 /** Rows per request as the table scrolls. */
 export const PAGE = 100;
 export const STATUSES = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "INTERRUPTED", "CANCELLED"];
-
-export interface RunRow {
-  id: string;
-  name: string;
-  method: string;
-  family: string | null;
-  dataset: string | null;
-  backbone: string | null;
-  backend: string | null;
-  host: string | null;
-  status: string;
-  tags: string[];
-  createdAt: string;
-  durationSeconds: number | null;
-  summary: Record<string, number>;
-  metricStats?: Array<{ key: string; min: number | null; max: number | null; last: number | null }>;
-}
-
-export interface Facet {
-  value: string;
-  count: number;
-}
-export interface Facets {
-  methods: Facet[];
-  families: Facet[];
-  datasets: Facet[];
-  backbones: Facet[];
-  statuses: Facet[];
-  tags: Facet[];
-  summaryKeys: string[];
-  metricKeys: string[];
-}
 
 export const RUNS_QUERY = `
 query Runs($filter: RunFilter, $orderBy: RunOrder, $first: Int, $after: String, $statsKeys: [String!]!, $withStats: Boolean!) {
@@ -90,6 +61,10 @@ export interface ViewState {
   to: string;
   sort: string;
   dir: "asc" | "desc";
+  /** Group the table by this (a column or `config:<path>`); empty: no grouping. */
+  group: string;
+  /** The summary number aggregated per group. */
+  gmetric: string;
 }
 
 export function readState(params: { get(name: string): string | null }): ViewState {
@@ -105,6 +80,8 @@ export function readState(params: { get(name: string): string | null }): ViewSta
     to: params.get("to") ?? "",
     sort: params.get("sort") ?? "created_at",
     dir: params.get("dir") === "asc" ? "asc" : "desc",
+    group: params.get("group") ?? "",
+    gmetric: params.get("gmetric") ?? "",
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Reads scatter points (e.g. a PCA of embeddings) out of a JSON artifact. Accepted shapes:
- * `[{x, y, label?}]`, `[[x, y, label?]]`, `{points: <either>}` and columns
- * `{x: [...], y: [...], labels?: [...]}` (also `xs`/`ys`). Anything else gives null.
+ * `[{x, y, label?}]`, `[[x, y, label?]]`, `{points: <either>, labels?: [...]}` (what the runner
+ * writes: `labels[i]` is the class of `points[i]`) and columns `{x: [...], y: [...], labels?: [...]}`
+ * (also `xs`/`ys`). Anything else gives null.
  */
 export interface ScatterPoint {
   x: number;
@@ -15,11 +16,11 @@ function label(v: unknown): string | null {
   return v === null || v === undefined ? null : String(v);
 }
 
-function fromRows(rows: unknown[]): ScatterPoint[] | null {
+function fromRows(rows: unknown[], labels: unknown[] = []): ScatterPoint[] | null {
   const out: ScatterPoint[] = [];
-  for (const r of rows.slice(0, MAX_POINTS)) {
+  for (const [i, r] of rows.slice(0, MAX_POINTS).entries()) {
     if (Array.isArray(r) && typeof r[0] === "number" && typeof r[1] === "number") {
-      out.push({ x: r[0], y: r[1], label: label(r[2]) });
+      out.push({ x: r[0], y: r[1], label: label(r[2] ?? labels[i]) });
     } else if (
       r &&
       typeof r === "object" &&
@@ -27,7 +28,7 @@ function fromRows(rows: unknown[]): ScatterPoint[] | null {
       typeof (r as { y?: unknown }).y === "number"
     ) {
       const o = r as { x: number; y: number; label?: unknown; y_true?: unknown; class?: unknown };
-      out.push({ x: o.x, y: o.y, label: label(o.label ?? o.class ?? o.y_true) });
+      out.push({ x: o.x, y: o.y, label: label(o.label ?? o.class ?? o.y_true ?? labels[i]) });
     } else {
       return null;
     }
@@ -39,7 +40,7 @@ export function parseScatter(data: unknown): ScatterPoint[] | null {
   if (Array.isArray(data)) return data.length ? fromRows(data) : null;
   if (!data || typeof data !== "object") return null;
   const o = data as Record<string, unknown>;
-  if (Array.isArray(o.points)) return fromRows(o.points);
+  if (Array.isArray(o.points)) return fromRows(o.points, Array.isArray(o.labels) ? o.labels : []);
   const xs = (o.x ?? o.xs) as unknown;
   const ys = (o.y ?? o.ys) as unknown;
   if (Array.isArray(xs) && Array.isArray(ys)) {

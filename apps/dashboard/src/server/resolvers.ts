@@ -154,6 +154,13 @@ export const resolvers: Resolvers = {
       };
     },
     runCount: (_parent, { filter }, ctx) => ctx.store.countRuns(toStoreFilter(filter)),
+    runGroups: (_parent, { filter, by, metric, limit }, ctx) =>
+      ctx.store.groupRuns({
+        filter: toStoreFilter(filter),
+        by: by as "method",
+        metric,
+        ...(limit != null ? { limit } : {}),
+      }),
     run: (_parent, { id }, ctx) => {
       checkId(id);
       return ctx.loaders.run.load(id);

@@ -1,6 +1,8 @@
 import { sql as runs } from "./001-runs.js";
 import { sql as metrics } from "./002-metrics.js";
 import { sql as results } from "./003-results.js";
+import { sql as seriesLevels } from "./004-series-levels.js";
+import { sql as runsAtScale } from "./005-runs-at-scale.js";
 
 /** One schema change. `id` is the NNN of its file; ids only grow and a released one never changes. */
 export interface Migration {
@@ -14,4 +16,6 @@ export const migrations: readonly Migration[] = [
   { id: 1, name: "runs", sql: runs },
   { id: 2, name: "metrics", sql: metrics },
   { id: 3, name: "results", sql: results },
+  { id: 4, name: "series-levels", sql: seriesLevels },
+  { id: 5, name: "runs-at-scale", sql: runsAtScale },
 ];

@@ -110,6 +110,45 @@ export function metricsSuite(ctx: SuiteContext): void {
     expect(() => store.metricWriter(run.id, { flushEvery: 0 })).toThrow(/flushEvery/);
   });
 
+  it("is bounded without dropping or blocking: past highWaterMark write() says so and keeps the point", async () => {
+    const full: number[] = [];
+    const w = store.metricWriter(run.id, {
+      flushEvery: 10,
+      highWaterMark: 25,
+      flushIntervalMs: 0,
+      onFull: (n) => full.push(n),
+    });
+    const accepted: boolean[] = [];
+    // No await in between: the database cannot catch up, as in a training step that logs a lot.
+    for (let step = 0; step < 100; step++) accepted.push(w.write("loss", step, step));
+    expect(accepted.slice(0, 24).every(Boolean)).toBe(true);
+    expect(accepted.slice(25).some(Boolean)).toBe(false);
+    expect(full).toEqual([25]);
+    expect(w.full).toBe(true);
+    await w.drain();
+    expect(w.full).toBe(false);
+    await w.close();
+    expect(w.flushed).toBe(100);
+    expect(await count(store, run.id)).toBe(100);
+    expect(() => store.metricWriter(run.id, { flushEvery: 10, highWaterMark: 5 })).toThrow(/highWaterMark/);
+  });
+
+  it("pages raw points of a key in step order (exports)", async () => {
+    const t0 = Date.parse("2025-03-01T00:00:00Z");
+    await store.appendMetrics(
+      run.id,
+      Array.from({ length: 25 }, (_, i) => ({ key: "loss", step: i * 2, value: i / 10, wallTime: t0 + i })),
+    );
+    const page1 = await store.readPoints(run.id, "loss", { limit: 10 });
+    const page2 = await store.readPoints(run.id, "loss", { limit: 10, afterStep: page1[9].step });
+    const page3 = await store.readPoints(run.id, "loss", { limit: 10, afterStep: page2[9].step });
+    expect([page1.length, page2.length, page3.length]).toEqual([10, 10, 5]);
+    expect(page2[0]).toEqual({ step: 20, value: 1, wallTime: new Date(t0 + 10) });
+    expect(page3[4].step).toBe(48);
+    expect(await store.readPoints(run.id, "nope")).toEqual([]);
+    await expect(store.readPoints(run.id, "loss", { limit: 0 })).rejects.toThrow(/limit/);
+  });
+
   it("keeps points of a failed flush and retries them", async () => {
     const errors: Error[] = [];
     const w = store.metricWriter("not-yet", {
@@ -218,7 +257,9 @@ export function metricsSuite(ctx: SuiteContext): void {
     const [last] = await store.readSeries(run.id, ["loss"], { maxPoints: 10, y: "last" });
     expect(last.points.length).toBe(10);
     expect(last.points[9]).toMatchObject({ x: n - 1, y: lossValues[n - 1] });
-    expect(last.points[0]).toMatchObject({ x: 499, y: lossValues[499], count: 500 });
+    // 5,000 steps into 10 buckets read level 2 (blocks of 256 steps): bucket edges fall on block
+    // edges, so the first bucket holds the 2 blocks that start before step 500.
+    expect(last.points[0]).toMatchObject({ x: 511, y: lossValues[511], count: 512 });
 
     // Range + downsampling: the spike inside the range is kept, the dip outside is not.
     const [ranged] = await store.readSeries(run.id, ["loss"], {
@@ -259,5 +300,96 @@ export function metricsSuite(ctx: SuiteContext): void {
       range: { from: 0, to: 1 },
     });
     expect(relLr.points.map((p) => p.x)).toEqual([0, 0.7]);
+  });
+}
+
+/** A seeded PRNG (mulberry32), so a failing case can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Peak exactness of the pyramid levels: on random series (dense runs and sparse jumps, so every
+ * level from raw to blocks of 1,048,576 steps is used) and random ranges, each bucket's count, min
+ * and max equal a brute-force aggregation over the raw points it covers. With y: 'last' the
+ * bucket's x is its last step, so bucket i covers the steps (x[i-1], x[i]] inside the range.
+ */
+export function seriesLevelsSuite(ctx: SuiteContext): void {
+  let store: RunStore;
+  beforeEach(async () => {
+    store = ctx.store;
+    await reset(store);
+  });
+
+  it("every bucket's min, max and count equal brute force over the raw points (random series and ranges)", async () => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const rand = prng(seed);
+      const run = await store.createRun({ method: "prop", status: "running" });
+      const raw = new Map<number, number>();
+      let step = Math.floor(rand() * 100);
+      while (raw.size < 3000) {
+        raw.set(step, Math.round((rand() - 0.5) * 2000) / 8);
+        const r = rand();
+        step += r < 0.8 ? 1 : r < 0.95 ? 1 + Math.floor(rand() * 500) : 1 + Math.floor(rand() * 400_000);
+      }
+      const points = [...raw].map(([s, value]) => ({ key: "m", step: s, value }));
+      // Two overlapping batches plus a replay and an overwrite: the levels must match one clean write.
+      await store.appendMetrics(run.id, points.slice(0, 2000));
+      await store.appendMetrics(run.id, points.slice(1500));
+      await store.appendMetrics(run.id, points.slice(100, 400));
+      const steps = [...raw.keys()].sort((a, b) => a - b);
+      const lastStep = steps[steps.length - 1];
+      for (let q = 0; q < 12; q++) {
+        const a = Math.floor(rand() * lastStep * 1.05);
+        const b = Math.floor(rand() * lastStep * 1.05);
+        const range = q === 0 ? undefined : { from: Math.min(a, b), to: Math.max(a, b) };
+        const maxPoints = 2 + Math.floor(rand() * 60);
+        const inRange = steps.filter((s) => !range || (s >= range.from && s <= range.to));
+        const [last] = await store.readSeries(run.id, ["m"], { maxPoints, y: "last", range });
+        const [mean] = await store.readSeries(run.id, ["m"], { maxPoints, y: "mean", range });
+        const where = `seed ${seed}, query ${q}, maxPoints ${maxPoints}, range ${JSON.stringify(range)}`;
+        expect(last.total, where).toBe(inRange.length);
+        expect(mean.total, where).toBe(inRange.length);
+        expect(last.points.length, where).toBeLessThanOrEqual(maxPoints);
+        expect(mean.points.length, where).toBe(last.points.length);
+        let i = 0;
+        let prev = Number.NEGATIVE_INFINITY;
+        for (const [k, bucket] of last.points.entries()) {
+          const members: number[] = [];
+          while (i < inRange.length && inRange[i] <= bucket.x) members.push(raw.get(inRange[i++])!);
+          expect(inRange.includes(bucket.x), where).toBe(true);
+          expect(bucket.x, where).toBeGreaterThan(prev);
+          prev = bucket.x;
+          expect(bucket.count, where).toBe(members.length);
+          expect(bucket.min, where).toBe(Math.min(...members));
+          expect(bucket.max, where).toBe(Math.max(...members));
+          expect(bucket.y, where).toBe(raw.get(bucket.x));
+          const m = mean.points[k];
+          expect([m.count, m.min, m.max], where).toEqual([bucket.count, bucket.min, bucket.max]);
+          expect(m.y, where).toBeCloseTo(members.reduce((s, v) => s + v, 0) / members.length, 9);
+        }
+        expect(i, where).toBe(inRange.length);
+      }
+      // Resume drops points past a step; the levels follow.
+      const cut = steps[Math.floor(steps.length / 2)];
+      await store.deleteMetricsAfter(run.id, cut);
+      const kept = steps.filter((s) => s <= cut);
+      const [after] = await store.readSeries(run.id, ["m"], { maxPoints: 7, y: "last" });
+      expect(after.total).toBe(kept.length);
+      expect(Math.max(...after.points.map((p) => p.max))).toBe(Math.max(...kept.map((s) => raw.get(s)!)));
+      expect(after.points[after.points.length - 1].x).toBe(cut);
+      const stale = await store.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM metric_levels WHERE run_id = $1 AND last_step > $2",
+        [run.id, cut],
+      );
+      expect(Number(stale[0].n)).toBe(0);
+    }
   });
 }

@@ -1,5 +1,5 @@
 import { beforeEach, expect, it } from "vitest";
-import { migrate, migrations, openStore, type RunStore } from "../../src/index.js";
+import { migrate, migrations, type OpenStoreOptions, openStore, RunStore } from "../../src/index.js";
 import type { SuiteContext } from "../drivers.js";
 
 export function migrationsSuite(ctx: SuiteContext): void {
@@ -77,4 +77,48 @@ export function migrationsSuite(ctx: SuiteContext): void {
       await Promise.all(stores.map((s) => s.close()));
     }
   });
+
+  it.skipIf(ctx.driver.name === "pglite-dir")(
+    "builds the series levels of points stored before migration 004",
+    async () => {
+      const base = ctx.driver.options();
+      const opts: OpenStoreOptions =
+        ctx.driver.name === "postgres" ? { ...base, schema: `${base.schema}_m4` } : { url: "memory://" };
+      const old = await openStore({ ...opts, migrate: false });
+      try {
+        await migrate(old.db, { schema: opts.schema, migrations: migrations.filter((m) => m.id < 4) });
+        await old.db.query("INSERT INTO runs (id, name, method) VALUES ('old', 'old', 'simclr')");
+        await old.db.query("INSERT INTO metric_keys (run_id, key) VALUES ('old', 'loss')");
+        // 20,000 points, one spike; steps 3 apart, so several levels are used.
+        await old.db.query(
+          `INSERT INTO metric_points (run_id, key, step, value)
+           SELECT 'old', 'loss', i * 3, CASE WHEN i = 12345 THEN 99 ELSE sin(i / 100.0) END
+           FROM generate_series(0, 19999) AS i`,
+        );
+        expect(await migrate(old.db, { schema: opts.schema })).toEqual({
+          applied: [4, ...migrations.filter((m) => m.id > 4).map((m) => m.id)],
+          version: migrations.length,
+        });
+        const levels = await old.db.query<{ level: number; n: number }>(
+          "SELECT level, sum(n)::int AS n FROM metric_levels WHERE run_id = 'old' GROUP BY level ORDER BY level",
+        );
+        expect(levels.map((r) => [Number(r.level), Number(r.n)])).toEqual([
+          [1, 20_000],
+          [2, 20_000],
+          [3, 20_000],
+          [4, 20_000],
+          [5, 20_000],
+        ]);
+        const migrated = new RunStore(old.db);
+        const [s] = await migrated.readSeries("old", ["loss"], { maxPoints: 20, y: "last" });
+        expect(s.total).toBe(20_000);
+        expect(s.points.reduce((a, p) => a + p.count, 0)).toBe(20_000);
+        expect(Math.max(...s.points.map((p) => p.max))).toBe(99);
+        expect(s.points[s.points.length - 1].x).toBe(19_999 * 3);
+      } finally {
+        if (ctx.driver.name === "postgres") await old.db.exec(`DROP SCHEMA IF EXISTS ${opts.schema} CASCADE`);
+        await old.close();
+      }
+    },
+  );
 }

@@ -50,6 +50,45 @@ export function runsSuite(ctx: SuiteContext): void {
     await reset(store);
   });
 
+  it("groups runs by a column or a config value with mean and std of a summary number", async () => {
+    const knn = { simclr: [0.9, 0.8, 0.85], byol: [0.7, 0.75] } as const;
+    for (const [method, values] of Object.entries(knn)) {
+      for (const [seed, v] of values.entries()) {
+        await store.createRun({
+          method,
+          config: { optimizer: { lr: method === "simclr" ? 0.1 : 0.01 }, seed },
+          summary: { knn_top1: v },
+        });
+      }
+    }
+    await store.createRun({ method: "mae", config: { optimizer: { lr: 0.1 } } }); // no knn_top1
+    const groups = await store.groupRuns({ by: "method", metric: "knn_top1" });
+    expect(groups.map((g) => [g.value, g.runs, g.n])).toEqual([
+      ["simclr", 3, 3],
+      ["byol", 2, 2],
+      ["mae", 1, 0],
+    ]);
+    expect(groups[0].mean).toBeCloseTo(0.85, 12);
+    expect(groups[0].std).toBeCloseTo(0.05, 12);
+    expect([groups[1].min, groups[1].max]).toEqual([0.7, 0.75]);
+    expect([groups[2].mean, groups[2].std]).toEqual([null, null]);
+    const byLr = await store.groupRuns({
+      by: "config:optimizer.lr",
+      metric: "knn_top1",
+      filter: { method: "simclr" },
+    });
+    expect(byLr.map((g) => [g.value, g.runs])).toEqual([["0.1", 3]]);
+    // A later summary update moves the run between sorted positions and group statistics.
+    const [first] = (await store.listRuns({ filter: { method: "byol" } })).runs;
+    await store.updateSummary(first.id, { knn_top1: 0.99 });
+    const top = await store.listRuns({ orderBy: { field: "summary:knn_top1", direction: "desc" }, first: 1 });
+    expect(top.runs[0].id).toBe(first.id);
+    await expect(store.groupRuns({ by: "config:a b" as "config:x", metric: "knn_top1" })).rejects.toThrow(
+      /by/,
+    );
+    await expect(store.groupRuns({ by: "name" as "method", metric: "knn_top1" })).rejects.toThrow(/by/);
+  });
+
   it("creates a run with defaults and reads it back", async () => {
     const run = await store.createRun({
       method: "simclr",

@@ -1,0 +1,168 @@
+/**
+ * Pyramid levels of metric series (table metric_levels, migration 004): maintenance on write and
+ * the range decomposition readSeries uses.
+ *
+ * Level l >= 1 aggregates blocks of FANOUT^l steps (16, 256, 4,096, 65,536, 1,048,576): block b of
+ * level l covers steps [b * 16^l, (b + 1) * 16^l). A fan-out of 16 rather than 64 bounds what a read
+ * can over-fetch: the level chosen has fewer than 16 * maxPoints blocks in range. Each level is rebuilt from the one below (level 1 from the raw
+ * points) for exactly the blocks a write touched, inside the write's transaction. Rebuilding
+ * rather than adding keeps it idempotent (a replayed batch, or a point overwritten with a new
+ * value, gives the same rows as writing once) and exact (min / max are never approximations).
+ */
+import type { Db, SqlValue } from "./db.js";
+
+export const FANOUT = 16;
+/** Highest level stored (blocks of 16^5 = 1,048,576 steps). */
+export const TOP_LEVEL = 5;
+/** Steps per block at each level; level 0 is the raw points. */
+export const LEVEL_SIZE: readonly number[] = Array.from({ length: TOP_LEVEL + 1 }, (_, l) => FANOUT ** l);
+
+const LEVEL_COLUMNS =
+  "run_id, key, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value";
+
+const UPSERT = `ON CONFLICT (run_id, key, level, block) DO UPDATE SET n = EXCLUDED.n, vmin = EXCLUDED.vmin,
+  vmax = EXCLUDED.vmax, vsum = EXCLUDED.vsum, ssum = EXCLUDED.ssum, first_step = EXCLUDED.first_step,
+  last_step = EXCLUDED.last_step, first_value = EXCLUDED.first_value, last_value = EXCLUDED.last_value`;
+
+/**
+ * SQL that rebuilds level `level`'s rows for the (key, block) pairs in $2 / $3 of run $1 from the
+ * level below. A block whose source rows are gone yields no row (callers delete those first).
+ */
+function rebuildSql(level: number): string {
+  // LATERAL: one index range scan per touched block (a join lets the planner scan the run's
+  // whole series once per batch, which grows with the series).
+  const src =
+    level === 1
+      ? `SELECT count(*)::int AS n, min(p.value) AS vmin, max(p.value) AS vmax, sum(p.value) AS vsum,
+                sum(p.step)::float8 AS ssum, min(p.step) AS first_step, max(p.step) AS last_step,
+                (min(ARRAY[p.step::float8, p.value]))[2] AS first_value,
+                (max(ARRAY[p.step::float8, p.value]))[2] AS last_value
+         FROM metric_points p
+         WHERE p.run_id = $1 AND p.key = touched.key
+           AND p.step >= touched.block * ${FANOUT} AND p.step < (touched.block + 1) * ${FANOUT}`
+      : `SELECT sum(l.n)::int AS n, min(l.vmin) AS vmin, max(l.vmax) AS vmax, sum(l.vsum) AS vsum,
+                sum(l.ssum) AS ssum, min(l.first_step) AS first_step, max(l.last_step) AS last_step,
+                (min(ARRAY[l.first_step::float8, l.first_value]))[2] AS first_value,
+                (max(ARRAY[l.last_step::float8, l.last_value]))[2] AS last_value
+         FROM metric_levels l
+         WHERE l.run_id = $1 AND l.key = touched.key AND l.level = ${level - 1}
+           AND l.block >= touched.block * ${FANOUT} AND l.block < (touched.block + 1) * ${FANOUT}`;
+  return `INSERT INTO metric_levels (${LEVEL_COLUMNS})
+    SELECT $1, touched.key, ${level}, touched.block, a.n, a.vmin, a.vmax, a.vsum, a.ssum, a.first_step,
+           a.last_step, a.first_value, a.last_value
+    FROM (SELECT DISTINCT t.key, t.block FROM unnest($2::text[], $3::bigint[]) AS t(key, block)) AS touched
+    CROSS JOIN LATERAL (${src}) AS a
+    WHERE a.n > 0
+    ${UPSERT}`;
+}
+
+/**
+ * Rebuilds every level's blocks that contain one of `points` (key, step) of the run. Call inside
+ * the transaction that wrote or deleted those points.
+ */
+export async function refreshLevels(
+  tx: Db,
+  runId: string,
+  points: ReadonlyArray<{ key: string; step: number }>,
+): Promise<void> {
+  if (!points.length) return;
+  for (let level = 1; level <= TOP_LEVEL; level++) {
+    const size = LEVEL_SIZE[level];
+    const seen = new Set<string>();
+    const keys: string[] = [];
+    const blocks: number[] = [];
+    for (const pt of points) {
+      const block = Math.floor(pt.step / size);
+      const id = `${pt.key}\u0000${block}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      keys.push(pt.key);
+      blocks.push(block);
+    }
+    await tx.query(rebuildSql(level), [runId, keys, blocks] as SqlValue[]);
+  }
+}
+
+/**
+ * Drops the level rows of blocks holding points with step > `step` and rebuilds the blocks that
+ * contain `step` (their remaining points), after deleteMetricsAfter removed those points.
+ */
+export async function truncateLevels(tx: Db, runId: string, step: number): Promise<void> {
+  await tx.query("DELETE FROM metric_levels WHERE run_id = $1 AND last_step > $2", [runId, step]);
+  const keys = await tx.query<{ key: string }>("SELECT key FROM metric_keys WHERE run_id = $1", [runId]);
+  await refreshLevels(
+    tx,
+    runId,
+    keys.map((k) => ({ key: k.key, step })),
+  );
+}
+
+/**
+ * Rebuilds all levels of a run from its points (for points written around the store, e.g. a bulk
+ * import with COPY or generate_series): one GROUP BY per level, level 1 over the points.
+ */
+export async function rebuildAllLevels(tx: Db, runId: string): Promise<void> {
+  await tx.query("DELETE FROM metric_levels WHERE run_id = $1", [runId]);
+  await tx.query(
+    `INSERT INTO metric_levels (${LEVEL_COLUMNS})
+     SELECT run_id, key, 1, step / ${FANOUT}, count(*), min(value), max(value), sum(value), sum(step)::float8,
+            min(step), max(step), (min(ARRAY[step::float8, value]))[2], (max(ARRAY[step::float8, value]))[2]
+     FROM metric_points WHERE run_id = $1 GROUP BY run_id, key, step / ${FANOUT}`,
+    [runId],
+  );
+  for (let level = 2; level <= TOP_LEVEL; level++) {
+    await tx.query(
+      `INSERT INTO metric_levels (${LEVEL_COLUMNS})
+       SELECT run_id, key, ${level}, block / ${FANOUT}, sum(n), min(vmin), max(vmax), sum(vsum), sum(ssum),
+              min(first_step), max(last_step), (min(ARRAY[first_step::float8, first_value]))[2],
+              (max(ARRAY[last_step::float8, last_value]))[2]
+       FROM metric_levels WHERE run_id = $1 AND level = ${level - 1} GROUP BY run_id, key, block / ${FANOUT}`,
+      [runId],
+    );
+  }
+}
+
+/** Inclusive ranges of block numbers to read at one level. */
+export interface LevelRanges {
+  level: number;
+  ranges: Array<[number, number]>;
+}
+
+/**
+ * Cuts the step range [lo, hi] into whole blocks, coarsest first: the widest run of whole
+ * level-`top` blocks in the middle, then at each finer level the whole blocks of what is left at
+ * the two edges, down to raw steps (level 0). The pieces are disjoint and cover [lo, hi] exactly,
+ * with fewer than 2 * FANOUT of them per level below `top`.
+ */
+export function decompose(lo: number, hi: number, top: number): LevelRanges[] {
+  const out: LevelRanges[] = [];
+  for (let l = 0; l <= top; l++) out.push({ level: l, ranges: [] });
+  const cut = (a: number, b: number, level: number): void => {
+    if (a > b) return;
+    if (level === 0) {
+      out[0].ranges.push([a, b]);
+      return;
+    }
+    const size = LEVEL_SIZE[level];
+    const first = Math.ceil(a / size);
+    const last = Math.floor((b + 1) / size) - 1;
+    if (first > last) {
+      cut(a, b, level - 1);
+      return;
+    }
+    out[level].ranges.push([first, last]);
+    cut(a, first * size - 1, level - 1);
+    cut((last + 1) * size, b, level - 1);
+  };
+  cut(lo, hi, top);
+  return out.filter((l) => l.ranges.length > 0);
+}
+
+/**
+ * The coarsest level whose blocks still give `maxPoints` buckets over a span of `span` steps
+ * (0: aggregate the raw points).
+ */
+export function levelFor(span: number, maxPoints: number): number {
+  for (let l = TOP_LEVEL; l >= 1; l--) if (span / LEVEL_SIZE[l] >= maxPoints) return l;
+  return 0;
+}
