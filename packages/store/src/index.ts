@@ -8,6 +8,7 @@ export {
   type Db,
   type DbTarget,
   type DriverName,
+  isTransientStoreError,
   type OpenDbOptions,
   openDb,
   type Row,
