@@ -157,7 +157,12 @@ const cases: Case[] = [
     code: 2,
     error: /training\.batchSize: .*expected number.*"abc"/,
   },
-  { name: "negative lr", args: () => [...T, "--lr", "-1"], code: 2, error: /training\.optimizer\.lr: .*\(got -1\)/ },
+  {
+    name: "negative lr",
+    args: () => [...T, "--lr", "-1"],
+    code: 2,
+    error: /training\.optimizer\.lr: .*\(got -1\)/,
+  },
   {
     name: "lr 1e6 (would give a NaN loss)",
     args: () => [...T, "--lr", "1e6"],
