@@ -281,6 +281,12 @@ function report(err: unknown): number {
   return EXIT.failure;
 }
 
+// `selfsup train --json | head`: when the reader of stdout goes away, drop further output rather
+// than die of an unhandled EPIPE in the middle of a run (training, checkpoints and the store go on).
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+});
+
 program.parseAsync(process.argv).then(
   () => {
     // Leave when the work is done even if a library left a timer or socket open.

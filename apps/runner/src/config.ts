@@ -22,6 +22,7 @@ import {
 } from "@selfsup/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { assertSafePath } from "./safe-path.js";
 
 /** A config problem the user can fix; the CLI exits with code 2. */
 export class ConfigError extends Error {
@@ -350,8 +351,11 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      code === "ENOENT"
+        ? `config file ${file} does not exist (relative paths are from ${process.cwd()})`
+        : `cannot read config file ${file}: ${code ?? (err as Error).message}`,
     );
   }
   let value: unknown;
@@ -412,6 +416,7 @@ export function scalarFromFlag(value: string): unknown {
 }
 
 function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  assertSafePath(dotted, (m) => new ConfigError(m));
   const keys = dotted.split(".").filter((k) => k.length > 0);
   if (keys.length === 0)
     throw new ConfigError(`--set needs field.path=value (got ${JSON.stringify(dotted)})`);

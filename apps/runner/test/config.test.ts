@@ -180,7 +180,7 @@ describe("run config", () => {
   it("explains an unreadable or malformed config file", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "selfsup-config-"));
     await expect(loadRunConfig(path.join(dir, "missing.yaml"), {})).rejects.toThrow(
-      /cannot read config file .*ENOENT/,
+      /config file .*missing\.yaml does not exist/,
     );
     const bad = path.join(dir, "bad.json");
     await writeFile(bad, "{ method: ");
@@ -248,5 +248,19 @@ describe("one training config (core's TrainConfig schema)", () => {
     expect(() => parseStoredRunConfig({ ...old, training: { epochs: "many" } }, "r2")).toThrow(
       /stored config of run r2[\s\S]*training\.epochs[\s\S]*incompatible selfsup version/,
     );
+  });
+});
+
+describe("--set field paths", () => {
+  it("refuses __proto__, constructor and prototype segments before touching any object", () => {
+    for (const bad of [
+      "__proto__.polluted=1",
+      "training.__proto__.polluted=1",
+      "constructor.prototype.polluted=1",
+    ]) {
+      expect(() => applyFlags({}, { set: [bad] })).toThrow(ConfigError);
+      expect(() => applyFlags({}, { set: [bad] })).toThrow(/is not allowed as a field name/);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    }
   });
 });

@@ -13,7 +13,7 @@ import type { RunConfigInput } from "../src/config.js";
 import { loadRegistry } from "../src/plugins.js";
 import { RunQueue } from "../src/queue.js";
 import { startWorker } from "../src/run/worker.js";
-import { type ControlServer, checkBind, startControlServer } from "../src/trpc/server.js";
+import { type ControlServer, checkBind, sameToken, startControlServer } from "../src/trpc/server.js";
 import { cliEnv, runCli, tempHome } from "./helpers.js";
 import { createTestDatabase, TEST_DATABASE_URL, warnSkipped } from "./pg.js";
 
@@ -100,6 +100,33 @@ describe("control API on an embedded store (no queue)", () => {
     const raw = await fetch(`${server.url}/list`);
     expect(raw.status).toBe(401);
     await expect(client.list.query()).resolves.toMatchObject({ runs: [] });
+  });
+
+  it("error replies carry no stack trace or server paths (NODE_ENV is not development)", async () => {
+    for (const [url, headers] of [
+      [`${server.url}/list`, { authorization: "Bearer wrong-token-wrong-token" }],
+      [
+        `${server.url}/get?input=${encodeURIComponent(JSON.stringify({ id: "bad id!" }))}`,
+        { authorization: `Bearer ${TOKEN}` },
+      ],
+      [`${server.url}/no.such.procedure`, { authorization: `Bearer ${TOKEN}` }],
+    ] as const) {
+      const res = await fetch(url, { headers });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      const text = await res.text();
+      const body = JSON.parse(text) as { error?: { data?: Record<string, unknown> } };
+      expect(body.error?.data).toBeDefined();
+      expect(body.error?.data).not.toHaveProperty("stack");
+      expect(text).not.toContain(process.cwd());
+      expect(text).not.toMatch(/\bat .*\.(js|ts):\d+/);
+    }
+  });
+
+  it("compares tokens in constant time whatever their length", () => {
+    expect(sameToken(TOKEN, TOKEN)).toBe(true);
+    expect(sameToken(`${TOKEN}x`, TOKEN)).toBe(false);
+    expect(sameToken("", TOKEN)).toBe(false);
+    expect(sameToken("x".repeat(100_000), TOKEN)).toBe(false);
   });
 
   it("refuses a subscription without the token", async () => {

@@ -98,7 +98,22 @@ class SharedClientDb implements Db {
   }
 }
 
-const CONNECTION_ERROR_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"]);
+const CONNECTION_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  // PostgreSQL: the server is shutting down, restarting or not yet accepting connections.
+  "57P01",
+  "57P02",
+  "57P03",
+  "08000",
+  "08001",
+  "08003",
+  "08004",
+  "08006",
+]);
 
 function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -107,6 +122,16 @@ function isConnectionError(err: unknown): boolean {
   return /connection terminated|connection timeout|timeout exceeded when trying to connect|connection error|not queryable|connection ended/i.test(
     err.message,
   );
+}
+
+/**
+ * True for an error that says the database could not be reached (refused, reset, shutting down,
+ * host unreachable), as opposed to one about the request: retrying later may succeed.
+ */
+export function isTransientStoreError(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return err.reason === "host_unreachable";
+  if (err instanceof StoreError) return false;
+  return isConnectionError(err);
 }
 
 /** Lock paths of the directories this process hosts, and the locks to remove at exit. */

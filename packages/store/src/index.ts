@@ -16,6 +16,7 @@ export {
   type SharingInfo,
   type SqlValue,
 } from "./db.js";
+export { isTransientStoreError } from "./directory.js";
 export { StoreError, type StoreErrorCode, StoreUnavailableError, type UnavailableReason } from "./errors.js";
 export { newId } from "./id.js";
 export { lockPathFor, readStoreLock, type StoreLockInfo } from "./lock.js";

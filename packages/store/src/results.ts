@@ -154,6 +154,30 @@ export class ResultsRepo {
   }
 
   /**
+   * Forgets the checkpoint rows at `paths` (any kind): their directories were pruned or found
+   * corrupt, and the table stays true to what is on disk. Returns how many rows went.
+   */
+  async deleteCheckpoints(runId: string, paths: readonly string[]): Promise<number> {
+    const id = parse(idSchema, runId, "run id", "runId");
+    if (
+      !Array.isArray(paths) ||
+      paths.some((p) => typeof p !== "string" || p.length === 0 || p.length > 4096)
+    )
+      throw new StoreError(
+        "invalid_input",
+        "paths: must be non-empty strings of at most 4096 characters",
+        "paths",
+      );
+    if (paths.length === 0) return 0;
+    const rows = await this.db.query<{ n: number }>(
+      `WITH d AS (DELETE FROM checkpoints WHERE run_id = $1 AND path = ANY($2::text[]) RETURNING 1)
+       SELECT count(*)::int AS n FROM d`,
+      [id, [...paths]],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
    * Stores an image (bytes) or JSON data (scatter points) for the dashboard. The same
    * (run, kind, name) replaces the previous payload.
    */

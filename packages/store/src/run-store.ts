@@ -208,6 +208,11 @@ export class RunStore {
   listCheckpoints(runId: string): Promise<Checkpoint[]> {
     return this.results.listCheckpoints(runId);
   }
+
+  /** Forgets checkpoint rows whose directories were pruned or found corrupt (the table stays true to disk). */
+  deleteCheckpoints(runId: string, paths: readonly string[]): Promise<number> {
+    return this.results.deleteCheckpoints(runId, paths);
+  }
   /** Stores an image (bytes) or JSON data; the same (run, kind, name) replaces the payload. */
   addArtifact(input: ArtifactInput): Promise<Artifact> {
     return this.results.addArtifact(input);

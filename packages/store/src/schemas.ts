@@ -26,9 +26,24 @@ export const KEY_RE = /^[A-Za-z0-9_.:/@-]{1,128}$/;
 
 export const idSchema = z.string().regex(ID_RE, "must be 1-64 characters of A-Z a-z 0-9 _ -");
 export const keySchema = z.string().regex(KEY_RE, "must be 1-128 characters of A-Z a-z 0-9 _ . : / @ -");
-const label = z.string().trim().min(1, "must not be empty").max(200);
-const tag = z.string().trim().min(1, "must not be empty").max(64);
-const text = z.string().max(100_000);
+/** PostgreSQL text cannot hold U+0000: refused here with a clear message instead of a driver error. */
+const NO_NUL = [(s: string) => !s.includes("\u0000"), "must not contain a NUL character (\\u0000)"] as const;
+const label = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(200)
+  .refine(...NO_NUL);
+const tag = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(64)
+  .refine(...NO_NUL);
+const text = z
+  .string()
+  .max(100_000)
+  .refine(...NO_NUL);
 const dateInput = z.union([z.date(), z.string(), z.number()]).pipe(z.coerce.date("must be a valid date"));
 const step = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const statusSchema = z.enum(RUN_STATUSES);
@@ -97,7 +112,11 @@ export const runFilterSchema = z.strictObject({
   /** Runs carrying this tag. */
   tag: tag.optional(),
   /** Case-insensitive substring of name, method or notes (% and _ match literally). */
-  search: z.string().max(200).optional(),
+  search: z
+    .string()
+    .max(200)
+    .refine(...NO_NUL)
+    .optional(),
   /** created_at >= createdFrom */
   createdFrom: dateInput.optional(),
   /** created_at < createdTo */

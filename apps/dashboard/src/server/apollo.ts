@@ -10,6 +10,7 @@ import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/dis
 import type { GraphQLFormattedError } from "graphql";
 import type { Context } from "./context";
 import { typeDefs } from "./generated/graphql";
+import { statusRulePlugin } from "./http-status";
 import { costLimitPlugin, depthLimitRule, LIMITS } from "./limits";
 import { resolvers } from "./resolvers";
 import { noteStoreError } from "./store";
@@ -68,7 +69,12 @@ export function createApolloServer(): ApolloServer<Context> {
     validationRules: [depthLimitRule(LIMITS.maxDepth, LIMITS.maxIntrospectionDepth)],
     // No landing page: Apollo's loads its Sandbox from a CDN, and this dashboard makes no
     // third-party requests (introspection stays on for local tools).
-    plugins: [costLimitPlugin(LIMITS.maxCost), storeHealthPlugin, ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      costLimitPlugin(LIMITS.maxCost),
+      storeHealthPlugin,
+      statusRulePlugin,
+      ApolloServerPluginLandingPageDisabled(),
+    ],
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError,

@@ -3,8 +3,8 @@ import type { AugmentationConfig } from "@selfsup/core";
 import { type BackendRequest, initBackend, writeAugmentPreview } from "@selfsup/core";
 import { applyFlags, datasetConfigSchema, parseRunConfig, readConfigFile } from "../config.js";
 import { CliError, EXIT } from "../exit-codes.js";
+import { augmentationSteps, buildMethod } from "../run/build.js";
 import { loadDataset } from "../run/dataset.js";
-import { augmentationSteps, buildMethod } from "../run/execute.js";
 import { registryWithWarnings, resolveOrThrow } from "./train.js";
 
 export interface AugmentOptions {

@@ -10,9 +10,10 @@ import type { RunStore } from "@selfsup/store";
 import { parseStoredRunConfig, type RunConfig } from "../config.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { fmtNum } from "../progress/reporters.js";
+import { buildMethod } from "../run/build.js";
 import { loadDataset } from "../run/dataset.js";
-import { evaluationKey, finalEvaluators, runEvaluators } from "../run/evaluate.js";
-import { buildMethod, resumableCheckpoint } from "../run/execute.js";
+import { evaluationKey, finalEvaluators, runEvaluators, storeEvaluations } from "../run/evaluate.js";
+import { resumableCheckpoint } from "../run/resume.js";
 import { openRunnerStore } from "../store.js";
 import { table } from "./runs.js";
 import { findRun, registryWithWarnings, resolveOrThrow } from "./train.js";
@@ -55,7 +56,12 @@ async function pickCheckpoint(
   runId: string,
   which: string | undefined,
 ): Promise<string | undefined> {
-  if (which === undefined || which === "latest") return (await resumableCheckpoint(store, runId))?.path;
+  if (which === undefined || which === "latest") {
+    const ckpt = await resumableCheckpoint(store, runId, {
+      onSkip: (k) => process.stderr.write(`warning: checkpoint at step ${k.step} skipped: ${k.reason}\n`),
+    });
+    return ckpt?.path;
+  }
   if (which === "best") {
     const best = await store.latestCheckpoint(runId, "best");
     if (best && existsSync(path.join(best.path, "manifest.json"))) return best.path;
@@ -133,19 +139,7 @@ export async function evalCommand(target: string, opts: EvalOptions): Promise<nu
         batchSize,
       });
       if (opts.save !== false) {
-        for (const r of results) {
-          const rows = r.perSeed ?? [{ seed: 0, value: r.value }];
-          for (const row of rows) {
-            await store.addEvaluation({
-              runId: run.id,
-              protocol: r.protocol,
-              labelsPerClass: r.labelsPerClass ?? null,
-              seed: row.seed,
-              metric: r.metric,
-              value: row.value,
-            });
-          }
-        }
+        await storeEvaluations(store, run.id, results);
         await store.updateSummary(
           run.id,
           Object.fromEntries(results.map((r) => [evaluationKey(r), r.value])),

@@ -1,6 +1,6 @@
 /** `selfsup train` and `selfsup resume`: run training in this process, against the local store. */
 import os from "node:os";
-import type { Registry } from "@selfsup/core";
+import { initBackend, type Registry } from "@selfsup/core";
 import type { Run, RunStore } from "@selfsup/store";
 import {
   asConfigError,
@@ -16,6 +16,7 @@ import { loadRegistry } from "../plugins.js";
 import { chooseReporter, createReporter, fmtDuration } from "../progress/reporters.js";
 import { loadDataset } from "../run/dataset.js";
 import { type ExecuteRunResult, executeRun } from "../run/execute.js";
+import { PreflightError, preflight, unknownOptionProblems } from "../run/preflight.js";
 import { stopOnSignals } from "../run/signals.js";
 import { openRunnerStore, staleAfterMs } from "../store.js";
 
@@ -92,11 +93,17 @@ export interface TrainOptions extends RunFlags, OutputFlags {
 export async function trainCommand(opts: TrainOptions): Promise<number> {
   const registry = await registryWithWarnings();
   let config = await loadRunConfig(opts.config, opts);
+  // Before the options are parsed (which drops keys a plugin does not know).
+  const typos = unknownOptionProblems(registry, config);
+  if (typos.length > 0) throw new PreflightError(`invalid run config:\n  ${typos.join("\n  ")}`);
   config = resolveOrThrow(config, registry);
   const dataset = await loadDataset(registry, config.dataset).catch((err: unknown) => {
     throw new CliError((err as Error).message, EXIT.failure);
   });
   config = resolveOrThrow(config, registry, dataset.input);
+  // Everything that can be checked before the first step, before a run row exists.
+  await initBackend(config.backend);
+  await preflight(registry, config, dataset);
   if (opts.dryRun) {
     process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     return EXIT.ok;

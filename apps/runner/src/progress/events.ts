@@ -2,7 +2,10 @@
  * What a run reports while it trains. The CLI renders these (bar, log lines or JSON lines), the
  * worker logs them, and the tRPC API streams the same shape to subscribers.
  */
-export type RunStatusName = "queued" | "running" | "finished" | "failed" | "interrupted" | "cancelled";
+import type { RunStatus } from "@selfsup/store";
+
+/** A run's status, as the store defines it. */
+export type RunStatusName = RunStatus;
 
 export interface StartEvent {
   type: "start";

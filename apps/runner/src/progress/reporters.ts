@@ -82,7 +82,17 @@ export function createReporter(
 ): Reporter {
   const stream = opts.stream ?? process.stderr;
   const out = opts.out ?? process.stdout;
-  if (kind === "silent") return { sink: () => {}, close: () => {} };
+  if (kind === "silent") {
+    // Quiet means no progress, never no error: a failure and warnings still reach stderr.
+    return {
+      sink: (e) => {
+        const problem = (e.type === "end" && e.error) || (e.type === "log" && e.level !== "info");
+        const text = problem ? describe(e) : undefined;
+        if (text) stream.write(`${text}\n`);
+      },
+      close: () => {},
+    };
+  }
   if (kind === "json") {
     return {
       sink: (e) => {

@@ -34,6 +34,33 @@ export function yieldEveryStep(): TrainerCallback {
   };
 }
 
+/** A failure that belongs to a known training step (reported as "failed at step N"). */
+export class StepFailure extends Error {
+  override name = "StepFailure";
+  constructor(
+    message: string,
+    readonly step: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Stops a run whose loss is no longer a number (NaN or infinite: it diverged), before the step's
+ * state can be checkpointed. Goes first among the callbacks.
+ */
+export function stopOnDivergence(lr: number): TrainerCallback {
+  return {
+    onStepEnd(info) {
+      if (!Number.isFinite(info.loss))
+        throw new StepFailure(
+          `the loss is ${info.loss} at step ${info.step}: training diverged; lower training.optimizer.lr (now ${lr}) or set training.clipGradNorm`,
+          info.step,
+        );
+    },
+  };
+}
+
 /** Every finite metric into the writer (non-finite values, e.g. a skipped grad norm, are dropped). */
 export function storeMetrics(writer: MetricWriter): TrainerCallback {
   return {
@@ -56,6 +83,8 @@ export interface StoreCheckpointOptions {
   /** Best value so far of `best.metric` (a resumed run's best checkpoint). */
   initialBest?: number;
   onProgress?: ProgressSink;
+  /** Wraps each database write (default: called once); the runner retries an unreachable database. */
+  retry?: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -69,13 +98,18 @@ export function storeCheckpoints(
   let savedStep = -1;
   let last: { step: number; path: string } | undefined;
   let bestValue: number | undefined = opts.initialBest;
+  const retry = opts.retry ?? (<T>(_what: string, fn: () => Promise<T>) => fn());
   const save = async (t: TrainerView, reason: CheckpointEvent["reason"]) => {
     if (t.step === savedStep || t.step === 0) return;
     const dir = checkpointDirFor(opts.runDir, t.step);
     const manifest = await t.saveCheckpoint(dir);
     savedStep = t.step;
-    await opts.writer.flush();
-    await opts.store.addCheckpoint({ runId: opts.runId, path: dir, step: t.step, kind: "latest" });
+    await retry("flushing metrics", () => opts.writer.flush());
+    // The weights' sha256 identifies the checkpoint's content (manifest.json records every file's).
+    const checksum = manifest.files["weights.bin"]?.sha256 ?? null;
+    await retry("recording a checkpoint", () =>
+      opts.store.addCheckpoint({ runId: opts.runId, path: dir, step: t.step, kind: "latest", checksum }),
+    );
     if (opts.best) {
       const v = manifest.metrics?.[opts.best.metric] ?? t.lastMetrics[opts.best.metric];
       if (v !== undefined && Number.isFinite(v)) {
@@ -83,15 +117,20 @@ export function storeCheckpoints(
           bestValue === undefined || (opts.best.mode === "max" ? v >= bestValue : v <= bestValue);
         if (better) {
           bestValue = v;
-          await opts.store.addCheckpoint({ runId: opts.runId, path: dir, step: t.step, kind: "best" });
+          await retry("recording a checkpoint", () =>
+            opts.store.addCheckpoint({ runId: opts.runId, path: dir, step: t.step, kind: "best", checksum }),
+          );
         }
       }
     }
     last = { step: t.step, path: dir };
-    await pruneCheckpoints(opts.runDir, {
+    const pruned = await pruneCheckpoints(opts.runDir, {
       keepLast: opts.keepLast,
       ...(opts.best ? { best: opts.best } : {}),
     });
+    // Keep the checkpoints table true to disk.
+    if (pruned.length > 0)
+      await retry("forgetting pruned checkpoints", () => opts.store.deleteCheckpoints(opts.runId, pruned));
     opts.onProgress?.({ type: "checkpoint", runId: opts.runId, step: t.step, path: dir, reason });
   };
   return {

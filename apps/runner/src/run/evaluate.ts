@@ -4,6 +4,7 @@
  */
 import type { Dataset, EvaluationResult, EvaluatorSpec, FeatureModule, Registry } from "@selfsup/core";
 import { Rng } from "@selfsup/core";
+import type { RunStore } from "@selfsup/store";
 import type { RunConfig } from "../config.js";
 
 /** Registry names tried for each protocol, first match wins. */
@@ -92,4 +93,27 @@ export async function runEvaluators(
 /** Summary key of an evaluation: knn_top1, linear_top1, few-label_top1_10pc. */
 export function evaluationKey(r: EvaluationResult): string {
   return `${r.protocol}_${r.metric}${r.labelsPerClass !== undefined ? `_${r.labelsPerClass}pc` : ""}`;
+}
+
+/**
+ * Stores evaluation results as the run's evaluations (the leaderboard): one row per seed when the
+ * evaluator reports per-seed values, else one row. Used at the end of a run and by `selfsup eval`.
+ */
+export async function storeEvaluations(
+  store: RunStore,
+  runId: string,
+  results: readonly EvaluationResult[],
+): Promise<void> {
+  for (const r of results) {
+    for (const row of r.perSeed ?? [{ seed: 0, value: r.value }]) {
+      await store.addEvaluation({
+        runId,
+        protocol: r.protocol,
+        labelsPerClass: r.labelsPerClass ?? null,
+        seed: row.seed,
+        metric: r.metric,
+        value: row.value,
+      });
+    }
+  }
 }

@@ -12,37 +12,45 @@
  * `cancelSignal`, e.g. pg-boss' job signal) ends it as "cancelled". Either way the metrics are
  * flushed first. A thrown error ends it as "failed" (no checkpoint of a failed state).
  */
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
-  type AugmentationConfig,
   buildPipeline,
-  composeMethodSpecs,
   type Dataset,
-  defaultPipelineFor,
-  embeddingProjection,
   evaluateEvery,
   formatBackendReport,
-  type InputSpec,
   initBackend,
   type Method,
   makeViews,
-  methodBuildContext,
   type Registry,
-  Rng,
   readManifest,
   Trainer,
-  writeAugmentPreview,
 } from "@selfsup/core";
-import type { Checkpoint, RunStore, TerminalStatus } from "@selfsup/store";
-import { parseStoredRunConfig, type ResolvedRunConfig, resolveRunConfig } from "../config.js";
+import type { RunStore, TerminalStatus } from "@selfsup/store";
+import { parseStoredRunConfig, resolveRunConfig } from "../config.js";
 import { runDirFor } from "../home.js";
 import type { ProgressSink } from "../progress/events.js";
 import { heartbeatMs as defaultHeartbeatMs } from "../store.js";
-import { progressEvents, storeCheckpoints, storeMetrics, yieldEveryStep } from "./callbacks.js";
+import { storeAugmentPreview, storeEmbeddingScatter } from "./artifacts.js";
+import { augmentationSteps, buildMethod } from "./build.js";
+import {
+  progressEvents,
+  StepFailure,
+  stopOnDivergence,
+  storeCheckpoints,
+  storeMetrics,
+  yieldEveryStep,
+} from "./callbacks.js";
 import { loadDataset } from "./dataset.js";
-import { evaluationKey, finalEvaluators, knnEvaluator, runEvaluators } from "./evaluate.js";
+import { DatabaseGoneError, retryWhileUnreachable } from "./db-retry.js";
+import { evaluationKey, finalEvaluators, knnEvaluator, runEvaluators, storeEvaluations } from "./evaluate.js";
+import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
+import { evaluatorProblems, PreflightError } from "./preflight.js";
+import { resumableCheckpoint } from "./resume.js";
+
+export { augmentationSteps, buildMethod } from "./build.js";
+export { resumableCheckpoint } from "./resume.js";
 
 export interface ExecuteRunOptions {
   store: RunStore;
@@ -80,57 +88,6 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
-/** Builds the method with the run's backbone, seeded from the run's seed. */
-export function buildMethod(registry: Registry, cfg: ResolvedRunConfig, input: InputSpec): Method {
-  const backbone = cfg.backbone;
-  if (!backbone) throw new Error("internal: backbone not resolved before building the method");
-  const ctx = methodBuildContext({
-    registry,
-    input,
-    rng: new Rng((cfg.training.seed ^ 0x5eed) >>> 0),
-    backbone,
-  });
-  if (cfg.auxiliary.length === 0) return registry.create("method", cfg.method.name, cfg.method.options, ctx);
-  // the method plus auxiliary tasks on one shared backbone, one optimizer step (core's composition)
-  return composeMethodSpecs(
-    registry.get("method", cfg.method.name),
-    cfg.method.options,
-    cfg.auxiliary.map((a) => ({
-      spec: registry.get("method", a.name),
-      options: a.options,
-      weight: a.weight,
-    })),
-    ctx,
-  );
-}
-
-/** The augmentation steps of a run: its config's, else the method's default, else core's default. */
-export function augmentationSteps(
-  cfg: ResolvedRunConfig,
-  method: Method,
-  input: InputSpec,
-): AugmentationConfig[] {
-  if (cfg.augmentations) return cfg.augmentations;
-  return method.defaultAugmentation?.(input) ?? defaultPipelineFor(input);
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The newest checkpoint recorded in the store whose directory still exists. */
-export async function resumableCheckpoint(store: RunStore, runId: string): Promise<Checkpoint | undefined> {
-  const all = await store.listCheckpoints(runId);
-  const sorted = [...all].sort((a, b) => b.step - a.step || b.id - a.id);
-  for (const c of sorted) if (await exists(path.join(c.path, "manifest.json"))) return c;
-  return undefined;
-}
-
 export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunResult> {
   const { store, registry, runId } = opts;
   const emit: ProgressSink = (e) => {
@@ -165,8 +122,24 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
   opts.cancelSignal?.addEventListener("abort", onCancel, { once: true });
 
   let writer: ReturnType<RunStore["metricWriter"]> | undefined;
-  let heartbeat: NodeJS.Timeout | undefined;
+  let heartbeat: Heartbeat | undefined;
   let step = 0;
+  /** Set while Trainer.fit runs: a failure then happened in step `trainer.step + 1`. */
+  let fitting: Trainer | undefined;
+  let checkpointsCb: ReturnType<typeof storeCheckpoints> | undefined;
+  let resumedAt = 0;
+  const retry = <T>(what: string, fn: () => Promise<T>) =>
+    retryWhileUnreachable(what, fn, {
+      onRetry: (w, attempt, waitMs, error) => {
+        if (attempt === 1 || attempt % 5 === 0)
+          emit({
+            type: "log",
+            runId,
+            level: "warn",
+            message: `database unreachable while ${w} (${errorText(error)}); retrying in ${waitMs} ms (attempt ${attempt})`,
+          });
+      },
+    });
   let method: Method | undefined;
   const summary: Record<string, number> = {};
   try {
@@ -175,21 +148,16 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     await store.markStarted(runId, { host, backend: backend.backend });
 
     // Heartbeat: keeps the run from being marked stale, and learns of a cancel.
-    const beatEvery = opts.heartbeatMs ?? defaultHeartbeatMs();
-    heartbeat = setInterval(() => {
-      store
-        .heartbeat(runId)
-        .then((status) => {
-          if (status === "cancelled") requestStop("cancelled");
-        })
-        .catch(() => {
-          // transient database trouble: the next beat retries; stale detection is the backstop
-        });
-    }, beatEvery);
-    heartbeat.unref();
+    heartbeat = startHeartbeat(store, runId, opts.heartbeatMs ?? defaultHeartbeatMs(), () =>
+      requestStop("cancelled"),
+    );
 
     const dataset = opts.dataset ?? (await loadDataset(registry, cfg.dataset));
     cfg = resolveRunConfig(cfg, registry, dataset.input);
+    // A queued or resumed run was not checked by `selfsup train`: fail before the first step.
+    const evalProblems = evaluatorProblems(registry, cfg, dataset);
+    if (evalProblems.length > 0)
+      throw new PreflightError(`this run cannot train:\n  ${evalProblems.join("\n  ")}`);
     method = buildMethod(registry, cfg, dataset.input);
     const pipeline = buildPipeline(registry, augmentationSteps(cfg, method, dataset.input));
 
@@ -198,8 +166,25 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     let startStep = 0;
     let initialBest: number | undefined;
     if (opts.resume) {
-      const ckpt = await resumableCheckpoint(store, runId);
+      const ckpt = await resumableCheckpoint(store, runId, {
+        repair: true,
+        onSkip: (k) =>
+          emit({
+            type: "log",
+            runId,
+            level: "warn",
+            message: `checkpoint at step ${k.step} skipped: ${k.reason}${k.movedTo ? ` (moved to ${k.movedTo})` : ""}`,
+          }),
+      });
+      if (ckpt)
+        emit({
+          type: "log",
+          runId,
+          level: "info",
+          message: `resuming from the checkpoint at step ${ckpt.step}`,
+        });
       startStep = ckpt?.step ?? 0;
+      resumedAt = startStep;
       await store.deleteMetricsAfter(runId, startStep);
       resumeFrom = ckpt?.path;
       const best = await store.latestCheckpoint(runId, "best");
@@ -214,38 +199,27 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     const metricWriter = writer;
 
     // Artifact: what the augmentations do (fresh runs of image datasets only).
+    const warn = (message: string) => emit({ type: "log", runId, level: "warn", message });
     if (!resumeFrom && dataset.input.kind === "image") {
-      try {
-        const out = path.join(runDir, "artifacts", "augment-preview.png");
-        await writeAugmentPreview({
+      await storeAugmentPreview(
+        {
+          store,
+          runId,
+          runDir,
           dataset,
           pipeline,
-          out,
-          count: 8,
           views: Math.max(2, method.views || 2),
           seed: cfg.training.seed,
-        });
-        await store.addArtifact({
-          runId,
-          kind: "augment-preview",
-          name: "views.png",
-          mime: "image/png",
-          bytes: new Uint8Array(await readFile(out)),
-        });
-      } catch (err) {
-        emit({
-          type: "log",
-          runId,
-          level: "warn",
-          message: `augmentation preview skipped: ${errorText(err)}`,
-        });
-      }
+        },
+        warn,
+      );
     }
 
     const knn = cfg.eval.knn && cfg.eval.everyEpochs > 0 ? knnEvaluator(registry) : undefined;
     let epochEvals: Record<string, number> = {};
     const best = knn ? { metric: "knn_top1", mode: "max" as const } : undefined;
     const checkpoints = storeCheckpoints({
+      retry,
       store,
       runId,
       runDir,
@@ -256,12 +230,14 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
       ...(initialBest !== undefined ? { initialBest } : {}),
       onProgress: emit,
     });
-    const trainer = new Trainer({
+    checkpointsCb = checkpoints;
+    const trainer: Trainer = new Trainer({
       method,
       dataset,
       config: cfg.training,
       augment: (x, n, rng) => makeViews(pipeline, x, n, rng),
       callbacks: [
+        stopOnDivergence(cfg.training.optimizer.lr),
         yieldEveryStep(),
         storeMetrics(metricWriter),
         ...(knn && dataset.test
@@ -308,9 +284,12 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
       resumed: resumeFrom !== undefined,
     });
 
+    step = startStep;
+    fitting = trainer;
     const fit = await trainer.fit({ signal: stop.signal, ...(resumeFrom ? { resumeFrom } : {}) });
+    fitting = undefined;
     step = fit.step;
-    await metricWriter.flush();
+    await retry("flushing metrics", () => metricWriter.flush());
 
     const last = fit.losses.at(-1);
     if (last !== undefined) summary.loss = last;
@@ -330,19 +309,8 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
           seed: cfg.training.seed,
           batchSize: Math.max(cfg.training.batchSize, 64),
         });
+        await retry("storing evaluations", () => storeEvaluations(store, runId, results));
         for (const r of results) {
-          // One row per seed when the evaluator reports them (the leaderboard averages over seeds).
-          const rows = r.perSeed ?? [{ seed: 0, value: r.value }];
-          for (const row of rows) {
-            await store.addEvaluation({
-              runId,
-              protocol: r.protocol,
-              labelsPerClass: r.labelsPerClass ?? null,
-              seed: row.seed,
-              metric: r.metric,
-              value: row.value,
-            });
-          }
           summary[evaluationKey(r)] = r.value;
           if (r.std !== undefined) summary[`${evaluationKey(r)}_std`] = r.std;
           emit({
@@ -356,37 +324,25 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
           });
         }
       }
-      // Artifact: PCA scatter of the test embeddings, for the dashboard.
-      try {
-        const split = dataset.test ?? dataset.train;
-        const p = await embeddingProjection(method.encoder(), split, {
-          input: dataset.input,
-          batchSize: Math.max(cfg.training.batchSize, 64),
-          limit: 1000,
-          seed: cfg.training.seed,
-        });
-        const data = {
-          split: dataset.test ? "test" : "train",
-          points: p.points,
-          labels: p.labels,
-          explainedVariance: p.explainedVariance,
-        };
-        await writeFile(path.join(runDir, "artifacts", "embeddings-2d.json"), JSON.stringify(data));
-        await store.addArtifact({
+      await storeEmbeddingScatter(
+        {
+          store,
           runId,
-          kind: "pca",
-          name: "embeddings-2d.json",
-          mime: "application/json",
+          runDir,
+          method,
+          dataset,
+          batchSize: Math.max(cfg.training.batchSize, 64),
+          seed: cfg.training.seed,
           step,
-          data,
-        });
-      } catch (err) {
-        emit({ type: "log", runId, level: "warn", message: `PCA scatter skipped: ${errorText(err)}` });
-      }
+        },
+        warn,
+      );
     }
     const status: TerminalStatus = fit.status === "completed" ? "finished" : (stopReason ?? "interrupted");
     summary.duration_sec = (Date.now() - started) / 1000;
-    const finished = await store.finishRun(runId, { status, summary, error: null });
+    const finished = await retry("recording the run's end", () =>
+      store.finishRun(runId, { status, summary, error: null }),
+    );
     emit({
       type: "end",
       runId,
@@ -398,7 +354,17 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     });
     return { runId, status: finished.status as TerminalStatus, step, summary: finished.summary, error: null };
   } catch (err) {
-    const message = errorText(err);
+    if (err instanceof StepFailure) step = err.step;
+    else if (fitting && fitting.step >= step) step = fitting.step + 1;
+    let message = errorText(err);
+    if (err instanceof DatabaseGoneError) {
+      const at = checkpointsCb?.last()?.step ?? resumedAt;
+      message +=
+        `; the run stopped at step ${step}. ` +
+        (at > 0
+          ? `Its last recorded checkpoint is step ${at}: when the database is back, \`selfsup resume ${runId}\` continues from there (the steps after it are trained again, so no metric is lost)`
+          : `It has no recorded checkpoint yet: when the database is back, start it again`);
+    }
     try {
       await writer?.flush();
     } catch {
@@ -426,7 +392,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     });
     return { runId, status, step, summary, error: message };
   } finally {
-    if (heartbeat) clearInterval(heartbeat);
+    heartbeat?.stop();
     opts.signal?.removeEventListener("abort", onInterrupt);
     opts.cancelSignal?.removeEventListener("abort", onCancel);
     try {

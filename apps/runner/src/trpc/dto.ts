@@ -5,44 +5,19 @@
 import type { Checkpoint, Evaluation, Run } from "@selfsup/store";
 import type { RunStatusName } from "../progress/events.js";
 
-export interface RunDto {
-  id: string;
-  name: string;
-  method: string;
-  family: string | null;
-  backbone: string | null;
-  dataset: string | null;
-  backend: string | null;
-  host: string | null;
-  config: Record<string, unknown>;
-  status: RunStatusName;
-  error: string | null;
-  tags: string[];
-  notes: string | null;
-  summary: Record<string, number>;
-  parentId: string | null;
-  resumedFrom: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  heartbeatAt: string | null;
-}
+/** `T` as it arrives over JSON: every Date (or Date | null) field becomes an ISO string. */
+export type Jsonified<T> = {
+  [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K];
+};
 
-export interface EvaluationDto {
-  protocol: string;
-  labelsPerClass: number | null;
-  seed: number;
-  metric: string;
-  value: number;
-  createdAt: string;
-}
+/** A stored run as the API returns it (the store's `Run`, dates as ISO strings). */
+export type RunDto = Jsonified<Run>;
 
-export interface CheckpointDto {
-  kind: "latest" | "best";
-  path: string;
-  step: number;
-  createdAt: string;
-}
+/** An evaluation as the API returns it (the store's `Evaluation` without ids). */
+export type EvaluationDto = Jsonified<Omit<Evaluation, "id" | "runId">>;
+
+/** A checkpoint row as the API returns it. */
+export type CheckpointDto = Jsonified<Pick<Checkpoint, "kind" | "path" | "step" | "createdAt">>;
 
 export interface RunDetailDto {
   run: RunDto;

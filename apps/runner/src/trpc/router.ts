@@ -30,6 +30,9 @@ export interface ControlContext {
 }
 
 const t = initTRPC.context<ControlContext>().create({
+  // Stack traces (absolute paths, internals) go to clients only in development; tRPC's default
+  // sends them whenever NODE_ENV is not "production", which a CLI-started server never sets.
+  isDev: process.env.NODE_ENV === "development",
   sse: { ping: { enabled: true, intervalMs: 5_000 }, client: { reconnectAfterInactivityMs: 15_000 } },
 });
 

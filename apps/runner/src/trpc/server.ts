@@ -4,7 +4,7 @@
  * otherwise; any other address requires a token, and with a token every call must carry it
  * (`Authorization: Bearer <token>`, or the subscription's connection params).
  */
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "@selfsup/core";
@@ -43,10 +43,14 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+/**
+ * Constant-time token check: both sides are hashed to 32 bytes first, so neither the content nor
+ * the length of the given token changes how long the comparison takes.
+ */
+export function sameToken(given: string, expected: string): boolean {
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
 }
 
 function tokenOf(

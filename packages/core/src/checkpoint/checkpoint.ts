@@ -302,3 +302,18 @@ export async function loadCheckpoint(
     },
   };
 }
+
+/**
+ * Checks a checkpoint directory without decoding it: manifest.json is readable and every file it
+ * lists is there with the recorded size and sha256. Throws a CheckpointError naming the file at
+ * fault (truncated, flipped byte, missing); used to pick the newest intact checkpoint to resume.
+ */
+export async function verifyCheckpoint(dir: string): Promise<CheckpointManifest> {
+  const manifest = await readManifest(dir);
+  for (const required of ["model.json", "weights.bin", "state.json"]) {
+    if (!manifest.files[required])
+      throw new CheckpointError(`${join(dir, "manifest.json")} does not list ${required}`);
+  }
+  for (const name of Object.keys(manifest.files)) await readVerified(dir, manifest, name);
+  return manifest;
+}

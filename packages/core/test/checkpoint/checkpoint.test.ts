@@ -14,6 +14,7 @@ import {
   loadCheckpoint,
   pruneCheckpoints,
   saveCheckpoint,
+  verifyCheckpoint,
 } from "../../src/checkpoint/index.js";
 import { tf } from "../../src/tf.js";
 
@@ -100,6 +101,20 @@ describe("saveCheckpoint / loadCheckpoint", () => {
     bin[5] = (bin[5] as number) ^ 0xff;
     await writeFile(join(dir, "weights.bin"), bin);
     await expect(loadCheckpoint(dir)).rejects.toThrow(/checksum mismatch in .*corrupt\/weights\.bin/);
+  });
+
+  it("verifyCheckpoint checks every file without decoding (what resume uses to skip torn ones)", async () => {
+    const dir = join(root, "verify");
+    const manifest = await saveCheckpoint(dir, sample());
+    await expect(verifyCheckpoint(dir)).resolves.toEqual(manifest);
+    const bin = await readFile(join(dir, "weights.bin"));
+    await writeFile(join(dir, "weights.bin"), bin.subarray(0, bin.length - 1));
+    await expect(verifyCheckpoint(dir)).rejects.toThrow(
+      new RegExp(`weights\\.bin has ${bin.length - 1} bytes but manifest\\.json records ${bin.length}`),
+    );
+    bin[0] = (bin[0] as number) ^ 1;
+    await writeFile(join(dir, "weights.bin"), bin);
+    await expect(verifyCheckpoint(dir)).rejects.toThrow(/checksum mismatch in .*verify\/weights\.bin/);
   });
 
   it("detects a truncated or missing file", async () => {

@@ -26,6 +26,9 @@ beforeAll(async () => {
   await writeFile(join(dir, "data_batch_2.bin"), records(10, 3));
   await writeFile(join(dir, "test_batch.bin"), records(4, 7));
   await writeFile(join(dir, "data_batch_3.bin"), records(3, 0).subarray(0, 3 * CIFAR10_RECORD_BYTES - 100));
+  const bad = records(1100, 0);
+  bad[1037 * CIFAR10_RECORD_BYTES] = 200; // past the first 1024-record chunk of the label scan
+  await writeFile(join(dir, "data_batch_5.bin"), bad);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -55,6 +58,12 @@ describe("cifar10 (binary files)", () => {
     ).rejects.toThrow(
       /data_batch_3\.bin is 9119 bytes, not a whole number of 3073-byte records .*2 records and 2973 stray bytes/,
     );
+  });
+
+  it("refuses a record whose label is out of range at load, naming the record", async () => {
+    await expect(
+      loadCifar10({ path: dir, trainFiles: ["data_batch_1.bin", "data_batch_5.bin"] }),
+    ).rejects.toThrow(/data_batch_5\.bin: record 1037 has label 200, expected 0-9/);
   });
 
   it("names a missing file and a missing folder", async () => {

@@ -168,6 +168,14 @@ export function runsSuite(ctx: SuiteContext): void {
       "filter.createdFrom",
     );
     await expectStoreError(store.markStaleRuns(0), "invalid_input", "olderThanMs");
+    // PostgreSQL text cannot hold U+0000: refused by name, not a driver error (a 500 upstream).
+    for (const field of ["search", "method", "dataset", "tag"] as const)
+      await expectStoreError(
+        store.listRuns({ filter: { [field]: "a\u0000b" } }),
+        "invalid_input",
+        `filter.${field}`,
+      );
+    await expectStoreError(store.createRun({ method: "m", notes: "x\u0000" }), "invalid_input", "notes");
   });
 
   it("walks the lifecycle: start, heartbeat, finish with summary", async () => {
