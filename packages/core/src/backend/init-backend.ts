@@ -8,6 +8,7 @@
 import { tf } from "../tf.js";
 import { registerCoreGradients } from "./gradients/index.js";
 import { loadNativeFromDir, type NativePackage, nativeDir } from "./native-dir.js";
+import { registerNativeKernels } from "./native-kernels.js";
 import { registerWasmTrainingKernels } from "./wasm-kernels/index.js";
 
 export const BACKEND_NAMES = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
@@ -78,12 +79,13 @@ async function activate(
       const { from, missing } = await tryNative(pkg);
       if (missing !== undefined) return { ok: false, reason: missing, extraKernels: [] };
       const ok = await tf.setBackend("tensorflow");
+      const extraKernels = ok ? registerNativeKernels() : [];
       const where = from === "node_modules" ? "" : ` from ${from}`;
       return ok
         ? {
             ok,
             reason: `${pkg} loaded${where} (libtensorflow ${backend === "tensorflow-gpu" ? "with CUDA" : "native CPU"})`,
-            extraKernels: [],
+            extraKernels,
           }
         : { ok, reason: `${pkg} loaded but the tensorflow backend did not initialise`, extraKernels: [] };
     }
@@ -100,7 +102,9 @@ async function activate(
       }
     }
     case "cpu": {
-      await import("@tensorflow/tfjs-backend-cpu");
+      // tfjs-node brings its own copy of the cpu backend; importing ours after it would only
+      // re-register the same kernels (one warning each).
+      if (tf.findBackendFactory("cpu") == null) await import("@tensorflow/tfjs-backend-cpu");
       const ok = await tf.setBackend("cpu");
       return {
         ok,

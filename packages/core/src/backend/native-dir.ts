@@ -34,6 +34,19 @@ export function nativePackageDir(pkg: NativePackage, dir: string = nativeDir()):
 export function loadNativeFromDir(pkg: NativePackage, dir: string = nativeDir()): string | undefined {
   if (nativePackageDir(pkg, dir) === undefined) return undefined;
   const req = createRequire(path.join(dir, "package.json"));
-  req(pkg);
+  // The package brings its own copy of @tensorflow/tfjs (same version), which re-registers the cpu
+  // backend's kernels and the platform into the one global registry: harmless, but it warns once
+  // per kernel. Keep other warnings.
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    const first = String(args[0] ?? "");
+    if (/is already registered|already been set|was already registered/.test(first)) return;
+    warn(...args);
+  };
+  try {
+    req(pkg);
+  } finally {
+    console.warn = warn;
+  }
   return dir;
 }
