@@ -229,7 +229,10 @@ backendCmd
 program
   .command("bench")
   .description("run @selfsup/core's benchmarks (speed per method and backend, quality with few labels)")
-  .argument("[args...]", "--backend <name>, --only <sections>, --epochs <n>, --quick (after --)")
+  .argument(
+    "[args...]",
+    "section names (e.g. throughput), --backend <name>, --only <sections>, --epochs <n>, --quick (after --)",
+  )
   .allowUnknownOption()
   .action(async (args: string[]) => {
     const { benchCommand } = await import("./commands/bench.js");
