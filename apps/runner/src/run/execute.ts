@@ -18,6 +18,7 @@ import path from "node:path";
 import {
   type AugmentationConfig,
   buildPipeline,
+  checkStepFitsBackend,
   type Dataset,
   defaultPipelineFor,
   embeddingProjection,
@@ -178,6 +179,15 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
 
     const dataset = opts.dataset ?? (await loadDataset(registry, cfg.dataset));
     cfg = resolveRunConfig(cfg, registry, dataset.input);
+    // wasm's heap is at most 4 GiB and running out aborts mid-run: estimate first (a throwaway copy
+    // of the method trains two tiny steps) and refuse a batch that will not fit, naming one that will.
+    const resolved = cfg;
+    await checkStepFitsBackend({
+      build: () => buildMethod(registry, resolved, dataset.input),
+      input: dataset.input,
+      batchSize: cfg.training.batchSize,
+      what: `${cfg.method.name} with ${cfg.backbone?.name ?? "its backbone"}`,
+    });
     method = buildMethod(registry, cfg, dataset.input);
     const pipeline = buildPipeline(registry, augmentationSteps(cfg, method, dataset.input));
 

@@ -197,8 +197,9 @@ async function measure(
     peakRss = Math.max(peakRss, process.memoryUsage().rss / 2 ** 20);
     peakHeap = Math.max(peakHeap, heapMb());
   };
-  const trainer = (maxSteps: number, onStep?: () => void) =>
-    new Trainer({
+  const trainers: Trainer[] = [];
+  const trainer = (maxSteps: number, onStep?: () => void) => {
+    const t = new Trainer({
       method: m,
       dataset,
       config: {
@@ -210,6 +211,9 @@ async function measure(
       },
       callbacks: onStep ? [{ onStepEnd: onStep }] : [],
     });
+    trainers.push(t);
+    return t;
+  };
   try {
     // One profiled step (also the warm-up): the FLOP count from the kernels it ran.
     const profile = await tf.profile(async () => {
@@ -236,6 +240,8 @@ async function measure(
   } catch (err) {
     row.error = (err as Error).message.split("\n")[0] ?? String(err);
   } finally {
+    // The Trainer leaves its optimizer's slots to its owner.
+    for (const t of trainers) t.optimizer.dispose();
     m.dispose();
     sample();
     row.peakRssMb = peakRss;
