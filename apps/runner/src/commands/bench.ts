@@ -83,7 +83,8 @@ export async function benchCommand(args: string[]): Promise<number> {
     });
   }
   // Opt-in: every installed image method on every backend present.
-  if (!core.benchSections.some((s) => s.name === "throughput")) core.addBenchSection(core.throughputSection(registry));
+  if (!core.benchSections.some((s) => s.name === "throughput"))
+    core.addBenchSection(core.throughputSection(registry));
   try {
     const failed = await core.runBench(args.filter((a) => a !== "--"));
     if (failed.length > 0) process.stderr.write(`bench sections failed: ${failed.join(", ")}\n`);

@@ -180,7 +180,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     const dataset = opts.dataset ?? (await loadDataset(registry, cfg.dataset));
     cfg = resolveRunConfig(cfg, registry, dataset.input);
     // wasm's heap is at most 4 GiB and running out aborts mid-run: estimate first (a throwaway copy
-    // of the method trains two tiny steps) and refuse a batch that will not fit, naming one that will.
+    // of the method trains a few tiny steps) and refuse a batch that will not fit, naming one that will.
     const resolved = cfg;
     await checkStepFitsBackend({
       build: () => buildMethod(registry, resolved, dataset.input),
