@@ -14,6 +14,7 @@
  */
 import type { BackendName } from "../backend/init-backend.js";
 import { currentBackend, initBackend } from "../backend/init-backend.js";
+import { checkStepFitsBackend, MemoryEstimateError } from "../backend/memory-estimate.js";
 import { loadSynthetic } from "../data/synthetic.js";
 import type { Registry } from "../plugin/registry.js";
 import type { Method, MethodBuildContext } from "../plugin/types.js";
@@ -190,6 +191,20 @@ async function measure(
     trainSize: shape.batchSize * (steps + 3),
     testSize: 0,
   });
+  // wasm aborts for good when its 4 GiB heap runs out: estimate first, skip what will not fit.
+  const input = { kind: "image" as const, height: shape.size, width: shape.size, channels: shape.channels };
+  try {
+    await checkStepFitsBackend({
+      build: () => buildMethod(registry, method, shape, 0),
+      input,
+      batchSize: shape.batchSize,
+    });
+  } catch (err) {
+    if (!(err instanceof MemoryEstimateError)) throw err;
+    const e = err.estimate;
+    row.error = `not run: est. ${(e.bytes / 2 ** 30).toFixed(1)} GiB > ${(e.capacityBytes / 2 ** 30).toFixed(1)} GiB wasm heap; batch ${e.largestFittingBatch} fits`;
+    return row;
+  }
   const m = buildMethod(registry, method, shape, 0);
   let peakRss = 0;
   let peakHeap = 0;
@@ -296,7 +311,11 @@ export function formatThroughputHeader(): string {
 
 export function formatThroughputRow(r: ThroughputRow): string {
   const head = r.backend.padEnd(12) + r.shape.padEnd(25) + r.method.padEnd(14);
-  if (r.error !== undefined) return `${head}  FAILED: ${r.error} (peak RSS ${r.peakRssMb.toFixed(0)} MB)`;
+  if (r.error !== undefined) {
+    return r.error.startsWith("not run")
+      ? `${head}  ${r.error}`
+      : `${head}  FAILED: ${r.error} (peak RSS ${r.peakRssMb.toFixed(0)} MB)`;
+  }
   return (
     head +
     r.imagesPerSec.toFixed(1).padStart(8) +
