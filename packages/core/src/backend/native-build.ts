@@ -151,6 +151,13 @@ function tfLayout(dir: string): TfLayout | undefined {
   return undefined;
 }
 
+function noLayout(source: string): string {
+  return (
+    `build-native: ${source} holds neither libtensorflow_cc.so.2 + libtensorflow_framework.so.2 (a pip ` +
+    "TensorFlow) nor lib/libtensorflow.so.2 + lib/libtensorflow_framework.so.2 (the C library)"
+  );
+}
+
 function nodeGyp(): string[] {
   // npm bundles node-gyp; prefer it (always present with npm) over one on PATH.
   const npmDir = path.resolve(path.dirname(process.execPath), "..", "lib", "node_modules", "npm");
@@ -187,6 +194,11 @@ export function buildNativeBackend(opts: NativeBuildOptions = {}): NativeBuildRe
     );
   }
   if (!existsSync(source)) throw new Error(`build-native: --tensorflow ${source} does not exist`);
+  const isWheel = statSync(source).isFile();
+  if (isWheel && !source.endsWith(".whl")) {
+    throw new Error(`build-native: --tensorflow ${source} is a file but not a .whl wheel`);
+  }
+  if (!isWheel && tfLayout(path.resolve(source)) === undefined) throw new Error(noLayout(source));
   const dir = path.resolve(opts.dir ?? nativeDir());
   const pkg: NativePackage = opts.gpu ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
   const version = tfjsVersion();
@@ -216,20 +228,14 @@ export function buildNativeBackend(opts: NativeBuildOptions = {}): NativeBuildRe
   mkdirSync(path.join(deps, "lib"), { recursive: true });
   let tfDir: string;
   let staged: string | undefined;
-  if (statSync(source).isFile()) {
-    if (!source.endsWith(".whl")) throw new Error(`build-native: ${source} is a file but not a .whl wheel`);
+  if (isWheel) {
     staged = path.join(dir, ".wheel");
     tfDir = extractWheel(path.resolve(source), staged, log);
   } else {
     tfDir = path.resolve(source);
   }
   const layout = tfLayout(tfDir);
-  if (layout === undefined) {
-    throw new Error(
-      `build-native: ${source} holds neither libtensorflow_cc.so.2 + libtensorflow_framework.so.2 (a pip ` +
-        "TensorFlow) nor lib/libtensorflow.so.2 + lib/libtensorflow_framework.so.2 (the C library)",
-    );
-  }
+  if (layout === undefined) throw new Error(noLayout(source));
   if (!existsSync(path.join(layout.include, "tensorflow", "c", "eager", "c_api.h"))) {
     throw new Error(`build-native: ${layout.include}/tensorflow/c/eager/c_api.h is missing (headers needed)`);
   }
