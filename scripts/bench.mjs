@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /**
  * `pnpm bench [target...]`: builds, then runs the named benches, or all of them.
- *   runner     training / data-loader figures (node apps/runner/dist/cli.js bench)
+ *   runner     the runner's bench: kernels, supervised sanity run, one quality section per
+ *              installed method plugin (node apps/runner/dist/cli.js bench)
  *   dashboard  store queries on PGlite and PostgreSQL (TEST_DATABASE_URL), writer, HTTP, first paint
+ *   <section>  any other name is a section of the runner's bench, run alone: throughput, kernels,
+ *              supervised, contrastive, pretext, mim, ... (`pnpm bench throughput`)
  * Arguments after `--` go to each bench, e.g. `pnpm bench dashboard -- --runs 20000 --no-http`.
  */
 import { spawnSync } from "node:child_process";
@@ -15,17 +18,16 @@ const argv = process.argv.slice(2);
 const dash = argv.indexOf("--");
 const names = dash < 0 ? argv : argv.slice(0, dash);
 const extra = dash < 0 ? [] : argv.slice(dash + 1);
-const unknown = names.filter((n) => !(n in BENCHES));
-if (unknown.length) {
-  console.error(`unknown bench ${unknown.join(", ")}; choose from: ${Object.keys(BENCHES).join(", ")}`);
-  process.exit(2);
-}
+// Names that are not whole benches are sections of the runner's bench (it refuses unknown ones).
+const sections = names.filter((n) => !(n in BENCHES));
 const run = (cmd, args) => {
   const r = spawnSync(cmd, args, { stdio: "inherit" });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
 run("pnpm", ["build"]);
-for (const name of names.length ? names : Object.keys(BENCHES)) {
+if (sections.length > 0) run("node", ["apps/runner/dist/cli.js", "bench", ...sections, ...extra]);
+const whole = names.filter((n) => n in BENCHES);
+for (const name of names.length ? whole : Object.keys(BENCHES)) {
   const [cmd, args] = BENCHES[name];
   run(cmd, [...args, ...extra]);
 }

@@ -213,10 +213,31 @@ program
     process.exitCode = await augmentCommand({ ...opts, ...(config ? { config } : {}) });
   });
 
+const backendCmd = program.command("backend").description("tensor backends: build the native TensorFlow one");
+backendCmd
+  .command("build-native")
+  .description(
+    "build @tensorflow/tfjs-node's binding from npm source against a local TensorFlow (pip wheel, installed tensorflow/ package or libtensorflow dir), so --backend auto picks tensorflow",
+  )
+  .option(
+    "--tensorflow <path>",
+    "tensorflow*.whl, site-packages/tensorflow, or libtensorflow dir (default: SELFSUP_TENSORFLOW, then python3's tensorflow)",
+  )
+  .option("--dir <dir>", "install prefix (default: SELFSUP_NATIVE_DIR, else $SELFSUP_HOME/native)")
+  .option("--gpu", "build @tensorflow/tfjs-node-gpu, for a CUDA build of TensorFlow (unverified here)")
+  .option("--nodedir <dir>", "directory with include/node (default: this Node's prefix)")
+  .action(async (opts: { tensorflow?: string; dir?: string; gpu?: boolean; nodedir?: string }) => {
+    const { buildNativeCommand } = await import("./commands/backend.js");
+    process.exitCode = await buildNativeCommand(opts);
+  });
+
 program
   .command("bench")
   .description("run @selfsup/core's benchmarks (speed per method and backend, quality with few labels)")
-  .argument("[args...]", "--backend <name>, --only <sections>, --epochs <n>, --quick (after --)")
+  .argument(
+    "[args...]",
+    "section names (e.g. throughput), --backend <name>, --only <sections>, --epochs <n>, --quick (after --)",
+  )
   .allowUnknownOption()
   .action(async (args: string[]) => {
     const { benchCommand } = await import("./commands/bench.js");

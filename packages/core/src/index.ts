@@ -6,6 +6,9 @@
 export * from "./augment/index.js";
 export { registerCoreGradients } from "./backend/gradients/index.js";
 export * from "./backend/init-backend.js";
+export * from "./backend/memory-estimate.js";
+export * from "./backend/native-build.js";
+export * from "./backend/native-dir.js";
 export * from "./builtin-plugin.js";
 export * from "./checkpoint/index.js";
 export * from "./data/index.js";

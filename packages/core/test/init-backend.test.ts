@@ -1,10 +1,20 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { currentBackend, formatBackendReport, initBackend } from "../src/index.js";
 import { tf } from "../src/tf.js";
 
 describe("initBackend", () => {
+  const nativeBefore = process.env.SELFSUP_NATIVE_DIR;
+  beforeEach(() => {
+    // No natively built backend here, whatever the environment has (CI's native section sets one).
+    process.env.SELFSUP_NATIVE_DIR = mkdtempSync(path.join(tmpdir(), "selfsup-no-native-"));
+  });
   afterEach(() => {
     delete process.env.SELFSUP_BACKEND;
+    if (nativeBefore === undefined) delete process.env.SELFSUP_NATIVE_DIR;
+    else process.env.SELFSUP_NATIVE_DIR = nativeBefore;
   });
 
   it("auto skips the native packages that are not installed and chooses wasm, saying why", async () => {
@@ -13,7 +23,9 @@ describe("initBackend", () => {
     expect(tf.getBackend()).toBe("wasm");
     const skipped = report.attempts.filter((a) => !a.ok).map((a) => a.backend);
     expect(skipped).toEqual(["tensorflow-gpu", "tensorflow"]);
-    expect(report.attempts[0]!.reason).toMatch(/@tensorflow\/tfjs-node-gpu is not installed/);
+    expect(report.attempts[0]!.reason).toMatch(
+      /@tensorflow\/tfjs-node-gpu is not installed \(nor built into .*selfsup-no-native-.*selfsup backend build-native/,
+    );
     expect(formatBackendReport(report)).toMatch(/chosen {2}wasm/);
     expect(currentBackend()).toBe(report);
   });

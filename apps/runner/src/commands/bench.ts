@@ -2,12 +2,14 @@
  * `selfsup bench`: @selfsup/core's benchmark runner (kernels, supervised sanity run) plus one
  * quality section per installed plugin that has methods (images/s, kNN and 10-label probe on the
  * MNIST digits against raw pixels and a random encoder; section name: the plugin's short name,
- * e.g. "contrastive"). Arguments go to core's runner: --backend, --only <sections>, --epochs N, --quick.
+ * e.g. "contrastive"), and the opt-in "throughput" table over every installed method
+ * (`selfsup bench throughput`). Arguments go to core's runner: section names, --backend,
+ * --only <sections>, --epochs N, --quick.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Plugin } from "@selfsup/core";
+import type { Plugin, Registry } from "@selfsup/core";
 import { CliError, EXIT } from "../exit-codes.js";
 import { loadRegistry } from "../plugins.js";
 
@@ -21,11 +23,16 @@ export function sectionName(pluginName: string): string {
   return pluginName.replace(/^@selfsup\/method-/, "").replace(/^@[^/]+\//, "");
 }
 
+interface BenchSectionLike {
+  name: string;
+  description: string;
+  optIn?: boolean;
+  run(ctx: BenchContext): Promise<void>;
+}
+
 interface CoreBench {
-  addBenchSection(
-    section: { name: string; description: string; run(ctx: BenchContext): Promise<void> },
-    opts?: { before?: string },
-  ): void;
+  addBenchSection(section: BenchSectionLike, opts?: { before?: string }): void;
+  throughputSection(registry: Registry): BenchSectionLike;
   runBench(argv?: readonly string[], write?: (line: string) => void): Promise<string[]>;
   benchSections: Array<{ name: string }>;
   benchQuality(opts: {
@@ -75,6 +82,9 @@ export async function benchCommand(args: string[]): Promise<number> {
       },
     });
   }
+  // Opt-in: every installed image method on every backend present.
+  if (!core.benchSections.some((s) => s.name === "throughput"))
+    core.addBenchSection(core.throughputSection(registry));
   try {
     const failed = await core.runBench(args.filter((a) => a !== "--"));
     if (failed.length > 0) process.stderr.write(`bench sections failed: ${failed.join(", ")}\n`);

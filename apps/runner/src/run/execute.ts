@@ -17,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import {
   buildPipeline,
+  checkStepFitsBackend,
   type Dataset,
   evaluateEvery,
   formatBackendReport,
@@ -158,6 +159,15 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     const evalProblems = evaluatorProblems(registry, cfg, dataset);
     if (evalProblems.length > 0)
       throw new PreflightError(`this run cannot train:\n  ${evalProblems.join("\n  ")}`);
+    // wasm's heap is at most 4 GiB and running out aborts mid-run: estimate first (a throwaway copy
+    // of the method trains a few tiny steps) and refuse a batch that will not fit, naming one that will.
+    const resolved = cfg;
+    await checkStepFitsBackend({
+      build: () => buildMethod(registry, resolved, dataset.input),
+      input: dataset.input,
+      batchSize: cfg.training.batchSize,
+      what: `${cfg.method.name} with ${cfg.backbone?.name ?? "its backbone"}`,
+    });
     method = buildMethod(registry, cfg, dataset.input);
     const pipeline = buildPipeline(registry, augmentationSteps(cfg, method, dataset.input));
 

@@ -7,6 +7,8 @@
  */
 import { tf } from "../tf.js";
 import { registerCoreGradients } from "./gradients/index.js";
+import { loadNativeFromDir, type NativePackage, nativeDir } from "./native-dir.js";
+import { registerNativeKernels } from "./native-kernels.js";
 import { registerWasmTrainingKernels } from "./wasm-kernels/index.js";
 
 export const BACKEND_NAMES = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
@@ -36,16 +38,35 @@ const ORDER: BackendName[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
 
 let current: BackendReport | undefined;
 
-async function tryNative(pkg: string): Promise<string | undefined> {
+function isNotFound(err: unknown): boolean {
+  const msg = (err as Error).message ?? String(err);
+  return /Cannot find (package|module)|Could not resolve|ERR_MODULE_NOT_FOUND/.test(msg);
+}
+
+/**
+ * Loads a native package: installed next to selfsup (`pnpm add @tensorflow/tfjs-node`), else built
+ * by `selfsup backend build-native` into nativeDir(). Returns where it came from, or why not.
+ */
+async function tryNative(pkg: NativePackage): Promise<{ from?: string; missing?: string }> {
+  // libtensorflow logs its CPU feature notes to stderr at load unless told not to.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= "2";
   try {
     await import(pkg);
-    return undefined;
+    return { from: "node_modules" };
   } catch (err) {
-    const msg = (err as Error).message ?? String(err);
-    if (/Cannot find (package|module)|Could not resolve|ERR_MODULE_NOT_FOUND/.test(msg))
-      return `${pkg} is not installed`;
-    return `${pkg} failed to load: ${msg.split("\n")[0]}`;
+    if (!isNotFound(err))
+      return { missing: `${pkg} failed to load: ${(err as Error).message.split("\n")[0]}` };
   }
+  const dir = nativeDir();
+  try {
+    const from = loadNativeFromDir(pkg, dir);
+    if (from !== undefined) return { from };
+  } catch (err) {
+    return { missing: `${pkg} in ${dir} failed to load: ${(err as Error).message.split("\n")[0]}` };
+  }
+  return {
+    missing: `${pkg} is not installed (nor built into ${dir}: see \`selfsup backend build-native\`)`,
+  };
 }
 
 async function activate(
@@ -55,14 +76,16 @@ async function activate(
     case "tensorflow-gpu":
     case "tensorflow": {
       const pkg = backend === "tensorflow-gpu" ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
-      const missing = await tryNative(pkg);
-      if (missing) return { ok: false, reason: missing, extraKernels: [] };
+      const { from, missing } = await tryNative(pkg);
+      if (missing !== undefined) return { ok: false, reason: missing, extraKernels: [] };
       const ok = await tf.setBackend("tensorflow");
+      const extraKernels = ok ? registerNativeKernels() : [];
+      const where = from === "node_modules" ? "" : ` from ${from}`;
       return ok
         ? {
             ok,
-            reason: `${pkg} loaded (libtensorflow ${backend === "tensorflow-gpu" ? "with CUDA" : "native CPU"})`,
-            extraKernels: [],
+            reason: `${pkg} loaded${where} (libtensorflow ${backend === "tensorflow-gpu" ? "with CUDA" : "native CPU"})`,
+            extraKernels,
           }
         : { ok, reason: `${pkg} loaded but the tensorflow backend did not initialise`, extraKernels: [] };
     }
@@ -79,7 +102,9 @@ async function activate(
       }
     }
     case "cpu": {
-      await import("@tensorflow/tfjs-backend-cpu");
+      // tfjs-node brings its own copy of the cpu backend; importing ours after it would only
+      // re-register the same kernels (one warning each).
+      if (tf.findBackendFactory("cpu") == null) await import("@tensorflow/tfjs-backend-cpu");
       const ok = await tf.setBackend("cpu");
       return {
         ok,

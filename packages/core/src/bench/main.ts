@@ -7,8 +7,11 @@
  * `runBench()` (the runner's `selfsup bench` does, for the per-method throughput and quality
  * tables). Benchmarks print figures; nothing here asserts on time.
  *
- *   node packages/core/dist/bench/main.js [--backend wasm|cpu|auto|...] [--only kernels,supervised]
- *                                         [--epochs N] [--quick]
+ *   node packages/core/dist/bench/main.js [section ...] [--backend wasm|cpu|auto|...]
+ *                                         [--only kernels,supervised] [--epochs N] [--quick]
+ *
+ * Sections marked optIn (the "throughput" table, which the runner adds with the installed methods)
+ * run only when named.
  */
 import { pathToFileURL } from "node:url";
 import {
@@ -21,6 +24,33 @@ import {
 import { tf } from "../tf.js";
 import { benchKernels, formatKernelTable } from "./kernels.js";
 import { formatSupervisedResult, runSupervisedBench } from "./supervised.js";
+import { benchThroughput, type ThroughputOptions } from "./throughput.js";
+
+export * from "./throughput.js";
+
+/**
+ * The "throughput" section (opt-in): images/s, ms/step, GFLOP/s, memory and leaks per backend,
+ * method and shape; see throughput.ts. `registry` supplies the methods (the runner passes the
+ * installed plugins').
+ */
+export function throughputSection(registry: ThroughputOptions["registry"]): BenchSection {
+  return {
+    name: "throughput",
+    description:
+      "training step per backend x method x shape (convnet b256, resnet18 b128, vit-tiny b128): img/s, ms/step, GFLOP/s, peak memory, leaks",
+    optIn: true,
+    async run(ctx) {
+      await benchThroughput({
+        registry,
+        steps: ctx.args.quick ? 1 : 2,
+        ...(ctx.args.backend !== "wasm" && ctx.args.backend !== "auto"
+          ? { backends: [ctx.args.backend] }
+          : {}),
+        log: (line) => ctx.write(line),
+      });
+    },
+  };
+}
 
 export * from "./quality.js";
 
@@ -43,6 +73,8 @@ export interface BenchContext {
 export interface BenchSection {
   name: string;
   description: string;
+  /** Runs only when named (`pnpm bench <name>` or --only): too long for every `pnpm bench`. */
+  optIn?: boolean;
   run(ctx: BenchContext): Promise<void>;
 }
 
@@ -119,7 +151,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       args.epochs = n;
     } else if (a === "--quick") args.quick = true;
     else if (a === "--") continue;
-    else throw new Error(`bench: unknown argument ${a}; use --backend, --only, --epochs, --quick`);
+    else if (/^[a-z][\w-]*$/.test(a)) args.only = [...(args.only ?? []), a];
+    else
+      throw new Error(
+        `bench: unknown argument ${a}; use section names, --backend, --only, --epochs, --quick`,
+      );
   }
   return args;
 }
@@ -139,7 +175,7 @@ export async function runBench(
   write(formatBackendReport(backend));
   const failed: string[] = [];
   for (const section of benchSections) {
-    if (args.only && !args.only.includes(section.name)) continue;
+    if (args.only ? !args.only.includes(section.name) : section.optIn) continue;
     write(`\n== ${section.name}: ${section.description}`);
     const started = performance.now();
     try {

@@ -3,7 +3,7 @@
  * and a few fixes. Checked on the cpu backend so that it says nothing about wasm kernels.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { CORE_GRAD_CONFIGS } from "../../src/backend/gradients/core-gradients.js";
+import { CORE_GRAD_CONFIGS } from "../../src/backend/gradients/core-gradients.generated.js";
 import { batchMatMulGradConfig } from "../../src/backend/gradients/extra-gradients.js";
 import { registerCoreGradients, registerTrainingGradients } from "../../src/backend/gradients/index.js";
 import { registerWasmTrainingKernels } from "../../src/backend/wasm-kernels/index.js";

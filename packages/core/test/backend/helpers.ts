@@ -5,9 +5,32 @@
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
+import { loadNativeFromDir, nativeDir } from "../../src/backend/native-dir.js";
+import { registerNativeKernels } from "../../src/backend/native-kernels.js";
 import { registerWasmTrainingKernels } from "../../src/backend/wasm-kernels/index.js";
 
 export { tf };
+
+/**
+ * The native "tensorflow" backend, when `selfsup backend build-native` has built it into
+ * nativeDir() (.ci/run does, when a TensorFlow wheel is on the machine, and sets SELFSUP_NATIVE_DIR).
+ * Loaded here, at import, so that `describe.skipIf(!HAS_NATIVE)` can decide before tests run.
+ */
+export const HAS_NATIVE: boolean = (() => {
+  try {
+    return loadNativeFromDir("@tensorflow/tfjs-node") !== undefined;
+  } catch (err) {
+    // Built but broken: say so loudly, the tensorflow tests then run and fail on setBackend.
+    process.stderr.write(
+      `warning: the native backend in ${nativeDir()} failed to load: ${(err as Error).message}\n`,
+    );
+    return true;
+  }
+})();
+export const NATIVE_SKIP = `no native tensorflow backend in ${nativeDir()} (selfsup backend build-native; SELFSUP_NATIVE_DIR)`;
+
+/** The backends checked against cpu: wasm, and tensorflow when it is built. */
+export const BACKENDS_UNDER_TEST: string[] = HAS_NATIVE ? ["wasm", "tensorflow"] : ["wasm"];
 
 let ready: Promise<void> | undefined;
 
@@ -17,7 +40,8 @@ export function setupBackends(): Promise<void> {
     // Not IS_TEST: its kernel leak check counts the copy that wasm's Identity kernel makes for
     // every tensor a customGrad op saves (cpu shares the data instead), a false positive.
     registerWasmTrainingKernels();
-    for (const b of ["cpu", "wasm"]) {
+    if (HAS_NATIVE) registerNativeKernels();
+    for (const b of ["cpu", ...BACKENDS_UNDER_TEST]) {
       await tf.setBackend(b);
       await tf.ready();
     }
@@ -76,17 +100,31 @@ export async function expectWasmMatchesCpu(
   tol = 1e-4,
   label = "",
 ): Promise<void> {
-  const got = await onBackend("wasm", fn);
+  await expectMatchesCpu("wasm", fn, tol, label);
+}
+
+/** Runs `fn` on `backend` and cpu and asserts equal shapes and values within `tol` (relative). */
+export async function expectMatchesCpu(
+  backend: string,
+  fn: () => tf.Tensor | tf.Tensor[],
+  tol = 1e-4,
+  label = "",
+): Promise<void> {
+  const got = await onBackend(backend, fn);
   const want = await onBackend("cpu", fn);
   if (got.length !== want.length)
-    throw new Error(`${label}: ${got.length} outputs on wasm, ${want.length} on cpu`);
+    throw new Error(`${label}: ${got.length} outputs on ${backend}, ${want.length} on cpu`);
   for (let i = 0; i < got.length; i++) {
     if (got[i].shape.join() !== want[i].shape.join()) {
-      throw new Error(`${label}: output ${i} has shape [${got[i].shape}] on wasm, [${want[i].shape}] on cpu`);
+      throw new Error(
+        `${label}: output ${i} has shape [${got[i].shape}] on ${backend}, [${want[i].shape}] on cpu`,
+      );
     }
     const err = relError(got[i].values, want[i].values);
     if (!(err <= tol))
-      throw new Error(`${label}: output ${i} differs from cpu by ${err} (relative), tolerance ${tol}`);
+      throw new Error(
+        `${label}: output ${i} on ${backend} differs from cpu by ${err} (relative), tolerance ${tol}`,
+      );
   }
 }
 

@@ -6,7 +6,15 @@
  * after upgrading tfjs.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { expectWasmMatchesCpu, rand, setupBackends, tf } from "./helpers.js";
+import {
+  BACKENDS_UNDER_TEST,
+  expectMatchesCpu,
+  HAS_NATIVE,
+  NATIVE_SKIP,
+  rand,
+  setupBackends,
+  tf,
+} from "./helpers.js";
 
 type T = tf.Tensor;
 const pos = (shape: number[], seed: number) => tf.add(tf.abs(rand(shape, seed)), 0.5);
@@ -224,30 +232,36 @@ const FORWARD_CASES: Record<string, () => T> = {
   "einsum outer": () => tf.einsum("i,j->ij", rand([3], 1), rand([4], 2)),
 };
 
-describe("wasm: gradients of every op our models and losses use match the cpu backend", () => {
-  beforeAll(setupBackends);
-  for (const [name, [inputs, f]] of Object.entries(GRAD_CASES)) {
-    it(name, async () => {
-      await expectWasmMatchesCpu(
-        () => {
-          const xs = inputs();
-          // Weighted sum, so every output element gets a distinct upstream gradient.
-          const loss = (...a: T[]) => {
-            const y = f(...a);
-            return tf.sum(tf.mul(y, tf.reshape(tf.linspace(0.5, 1.5, y.size), y.shape)));
-          };
-          return [f(...xs), ...tf.grads(loss)(xs)];
-        },
-        1e-4,
-        name,
-      );
-    });
-  }
-  for (const [name, f] of Object.entries(FORWARD_CASES)) {
-    it(`${name} (forward)`, async () => {
-      await expectWasmMatchesCpu(f, 1e-5, name);
-    });
-  }
+for (const backend of BACKENDS_UNDER_TEST) {
+  describe(`${backend}: gradients of every op our models and losses use match the cpu backend`, () => {
+    beforeAll(setupBackends);
+    for (const [name, [inputs, f]] of Object.entries(GRAD_CASES)) {
+      it(name, async () => {
+        await expectMatchesCpu(
+          backend,
+          () => {
+            const xs = inputs();
+            // Weighted sum, so every output element gets a distinct upstream gradient.
+            const loss = (...a: T[]) => {
+              const y = f(...a);
+              return tf.sum(tf.mul(y, tf.reshape(tf.linspace(0.5, 1.5, y.size), y.shape)));
+            };
+            return [f(...xs), ...tf.grads(loss)(xs)];
+          },
+          1e-4,
+          name,
+        );
+      });
+    }
+    for (const [name, f] of Object.entries(FORWARD_CASES)) {
+      it(`${name} (forward)`, async () => {
+        await expectMatchesCpu(backend, f, 1e-5, name);
+      });
+    }
+  });
+}
+describe.skipIf(HAS_NATIVE)(`tensorflow: skipped, ${NATIVE_SKIP}`, () => {
+  it.skip("gradients and forward ops on the native backend", () => {});
 });
 
 describe("known tfjs limitations (same on every backend, not wasm-specific)", () => {
@@ -267,7 +281,7 @@ describe("known tfjs limitations (same on every backend, not wasm-specific)", ()
   };
   for (const [name, [inputs, f, message]] of Object.entries(limits)) {
     it(name, async () => {
-      for (const backend of ["wasm", "cpu"]) {
+      for (const backend of [...BACKENDS_UNDER_TEST, "cpu"]) {
         await tf.setBackend(backend);
         expect(() => tf.tidy(() => tf.grads((...a: T[]) => tf.sum(f(...a)))(inputs()))).toThrow(message);
       }

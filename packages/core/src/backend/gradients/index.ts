@@ -5,10 +5,10 @@
  * `optimizer.minimize` throw "gradient function not found for <Kernel>" on every backend until
  * something imports `dist/register_all_gradients`, which only bundlers can (see
  * generate-core-gradients.mjs). This registers tfjs-core's own gradient functions, ported to its
- * public API, so that training works in plain Node as well as under vitest.
+ * public API at build time (core-gradients.generated.ts, never committed), so that training works in plain Node as well as under vitest.
  */
 import { type GradConfig, getGradient, registerGradient } from "@tensorflow/tfjs-core";
-import { CORE_GRAD_CONFIGS } from "./core-gradients.js";
+import { CORE_GRAD_CONFIGS } from "./core-gradients.generated.js";
 import { registerExtraGradients } from "./extra-gradients.js";
 
 /**

@@ -26,7 +26,6 @@
  * a transposed operand is a scalar loop (reported ~12x slower than the forward conv).
  */
 import {
-  backend_util,
   Conv2DBackpropFilter,
   type Conv2DBackpropFilterAttrs,
   type Conv2DBackpropFilterInputs,
@@ -34,6 +33,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { conv2DGeometry, requireFloat32 } from "./conv-args.js";
 import {
   type BackendWasm,
   disposeAll,
@@ -68,39 +68,18 @@ export function conv2DBackpropFilterWasm(args: {
   const { inputs, backend, attrs } = args;
   let x = inputs.x as TensorInfo;
   let dy = inputs.dy as TensorInfo;
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
-  if (x.dtype !== "float32" || dy.dtype !== "float32") {
-    throw new Error(`Conv2DBackpropFilter on wasm supports float32 only, got ${x.dtype}/${dy.dtype}`);
-  }
-  const nchw = dataFormat === "NCHW";
+  requireFloat32("Conv2DBackpropFilter", x, dy);
+  const nchw = attrs.dataFormat === "NCHW";
   if (nchw) {
     // Rare (wasm's own Conv2D refuses NCHW): work in NHWC.
     x = transpose(backend, x, [0, 2, 3, 1]);
     dy = transpose(backend, dy, [0, 2, 3, 1]);
   }
-  const xShape = x.shape as [number, number, number, number];
-  const info = backend_util.computeConv2DInfo(
-    xShape,
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    "channelsLast",
+  const { B, H, W, Ci, OH, OW, Co, KH, KW, sh, sw, pt, pl } = conv2DGeometry(
+    x.shape,
+    attrs.filterShape,
+    attrs,
   );
-  const {
-    batchSize: B,
-    inHeight: H,
-    inWidth: W,
-    inChannels: Ci,
-    outHeight: OH,
-    outWidth: OW,
-    outChannels: Co,
-  } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
 
   // Contraction chunks: output-gradient rows [r0, r1) x batch images [b0, b1), about CHUNK_K
   // elements each. X' is laid out per batch chunk: [nb][Ci, H, W, bc], so a chunk's input rows

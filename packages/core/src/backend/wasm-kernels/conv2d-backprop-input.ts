@@ -11,7 +11,6 @@
  * XNNPACK Conv2D kernel; together they do exactly the forward conv's multiply-adds.
  */
 import {
-  backend_util,
   Conv2DBackpropInput,
   type Conv2DBackpropInputAttrs,
   type Conv2DBackpropInputInputs,
@@ -19,6 +18,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { conv2DGeometry, nhwcShape, requireFloat32 } from "./conv-args.js";
 import {
   type BackendWasm,
   disposeAll,
@@ -75,43 +75,19 @@ export function conv2DBackpropInputWasm(args: {
   const { inputs, backend, attrs } = args;
   let dy = inputs.dy as TensorInfo;
   const filter = inputs.filter as TensorInfo;
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
-  if (dy.dtype !== "float32" || filter.dtype !== "float32") {
-    throw new Error(`Conv2DBackpropInput on wasm supports float32 only, got ${dy.dtype}/${filter.dtype}`);
-  }
-  const nchw = dataFormat === "NCHW";
-  const xShape: [number, number, number, number] = nchw
-    ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]]
-    : [inputShape[0], inputShape[1], inputShape[2], inputShape[3]];
+  requireFloat32("Conv2DBackpropInput", dy, filter);
+  const nchw = attrs.dataFormat === "NCHW";
+  const xShape = nhwcShape(attrs.inputShape, attrs.dataFormat);
   if (nchw) dy = transpose(backend, dy, [0, 2, 3, 1]);
-  const info = backend_util.computeConv2DInfo(
-    xShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    "channelsLast",
-  );
-  const {
-    batchSize: B,
-    inHeight: H,
-    inWidth: W,
-    inChannels: Ci,
-    outHeight: OH,
-    outWidth: OW,
-    outChannels: Co,
-  } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
+  const { B, H, W, Ci, OH, OW, Co, KH, KW, sh, sw, pt, pl } = conv2DGeometry(xShape, filter.shape, attrs);
   const single = sh === 1 && sw === 1;
   const dx = single ? undefined : backend.makeOutput([B, H, W, Ci], "float32");
   let result: TensorInfo | undefined;
 
   for (let ph = 0; ph < sh; ph++) {
     for (let pw = 0; pw < sw; pw++) {
-      const ay = phaseAxis(ph, sh, H, OH, KH, info.padInfo.top);
-      const ax = phaseAxis(pw, sw, W, OW, KW, info.padInfo.left);
+      const ay = phaseAxis(ph, sh, H, OH, KH, pt);
+      const ax = phaseAxis(pw, sw, W, OW, KW, pl);
       if (ay.count <= 0 || ax.count <= 0) continue;
       const empty = ay.taps === 0 || ax.taps === 0 || ay.end <= ay.start || ax.end <= ax.start;
       let out: TensorInfo;

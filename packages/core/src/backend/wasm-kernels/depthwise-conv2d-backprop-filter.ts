@@ -11,7 +11,6 @@
  * affordable; none of selfsup's built-in backbones uses them.
  */
 import {
-  backend_util,
   DepthwiseConv2dNativeBackpropFilter,
   type DepthwiseConv2dNativeBackpropFilterAttrs,
   type DepthwiseConv2dNativeBackpropFilterInputs,
@@ -19,6 +18,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { conv2DGeometry } from "./conv-args.js";
 import { type BackendWasm, f32View } from "./kernel-utils.js";
 
 export function depthwiseConv2dNativeBackpropFilterWasm(args: {
@@ -29,29 +29,23 @@ export function depthwiseConv2dNativeBackpropFilterWasm(args: {
   const { inputs, backend, attrs } = args;
   const x = inputs.x as TensorInfo;
   const dy = inputs.dy as TensorInfo;
-  const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs;
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    true,
-  );
   const {
-    batchSize: B,
-    inHeight: H,
-    inWidth: W,
-    inChannels: C,
-    outHeight: OH,
-    outWidth: OW,
-    outChannels: CO,
-  } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
-  const { dilationHeight: dh, dilationWidth: dw } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+    B,
+    H,
+    W,
+    Ci: C,
+    OH,
+    OW,
+    Co: CO,
+    KH,
+    KW,
+    sh,
+    sw,
+    dh,
+    dw,
+    pt,
+    pl,
+  } = conv2DGeometry(x.shape, attrs.filterShape, attrs, true);
   const M = CO / C;
 
   const acc = new Float64Array(KH * KW * CO);

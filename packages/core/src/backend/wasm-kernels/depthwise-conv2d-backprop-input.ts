@@ -8,7 +8,6 @@
  * for why a loop rather than XNNPACK).
  */
 import {
-  backend_util,
   DepthwiseConv2dNativeBackpropInput,
   type DepthwiseConv2dNativeBackpropInputAttrs,
   type DepthwiseConv2dNativeBackpropInputInputs,
@@ -16,6 +15,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { conv2DGeometry } from "./conv-args.js";
 import { type BackendWasm, f32View } from "./kernel-utils.js";
 
 export function depthwiseConv2dNativeBackpropInputWasm(args: {
@@ -26,29 +26,23 @@ export function depthwiseConv2dNativeBackpropInputWasm(args: {
   const { inputs, backend, attrs } = args;
   const dy = inputs.dy as TensorInfo;
   const filter = inputs.filter as TensorInfo;
-  const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs;
-  const info = backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    true,
-  );
   const {
-    batchSize: B,
-    inHeight: H,
-    inWidth: W,
-    inChannels: C,
-    outHeight: OH,
-    outWidth: OW,
-    outChannels: CO,
-  } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
-  const { dilationHeight: dh, dilationWidth: dw } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+    B,
+    H,
+    W,
+    Ci: C,
+    OH,
+    OW,
+    Co: CO,
+    KH,
+    KW,
+    sh,
+    sw,
+    dh,
+    dw,
+    pt,
+    pl,
+  } = conv2DGeometry(attrs.inputShape, filter.shape, attrs, true);
   const M = CO / C;
 
   const out = backend.makeOutput([B, H, W, C], "float32");

@@ -6,7 +6,6 @@
  * backend's 3-D pooling does), as a loop on the wasm heap with channels innermost.
  */
 import {
-  backend_util,
   type KernelConfig,
   type KernelFunc,
   MaxPool3DGrad,
@@ -14,6 +13,7 @@ import {
   type MaxPool3DGradInputs,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { pool3DGeometry } from "./conv-args.js";
 import { type BackendWasm, f32View } from "./kernel-utils.js";
 
 export function maxPool3DGradWasm(args: {
@@ -24,23 +24,11 @@ export function maxPool3DGradWasm(args: {
   const { inputs, backend, attrs } = args;
   const input = inputs.input as TensorInfo;
   const dyInfo = inputs.dy as TensorInfo;
-  const { filterSize, strides, pad, dimRoundingMode } = attrs;
-  const info = backend_util.computePool3DInfo(
-    input.shape as [number, number, number, number, number],
-    filterSize,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
+  const { B, D, H, W, C, OD, OH, OW, sd, sh, sw, dd, dh, dw, fd, fh, fw, pf, pt, pl } = pool3DGeometry(
+    "MaxPool3DGrad",
+    input.shape,
+    attrs,
   );
-  const { batchSize: B, inDepth: D, inHeight: H, inWidth: W, inChannels: C } = info;
-  const { outDepth: OD, outHeight: OH, outWidth: OW } = info;
-  const { strideDepth: sd, strideHeight: sh, strideWidth: sw } = info;
-  const { dilationDepth: dd, dilationHeight: dh, dilationWidth: dw } = info;
-  const fd = info.effectiveFilterDepth;
-  const fh = info.effectiveFilterHeight;
-  const fw = info.effectiveFilterWidth;
-  const { front: pf, top: pt, left: pl } = info.padInfo;
 
   const out = backend.makeOutput(input.shape, "float32");
   const dx = f32View(backend, out);

@@ -6,7 +6,6 @@
  * wasm heap with channels innermost, same semantics as the cpu backend.
  */
 import {
-  backend_util,
   type KernelConfig,
   type KernelFunc,
   MaxPool3D,
@@ -14,6 +13,7 @@ import {
   type MaxPool3DInputs,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { pool3DGeometry } from "./conv-args.js";
 import { type BackendWasm, f32View } from "./kernel-utils.js";
 
 export function maxPool3DWasm(args: {
@@ -23,27 +23,13 @@ export function maxPool3DWasm(args: {
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const input = inputs.x as TensorInfo;
-  const { filterSize, strides, pad, dimRoundingMode, dataFormat } = attrs;
-  const info = backend_util.computePool3DInfo(
-    input.shape as [number, number, number, number, number],
-    filterSize,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    dataFormat,
+  const { B, D, H, W, C, OD, OH, OW, sd, sh, sw, dd, dh, dw, fd, fh, fw, pf, pt, pl } = pool3DGeometry(
+    "MaxPool3D",
+    input.shape,
+    attrs,
   );
-  if (info.dataFormat !== "channelsLast") throw new Error("MaxPool3D on wasm supports NDHWC only");
-  const { batchSize: B, inDepth: D, inHeight: H, inWidth: W, inChannels: C } = info;
-  const { outDepth: OD, outHeight: OH, outWidth: OW } = info;
-  const { strideDepth: sd, strideHeight: sh, strideWidth: sw } = info;
-  const { dilationDepth: dd, dilationHeight: dh, dilationWidth: dw } = info;
-  const fd = info.effectiveFilterDepth;
-  const fh = info.effectiveFilterHeight;
-  const fw = info.effectiveFilterWidth;
-  const { front: pf, top: pt, left: pl } = info.padInfo;
 
-  const out = backend.makeOutput(info.outShape, "float32");
+  const out = backend.makeOutput([B, OD, OH, OW, C], "float32");
   const y = f32View(backend, out);
   const x = f32View(backend, input);
   const first = (corner: number, dil: number) => {

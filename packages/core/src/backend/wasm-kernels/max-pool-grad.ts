@@ -12,7 +12,6 @@
  * the windows, memory-bound, small next to the convolutions around it.
  */
 import {
-  backend_util,
   type KernelConfig,
   type KernelFunc,
   MaxPoolGrad,
@@ -20,6 +19,7 @@ import {
   type MaxPoolGradInputs,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { pool2DGeometry } from "./conv-args.js";
 import { type BackendWasm, f32View } from "./kernel-utils.js";
 
 export function maxPoolGradWasm(args: {
@@ -30,21 +30,7 @@ export function maxPoolGradWasm(args: {
   const { inputs, backend, attrs } = args;
   const input = inputs.input as TensorInfo;
   const dyInfo = inputs.dy as TensorInfo;
-  const { filterSize, strides, pad, dimRoundingMode } = attrs;
-  const info = backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    filterSize,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-  );
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const fh = info.effectiveFilterHeight;
-  const fw = info.effectiveFilterWidth;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+  const { B, H, W, C, OH, OW, sh, sw, dh, dw, fh, fw, pt, pl } = pool2DGeometry(input.shape, attrs);
 
   const out = backend.makeOutput(input.shape, "float32");
   const dx = f32View(backend, out);

@@ -1,0 +1,52 @@
+/**
+ * Where `selfsup backend build-native` installs the native TensorFlow binding, and how the backend
+ * chooser loads it from there.
+ *
+ * The binding (`@tensorflow/tfjs-node` or `-gpu`, built against a local libtensorflow) lives in its
+ * own npm prefix rather than in the workspace's node_modules, so that no `pnpm install` ever needs,
+ * removes or rewrites it, and so that a plain install of selfsup never sees it.
+ *
+ * Location: `SELFSUP_NATIVE_DIR`, else `${SELFSUP_HOME:-.selfsup}/native` (relative to the working
+ * directory, like the runs folder).
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+export type NativePackage = "@tensorflow/tfjs-node" | "@tensorflow/tfjs-node-gpu";
+
+/** The npm prefix that holds the locally built native binding. */
+export function nativeDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SELFSUP_NATIVE_DIR) return path.resolve(env.SELFSUP_NATIVE_DIR);
+  return path.resolve(env.SELFSUP_HOME || ".selfsup", "native");
+}
+
+/** The package's directory inside `dir`, if it is installed there. */
+export function nativePackageDir(pkg: NativePackage, dir: string = nativeDir()): string | undefined {
+  const p = path.join(dir, "node_modules", pkg);
+  return existsSync(path.join(p, "package.json")) ? p : undefined;
+}
+
+/**
+ * Loads `pkg` from the native prefix (CommonJS, like tfjs-node itself). Returns undefined when it
+ * is not installed there; throws what loading it throws otherwise.
+ */
+export function loadNativeFromDir(pkg: NativePackage, dir: string = nativeDir()): string | undefined {
+  if (nativePackageDir(pkg, dir) === undefined) return undefined;
+  const req = createRequire(path.join(dir, "package.json"));
+  // The package brings its own copy of @tensorflow/tfjs (same version), which re-registers the cpu
+  // backend's kernels and the platform into the one global registry: harmless, but it warns once
+  // per kernel. Keep other warnings.
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    const first = String(args[0] ?? "");
+    if (/is already registered|already been set|was already registered/.test(first)) return;
+    warn(...args);
+  };
+  try {
+    req(pkg);
+  } finally {
+    console.warn = warn;
+  }
+  return dir;
+}
