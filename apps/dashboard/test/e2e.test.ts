@@ -257,6 +257,10 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     } finally {
       await writer.close();
     }
+    // The previous test just read this run: identical read-only queries may be answered from the
+    // dashboard's reply cache for up to SELFSUP_QUERY_CACHE_MS (1 s), and a finished run's page does
+    // not poll, so wait out the TTL for a write made by another process.
+    await new Promise((r) => setTimeout(r, 1200));
     await page.goto(`${server!.url}/runs/${run.id}`);
     const once = page.getByRole("region", { name: "Chart of knn_once" });
     await expect
