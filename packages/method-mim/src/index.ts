@@ -1,1 +1,7 @@
-export {};
+/** @selfsup/method-mim: masked modelling methods (MAE, SimMIM, BEiT and its tokenizer, MLM). */
+export * from "./learned-token.js";
+export * from "./masked-loss.js";
+export * from "./methods/index.js";
+export * from "./mlm-masking.js";
+export { default as mimPlugin } from "./plugin.js";
+export * from "./vit-backbone.js";

@@ -1,0 +1,11 @@
+import type { MethodSpec } from "@selfsup/core";
+import { maeMethod } from "./mae.js";
+import { mlmMethod } from "./mlm.js";
+import { simmimMethod } from "./simmim.js";
+
+export * from "./mae.js";
+export * from "./mlm.js";
+export * from "./simmim.js";
+
+/** Every method of this package, as its plugin registers them: adding a method is one line here. */
+export const mimMethods: MethodSpec[] = [maeMethod, simmimMethod, mlmMethod];
