@@ -3,5 +3,8 @@ export * from "./learned-token.js";
 export * from "./masked-loss.js";
 export * from "./methods/index.js";
 export * from "./mlm-masking.js";
+export * from "./patch-tokenizer.js";
 export { default as mimPlugin } from "./plugin.js";
+export * from "./tokenizer-checkpoint.js";
 export * from "./vit-backbone.js";
+export * from "./vq.js";

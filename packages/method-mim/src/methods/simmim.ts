@@ -25,6 +25,7 @@ import {
   defineMethod,
   type FeatureModule,
   fromPatches,
+  type InputSpec,
   Linear,
   MethodBase,
   maeMask,
@@ -142,7 +143,7 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
   }
 }
 
-function imageSpec(input: SimMIM["ctx"]["input"]): { height: number; width: number; channels: number } {
+function imageSpec(input: InputSpec): { height: number; width: number; channels: number } {
   if (input.kind !== "image") throw new Error(`simmim needs image inputs, got ${input.kind}`);
   return input;
 }
