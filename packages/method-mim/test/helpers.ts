@@ -1,16 +1,86 @@
 import {
+  type BackboneChoice,
+  type BackendRequest,
   checkpointing,
+  constantLr,
+  createOptimizer,
   createRegistry,
   type FeatureModule,
   type InputSpec,
+  initBackend,
+  type Method,
+  Minimizer,
   methodBuildContext,
+  methodParams,
   Rng,
+  registerCoreGradients,
+  type StepContext,
   Trainer,
 } from "@selfsup/core";
 import { tinyDatasetFor } from "@selfsup/core/testing";
 import { beitTokenizerMethod, mimPlugin } from "../src/index.js";
 
+/** cpu by default (exact and dependency-free); SELFSUP_BACKEND=wasm runs the same tests on wasm. */
+export async function setupBackend(): Promise<void> {
+  await initBackend((process.env.SELFSUP_BACKEND as BackendRequest | undefined) ?? "cpu");
+  registerCoreGradients();
+}
+
 const registry = createRegistry();
+registry.register(mimPlugin);
+
+export const IMAGE16: InputSpec = { kind: "image", height: 16, width: 16, channels: 1 };
+
+/** Builds one of this package's methods with its tinyOptions (plus `options`) on a given backbone. */
+export function createMethod<M extends Method = Method>(
+  name: string,
+  backbone: BackboneChoice,
+  options: Record<string, unknown> = {},
+  input: InputSpec = IMAGE16,
+  seed = 0,
+): M {
+  const spec = registry.get("method", name);
+  return registry.create(
+    "method",
+    name,
+    { ...(spec.tinyOptions as object | undefined), ...options },
+    methodBuildContext({ registry, input, rng: new Rng(seed), backbone }),
+  ) as M;
+}
+
+/** A StepContext whose minimize is core's Minimizer with Adam at `lr`. */
+export function stepContext(
+  method: Method,
+  opts: { lr?: number; seed?: number } = {},
+): StepContext & {
+  dispose(): void;
+} {
+  const minimizer = new Minimizer({
+    optimizer: createOptimizer({ name: "adam" }),
+    params: methodParams(method),
+    defaultVars: () => method.trainableVariables(),
+    schedule: constantLr(opts.lr ?? 3e-3),
+  });
+  const ctx = {
+    step: 0,
+    epoch: 0,
+    totalSteps: 1000,
+    rng: new Rng(opts.seed ?? 1),
+    minimize: (
+      lossFn: Parameters<StepContext["minimize"]>[0],
+      vars?: Parameters<StepContext["minimize"]>[1],
+    ) => {
+      const out = minimizer.minimize(lossFn, vars);
+      minimizer.step += 1;
+      return out;
+    },
+    dispose: () => {
+      minimizer.dispose();
+      minimizer.optimizer.dispose();
+    },
+  };
+  return ctx;
+}
 
 /** A tiny vit-tiny (width 16, one block, 4x4 patches) in the given mask mode. */
 export function tinyViT(maskMode: "remove" | "token") {

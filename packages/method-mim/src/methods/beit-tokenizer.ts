@@ -14,9 +14,9 @@
  *
  * The codebook starts from encoder outputs of the first batch (data-dependent init), and codes
  * that fall out of use are re-seeded (dead-code re-seeding as in Dhariwal et al. 2020, "Jukebox",
- * sec. 3.2 and Zeghidour et al. 2021): every `reseedEvery` steps, each code whose running share of
- * patches (EMA, decay 0.99) is below `deadShare / K` is moved to a random encoder output of the
- * current batch. Codebook usage is reported as its perplexity exp(H(p)) (K = every code used
+ * sec. 3.2 and Zeghidour et al. 2021): every `reseedEvery` steps, each code whose share of the
+ * patches seen since the previous pass is below `deadShare / K` is moved to a random encoder
+ * output of the current batch. Codebook usage is reported as its perplexity exp(H(p)) (K = every code used
  * evenly, 1 = collapse) on the batch, and as the running usage histogram (`usage()`).
  *
  * BEiT reads the trained tokenizer from this method's checkpoint (module "tokenizer" and state
@@ -96,6 +96,8 @@ export class BeitTokenizer extends MethodBase<BeitTokenizerOptions> {
     "usage",
     tf.variable(tf.fill([this.options.codebookSize], 1 / this.options.codebookSize), false),
   );
+  /** Patches per code since the last re-seeding pass, [K]: what decides which codes are dead. */
+  readonly window = this.stateVariable("window", tf.variable(tf.zeros([this.options.codebookSize]), false));
   /** 0 until the codebook has been initialised from data. */
   readonly initialised = this.stateVariable("initialised", tf.variable(tf.scalar(0), false));
 
@@ -170,14 +172,17 @@ export class BeitTokenizer extends MethodBase<BeitTokenizerOptions> {
         this.usageEma.assign(
           tf.add(tf.mul(this.usageEma, USAGE_DECAY), tf.mul(counts as tf.Tensor1D, (1 - USAGE_DECAY) / m)),
         );
+        this.window.assign(tf.add(this.window, counts as tf.Tensor1D));
       });
       let reseeded = 0;
       if ((ctx.step + 1) % this.options.reseedEvery === 0) {
-        const usage = this.usage();
+        const window = this.window.dataSync() as Float32Array;
+        const total = window.reduce((a, b) => a + b, 0);
         const dead: number[] = [];
-        usage.forEach((u, i) => {
-          if (u < this.options.deadShare / k) dead.push(i);
+        window.forEach((c, i) => {
+          if (c / total < this.options.deadShare / k) dead.push(i);
         });
+        this.window.assign(tf.zerosLike(this.window));
         this.reseed(dead, rows, ctx);
         reseeded = dead.length;
       }
