@@ -1,4 +1,5 @@
 /** @selfsup/method-mim: masked modelling methods (MAE, SimMIM, BEiT and its tokenizer, MLM). */
+export * from "./corpus.js";
 export * from "./learned-token.js";
 export * from "./masked-loss.js";
 export * from "./methods/index.js";
