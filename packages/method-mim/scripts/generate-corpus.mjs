@@ -59,7 +59,7 @@ const topics = [
       (w, s) => `${pick(w.sky)} ${pick(w.act)} ${pick(w.place)} ${pick(s.time)} .`,
       (w, s) =>
         `${pick(s.person)} took an ${pick(["umbrella", "old coat", "extra scarf"])} because ${pick(w.sky)} ${pick(w.act)} .`,
-      (w, s) => `the forecast said ${pick(w.sky)} ${pick(w.act)} ${pick(w.place)} .`,
+      (w, _s) => `the forecast said ${pick(w.sky)} ${pick(w.act)} ${pick(w.place)} .`,
       (w, s) =>
         `${pick(s.time)} ${pick(w.sky)} ${pick(w.act)} and ${pick(s.person)} wore a ${pick(w.thing)} .`,
     ],
@@ -84,7 +84,7 @@ const topics = [
     templates: [
       (w, s) => `${pick(s.person)} ${pick(w.verb)} ${pick(w.food)} with ${pick(w.tool)} ${pick(s.time)} .`,
       (w, s) => `${pick(w.food)} tasted ${pick(w.taste)} and everyone was ${pick(s.feel)} .`,
-      (w, s) => `add salt to ${pick(w.food)} and leave it in ${pick(w.tool)} for an hour .`,
+      (w, _s) => `add salt to ${pick(w.food)} and leave it in ${pick(w.tool)} for an hour .`,
       (w, s) => `${pick(s.time)} we ${pick(w.verb)} ${pick(w.food)} , it was ${pick(w.taste)} .`,
     ],
   },
@@ -110,9 +110,9 @@ const topics = [
       ],
     },
     templates: [
-      (w, s) => `${pick(w.team)} ${pick(w.verb)} ${pick(w.game)} ${pick(w.detail)} .`,
+      (w, _s) => `${pick(w.team)} ${pick(w.verb)} ${pick(w.game)} ${pick(w.detail)} .`,
       (w, s) => `${pick(s.person)} watched ${pick(w.game)} ${pick(s.time)} and felt ${pick(s.feel)} .`,
-      (w, s) => `the coach said ${pick(w.team)} ${pick(w.verb)} well ${pick(w.detail)} .`,
+      (w, _s) => `the coach said ${pick(w.team)} ${pick(w.verb)} well ${pick(w.detail)} .`,
       (w, s) => `${pick(s.time)} ${pick(w.team)} ${pick(w.verb)} hard before ${pick(w.game)} .`,
     ],
   },
@@ -133,7 +133,7 @@ const topics = [
     },
     templates: [
       (w, s) => `${pick(s.person)} ${pick(w.go)} ${pick(w.to)} ${pick(s.time)} .`,
-      (w, s) => `we stayed at ${pick(w.stay)} and forgot the ${pick(w.thing)} .`,
+      (w, _s) => `we stayed at ${pick(w.stay)} and forgot the ${pick(w.thing)} .`,
       (w, s) => `${pick(s.time)} ${pick(s.person)} ${pick(w.go)} ${pick(w.to)} with a ${pick(w.thing)} .`,
       (w, s) => `the trip ${pick(w.to)} made ${pick(s.person)} ${pick(s.feel)} .`,
     ],
