@@ -211,5 +211,8 @@ export const beitTokenizerMethod = defineMethod({
   inputs: ["image"],
   options: beitTokenizerMethodOptions,
   tinyOptions: { codebookSize: 8, codeDim: 4, hiddenDim: 16, reseedEvery: 5 },
+  // The tokenizer uses no backbone; naming BEiT's keeps a run (and the bench's random-init
+  // baseline) from building a convnet for nothing.
+  defaultBackbone: () => ({ name: "vit-tiny", options: { maskMode: "token" } }),
   create: (opts, ctx) => new BeitTokenizer(opts, ctx),
 });
