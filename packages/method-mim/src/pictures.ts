@@ -90,15 +90,19 @@ export function codebookUsage(tokenizer: PatchTokenizer, images: tf.Tensor4D): C
   };
 }
 
-/** A bar chart of code usage (codes sorted by count, tallest left), as PNG bytes. */
+/**
+ * A bar chart of code usage (codes sorted by count, tallest left), as PNG bytes. Bar height is
+ * log(1 + count) / log(1 + max count): on digits one code (the blank patch) takes most patches,
+ * and a linear scale would hide every other code.
+ */
 export function renderCodebookHistogram(usage: CodebookUsage, height = 64): Buffer {
   const sorted = [...usage.counts].sort((a, b) => b - a);
-  const max = Math.max(1, sorted[0] ?? 1);
+  const max = Math.log1p(Math.max(1, sorted[0] ?? 1));
   const barWidth = Math.max(1, Math.floor(256 / sorted.length));
   const width = sorted.length * barWidth;
   const pixels = new Float32Array(height * width);
   sorted.forEach((c, i) => {
-    const top = height - Math.round((c / max) * height);
+    const top = height - Math.round((Math.log1p(c) / max) * height);
     for (let y = top; y < height; y++)
       for (let x = i * barWidth; x < (i + 1) * barWidth - (barWidth > 2 ? 1 : 0); x++)
         pixels[y * width + x] = 1;
