@@ -146,7 +146,7 @@ export class BeitTokenizer extends MethodBase<BeitTokenizerOptions> {
           rows,
           ctx,
         );
-        this.initialised.assign(tf.scalar(1));
+        tf.tidy(() => this.initialised.assign(tf.scalar(1)));
       }
       const result = ctx.minimize(() => {
         const z = this.tokenizer.encode(rows);
@@ -182,7 +182,7 @@ export class BeitTokenizer extends MethodBase<BeitTokenizerOptions> {
         window.forEach((c, i) => {
           if (c / total < this.options.deadShare / k) dead.push(i);
         });
-        this.window.assign(tf.zerosLike(this.window));
+        tf.tidy(() => this.window.assign(tf.zerosLike(this.window)));
         this.reseed(dead, rows, ctx);
         reseeded = dead.length;
       }
