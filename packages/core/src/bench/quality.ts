@@ -202,9 +202,11 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   // MAE), else the convnet; the convnet gets the bench's width.
   const backboneOf = (name: string): { name: string; options?: Record<string, unknown> } => {
     const choice = registry.get("method", name).defaultBackbone?.(data.input) ?? { name: "convnet" };
-    return choice.name === "convnet"
-      ? { name: "convnet", options: { ...choice.options, ...backboneOptions } }
-      : choice;
+    const own = choice.name === "convnet" ? backboneOptions : {};
+    return {
+      name: choice.name,
+      options: { ...choice.options, ...own, ...opts.backboneOptions?.[choice.name] },
+    };
   };
   const rows: QualityBenchRow[] = [];
   const baseline = async (name: string, encoder: FeatureModule) => {
