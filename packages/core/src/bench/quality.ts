@@ -198,15 +198,14 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   );
 
   const fineTune = opts.fineTune ? { epochs: opts.fineTuneEpochs ?? 20 } : undefined;
-  // Each method pretrains the backbone its spec asks for (its defaultBackbone, e.g. vit-tiny for
-  // MAE), else the convnet; the convnet gets the bench's width.
+  // Methods whose spec asks for a specific backbone (vit-tiny for MAE, SimMIM, BEiT) pretrain
+  // that one; every other (no defaultBackbone, or core's generic convnet / resnet18 choice) the
+  // convnet of the bench's width, so that figures stay comparable across packages and datasets.
   const backboneOf = (name: string): { name: string; options?: Record<string, unknown> } => {
-    const choice = registry.get("method", name).defaultBackbone?.(data.input) ?? { name: "convnet" };
-    const own = choice.name === "convnet" ? backboneOptions : {};
-    return {
-      name: choice.name,
-      options: { ...choice.options, ...own, ...opts.backboneOptions?.[choice.name] },
-    };
+    const choice = registry.get("method", name).defaultBackbone?.(data.input);
+    const specific = choice !== undefined && choice.name !== "convnet" && choice.name !== "resnet18";
+    const base = specific ? choice : { name: "convnet", options: backboneOptions };
+    return { name: base.name, options: { ...base.options, ...opts.backboneOptions?.[base.name] } };
   };
   const rows: QualityBenchRow[] = [];
   const baseline = async (name: string, encoder: FeatureModule) => {
