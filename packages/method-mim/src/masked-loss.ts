@@ -1,0 +1,58 @@
+/**
+ * Shared pieces of the masked-image methods: per-patch normalised targets, losses averaged over
+ * masked patches only, and the 0/1 matrices that move tokens between the full patch sequence and
+ * the visible subset with matmuls (exact, and their gradients are matmuls, which every backend has;
+ * gather's gradient needs UnsortedSegmentSum, missing on wasm).
+ */
+import { tf } from "@selfsup/core";
+
+/**
+ * MAE's normalised pixel target (He et al. 2022, sec. 4.1 "Reconstruction target"): each patch
+ * minus its mean over its values, divided by sqrt(var + eps). [B, N, P] -> [B, N, P].
+ */
+export function normalizePatches(patches: tf.Tensor, eps = 1e-6): tf.Tensor {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(patches, -1, true);
+    return tf.div(tf.sub(patches, mean), tf.sqrt(tf.add(variance, eps)));
+  });
+}
+
+/**
+ * Mean of a per-patch loss [B, N] over the masked patches only (mask [B, N], 1 = masked):
+ * sum(loss * mask) / sum(mask). A batch with no masked patch gives 0, not NaN.
+ */
+export function maskedMean(perPatch: tf.Tensor, mask: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const m = tf.cast(mask, "float32");
+    return tf.div(tf.sum(tf.mul(perPatch, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
+  });
+}
+
+/**
+ * For each sample, the visible (mask 0) patch indices in ascending order, as a 0/1 matrix
+ * [B, V, N] (row k selects the k-th visible patch) - the order vit-tiny's "remove" mask mode keeps.
+ * Every row of the mask must hide the same number of patches. Reads the mask on the host.
+ */
+export function visibleSelection(mask: tf.Tensor): tf.Tensor3D {
+  const [b, n] = mask.shape as [number, number];
+  const values = mask.dataSync();
+  const rows: number[][] = [];
+  for (let i = 0; i < b; i++) {
+    const row: number[] = [];
+    for (let j = 0; j < n; j++) if (Number(values[i * n + j]) === 0) row.push(j);
+    rows.push(row);
+  }
+  const v = rows[0]?.length ?? 0;
+  if (rows.some((r) => r.length !== v)) {
+    throw new Error(
+      `visibleSelection: every sample must keep the same number of patches, got [${rows.map((r) => r.length).join(", ")}]`,
+    );
+  }
+  const out = new Float32Array(b * v * n);
+  rows.forEach((row, i) => {
+    row.forEach((patch, k) => {
+      out[(i * v + k) * n + patch] = 1;
+    });
+  });
+  return tf.tensor3d(out, [b, v, n]);
+}
