@@ -1,9 +1,10 @@
 /**
  * A run's artifacts beside its metrics: the augmentation preview (what the views look like) at
- * the start and the 2-D PCA scatter of the embeddings at the end. Both are best effort: a failure
+ * the start, the 2-D PCA scatter of the embeddings and the method's own pictures (its optional
+ * `writeArtifacts`: reconstructions, codebook usage) at the end. All are best effort: a failure
  * is reported as a warning, never fails the run.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
   type Dataset,
@@ -95,5 +96,29 @@ export async function storeEmbeddingScatter(
     });
   } catch (err) {
     warn(`PCA scatter skipped: ${errorText(err)}`);
+  }
+}
+
+/** Files the method writes with its optional `writeArtifacts` hook, stored as `method` artifacts. */
+export async function storeMethodArtifacts(
+  opts: { store: RunStore; runId: string; runDir: string; method: Method; dataset: Dataset },
+  warn: Warn,
+): Promise<void> {
+  if (!opts.method.writeArtifacts) return;
+  try {
+    const dir = path.join(opts.runDir, "artifacts", "method");
+    await mkdir(dir, { recursive: true });
+    const files = await opts.method.writeArtifacts({ dataset: opts.dataset, dir });
+    for (const f of files) {
+      await opts.store.addArtifact({
+        runId: opts.runId,
+        kind: "method",
+        name: f.name,
+        mime: f.mime,
+        bytes: new Uint8Array(await readFile(path.join(dir, path.basename(f.name)))),
+      });
+    }
+  } catch (err) {
+    warn(`method artifacts skipped: ${errorText(err)}`);
   }
 }

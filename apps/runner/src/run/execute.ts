@@ -33,7 +33,7 @@ import { parseStoredRunConfig, resolveRunConfig } from "../config.js";
 import { runDirFor } from "../home.js";
 import type { ProgressSink } from "../progress/events.js";
 import { heartbeatMs as defaultHeartbeatMs } from "../store.js";
-import { storeAugmentPreview, storeEmbeddingScatter } from "./artifacts.js";
+import { storeAugmentPreview, storeEmbeddingScatter, storeMethodArtifacts } from "./artifacts.js";
 import { augmentationSteps, buildMethod } from "./build.js";
 import {
   progressEvents,
@@ -347,6 +347,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
         },
         warn,
       );
+      await storeMethodArtifacts({ store, runId, runDir, method, dataset }, warn);
     }
     const status: TerminalStatus = fit.status === "completed" ? "finished" : (stopReason ?? "interrupted");
     summary.duration_sec = (Date.now() - started) / 1000;

@@ -156,9 +156,23 @@ export interface Method {
   state?(): Record<string, tf.Variable>;
   /** Augmentation pipeline to use when the config names none. */
   defaultAugmentation?(input: InputSpec): AugmentationConfig[];
+  /**
+   * Pictures or data worth keeping with the run (reconstructions, codebook usage), written into
+   * `dir` (which exists) once training ends; the runner stores each listed file as a run artifact
+   * that the dashboard shows on the run page.
+   */
+  writeArtifacts?(ctx: { dataset: Dataset; dir: string }): Promise<MethodArtifact[]>;
   onEpochStart?(ctx: EpochContext): Promise<void> | void;
   onEpochEnd?(ctx: EpochContext): Promise<void> | void;
   dispose(): void;
+}
+
+/** A file a method wrote with `writeArtifacts`. */
+export interface MethodArtifact {
+  /** File name inside the directory given. */
+  name: string;
+  mime: "image/png" | "application/json";
+  description?: string;
 }
 
 export interface MethodBuildContext {

@@ -24,8 +24,10 @@
  * of 16 dimensions over 4x4 patches (the digits have few distinct patch shapes).
  */
 import {
+  type Dataset,
   defineMethod,
   type InputSpec,
+  type MethodArtifact,
   MethodBase,
   type MethodBuildContext,
   type StepContext,
@@ -133,6 +135,13 @@ export class BeitTokenizer extends MethodBase<BeitTokenizerOptions> {
       const usage = tf.add(tf.mul(this.usageEma, tf.sub(1, selected)), tf.mul(selected, 1 / k));
       this.usageEma.assign(usage);
     });
+  }
+
+  /** Reconstructions (MAE/SimMIM) or codebook usage (beit-tokenizer) as run artifacts (../pictures.ts). */
+  async writeArtifacts(ctx: { dataset: Dataset; dir: string }): Promise<MethodArtifact[]> {
+    const { writeMimArtifacts } = await import("../pictures.js");
+    const files = await writeMimArtifacts(this, ctx.dataset, ctx.dir);
+    return files.map((f) => ({ name: f.name, mime: f.kind, description: f.description }));
   }
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {

@@ -21,11 +21,13 @@
  * Defaults here (vit-tiny of width 64 on 28 px digits): decoder width 64, 2 blocks, 4 heads.
  */
 import {
+  type Dataset,
   defineMethod,
   type ForwardOptions,
   fromPatches,
   LayerNorm,
   Linear,
+  type MethodArtifact,
   MethodBase,
   Module,
   maeMask,
@@ -180,6 +182,13 @@ export class MAE extends MethodBase<MAEOptions> {
       const perPatch = tf.mean(tf.square(tf.sub(pred, target)), -1); // [B, N]
       return maskedMean(perPatch, mask);
     });
+  }
+
+  /** Reconstructions (MAE/SimMIM) or codebook usage (beit-tokenizer) as run artifacts (../pictures.ts). */
+  async writeArtifacts(ctx: { dataset: Dataset; dir: string }): Promise<MethodArtifact[]> {
+    const { writeMimArtifacts } = await import("../pictures.js");
+    const files = await writeMimArtifacts(this, ctx.dataset, ctx.dir);
+    return files.map((f) => ({ name: f.name, mime: f.kind, description: f.description }));
   }
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {

@@ -22,11 +22,13 @@
  * Here the mask patch is the ViT's patch (4 px on 28 px digits), ratio 0.6.
  */
 import {
+  type Dataset,
   defineMethod,
   type FeatureModule,
   fromPatches,
   type InputSpec,
   Linear,
+  type MethodArtifact,
   MethodBase,
   maeMask,
   type Rng,
@@ -114,6 +116,13 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
       const perPatch = tf.mean(tf.abs(tf.sub(this.predict(x, mask), target)), -1);
       return maskedMean(perPatch, mask);
     });
+  }
+
+  /** Reconstructions (MAE/SimMIM) or codebook usage (beit-tokenizer) as run artifacts (../pictures.ts). */
+  async writeArtifacts(ctx: { dataset: Dataset; dir: string }): Promise<MethodArtifact[]> {
+    const { writeMimArtifacts } = await import("../pictures.js");
+    const files = await writeMimArtifacts(this, ctx.dataset, ctx.dir);
+    return files.map((f) => ({ name: f.name, mime: f.kind, description: f.description }));
   }
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {

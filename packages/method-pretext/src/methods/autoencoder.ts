@@ -15,11 +15,15 @@
  * corruption makes it model the data (the paper's argument), so masking is the default here.
  * `reconstructionPreview` draws input / corrupted / output rows as a PNG.
  */
+import { rename, writeFile } from "node:fs/promises";
+import path from "node:path";
 import {
+  type Dataset,
   defaultBackboneFor,
   defineMethod,
+  type MethodArtifact,
   MethodBase,
-  type Rng,
+  Rng,
   renderViewsGrid,
   type StepContext,
   type StepResult,
@@ -83,6 +87,28 @@ export class Autoencoder extends MethodBase<AutoencoderOptions> {
       this.options.decoderChannels,
       this.ctx.rng,
     );
+  }
+
+  /** `reconstructions.png` (input / corrupted / output rows) of the first test images, as a run artifact. */
+  async writeArtifacts(ctx: { dataset: Dataset; dir: string }): Promise<MethodArtifact[]> {
+    const { input } = ctx.dataset;
+    if (input.kind !== "image") return [];
+    const split = ctx.dataset.test ?? ctx.dataset.train;
+    const n = Math.min(8, split.size);
+    const data = new Float32Array(n * input.height * input.width * input.channels);
+    for (let i = 0; i < n; i++) data.set((await split.get(i)).data, i * (data.length / n));
+    const x = tf.tensor4d(data, [n, input.height, input.width, input.channels]);
+    try {
+      const png = this.reconstructionPreview(x, new Rng(0));
+      const tmp = path.join(ctx.dir, `reconstructions.png.tmp-${process.pid}`);
+      await writeFile(tmp, png);
+      await rename(tmp, path.join(ctx.dir, "reconstructions.png"));
+    } finally {
+      x.dispose();
+    }
+    return [
+      { name: "reconstructions.png", mime: "image/png", description: "input / corrupted / reconstruction" },
+    ];
   }
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
