@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { benchContrastive, formatTable } from "../src/bench.js";
 import { setupBackend } from "./helpers.js";
@@ -6,6 +9,11 @@ describe("benchContrastive", () => {
   it("pretrains, scores and returns one row per method (tiny smoke run on 64 digits)", async () => {
     await setupBackend();
     const lines: string[] = [];
+    const resultsFile = path.join(
+      mkdtempSync(path.join(tmpdir(), "selfsup-bench-")),
+      "results",
+      "contrastive.json",
+    );
     const rows = await benchContrastive({
       methods: ["simclr"],
       epochs: 1,
@@ -17,6 +25,7 @@ describe("benchContrastive", () => {
       probeSeeds: [0],
       methodOptions: { simclr: { projectorHiddenDim: 16, projectorOutputDim: 8 } },
       log: (line) => lines.push(line),
+      resultsFile,
     });
     expect(rows.map((r) => r.method)).toEqual(["simclr"]);
     const simclr = rows[0]!;
@@ -30,5 +39,9 @@ describe("benchContrastive", () => {
       expect(r.probe10).toBeLessThanOrEqual(1);
     }
     expect(lines.join("\n")).toContain(formatTable(rows));
+    expect(lines.join("\n")).toContain("| method | epochs | seconds | img/s | kNN top-1 | 10-label probe |");
+    const saved = JSON.parse(readFileSync(resultsFile, "utf8"));
+    expect(saved).toMatchObject({ title: "contrastive", options: { epochs: 1, trainLimit: 64 } });
+    expect(saved.rows).toEqual(JSON.parse(JSON.stringify(rows)));
   });
 });

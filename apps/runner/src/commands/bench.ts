@@ -41,6 +41,7 @@ interface CoreBench {
     quick?: boolean;
     epochs?: number;
     log?: (line: string) => void;
+    resultsFile?: string;
   }): Promise<unknown>;
 }
 
@@ -78,6 +79,11 @@ export async function benchCommand(args: string[]): Promise<number> {
           quick: ctx.args.quick,
           ...(ctx.args.epochs !== undefined ? { epochs: ctx.args.epochs } : {}),
           log: (line) => ctx.write(`  ${line}`),
+          // machine-readable rows next to the printed tables (SELFSUP_BENCH_RESULTS moves them)
+          resultsFile: path.join(
+            process.env.SELFSUP_BENCH_RESULTS ?? path.join(process.cwd(), "bench", "results"),
+            `${name}${ctx.args.quick ? "-quick" : ""}.json`,
+          ),
         });
       },
     });

@@ -10,6 +10,8 @@
  *   import { benchQuality } from "@selfsup/core/bench";
  *   const rows = await benchQuality({ plugins: [contrastivePlugin], quick: true, methods: ["simclr"] });
  */
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { buildPipeline, makeViews } from "../augment/pipeline.js";
 import { type BackendRequest, currentBackend, initBackend } from "../backend/init-backend.js";
 import { createRegistry } from "../builtin-plugin.js";
@@ -76,6 +78,11 @@ export interface QualityBenchOptions {
   fineTune?: boolean;
   /** Fine-tuning epochs over the 100 labelled digits, batch 16 (default 20). */
   fineTuneEpochs?: number;
+  /**
+   * Also write the rows as JSON here (atomically: a temporary file renamed), with the title,
+   * backend, date and the options that shape the figures, for tables and plots built later.
+   */
+  resultsFile?: string;
   /** Called with each pretrained method before it is scored and disposed (e.g. to save pictures). */
   onTrained?: (name: string, method: Method, data: Dataset) => Promise<void> | void;
 }
@@ -285,7 +292,61 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   }
   log("");
   log(formatTable(rows));
+  log("");
+  log(formatMarkdownTable(rows));
+  if (opts.resultsFile) {
+    await writeJsonAtomic(opts.resultsFile, {
+      title: opts.title ?? "quality",
+      backend: currentBackend()?.backend ?? null,
+      date: new Date().toISOString(),
+      options: { epochs, batchSize, trainLimit, testLimit, probeSeeds, seed },
+      rows,
+    });
+    log(`results: ${opts.resultsFile}`);
+  }
   return rows;
+}
+
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(tmp, file);
+}
+
+/** The rows as a markdown table (for READMEs and notes). */
+export function formatMarkdownTable(rows: readonly QualityBenchRow[]): string {
+  const fineTune = rows.some((r) => r.fineTune10 !== undefined);
+  const pct = (v: number | undefined) =>
+    v === undefined || !Number.isFinite(v) ? "-" : `${(100 * v).toFixed(1)}%`;
+  const pm = (v: number | undefined, s: number | undefined) =>
+    `${pct(v)}${s !== undefined && Number.isFinite(s) ? ` ± ${(100 * s).toFixed(1)}` : ""}`;
+  const head = [
+    "method",
+    "epochs",
+    "seconds",
+    "img/s",
+    "kNN top-1",
+    "10-label probe",
+    ...(fineTune ? ["10-label fine-tune"] : []),
+  ];
+  const lines = [
+    `| ${head.join(" | ")} |`,
+    `|${head.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`,
+  ];
+  for (const r of rows) {
+    const cells = [
+      r.method,
+      String(r.epochs),
+      r.seconds.toFixed(0),
+      r.imagesPerSec.toFixed(0),
+      pct(r.knnTop1),
+      pm(r.probe10, r.probe10Std),
+      ...(fineTune ? [pm(r.fineTune10, r.fineTune10Std)] : []),
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n");
 }
 
 function formatHeader(fineTune = false): string {
