@@ -25,10 +25,7 @@ import {
   createRegistry,
   currentBackend,
   type Dataset,
-  extractFeatures,
-  fewLabel,
   initBackend,
-  knnAccuracy,
   type Method,
   methodBuildContext,
   methodWeights,
@@ -42,6 +39,7 @@ import {
   formatTable,
   type QualityBenchOptions,
   type QualityBenchRow,
+  scoreEncoder,
 } from "@selfsup/core/bench";
 import { loadTopicsCorpus } from "./corpus.js";
 import type { MLM } from "./methods/mlm.js";
@@ -146,39 +144,13 @@ async function textScores(
 ): Promise<Pick<MlmBenchRow, "maskedAccuracy" | "perplexity" | "knnTop1" | "probe10" | "probe10Std">> {
   const test = data.test as Dataset["train"];
   const ev = await method.evaluate(test, new Rng(0), 100);
-  const encoder = method.encoder();
-  const tr = await extractFeatures(encoder, data.train, { input: data.input, batchSize: 200 });
-  const te = await extractFeatures(encoder, test, { input: data.input, batchSize: 200 });
-  let knnTop1: number;
-  try {
-    knnTop1 = knnAccuracy({
-      trainFeatures: tr.features,
-      trainLabels: tr.labels,
-      testFeatures: te.features,
-      testLabels: te.labels,
-      numClasses: data.numClasses as number,
-      k: 50,
-      temperature: 0.1,
-    });
-  } finally {
-    tr.features.dispose();
-    te.features.dispose();
-  }
-  const [probe] = await fewLabel({
-    encoder,
-    dataset: data,
-    labelsPerClass: [10],
+  // the topic kNN over 4 classes uses k = 50 (core's default of 200 suits 8,000 digits)
+  const { knnTop1, probe10, probe10Std } = await scoreEncoder(method.encoder(), data, {
     seeds,
-    protocol: "linear",
+    k: 50,
     batchSize: 200,
   });
-  return {
-    maskedAccuracy: ev.maskedAccuracy,
-    perplexity: ev.perplexity,
-    knnTop1,
-    probe10: probe?.value ?? Number.NaN,
-    probe10Std: probe?.std ?? Number.NaN,
-  };
+  return { maskedAccuracy: ev.maskedAccuracy, perplexity: ev.perplexity, knnTop1, probe10, probe10Std };
 }
 
 /** MLM on the shipped corpus, per backbone: random init, then after pretraining. */

@@ -118,15 +118,32 @@ function range(n: number): number[] {
 
 type Scores = Pick<QualityBenchRow, "knnTop1" | "probe10" | "probe10Std" | "fineTune10" | "fineTune10Std">;
 
-async function score(
+export interface ScoreEncoderOptions {
+  /** Label draws of the 10-per-class probe. */
+  seeds: number[];
+  /** Neighbours of the weighted kNN (default 200; temperature 0.1). */
+  k?: number;
+  /** Feature-extraction and probe batch size (default 250). */
+  batchSize?: number;
+  /** Also fine-tune end to end on the 10 labels per class, for this many epochs. */
+  fineTuneEpochs?: number;
+}
+
+/**
+ * The bench's scores of a frozen encoder on a labelled dataset: weighted kNN top-1 on the test
+ * split (every training sample labelled) and the 10-labels-per-class linear probe (mean and std
+ * over `seeds`), optionally the 10-label fine-tune. Shared by every package's bench.
+ */
+export async function scoreEncoder(
   encoder: FeatureModule,
   data: Dataset,
-  seeds: number[],
-  fineTune?: { epochs: number },
+  opts: ScoreEncoderOptions,
 ): Promise<Scores> {
+  const { seeds } = opts;
+  const batchSize = opts.batchSize ?? 250;
   const test = data.test as Dataset["train"];
-  const tr = await extractFeatures(encoder, data.train, { input: data.input, batchSize: 250 });
-  const te = await extractFeatures(encoder, test, { input: data.input, batchSize: 250 });
+  const tr = await extractFeatures(encoder, data.train, { input: data.input, batchSize });
+  const te = await extractFeatures(encoder, test, { input: data.input, batchSize });
   let knnTop1: number;
   try {
     knnTop1 = knnAccuracy({
@@ -135,7 +152,7 @@ async function score(
       testFeatures: te.features,
       testLabels: te.labels,
       numClasses: data.numClasses ?? 10,
-      k: 200,
+      k: opts.k ?? 200,
       temperature: 0.1,
     });
   } finally {
@@ -148,14 +165,14 @@ async function score(
     labelsPerClass: [10],
     seeds,
     protocol: "linear",
-    batchSize: 250,
+    batchSize,
   });
   const scores: Scores = {
     knnTop1,
     probe10: probe?.value ?? Number.NaN,
     probe10Std: probe?.std ?? Number.NaN,
   };
-  if (fineTune) {
+  if (opts.fineTuneEpochs !== undefined) {
     const [ft] = await fewLabel({
       encoder,
       dataset: data,
@@ -164,7 +181,7 @@ async function score(
       protocol: "finetune",
       // batch 16: 7 steps per epoch over the 100 labelled digits (a batch of 100 would be 1)
       batchSize: 16,
-      fineTuneEpochs: fineTune.epochs,
+      fineTuneEpochs: opts.fineTuneEpochs,
     });
     scores.fineTune10 = ft?.value ?? Number.NaN;
     scores.fineTune10Std = ft?.std ?? Number.NaN;
@@ -205,6 +222,10 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   );
 
   const fineTune = opts.fineTune ? { epochs: opts.fineTuneEpochs ?? 20 } : undefined;
+  const scoring: ScoreEncoderOptions = {
+    seeds: probeSeeds,
+    ...(fineTune ? { fineTuneEpochs: fineTune.epochs } : {}),
+  };
   // Methods whose spec asks for a specific backbone (vit-tiny for MAE, SimMIM, BEiT) pretrain
   // that one; every other (no defaultBackbone, or core's generic convnet / resnet18 choice) the
   // convnet of the bench's width, so that figures stay comparable across packages and datasets.
@@ -216,7 +237,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   };
   const rows: QualityBenchRow[] = [];
   const baseline = async (name: string, encoder: FeatureModule) => {
-    const s = await score(encoder, data, probeSeeds, fineTune);
+    const s = await scoreEncoder(encoder, data, scoring);
     rows.push({ method: name, epochs: 0, seconds: 0, imagesPerSec: 0, ...s });
     log(formatRow(rows[rows.length - 1] as QualityBenchRow, fineTune !== undefined));
   };
@@ -276,7 +297,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
       await trainer.fit();
       const seconds = (performance.now() - started) / 1000;
       await opts.onTrained?.(name, method, data);
-      const s = await score(method.encoder(), data, probeSeeds, fineTune);
+      const s = await scoreEncoder(method.encoder(), data, scoring);
       const row = {
         method: name,
         epochs,
