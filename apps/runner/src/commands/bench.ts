@@ -1,20 +1,27 @@
 /**
  * `selfsup bench`: @selfsup/core's benchmark runner (kernels, supervised sanity run) plus one
- * quality section per installed plugin that has methods (images/s, kNN and 10-label probe on the
- * MNIST digits against raw pixels and a random encoder; section name: the plugin's short name,
- * e.g. "contrastive"), and the opt-in "throughput" table over every installed method
- * (`selfsup bench throughput`). Arguments go to core's runner: section names, --backend,
- * --only <sections>, --epochs N, --quick.
+ * quality section per installed plugin that has methods (images/s, kNN, 10- and 100-label probes on
+ * the MNIST digits against raw pixels and a random encoder; section name: the plugin's short name,
+ * e.g. "contrastive"), the opt-in "quality" section (every installed method in one table), and the
+ * opt-in "throughput" table over every installed method (`selfsup bench throughput`). Each quality
+ * section writes `bench/results/<section>.json`, a plot of quality against pretraining time
+ * (`<section>.png` and `.svg`), and stores its rows as runs tagged "bench" (unless --no-store).
+ * Arguments go to core's runner: section names, --backend, --only <sections>, --epochs N, --quick,
+ * --methods a,b, --seeds N (pretrainings per method), --no-store.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Plugin, Registry } from "@selfsup/core";
+import { type PlotRow, writeQualityPlot } from "../bench/quality-plot.js";
+import { type StoredBenchRow, storeBenchRows } from "../bench/store-rows.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { loadRegistry } from "../plugins.js";
+import { openRunnerStore } from "../store.js";
 
 interface BenchContext {
-  args: { quick: boolean; epochs?: number };
+  args: { quick: boolean; epochs?: number; methods?: string[]; seeds?: number; store: boolean };
+  backend: { backend: string };
   write(line: string): void;
 }
 
@@ -40,9 +47,24 @@ interface CoreBench {
     title?: string;
     quick?: boolean;
     epochs?: number;
+    methods?: string[];
+    pretrainSeeds?: number[];
+    curveEpochs?: number[];
+    probeSeeds?: number[];
     log?: (line: string) => void;
     resultsFile?: string;
-  }): Promise<unknown>;
+  }): Promise<QualityRow[]>;
+}
+
+type QualityRow = PlotRow & StoredBenchRow;
+
+/** Default pretraining epochs of the quality sections (core's benchQuality default). */
+const QUALITY_EPOCHS = 10;
+const PROBE_SEEDS = [0, 1, 2];
+
+/** Epochs after which the curve is scored: about a quarter, a half, three quarters and the end. */
+export function curveEpochsFor(epochs: number): number[] {
+  return [...new Set([1, 2, 3, 4].map((q) => Math.max(1, Math.round((epochs * q) / 4))))];
 }
 
 /** Path of core's bench entry next to its installed dist/index.js (not in core's package exports). */
@@ -61,33 +83,85 @@ export async function benchCommand(args: string[]): Promise<number> {
   }
   const core = (await import(pathToFileURL(entry).href)) as CoreBench;
   // One quality section per installed plugin with methods (core's benchQuality over its plugin):
-  // a new method, or a new method package, gets its rows without an edit here.
+  // a new method, or a new method package, gets its rows without an edit here; "quality" runs them
+  // all in one table and plot.
   const { registry, failures } = await loadRegistry();
   for (const f of failures) process.stderr.write(`warning: plugin ${f.packageName} not loaded: ${f.error}\n`);
-  for (const plugin of registry.listPlugins()) {
+  const methodPlugins = registry
+    .listPlugins()
+    .filter((p) => (p.methods ?? []).length > 0 && p.name !== "@selfsup/core");
+  const qualitySection = (name: string, plugins: Plugin[], description: string, optIn = false) => ({
+    name,
+    description,
+    optIn,
+    async run(ctx: BenchContext) {
+      const resultsDir = process.env.SELFSUP_BENCH_RESULTS ?? path.join(process.cwd(), "bench", "results");
+      const base = path.join(resultsDir, `${name}${ctx.args.quick ? "-quick" : ""}`);
+      const epochs = ctx.args.epochs ?? (ctx.args.quick ? 1 : QUALITY_EPOCHS);
+      const rows = await core.benchQuality({
+        plugins,
+        title: name,
+        quick: ctx.args.quick,
+        epochs,
+        probeSeeds: PROBE_SEEDS,
+        ...(ctx.args.methods ? { methods: ctx.args.methods } : {}),
+        ...(ctx.args.seeds ? { pretrainSeeds: Array.from({ length: ctx.args.seeds }, (_, i) => i) } : {}),
+        ...(ctx.args.quick ? {} : { curveEpochs: curveEpochsFor(epochs) }),
+        log: (line) => ctx.write(`  ${line}`),
+        // machine-readable rows next to the printed tables (SELFSUP_BENCH_RESULTS moves them)
+        resultsFile: `${base}.json`,
+      });
+      const png = await writeQualityPlot(
+        rows,
+        base,
+        `${name}: quality vs pretraining time (${ctx.backend.backend})`,
+      );
+      ctx.write(`  plot: ${png}`);
+      if (ctx.args.store) {
+        const store = await openRunnerStore();
+        try {
+          const ids = await storeBenchRows(store, rows, {
+            section: name,
+            dataset: "mnist",
+            backend: ctx.backend.backend,
+            probeSeeds: PROBE_SEEDS,
+            options: { epochs, quick: ctx.args.quick },
+            describe: (method) => {
+              const spec = registry.list("method").find((m) => m.spec.name === method)?.spec;
+              return spec?.family ? { family: spec.family } : {};
+            },
+          });
+          ctx.write(
+            `  stored as ${ids.length} runs tagged bench, ${name} (the dashboard's leaderboard shows them)`,
+          );
+        } finally {
+          await store.close();
+        }
+      }
+    },
+  });
+  for (const plugin of methodPlugins) {
     const methods = plugin.methods ?? [];
-    if (methods.length === 0 || plugin.name === "@selfsup/core") continue;
     const name = sectionName(plugin.name);
     if (core.benchSections.some((s) => s.name === name)) continue;
-    core.addBenchSection({
-      name,
-      description: `${methods.map((m) => m.name).join(", ")} (${plugin.name}) on the MNIST digits: images/s, kNN and 10-label probe vs raw pixels and random init`,
-      async run(ctx) {
-        await core.benchQuality({
-          plugins: [plugin],
-          title: name,
-          quick: ctx.args.quick,
-          ...(ctx.args.epochs !== undefined ? { epochs: ctx.args.epochs } : {}),
-          log: (line) => ctx.write(`  ${line}`),
-          // machine-readable rows next to the printed tables (SELFSUP_BENCH_RESULTS moves them)
-          resultsFile: path.join(
-            process.env.SELFSUP_BENCH_RESULTS ?? path.join(process.cwd(), "bench", "results"),
-            `${name}${ctx.args.quick ? "-quick" : ""}.json`,
-          ),
-        });
-      },
-    });
+    core.addBenchSection(
+      qualitySection(
+        name,
+        [plugin],
+        `${methods.map((m) => m.name).join(", ")} (${plugin.name}) on the MNIST digits: images/s, kNN, 10- and 100-label probes vs raw pixels and random init`,
+      ),
+    );
   }
+  // every installed method in one table (its sections above also run it, so it is opt-in)
+  if (methodPlugins.length > 0 && !core.benchSections.some((s) => s.name === "quality"))
+    core.addBenchSection(
+      qualitySection(
+        "quality",
+        methodPlugins,
+        `every installed image method (${methodPlugins.map((p) => sectionName(p.name)).join(", ")}) in one table and plot`,
+        true,
+      ),
+    );
   // Opt-in: every installed image method on every backend present.
   if (!core.benchSections.some((s) => s.name === "throughput"))
     core.addBenchSection(core.throughputSection(registry));

@@ -9,6 +9,7 @@
  *
  *   node packages/core/dist/bench/main.js [section ...] [--backend wasm|cpu|auto|...]
  *                                         [--only kernels,supervised] [--epochs N] [--quick]
+ *                                         [--methods simclr,byol] [--seeds N] [--no-store]
  *
  * Sections marked optIn (the "throughput" table, which the runner adds with the installed methods)
  * run only when named.
@@ -62,6 +63,12 @@ export interface BenchArgs {
   quick: boolean;
   /** Epochs of training sections that have them. */
   epochs?: number;
+  /** Quality sections: only these methods (default: every installed one). */
+  methods?: string[];
+  /** Quality sections: pretrainings per method, seeds 0..n-1 (default 1). */
+  seeds?: number;
+  /** Quality sections in the runner: also store the rows as runs (default true; --no-store). */
+  store: boolean;
 }
 
 export interface BenchContext {
@@ -131,7 +138,7 @@ export function addBenchSection(section: BenchSection, opts: { before?: string }
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { backend: "wasm", quick: false };
+  const args: BenchArgs = { backend: "wasm", quick: false, store: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = () => {
@@ -149,12 +156,18 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1) throw new Error(`bench: --epochs must be a positive integer`);
       args.epochs = n;
-    } else if (a === "--quick") args.quick = true;
+    } else if (a === "--seeds") {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1) throw new Error(`bench: --seeds must be a positive integer`);
+      args.seeds = n;
+    } else if (a === "--methods") args.methods = value().split(",").filter(Boolean);
+    else if (a === "--no-store") args.store = false;
+    else if (a === "--quick") args.quick = true;
     else if (a === "--") continue;
     else if (/^[a-z][\w-]*$/.test(a)) args.only = [...(args.only ?? []), a];
     else
       throw new Error(
-        `bench: unknown argument ${a}; use section names, --backend, --only, --epochs, --quick`,
+        `bench: unknown argument ${a}; use section names, --backend, --only, --epochs, --quick, --methods, --seeds, --no-store`,
       );
   }
   return args;

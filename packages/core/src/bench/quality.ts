@@ -17,12 +17,12 @@ import { type BackendRequest, currentBackend, initBackend } from "../backend/ini
 import { createRegistry } from "../builtin-plugin.js";
 import { loadMnist } from "../data/mnist.js";
 import { extractFeatures, subsetSplit } from "../eval/features.js";
-import { fewLabel } from "../eval/few-label.js";
+import { fewLabel, meanStd } from "../eval/few-label.js";
 import { knnAccuracy } from "../eval/knn.js";
 import { RawPixels } from "../eval/raw-pixels.js";
 import { methodBuildContext } from "../method/build-context.js";
 import type { FeatureModule } from "../nn/module.js";
-import type { Dataset, Method, Plugin } from "../plugin/types.js";
+import type { Dataset, EvaluationResult, Method, Plugin } from "../plugin/types.js";
 import { Rng } from "../rng.js";
 import { progressLogger } from "../train/callbacks.js";
 import { Trainer } from "../train/trainer.js";
@@ -67,7 +67,21 @@ export interface QualityBenchOptions {
   dataset?: () => Promise<Dataset>;
   /** Backend when none is initialised yet (default "wasm"). */
   backend?: BackendRequest;
+  /** Seed of the data order and of the first pretraining (default 0). */
   seed?: number;
+  /**
+   * Pretrain each method once per seed here (default [seed]); the row reports the mean over the
+   * pretrainings, and the probe's std over every (pretraining, label draw) pair.
+   */
+  pretrainSeeds?: number[];
+  /** Labels per class of the linear probes (default [10, 100]; 10 is always scored). */
+  probeLabels?: number[];
+  /**
+   * Also score the encoder after these epochs (kNN and 10-label probe; the scoring time is not
+   * counted as training time), for quality-vs-time curves. Default none; the final epoch is always
+   * a curve point when any is asked for.
+   */
+  curveEpochs?: number[];
   /** Progress lines and the table (default: console.log). */
   log?: (line: string) => void;
   /**
@@ -101,9 +115,39 @@ export interface QualityBenchRow {
   probe10: number;
   /** Standard deviation of probe10 over the draws. */
   probe10Std: number;
+  /** Linear probe with 100 labels per class (when `probeLabels` has 100), mean and std. */
+  probe100?: number;
+  probe100Std?: number;
   /** With `fineTune`: top-1 after fine-tuning on 10 labels per class, mean and std over the draws. */
   fineTune10?: number;
   fineTune10Std?: number;
+  /** Std of kNN top-1 over the pretraining seeds (0 with one). */
+  knnTop1Std?: number;
+  /** One entry per pretraining seed (methods only; baselines have none). */
+  perSeed?: QualitySeedResult[];
+}
+
+/** The scores of one pretraining of a method. */
+export interface QualitySeedResult {
+  seed: number;
+  seconds: number;
+  knnTop1: number;
+  /** 10-label probe top-1 per label draw (in `probeSeeds` order). */
+  probe10: number[];
+  probe100?: number[];
+  fineTune10?: number[];
+  /** Scores after intermediate epochs (with `curveEpochs`), the last one after the final epoch. */
+  curve?: QualityCurvePoint[];
+}
+
+/** A point of a quality-vs-training-time curve. */
+export interface QualityCurvePoint {
+  epoch: number;
+  /** Training seconds up to the end of this epoch (scoring excluded). */
+  seconds: number;
+  knnTop1: number;
+  /** Mean 10-label probe top-1 over the label draws. */
+  probe10: number;
 }
 
 function imageSize(data: Dataset): number {
@@ -116,7 +160,18 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-type Scores = Pick<QualityBenchRow, "knnTop1" | "probe10" | "probe10Std" | "fineTune10" | "fineTune10Std">;
+/** What `scoreEncoder` measures: means and stds, and the value of every label draw. */
+export interface EncoderScores {
+  knnTop1: number;
+  probe10: number;
+  probe10Std: number;
+  probe100?: number;
+  probe100Std?: number;
+  fineTune10?: number;
+  fineTune10Std?: number;
+  /** Per label draw, in `seeds` order. */
+  draws: { probe10: number[]; probe100?: number[]; fineTune10?: number[] };
+}
 
 export interface ScoreEncoderOptions {
   /** Label draws of the 10-per-class probe. */
@@ -127,6 +182,8 @@ export interface ScoreEncoderOptions {
   batchSize?: number;
   /** Also fine-tune end to end on the 10 labels per class, for this many epochs. */
   fineTuneEpochs?: number;
+  /** Labels per class of the linear probes (default [10]; 10 is always scored). */
+  probeLabels?: number[];
 }
 
 /**
@@ -138,8 +195,9 @@ export async function scoreEncoder(
   encoder: FeatureModule,
   data: Dataset,
   opts: ScoreEncoderOptions,
-): Promise<Scores> {
+): Promise<EncoderScores> {
   const { seeds } = opts;
+  const probeLabels = [...new Set([10, ...(opts.probeLabels ?? [])])].sort((a, b) => a - b);
   const batchSize = opts.batchSize ?? 250;
   const test = data.test as Dataset["train"];
   const tr = await extractFeatures(encoder, data.train, { input: data.input, batchSize });
@@ -159,19 +217,29 @@ export async function scoreEncoder(
     tr.features.dispose();
     te.features.dispose();
   }
-  const [probe] = await fewLabel({
+  const probes = await fewLabel({
     encoder,
     dataset: data,
-    labelsPerClass: [10],
+    labelsPerClass: probeLabels,
     seeds,
     protocol: "linear",
     batchSize,
   });
-  const scores: Scores = {
+  const probeAt = (n: number) => probes.find((p) => p.labelsPerClass === n);
+  const drawsOf = (r: EvaluationResult | undefined) => (r?.perSeed ?? []).map((p) => p.value);
+  const probe10 = probeAt(10);
+  const scores: EncoderScores = {
     knnTop1,
-    probe10: probe?.value ?? Number.NaN,
-    probe10Std: probe?.std ?? Number.NaN,
+    probe10: probe10?.value ?? Number.NaN,
+    probe10Std: probe10?.std ?? Number.NaN,
+    draws: { probe10: drawsOf(probe10) },
   };
+  const probe100 = probeAt(100);
+  if (probe100) {
+    scores.probe100 = probe100.value;
+    scores.probe100Std = probe100.std ?? Number.NaN;
+    scores.draws.probe100 = drawsOf(probe100);
+  }
   if (opts.fineTuneEpochs !== undefined) {
     const [ft] = await fewLabel({
       encoder,
@@ -185,6 +253,7 @@ export async function scoreEncoder(
     });
     scores.fineTune10 = ft?.value ?? Number.NaN;
     scores.fineTune10Std = ft?.std ?? Number.NaN;
+    scores.draws.fineTune10 = drawsOf(ft);
   }
   return scores;
 }
@@ -222,8 +291,13 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   );
 
   const fineTune = opts.fineTune ? { epochs: opts.fineTuneEpochs ?? 20 } : undefined;
+  const pretrainSeeds = opts.pretrainSeeds ?? [seed];
+  const probeLabels = opts.probeLabels ?? [10, 100];
+  const cols: Columns = { probe100: probeLabels.includes(100), fineTune: fineTune !== undefined };
+  if (pretrainSeeds.length === 0) throw new Error("quality bench: pretrainSeeds is empty");
   const scoring: ScoreEncoderOptions = {
     seeds: probeSeeds,
+    probeLabels,
     ...(fineTune ? { fineTuneEpochs: fineTune.epochs } : {}),
   };
   // Methods whose spec asks for a specific backbone (vit-tiny for MAE, SimMIM, BEiT) pretrain
@@ -235,13 +309,95 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
     const base = specific ? choice : { name: "convnet", options: backboneOptions };
     return { name: base.name, options: { ...base.options, ...opts.backboneOptions?.[base.name] } };
   };
+  const curveEpochs = new Set(opts.curveEpochs ?? []);
+  if (curveEpochs.size > 0) curveEpochs.add(epochs);
+  /** Pretrains `name` with one seed and scores it; undefined when the method refuses the data. */
+  const pretrainAndScore = async (
+    name: string,
+    pretrainSeed: number,
+  ): Promise<{ result: QualitySeedResult; imagesPerSec: number } | undefined> => {
+    const ctx = methodBuildContext({
+      registry,
+      input: data.input,
+      rng: new Rng(pretrainSeed),
+      backbone: backboneOf(name),
+    });
+    let method: Method;
+    try {
+      method = registry.create("method", name, opts.methodOptions?.[name] ?? {}, ctx);
+    } catch (err) {
+      // A method that refuses this dataset (colorization on gray digits) gets no row, and says why.
+      log(`${name.padEnd(18)}skipped: ${(err as Error).message}`);
+      return undefined;
+    }
+    try {
+      const pipeline = buildPipeline(registry, method.defaultAugmentation?.(data.input) ?? []);
+      const tag = pretrainSeeds.length > 1 ? `${name} (seed ${pretrainSeed})` : name;
+      // training time excludes the curve's scoring
+      let trainMs = 0;
+      let since = performance.now();
+      const curve: QualityCurvePoint[] = [];
+      const trainer = new Trainer({
+        method,
+        dataset: data,
+        config: {
+          epochs,
+          batchSize,
+          seed: pretrainSeed,
+          optimizer: { name: "adamw", lr: opts.lr ?? 2e-3, weightDecay: 1e-4 },
+          schedule: { name: "cosine", warmupSteps: 10 },
+        },
+        augment: (x, n, r) => makeViews(pipeline, x, n, r),
+        callbacks: [
+          progressLogger({ every: 10, write: (line) => log(`  ${tag}: ${line}`) }),
+          {
+            onEpochEnd: async (epoch) => {
+              trainMs += performance.now() - since;
+              // the last epoch is scored in full below
+              if (curveEpochs.has(epoch + 1) && epoch + 1 < epochs) {
+                const s = await scoreEncoder(method.encoder(), data, { seeds: probeSeeds });
+                curve.push({
+                  epoch: epoch + 1,
+                  seconds: trainMs / 1000,
+                  knnTop1: s.knnTop1,
+                  probe10: s.probe10,
+                });
+                log(
+                  `  ${tag}: epoch ${epoch + 1}, ${(trainMs / 1000).toFixed(0)} s: kNN ${pctOrDash(s.knnTop1)}, probe@10 ${pctOrDash(s.probe10)}`,
+                );
+              }
+              since = performance.now();
+            },
+          },
+        ],
+      });
+      await trainer.fit();
+      const seconds = trainMs / 1000;
+      await opts.onTrained?.(name, method, data);
+      const s = await scoreEncoder(method.encoder(), data, scoring);
+      if (curveEpochs.size > 0)
+        curve.push({ epoch: epochs, seconds, knnTop1: s.knnTop1, probe10: s.probe10 });
+      const result: QualitySeedResult = {
+        seed: pretrainSeed,
+        seconds,
+        knnTop1: s.knnTop1,
+        probe10: s.draws.probe10,
+        ...(s.draws.probe100 ? { probe100: s.draws.probe100 } : {}),
+        ...(s.draws.fineTune10 ? { fineTune10: s.draws.fineTune10 } : {}),
+        ...(curve.length > 0 ? { curve } : {}),
+      };
+      return { result, imagesPerSec: (trainer.step * batchSize) / Math.max(seconds, 1e-9) };
+    } finally {
+      method.dispose();
+    }
+  };
   const rows: QualityBenchRow[] = [];
   const baseline = async (name: string, encoder: FeatureModule) => {
-    const s = await scoreEncoder(encoder, data, scoring);
+    const { draws: _draws, ...s } = await scoreEncoder(encoder, data, scoring);
     rows.push({ method: name, epochs: 0, seconds: 0, imagesPerSec: 0, ...s });
-    log(formatRow(rows[rows.length - 1] as QualityBenchRow, fineTune !== undefined));
+    log(formatRow(rows[rows.length - 1] as QualityBenchRow, cols));
   };
-  log(formatHeader(fineTune !== undefined));
+  log(formatHeader(cols));
   if (opts.baselines ?? true) {
     await baseline("raw-pixels", new RawPixels(imageSize(data)));
     // one random-init row per backbone the methods use ("random-init" for the convnet)
@@ -264,52 +420,18 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   }
 
   for (const name of methods) {
-    const ctx = methodBuildContext({
-      registry,
-      input: data.input,
-      rng: new Rng(seed),
-      backbone: backboneOf(name),
-    });
-    let method: Method;
-    try {
-      method = registry.create("method", name, opts.methodOptions?.[name] ?? {}, ctx);
-    } catch (err) {
-      // A method that refuses this dataset (colorization on gray digits) gets no row, and says why.
-      log(`${name.padEnd(18)}skipped: ${(err as Error).message}`);
-      continue;
+    const perSeed: QualitySeedResult[] = [];
+    let imagesPerSec = 0;
+    for (const pretrainSeed of pretrainSeeds) {
+      const trained = await pretrainAndScore(name, pretrainSeed);
+      if (trained === undefined) break; // refused: said why
+      perSeed.push(trained.result);
+      imagesPerSec += trained.imagesPerSec / pretrainSeeds.length;
     }
-    try {
-      const pipeline = buildPipeline(registry, method.defaultAugmentation?.(data.input) ?? []);
-      const trainer = new Trainer({
-        method,
-        dataset: data,
-        config: {
-          epochs,
-          batchSize,
-          seed,
-          optimizer: { name: "adamw", lr: opts.lr ?? 2e-3, weightDecay: 1e-4 },
-          schedule: { name: "cosine", warmupSteps: 10 },
-        },
-        augment: (x, n, r) => makeViews(pipeline, x, n, r),
-        callbacks: [progressLogger({ every: 10, write: (line) => log(`  ${name}: ${line}`) })],
-      });
-      const started = performance.now();
-      await trainer.fit();
-      const seconds = (performance.now() - started) / 1000;
-      await opts.onTrained?.(name, method, data);
-      const s = await scoreEncoder(method.encoder(), data, scoring);
-      const row = {
-        method: name,
-        epochs,
-        seconds,
-        imagesPerSec: (trainer.step * batchSize) / seconds,
-        ...s,
-      };
-      rows.push(row);
-      log(formatRow(row, fineTune !== undefined));
-    } finally {
-      method.dispose();
-    }
+    if (perSeed.length === 0) continue;
+    const row = aggregateSeeds(name, epochs, imagesPerSec, perSeed);
+    rows.push(row);
+    log(formatRow(row, cols));
   }
   log("");
   log(formatTable(rows));
@@ -320,7 +442,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
       title: opts.title ?? "quality",
       backend: currentBackend()?.backend ?? null,
       date: new Date().toISOString(),
-      options: { epochs, batchSize, trainLimit, testLimit, probeSeeds, seed },
+      options: { epochs, batchSize, trainLimit, testLimit, probeSeeds, pretrainSeeds, seed },
       rows,
     });
     log(`results: ${opts.resultsFile}`);
@@ -335,13 +457,29 @@ async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await rename(tmp, file);
 }
 
-/** The rows as a markdown table (for READMEs and notes). */
+/** Optional columns of the tables: shown when a row has them. */
+interface Columns {
+  probe100: boolean;
+  fineTune: boolean;
+}
+
+function columnsOf(rows: readonly QualityBenchRow[]): Columns {
+  return {
+    probe100: rows.some((r) => r.probe100 !== undefined),
+    fineTune: rows.some((r) => r.fineTune10 !== undefined),
+  };
+}
+
+const pctOrDash = (v: number | undefined) =>
+  v === undefined || !Number.isFinite(v) ? "-" : `${(100 * v).toFixed(1)}%`;
+const stdOrBlank = (v: number | undefined) =>
+  v === undefined || !Number.isFinite(v) ? "" : (100 * v).toFixed(1);
+
+/** The rows as a markdown table (for READMEs and notes); ± is the std (see `aggregateSeeds`). */
 export function formatMarkdownTable(rows: readonly QualityBenchRow[]): string {
-  const fineTune = rows.some((r) => r.fineTune10 !== undefined);
-  const pct = (v: number | undefined) =>
-    v === undefined || !Number.isFinite(v) ? "-" : `${(100 * v).toFixed(1)}%`;
+  const cols = columnsOf(rows);
   const pm = (v: number | undefined, s: number | undefined) =>
-    `${pct(v)}${s !== undefined && Number.isFinite(s) ? ` ± ${(100 * s).toFixed(1)}` : ""}`;
+    `${pctOrDash(v)}${s !== undefined && Number.isFinite(s) && s > 0 ? ` ± ${(100 * s).toFixed(1)}` : ""}`;
   const head = [
     "method",
     "epochs",
@@ -349,7 +487,8 @@ export function formatMarkdownTable(rows: readonly QualityBenchRow[]): string {
     "img/s",
     "kNN top-1",
     "10-label probe",
-    ...(fineTune ? ["10-label fine-tune"] : []),
+    ...(cols.probe100 ? ["100-label probe"] : []),
+    ...(cols.fineTune ? ["10-label fine-tune"] : []),
   ];
   const lines = [
     `| ${head.join(" | ")} |`,
@@ -361,43 +500,80 @@ export function formatMarkdownTable(rows: readonly QualityBenchRow[]): string {
       String(r.epochs),
       r.seconds.toFixed(0),
       r.imagesPerSec.toFixed(0),
-      pct(r.knnTop1),
+      pm(r.knnTop1, r.knnTop1Std),
       pm(r.probe10, r.probe10Std),
-      ...(fineTune ? [pm(r.fineTune10, r.fineTune10Std)] : []),
+      ...(cols.probe100 ? [pm(r.probe100, r.probe100Std)] : []),
+      ...(cols.fineTune ? [pm(r.fineTune10, r.fineTune10Std)] : []),
     ];
     lines.push(`| ${cells.join(" | ")} |`);
   }
   return lines.join("\n");
 }
 
-function formatHeader(fineTune = false): string {
-  const ft = fineTune ? `${"finetune@10".padStart(13)}${"±".padStart(7)}` : "";
-  return `${"method".padEnd(22)}${"epochs".padStart(7)}${"seconds".padStart(9)}${"img/s".padStart(8)}${"kNN top1".padStart(10)}${"probe@10".padStart(10)}${"±".padStart(7)}${ft}`;
+function formatHeader(cols: Columns): string {
+  const p100 = cols.probe100 ? `${"probe@100".padStart(11)}${"±".padStart(7)}` : "";
+  const ft = cols.fineTune ? `${"finetune@10".padStart(13)}${"±".padStart(7)}` : "";
+  return `${"method".padEnd(22)}${"epochs".padStart(7)}${"seconds".padStart(9)}${"img/s".padStart(8)}${"kNN top1".padStart(10)}${"probe@10".padStart(10)}${"±".padStart(7)}${p100}${ft}`;
 }
 
-function formatRow(r: QualityBenchRow, fineTune = false): string {
-  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-  const ft = fineTune
-    ? pct(r.fineTune10 ?? Number.NaN).padStart(13) +
-      (100 * (r.fineTune10Std ?? Number.NaN)).toFixed(1).padStart(7)
+function formatRow(r: QualityBenchRow, cols: Columns): string {
+  const p100 = cols.probe100
+    ? pctOrDash(r.probe100).padStart(11) + stdOrBlank(r.probe100Std).padStart(7)
+    : "";
+  const ft = cols.fineTune
+    ? pctOrDash(r.fineTune10).padStart(13) + stdOrBlank(r.fineTune10Std).padStart(7)
     : "";
   return (
     r.method.padEnd(22) +
     String(r.epochs).padStart(7) +
     r.seconds.toFixed(0).padStart(9) +
     r.imagesPerSec.toFixed(0).padStart(8) +
-    pct(r.knnTop1).padStart(10) +
-    pct(r.probe10).padStart(10) +
-    (100 * r.probe10Std).toFixed(1).padStart(7) +
+    pctOrDash(r.knnTop1).padStart(10) +
+    pctOrDash(r.probe10).padStart(10) +
+    stdOrBlank(r.probe10Std).padStart(7) +
+    p100 +
     ft
   );
 }
 
 /**
- * The rows as a fixed-width table (probe@10 = linear probe with 10 labels per class; finetune@10,
- * when the rows have it, = the encoder fine-tuned on those 10 labels per class).
+ * The rows as a fixed-width table (probe@10 / probe@100 = linear probe with 10 / 100 labels per
+ * class; finetune@10, when the rows have it, = the encoder fine-tuned on 10 labels per class).
  */
 export function formatTable(rows: readonly QualityBenchRow[]): string {
-  const fineTune = rows.some((r) => r.fineTune10 !== undefined);
-  return [formatHeader(fineTune), ...rows.map((r) => formatRow(r, fineTune))].join("\n");
+  const cols = columnsOf(rows);
+  return [formatHeader(cols), ...rows.map((r) => formatRow(r, cols))].join("\n");
+}
+
+/**
+ * One row from the pretrainings of a method: kNN mean (and std) over pretraining seeds, probe mean
+ * and std over every (pretraining, label draw) pair, seconds the mean pretraining time.
+ */
+export function aggregateSeeds(
+  method: string,
+  epochs: number,
+  imagesPerSec: number,
+  perSeed: QualitySeedResult[],
+): QualityBenchRow {
+  const knn = meanStd(perSeed.map((r) => r.knnTop1));
+  const pooled = (pick: (r: QualitySeedResult) => number[] | undefined) => {
+    const values = perSeed.flatMap((r) => pick(r) ?? []);
+    return values.length > 0 ? meanStd(values) : undefined;
+  };
+  const p10 = pooled((r) => r.probe10);
+  const p100 = pooled((r) => r.probe100);
+  const ft = pooled((r) => r.fineTune10);
+  return {
+    method,
+    epochs,
+    seconds: perSeed.reduce((a, r) => a + r.seconds, 0) / perSeed.length,
+    imagesPerSec,
+    knnTop1: knn.mean,
+    knnTop1Std: knn.std,
+    probe10: p10?.mean ?? Number.NaN,
+    probe10Std: p10?.std ?? Number.NaN,
+    ...(p100 ? { probe100: p100.mean, probe100Std: p100.std } : {}),
+    ...(ft ? { fineTune10: ft.mean, fineTune10Std: ft.std } : {}),
+    perSeed,
+  };
 }

@@ -10,8 +10,18 @@ describe("pnpm bench entry", () => {
       only: ["kernels", "supervised"],
       epochs: 2,
       quick: true,
+      store: true,
     });
-    expect(parseBenchArgs([])).toEqual({ backend: "wasm", quick: false });
+    expect(parseBenchArgs([])).toEqual({ backend: "wasm", quick: false, store: true });
+    expect(parseBenchArgs(["quality", "--methods", "simclr,vicreg", "--seeds", "2", "--no-store"])).toEqual({
+      backend: "wasm",
+      quick: false,
+      only: ["quality"],
+      methods: ["simclr", "vicreg"],
+      seeds: 2,
+      store: false,
+    });
+    expect(() => parseBenchArgs(["--seeds", "0"])).toThrow(/--seeds must be a positive integer/);
     expect(() => parseBenchArgs(["--backend", "tpu"])).toThrow(
       /--backend tpu is not one of auto, tensorflow-gpu/,
     );
