@@ -22,6 +22,7 @@ describe("quality floor (fixed seed, 2,000 digits)", () => {
       batchSize: 64,
       width: 16,
       probeSeeds: [0, 1, 2],
+      probeLabels: [10],
       methodOptions: { simclr: { projectorHiddenDim: 64, projectorOutputDim: 32 } },
       log: () => {},
     });
