@@ -90,6 +90,8 @@ export async function storeBenchRows(
         status: "running",
         tags: ["bench", opts.section],
         config: { bench: opts.section, pretrainSeed: p.seed, ...opts.options, epochs: row.epochs },
+        // started when its pretraining did, so the run's duration is the pretraining time
+        createdAt: new Date(Date.now() - p.seconds * 1000),
         ...(opts.backend ? { backend: opts.backend } : {}),
         ...(described.family ? { family: described.family } : {}),
         ...(described.backbone ? { backbone: described.backbone } : {}),

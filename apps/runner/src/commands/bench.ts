@@ -58,6 +58,13 @@ interface CoreBench {
 
 type QualityRow = PlotRow & StoredBenchRow;
 
+/** Every line of a (possibly multi-line) log entry indented under its section. */
+const indent = (text: string) =>
+  text
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+
 /** Default pretraining epochs of the quality sections (core's benchQuality default). */
 const QUALITY_EPOCHS = 10;
 const PROBE_SEEDS = [0, 1, 2];
@@ -107,7 +114,7 @@ export async function benchCommand(args: string[]): Promise<number> {
         ...(ctx.args.methods ? { methods: ctx.args.methods } : {}),
         ...(ctx.args.seeds ? { pretrainSeeds: Array.from({ length: ctx.args.seeds }, (_, i) => i) } : {}),
         ...(ctx.args.quick ? {} : { curveEpochs: curveEpochsFor(epochs) }),
-        log: (line) => ctx.write(`  ${line}`),
+        log: (line) => ctx.write(indent(line)),
         // machine-readable rows next to the printed tables (SELFSUP_BENCH_RESULTS moves them)
         resultsFile: `${base}.json`,
       });
