@@ -94,7 +94,11 @@ export const linearProbeEvaluator = defineEvaluator({
   options: z.object({
     steps: z.number().int().positive().default(300),
     lr: z.number().positive().default(0.05),
-    weightDecay: z.number().min(0).default(1e-4),
+    weightDecay: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("L2 on the weights (default 1 / n for n training samples: scikit-learn's C = 1)"),
     ...limits,
   }),
   async evaluate(opts, ctx): Promise<EvaluationResult[]> {
@@ -113,7 +117,7 @@ export const linearProbeEvaluator = defineEvaluator({
         numClasses,
         steps: opts.steps,
         lr: opts.lr,
-        weightDecay: opts.weightDecay,
+        ...(opts.weightDecay !== undefined ? { weightDecay: opts.weightDecay } : {}),
       });
       return [
         {

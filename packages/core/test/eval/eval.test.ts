@@ -127,6 +127,30 @@ describe("linear probe", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it("regularises by default as scikit-learn's C = 1 does: L2 of 1 / n for n training samples", () => {
+    const rng = new Rng(4);
+    const centres = [
+      [1, 0, 0, 0, 0, 0],
+      [0, 1, 0, 0, 0, 0],
+    ];
+    const train = blobs(20, centres, 1.5, rng);
+    const test = blobs(40, centres, 1.5, rng);
+    const fit = (weightDecay?: number) =>
+      linearProbe({
+        trainFeatures: train.x,
+        trainLabels: train.y,
+        testFeatures: test.x,
+        testLabels: test.y,
+        numClasses: 2,
+        ...(weightDecay !== undefined ? { weightDecay } : {}),
+      });
+    const byDefault = fit();
+    const explicit = fit(1 / 20);
+    expect(byDefault.finalLoss).toBe(explicit.finalLoss);
+    // a weaker penalty fits the 20 noisy samples more closely
+    expect(fit(1e-4).finalLoss).toBeLessThan(byDefault.finalLoss);
+  });
+
   it("is at chance on random labels' held-out set", () => {
     const rng = new Rng(2);
     const x = tf.randomNormal([200, 4], 0, 1, "float32", 3) as tf.Tensor2D;
