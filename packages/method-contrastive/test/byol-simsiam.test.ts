@@ -1,6 +1,6 @@
 import { cosineMomentum, tf } from "@selfsup/core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type BYOL, negativeCosineSimilarity, type SimSiam } from "../src/index.js";
+import { autoBaseMomentum, type BYOL, negativeCosineSimilarity, type SimSiam } from "../src/index.js";
 import { createMethod, maxAbsDiff, randomViews, setupBackend, snapshot, stepContext } from "./helpers.js";
 
 beforeAll(setupBackend);
@@ -20,6 +20,24 @@ describe("BYOL target decay", () => {
     expect(cosineMomentum(3, 0, 0.996)).toBe(0.996); // unknown length: the base value
     for (let k = 1; k <= 100; k++)
       expect(cosineMomentum(k, 100, 0.996)).toBeGreaterThanOrEqual(cosineMomentum(k - 1, 100, 0.996));
+  });
+});
+
+describe("BYOL's default tau_base follows the run's length", () => {
+  it("is clamp(1 - 125 / K, 0.9, 0.996): 0.9 for short runs, the paper's 0.996 from 31,250 steps", () => {
+    expect(autoBaseMomentum(100)).toBe(0.9);
+    expect(autoBaseMomentum(1250)).toBeCloseTo(0.9, 12);
+    expect(autoBaseMomentum(2500)).toBeCloseTo(0.95, 12);
+    expect(autoBaseMomentum(12500)).toBeCloseTo(0.99, 12);
+    expect(autoBaseMomentum(31250)).toBeCloseTo(0.996, 12);
+    expect(autoBaseMomentum(1e6)).toBe(0.996);
+    expect(autoBaseMomentum(0)).toBe(0.996); // unknown length: the paper's value
+    const m = createMethod("byol", {}) as BYOL;
+    disposables.push(m);
+    expect(m.momentumAt(0, 2500)).toBeCloseTo(0.95, 12);
+    const fixed = createMethod("byol", { baseMomentum: 0.99 }) as BYOL;
+    disposables.push(fixed);
+    expect(fixed.momentumAt(0, 2500)).toBeCloseTo(0.99, 12);
   });
 });
 
