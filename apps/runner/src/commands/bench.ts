@@ -66,7 +66,7 @@ const indent = (text: string) =>
     .join("\n");
 
 /** Default pretraining epochs of the quality sections (core's benchQuality default). */
-const QUALITY_EPOCHS = 10;
+const QUALITY_EPOCHS = 25;
 const PROBE_SEEDS = [0, 1, 2];
 
 /** Epochs after which the curve is scored: about a quarter, a half, three quarters and the end. */

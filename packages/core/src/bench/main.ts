@@ -7,7 +7,10 @@
  * `runBench()` (the runner's `selfsup bench` does, for the per-method throughput and quality
  * tables). Benchmarks print figures; nothing here asserts on time.
  *
- *   node packages/core/dist/bench/main.js [section ...] [--backend wasm|cpu|auto|...]
+ * The backend defaults to "auto", the best one present (tensorflow-gpu, tensorflow, then wasm), as
+ * for training; `--backend wasm` measures the portable one.
+ *
+ *   node packages/core/dist/bench/main.js [section ...] [--backend auto|wasm|cpu|tensorflow|...]
  *                                         [--only kernels,supervised] [--epochs N] [--quick]
  *                                         [--methods simclr,byol] [--seeds N] [--no-store]
  *
@@ -138,7 +141,7 @@ export function addBenchSection(section: BenchSection, opts: { before?: string }
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { backend: "wasm", quick: false, store: true };
+  const args: BenchArgs = { backend: "auto", quick: false, store: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = () => {

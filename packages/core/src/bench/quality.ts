@@ -52,8 +52,15 @@ export interface QualityBenchOptions {
   lr?: number;
   /** Options per method, merged over the defaults. */
   methodOptions?: Record<string, Record<string, unknown>>;
-  /** Convnet width (default 32: channels 32, 64, 128, 128-d features). */
+  /** Convnet width (default 32: channels 32, 64, 128). */
   width?: number;
+  /**
+   * How the convnet's last 4x4 map becomes the feature vector (default "flatten": 2,048-d for
+   * width 32, where each feature fired kept; "avg": global average pooling, 128-d). On the digits,
+   * SimCLR's kNN rose from ~88% to ~94% with flatten at the same budget (10 epochs), and its 10-label
+   * probe held; pooling throws away where strokes are, which is most of what tells digits apart.
+   */
+  pool?: "avg" | "flatten";
   /** Options per backbone name merged over the methods' choices, e.g. { "vit-tiny": { depth: 2 } }. */
   backboneOptions?: Record<string, Record<string, unknown>>;
   /** Score the raw-pixel and random-init baselines too (default true). */
@@ -277,7 +284,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   };
   const epochs = opts.epochs ?? (quick ? 1 : 10);
   const seed = opts.seed ?? 0;
-  const backboneOptions = { width: opts.width ?? 32 };
+  const backboneOptions = { width: opts.width ?? 32, pool: opts.pool ?? "flatten" };
   // image methods only: the bench is on the MNIST digits (text methods bench on their own corpus)
   const methods =
     opts.methods ??
@@ -287,7 +294,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   const probeSeeds = opts.probeSeeds ?? [0, 1, 2];
   const batchSize = opts.batchSize ?? 64;
   log(
-    `${opts.title ?? "quality"} bench: backend ${currentBackend()?.backend}, ${full.name} ${trainLimit} train / ${testLimit} test, convnet width ${backboneOptions.width}, ${epochs} epoch(s) of batch ${batchSize}`,
+    `${opts.title ?? "quality"} bench: backend ${currentBackend()?.backend}, ${full.name} ${trainLimit} train / ${testLimit} test, convnet width ${backboneOptions.width} (${backboneOptions.pool}), ${epochs} epoch(s) of batch ${batchSize}`,
   );
 
   const fineTune = opts.fineTune ? { epochs: opts.fineTuneEpochs ?? 20 } : undefined;
@@ -442,7 +449,16 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
       title: opts.title ?? "quality",
       backend: currentBackend()?.backend ?? null,
       date: new Date().toISOString(),
-      options: { epochs, batchSize, trainLimit, testLimit, probeSeeds, pretrainSeeds, seed },
+      options: {
+        epochs,
+        batchSize,
+        trainLimit,
+        testLimit,
+        probeSeeds,
+        pretrainSeeds,
+        seed,
+        backbone: backboneOptions,
+      },
       rows,
     });
     log(`results: ${opts.resultsFile}`);

@@ -12,9 +12,9 @@ describe("pnpm bench entry", () => {
       quick: true,
       store: true,
     });
-    expect(parseBenchArgs([])).toEqual({ backend: "wasm", quick: false, store: true });
+    expect(parseBenchArgs([])).toEqual({ backend: "auto", quick: false, store: true });
     expect(parseBenchArgs(["quality", "--methods", "simclr,vicreg", "--seeds", "2", "--no-store"])).toEqual({
-      backend: "wasm",
+      backend: "auto",
       quick: false,
       only: ["quality"],
       methods: ["simclr", "vicreg"],
