@@ -6,8 +6,20 @@
  * - Transform (`tf.image.transform`, the digits' affine augmentation) ->
  *   ImageProjectiveTransformV3, whose semantics tfjs copied: 8-number inverse maps, output pixel
  *   centres, constant/reflect/wrap/nearest fill.
+ *
+ * And selfsup's fused training kernels (fused-kernels.ts), as one TensorFlow op each where tfjs
+ * would run a chain of them (each op a round trip through the binding; at batch 256 the convnet
+ * step ran ~740 of them):
+ *
+ * - SelfsupBatchNormTrain / ...Grad -> FusedBatchNormV3 / FusedBatchNormGradV3 (is_training),
+ *   on x viewed as [N,1,1,C]. TensorFlow returns the Bessel-corrected batch variance; the biased
+ *   one that normalised is recovered as var·(N-1)/N. The reserve spaces go to the gradient as
+ *   TensorFlow wants them (batch mean and variance on CPU, cuDNN's own on GPU).
+ * - SelfsupReluGrad -> ReluGrad, where tfjs' Relu gradient is dy·step(x) and tfjs-node's Step
+ *   alone is five ops (IsNan, Greater, Fill, OnesLike, Select).
  */
 import {
+  engine,
   getKernel,
   type KernelConfig,
   type NamedAttrMap,
@@ -17,17 +29,108 @@ import {
   type TensorInfo,
   type TransformAttrs,
   tensor1d,
+  tidy,
 } from "@tensorflow/tfjs-core";
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, RELU_GRAD } from "./fused-kernels.js";
 
 /** The part of tfjs-node's NodeJSKernelBackend these kernels use. */
 interface TfjsNodeBackend {
-  binding: { TF_ATTR_TYPE: number; TF_ATTR_STRING: number; TF_FLOAT: number; TF_INT32: number };
+  binding: {
+    TF_ATTR_TYPE: number;
+    TF_ATTR_STRING: number;
+    TF_ATTR_FLOAT: number;
+    TF_ATTR_BOOL: number;
+    TF_FLOAT: number;
+    TF_INT32: number;
+  };
   executeSingleOutput(
     name: string,
     opAttrs: Array<{ name: string; type: number; value: unknown }>,
     inputs: TensorInfo[],
   ): TensorInfo;
+  executeMultipleOutputs(
+    name: string,
+    opAttrs: Array<{ name: string; type: number; value: unknown }>,
+    inputs: TensorInfo[],
+    numOutputs: number,
+  ): Tensor[];
 }
+
+/** A reshaped alias through the engine (tfjs-node's Reshape kernel shares the data). */
+function reshapeInfo(t: TensorInfo, shape: number[]): Tensor {
+  return engine().runKernel("Reshape", { x: t as Tensor }, { shape }) as Tensor;
+}
+
+function batchNormAttrs(nb: TfjsNodeBackend, epsilon: number) {
+  return [
+    { name: "T", type: nb.binding.TF_ATTR_TYPE, value: nb.binding.TF_FLOAT },
+    { name: "U", type: nb.binding.TF_ATTR_TYPE, value: nb.binding.TF_FLOAT },
+    { name: "epsilon", type: nb.binding.TF_ATTR_FLOAT, value: epsilon },
+    { name: "data_format", type: nb.binding.TF_ATTR_STRING, value: "NHWC" },
+    { name: "is_training", type: nb.binding.TF_ATTR_BOOL, value: true },
+  ];
+}
+
+const batchNormTrainConfig: KernelConfig = {
+  kernelName: BATCH_NORM_TRAIN,
+  backendName: "tensorflow",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const nb = backend as unknown as TfjsNodeBackend;
+    const { x, scale, offset } = inputs as { x: TensorInfo; scale: TensorInfo; offset: TensorInfo };
+    const [n, c] = x.shape as [number, number];
+    return tidy(() => {
+      const empty = tensor1d([], "float32");
+      const [y4, mean, unbiased, r1, r2, r3] = nb.executeMultipleOutputs(
+        "FusedBatchNormV3",
+        batchNormAttrs(nb, (attrs as { epsilon: number }).epsilon),
+        [reshapeInfo(x, [n, 1, 1, c]), scale, offset, empty, empty],
+        6,
+      ) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+      const variance = engine().runKernel("Multiply", { a: unbiased, b: scalar((n - 1) / n) }) as Tensor;
+      return [reshapeInfo(y4, [n, c]), mean, variance, r1, r2, r3];
+    });
+  },
+};
+
+const batchNormTrainGradConfig: KernelConfig = {
+  kernelName: BATCH_NORM_TRAIN_GRAD,
+  backendName: "tensorflow",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const nb = backend as unknown as TfjsNodeBackend;
+    const { dy, x, scale, reserve0, reserve1, reserve2 } = inputs as Record<string, TensorInfo>;
+    const [n, c] = (x as TensorInfo).shape as [number, number];
+    return tidy(() => {
+      const [dx4, dscale, doffset] = nb.executeMultipleOutputs(
+        "FusedBatchNormGradV3",
+        batchNormAttrs(nb, (attrs as { epsilon: number }).epsilon),
+        [
+          reshapeInfo(dy as TensorInfo, [n, 1, 1, c]),
+          reshapeInfo(x as TensorInfo, [n, 1, 1, c]),
+          scale,
+          reserve0,
+          reserve1,
+          reserve2,
+        ] as TensorInfo[],
+        5,
+      ) as [Tensor, Tensor, Tensor, Tensor, Tensor];
+      return [reshapeInfo(dx4, [n, c]), dscale, doffset];
+    });
+  },
+};
+
+const reluGradConfig: KernelConfig = {
+  kernelName: RELU_GRAD,
+  backendName: "tensorflow",
+  kernelFunc: ({ inputs, backend }) => {
+    const nb = backend as unknown as TfjsNodeBackend;
+    const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+    return nb.executeSingleOutput(
+      "ReluGrad",
+      [{ name: "T", type: nb.binding.TF_ATTR_TYPE, value: nb.binding.TF_FLOAT }],
+      [dy, x],
+    );
+  },
+};
 
 const transformConfig: KernelConfig = {
   kernelName: "Transform",
@@ -67,7 +170,7 @@ const transformConfig: KernelConfig = {
 /** Registers the kernels above where "tensorflow" lacks them; returns the names registered. */
 export function registerNativeKernels(): string[] {
   const names: string[] = [];
-  for (const config of [transformConfig]) {
+  for (const config of [transformConfig, batchNormTrainConfig, batchNormTrainGradConfig, reluGradConfig]) {
     if (getKernel(config.kernelName, "tensorflow") != null) continue;
     registerKernel(config);
     names.push(config.kernelName);

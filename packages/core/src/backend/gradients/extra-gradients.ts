@@ -8,6 +8,10 @@
  * - Einsum has no gradient upstream. Ours differentiates each operand by einsum-ing the output
  *   gradient with the other operand(s) back to that operand's subscripts, broadcasting over any
  *   index only that operand has (tfjs' einsum allows at most two operands and no repeated index).
+ * - Relu: upstream's gradient is dy·cast(step(x)): on wasm the cast of a float32 tensor is a
+ *   full copy, and on tfjs-node Step alone is five TensorFlow ops. Ours runs selfsup's fused
+ *   ReluGrad kernel where the backend has one (TensorFlow's ReluGrad on "tensorflow", see
+ *   ../fused-kernels.ts), else dy·step(x) without the cast. Same values (x > 0 ? dy : 0).
  * - Comparisons and logical ops (Greater, Less, Equal, ...) have no gradient upstream, so any
  *   loss written `where(greater(a, b), a, b)` with `a`/`b` depending on the parameters throws
  *   "gradient function not found for Greater". Their outputs are piecewise constant: the
@@ -18,10 +22,12 @@ import {
   type BatchMatMulAttrs,
   backend_util,
   broadcastTo,
+  cast,
   Einsum,
   type EinsumAttrs,
   Equal,
   einsum,
+  engine,
   type GradConfig,
   Greater,
   getGradient,
@@ -32,14 +38,18 @@ import {
   LogicalOr,
   LogicalXor,
   matMul,
+  mul,
   type NamedAttrMap,
   NotEqual,
+  Relu,
   registerGradient,
   reshape,
+  step,
   sum,
   type Tensor,
   zerosLike,
 } from "@tensorflow/tfjs-core";
+import { hasFusedKernel, RELU_GRAD } from "../fused-kernels.js";
 
 /** Sums `g` (shaped like the broadcast result) down to `shape` (the input's shape). */
 function reduceToShape(g: Tensor, shape: number[]): Tensor {
@@ -101,6 +111,24 @@ export const einsumGradConfig: GradConfig = {
   },
 };
 
+export const reluGradConfig: GradConfig = {
+  kernelName: Relu,
+  inputsToSave: ["x"],
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+    const g = dy as Tensor;
+    const x = saved[0] as Tensor;
+    return {
+      x: () => {
+        if (hasFusedKernel(RELU_GRAD) && x.dtype === "float32") {
+          return engine().runKernel(RELU_GRAD, { dy: g, x }) as Tensor;
+        }
+        const s = step(x);
+        return mul(g, s.dtype === "float32" ? s : cast(s, "float32"));
+      },
+    };
+  },
+};
+
 function zeroGrad(kernelName: string, inputs: string[]): GradConfig {
   return {
     kernelName,
@@ -131,6 +159,10 @@ export function registerExtraGradients(): string[] {
   if (getGradient(Einsum) == null) {
     registerGradient(einsumGradConfig);
     added.push(Einsum);
+  }
+  if (getGradient(Relu) !== reluGradConfig) {
+    registerGradient(reluGradConfig);
+    added.push(Relu);
   }
   if (getGradient(BatchMatMul) !== batchMatMulGradConfig) {
     registerGradient(batchMatMulGradConfig);

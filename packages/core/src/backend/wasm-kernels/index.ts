@@ -11,6 +11,7 @@ import { conv2DBackpropInputConfig } from "./conv2d-backprop-input.js";
 import { depthwiseConv2dNativeBackpropFilterConfig } from "./depthwise-conv2d-backprop-filter.js";
 import { depthwiseConv2dNativeBackpropInputConfig } from "./depthwise-conv2d-backprop-input.js";
 import { einsumConfig } from "./einsum.js";
+import { identityConfig } from "./identity.js";
 import { maxPool3DConfig } from "./max-pool-3d.js";
 import { maxPool3DGradConfig } from "./max-pool-3d-grad.js";
 import { maxPoolGradConfig } from "./max-pool-grad.js";
@@ -32,6 +33,7 @@ const REPLACED: KernelConfig[] = [
   maxPoolGradConfig,
   maxPool3DConfig,
   maxPool3DGradConfig,
+  identityConfig,
 ];
 
 // Gradients are backend-independent and plain tfjs-core has none: register them as soon as

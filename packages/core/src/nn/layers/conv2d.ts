@@ -67,6 +67,11 @@ export class Conv2d extends Module {
       throw new Error(`Conv2d expects NHWC input [B,H,W,${this.inChannels}], got shape [${x.shape}]`);
     }
     const { stride, padding } = this.options;
+    // Without a bias, a plain conv2d: tf.fused.conv2d's gradient is a customGrad that always
+    // computes the input gradient too, a whole wasted convolution for a first layer (whose input
+    // needs none); conv2d's registered gradient computes only what the tape asks for.
+    if (this.bias === undefined)
+      return tf.conv2d(x as tf.Tensor4D, this.weight as tf.Tensor4D, stride, padding);
     return tf.fused.conv2d({
       x: x as tf.Tensor4D,
       filter: this.weight as tf.Tensor4D,

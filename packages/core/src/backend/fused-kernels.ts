@@ -1,0 +1,24 @@
+/**
+ * Kernels that selfsup defines itself (not tfjs kernels), for training steps that tfjs would
+ * otherwise run as chains of small ops. A backend may register a native implementation under
+ * these names (native-kernels.ts does for "tensorflow"); callers check `hasFusedKernel` and fall
+ * back to the equivalent composition of tfjs ops elsewhere, so every backend computes the same
+ * thing and the fused forms are tested against the composite ones on the cpu backend.
+ *
+ * - BATCH_NORM_TRAIN: inputs {x [N,C], scale [C], offset [C]}, attrs {epsilon}; outputs
+ *   [y, mean, variance (biased, as used for normalising), ...reserve]: what the gradient kernel
+ *   needs besides x and scale (backend-specific, e.g. TensorFlow's reserve spaces).
+ * - BATCH_NORM_TRAIN_GRAD: inputs {dy, x, scale, reserve0..k}, attrs {epsilon}; outputs
+ *   [dx, dscale, doffset].
+ * - RELU_GRAD: inputs {dy, x}; output dy where x > 0, else 0.
+ */
+import { getBackend, getKernel } from "@tensorflow/tfjs-core";
+
+export const BATCH_NORM_TRAIN = "SelfsupBatchNormTrain";
+export const BATCH_NORM_TRAIN_GRAD = "SelfsupBatchNormTrainGrad";
+export const RELU_GRAD = "SelfsupReluGrad";
+
+/** Whether the active backend has a native implementation of one of the kernels above. */
+export function hasFusedKernel(name: string): boolean {
+  return getKernel(name, getBackend()) != null;
+}
