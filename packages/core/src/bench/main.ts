@@ -13,6 +13,11 @@
  *   node packages/core/dist/bench/main.js [section ...] [--backend auto|wasm|cpu|tensorflow|...]
  *                                         [--only kernels,supervised] [--epochs N] [--quick]
  *                                         [--methods simclr,byol] [--seeds N] [--no-store]
+ *                                         [--shapes convnet,resnet18]
+ *                                         [--backends wasm,wasm-threads,tensorflow,cpu]
+ *
+ * --methods narrows the quality sections and the throughput table; --shapes (name prefixes) and
+ * --backends narrow the throughput table.
  *
  * Sections marked optIn (the "throughput" table, which the runner adds with the installed methods)
  * run only when named.
@@ -28,7 +33,12 @@ import {
 import { tf } from "../tf.js";
 import { benchKernels, formatKernelTable } from "./kernels.js";
 import { formatSupervisedResult, runSupervisedBench } from "./supervised.js";
-import { benchThroughput, type ThroughputOptions } from "./throughput.js";
+import {
+  benchThroughput,
+  THROUGHPUT_SHAPES,
+  type ThroughputBackend,
+  type ThroughputOptions,
+} from "./throughput.js";
 
 export * from "./throughput.js";
 
@@ -44,12 +54,23 @@ export function throughputSection(registry: ThroughputOptions["registry"]): Benc
       "training step per backend x method x shape (convnet b256, resnet18 b128, vit-tiny b128): img/s, ms/step, GFLOP/s, peak memory, leaks",
     optIn: true,
     async run(ctx) {
+      const { methods, shapes, backends } = ctx.args;
+      const known = THROUGHPUT_SHAPES.map((s) => s.name.split(" ")[0]);
+      const unknownShape = (shapes ?? []).filter((p) => !known.some((k) => k?.startsWith(p)));
+      if (unknownShape.length > 0)
+        throw new Error(`bench: --shapes ${unknownShape.join(",")}: shapes are ${known.join(", ")}`);
       await benchThroughput({
         registry,
         steps: ctx.args.quick ? 1 : 2,
-        ...(ctx.args.backend !== "wasm" && ctx.args.backend !== "auto"
-          ? { backends: [ctx.args.backend] }
+        ...(methods ? { methods } : {}),
+        ...(shapes
+          ? { shapes: THROUGHPUT_SHAPES.filter((s) => shapes.some((p) => s.name.startsWith(p))) }
           : {}),
+        ...(backends
+          ? { backends: backends as ThroughputBackend[] }
+          : ctx.args.backend !== "wasm" && ctx.args.backend !== "auto"
+            ? { backends: [ctx.args.backend] }
+            : {}),
         log: (line) => ctx.write(line),
       });
     },
@@ -66,12 +87,15 @@ export interface BenchArgs {
   quick: boolean;
   /** Epochs of training sections that have them. */
   epochs?: number;
-  /** Quality sections: only these methods (default: every installed one). */
+  /** Quality sections and the throughput table: only these methods (default: every installed one). */
   methods?: string[];
   /** Quality sections: pretrainings per method, seeds 0..n-1 (default 1). */
   seeds?: number;
   /** Quality sections in the runner: also store the rows as runs (default true; --no-store). */
   store: boolean;
+  /** Throughput table: only these shapes (name prefixes) / backends. */
+  shapes?: string[];
+  backends?: string[];
 }
 
 export interface BenchContext {
@@ -166,11 +190,18 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     } else if (a === "--methods") args.methods = value().split(",").filter(Boolean);
     else if (a === "--no-store") args.store = false;
     else if (a === "--quick") args.quick = true;
-    else if (a === "--") continue;
+    else if (a === "--shapes") args.shapes = value().split(",").filter(Boolean);
+    else if (a === "--backends") {
+      const list = value().split(",").filter(Boolean);
+      const ok = [...BACKEND_NAMES.filter((b) => b !== "auto"), "wasm-threads"];
+      const bad = list.filter((b) => !ok.includes(b));
+      if (bad.length > 0) throw new Error(`bench: --backends ${bad.join(",")}: use ${ok.join(", ")}`);
+      args.backends = list;
+    } else if (a === "--") continue;
     else if (/^[a-z][\w-]*$/.test(a)) args.only = [...(args.only ?? []), a];
     else
       throw new Error(
-        `bench: unknown argument ${a}; use section names, --backend, --only, --epochs, --quick, --methods, --seeds, --no-store`,
+        `bench: unknown argument ${a}; use section names, --backend, --only, --epochs, --quick, --methods, --seeds, --no-store, --shapes, --backends`,
       );
   }
   return args;

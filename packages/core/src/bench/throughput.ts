@@ -3,8 +3,18 @@
  * one optimizer step of each method (all its views, its loss, AdamW) through the Trainer, with
  * identity augmentation so only the step is timed, on synthetic images of the shape's size.
  *
+ * Backends: wasm (single-threaded SIMD, the default), "wasm-threads" (the threaded SIMD build
+ * with 2 XNNPACK threads, see backend/wasm-threads.ts; a row of its own so the two are compared
+ * on every machine the table runs on), and tensorflow / tensorflow-gpu where they load; cpu
+ * when asked for (pure JS, minutes per step).
+ *
+ * A row that cannot run says why instead of stopping the table: a method that refuses the
+ * backbone (masked-image methods need a ViT's patch tokens), a step estimated not to fit the
+ * wasm heap (with the batch size that fits), or the error the step threw.
+ *
  * Columns: images/s (samples per second, each counted once whatever the number of views), ms per
- * step, GFLOP per step and achieved GFLOP/s from an analytic count (2 x multiply-adds of every
+ * step (wall clock), CPU ms per step (this process, all threads: on a machine shared with other
+ * jobs the wall clock stretches, CPU time much less), GFLOP per step and achieved GFLOP/s from an analytic count (2 x multiply-adds of every
  * convolution and matrix product, forward and backward, summed from the kernel shapes that
  * `tf.profile` records over one step; elementwise ops are not counted), peak RSS and the backend's
  * own heap (the wasm memory, which never shrinks; JS heap elsewhere) seen during the row, and
@@ -12,9 +22,12 @@
  *
  * Peak RSS is a process-wide high-water mark: it includes what earlier rows allocated.
  */
+
+import os from "node:os";
 import type { BackendName } from "../backend/init-backend.js";
 import { currentBackend, initBackend } from "../backend/init-backend.js";
 import { checkStepFitsBackend, MemoryEstimateError } from "../backend/memory-estimate.js";
+import { configureWasmThreads } from "../backend/wasm-threads.js";
 import { loadSynthetic } from "../data/synthetic.js";
 import type { Registry } from "../plugin/registry.js";
 import type { Method, MethodBuildContext } from "../plugin/types.js";
@@ -59,6 +72,12 @@ export const THROUGHPUT_SHAPES: ThroughputShape[] = [
   },
 ];
 
+/** A backend of the table: one of selfsup's, or "wasm-threads" (wasm with 2 XNNPACK threads). */
+export type ThroughputBackend = BackendName | "wasm-threads";
+
+/** Threads of the "wasm-threads" rows. */
+export const WASM_BENCH_THREADS = 2;
+
 export interface ThroughputRow {
   backend: string;
   method: string;
@@ -66,13 +85,15 @@ export interface ThroughputRow {
   batchSize: number;
   imagesPerSec: number;
   msPerStep: number;
+  /** Process CPU time per step (all threads). */
+  cpuMsPerStep: number;
   gflopPerStep: number;
   gflops: number;
   peakRssMb: number;
   /** wasm: the wasm memory; other backends: the JS heap. */
   peakHeapMb: number;
   leakedPerStep: number;
-  /** Why the row has no figures (the step threw, e.g. out of memory). */
+  /** Why the row has no figures: not run (pre-flight), skipped (method/backbone) or the error. */
   error?: string;
 }
 
@@ -81,8 +102,8 @@ export interface ThroughputOptions {
   /** Methods (default: every registered method that takes images). */
   methods?: string[];
   shapes?: ThroughputShape[];
-  /** Backends (default: wasm, and tensorflow / tensorflow-gpu where they load). */
-  backends?: BackendName[];
+  /** Backends (default: wasm, wasm-threads, and tensorflow / tensorflow-gpu where they load). */
+  backends?: ThroughputBackend[];
   /** Timed steps per row (default 2) after one profiled warm-up step. */
   steps?: number;
   log?: (line: string) => void;
@@ -133,9 +154,9 @@ function heapMb(): number {
   return (wasmBytes ?? process.memoryUsage().heapUsed) / 2 ** 20;
 }
 
-/** The backends to measure by default: wasm, and the native ones that load here. */
-async function presentBackends(log: (l: string) => void): Promise<BackendName[]> {
-  const found: BackendName[] = ["wasm"];
+/** The backends to measure by default: wasm (one and two threads), and the native ones that load here. */
+async function presentBackends(log: (l: string) => void): Promise<ThroughputBackend[]> {
+  const found: ThroughputBackend[] = ["wasm", "wasm-threads"];
   for (const b of ["tensorflow", "tensorflow-gpu"] as const) {
     try {
       await initBackend(b);
@@ -165,6 +186,47 @@ function buildMethod(registry: Registry, name: string, shape: ThroughputShape, s
   return registry.get("method", name).create(registry.parseOptions("method", name, {}), ctx);
 }
 
+/** Makes `backend` the active one (wasm's single- or multi-threaded build as asked). */
+async function activateBackend(backend: ThroughputBackend): Promise<void> {
+  if (backend === "wasm-threads") {
+    await initBackend("wasm");
+    const r = await configureWasmThreads(WASM_BENCH_THREADS);
+    if (r.threads < WASM_BENCH_THREADS)
+      throw new Error(
+        `the threaded wasm build started with ${r.threads} thread(s), not ${WASM_BENCH_THREADS}`,
+      );
+  } else {
+    if (backend === "wasm" && tf.findBackend("wasm") !== undefined) {
+      // A threaded wasm backend from an earlier row: back to the default single-threaded build.
+      const module = (tf.findBackend("wasm") as unknown as { wasm?: { PThread?: unknown } }).wasm;
+      if (module?.PThread !== undefined) await configureWasmThreads(1);
+    }
+    await initBackend(backend);
+  }
+  const want = backend.startsWith("wasm") ? "wasm" : backend === "cpu" ? "cpu" : "tensorflow";
+  if (tf.getBackend() !== want) {
+    throw new Error(
+      `asked for ${backend} but ${tf.getBackend()} is active${process.env.SELFSUP_BACKEND ? ` (SELFSUP_BACKEND=${process.env.SELFSUP_BACKEND} overrides)` : ""}`,
+    );
+  }
+}
+
+/** Why a method cannot be built on this shape's backbone, or undefined when it can. */
+function buildError(registry: Registry, method: string, shape: ThroughputShape): string | undefined {
+  try {
+    buildMethod(registry, method, shape, 0).dispose();
+    return undefined;
+  } catch (err) {
+    return shortReason((err as Error).message);
+  }
+}
+
+/** The first sentence of an error, at most 120 characters: a table cell, not a manual. */
+function shortReason(message: string): string {
+  const first = (message.split("\n")[0] ?? message).split(/(?<=[.:;])\s/)[0] ?? message;
+  return first.length > 120 ? `${first.slice(0, 119)}…` : first.replace(/[.:;]$/, "");
+}
+
 async function measure(
   registry: Registry,
   backend: string,
@@ -179,12 +241,19 @@ async function measure(
     batchSize: shape.batchSize,
     imagesPerSec: 0,
     msPerStep: 0,
+    cpuMsPerStep: 0,
     gflopPerStep: 0,
     gflops: 0,
     peakRssMb: 0,
     peakHeapMb: 0,
     leakedPerStep: 0,
   };
+  // A method that refuses this backbone (e.g. masked-image methods on a convnet) is a skip.
+  const refused = buildError(registry, method, shape);
+  if (refused !== undefined) {
+    row.error = `skipped: ${refused}`;
+    return row;
+  }
   const dataset = await loadSynthetic({
     size: shape.size,
     channels: shape.channels,
@@ -200,7 +269,10 @@ async function measure(
       batchSize: shape.batchSize,
     });
   } catch (err) {
-    if (!(err instanceof MemoryEstimateError)) throw err;
+    if (!(err instanceof MemoryEstimateError)) {
+      row.error = `pre-flight failed: ${(err as Error).message.split("\n")[0]}`;
+      return row;
+    }
     const e = err.estimate;
     row.error = `not run: est. ${(e.bytes / 2 ** 30).toFixed(1)} GiB > ${(e.capacityBytes / 2 ** 30).toFixed(1)} GiB wasm heap; batch ${e.largestFittingBatch} fits`;
     return row;
@@ -240,20 +312,24 @@ async function measure(
     sample();
     // Timed steps: a fresh Trainer (new optimizer slots), so time from the end of its first step.
     const stamps: number[] = [];
+    const cpu: number[] = [];
     const tensors: number[] = [];
     const mark = () => {
       stamps.push(performance.now());
+      const u = process.cpuUsage();
+      cpu.push((u.user + u.system) / 1000);
       tensors.push(tf.memory().numTensors);
       sample();
     };
     await trainer(steps + 1, mark).fit();
     const ms = ((stamps[steps] ?? 0) - (stamps[0] ?? 0)) / steps;
     row.msPerStep = ms;
+    row.cpuMsPerStep = ((cpu[steps] ?? 0) - (cpu[0] ?? 0)) / steps;
     row.imagesPerSec = (shape.batchSize * 1000) / ms;
     row.gflops = row.gflopPerStep / (ms / 1000);
     row.leakedPerStep = ((tensors[steps] ?? 0) - (tensors[0] ?? 0)) / steps;
   } catch (err) {
-    row.error = (err as Error).message.split("\n")[0] ?? String(err);
+    row.error = shortReason((err as Error).message);
   } finally {
     // The Trainer leaves its optimizer's slots to its owner.
     for (const t of trainers) t.optimizer.dispose();
@@ -278,10 +354,18 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
   const before = currentBackend()?.backend;
   const backends = opts.backends ?? (await presentBackends(log));
   const rows: ThroughputRow[] = [];
-  log(`  ${steps} timed steps per row after 1 profiled warm-up step; identity augmentation; AdamW`);
+  log(
+    `  ${steps} timed step(s) per row after 1 profiled warm-up step; identity augmentation; AdamW; ` +
+      `wasm-threads = ${WASM_BENCH_THREADS} XNNPACK threads; load average ${os.loadavg()[0]?.toFixed(1)} on ${os.cpus().length} CPUs`,
+  );
   log(formatThroughputHeader());
   for (const backend of backends) {
-    await initBackend(backend);
+    try {
+      await activateBackend(backend);
+    } catch (err) {
+      log(`${backend.padEnd(14)}not measured: ${(err as Error).message.split("\n")[0]}`);
+      continue;
+    }
     for (const shape of shapes) {
       for (const method of methods) {
         const row = await measure(opts.registry, backend, method, shape, steps);
@@ -290,17 +374,19 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
       }
     }
   }
+  if (backends.includes("wasm-threads")) await activateBackend("wasm");
   if (before) await initBackend(before);
   return rows;
 }
 
 export function formatThroughputHeader(): string {
   return (
-    "backend".padEnd(12) +
+    "backend".padEnd(14) +
     "shape".padEnd(25) +
     "method".padEnd(14) +
     "img/s".padStart(8) +
     "ms/step".padStart(9) +
+    "CPU ms".padStart(8) +
     "GFLOP/step".padStart(11) +
     "GFLOP/s".padStart(9) +
     "RSS MB".padStart(8) +
@@ -310,9 +396,9 @@ export function formatThroughputHeader(): string {
 }
 
 export function formatThroughputRow(r: ThroughputRow): string {
-  const head = r.backend.padEnd(12) + r.shape.padEnd(25) + r.method.padEnd(14);
+  const head = r.backend.padEnd(14) + r.shape.padEnd(25) + r.method.padEnd(14);
   if (r.error !== undefined) {
-    return r.error.startsWith("not run")
+    return /^(not run|skipped|pre-flight)/.test(r.error)
       ? `${head}  ${r.error}`
       : `${head}  FAILED: ${r.error} (peak RSS ${r.peakRssMb.toFixed(0)} MB)`;
   }
@@ -320,6 +406,7 @@ export function formatThroughputRow(r: ThroughputRow): string {
     head +
     r.imagesPerSec.toFixed(1).padStart(8) +
     r.msPerStep.toFixed(0).padStart(9) +
+    r.cpuMsPerStep.toFixed(0).padStart(8) +
     r.gflopPerStep.toFixed(1).padStart(11) +
     r.gflops.toFixed(1).padStart(9) +
     r.peakRssMb.toFixed(0).padStart(8) +

@@ -4,10 +4,35 @@
  */
 import "@tensorflow/tfjs-backend-cpu";
 import { beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { registerTrainingGradients } from "../../src/backend/gradients/index.js";
 import { addBenchSection, parseBenchArgs, runBench } from "../../src/bench/main.js";
-import { kernelFlops } from "../../src/bench/throughput.js";
+import { benchThroughput, formatThroughputRow, kernelFlops } from "../../src/bench/throughput.js";
+import { createRegistry } from "../../src/builtin-plugin.js";
+import { buildClassifier, MethodBase, twoViews } from "../../src/method/index.js";
+import { defineMethod, definePlugin } from "../../src/plugin/define-plugin.js";
+import type { StepContext, StepResult, TrainBatch } from "../../src/plugin/types.js";
 import { tf } from "../../src/tf.js";
+
+/** A two-view method: pull the views' projections together. */
+class Pull extends MethodBase {
+  readonly name = "pull";
+  readonly views = 2;
+  readonly backbone = this.addBackbone();
+  readonly head = this.module("head", buildClassifier(this.ctx, this.backbone.outputDim, 4));
+  trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
+    return ctx.minimize(() => {
+      const [a, b] = twoViews(batch, this.name);
+      const d = tf.sub(
+        this.head.forward(this.backbone.forward(a)),
+        this.head.forward(this.backbone.forward(b)),
+      );
+      return { loss: tf.mean(tf.square(d)) as tf.Scalar };
+    });
+  }
+}
+
+type ThroughputRowT = Awaited<ReturnType<typeof benchThroughput>>[number];
 
 describe("throughput bench", () => {
   beforeAll(async () => {
@@ -30,12 +55,84 @@ describe("throughput bench", () => {
     expect(flops).toBe(3 * conv + 3 * dense);
   });
 
+  it("measures a method per backend and records a method that refuses the backbone as a skip", async () => {
+    const registry = createRegistry();
+    const none = z.object({});
+    registry.register(
+      definePlugin({
+        name: "test-methods",
+        methods: [
+          defineMethod({
+            name: "pull",
+            description: "test: pull two views together",
+            family: "other",
+            inputs: ["image"],
+            options: none,
+            create: (_o, ctx) => new Pull({}, ctx),
+          }),
+          defineMethod({
+            name: "patches-only",
+            description: "test: refuses every backbone",
+            family: "other",
+            inputs: ["image"],
+            options: none,
+            create: () => {
+              throw new Error(
+                "patches-only needs a vit-tiny backbone, got ConvNet; set the run's backbone. More text.",
+              );
+            },
+          }),
+        ],
+      }),
+    );
+    const lines: string[] = [];
+    const rows = await benchThroughput({
+      registry,
+      backends: ["cpu"],
+      steps: 1,
+      shapes: [
+        {
+          name: "tiny",
+          backbone: "convnet",
+          backboneOptions: { width: 2 },
+          size: 8,
+          channels: 1,
+          batchSize: 4,
+        },
+      ],
+      log: (l) => lines.push(l),
+    });
+    expect(rows.map((r) => r.method)).toEqual(["patches-only", "pull"]);
+    const [skipped, pull] = rows as [ThroughputRowT, ThroughputRowT];
+    expect(skipped.error).toBe("skipped: patches-only needs a vit-tiny backbone, got ConvNet");
+    expect(formatThroughputRow(skipped)).toContain("skipped: patches-only");
+    expect(pull.error).toBeUndefined();
+    expect(pull.imagesPerSec).toBeGreaterThan(0);
+    expect(pull.cpuMsPerStep).toBeGreaterThan(0);
+    expect(pull.gflopPerStep).toBeGreaterThan(0);
+    expect(pull.leakedPerStep).toBe(0);
+    expect(lines.some((l) => l.startsWith("cpu") && l.includes("pull"))).toBe(true);
+  });
+
   it("`bench <name>` runs that section; opt-in sections run only when named", async () => {
     expect(parseBenchArgs(["throughput", "--quick"])).toEqual({
       backend: "wasm",
       only: ["throughput"],
       quick: true,
+      store: true,
     });
+    expect(
+      parseBenchArgs([
+        "throughput",
+        "--methods",
+        "simclr,byol",
+        "--shapes",
+        "convnet",
+        "--backends",
+        "wasm,wasm-threads",
+      ]),
+    ).toMatchObject({ methods: ["simclr", "byol"], shapes: ["convnet"], backends: ["wasm", "wasm-threads"] });
+    expect(() => parseBenchArgs(["--backends", "wasm,webgl"])).toThrow(/--backends webgl/);
     const ran: string[] = [];
     addBenchSection({
       name: "test-opt-in",
