@@ -5,10 +5,16 @@
  * cpu backend's composite ops (values, running statistics and gradients).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, RELU_GRAD } from "../../src/backend/fused-kernels.js";
+import {
+  ADAM_UPDATE,
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+  RELU_GRAD,
+} from "../../src/backend/fused-kernels.js";
 import { BatchNorm1d, BatchNorm2d, columnMean } from "../../src/nn/layers/batch-norm.js";
 import { Conv2d } from "../../src/nn/layers/conv2d.js";
 import { Rng } from "../../src/rng.js";
+import { Adam, AdamW } from "../../src/train/optimizers/adam.js";
 import { BACKENDS_UNDER_TEST, expectMatchesCpu, HAS_NATIVE, rand, setupBackends, tf } from "./helpers.js";
 
 beforeAll(setupBackends);
@@ -50,6 +56,42 @@ describe.each(BACKENDS_UNDER_TEST)("training-step kernels on %s match cpu", (bac
     );
   });
 
+  it("broadcast comparisons (wasm: a strided JS pass) agree, ties included", async () => {
+    await expectMatchesCpu(
+      backend,
+      () => {
+        const round = (t: tf.Tensor) => tf.round(tf.mul(t, 2)); // many ties
+        const x = round(rand([5, 4, 3], 101));
+        const out: tf.Tensor[] = [];
+        for (const y of [
+          round(rand([5, 1, 3], 102)),
+          round(rand([4, 1], 103)),
+          round(rand([3], 104)),
+          tf.scalar(0),
+        ]) {
+          out.push(
+            tf.equal(x, y),
+            tf.notEqual(y, x),
+            tf.greater(x, y),
+            tf.greaterEqual(y, x),
+            tf.less(x, y),
+            tf.lessEqual(x, y),
+          );
+        }
+        const m = rand([7, 9], 105);
+        out.push(tf.equal(m, tf.max(m, 1, true)), tf.equal(tf.cast(m, "int32"), tf.tensor1d([0], "int32")));
+        return out.map((t) => tf.cast(t, "int32"));
+      },
+      0,
+      "compare",
+    );
+  });
+
+  it("Adam and AdamW updates (fused on wasm) over three steps", async () => {
+    await expectMatchesCpu(backend, () => adamSteps(false), 1e-5, "adam");
+    await expectMatchesCpu(backend, () => adamSteps(true), 1e-5, "adamw");
+  });
+
   it("relu gradient, zeros and negatives included", async () => {
     await expectMatchesCpu(
       backend,
@@ -87,13 +129,37 @@ describe.each(BACKENDS_UNDER_TEST)("training-step kernels on %s match cpu", (bac
   });
 });
 
+/** Three Adam(W) updates of a decayed and an undecayed parameter; returns params and moments. */
+function adamSteps(decoupled: boolean): tf.Tensor[] {
+  const opt = decoupled ? new AdamW({ weightDecay: 0.1 }) : new Adam({ weightDecay: 0.1 });
+  const w = tf.variable(rand([4, 3, 5], 71));
+  const b = tf.variable(rand([5], 72));
+  const params = [
+    { name: "w", variable: w, decay: true },
+    { name: "b", variable: b, decay: false },
+  ];
+  for (let i = 0; i < 3; i++) {
+    const grads = [tf.mul(rand([4, 3, 5], 80 + i), 10 ** (i - 1)), rand([5], 90 + i)];
+    opt.applyGradients(params, grads, 0.01 * (i + 1));
+    for (const g of grads) g.dispose();
+  }
+  const slots = [...opt.getState().slots.values()].map((t) => tf.clone(t));
+  const out = [tf.clone(w), tf.clone(b), ...slots];
+  opt.dispose();
+  w.dispose();
+  b.dispose();
+  return out;
+}
+
 describe("where each fused kernel runs", () => {
-  it("tensorflow has the fused BatchNorm and ReluGrad kernels; wasm and cpu use composite ops", () => {
+  it("tensorflow has the fused BatchNorm and ReluGrad kernels, wasm the Adam update; cpu none", () => {
     for (const name of [BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, RELU_GRAD]) {
       expect(tf.getKernel(name, "tensorflow") !== undefined).toBe(HAS_NATIVE);
       expect(tf.getKernel(name, "wasm")).toBeUndefined();
       expect(tf.getKernel(name, "cpu")).toBeUndefined();
     }
+    expect(tf.getKernel(ADAM_UPDATE, "wasm")).toBeDefined();
+    expect(tf.getKernel(ADAM_UPDATE, "cpu")).toBeUndefined();
   });
 
   it("wasm column means (average pooling) agree with a float64 sum at 262k rows", async () => {

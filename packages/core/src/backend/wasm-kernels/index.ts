@@ -5,7 +5,9 @@
  */
 import { getKernel, type KernelConfig, registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
 import { registerTrainingGradients } from "../gradients/index.js";
+import { adamUpdateConfig } from "./adam-update.js";
 import { batchMatMulConfig, setOriginalBatchMatMul } from "./batch-mat-mul.js";
+import { COMPARISON_KERNELS, compareBroadcastConfig } from "./compare-broadcast.js";
 import { conv2DBackpropFilterConfig } from "./conv2d-backprop-filter.js";
 import { conv2DBackpropInputConfig } from "./conv2d-backprop-input.js";
 import { depthwiseConv2dNativeBackpropFilterConfig } from "./depthwise-conv2d-backprop-filter.js";
@@ -24,6 +26,7 @@ const MISSING: KernelConfig[] = [
   depthwiseConv2dNativeBackpropInputConfig,
   unsortedSegmentSumConfig,
   einsumConfig,
+  adamUpdateConfig,
 ];
 
 /** Kernels tfjs-backend-wasm has but that are wrong or much slower than they need be: replaced. */
@@ -75,6 +78,16 @@ export function registerWasmTrainingKernels(): string[] {
     // call into the wasm functions that it binds.
     registerKernel({ ...config, setupFunc: original?.setupFunc });
     names.push(config.kernelName);
+  }
+  // Comparisons: ours for broadcast operands, the backend's own for equal shapes (it wraps them).
+  for (const name of COMPARISON_KERNELS) {
+    const original = getKernel(name, "wasm");
+    if (original == null || WRAPPED in original.kernelFunc) continue;
+    const config = compareBroadcastConfig(name, original.kernelFunc);
+    Object.defineProperty(config.kernelFunc, WRAPPED, { value: true });
+    unregisterKernel(name, "wasm");
+    registerKernel({ ...config, setupFunc: original.setupFunc });
+    names.push(name);
   }
   registered = names;
   return [...names];

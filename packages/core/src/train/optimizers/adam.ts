@@ -11,6 +11,7 @@
  *
  * Usage: `new AdamW({ weightDecay: 0.05 }).applyGradients(params, grads, lr)`.
  */
+import { ADAM_UPDATE, type AdamUpdateAttrs, hasFusedKernel } from "../../backend/fused-kernels.js";
 import { tf } from "../../tf.js";
 import { Optimizer, type ParamRef } from "./optimizer.js";
 
@@ -40,17 +41,41 @@ export class Adam extends Optimizer {
 
   protected update(p: ParamRef, grad: tf.Tensor, lr: number): void {
     const decay = p.decay && this.weightDecay !== 0;
+    const m = this.slot(p, "m");
+    const v = this.slot(p, "v");
+    const t = this.paramStep(p);
+    if (hasFusedKernel(ADAM_UPDATE) && grad.dtype === "float32") {
+      // One kernel for the whole update where the backend has it (wasm, see fused-kernels.ts).
+      const attrs: AdamUpdateAttrs = {
+        lr,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        eps: this.eps,
+        l2: decay && !this.decoupled ? this.weightDecay : 0,
+        decay: decay && this.decoupled ? 1 - lr * this.weightDecay : 1,
+        c1: 1 - this.beta1 ** t,
+        c2: 1 - this.beta2 ** t,
+      };
+      const [pNew, mNew, vNew] = tf
+        .engine()
+        .runKernel(
+          ADAM_UPDATE,
+          { param: p.variable, grad, m, v },
+          attrs as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor[];
+      m.assign(mNew as tf.Tensor);
+      v.assign(vNew as tf.Tensor);
+      p.variable.assign(pNew as tf.Tensor);
+      return;
+    }
     let g = grad;
     let w: tf.Tensor = p.variable;
     if (decay && this.decoupled) w = tf.mul(w, 1 - lr * this.weightDecay);
     else if (decay) g = tf.add(g, tf.mul(w, this.weightDecay));
-    const m = this.slot(p, "m");
-    const v = this.slot(p, "v");
     const mNew = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
     const vNew = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
     m.assign(mNew);
     v.assign(vNew);
-    const t = this.paramStep(p);
     const mHat = tf.div(mNew, 1 - this.beta1 ** t);
     const vHat = tf.div(vNew, 1 - this.beta2 ** t);
     p.variable.assign(tf.sub(w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), this.eps)), lr)));
