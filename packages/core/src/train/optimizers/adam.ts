@@ -68,18 +68,66 @@ export class Adam extends Optimizer {
       p.variable.assign(pNew as tf.Tensor);
       return;
     }
+    // Composite form, arranged for few ops (each one a round trip through tfjs-node's binding):
+    // lr·(m/c1)/(sqrt(v/c2)+eps) = (lr·sqrt(c2)/c1) · m/(sqrt(v) + eps·sqrt(c2)), and the scalars
+    // shared by every parameter of this update are made once (see applyGradients).
+    const k = this.scalars(lr, t);
     let g = grad;
     let w: tf.Tensor = p.variable;
-    if (decay && this.decoupled) w = tf.mul(w, 1 - lr * this.weightDecay);
-    else if (decay) g = tf.add(g, tf.mul(w, this.weightDecay));
-    const mNew = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
-    const vNew = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+    if (decay && this.decoupled) w = tf.mul(w, k.decay);
+    else if (decay) g = tf.add(g, tf.mul(w, k.l2));
+    const mNew = tf.add(tf.mul(m, k.beta1), tf.mul(g, k.oneMinusBeta1));
+    const vNew = tf.add(tf.mul(v, k.beta2), tf.mul(tf.square(g), k.oneMinusBeta2));
     m.assign(mNew);
     v.assign(vNew);
-    const mHat = tf.div(mNew, 1 - this.beta1 ** t);
-    const vHat = tf.div(vNew, 1 - this.beta2 ** t);
-    p.variable.assign(tf.sub(w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), this.eps)), lr)));
+    p.variable.assign(tf.sub(w, tf.mul(tf.div(mNew, tf.add(tf.sqrt(vNew), k.epsHat)), k.stepSize)));
   }
+
+  /** Scalars of this update by step t, kept until applyGradients returns. */
+  private stepScalars: Map<number, AdamScalars> | undefined;
+
+  override applyGradients(params: readonly ParamRef[], grads: readonly tf.Tensor[], lr: number): void {
+    this.stepScalars = new Map();
+    try {
+      super.applyGradients(params, grads, lr);
+    } finally {
+      for (const k of this.stepScalars.values()) for (const t of Object.values(k)) t.dispose();
+      this.stepScalars = undefined;
+    }
+  }
+
+  private scalars(lr: number, t: number): AdamScalars {
+    if (this.stepScalars === undefined)
+      throw new Error(`${this.name}: update() runs only inside applyGradients()`);
+    const cached = this.stepScalars.get(t);
+    if (cached) return cached;
+    const c1 = 1 - this.beta1 ** t;
+    const sc2 = Math.sqrt(1 - this.beta2 ** t);
+    const make = (x: number) => tf.keep(tf.scalar(x));
+    const k: AdamScalars = {
+      beta1: make(this.beta1),
+      oneMinusBeta1: make(1 - this.beta1),
+      beta2: make(this.beta2),
+      oneMinusBeta2: make(1 - this.beta2),
+      decay: make(1 - lr * this.weightDecay),
+      l2: make(this.weightDecay),
+      epsHat: make(this.eps * sc2),
+      stepSize: make((lr * sc2) / c1),
+    };
+    this.stepScalars.set(t, k);
+    return k;
+  }
+}
+
+interface AdamScalars {
+  beta1: tf.Scalar;
+  oneMinusBeta1: tf.Scalar;
+  beta2: tf.Scalar;
+  oneMinusBeta2: tf.Scalar;
+  decay: tf.Scalar;
+  l2: tf.Scalar;
+  epsHat: tf.Scalar;
+  stepSize: tf.Scalar;
 }
 
 export class AdamW extends Adam {
