@@ -68,9 +68,8 @@ export class Adam extends Optimizer {
       p.variable.assign(pNew as tf.Tensor);
       return;
     }
-    // Composite form, arranged for few ops (each one a round trip through tfjs-node's binding):
-    // lr·(m/c1)/(sqrt(v/c2)+eps) = (lr·sqrt(c2)/c1) · m/(sqrt(v) + eps·sqrt(c2)), and the scalars
-    // shared by every parameter of this update are made once (see applyGradients).
+    // Composite form (the formula above, op for op); the scalars shared by every parameter of
+    // this update are made once (see applyGradients) instead of uploaded per op.
     const k = this.scalars(lr, t);
     let g = grad;
     let w: tf.Tensor = p.variable;
@@ -80,7 +79,9 @@ export class Adam extends Optimizer {
     const vNew = tf.add(tf.mul(v, k.beta2), tf.mul(tf.square(g), k.oneMinusBeta2));
     m.assign(mNew);
     v.assign(vNew);
-    p.variable.assign(tf.sub(w, tf.mul(tf.div(mNew, tf.add(tf.sqrt(vNew), k.epsHat)), k.stepSize)));
+    const mHat = tf.div(mNew, k.c1);
+    const vHat = tf.div(vNew, k.c2);
+    p.variable.assign(tf.sub(w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), k.eps)), k.lr)));
   }
 
   /** Scalars of this update by step t, kept until applyGradients returns. */
@@ -102,7 +103,6 @@ export class Adam extends Optimizer {
     const cached = this.stepScalars.get(t);
     if (cached) return cached;
     const c1 = 1 - this.beta1 ** t;
-    const sc2 = Math.sqrt(1 - this.beta2 ** t);
     const make = (x: number) => tf.keep(tf.scalar(x));
     const k: AdamScalars = {
       beta1: make(this.beta1),
@@ -111,8 +111,10 @@ export class Adam extends Optimizer {
       oneMinusBeta2: make(1 - this.beta2),
       decay: make(1 - lr * this.weightDecay),
       l2: make(this.weightDecay),
-      epsHat: make(this.eps * sc2),
-      stepSize: make((lr * sc2) / c1),
+      c1: make(c1),
+      c2: make(1 - this.beta2 ** t),
+      eps: make(this.eps),
+      lr: make(lr),
     };
     this.stepScalars.set(t, k);
     return k;
@@ -126,8 +128,10 @@ interface AdamScalars {
   oneMinusBeta2: tf.Scalar;
   decay: tf.Scalar;
   l2: tf.Scalar;
-  epsHat: tf.Scalar;
-  stepSize: tf.Scalar;
+  c1: tf.Scalar;
+  c2: tf.Scalar;
+  eps: tf.Scalar;
+  lr: tf.Scalar;
 }
 
 export class AdamW extends Adam {
