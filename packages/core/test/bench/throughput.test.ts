@@ -116,7 +116,7 @@ describe("throughput bench", () => {
 
   it("`bench <name>` runs that section; opt-in sections run only when named", async () => {
     expect(parseBenchArgs(["throughput", "--quick"])).toEqual({
-      backend: "wasm",
+      backend: "auto",
       only: ["throughput"],
       quick: true,
       store: true,
