@@ -196,9 +196,11 @@ async function activateBackend(backend: ThroughputBackend): Promise<void> {
         `the threaded wasm build started with ${r.threads} thread(s), not ${WASM_BENCH_THREADS}`,
       );
   } else {
-    if (backend === "wasm" && tf.findBackend("wasm") !== undefined) {
+    // findBackend is null until the backend initialised (undefined when never registered).
+    const running = backend === "wasm" ? tf.findBackend("wasm") : null;
+    if (running != null) {
       // A threaded wasm backend from an earlier row: back to the default single-threaded build.
-      const module = (tf.findBackend("wasm") as unknown as { wasm?: { PThread?: unknown } }).wasm;
+      const module = (running as unknown as { wasm?: { PThread?: unknown } }).wasm;
       if (module?.PThread !== undefined) await configureWasmThreads(1);
     }
     await initBackend(backend);
@@ -352,6 +354,7 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
       .filter((e) => e.spec.inputs.includes("image"))
       .map((e) => e.spec.name);
   const before = currentBackend()?.backend;
+  const beforeTf = tf.getBackend();
   const backends = opts.backends ?? (await presentBackends(log));
   const rows: ThroughputRow[] = [];
   log(
@@ -375,7 +378,9 @@ export async function benchThroughput(opts: ThroughputOptions): Promise<Throughp
     }
   }
   if (backends.includes("wasm-threads")) await activateBackend("wasm");
+  // Leave the caller on the backend it had (selfsup's choice, or tfjs' own when set directly).
   if (before) await initBackend(before);
+  else if (beforeTf && tf.getBackend() !== beforeTf) await tf.setBackend(beforeTf);
   return rows;
 }
 

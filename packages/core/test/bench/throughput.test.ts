@@ -88,7 +88,8 @@ describe("throughput bench", () => {
     const lines: string[] = [];
     const rows = await benchThroughput({
       registry,
-      backends: ["cpu"],
+      // wasm second: it starts from another active backend, with wasm not yet initialised
+      backends: ["cpu", "wasm"],
       steps: 1,
       shapes: [
         {
@@ -102,8 +103,21 @@ describe("throughput bench", () => {
       ],
       log: (l) => lines.push(l),
     });
-    expect(rows.map((r) => r.method)).toEqual(["patches-only", "pull"]);
-    const [skipped, pull] = rows as [ThroughputRowT, ThroughputRowT];
+    expect(rows.map((r) => `${r.backend}/${r.method}`)).toEqual([
+      "cpu/patches-only",
+      "cpu/pull",
+      "wasm/patches-only",
+      "wasm/pull",
+    ]);
+    const [skipped, pull, , wasmPull] = rows as ThroughputRowT[] as [
+      ThroughputRowT,
+      ThroughputRowT,
+      ThroughputRowT,
+      ThroughputRowT,
+    ];
+    expect(tf.getBackend()).toBe("cpu"); // the caller's backend is restored
+    expect(wasmPull.error).toBeUndefined();
+    expect(wasmPull.imagesPerSec).toBeGreaterThan(0);
     expect(skipped.error).toBe("skipped: patches-only needs a vit-tiny backbone, got ConvNet");
     expect(formatThroughputRow(skipped)).toContain("skipped: patches-only");
     expect(pull.error).toBeUndefined();
