@@ -14,7 +14,12 @@
  */
 import type { BackendName } from "../backend/init-backend.js";
 import { currentBackend, initBackend } from "../backend/init-backend.js";
-import { checkStepFitsBackend, MemoryEstimateError } from "../backend/memory-estimate.js";
+import {
+  checkStepFitsBackend,
+  MemoryEstimateError,
+  type StepMemoryEstimate,
+  useActivationRecompute,
+} from "../backend/memory-estimate.js";
 import { loadSynthetic } from "../data/synthetic.js";
 import type { Registry } from "../plugin/registry.js";
 import type { Method, MethodBuildContext } from "../plugin/types.js";
@@ -72,6 +77,8 @@ export interface ThroughputRow {
   /** wasm: the wasm memory; other backends: the JS heap. */
   peakHeapMb: number;
   leakedPerStep: number;
+  /** The step ran with activation recomputation (the wasm pre-flight turned it on to fit the heap). */
+  recompute?: boolean;
   /** Why the row has no figures (the step threw, e.g. out of memory). */
   error?: string;
 }
@@ -193,8 +200,9 @@ async function measure(
   });
   // wasm aborts for good when its 4 GiB heap runs out: estimate first, skip what will not fit.
   const input = { kind: "image" as const, height: shape.size, width: shape.size, channels: shape.channels };
+  let fit: StepMemoryEstimate | undefined;
   try {
-    await checkStepFitsBackend({
+    fit = await checkStepFitsBackend({
       build: () => buildMethod(registry, method, shape, 0),
       input,
       batchSize: shape.batchSize,
@@ -206,6 +214,7 @@ async function measure(
     return row;
   }
   const m = buildMethod(registry, method, shape, 0);
+  if (fit?.recompute) row.recompute = useActivationRecompute(m) > 0;
   let peakRss = 0;
   let peakHeap = 0;
   const sample = () => {

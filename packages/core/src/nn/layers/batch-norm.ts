@@ -2,6 +2,23 @@ import { tf } from "../../tf.js";
 import { onesInit, zerosInit } from "../init.js";
 import { Module } from "../module.js";
 
+let frozenRunningStats = 0;
+
+/**
+ * Runs `fn` with every BatchNorm's running-statistics update switched off (outputs and gradients
+ * are unchanged: training mode still normalises with the batch's statistics). Activation
+ * recomputation (../recompute.ts) runs a segment's forward a second time inside the backward
+ * pass; without this, that pass would move the running statistics twice per step.
+ */
+export function withFrozenRunningStats<T>(fn: () => T): T {
+  frozenRunningStats++;
+  try {
+    return fn();
+  } finally {
+    frozenRunningStats--;
+  }
+}
+
 export interface BatchNormOptions {
   /** Added to the variance before the square root (default 1e-5, as PyTorch). */
   eps?: number;
@@ -114,20 +131,25 @@ export class BatchNorm extends Module {
     const xhat = tf.mul(centered, invStd) as tf.Tensor2D;
     const value = gamma && beta ? tf.add(tf.mul(xhat, gamma), beta) : xhat;
     save(gamma ? [xhat, invStd, gamma] : [xhat, invStd]);
-    this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(mean, momentum)));
-    this.runningVar.assign(
-      tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / (n - 1))),
-    );
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [sxhat, sinv, sgamma] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D?];
-      const ones = tf.ones([n, 1]) as tf.Tensor2D;
-      const colSum = (t: tf.Tensor) => tf.reshape(tf.matMul(t as tf.Tensor2D, ones, true, false), [c]);
-      const dbeta = colSum(dy);
-      const dgamma = colSum(tf.mul(dy, sxhat));
-      const inner = tf.sub(tf.sub(dy, tf.div(dbeta, n)), tf.mul(sxhat, tf.div(dgamma, n)));
-      const dx = tf.mul(inner, sgamma ? tf.mul(sinv, sgamma) : sinv);
-      return sgamma ? [dx, dgamma, dbeta] : [dx];
-    };
+    if (frozenRunningStats === 0) {
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(mean, momentum)));
+      this.runningVar.assign(
+        tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / (n - 1))),
+      );
+    }
+    // tfjs calls a custom gradient outside any tidy and frees what it leaves only when the whole
+    // backward pass ends: tidy here, or four [N, C] temporaries per BatchNorm stay alive that long.
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] =>
+      tf.tidy(() => {
+        const [sxhat, sinv, sgamma] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D?];
+        const ones = tf.ones([n, 1]) as tf.Tensor2D;
+        const colSum = (t: tf.Tensor) => tf.reshape(tf.matMul(t as tf.Tensor2D, ones, true, false), [c]);
+        const dbeta = colSum(dy);
+        const dgamma = colSum(tf.mul(dy, sxhat));
+        const inner = tf.sub(tf.sub(dy, tf.div(dbeta, n)), tf.mul(sxhat, tf.div(dgamma, n)));
+        const dx = tf.mul(inner, sgamma ? tf.mul(sinv, sgamma) : sinv);
+        return sgamma ? [dx, dgamma, dbeta] : [dx];
+      });
     return { value, gradFunc };
   });
 
