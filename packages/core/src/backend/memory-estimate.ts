@@ -135,30 +135,35 @@ export async function estimateStepMemory(opts: {
   if (input.kind !== "image" || input.height !== input.width) return undefined;
   const probe = (b: number) => probePeak(opts.build, input, b, recompute);
   // Small batches peak elsewhere (the optimizer update: weights, gradients, slots), not in the
-  // activations, so double the probes until the peak grows like the batch (+60% for 2x), or until
-  // two successive slopes agree (the peak is then affine in the batch: with recomputation the
-  // activations per sample are small next to the weights, and +60% would need large probes).
+  // activations, so double the probes until the peak grows like the batch (+60% for 2x). With
+  // recomputation the activations per sample are small next to the weights: ResNet-18 SimCLR's
+  // peak is flat up to batch 8 and needs probes up to 64 (about one batch-128 step of work).
   const cap = Math.max(4, Math.min(64, Math.floor(batchSize / 2)));
   let b1 = 2;
   const first = await probe(b1);
   let peak1 = first.peak;
   let b2 = 4;
   let peak2 = (await probe(b2)).peak;
-  const slope = () => (peak2 - peak1) / (b2 - b1);
-  let previousSlope = 0;
-  while (
-    peak2 - peak1 < 0.6 * peak1 &&
-    !(previousSlope > 0 && Math.abs(slope() - previousSlope) <= 0.05 * slope()) &&
-    b2 * 2 <= cap
-  ) {
-    previousSlope = slope();
+  let previousGrowth: number | undefined;
+  while (peak2 - peak1 < 0.6 * peak1 && b2 * 2 <= cap) {
+    previousGrowth = peak2 - peak1;
     [b1, peak1] = [b2, peak2];
     b2 *= 2;
     peak2 = (await probe(b2)).peak;
   }
-  const perSample = Math.max(0, (peak2 - peak1) / (b2 - b1));
+  let perSample = Math.max(0, (peak2 - peak1) / (b2 - b1));
+  let fixedPart = Math.max(0, peak2 - perSample * b2);
+  // Where the peak is affine the last growth is twice the one before (the batch step doubled).
+  // Much more means the previous probe was still at the optimizer's peak: the switch from that
+  // peak to the activations' lies inside the last pair, whose slope understates the activations'.
+  // Their line passes through (b2, peak2) with a non-negative intercept: take the steepest such
+  // line (slope peak2/b2, no fixed part), which over-estimates rather than under-estimates.
+  if (previousGrowth !== undefined && peak2 - peak1 > 2.5 * Math.max(0, previousGrowth)) {
+    perSample = peak2 / b2;
+    fixedPart = 0;
+  }
   const held = tf.memory().numBytes;
-  const fixed = held + Math.max(0, peak2 - perSample * b2);
+  const fixed = held + fixedPart;
   const capacity = opts.capacityBytes ?? WASM_HEAP_MAX_BYTES;
   const bytes = (fixed + perSample * batchSize) * OVERHEAD;
   let largest = perSample > 0 ? Math.floor((capacity / OVERHEAD - fixed) / perSample) : batchSize;
@@ -201,9 +206,7 @@ export async function checkStepFitsBackend(opts: {
   // Too big as it is: with activation recomputation, where the method's modules allow it.
   const est = plain.canRecompute ? await estimateStepMemory({ ...opts, recompute: true }) : plain;
   if (est === undefined || est.fits) return est;
-  const recomputeNote = est.recompute
-    ? ` (with activation recomputation; ${fmt(plain.bytes)} without)`
-    : "";
+  const recomputeNote = est.recompute ? ` (with activation recomputation; ${fmt(plain.bytes)} without)` : "";
   const fitsHint =
     est.largestFittingBatch > 0
       ? `batch size ${est.largestFittingBatch} fits (est. ${fmt(est.fixedBytes + est.perSampleBytes * est.largestFittingBatch)}): use --batch-size ${est.largestFittingBatch}`

@@ -141,7 +141,8 @@ export class ResNet extends Module implements FeatureModule, Recomputable {
       // One segment for the stem, one per block: see docs/architecture.md for why not per stage.
       const stemVars = [...this.stem.trainableVariables(), ...this.stemBn.trainableVariables()];
       let h = recomputedSegment(x, stemVars, stem);
-      for (const block of this.blocks) h = recomputedSegment(h, block.trainableVariables(), (t) => block.forward(t));
+      for (const block of this.blocks)
+        h = recomputedSegment(h, block.trainableVariables(), (t) => block.forward(t));
       return tf.mean(h, [1, 2]);
     });
   }
