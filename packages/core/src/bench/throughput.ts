@@ -11,6 +11,9 @@
  * tensors leaked per step (engine tensor count growth between the first and last timed step).
  *
  * Peak RSS is a process-wide high-water mark: it includes what earlier rows allocated.
+ *
+ * A row marked "recompute" ran with activation recomputation, which the wasm pre-flight turned on
+ * to fit the heap: its GFLOP count includes the recomputed forward pass.
  */
 import type { BackendName } from "../backend/init-backend.js";
 import { currentBackend, initBackend } from "../backend/init-backend.js";
@@ -333,6 +336,7 @@ export function formatThroughputRow(r: ThroughputRow): string {
     r.gflops.toFixed(1).padStart(9) +
     r.peakRssMb.toFixed(0).padStart(8) +
     r.peakHeapMb.toFixed(0).padStart(8) +
-    r.leakedPerStep.toFixed(1).padStart(10)
+    r.leakedPerStep.toFixed(1).padStart(10) +
+    (r.recompute ? "  recompute" : "")
   );
 }
