@@ -27,6 +27,7 @@ import {
   type Registry,
   readManifest,
   Trainer,
+  useActivationRecompute,
 } from "@selfsup/core";
 import type { RunStore, TerminalStatus } from "@selfsup/store";
 import { parseStoredRunConfig, resolveRunConfig } from "../config.js";
@@ -162,13 +163,23 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     // wasm's heap is at most 4 GiB and running out aborts mid-run: estimate first (a throwaway copy
     // of the method trains a few tiny steps) and refuse a batch that will not fit, naming one that will.
     const resolved = cfg;
-    await checkStepFitsBackend({
+    const memory = await checkStepFitsBackend({
       build: () => buildMethod(registry, resolved, dataset.input),
       input: dataset.input,
       batchSize: cfg.training.batchSize,
       what: `${cfg.method.name} with ${cfg.backbone?.name ?? "its backbone"}`,
     });
     method = buildMethod(registry, cfg, dataset.input);
+    // The batch fits only with activation recomputation (backbone option recompute: "auto").
+    if (memory?.recompute && useActivationRecompute(method) > 0)
+      emit({
+        type: "log",
+        runId,
+        level: "info",
+        message:
+          `activation recomputation on: a plain step at batch ${memory.batchSize} would not fit the wasm heap; ` +
+          `with it, est. ${(memory.bytes / 2 ** 30).toFixed(1)} GiB of ${(memory.capacityBytes / 2 ** 30).toFixed(1)} GiB`,
+      });
     const pipeline = buildPipeline(registry, augmentationSteps(cfg, method, dataset.input));
 
     // Resume: continue from the newest recorded checkpoint; drop metric points after it.

@@ -21,12 +21,20 @@
  * tensors leaked per step (engine tensor count growth between the first and last timed step).
  *
  * Peak RSS is a process-wide high-water mark: it includes what earlier rows allocated.
+ *
+ * A row marked "recompute" ran with activation recomputation, which the wasm pre-flight turned on
+ * to fit the heap: its GFLOP count includes the recomputed forward pass.
  */
 
 import os from "node:os";
 import type { BackendName } from "../backend/init-backend.js";
 import { currentBackend, initBackend } from "../backend/init-backend.js";
-import { checkStepFitsBackend, MemoryEstimateError } from "../backend/memory-estimate.js";
+import {
+  checkStepFitsBackend,
+  MemoryEstimateError,
+  type StepMemoryEstimate,
+  useActivationRecompute,
+} from "../backend/memory-estimate.js";
 import { configureWasmThreads } from "../backend/wasm-threads.js";
 import { loadSynthetic } from "../data/synthetic.js";
 import type { Registry } from "../plugin/registry.js";
@@ -93,6 +101,8 @@ export interface ThroughputRow {
   /** wasm: the wasm memory; other backends: the JS heap. */
   peakHeapMb: number;
   leakedPerStep: number;
+  /** The step ran with activation recomputation (the wasm pre-flight turned it on to fit the heap). */
+  recompute?: boolean;
   /** Why the row has no figures: not run (pre-flight), skipped (method/backbone) or the error. */
   error?: string;
 }
@@ -264,8 +274,9 @@ async function measure(
   });
   // wasm aborts for good when its 4 GiB heap runs out: estimate first, skip what will not fit.
   const input = { kind: "image" as const, height: shape.size, width: shape.size, channels: shape.channels };
+  let fit: StepMemoryEstimate | undefined;
   try {
-    await checkStepFitsBackend({
+    fit = await checkStepFitsBackend({
       build: () => buildMethod(registry, method, shape, 0),
       input,
       batchSize: shape.batchSize,
@@ -280,6 +291,7 @@ async function measure(
     return row;
   }
   const m = buildMethod(registry, method, shape, 0);
+  if (fit?.recompute) row.recompute = useActivationRecompute(m) > 0;
   let peakRss = 0;
   let peakHeap = 0;
   const sample = () => {
@@ -416,6 +428,7 @@ export function formatThroughputRow(r: ThroughputRow): string {
     r.gflops.toFixed(1).padStart(9) +
     r.peakRssMb.toFixed(0).padStart(8) +
     r.peakHeapMb.toFixed(0).padStart(8) +
-    r.leakedPerStep.toFixed(1).padStart(10)
+    r.leakedPerStep.toFixed(1).padStart(10) +
+    (r.recompute ? "  recompute" : "")
   );
 }

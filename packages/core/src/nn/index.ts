@@ -20,3 +20,4 @@ export * from "./layers/lstm.js";
 export * from "./layers/sequential.js";
 export * from "./layers/transformer-block.js";
 export * from "./module.js";
+export * from "./recompute.js";

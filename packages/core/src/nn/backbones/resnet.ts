@@ -5,6 +5,7 @@ import { tf } from "../../tf.js";
 import { BatchNorm2d } from "../layers/batch-norm.js";
 import { Conv2d } from "../layers/conv2d.js";
 import { type FeatureModule, Module } from "../module.js";
+import { type Recomputable, type RecomputeMode, recomputedSegment } from "../recompute.js";
 import { checkImageBatch, type ImageInput, imageInput } from "./input.js";
 
 export const resNetOptions = z.object({
@@ -20,6 +21,18 @@ export const resNetOptions = z.object({
    * identity (Goyal et al., 2017, "Accurate, Large Minibatch SGD"). Default false (torchvision's default).
    */
   zeroInitResidual: z.boolean().default(false),
+  /**
+   * Activation recomputation (gradient checkpointing) per residual block: "auto" turns it on
+   * where a plain step would not fit the backend's memory (the wasm pre-flight check decides),
+   * "always" / "never" force it. Same outputs, gradients and BatchNorm statistics; about 1/3
+   * more compute per step.
+   */
+  recompute: z
+    .enum(["auto", "always", "never"])
+    .default("auto")
+    .describe(
+      "activation recomputation per residual block: auto (when a step would not fit the wasm heap), always, never",
+    ),
 });
 export type ResNetOptions = z.output<typeof resNetOptions>;
 
@@ -81,8 +94,10 @@ export class BasicBlock extends Module {
  * at strides 1, 2, 2, 2, then global average pooling: outputDim = round(512·width).
  * Input [B, H, W, C] (any H, W), output [B, outputDim].
  */
-export class ResNet extends Module implements FeatureModule {
+export class ResNet extends Module implements FeatureModule, Recomputable {
   readonly outputDim: number;
+  readonly recomputeMode: RecomputeMode;
+  #autoRecompute = false;
   readonly stem: Conv2d;
   readonly stemBn: BatchNorm2d;
   readonly blocks: BasicBlock[] = [];
@@ -93,6 +108,7 @@ export class ResNet extends Module implements FeatureModule {
     rng: Rng,
   ) {
     super();
+    this.recomputeMode = options.recompute;
     const channels = [64, 128, 256, 512].map((c) => Math.max(1, Math.round(c * options.width)));
     const c0 = channels[0] as number;
     this.stem = this.addModule(
@@ -116,10 +132,27 @@ export class ResNet extends Module implements FeatureModule {
   forward(x: tf.Tensor): tf.Tensor {
     checkImageBatch(x, this.input, "resnet18");
     return tf.tidy(() => {
-      let h = tf.relu(this.stemBn.forward(this.stem.forward(x)));
-      for (const block of this.blocks) h = block.forward(h);
+      const stem = (t: tf.Tensor) => tf.relu(this.stemBn.forward(this.stem.forward(t)));
+      if (!(this.training && this.recomputeActive)) {
+        let h = stem(x);
+        for (const block of this.blocks) h = block.forward(h);
+        return tf.mean(h, [1, 2]);
+      }
+      // One segment for the stem, one per block: see docs/architecture.md for why not per stage.
+      const stemVars = [...this.stem.trainableVariables(), ...this.stemBn.trainableVariables()];
+      let h = recomputedSegment(x, stemVars, stem);
+      for (const block of this.blocks)
+        h = recomputedSegment(h, block.trainableVariables(), (t) => block.forward(t));
       return tf.mean(h, [1, 2]);
     });
+  }
+
+  get recomputeActive(): boolean {
+    return this.recomputeMode === "always" || (this.recomputeMode === "auto" && this.#autoRecompute);
+  }
+
+  setAutoRecompute(on: boolean): void {
+    this.#autoRecompute = on;
   }
 
   protected recreate(): ResNet {

@@ -3,6 +3,23 @@ import { tf } from "../../tf.js";
 import { onesInit, zerosInit } from "../init.js";
 import { Module } from "../module.js";
 
+let frozenRunningStats = 0;
+
+/**
+ * Runs `fn` with every BatchNorm's running-statistics update switched off (outputs and gradients
+ * are unchanged: training mode still normalises with the batch's statistics). Activation
+ * recomputation (../recompute.ts) runs a segment's forward a second time inside the backward
+ * pass; without this, that pass would move the running statistics twice per step.
+ */
+export function withFrozenRunningStats<T>(fn: () => T): T {
+  frozenRunningStats++;
+  try {
+    return fn();
+  } finally {
+    frozenRunningStats--;
+  }
+}
+
 export interface BatchNormOptions {
   /** Added to the variance before the square root (default 1e-5, as PyTorch). */
   eps?: number;
@@ -132,23 +149,28 @@ export class BatchNorm extends Module {
     const value =
       gamma && beta ? tf.add(tf.mul(centered, tf.mul(invStd, gamma)), beta) : tf.mul(centered, invStd);
     save(gamma ? [centered, invStd, gamma] : [centered, invStd]);
-    this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(mean, momentum)));
-    this.runningVar.assign(
-      tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / (n - 1))),
-    );
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [sc, sinv, sgamma] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D?];
-      const colSum = (t: tf.Tensor) => tf.mul(columnMean(t as tf.Tensor2D), n);
-      const dbeta = colSum(dy);
-      const sumDyC = colSum(tf.mul(dy, sc)); // Σ dy·c
-      const dgamma = tf.mul(sumDyC, sinv);
-      // dx = γs·dy - γs·dβ/N - c·γs³·Σ(dy·c)/N
-      const gs = sgamma ? tf.mul(sinv, sgamma) : sinv;
-      const cFactor = tf.mul(tf.mul(gs, tf.square(sinv)), tf.div(sumDyC, -n));
-      const shift = tf.mul(gs, tf.div(dbeta, -n));
-      const dx = tf.add(tf.add(tf.mul(dy, gs), tf.mul(sc, cFactor)), shift);
-      return sgamma ? [dx, dgamma, dbeta] : [dx];
-    };
+    if (frozenRunningStats === 0) {
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(mean, momentum)));
+      this.runningVar.assign(
+        tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(variance, (momentum * n) / (n - 1))),
+      );
+    }
+    // tfjs calls a custom gradient outside any tidy and frees what it leaves only when the whole
+    // backward pass ends: tidy here, or the [N, C] temporaries of every BatchNorm stay alive that long.
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] =>
+      tf.tidy(() => {
+        const [sc, sinv, sgamma] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D?];
+        const colSum = (t: tf.Tensor) => tf.mul(columnMean(t as tf.Tensor2D), n);
+        const dbeta = colSum(dy);
+        const sumDyC = colSum(tf.mul(dy, sc)); // Σ dy·c
+        const dgamma = tf.mul(sumDyC, sinv);
+        // dx = γs·dy - γs·dβ/N - c·γs³·Σ(dy·c)/N
+        const gs = sgamma ? tf.mul(sinv, sgamma) : sinv;
+        const cFactor = tf.mul(tf.mul(gs, tf.square(sinv)), tf.div(sumDyC, -n));
+        const shift = tf.mul(gs, tf.div(dbeta, -n));
+        const dx = tf.add(tf.add(tf.mul(dy, gs), tf.mul(sc, cFactor)), shift);
+        return sgamma ? [dx, dgamma, dbeta] : [dx];
+      });
     return { value, gradFunc };
   });
 
@@ -166,12 +188,14 @@ export class BatchNorm extends Module {
       .engine()
       .runKernel(BATCH_NORM_TRAIN, { x, scale: gamma, offset: beta }, { epsilon: eps }) as tf.Tensor[];
     save([x, gamma, ...reserve]);
-    this.runningMean.assign(
-      tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(mean as tf.Tensor, momentum)),
-    );
-    this.runningVar.assign(
-      tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(variance as tf.Tensor, (momentum * n) / (n - 1))),
-    );
+    if (frozenRunningStats === 0) {
+      this.runningMean.assign(
+        tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(mean as tf.Tensor, momentum)),
+      );
+      this.runningVar.assign(
+        tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(variance as tf.Tensor, (momentum * n) / (n - 1))),
+      );
+    }
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [sx, sgamma, ...sreserve] = saved as [tf.Tensor, tf.Tensor, ...tf.Tensor[]];
       const inputs: Record<string, tf.Tensor> = { dy, x: sx, scale: sgamma };
