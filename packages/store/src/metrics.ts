@@ -1,4 +1,4 @@
-import type { Db } from "./db.js";
+import type { Db, SqlValue } from "./db.js";
 import { notFound } from "./errors.js";
 import { MetricWriter, type MetricWriterOptions, type NormalizedPoint } from "./metric-writer.js";
 import {
@@ -12,7 +12,26 @@ import {
   seriesKeysSchema,
   stepSchema,
 } from "./schemas.js";
-import { decompose, levelFor, rebuildAllLevels, refreshLevels, truncateLevels } from "./series-levels.js";
+import {
+  decompose,
+  type KeyPoints,
+  levelFor,
+  mergeStepLevels,
+  rebuildAllLevels,
+  refreshLevels,
+  stepLevelsOf,
+  truncateLevels,
+} from "./series-levels.js";
+import {
+  mergeTimeLevels,
+  rebuildAllTimeLevels,
+  rebuildTimeBlocks,
+  TIME_LEVEL_SIZE,
+  type TimeBlockHint,
+  TM,
+  timeLevelsOf,
+  truncateTimeLevels,
+} from "./time-levels.js";
 import { Params, pgCode, unique } from "./sql-util.js";
 import type {
   MetricPoint,
@@ -25,6 +44,8 @@ import type {
 
 /** Rows per INSERT statement when writing metric points (keeps parameter arrays moderate). */
 const INSERT_CHUNK = 5_000;
+/** Beyond any Date (JS dates reach 8.64e15 ms): the open ends of a time range. */
+const MAX_MS = 8.64e15 + 1;
 
 /** Metric series: batched idempotent writes, the run's keys and last step, and chart reads. */
 export class MetricsRepo {
@@ -63,43 +84,82 @@ export class MetricsRepo {
     return writer;
   }
 
-  /** @internal Validated, normalized points -> one transaction of multi-row upserts. */
+  /**
+   * @internal Validated, normalized points -> one transaction. The run is checked once (and held
+   * against deletion until commit), not per row. A batch whose steps all come after its keys'
+   * stored steps (a training loop's appends) is inserted as is and its levels are computed here
+   * and added to the stored rows in one statement per table; a batch that overwrites or fills in
+   * points (a replay after a crash or resume) upserts and rebuilds the blocks it touched from the
+   * points. Either way the rows equal one clean write of the same points (idempotent).
+   */
   private async writePoints(runId: string, points: NormalizedPoint[]): Promise<void> {
     if (!points.length) return;
-    // ON CONFLICT DO UPDATE may not touch a row twice in one statement: keep the last per (key, step).
-    const dedup = new Map<string, NormalizedPoint>();
-    for (const pt of points) dedup.set(`${pt.key}\u0000${pt.step}`, pt);
-    const all = [...dedup.values()];
-    const keys = unique(all.map((pt) => pt.key));
+    const batch = groupByKey(points);
     try {
-      await this.db.transaction(async (tx) => {
-        await tx.query(
-          "INSERT INTO metric_keys (run_id, key) SELECT $1, k FROM unnest($2::text[]) AS k ON CONFLICT DO NOTHING",
-          [runId, keys],
-        );
-        for (let i = 0; i < all.length; i += INSERT_CHUNK) {
-          const chunk = all.slice(i, i + INSERT_CHUNK);
-          await tx.query(
-            `INSERT INTO metric_points (run_id, key, step, value, wall_time)
-             SELECT $1, t.key, t.step, t.value, to_timestamp(t.ms / 1000)
-             FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[]) AS t(key, step, value, ms)
-             ON CONFLICT (run_id, key, step) DO UPDATE SET value = EXCLUDED.value, wall_time = EXCLUDED.wall_time`,
-            [
-              runId,
-              chunk.map((pt) => pt.key),
-              chunk.map((pt) => pt.step),
-              chunk.map((pt) => pt.value),
-              // Milliseconds, not Dates: the drivers serialize numbers far faster than timestamps.
-              chunk.map((pt) => pt.wallTime.getTime()),
-            ],
-          );
-        }
-        await refreshLevels(tx, runId, all);
-      });
+      await this.db.transaction((tx) => this.writeBatch(tx, runId, batch, false));
     } catch (err) {
-      if (pgCode(err) === "23503") throw notFound(runId, "runId");
-      throw err;
+      // Someone else stored one of these steps since we looked: write the batch as an overwrite.
+      if (pgCode(err) !== "23505") throw err;
+      await this.db.transaction((tx) => this.writeBatch(tx, runId, batch, true));
     }
+  }
+
+  private async writeBatch(tx: Db, runId: string, batch: KeyPoints[], overwrite: boolean): Promise<void> {
+    const keys = batch.map((b) => b.key);
+    // Writers of one run take turns on a server, so an append decision cannot go stale.
+    if (tx.driver === "pg") await tx.query("SELECT pg_advisory_xact_lock(1936028532, hashtext($1))", [runId]);
+    const last = await tx.query<{ key: string; step: number | string | null }>(
+      `SELECT k.key, (SELECT p.step FROM metric_points p WHERE p.run_id = r.id AND p.key = k.key
+                      ORDER BY p.step DESC LIMIT 1) AS step
+       FROM runs r CROSS JOIN unnest($2::text[]) AS k(key) WHERE r.id = $1 FOR KEY SHARE OF r`,
+      [runId, keys],
+    );
+    if (!last.length) throw notFound(runId, "runId");
+    const lastStep = new Map(last.map((r) => [r.key, r.step === null ? -1 : Number(r.step)]));
+    await tx.query(
+      "INSERT INTO metric_keys (run_id, key) SELECT $1, k FROM unnest($2::text[]) AS k ON CONFLICT DO NOTHING",
+      [runId, keys],
+    );
+    const append = !overwrite && batch.every((b) => b.steps[0] > (lastStep.get(b.key) ?? -1));
+    if (append) {
+      await insertPoints(tx, runId, batch, "");
+      await mergeStepLevels(tx, runId, stepLevelsOf(batch));
+      await mergeTimeLevels(tx, runId, timeLevelsOf(batch));
+      return;
+    }
+    // Overwrite: where the points being replaced were in time, to rebuild their old time blocks.
+    const maybeStored = batch.map((b) => {
+      const upTo = lastStep.get(b.key) ?? -1;
+      return { key: b.key, steps: b.steps.filter((st) => st <= upTo) };
+    });
+    const old = await tx.query<{ key: string; step: number | string; tm: number }>(
+      `SELECT p.key, p.step, ${TM} AS tm FROM unnest($2::text[], $3::bigint[]) AS t(key, step)
+       JOIN metric_points p ON p.run_id = $1 AND p.key = t.key AND p.step = t.step`,
+      [runId, maybeStored.flatMap((b) => b.steps.map(() => b.key)), maybeStored.flatMap((b) => b.steps)],
+    );
+    await insertPoints(
+      tx,
+      runId,
+      batch,
+      "ON CONFLICT (run_id, key, step) DO UPDATE SET value = EXCLUDED.value, wall_time = EXCLUDED.wall_time",
+    );
+    await refreshLevels(
+      tx,
+      runId,
+      batch.flatMap((b) => b.steps.map((step) => ({ key: b.key, step }))),
+    );
+    const hints: TimeBlockHint[] = old.map((o) => ({
+      key: o.key,
+      block: Math.floor(Number(o.tm) / 1000),
+      smin: Number(o.step),
+      smax: Number(o.step),
+    }));
+    for (const b of batch) {
+      for (let i = 0; i < b.steps.length; i++) {
+        hints.push({ key: b.key, block: Math.floor(b.ms[i] / 1000), smin: b.steps[i], smax: b.steps[i] });
+      }
+    }
+    await rebuildTimeBlocks(tx, runId, hints);
   }
 
   /**
@@ -108,7 +168,10 @@ export class MetricsRepo {
    */
   async rebuildSeriesLevels(runId: string): Promise<void> {
     const id = parse(idSchema, runId, "run id", "runId");
-    await this.db.transaction((tx) => rebuildAllLevels(tx, id));
+    await this.db.transaction(async (tx) => {
+      await rebuildAllLevels(tx, id);
+      await rebuildAllTimeLevels(tx, id);
+    });
   }
 
   /**
@@ -170,6 +233,7 @@ export class MetricsRepo {
         [id, s],
       );
       await truncateLevels(tx, id, s);
+      await truncateTimeLevels(tx, id, s);
       await tx.query(
         `DELETE FROM metric_keys k WHERE k.run_id = $1
            AND NOT EXISTS (SELECT 1 FROM metric_points p WHERE p.run_id = k.run_id AND p.key = k.key)`,
@@ -297,7 +361,10 @@ export class MetricsRepo {
     return { key, total, downsampled: true, points };
   }
 
-  /** Keys on a wall-time axis: every point in range, bucketed in SQL (no levels yet for time). */
+  /**
+   * Keys on a wall-time axis (x in ms since the epoch) or relative-time axis (x in seconds since
+   * the run's origin: the earliest first-step time over its keys), through the time levels.
+   */
   private async readTimeSeries(
     id: string,
     ks: string[],
@@ -307,81 +374,142 @@ export class MetricsRepo {
     to: number | null,
     maxPoints: number,
   ): Promise<Series[]> {
-    const p = new Params();
-    const pRun = p.add(id);
-    const pKeys = p.add(ks);
-    let xExpr: string;
-    let originCte = "";
-    let originJoin = "";
-    if (xAxis === "wall_time") {
-      xExpr = "extract(epoch FROM p.wall_time)::float8 * 1000";
-    } else {
-      // Origin: the run's earliest first-step time over all its keys, so every key shares it.
-      // MATERIALIZED: otherwise the planner inlines it and re-runs it for every point.
-      originCte = `origin AS MATERIALIZED (
-        SELECT min(fp.wall_time) AS t0 FROM metric_keys k
-        CROSS JOIN LATERAL (SELECT q.wall_time FROM metric_points q WHERE q.run_id = k.run_id AND q.key = k.key
-                            ORDER BY q.step LIMIT 1) AS fp
-        WHERE k.run_id = ${pRun}),`;
-      originJoin = "CROSS JOIN origin";
-      xExpr = "extract(epoch FROM p.wall_time - origin.t0)::float8";
+    let origin = 0;
+    const scale = xAxis === "relative_time" ? 1000 : 1;
+    if (xAxis === "relative_time") {
+      const rows = await this.db.query<{ t0: number | null }>(
+        `SELECT min(fp.tm) AS t0 FROM metric_keys k
+         CROSS JOIN LATERAL (SELECT ${TM} AS tm FROM metric_points p WHERE p.run_id = k.run_id AND p.key = k.key
+                             ORDER BY p.step LIMIT 1) AS fp
+         WHERE k.run_id = $1`,
+        [id],
+      );
+      if (rows[0]?.t0 === null || rows[0]?.t0 === undefined)
+        return ks.map((key) => ({ key, points: [], total: 0, downsampled: false }));
+      origin = Number(rows[0].t0);
     }
-    const pFrom = p.add(from);
-    const pTo = p.add(to);
+    const toX = (tm: number) => (tm - origin) / scale;
+    // The whole-ms range [lo, hi] of times whose x lies in [from, to].
+    let lo = -MAX_MS;
+    let hi = MAX_MS;
+    if (from !== null) {
+      lo = Math.ceil(origin + from * scale);
+      while (toX(lo) < from) lo++;
+      while (toX(lo - 1) >= from) lo--;
+    }
+    if (to !== null) {
+      hi = Math.floor(origin + to * scale);
+      while (toX(hi) > to) hi--;
+      while (toX(hi + 1) <= to) hi++;
+    }
+    const out: Series[] = [];
+    for (const key of ks) out.push(await this.readTimeKey(id, key, lo, hi, maxPoints, yMode, toX));
+    return out;
+  }
+
+  /**
+   * One key over times [lo, hi] (ms): the exact first and last time in range (level-1 blocks, raw
+   * points only inside the two edge blocks), then whole time blocks bucketed as on the step axis.
+   * A raw read of a stretch of time finds its points by the step range its level-1 blocks record.
+   */
+  private async readTimeKey(
+    runId: string,
+    key: string,
+    lo: number,
+    hi: number,
+    maxPoints: number,
+    yMode: "mean" | "last",
+    toX: (tm: number) => number,
+  ): Promise<Series> {
+    const empty: Series = { key, points: [], total: 0, downsampled: false };
+    if (lo > hi) return empty;
+    const rawIn = (blockLo: string, blockHi: string) =>
+      `SELECT q.step, q.value, q.tm
+       FROM (SELECT min(smin) AS s0, max(smax) AS s1 FROM metric_time_levels
+             WHERE run_id = $1 AND key = $2 AND level = 1 AND block BETWEEN ${blockLo} AND ${blockHi}) AS r
+       CROSS JOIN LATERAL (SELECT p.step, p.value, ${TM} AS tm FROM metric_points p
+                           WHERE p.run_id = $1 AND p.key = $2 AND p.step BETWEEN r.s0 AND r.s1) AS q`;
+    const bLo = Math.floor(lo / 1000);
+    const bHi = Math.floor(hi / 1000);
+    const ext = await this.db.query<{ x0: number | null; x1: number | null }>(
+      `SELECT LEAST((SELECT min(e.tm) FROM (${rawIn("$5", "$5")}) AS e WHERE e.tm BETWEEN $3 AND $4),
+                    (SELECT tmin FROM metric_time_levels WHERE run_id = $1 AND key = $2 AND level = 1
+                       AND block > $5 AND block <= $6 AND tmin <= $4 ORDER BY block LIMIT 1)) AS x0,
+              GREATEST((SELECT max(e.tm) FROM (${rawIn("$6", "$6")}) AS e WHERE e.tm BETWEEN $3 AND $4),
+                       (SELECT tmax FROM metric_time_levels WHERE run_id = $1 AND key = $2 AND level = 1
+                          AND block < $6 AND block >= $5 AND tmax >= $3 ORDER BY block DESC LIMIT 1)) AS x1`,
+      [runId, key, lo, hi, bLo, bHi],
+    );
+    if (ext[0]?.x0 === null || ext[0]?.x0 === undefined) return empty;
+    const x0 = Number(ext[0].x0);
+    const x1 = Number(ext[0].x1);
+    const level = levelFor(x1 - x0 + 1, maxPoints, TIME_LEVEL_SIZE);
+    const p = new Params();
+    p.add(runId);
+    p.add(key);
+    const pieces: string[] = [];
+    for (const { level: l, ranges } of decompose(x0, x1, level, TIME_LEVEL_SIZE)) {
+      if (l === 0) {
+        for (const [a, b] of ranges) {
+          pieces.push(
+            `SELECT tm AS t0, tm AS t1, step::float8 AS sl, 1 AS n, value AS lo, value AS hi, value AS vsum,
+                    tm AS tsum, value AS vlast
+             FROM (${rawIn(p.add(Math.floor(a / 1000)), p.add(Math.floor(b / 1000)))}) AS e
+             WHERE e.tm BETWEEN ${p.add(a)} AND ${p.add(b)}`,
+          );
+        }
+        continue;
+      }
+      const within = ranges
+        .map(([a, b]) => `block BETWEEN ${p.add(a)}::bigint AND ${p.add(b)}::bigint`)
+        .join(" OR ");
+      pieces.push(
+        `SELECT tmin AS t0, tmax AS t1, smax::float8 AS sl, n, vmin AS lo, vmax AS hi, vsum, tsum, last_value AS vlast
+         FROM metric_time_levels WHERE run_id = $1 AND key = $2 AND level = ${l} AND (${within})`,
+      );
+    }
+    const pX0 = p.add(x0);
+    const pSpan = p.add(x1 - x0);
     const pMax = p.add(maxPoints);
-    const bucketX = yMode === "mean" ? "avg(x)" : "max(x)";
-    const bucketY = yMode === "mean" ? "avg(value)" : "(array_agg(value ORDER BY x DESC, step DESC))[1]";
-    const rows = await this.db.query<{
-      key: string;
-      x: number;
-      y: number;
-      lo: number;
-      hi: number;
-      n: number;
-      total: number;
-    }>(
-      `WITH ${originCte}
-       f AS (
-         SELECT * FROM (
-           SELECT p.key, p.step, ${xExpr} AS x, p.value
-           FROM metric_points p ${originJoin}
-           WHERE p.run_id = ${pRun} AND p.key = ANY(${pKeys}::text[])
-         ) AS pts
-         WHERE (${pFrom}::float8 IS NULL OR x >= ${pFrom}::float8) AND (${pTo}::float8 IS NULL OR x <= ${pTo}::float8)
-       ),
-       s AS (SELECT key, count(*)::int AS total, min(x) AS x0, max(x) AS x1 FROM f GROUP BY key)
-       SELECT f.key, f.x, f.value AS y, f.value AS lo, f.value AS hi, 1 AS n, s.total
-       FROM f JOIN s USING (key) WHERE s.total <= ${pMax}::int
-       UNION ALL
-       SELECT key, ${bucketX} AS x, ${bucketY} AS y, min(value) AS lo, max(value) AS hi, count(*)::int AS n,
-              min(total) AS total
+    const rows = await this.db.query<Record<string, number | string>>(
+      `SELECT sum(n)::float8 AS n, min(lo) AS lo, max(hi) AS hi, sum(vsum) AS vsum, sum(tsum) AS tsum,
+              max(t1) AS t1, (max(ARRAY[t1, sl, vlast]))[3] AS vlast
        FROM (
-         SELECT f.key, f.step, f.x, f.value, s.total,
-                LEAST(COALESCE(floor((f.x - s.x0) / NULLIF(s.x1 - s.x0, 0) * ${pMax}::int)::int, 0), ${pMax}::int - 1) AS b
-         FROM f JOIN s USING (key) WHERE s.total > ${pMax}::int
+         SELECT *, LEAST(COALESCE(floor((t0 - ${pX0}::float8) / NULLIF(${pSpan}::float8, 0) * ${pMax}::int)::int, 0),
+                         ${pMax}::int - 1) AS b
+         FROM (${pieces.join(" UNION ALL ")}) AS pieces
        ) AS bucketed
-       GROUP BY key, b
-       ORDER BY 1, 2`,
+       GROUP BY b ORDER BY b`,
       p.values,
     );
-    const byKey = new Map<string, Series>(
-      ks.map((k) => [k, { key: k, points: [], total: 0, downsampled: false }]),
-    );
-    for (const r of rows) {
-      const series = byKey.get(r.key);
-      if (!series) continue;
-      const point: SeriesPoint = {
-        x: Number(r.x),
-        y: Number(r.y),
+    const total = rows.reduce((a, r) => a + Number(r.n), 0);
+    if (total <= maxPoints) {
+      const raw = await this.db.query<{ step: number | string; value: number; tm: number }>(
+        `SELECT e.step, e.value, e.tm FROM (${rawIn("$5", "$6")}) AS e WHERE e.tm BETWEEN $3 AND $4
+         ORDER BY e.tm, e.step`,
+        [runId, key, x0, x1, Math.floor(x0 / 1000), Math.floor(x1 / 1000)],
+      );
+      return {
+        key,
+        total: raw.length,
+        downsampled: false,
+        points: raw.map((r) => {
+          const y = Number(r.value);
+          return { x: toX(Number(r.tm)), y, min: y, max: y, count: 1 };
+        }),
+      };
+    }
+    const points: SeriesPoint[] = rows.map((r) => {
+      const n = Number(r.n);
+      return {
+        x: toX(yMode === "mean" ? Number(r.tsum) / n : Number(r.t1)),
+        y: yMode === "mean" ? Number(r.vsum) / n : Number(r.vlast),
         min: Number(r.lo),
         max: Number(r.hi),
-        count: Number(r.n),
+        count: n,
       };
-      series.points.push(point);
-      series.total = Number(r.total);
-      series.downsampled = series.total > maxPoints;
-    }
-    return ks.map((k) => byKey.get(k)!);
+    });
+    return { key, total, downsampled: true, points };
   }
 
   /** Flushes and closes every writer still open; throws the first failure after trying all. */
@@ -395,5 +523,64 @@ export class MetricsRepo {
       }
     }
     if (errors.length) throw errors[0];
+  }
+}
+
+/**
+ * A batch per key, in step order; a (key, step) given twice keeps the last value. The writer's
+ * buffer arrives in step order already, so sorting is the exception.
+ */
+export function groupByKey(points: readonly NormalizedPoint[]): KeyPoints[] {
+  const byKey = new Map<string, NormalizedPoint[]>();
+  for (const pt of points) {
+    const list = byKey.get(pt.key);
+    if (list) list.push(pt);
+    else byKey.set(pt.key, [pt]);
+  }
+  const out: KeyPoints[] = [];
+  for (const [key, list] of byKey) {
+    let ordered = true;
+    for (let i = 1; i < list.length && ordered; i++) ordered = list[i].step > list[i - 1].step;
+    let pts = list;
+    if (!ordered) {
+      // Stable sort, then keep the last of equal steps.
+      pts = list.map((pt, i) => ({ pt, i })).sort((a, b) => a.pt.step - b.pt.step || a.i - b.i).map((x) => x.pt);
+      pts = pts.filter((pt, i) => i === pts.length - 1 || pts[i + 1].step !== pt.step);
+    }
+    out.push({
+      key,
+      steps: pts.map((pt) => pt.step),
+      values: pts.map((pt) => pt.value),
+      ms: pts.map((pt) => pt.wallTime.getTime()),
+    });
+  }
+  return out;
+}
+
+/** Multi-row INSERT of a batch's points (`conflict`: an ON CONFLICT clause or ""). */
+async function insertPoints(tx: Db, runId: string, batch: readonly KeyPoints[], conflict: string): Promise<void> {
+  const total = batch.reduce((a, b) => a + b.steps.length, 0);
+  const keys: string[] = new Array(total);
+  const steps: number[] = new Array(total);
+  const values: number[] = new Array(total);
+  const ms: number[] = new Array(total);
+  let i = 0;
+  for (const b of batch) {
+    for (let j = 0; j < b.steps.length; j++, i++) {
+      keys[i] = b.key;
+      steps[i] = b.steps[j];
+      values[i] = b.values[j];
+      ms[i] = b.ms[j];
+    }
+  }
+  for (let at = 0; at < total; at += INSERT_CHUNK) {
+    const end = Math.min(total, at + INSERT_CHUNK);
+    await tx.query(
+      `INSERT INTO metric_points (run_id, key, step, value, wall_time)
+       SELECT $1, t.key, t.step, t.value, to_timestamp(t.ms / 1000)
+       FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[]) AS t(key, step, value, ms) ${conflict}`,
+      // Milliseconds, not Dates: the drivers serialize numbers far faster than timestamps.
+      [runId, keys.slice(at, end), steps.slice(at, end), values.slice(at, end), ms.slice(at, end)] as SqlValue[],
+    );
   }
 }

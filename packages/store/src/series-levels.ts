@@ -134,7 +134,12 @@ export interface LevelRanges {
  * the two edges, down to raw steps (level 0). The pieces are disjoint and cover [lo, hi] exactly,
  * with fewer than 2 * FANOUT of them per level below `top`.
  */
-export function decompose(lo: number, hi: number, top: number): LevelRanges[] {
+export function decompose(
+  lo: number,
+  hi: number,
+  top: number,
+  sizes: readonly number[] = LEVEL_SIZE,
+): LevelRanges[] {
   const out: LevelRanges[] = [];
   for (let l = 0; l <= top; l++) out.push({ level: l, ranges: [] });
   const cut = (a: number, b: number, level: number): void => {
@@ -143,7 +148,7 @@ export function decompose(lo: number, hi: number, top: number): LevelRanges[] {
       out[0].ranges.push([a, b]);
       return;
     }
-    const size = LEVEL_SIZE[level];
+    const size = sizes[level];
     const first = Math.ceil(a / size);
     const last = Math.floor((b + 1) / size) - 1;
     if (first > last) {
@@ -160,9 +165,163 @@ export function decompose(lo: number, hi: number, top: number): LevelRanges[] {
 
 /**
  * The coarsest level whose blocks still give `maxPoints` buckets over a span of `span` steps
- * (0: aggregate the raw points).
+ * (or ms, with the time levels' sizes); 0: aggregate the raw points.
  */
-export function levelFor(span: number, maxPoints: number): number {
-  for (let l = TOP_LEVEL; l >= 1; l--) if (span / LEVEL_SIZE[l] >= maxPoints) return l;
+export function levelFor(span: number, maxPoints: number, sizes: readonly number[] = LEVEL_SIZE): number {
+  for (let l = sizes.length - 1; l >= 1; l--) if (span / sizes[l] >= maxPoints) return l;
   return 0;
+}
+
+/** One key's points of a batch, in step order. */
+export interface KeyPoints {
+  key: string;
+  steps: number[];
+  values: number[];
+  /** Wall times, ms since the epoch. */
+  ms: number[];
+}
+
+/** Level rows as parallel columns, ready for one multi-row statement (unnest of arrays). */
+interface StepLevelColumns {
+  level: number[];
+  key: string[];
+  block: number[];
+  n: number[];
+  vmin: number[];
+  vmax: number[];
+  vsum: number[];
+  ssum: number[];
+  firstStep: number[];
+  lastStep: number[];
+  firstValue: number[];
+  lastValue: number[];
+}
+
+/**
+ * The step levels of a batch's own points, computed here rather than in SQL: level 1 by one pass
+ * over each key's points (in step order), each level above from the one below.
+ */
+export function stepLevelsOf(batch: readonly KeyPoints[]): StepLevelColumns {
+  const c: StepLevelColumns = {
+    level: [],
+    key: [],
+    block: [],
+    n: [],
+    vmin: [],
+    vmax: [],
+    vsum: [],
+    ssum: [],
+    firstStep: [],
+    lastStep: [],
+    firstValue: [],
+    lastValue: [],
+  };
+  for (const { key, steps, values } of batch) {
+    let from = c.level.length;
+    for (let i = 0; i < steps.length; i++) {
+      const s = steps[i];
+      const v = values[i];
+      const block = Math.floor(s / FANOUT);
+      const j = c.level.length - 1;
+      if (j >= from && c.block[j] === block) {
+        c.n[j]++;
+        if (v < c.vmin[j]) c.vmin[j] = v;
+        if (v > c.vmax[j]) c.vmax[j] = v;
+        c.vsum[j] += v;
+        c.ssum[j] += s;
+        c.lastStep[j] = s;
+        c.lastValue[j] = v;
+      } else {
+        push(c, 1, key, block, 1, v, v, v, s, s, s, v, v);
+      }
+    }
+    for (let level = 2; level <= TOP_LEVEL; level++) {
+      const to = c.level.length;
+      const start = to;
+      for (let i = from; i < to; i++) {
+        const block = Math.floor(c.block[i] / FANOUT);
+        const j = c.level.length - 1;
+        if (j >= start && c.block[j] === block) {
+          c.n[j] += c.n[i];
+          if (c.vmin[i] < c.vmin[j]) c.vmin[j] = c.vmin[i];
+          if (c.vmax[i] > c.vmax[j]) c.vmax[j] = c.vmax[i];
+          c.vsum[j] += c.vsum[i];
+          c.ssum[j] += c.ssum[i];
+          c.lastStep[j] = c.lastStep[i];
+          c.lastValue[j] = c.lastValue[i];
+        } else {
+          push(c, level, key, block, c.n[i], c.vmin[i], c.vmax[i], c.vsum[i], c.ssum[i], c.firstStep[i], c.lastStep[i], c.firstValue[i], c.lastValue[i]);
+        }
+      }
+      from = start;
+    }
+  }
+  return c;
+}
+
+function push(
+  c: StepLevelColumns,
+  level: number,
+  key: string,
+  block: number,
+  n: number,
+  vmin: number,
+  vmax: number,
+  vsum: number,
+  ssum: number,
+  firstStep: number,
+  lastStep: number,
+  firstValue: number,
+  lastValue: number,
+): void {
+  c.level.push(level);
+  c.key.push(key);
+  c.block.push(block);
+  c.n.push(n);
+  c.vmin.push(vmin);
+  c.vmax.push(vmax);
+  c.vsum.push(vsum);
+  c.ssum.push(ssum);
+  c.firstStep.push(firstStep);
+  c.lastStep.push(lastStep);
+  c.firstValue.push(firstValue);
+  c.lastValue.push(lastValue);
+}
+
+/**
+ * Adds a batch's step levels (stepLevelsOf) to the stored rows in one statement: counts and sums
+ * add up, min / max / first / last combine. Only for points that were not stored before (the
+ * writer's append path); a batch that overwrites points goes through refreshLevels instead.
+ */
+export async function mergeStepLevels(tx: Db, runId: string, c: StepLevelColumns): Promise<void> {
+  if (!c.level.length) return;
+  await tx.query(
+    `INSERT INTO metric_levels AS m (${LEVEL_COLUMNS})
+     SELECT $1, t.key, t.level, t.block, t.n, t.vmin, t.vmax, t.vsum, t.ssum, t.first_step, t.last_step, t.first_value,
+            t.last_value
+     FROM unnest($2::int2[], $3::text[], $4::bigint[], $5::int[], $6::float8[], $7::float8[],
+                 $8::float8[], $9::float8[], $10::bigint[], $11::bigint[], $12::float8[], $13::float8[])
+       AS t(level, key, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value)
+     ON CONFLICT (run_id, key, level, block) DO UPDATE SET n = m.n + EXCLUDED.n,
+       vmin = LEAST(m.vmin, EXCLUDED.vmin), vmax = GREATEST(m.vmax, EXCLUDED.vmax), vsum = m.vsum + EXCLUDED.vsum,
+       ssum = m.ssum + EXCLUDED.ssum, first_step = LEAST(m.first_step, EXCLUDED.first_step),
+       last_step = GREATEST(m.last_step, EXCLUDED.last_step),
+       first_value = CASE WHEN EXCLUDED.first_step < m.first_step THEN EXCLUDED.first_value ELSE m.first_value END,
+       last_value = CASE WHEN EXCLUDED.last_step > m.last_step THEN EXCLUDED.last_value ELSE m.last_value END`,
+    [
+      runId,
+      c.level,
+      c.key,
+      c.block,
+      c.n,
+      c.vmin,
+      c.vmax,
+      c.vsum,
+      c.ssum,
+      c.firstStep,
+      c.lastStep,
+      c.firstValue,
+      c.lastValue,
+    ],
+  );
 }
