@@ -340,10 +340,12 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
         step += r < 0.8 ? 1 : r < 0.95 ? 1 + Math.floor(rand() * 500) : 1 + Math.floor(rand() * 400_000);
       }
       const points = [...raw].map(([s, value]) => ({ key: "m", step: s, value }));
-      // Two overlapping batches plus a replay and an overwrite: the levels must match one clean write.
+      // Two overlapping batches plus a replay and an overwrite: the levels must match one clean
+      // write. The first and last batches append (levels added up in JS), the others overwrite.
       await store.appendMetrics(run.id, points.slice(0, 2000));
-      await store.appendMetrics(run.id, points.slice(1500));
+      await store.appendMetrics(run.id, points.slice(1500, 2600));
       await store.appendMetrics(run.id, points.slice(100, 400));
+      await store.appendMetrics(run.id, points.slice(2600));
       const steps = [...raw.keys()].sort((a, b) => a - b);
       const lastStep = steps[steps.length - 1];
       for (let q = 0; q < 12; q++) {
@@ -390,6 +392,166 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
         [run.id, cut],
       );
       expect(Number(stale[0].n)).toBe(0);
+      await expectLevelsAsRebuilt(store, run.id);
     }
   });
+
+  it("on the wall_time and relative_time axes too (random times: jumps, ties, out of order)", async () => {
+    for (let seed = 11; seed <= 13; seed++) {
+      const rand = prng(seed);
+      const run = await store.createRun({ method: "prop", status: "running" });
+      const n = 2500;
+      const raw: Array<{ step: number; value: number; tm: number }> = [];
+      let t = Date.parse("2025-01-01T00:00:00Z") + Math.floor(rand() * 1e6);
+      for (let step = 0; step < n; step++) {
+        const r = rand();
+        // Mostly tens of ms apart, some ties, some jumps of minutes to months, a few steps back.
+        t +=
+          r < 0.7
+            ? Math.floor(rand() * 120)
+            : r < 0.8
+              ? 0
+              : r < 0.93
+                ? Math.floor(rand() * 600_000)
+                : r < 0.97
+                  ? Math.floor(rand() * 30 * 86_400_000)
+                  : -Math.floor(rand() * 5_000);
+        raw.push({ step: step * 3, value: Math.round((rand() - 0.5) * 4000) / 16, tm: t });
+      }
+      const points = raw.map((p) => ({ key: "m", step: p.step, value: p.value, wallTime: new Date(p.tm) }));
+      await store.appendMetrics(run.id, points.slice(0, 1200));
+      await store.appendMetrics(run.id, points.slice(1000, 1800));
+      // A replay with other times: the points move between time blocks.
+      await store.appendMetrics(
+        run.id,
+        points.slice(300, 500).map((p) => ({ ...p, wallTime: new Date(p.wallTime.getTime() + 777) })),
+      );
+      for (const p of raw.slice(300, 500)) p.tm += 777;
+      const w = store.metricWriter(run.id, { flushEvery: 250, flushIntervalMs: 0 });
+      for (const p of points.slice(1800)) w.write("m", p.step, p.value, p.wallTime);
+      await w.close();
+      await expectLevelsAsRebuilt(store, run.id);
+      const byTime = [...raw].sort((a, b) => a.tm - b.tm || a.step - b.step);
+      const origin = raw[0].tm;
+      const tmin = byTime[0].tm;
+      const tmax = byTime[byTime.length - 1].tm;
+      for (const xAxis of ["wall_time", "relative_time"] as const) {
+        const toX = (tm: number) => (xAxis === "wall_time" ? tm : (tm - origin) / 1000);
+        for (let q = 0; q < 10; q++) {
+          const a = toX(tmin + Math.floor(rand() * (tmax - tmin) * 1.05) - 1000);
+          const b = toX(tmin + Math.floor(rand() * (tmax - tmin) * 1.05) - 1000);
+          const range = q === 0 ? undefined : { from: Math.min(a, b), to: Math.max(a, b) };
+          const maxPoints = 2 + Math.floor(rand() * 60);
+          const inRange = byTime.filter((p) => !range || (toX(p.tm) >= range.from && toX(p.tm) <= range.to));
+          const where = `seed ${seed}, ${xAxis}, query ${q}, maxPoints ${maxPoints}, range ${JSON.stringify(range)}`;
+          const [last] = await store.readSeries(run.id, ["m"], { maxPoints, y: "last", range, xAxis });
+          const [mean] = await store.readSeries(run.id, ["m"], { maxPoints, y: "mean", range, xAxis });
+          expect(last.total, where).toBe(inRange.length);
+          expect(mean.points.length, where).toBe(last.points.length);
+          expect(last.points.length, where).toBeLessThanOrEqual(maxPoints);
+          if (!last.downsampled) {
+            // Few enough: every point, in (time, step) order, even several at one millisecond.
+            expect(
+              last.points.map((p) => [p.x, p.y, p.count]),
+              where,
+            ).toEqual(inRange.map((p) => [toX(p.tm), p.value, 1]));
+            continue;
+          }
+          let i = 0;
+          for (const [k, bucket] of last.points.entries()) {
+            const members: typeof raw = [];
+            while (i < inRange.length && toX(inRange[i].tm) <= bucket.x) members.push(inRange[i++]);
+            expect(members.length, where).toBeGreaterThan(0);
+            expect(bucket.x, where).toBe(toX(members[members.length - 1].tm));
+            expect(bucket.count, where).toBe(members.length);
+            expect(bucket.min, where).toBe(Math.min(...members.map((p) => p.value)));
+            expect(bucket.max, where).toBe(Math.max(...members.map((p) => p.value)));
+            expect(bucket.y, where).toBe(members[members.length - 1].value);
+            const m = mean.points[k];
+            expect([m.count, m.min, m.max], where).toEqual([bucket.count, bucket.min, bucket.max]);
+            expect(m.y, where).toBeCloseTo(members.reduce((s, p) => s + p.value, 0) / members.length, 9);
+          }
+          expect(i, where).toBe(inRange.length);
+        }
+      }
+      // Resume: the time levels follow the cut as well.
+      const cut = raw[1700].step;
+      await store.deleteMetricsAfter(run.id, cut);
+      await expectLevelsAsRebuilt(store, run.id);
+      const kept = raw.filter((p) => p.step <= cut);
+      const [after] = await store.readSeries(run.id, ["m"], { maxPoints: 9, y: "last", xAxis: "wall_time" });
+      expect(after.total).toBe(kept.length);
+      expect(Math.max(...after.points.map((p) => p.max))).toBe(Math.max(...kept.map((p) => p.value)));
+      expect(after.points[after.points.length - 1].x).toBe(Math.max(...kept.map((p) => p.tm)));
+    }
+  });
+
+  it("deletes a run's points and levels with the run, and refuses points for a missing run", async () => {
+    const a = await store.createRun({ method: "m" });
+    const b = await store.createRun({ method: "m" });
+    const pts = Array.from({ length: 300 }, (_, i) => ({ key: "loss", step: i, value: i, wallTime: 1e12 + i * 1000 }));
+    await store.appendMetrics(a.id, pts);
+    await store.appendMetrics(b.id, pts);
+    const rows = async (id: string) => {
+      const r = await store.db.query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM metric_points WHERE run_id = $1) + (SELECT count(*) FROM metric_levels WHERE run_id = $1)
+              + (SELECT count(*) FROM metric_time_levels WHERE run_id = $1) AS n`,
+        [id],
+      );
+      return Number(r[0].n);
+    };
+    expect(await rows(a.id)).toBeGreaterThan(300);
+    expect(await store.deleteRun(a.id)).toBe(true);
+    expect(await rows(a.id)).toBe(0);
+    expect(await rows(b.id)).toBeGreaterThan(300);
+    // Around the store: a plain DELETE, and TRUNCATE.
+    await store.db.query("DELETE FROM runs WHERE id = $1", [b.id]);
+    expect(await rows(b.id)).toBe(0);
+    const c = await store.createRun({ method: "m" });
+    await store.appendMetrics(c.id, pts);
+    await store.db.exec("TRUNCATE runs CASCADE");
+    expect(await rows(c.id)).toBe(0);
+    // Points for a run that does not exist (any more) are refused, naming it.
+    const err = await store.appendMetrics(a.id, pts).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).code).toBe("not_found");
+    expect((err as StoreError).message).toContain(a.id);
+    expect(await rows(a.id)).toBe(0);
+  });
+}
+
+/**
+ * The levels a run's writes left (appends added up in JS, overwrites and resume rebuilt in SQL)
+ * equal the levels rebuilt from its points: counts, min, max, first / last and step ranges
+ * exactly, sums to rounding.
+ */
+async function expectLevelsAsRebuilt(store: RunStore, runId: string): Promise<void> {
+  const snapshot = async () => ({
+    step: await store.db.query<Record<string, unknown>>(
+      `SELECT key, level, block::float8 AS block, n, vmin, vmax, vsum, ssum, first_step::float8 AS fs,
+              last_step::float8 AS ls, first_value, last_value
+       FROM metric_levels WHERE run_id = $1 ORDER BY key, level, block`,
+      [runId],
+    ),
+    time: await store.db.query<Record<string, unknown>>(
+      `SELECT key, level, block::float8 AS block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin::float8 AS smin,
+              smax::float8 AS smax, last_value
+       FROM metric_time_levels WHERE run_id = $1 ORDER BY key, level, block`,
+      [runId],
+    ),
+  });
+  const written = await snapshot();
+  await store.rebuildSeriesLevels(runId);
+  const rebuilt = await snapshot();
+  for (const kind of ["step", "time"] as const) {
+    expect(written[kind].length, kind).toBe(rebuilt[kind].length);
+    for (const [i, row] of written[kind].entries()) {
+      const want = rebuilt[kind][i];
+      for (const [col, v] of Object.entries(row)) {
+        if (col === "vsum" || col === "ssum" || col === "tsum")
+          expect(Number(v), `${kind} ${col} ${JSON.stringify(want)}`).toBeCloseTo(Number(want[col]), 3);
+        else expect(v, `${kind} ${col} ${JSON.stringify(want)}`).toEqual(want[col]);
+      }
+    }
+  }
 }

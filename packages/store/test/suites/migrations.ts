@@ -79,7 +79,7 @@ export function migrationsSuite(ctx: SuiteContext): void {
   });
 
   it.skipIf(ctx.driver.name === "pglite-dir")(
-    "builds the series levels of points stored before migration 004",
+    "builds the series levels (step and wall time) of points stored before migrations 004 and 006",
     async () => {
       const base = ctx.driver.options();
       const opts: OpenStoreOptions =
@@ -91,8 +91,9 @@ export function migrationsSuite(ctx: SuiteContext): void {
         await old.db.query("INSERT INTO metric_keys (run_id, key) VALUES ('old', 'loss')");
         // 20,000 points, one spike; steps 3 apart, so several levels are used.
         await old.db.query(
-          `INSERT INTO metric_points (run_id, key, step, value)
-           SELECT 'old', 'loss', i * 3, CASE WHEN i = 12345 THEN 99 ELSE sin(i / 100.0) END
+          `INSERT INTO metric_points (run_id, key, step, value, wall_time)
+           SELECT 'old', 'loss', i * 3, CASE WHEN i = 12345 THEN 99 ELSE sin(i / 100.0) END,
+                  to_timestamp(1735689600 + i * 0.25)
            FROM generate_series(0, 19999) AS i`,
         );
         expect(await migrate(old.db, { schema: opts.schema })).toEqual({
@@ -115,6 +116,18 @@ export function migrationsSuite(ctx: SuiteContext): void {
         expect(s.points.reduce((a, p) => a + p.count, 0)).toBe(20_000);
         expect(Math.max(...s.points.map((p) => p.max))).toBe(99);
         expect(s.points[s.points.length - 1].x).toBe(19_999 * 3);
+        // Migration 006 built the wall-time levels too (20,000 points a quarter second apart).
+        const timeLevels = await old.db.query<{ level: number; n: number }>(
+          "SELECT level, sum(n)::int AS n FROM metric_time_levels WHERE run_id = 'old' GROUP BY level ORDER BY level",
+        );
+        expect(timeLevels.map((r) => [Number(r.level), Number(r.n)])).toEqual(
+          [1, 2, 3, 4, 5, 6, 7].map((l) => [l, 20_000]),
+        );
+        const [w] = await migrated.readSeries("old", ["loss"], { maxPoints: 20, y: "last", xAxis: "relative_time" });
+        expect(w.total).toBe(20_000);
+        expect(w.downsampled).toBe(true);
+        expect(Math.max(...w.points.map((p) => p.max))).toBe(99);
+        expect(w.points[w.points.length - 1].x).toBe(19_999 * 0.25);
       } finally {
         if (ctx.driver.name === "postgres") await old.db.exec(`DROP SCHEMA IF EXISTS ${opts.schema} CASCADE`);
         await old.close();
