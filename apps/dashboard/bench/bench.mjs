@@ -15,6 +15,10 @@
  *
  *   node apps/dashboard/bench/bench.mjs [--runs 100000] [--points 10000000] [--iterations 30]
  *        [--series-iterations 5] [--paint-iterations 5] [--writer-points 200000] [--no-http] [--keep DIR]
+ *        [--pg-runs 1000000]
+ *
+ * --pg-runs N (with TEST_DATABASE_URL): also seed N runs into another PostgreSQL schema and time
+ * the runs queries there (opt-in: 1,000,000 runs take a while to seed).
  *
  * CHROMIUM_PATH overrides /usr/bin/chromium (first paint is skipped without a browser). The
  * PostgreSQL half seeds into its own schema and drops it afterwards.
@@ -46,6 +50,7 @@ const WRITER_POINTS = arg("writer-points", 200_000);
 const NO_HTTP = process.argv.includes("--no-http");
 const PG_URL = process.env.TEST_DATABASE_URL || "";
 const PAINT_ITER = arg("paint-iterations", 5);
+const PG_RUNS = arg("pg-runs", 0);
 const KEEP = arg("keep", "");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -157,7 +162,14 @@ async function main() {
   const drivers = [{ label: "pglite", options: { dataDir } }];
   const pgSchema = KEEP ? "bench_dashboard_keep" : `bench_dashboard_${process.pid}`;
   if (PG_URL) drivers.push({ label: "postgres", options: { url: PG_URL, schema: pgSchema } });
-  else log('TEST_DATABASE_URL is not set: PostgreSQL skipped (eval "$(bash .ci/start-postgres.sh)")');
+  if (PG_URL && PG_RUNS > 0)
+    drivers.push({
+      label: `postgres, ${PG_RUNS.toLocaleString("en-US")} runs`,
+      options: { url: PG_URL, schema: `${pgSchema}_big` },
+      runs: PG_RUNS,
+      points: 0,
+    });
+  if (!PG_URL) log('TEST_DATABASE_URL is not set: PostgreSQL skipped (eval "$(bash .ci/start-postgres.sh)")');
   let seeded = false;
   for (const d of drivers) {
     driverLabel = d.label;
@@ -165,12 +177,18 @@ async function main() {
     try {
       const existing = await store.countRuns();
       if (existing === 0) {
+        const runs = d.runs ?? RUNS;
+        const points = d.points ?? POINTS;
         log(
-          `[${d.label}] seeding ${RUNS.toLocaleString("en-US")} runs and ${POINTS.toLocaleString("en-US")} points (generate_series)…`,
+          `[${d.label}] seeding ${runs.toLocaleString("en-US")} runs and ${points.toLocaleString("en-US")} points (generate_series)…`,
         );
         const t = performance.now();
         const c = process.cpuUsage();
-        await seedBulk(store, { runs: RUNS, points: POINTS });
+        await seedBulk(store, {
+          runs,
+          points,
+          log: (m) => log(`[${d.label}] seeded ${m} at ${((performance.now() - t) / 1000).toFixed(1)} s`),
+        });
         await store.db.exec("ANALYZE");
         const cpu = process.cpuUsage(c);
         note(
@@ -187,17 +205,19 @@ async function main() {
         seriesIterations: SERIES_ITER,
         points: POINTS,
         report,
+        series: (d.points ?? POINTS) > 0,
       });
-      if (WRITER_POINTS > 0) {
+      if (WRITER_POINTS > 0 && d.points === undefined) {
         const w = await benchWriter(store, WRITER_POINTS);
         note(
           `writer: ${WRITER_POINTS.toLocaleString("en-US")} points (4 keys), levels maintained`,
           Math.round(w.pointsPerSecond).toLocaleString("en-US"),
-          `points/s (slowest write() of a step ${w.slowestWriteMs.toFixed(2)} ms)`,
+          `points/s${d.label === "pglite" ? ` (${Math.round(w.pointsPerCpuSecond).toLocaleString("en-US")} per CPU second)` : ""} (slowest write() of a step ${w.slowestWriteMs.toFixed(2)} ms)`,
         );
       }
     } finally {
-      if (d.label === "postgres" && !KEEP) await store.db.exec(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
+      if (d.label.startsWith("postgres") && !KEEP)
+        await store.db.exec(`DROP SCHEMA IF EXISTS ${d.options.schema} CASCADE`);
       await store.close();
     }
   }

@@ -37,7 +37,10 @@ export async function sample(n, fn, { warm = true } = {}) {
  * Runs every query; `report(name, samples, note)` gets each result. `series` is the id of the
  * seeded long series (its point count in `points`).
  */
-export async function benchStoreQueries(store, { iterations, seriesIterations, points, report }) {
+export async function benchStoreQueries(
+  store,
+  { iterations, seriesIterations, points, report, series = true },
+) {
   const page = { first: 100 };
   const queries = [
     ["runs: first 100, newest first", () => store.listRuns(page)],
@@ -70,6 +73,7 @@ export async function benchStoreQueries(store, { iterations, seriesIterations, p
     await sample(iterations, () => store.countRuns({ method: "byol", status: ["finished"] })),
   );
 
+  if (!series) return;
   // Series: each read asks for another maxPoints, so nothing can come from a cache.
   let check;
   const cold = await sample(
@@ -96,11 +100,29 @@ export async function benchStoreQueries(store, { iterations, seriesIterations, p
     { warm: false },
   );
   report("series: a ragged 37% range -> 1,000 buckets, cold", ranged);
+
+  // The wall-time axes read the time levels the same way.
+  for (const xAxis of ["wall_time", "relative_time"]) {
+    let s;
+    const timed = await sample(
+      seriesIterations,
+      async (i) => {
+        [s] = await store.readSeries("bench-series", ["loss"], { maxPoints: 1000 - i, xAxis });
+      },
+      { warm: false },
+    );
+    report(
+      `series: ${points.toLocaleString("en-US")} -> ~1,000 buckets on ${xAxis}, cold`,
+      timed,
+      `(total ${s.total}, ${s.points.length} buckets, max ${Math.max(...s.points.map((p) => p.max))})`,
+    );
+  }
 }
 
 /**
  * The metric writer: `count` points of 4 keys from one process, buffered and flushed by the
- * writer, series levels maintained. Returns points per second, and the slowest write() call (a
+ * writer, series levels maintained. Returns points per second (wall clock, and per second of this
+ * process's CPU time: for PGlite that includes the database), and the slowest write() call (a
  * training step's cost of logging: it never waits on the database).
  */
 export async function benchWriter(store, count) {
@@ -108,6 +130,7 @@ export async function benchWriter(store, count) {
   const writer = store.metricWriter(run.id, { flushEvery: 5000 });
   const keys = ["loss", "lr", "grad_norm", "knn"];
   let slowest = 0;
+  const c0 = cpuMs();
   const t0 = performance.now();
   const steps = count / keys.length;
   for (let step = 0; step < steps; step++) {
@@ -119,8 +142,13 @@ export async function benchWriter(store, count) {
   }
   await writer.close();
   const seconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = (cpuMs() - c0) / 1000;
   const [s] = await store.readSeries(run.id, ["loss"], { maxPoints: 100 });
   if (s.total !== steps) throw new Error(`writer bench: ${s.total} of ${steps} points arrived`);
   await store.deleteRun(run.id);
-  return { pointsPerSecond: count / seconds, slowestWriteMs: slowest };
+  return {
+    pointsPerSecond: count / seconds,
+    pointsPerCpuSecond: count / cpuSeconds,
+    slowestWriteMs: slowest,
+  };
 }

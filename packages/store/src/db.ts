@@ -34,6 +34,12 @@ export interface Db {
    * transaction (no savepoint).
    */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * PGlite only: `COPY <target> FROM '/dev/blob' WITH (FORMAT binary)` with `data` as the file.
+   * Bulk appends use it when present (binary COPY skips parsing parameters as text, about 1.7x
+   * faster than multi-row INSERTs of arrays); without it they fall back to the INSERT.
+   */
+  copyBinary?(target: string, data: Uint8Array): Promise<void>;
   /** Releases the connection(s) / shuts the embedded database down. Safe to call twice. */
   close(): Promise<void>;
   /**

@@ -8,7 +8,7 @@ import type { SessionGate, ShareServer } from "./share.js";
 /** The Db implementations: embedded PGlite (with its transaction view) and a pg pool (with its client view). */
 
 interface Queryable {
-  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  query<T>(sql: string, params?: unknown[], options?: { blob?: Blob }): Promise<{ rows: T[] }>;
   exec(sql: string): Promise<unknown>;
 }
 
@@ -30,6 +30,9 @@ class PgliteTxDb implements Db {
   }
   async exec(sql: string): Promise<void> {
     await this.q.exec(sql);
+  }
+  async copyBinary(target: string, data: Uint8Array): Promise<void> {
+    await this.q.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([data]) });
   }
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
     return fn(this);
@@ -69,6 +72,14 @@ export class PgliteDb implements Db {
   async exec(sql: string): Promise<void> {
     const run = async () => {
       await this.pglite.exec(sql);
+    };
+    return this.gate ? this.gate.run("host", run) : run();
+  }
+  async copyBinary(target: string, data: Uint8Array): Promise<void> {
+    const run = async () => {
+      await this.pglite.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT binary)`, [], {
+        blob: new Blob([data]),
+      });
     };
     return this.gate ? this.gate.run("host", run) : run();
   }

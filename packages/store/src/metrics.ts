@@ -1,3 +1,4 @@
+import { POINTS_COPY_TARGET, pointsCopyData } from "./copy-binary.js";
 import type { Db, SqlValue } from "./db.js";
 import { notFound } from "./errors.js";
 import { MetricWriter, type MetricWriterOptions, type NormalizedPoint } from "./metric-writer.js";
@@ -22,6 +23,7 @@ import {
   stepLevelsOf,
   truncateLevels,
 } from "./series-levels.js";
+import { Params, pgCode, unique } from "./sql-util.js";
 import {
   mergeTimeLevels,
   rebuildAllTimeLevels,
@@ -32,7 +34,6 @@ import {
   timeLevelsOf,
   truncateTimeLevels,
 } from "./time-levels.js";
-import { Params, pgCode, unique } from "./sql-util.js";
 import type {
   MetricPoint,
   RawPoint,
@@ -544,7 +545,10 @@ export function groupByKey(points: readonly NormalizedPoint[]): KeyPoints[] {
     let pts = list;
     if (!ordered) {
       // Stable sort, then keep the last of equal steps.
-      pts = list.map((pt, i) => ({ pt, i })).sort((a, b) => a.pt.step - b.pt.step || a.i - b.i).map((x) => x.pt);
+      pts = list
+        .map((pt, i) => ({ pt, i }))
+        .sort((a, b) => a.pt.step - b.pt.step || a.i - b.i)
+        .map((x) => x.pt);
       pts = pts.filter((pt, i) => i === pts.length - 1 || pts[i + 1].step !== pt.step);
     }
     out.push({
@@ -557,8 +561,20 @@ export function groupByKey(points: readonly NormalizedPoint[]): KeyPoints[] {
   return out;
 }
 
-/** Multi-row INSERT of a batch's points (`conflict`: an ON CONFLICT clause or ""). */
-async function insertPoints(tx: Db, runId: string, batch: readonly KeyPoints[], conflict: string): Promise<void> {
+/**
+ * Writes a batch's points: a binary COPY where the driver has one (PGlite) and no conflict can
+ * arise (appends), else multi-row INSERTs of arrays (`conflict`: an ON CONFLICT clause or "").
+ */
+async function insertPoints(
+  tx: Db,
+  runId: string,
+  batch: readonly KeyPoints[],
+  conflict: string,
+): Promise<void> {
+  if (!conflict && tx.copyBinary) {
+    const data = pointsCopyData(runId, batch);
+    if (data) return tx.copyBinary(POINTS_COPY_TARGET, data);
+  }
   const total = batch.reduce((a, b) => a + b.steps.length, 0);
   const keys: string[] = new Array(total);
   const steps: number[] = new Array(total);
@@ -580,7 +596,13 @@ async function insertPoints(tx: Db, runId: string, batch: readonly KeyPoints[], 
        SELECT $1, t.key, t.step, t.value, to_timestamp(t.ms / 1000)
        FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[]) AS t(key, step, value, ms) ${conflict}`,
       // Milliseconds, not Dates: the drivers serialize numbers far faster than timestamps.
-      [runId, keys.slice(at, end), steps.slice(at, end), values.slice(at, end), ms.slice(at, end)] as SqlValue[],
+      [
+        runId,
+        keys.slice(at, end),
+        steps.slice(at, end),
+        values.slice(at, end),
+        ms.slice(at, end),
+      ] as SqlValue[],
     );
   }
 }

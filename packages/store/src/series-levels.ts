@@ -250,7 +250,21 @@ export function stepLevelsOf(batch: readonly KeyPoints[]): StepLevelColumns {
           c.lastStep[j] = c.lastStep[i];
           c.lastValue[j] = c.lastValue[i];
         } else {
-          push(c, level, key, block, c.n[i], c.vmin[i], c.vmax[i], c.vsum[i], c.ssum[i], c.firstStep[i], c.lastStep[i], c.firstValue[i], c.lastValue[i]);
+          push(
+            c,
+            level,
+            key,
+            block,
+            c.n[i],
+            c.vmin[i],
+            c.vmax[i],
+            c.vsum[i],
+            c.ssum[i],
+            c.firstStep[i],
+            c.lastStep[i],
+            c.firstValue[i],
+            c.lastValue[i],
+          );
         }
       }
       from = start;

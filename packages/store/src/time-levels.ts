@@ -246,7 +246,12 @@ export async function rebuildTimeBlocks(
   }
   const touched = [...ranges.values()];
   if (touched.length) {
-    const old = await tx.query<{ key: string; block: number | string; smin: number | string; smax: number | string }>(
+    const old = await tx.query<{
+      key: string;
+      block: number | string;
+      smin: number | string;
+      smax: number | string;
+    }>(
       `DELETE FROM metric_time_levels r USING unnest($2::text[], $3::bigint[]) AS t(key, block)
        WHERE r.run_id = $1 AND r.level = 1 AND r.key = t.key AND r.block = t.block
        RETURNING r.key, r.block, r.smin, r.smax`,

@@ -489,7 +489,12 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
   it("deletes a run's points and levels with the run, and refuses points for a missing run", async () => {
     const a = await store.createRun({ method: "m" });
     const b = await store.createRun({ method: "m" });
-    const pts = Array.from({ length: 300 }, (_, i) => ({ key: "loss", step: i, value: i, wallTime: 1e12 + i * 1000 }));
+    const pts = Array.from({ length: 300 }, (_, i) => ({
+      key: "loss",
+      step: i,
+      value: i,
+      wallTime: 1e12 + i * 1000,
+    }));
     await store.appendMetrics(a.id, pts);
     await store.appendMetrics(b.id, pts);
     const rows = async (id: string) => {

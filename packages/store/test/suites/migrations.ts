@@ -123,7 +123,11 @@ export function migrationsSuite(ctx: SuiteContext): void {
         expect(timeLevels.map((r) => [Number(r.level), Number(r.n)])).toEqual(
           [1, 2, 3, 4, 5, 6, 7].map((l) => [l, 20_000]),
         );
-        const [w] = await migrated.readSeries("old", ["loss"], { maxPoints: 20, y: "last", xAxis: "relative_time" });
+        const [w] = await migrated.readSeries("old", ["loss"], {
+          maxPoints: 20,
+          y: "last",
+          xAxis: "relative_time",
+        });
         expect(w.total).toBe(20_000);
         expect(w.downsampled).toBe(true);
         expect(Math.max(...w.points.map((p) => p.max))).toBe(99);
