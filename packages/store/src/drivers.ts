@@ -32,7 +32,9 @@ class PgliteTxDb implements Db {
     await this.q.exec(sql);
   }
   async copyBinary(target: string, data: Uint8Array): Promise<void> {
-    await this.q.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([data]) });
+    await this.q.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT binary)`, [], {
+      blob: new Blob([data]),
+    });
   }
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
     return fn(this);

@@ -1,4 +1,9 @@
-import { POINTS_COPY_TARGET, pointsCopyData } from "./copy-binary.js";
+import {
+  POINTS_COPY_TARGET,
+  pointsCopyData,
+  STEP_LEVELS_COPY_TARGET,
+  stepLevelsCopyData,
+} from "./copy-binary.js";
 import type { Db, SqlValue } from "./db.js";
 import { notFound } from "./errors.js";
 import { MetricWriter, type MetricWriterOptions, type NormalizedPoint } from "./metric-writer.js";
@@ -20,6 +25,7 @@ import {
   mergeStepLevels,
   rebuildAllLevels,
   refreshLevels,
+  splitNewStepLevels,
   stepLevelsOf,
   truncateLevels,
 } from "./series-levels.js";
@@ -124,7 +130,14 @@ export class MetricsRepo {
     const append = !overwrite && batch.every((b) => b.steps[0] > (lastStep.get(b.key) ?? -1));
     if (append) {
       await insertPoints(tx, runId, batch, "");
-      await mergeStepLevels(tx, runId, stepLevelsOf(batch));
+      const levels = stepLevelsOf(batch);
+      if (tx.copyBinary) {
+        // New blocks by COPY too; only the block per key and level at the old end is merged.
+        const { fresh, merge } = splitNewStepLevels(levels, lastStep);
+        if (fresh.level.length)
+          await tx.copyBinary(STEP_LEVELS_COPY_TARGET, stepLevelsCopyData(runId, fresh));
+        await mergeStepLevels(tx, runId, merge);
+      } else await mergeStepLevels(tx, runId, levels);
       await mergeTimeLevels(tx, runId, timeLevelsOf(batch));
       return;
     }

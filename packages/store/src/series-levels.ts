@@ -182,7 +182,7 @@ export interface KeyPoints {
 }
 
 /** Level rows as parallel columns, ready for one multi-row statement (unnest of arrays). */
-interface StepLevelColumns {
+export interface StepLevelColumns {
   level: number[];
   key: string[];
   block: number[];
@@ -202,20 +202,7 @@ interface StepLevelColumns {
  * over each key's points (in step order), each level above from the one below.
  */
 export function stepLevelsOf(batch: readonly KeyPoints[]): StepLevelColumns {
-  const c: StepLevelColumns = {
-    level: [],
-    key: [],
-    block: [],
-    n: [],
-    vmin: [],
-    vmax: [],
-    vsum: [],
-    ssum: [],
-    firstStep: [],
-    lastStep: [],
-    firstValue: [],
-    lastValue: [],
-  };
+  const c = emptyColumns();
   for (const { key, steps, values } of batch) {
     let from = c.level.length;
     for (let i = 0; i < steps.length; i++) {
@@ -273,6 +260,23 @@ export function stepLevelsOf(batch: readonly KeyPoints[]): StepLevelColumns {
   return c;
 }
 
+function emptyColumns(): StepLevelColumns {
+  return {
+    level: [],
+    key: [],
+    block: [],
+    n: [],
+    vmin: [],
+    vmax: [],
+    vsum: [],
+    ssum: [],
+    firstStep: [],
+    lastStep: [],
+    firstValue: [],
+    lastValue: [],
+  };
+}
+
 function push(
   c: StepLevelColumns,
   level: number,
@@ -300,6 +304,39 @@ function push(
   c.lastStep.push(lastStep);
   c.firstValue.push(firstValue);
   c.lastValue.push(lastValue);
+}
+
+/**
+ * Splits an append batch's level rows into blocks no stored point can be in (new: after the
+ * block holding the key's last stored step) and the one block per key and level that may hold
+ * stored points too (to merge). `lastStep`: the key's last stored step, -1 if none.
+ */
+export function splitNewStepLevels(
+  c: StepLevelColumns,
+  lastStep: ReadonlyMap<string, number>,
+): { fresh: StepLevelColumns; merge: StepLevelColumns } {
+  const fresh = emptyColumns();
+  const merge = emptyColumns();
+  for (let i = 0; i < c.level.length; i++) {
+    const last = lastStep.get(c.key[i]) ?? -1;
+    const shared = last >= 0 && c.block[i] === Math.floor(last / LEVEL_SIZE[c.level[i]]);
+    push(
+      shared ? merge : fresh,
+      c.level[i],
+      c.key[i],
+      c.block[i],
+      c.n[i],
+      c.vmin[i],
+      c.vmax[i],
+      c.vsum[i],
+      c.ssum[i],
+      c.firstStep[i],
+      c.lastStep[i],
+      c.firstValue[i],
+      c.lastValue[i],
+    );
+  }
+  return { fresh, merge };
 }
 
 /**
