@@ -147,8 +147,11 @@ export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
     const pool = new pg.Pool({
       connectionString: target.url,
       max: poolSize,
-      // Set at connection start-up, so every pooled connection sees the same schema.
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      // Set at connection start-up, so every pooled connection sees the same settings: the schema,
+      // and no JIT. The store's queries are short index walks; when the planner cannot bound a
+      // range (a raw read between steps found by a subquery) its estimate passes jit_above_cost
+      // and compiling takes 50+ ms of a 5 ms query.
+      options: `-c jit=off${schema ? ` -c search_path=${schema}` : ""}`,
     });
     // An idle client losing its server connection must not crash the process; pg drops it.
     pool.on("error", () => {});
