@@ -276,6 +276,25 @@ export function runsSuite(ctx: SuiteContext): void {
     expect(zero.pageInfo.hasNextPage).toBe(false);
   });
 
+  it("keeps the total count right through creates, deletes, SQL around the store and TRUNCATE", async () => {
+    const a = await store.createRun({ method: "m" });
+    await store.createRun({ method: "m" });
+    expect(await store.countRuns()).toBe(2);
+    await store.db.exec(
+      "INSERT INTO runs (id, name, method) SELECT 'bulk' || g, 'bulk', 'x' FROM generate_series(1, 5) AS g",
+    );
+    expect(await store.countRuns()).toBe(7);
+    expect(await store.deleteRun(a.id)).toBe(true);
+    await store.db.exec("DELETE FROM runs WHERE id IN ('bulk1', 'bulk2')");
+    expect(await store.countRuns()).toBe(4);
+    // The filtered count still counts rows, and agrees.
+    expect(await store.countRuns({ method: "x" })).toBe(3);
+    await store.db.exec("TRUNCATE runs CASCADE");
+    expect(await store.countRuns()).toBe(0);
+    await store.createRun({ method: "m" });
+    expect(await store.countRuns()).toBe(1);
+  });
+
   it("paginates newest first by default, with an exact page boundary", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push((await store.createRun({ method: "simsiam" })).id);
