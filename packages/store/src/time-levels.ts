@@ -298,7 +298,9 @@ export async function rebuildTimeBlocks(
       seen.add(id);
       blocks.push(b);
     }
-    if (!blocks.length) break;
+    // Nothing at this level, but `upper` may still name blocks further up (after a cut).
+    below = blocks;
+    if (!blocks.length) continue;
     const keys = blocks.map((b) => b.key);
     const nums = blocks.map((b) => b.block);
     await tx.query(
@@ -322,7 +324,6 @@ export async function rebuildTimeBlocks(
        WHERE a.n > 0`,
       [runId, keys, nums],
     );
-    below = blocks;
   }
 }
 

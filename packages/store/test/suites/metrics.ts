@@ -335,7 +335,7 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
       const raw = new Map<number, number>();
       let step = Math.floor(rand() * 100);
       while (raw.size < 3000) {
-        raw.set(step, Math.round((rand() - 0.5) * 2000) / 8);
+        raw.set(step, Math.round((rand() - 0.5) * 2000) / 8 + 0); // + 0: no -0 (stored as 0)
         const r = rand();
         step += r < 0.8 ? 1 : r < 0.95 ? 1 + Math.floor(rand() * 500) : 1 + Math.floor(rand() * 400_000);
       }
@@ -397,10 +397,10 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
   });
 
   it("on the wall_time and relative_time axes too (random times: jumps, ties, out of order)", async () => {
-    for (let seed = 11; seed <= 13; seed++) {
+    for (let seed = 11; seed <= 12; seed++) {
       const rand = prng(seed);
       const run = await store.createRun({ method: "prop", status: "running" });
-      const n = 2500;
+      const n = 1500;
       const raw: Array<{ step: number; value: number; tm: number }> = [];
       let t = Date.parse("2025-01-01T00:00:00Z") + Math.floor(rand() * 1e6);
       for (let step = 0; step < n; step++) {
@@ -416,19 +416,19 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
                 : r < 0.97
                   ? Math.floor(rand() * 30 * 86_400_000)
                   : -Math.floor(rand() * 5_000);
-        raw.push({ step: step * 3, value: Math.round((rand() - 0.5) * 4000) / 16, tm: t });
+        raw.push({ step: step * 3, value: Math.round((rand() - 0.5) * 4000) / 16 + 0, tm: t });
       }
       const points = raw.map((p) => ({ key: "m", step: p.step, value: p.value, wallTime: new Date(p.tm) }));
-      await store.appendMetrics(run.id, points.slice(0, 1200));
-      await store.appendMetrics(run.id, points.slice(1000, 1800));
+      await store.appendMetrics(run.id, points.slice(0, 700));
+      await store.appendMetrics(run.id, points.slice(600, 1100));
       // A replay with other times: the points move between time blocks.
       await store.appendMetrics(
         run.id,
-        points.slice(300, 500).map((p) => ({ ...p, wallTime: new Date(p.wallTime.getTime() + 777) })),
+        points.slice(200, 320).map((p) => ({ ...p, wallTime: new Date(p.wallTime.getTime() + 777) })),
       );
-      for (const p of raw.slice(300, 500)) p.tm += 777;
+      for (const p of raw.slice(200, 320)) p.tm += 777;
       const w = store.metricWriter(run.id, { flushEvery: 250, flushIntervalMs: 0 });
-      for (const p of points.slice(1800)) w.write("m", p.step, p.value, p.wallTime);
+      for (const p of points.slice(1100)) w.write("m", p.step, p.value, p.wallTime);
       await w.close();
       await expectLevelsAsRebuilt(store, run.id);
       const byTime = [...raw].sort((a, b) => a.tm - b.tm || a.step - b.step);
@@ -437,7 +437,7 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
       const tmax = byTime[byTime.length - 1].tm;
       for (const xAxis of ["wall_time", "relative_time"] as const) {
         const toX = (tm: number) => (xAxis === "wall_time" ? tm : (tm - origin) / 1000);
-        for (let q = 0; q < 10; q++) {
+        for (let q = 0; q < 7; q++) {
           const a = toX(tmin + Math.floor(rand() * (tmax - tmin) * 1.05) - 1000);
           const b = toX(tmin + Math.floor(rand() * (tmax - tmin) * 1.05) - 1000);
           const range = q === 0 ? undefined : { from: Math.min(a, b), to: Math.max(a, b) };
@@ -475,7 +475,7 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
         }
       }
       // Resume: the time levels follow the cut as well.
-      const cut = raw[1700].step;
+      const cut = raw[1000].step;
       await store.deleteMetricsAfter(run.id, cut);
       await expectLevelsAsRebuilt(store, run.id);
       const kept = raw.filter((p) => p.step <= cut);
