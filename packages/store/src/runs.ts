@@ -383,12 +383,27 @@ export class RunsRepo {
   async countRuns(filter: RunFilter = {}): Promise<number> {
     const v = parse(runFilterSchema, filter, "filter", "filter");
     const p = new Params();
+    const onlyCounted = Object.entries(v).every(
+      ([k, x]) =>
+        x === undefined ||
+        k === "method" ||
+        k === "status" ||
+        (k === "search" && typeof x === "string" && x.trim() === ""),
+    );
+    if (onlyCounted) {
+      // Total, or filtered by method / status only: sum the counters (migration 007).
+      const where: string[] = [];
+      if (v.method !== undefined) where.push(`method = ${p.add(v.method)}`);
+      if (v.status !== undefined) where.push(`status = ANY(${p.add(v.status)}::text[])`);
+      const rows = await this.db.query<{ n: number }>(
+        `SELECT COALESCE(sum(n), 0)::int AS n FROM runs_count ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`,
+        p.values,
+      );
+      return Number(rows[0].n);
+    }
     const where = filterClauses(v, p);
-    // No filter: the total kept by triggers (migration 007) instead of counting every run.
     const rows = await this.db.query<{ n: number }>(
-      where.length
-        ? `SELECT count(*)::int AS n FROM runs WHERE ${where.join(" AND ")}`
-        : "SELECT n::int AS n FROM runs_count",
+      `SELECT count(*)::int AS n FROM runs WHERE ${where.join(" AND ")}`,
       p.values,
     );
     return Number(rows[0].n);

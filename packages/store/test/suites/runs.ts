@@ -287,8 +287,23 @@ export function runsSuite(ctx: SuiteContext): void {
     expect(await store.deleteRun(a.id)).toBe(true);
     await store.db.exec("DELETE FROM runs WHERE id IN ('bulk1', 'bulk2')");
     expect(await store.countRuns()).toBe(4);
-    // The filtered count still counts rows, and agrees.
+    // Counts by method / status (counters) and by other filters (rows) agree with the rows.
     expect(await store.countRuns({ method: "x" })).toBe(3);
+    await store.markStarted((await store.createRun({ method: "x" })).id);
+    await store.db.exec("UPDATE runs SET status = 'failed' WHERE id = 'bulk3'");
+    await store.db.exec("UPDATE runs SET heartbeat_at = now()");
+    expect(await store.countRuns({ method: "x", status: ["running"] })).toBe(1);
+    expect(await store.countRuns({ status: ["failed", "running"] })).toBe(2);
+    expect(await store.countRuns({ method: "x", search: "" })).toBe(4);
+    expect(await store.countRuns({ method: "x", search: "bulk" })).toBe(3);
+    const byRows = await store.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM runs WHERE method = 'x' AND status = 'queued'",
+    );
+    expect(await store.countRuns({ method: "x", status: ["queued"] })).toBe(Number(byRows[0].n));
+    await store.createRun({ method: "m" });
+    expect(await store.countRuns()).toBe(6);
+    await store.db.exec("DELETE FROM runs WHERE id = 'bulk4'");
+    expect(await store.countRuns()).toBe(5);
     await store.db.exec("TRUNCATE runs CASCADE");
     expect(await store.countRuns()).toBe(0);
     await store.createRun({ method: "m" });
