@@ -135,7 +135,7 @@ describe("linear probe", () => {
     ];
     const train = blobs(20, centres, 1.5, rng);
     const test = blobs(40, centres, 1.5, rng);
-    const fit = (weightDecay?: number) =>
+    const probeWith = (weightDecay?: number) =>
       linearProbe({
         trainFeatures: train.x,
         trainLabels: train.y,
@@ -144,11 +144,11 @@ describe("linear probe", () => {
         numClasses: 2,
         ...(weightDecay !== undefined ? { weightDecay } : {}),
       });
-    const byDefault = fit();
-    const explicit = fit(1 / 20);
+    const byDefault = probeWith();
+    const explicit = probeWith(1 / 20);
     expect(byDefault.finalLoss).toBe(explicit.finalLoss);
     // a weaker penalty fits the 20 noisy samples more closely
-    expect(fit(1e-4).finalLoss).toBeLessThan(byDefault.finalLoss);
+    expect(probeWith(1e-4).finalLoss).toBeLessThan(byDefault.finalLoss);
   });
 
   it("is at chance on random labels' held-out set", () => {
