@@ -193,7 +193,10 @@ export class BatchNorm extends Module {
         tf.add(tf.mul(this.runningMean, 1 - momentum), tf.mul(mean as tf.Tensor, momentum)),
       );
       this.runningVar.assign(
-        tf.add(tf.mul(this.runningVar, 1 - momentum), tf.mul(variance as tf.Tensor, (momentum * n) / (n - 1))),
+        tf.add(
+          tf.mul(this.runningVar, 1 - momentum),
+          tf.mul(variance as tf.Tensor, (momentum * n) / (n - 1)),
+        ),
       );
     }
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
