@@ -13,6 +13,7 @@ import {
   type Dataset,
   type EvaluationResult,
   type FeatureModule,
+  meanStd,
   RawPixels,
   type Registry,
   Rng,
@@ -49,13 +50,6 @@ export interface ScoreRow {
   probe10: number;
   probe10Std: number;
   knn: number;
-}
-
-function meanStd(values: number[]): { mean: number; std: number } {
-  const mean = values.reduce((a, v) => a + v, 0) / Math.max(values.length, 1);
-  const std =
-    values.length > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1)) : 0;
-  return { mean, std };
 }
 
 /** One row from evaluation results (stored or fresh): few-label linear @10 and kNN top-1. */
