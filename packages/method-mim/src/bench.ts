@@ -17,9 +17,8 @@
  *
  * Measured figures: see the package README.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { rename } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
   createRegistry,
@@ -28,10 +27,8 @@ import {
   initBackend,
   type Method,
   methodBuildContext,
-  methodWeights,
   progressLogger,
   Rng,
-  saveCheckpoint,
   Trainer,
 } from "@selfsup/core";
 import {
@@ -93,45 +90,26 @@ export async function benchMim(opts: MimBenchOptions = {}): Promise<MimBenchResu
   const outDir = resolve(opts.outDir ?? join("bench-results", "mim"));
   mkdirSync(outDir, { recursive: true });
   const pictures: string[] = [];
-  const tmp = mkdtempSync(join(tmpdir(), "selfsup-bench-mim-"));
   let images: QualityBenchRow[] = [];
-  try {
-    const methods = IMAGE_METHODS.filter((m) => wanted.includes(m));
-    if (
-      methods.includes("beit") &&
-      !methods.includes("beit-tokenizer") &&
-      !opts.methodOptions?.beit?.tokenizer
-    ) {
-      methods.unshift("beit-tokenizer"); // BEiT needs one; the plugin's order puts it first anyway
-    }
-    if (methods.length > 0) {
-      // read per method when it is built, so the tokenizer trained first can be handed to BEiT
-      const methodOptions: Record<string, Record<string, unknown>> = { ...opts.methodOptions };
-      images = await benchQuality({
-        title: "masked",
-        fineTune: true,
-        ...opts,
-        methodOptions,
-        methods,
-        plugins: [plugin],
-        onTrained: async (name, method, data) => {
-          for (const a of await writeMimArtifacts(method, data, outDir)) {
-            const renamed = join(outDir, `${name}-${a.name}`);
-            await rename(join(outDir, a.name), renamed);
-            pictures.push(renamed);
-            log(`  ${name}: wrote ${renamed} (${a.description})`);
-          }
-          if (name === "beit-tokenizer" && !methodOptions.beit?.tokenizer) {
-            const dir = join(tmp, "beit-tokenizer");
-            await saveCheckpoint(dir, { weights: methodWeights(method), meta: { step: 0, epoch: 0 } });
-            methodOptions.beit = { ...methodOptions.beit, tokenizer: dir };
-          }
-          await opts.onTrained?.(name, method, data);
-        },
-      });
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
+  // BEiT's spec `requires` a trained beit-tokenizer: core's bench trains it first and hands it over
+  const methods = IMAGE_METHODS.filter((m) => wanted.includes(m));
+  if (methods.length > 0) {
+    images = await benchQuality({
+      title: "masked",
+      fineTune: true,
+      ...opts,
+      methods,
+      plugins: [plugin],
+      onTrained: async (name, method, data) => {
+        for (const a of await writeMimArtifacts(method, data, outDir)) {
+          const renamed = join(outDir, `${name}-${a.name}`);
+          await rename(join(outDir, a.name), renamed);
+          pictures.push(renamed);
+          log(`  ${name}: wrote ${renamed} (${a.description})`);
+        }
+        await opts.onTrained?.(name, method, data);
+      },
+    });
   }
   const text = wanted.includes("mlm") ? await benchMlm(opts, log) : [];
   return { images, text, pictures };

@@ -111,6 +111,10 @@ export async function benchCommand(args: string[]): Promise<number> {
         quick: ctx.args.quick,
         epochs,
         probeSeeds: PROBE_SEEDS,
+        // the few-label protocols side by side: frozen features (kNN, linear probes) and the
+        // encoder fine-tuned end to end on the same 10 labels per class (20 epochs; quick: 2)
+        fineTune: true,
+        fineTuneEpochs: ctx.args.quick ? 2 : 20,
         ...(ctx.args.methods ? { methods: ctx.args.methods } : {}),
         ...(ctx.args.seeds ? { pretrainSeeds: Array.from({ length: ctx.args.seeds }, (_, i) => i) } : {}),
         ...(ctx.args.quick ? {} : { curveEpochs: curveEpochsFor(epochs) }),
@@ -155,7 +159,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       qualitySection(
         name,
         [plugin],
-        `${methods.map((m) => m.name).join(", ")} (${plugin.name}) on the MNIST digits: images/s, kNN, 10- and 100-label probes vs raw pixels and random init`,
+        `${methods.map((m) => m.name).join(", ")} (${plugin.name}) on the MNIST digits: images/s, kNN, 10- and 100-label probes, 10-label fine-tuning vs raw pixels and random init`,
       ),
     );
   }

@@ -10,11 +10,14 @@
  *   import { benchQuality } from "@selfsup/core/bench";
  *   const rows = await benchQuality({ plugins: [contrastivePlugin], quick: true, methods: ["simclr"] });
  */
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { buildPipeline, makeViews } from "../augment/pipeline.js";
 import { type BackendRequest, currentBackend, initBackend } from "../backend/init-backend.js";
 import { createRegistry } from "../builtin-plugin.js";
+import { saveCheckpoint } from "../checkpoint/checkpoint.js";
+import { methodWeights } from "../checkpoint/method-weights.js";
 import { loadMnist } from "../data/mnist.js";
 import { extractFeatures, subsetSplit } from "../eval/features.js";
 import { fewLabel, meanStd } from "../eval/few-label.js";
@@ -22,7 +25,7 @@ import { knnAccuracy } from "../eval/knn.js";
 import { RawPixels } from "../eval/raw-pixels.js";
 import { methodBuildContext } from "../method/build-context.js";
 import type { FeatureModule } from "../nn/module.js";
-import type { Dataset, EvaluationResult, Method, Plugin } from "../plugin/types.js";
+import type { Dataset, EvaluationResult, Method, MethodSpec, Plugin } from "../plugin/types.js";
 import { Rng } from "../rng.js";
 import { progressLogger } from "../train/callbacks.js";
 import { Trainer } from "../train/trainer.js";
@@ -286,11 +289,15 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   const seed = opts.seed ?? 0;
   const backboneOptions = { width: opts.width ?? 32, pool: opts.pool ?? "flatten" };
   // image methods only: the bench is on the MNIST digits (text methods bench on their own corpus)
-  const methods =
+  const methodOptions: Record<string, Record<string, unknown>> = { ...opts.methodOptions };
+  const methods = withPrerequisites(
     opts.methods ??
-    opts.plugins.flatMap((p) =>
-      (p.methods ?? []).filter((m) => m.inputs.includes("image")).map((m) => m.name),
-    );
+      opts.plugins.flatMap((p) =>
+        (p.methods ?? []).filter((m) => m.inputs.includes("image")).map((m) => m.name),
+      ),
+    registry,
+    methodOptions,
+  );
   const probeSeeds = opts.probeSeeds ?? [0, 1, 2];
   const batchSize = opts.batchSize ?? 64;
   log(
@@ -316,6 +323,20 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
     const base = specific ? choice : { name: "convnet", options: backboneOptions };
     return { name: base.name, options: { ...base.options, ...opts.backboneOptions?.[base.name] } };
   };
+  // A method that `requires` another's checkpoint (BEiT: a trained beit-tokenizer) gets the first
+  // pretraining of that method, saved to a temporary directory for the length of the bench.
+  let handOverDir: string | undefined;
+  const handOver = async (name: string, method: Method) => {
+    for (const dependent of methods) {
+      const req = registry.get("method", dependent).requires;
+      if (req?.method !== name || methodOptions[dependent]?.[req.option] !== undefined) continue;
+      handOverDir ??= await mkdtemp(path.join(tmpdir(), "selfsup-bench-"));
+      const dir = path.join(handOverDir, name);
+      await saveCheckpoint(dir, { weights: methodWeights(method), meta: { step: 0, epoch: 0 } });
+      methodOptions[dependent] = { ...methodOptions[dependent], [req.option]: dir };
+      log(`  ${name}: checkpoint handed to ${dependent} as its ${req.option}`);
+    }
+  };
   const curveEpochs = new Set(opts.curveEpochs ?? []);
   if (curveEpochs.size > 0) curveEpochs.add(epochs);
   /** Pretrains `name` with one seed and scores it; undefined when the method refuses the data. */
@@ -331,7 +352,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
     });
     let method: Method;
     try {
-      method = registry.create("method", name, opts.methodOptions?.[name] ?? {}, ctx);
+      method = registry.create("method", name, methodOptions[name] ?? {}, ctx);
     } catch (err) {
       // A method that refuses this dataset (colorization on gray digits) gets no row, and says why.
       log(`${name.padEnd(18)}skipped: ${(err as Error).message}`);
@@ -381,6 +402,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
       await trainer.fit();
       const seconds = trainMs / 1000;
       await opts.onTrained?.(name, method, data);
+      await handOver(name, method);
       const s = await scoreEncoder(method.encoder(), data, scoring);
       if (curveEpochs.size > 0)
         curve.push({ epoch: epochs, seconds, knnTop1: s.knnTop1, probe10: s.probe10 });
@@ -426,19 +448,26 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
     }
   }
 
-  for (const name of methods) {
-    const perSeed: QualitySeedResult[] = [];
-    let imagesPerSec = 0;
-    for (const pretrainSeed of pretrainSeeds) {
-      const trained = await pretrainAndScore(name, pretrainSeed);
-      if (trained === undefined) break; // refused: said why
-      perSeed.push(trained.result);
-      imagesPerSec += trained.imagesPerSec / pretrainSeeds.length;
+  try {
+    await pretrainAll();
+  } finally {
+    if (handOverDir) await rm(handOverDir, { recursive: true, force: true });
+  }
+  async function pretrainAll() {
+    for (const name of methods) {
+      const perSeed: QualitySeedResult[] = [];
+      let imagesPerSec = 0;
+      for (const pretrainSeed of pretrainSeeds) {
+        const trained = await pretrainAndScore(name, pretrainSeed);
+        if (trained === undefined) break; // refused: said why
+        perSeed.push(trained.result);
+        imagesPerSec += trained.imagesPerSec / pretrainSeeds.length;
+      }
+      if (perSeed.length === 0) continue;
+      const row = aggregateSeeds(name, epochs, imagesPerSec, perSeed);
+      rows.push(row);
+      log(formatRow(row, cols));
     }
-    if (perSeed.length === 0) continue;
-    const row = aggregateSeeds(name, epochs, imagesPerSec, perSeed);
-    rows.push(row);
-    log(formatRow(row, cols));
   }
   log("");
   log(formatTable(rows));
@@ -464,6 +493,34 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
     log(`results: ${opts.resultsFile}`);
   }
   return rows;
+}
+
+/**
+ * `methods` with each method's `requires` (a method whose checkpoint it takes as an option) put
+ * before it when that option is not given and the required method is registered; a method whose
+ * requirement is missing stays (its creation then says what it needs).
+ */
+export function withPrerequisites(
+  methods: readonly string[],
+  registry: {
+    get(kind: "method", name: string): Pick<MethodSpec, "requires">;
+    has(kind: "method", name: string): boolean;
+  },
+  methodOptions: Record<string, Record<string, unknown>>,
+): string[] {
+  const out: string[] = [];
+  for (const name of methods) {
+    const req = registry.has("method", name) ? registry.get("method", name).requires : undefined;
+    if (
+      req &&
+      methodOptions[name]?.[req.option] === undefined &&
+      registry.has("method", req.method) &&
+      !out.includes(req.method)
+    )
+      out.push(req.method);
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
 }
 
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {

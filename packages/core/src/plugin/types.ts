@@ -210,6 +210,12 @@ export interface MethodSpec<Schema extends z.ZodType = z.ZodType> extends Contri
    * post-step updates usually live.
    */
   composable?: boolean;
+  /**
+   * Another method whose trained checkpoint this one takes as an option (BEiT: option `tokenizer`,
+   * a trained `beit-tokenizer`). Benches that run this method with the option unset train that
+   * method first (it gets its own row) and hand its checkpoint directory over.
+   */
+  requires?: { method: string; option: string };
   create(opts: z.output<Schema>, ctx: MethodBuildContext): Method;
 }
 

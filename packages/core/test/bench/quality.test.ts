@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { benchQuality } from "../../src/bench/quality.js";
+import { benchQuality, withPrerequisites } from "../../src/bench/quality.js";
 import { defineMethod, definePlugin } from "../../src/plugin/define-plugin.js";
 import { tinyImageDataset } from "../../src/testing/fixtures.js";
 
@@ -31,5 +31,26 @@ describe("benchQuality", () => {
     expect(lines.some((l) => /needs-rgb\s+skipped: needs-rgb needs RGB images/.test(l))).toBe(true);
     // raw pixels of class prototypes plus a little noise: far above chance (25%)
     expect(rows[0]?.knnTop1).toBeGreaterThan(0.5);
+  });
+});
+
+describe("withPrerequisites", () => {
+  const specs: Record<string, { requires?: { method: string; option: string } }> = {
+    tokenizer: {},
+    beit: { requires: { method: "tokenizer", option: "tokenizer" } },
+    orphan: { requires: { method: "not-installed", option: "x" } },
+    mae: {},
+  };
+  const registry = {
+    has: (_kind: "method", name: string) => name in specs,
+    get: (_kind: "method", name: string) => specs[name] ?? {},
+  };
+  it("puts a required method before the method that needs it, once", () => {
+    expect(withPrerequisites(["mae", "beit"], registry, {})).toEqual(["mae", "tokenizer", "beit"]);
+    expect(withPrerequisites(["tokenizer", "beit"], registry, {})).toEqual(["tokenizer", "beit"]);
+  });
+  it("adds nothing when the option is given or the required method is not installed", () => {
+    expect(withPrerequisites(["beit"], registry, { beit: { tokenizer: "/ckpt" } })).toEqual(["beit"]);
+    expect(withPrerequisites(["orphan"], registry, {})).toEqual(["orphan"]);
   });
 });

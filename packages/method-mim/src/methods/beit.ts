@@ -142,5 +142,6 @@ export const beitMethod = defineMethod({
   options: beitMethodOptions,
   tinyOptions: {},
   defaultBackbone: () => ({ name: "vit-tiny", options: { maskMode: "token" } }),
+  requires: { method: "beit-tokenizer", option: "tokenizer" },
   create: (opts, ctx) => new BEiT(opts, ctx),
 });
