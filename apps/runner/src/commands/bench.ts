@@ -51,6 +51,8 @@ interface CoreBench {
     pretrainSeeds?: number[];
     curveEpochs?: number[];
     probeSeeds?: number[];
+    fineTune?: boolean;
+    fineTuneEpochs?: number;
     log?: (line: string) => void;
     resultsFile?: string;
   }): Promise<QualityRow[]>;

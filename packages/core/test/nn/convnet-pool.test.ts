@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { convNetBackbone, Rng } from "../../src/index.js";
+import { adaptivePool2d } from "../../src/nn/layers/adaptive-pool.js";
 import { tf } from "../../src/tf.js";
 import "@tensorflow/tfjs-backend-cpu";
 
@@ -28,5 +29,49 @@ describe("convnet pool option", () => {
     const pooled = tf.mean(tf.reshape(f, [2, 16, 16]), 1);
     const diff = tf.max(tf.abs(tf.sub(pooled, a))).dataSync()[0]!;
     expect(diff).toBeLessThan(1e-5);
+  });
+
+  it("max / avg to a grid: outputDim = channels·grid², cells are the map's quadrants", () => {
+    const input = { kind: "image" as const, height: 28, width: 28, channels: 1 };
+    const parse = (o: Record<string, unknown>) => convNetBackbone.options.parse({ width: 4, ...o });
+    const flat = convNetBackbone.build(parse({ pool: "flatten" }), input, new Rng(3));
+    const max2 = convNetBackbone.build(parse({ pool: "max", grid: 2 }), input, new Rng(3));
+    expect(max2.outputDim).toBe(16 * 2 * 2);
+    flat.eval();
+    max2.eval();
+    const x = tf.randomUniform([2, 28, 28, 1], 0, 1, "float32", 6);
+    const map = tf.reshape(flat.forward(x), [2, 4, 4, 16]).arraySync() as number[][][][];
+    const got = tf.reshape(max2.forward(x), [2, 2, 2, 16]).arraySync() as number[][][][];
+    for (let b = 0; b < 2; b++)
+      for (let i = 0; i < 2; i++)
+        for (let j = 0; j < 2; j++)
+          for (let c = 0; c < 16; c++) {
+            const cell = [0, 1].flatMap((di) => [0, 1].map((dj) => map[b]![2 * i + di]![2 * j + dj]![c]!));
+            expect(got[b]![i]![j]![c]).toBeCloseTo(Math.max(...cell), 5);
+          }
+    expect(() => convNetBackbone.build(parse({ pool: "max", grid: 5 }), input, new Rng(3))).toThrow(
+      /grid 5 is larger than the last feature map \(4x4\)/,
+    );
+  });
+
+  it("adaptive pooling on a side the grid does not divide: overlapping cells like PyTorch's", () => {
+    // 5x3 map, grid 2: rows [0,3) and [2,5), columns [0,2) and [1,3)
+    const values = Array.from({ length: 15 }, (_, i) => ((i * 7) % 11) - 3);
+    const x = tf.tensor4d(values, [1, 5, 3, 1]);
+    const at = (r: number, c: number) => values[r * 3 + c]!;
+    const cell = (rows: number[], cols: number[]) => rows.flatMap((r) => cols.map((c) => at(r, c)));
+    const cells = [
+      cell([0, 1, 2], [0, 1]),
+      cell([0, 1, 2], [1, 2]),
+      cell([2, 3, 4], [0, 1]),
+      cell([2, 3, 4], [1, 2]),
+    ];
+    const max = Array.from(adaptivePool2d(x, 2, "max").dataSync());
+    const avg = Array.from(adaptivePool2d(x, 2, "avg").dataSync());
+    cells.forEach((vs, k) => {
+      expect(max[k]).toBeCloseTo(Math.max(...vs), 6);
+      expect(avg[k]).toBeCloseTo(vs.reduce((a, b) => a + b, 0) / vs.length, 6);
+    });
+    expect(() => adaptivePool2d(x, 4, "max")).toThrow(/at least that size, got 5x3/);
   });
 });
