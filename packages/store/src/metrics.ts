@@ -122,6 +122,8 @@ export class MetricsRepo {
     const rows = await tx.query<{ id: number; key: string; step: number | string | null }>(
       `WITH r AS (SELECT id FROM runs WHERE id = $1 FOR KEY SHARE),
        added AS (INSERT INTO metric_series (run_id, key) SELECT r.id, k FROM r CROSS JOIN unnest($2::text[]) AS k
+                 -- Known keys are filtered out first: an insert that hits ON CONFLICT still takes an id.
+                 WHERE NOT EXISTS (SELECT 1 FROM metric_series s WHERE s.run_id = r.id AND s.key = k)
                  ON CONFLICT DO NOTHING RETURNING id, key)
        SELECT id, key, NULL::bigint AS step FROM added
        UNION ALL
