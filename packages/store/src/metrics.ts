@@ -262,6 +262,8 @@ export class MetricsRepo {
     const id = parse(idSchema, runId, "run id", "runId");
     const s = parse(stepSchema, step, "step", "step");
     return this.db.transaction(async (tx) => {
+      // Takes turns with the run's writers (writeBatch): a series it drops cannot be in use by one.
+      if (tx.driver === "pg") await tx.query("SELECT pg_advisory_xact_lock(1936028532, hashtext($1))", [id]);
       const rows = await tx.query<{ n: number }>(
         `WITH d AS (DELETE FROM metric_points p USING metric_series s
                     WHERE s.run_id = $1 AND p.series_id = s.id AND p.step > $2 RETURNING 1)

@@ -93,6 +93,29 @@ export function metricsSuite(ctx: SuiteContext): void {
     ]);
   });
 
+  it("gives each (run, key) one series id; batches of known keys take no new ids", async () => {
+    const ids = async () =>
+      (
+        await store.db.query<{ id: number; key: string }>(
+          "SELECT id, key FROM metric_series WHERE run_id = $1 ORDER BY key",
+          [run.id],
+        )
+      ).map((r): [string, number] => [r.key, Number(r.id)]);
+    const w = store.metricWriter(run.id, { flushEvery: 10, flushIntervalMs: 0 });
+    for (let step = 0; step < 100; step++) w.log(step, { a: step, b: -step });
+    await w.close();
+    const [[, a], [, b]] = await ids();
+    expect(Math.abs(a - b)).toBe(1);
+    await store.appendMetrics(run.id, [{ key: "c", step: 0, value: 1 }]);
+    // 20 batches of a and b before: the identity did not move past them.
+    expect(await ids()).toEqual([
+      ["a", a],
+      ["b", b],
+      ["c", Math.max(a, b) + 1],
+    ]);
+    expect(await store.metricKeys(run.id)).toEqual(["a", "b", "c"]);
+  });
+
   it("rejects bad points and names the field", async () => {
     const w = store.metricWriter(run.id);
     expect(() => w.write("bad key", 0, 1)).toThrow(/key/);
