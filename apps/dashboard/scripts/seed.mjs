@@ -373,26 +373,28 @@ export async function seedBulk(
     dataset: "cifar10",
     createdAt: new Date(Date.now() - (olderThanHours + 1) * 3_600_000),
   });
-  await store.db.exec(`INSERT INTO metric_keys (run_id, key) VALUES ('bench-series', 'loss')`);
+  const [{ id: series }] = await store.db.query(
+    "INSERT INTO metric_series (run_id, key) VALUES ('bench-series', 'loss') RETURNING id",
+  );
   // Chunks of whole level-1 blocks on both axes: 16 steps, and 1 s = 100 steps.
   const size = Math.max(400, Math.floor(chunk / 400) * 400);
   for (let start = 0; start < points; start += size) {
     const end = Math.min(points, start + size) - 1;
     await store.db.exec(`
       WITH pts AS (
-        INSERT INTO metric_points (run_id, key, step, value, wall_time)
-        SELECT 'bench-series', 'loss', g, ${BULK_VALUE("g")}, to_timestamp(1735689600::float8 + g::float8 / 100::float8)
+        INSERT INTO metric_points (series_id, step, value, wall_time)
+        SELECT ${series}, g, ${BULK_VALUE("g")}, to_timestamp(1735689600::float8 + g::float8 / 100::float8)
         FROM generate_series(${start}, ${end}) AS g
         RETURNING step, value, round(date_part('epoch', wall_time) * 1000) AS tm
       ), by_step AS (
-        INSERT INTO metric_levels (run_id, key, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value)
-        SELECT 'bench-series', 'loss', 1, b, n, vmin, vmax, vsum, ssum, s0, s1, ${BULK_VALUE("s0")}, ${BULK_VALUE("s1")}
+        INSERT INTO metric_levels (series_id, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value)
+        SELECT ${series}, 1, b, n, vmin, vmax, vsum, ssum, s0, s1, ${BULK_VALUE("s0")}, ${BULK_VALUE("s1")}
         FROM (SELECT step / 16 AS b, count(*)::int AS n, min(value) AS vmin, max(value) AS vmax, sum(value) AS vsum,
                      sum(step)::float8 AS ssum, min(step) AS s0, max(step) AS s1
               FROM pts GROUP BY step / 16) AS a
       )
-      INSERT INTO metric_time_levels (run_id, key, level, block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin, smax, last_value)
-      SELECT 'bench-series', 'loss', 1, b, n, vmin, vmax, vsum, tsum, tmin, tmax, s0, s1, ${BULK_VALUE("s1")}
+      INSERT INTO metric_time_levels (series_id, level, block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin, smax, last_value)
+      SELECT ${series}, 1, b, n, vmin, vmax, vsum, tsum, tmin, tmax, s0, s1, ${BULK_VALUE("s1")}
       FROM (SELECT floor(tm / 1000)::bigint AS b, count(*)::int AS n, min(value) AS vmin, max(value) AS vmax,
                    sum(value) AS vsum, sum(tm) AS tsum, min(tm) AS tmin, max(tm) AS tmax, min(step) AS s0, max(step) AS s1
             FROM pts GROUP BY floor(tm / 1000)::bigint) AS a`);
@@ -401,17 +403,17 @@ export async function seedBulk(
   // The levels above, each from the one below (as rebuildSeriesLevels does).
   for (let level = 2; level <= 5; level++) {
     await store.db.exec(`
-      INSERT INTO metric_levels (run_id, key, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value)
-      SELECT run_id, key, ${level}, block >> 4, sum(n), min(vmin), max(vmax), sum(vsum), sum(ssum), min(first_step),
+      INSERT INTO metric_levels (series_id, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value)
+      SELECT series_id, ${level}, block >> 4, sum(n), min(vmin), max(vmax), sum(vsum), sum(ssum), min(first_step),
              max(last_step), (min(ARRAY[first_step::float8, first_value]))[2], (max(ARRAY[last_step::float8, last_value]))[2]
-      FROM metric_levels WHERE run_id = 'bench-series' AND level = ${level - 1} GROUP BY run_id, key, block >> 4`);
+      FROM metric_levels WHERE series_id = ${series} AND level = ${level - 1} GROUP BY series_id, block >> 4`);
   }
   for (let level = 2; level <= 7; level++) {
     await store.db.exec(`
-      INSERT INTO metric_time_levels (run_id, key, level, block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin, smax, last_value)
-      SELECT run_id, key, ${level}, block >> 4, sum(n), min(vmin), max(vmax), sum(vsum), sum(tsum), min(tmin), max(tmax),
+      INSERT INTO metric_time_levels (series_id, level, block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin, smax, last_value)
+      SELECT series_id, ${level}, block >> 4, sum(n), min(vmin), max(vmax), sum(vsum), sum(tsum), min(tmin), max(tmax),
              min(smin), max(smax), (max(ARRAY[tmax, smax::float8, last_value]))[3]
-      FROM metric_time_levels WHERE run_id = 'bench-series' AND level = ${level - 1} GROUP BY run_id, key, block >> 4`);
+      FROM metric_time_levels WHERE series_id = ${series} AND level = ${level - 1} GROUP BY series_id, block >> 4`);
   }
   log("levels above");
   await store.finishRun(run.id, { status: "finished", summary: { loss: 1 } });

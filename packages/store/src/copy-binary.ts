@@ -7,16 +7,15 @@
 import type { KeyPoints, StepLevelColumns } from "./series-levels.js";
 
 /** Target of the points COPY: the columns in the order each tuple carries them. */
-export const POINTS_COPY_TARGET = "metric_points (run_id, key, step, value, wall_time)";
+export const POINTS_COPY_TARGET = "metric_points (series_id, step, value, wall_time)";
 /** Target of the step-level COPY. */
 export const STEP_LEVELS_COPY_TARGET =
-  "metric_levels (run_id, key, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value)";
+  "metric_levels (series_id, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value)";
 
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00];
 /** timestamptz counts microseconds from 2000-01-01T00:00:00Z. */
 const PG_EPOCH_MS = 946_684_800_000;
 const TWO_32 = 4294967296;
-const encoder = new TextEncoder();
 
 /** Appends tuples field by field; `finish()` returns the file (header, tuples, trailer). */
 class BinaryCopy {
@@ -42,13 +41,6 @@ class BinaryCopy {
     this.need(2);
     this.view.setInt16(this.o, fields);
     this.o += 2;
-  }
-
-  text(bytes: Uint8Array): void {
-    this.need(4 + bytes.length);
-    this.view.setInt32(this.o, bytes.length);
-    this.out.set(bytes, this.o + 4);
-    this.o += 4 + bytes.length;
   }
 
   int2(v: number): void {
@@ -90,23 +82,20 @@ class BinaryCopy {
 }
 
 /**
- * One tuple per point: run_id text, key text, step int8, value float8, wall_time timestamptz.
+ * One tuple per point: series_id int4, step int8, value float8, wall_time timestamptz.
  * Null when a wall time is too far from 2000 for its microseconds to be exact in a JS number
  * (beyond the year 2255 or so); the caller then inserts by parameters instead.
  */
-export function pointsCopyData(runId: string, batch: readonly KeyPoints[]): Uint8Array | null {
-  const run = encoder.encode(runId);
+export function pointsCopyData(batch: readonly KeyPoints[]): Uint8Array | null {
   let count = 0;
   for (const b of batch) count += b.steps.length;
-  const copy = new BinaryCopy(count * (2 + 4 + run.length + 4 + 16 + 36));
+  const copy = new BinaryCopy(count * (2 + 8 + 3 * 12));
   for (const b of batch) {
-    const key = encoder.encode(b.key);
     for (let j = 0; j < b.steps.length; j++) {
       const us = (b.ms[j] - PG_EPOCH_MS) * 1000;
       if (!Number.isSafeInteger(us)) return null;
-      copy.tuple(5);
-      copy.text(run);
-      copy.text(key);
+      copy.tuple(4);
+      copy.int4(b.series);
       copy.int8(b.steps[j]);
       copy.float8(b.values[j]);
       copy.int8(us);
@@ -116,19 +105,11 @@ export function pointsCopyData(runId: string, batch: readonly KeyPoints[]): Uint
 }
 
 /** One tuple per level row (STEP_LEVELS_COPY_TARGET's columns). */
-export function stepLevelsCopyData(runId: string, c: StepLevelColumns): Uint8Array {
-  const run = encoder.encode(runId);
-  const keys = new Map<string, Uint8Array>();
-  const copy = new BinaryCopy(c.level.length * (2 + 4 + run.length + 4 + 16 + 6 + 8 + 10 * 12));
+export function stepLevelsCopyData(c: StepLevelColumns): Uint8Array {
+  const copy = new BinaryCopy(c.level.length * (2 + 8 + 6 + 8 + 10 * 12));
   for (let i = 0; i < c.level.length; i++) {
-    let key = keys.get(c.key[i]);
-    if (!key) {
-      key = encoder.encode(c.key[i]);
-      keys.set(c.key[i], key);
-    }
-    copy.tuple(13);
-    copy.text(run);
-    copy.text(key);
+    copy.tuple(12);
+    copy.int4(c.series[i]);
     copy.int2(c.level[i]);
     copy.int8(c.block[i]);
     copy.int4(c.n[i]);

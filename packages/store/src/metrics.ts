@@ -5,7 +5,7 @@ import {
   stepLevelsCopyData,
 } from "./copy-binary.js";
 import type { Db, SqlValue } from "./db.js";
-import { notFound } from "./errors.js";
+import { notFound, StoreError } from "./errors.js";
 import { MetricWriter, type MetricWriterOptions, type NormalizedPoint } from "./metric-writer.js";
 import {
   DEFAULT_MAX_POINTS,
@@ -97,7 +97,9 @@ export class MetricsRepo {
    * stored steps (a training loop's appends) is inserted as is and its levels are computed here
    * and added to the stored rows in one statement per table; a batch that overwrites or fills in
    * points (a replay after a crash or resume) upserts and rebuilds the blocks it touched from the
-   * points. Either way the rows equal one clean write of the same points (idempotent).
+   * points. Either way the rows equal one clean write of the same points (idempotent). Points and
+   * levels are keyed by the (run, key)'s integer series id (metric_series, migration 008), looked
+   * up (or created) once per batch.
    */
   private async writePoints(runId: string, points: NormalizedPoint[]): Promise<void> {
     if (!points.length) return;
@@ -115,65 +117,83 @@ export class MetricsRepo {
     const keys = batch.map((b) => b.key);
     // Writers of one run take turns on a server, so an append decision cannot go stale.
     if (tx.driver === "pg") await tx.query("SELECT pg_advisory_xact_lock(1936028532, hashtext($1))", [runId]);
-    const last = await tx.query<{ key: string; step: number | string | null }>(
-      `SELECT k.key, (SELECT p.step FROM metric_points p WHERE p.run_id = r.id AND p.key = k.key
-                      ORDER BY p.step DESC LIMIT 1) AS step
-       FROM runs r CROSS JOIN unnest($2::text[]) AS k(key) WHERE r.id = $1 FOR KEY SHARE OF r`,
+    // One statement: hold the run against deletion (as a foreign key would), give new keys a
+    // series, and read each series' id and last stored step (new series: inserted, no step).
+    const rows = await tx.query<{ id: number; key: string; step: number | string | null }>(
+      `WITH r AS (SELECT id FROM runs WHERE id = $1 FOR KEY SHARE),
+       added AS (INSERT INTO metric_series (run_id, key) SELECT r.id, k FROM r CROSS JOIN unnest($2::text[]) AS k
+                 -- Known keys are filtered out first: an insert that hits ON CONFLICT still takes an id.
+                 WHERE NOT EXISTS (SELECT 1 FROM metric_series s WHERE s.run_id = r.id AND s.key = k)
+                 ON CONFLICT DO NOTHING RETURNING id, key)
+       SELECT id, key, NULL::bigint AS step FROM added
+       UNION ALL
+       SELECT s.id, s.key, (SELECT p.step FROM metric_points p WHERE p.series_id = s.id ORDER BY p.step DESC LIMIT 1)
+       FROM r JOIN metric_series s ON s.run_id = r.id WHERE s.key = ANY($2::text[])`,
       [runId, keys],
     );
-    if (!last.length) throw notFound(runId, "runId");
-    const lastStep = new Map(last.map((r) => [r.key, r.step === null ? -1 : Number(r.step)]));
-    await tx.query(
-      "INSERT INTO metric_keys (run_id, key) SELECT $1, k FROM unnest($2::text[]) AS k ON CONFLICT DO NOTHING",
-      [runId, keys],
-    );
-    const append = !overwrite && batch.every((b) => b.steps[0] > (lastStep.get(b.key) ?? -1));
+    if (!rows.length) throw notFound(runId, "runId");
+    const byKey = new Map(rows.map((r) => [r.key, r]));
+    const lastStep = new Map<number, number>();
+    for (const b of batch) {
+      const row = byKey.get(b.key);
+      // Only if a series was created by a transaction this one cannot see (written around the store).
+      if (!row)
+        throw new StoreError(
+          "conflict",
+          `metric series ${b.key} of run ${runId} changed during the write; retry`,
+        );
+      b.series = Number(row.id);
+      lastStep.set(b.series, row.step === null ? -1 : Number(row.step));
+    }
+    const append = !overwrite && batch.every((b) => b.steps[0] > (lastStep.get(b.series) ?? -1));
     if (append) {
-      await insertPoints(tx, runId, batch, "");
+      await insertPoints(tx, batch, "");
       const levels = stepLevelsOf(batch);
       if (tx.copyBinary) {
-        // New blocks by COPY too; only the block per key and level at the old end is merged.
+        // New blocks by COPY too; only the block per series and level at the old end is merged.
         const { fresh, merge } = splitNewStepLevels(levels, lastStep);
-        if (fresh.level.length)
-          await tx.copyBinary(STEP_LEVELS_COPY_TARGET, stepLevelsCopyData(runId, fresh));
-        await mergeStepLevels(tx, runId, merge);
-      } else await mergeStepLevels(tx, runId, levels);
-      await mergeTimeLevels(tx, runId, timeLevelsOf(batch));
+        if (fresh.level.length) await tx.copyBinary(STEP_LEVELS_COPY_TARGET, stepLevelsCopyData(fresh));
+        await mergeStepLevels(tx, merge);
+      } else await mergeStepLevels(tx, levels);
+      await mergeTimeLevels(tx, timeLevelsOf(batch));
       return;
     }
     // Overwrite: where the points being replaced were in time, to rebuild their old time blocks.
     const maybeStored = batch.map((b) => {
-      const upTo = lastStep.get(b.key) ?? -1;
-      return { key: b.key, steps: b.steps.filter((st) => st <= upTo) };
+      const upTo = lastStep.get(b.series) ?? -1;
+      return { series: b.series, steps: b.steps.filter((st) => st <= upTo) };
     });
-    const old = await tx.query<{ key: string; step: number | string; tm: number }>(
-      `SELECT p.key, p.step, ${TM} AS tm FROM unnest($2::text[], $3::bigint[]) AS t(key, step)
-       JOIN metric_points p ON p.run_id = $1 AND p.key = t.key AND p.step = t.step`,
-      [runId, maybeStored.flatMap((b) => b.steps.map(() => b.key)), maybeStored.flatMap((b) => b.steps)],
+    const old = await tx.query<{ series: number; step: number | string; tm: number }>(
+      `SELECT p.series_id AS series, p.step, ${TM} AS tm FROM unnest($1::int[], $2::bigint[]) AS t(series, step)
+       JOIN metric_points p ON p.series_id = t.series AND p.step = t.step`,
+      [maybeStored.flatMap((b) => b.steps.map(() => b.series)), maybeStored.flatMap((b) => b.steps)],
     );
     await insertPoints(
       tx,
-      runId,
       batch,
-      "ON CONFLICT (run_id, key, step) DO UPDATE SET value = EXCLUDED.value, wall_time = EXCLUDED.wall_time",
+      "ON CONFLICT (series_id, step) DO UPDATE SET value = EXCLUDED.value, wall_time = EXCLUDED.wall_time",
     );
     await refreshLevels(
       tx,
-      runId,
-      batch.flatMap((b) => b.steps.map((step) => ({ key: b.key, step }))),
+      batch.flatMap((b) => b.steps.map((step) => ({ series: b.series, step }))),
     );
     const hints: TimeBlockHint[] = old.map((o) => ({
-      key: o.key,
+      series: Number(o.series),
       block: Math.floor(Number(o.tm) / 1000),
       smin: Number(o.step),
       smax: Number(o.step),
     }));
     for (const b of batch) {
       for (let i = 0; i < b.steps.length; i++) {
-        hints.push({ key: b.key, block: Math.floor(b.ms[i] / 1000), smin: b.steps[i], smax: b.steps[i] });
+        hints.push({
+          series: b.series,
+          block: Math.floor(b.ms[i] / 1000),
+          smin: b.steps[i],
+          smax: b.steps[i],
+        });
       }
     }
-    await rebuildTimeBlocks(tx, runId, hints);
+    await rebuildTimeBlocks(tx, hints);
   }
 
   /**
@@ -198,7 +218,8 @@ export class MetricsRepo {
     const v = parse(readPointsSchema, options, "readPoints options");
     const rows = await this.db.query<{ step: number | string; value: number; ms: number }>(
       `SELECT step, value, extract(epoch FROM wall_time)::float8 * 1000 AS ms FROM metric_points
-       WHERE run_id = $1 AND key = $2 AND step > $3 ORDER BY step LIMIT $4`,
+       WHERE series_id = (SELECT id FROM metric_series WHERE run_id = $1 AND key = $2) AND step > $3
+       ORDER BY step LIMIT $4`,
       [id, k, v.afterStep ?? -1, v.limit ?? 10_000],
     );
     return rows.map((r) => ({
@@ -212,7 +233,7 @@ export class MetricsRepo {
   async metricKeys(runId: string): Promise<string[]> {
     const id = parse(idSchema, runId, "run id", "runId");
     const rows = await this.db.query<{ key: string }>(
-      "SELECT key FROM metric_keys WHERE run_id = $1 ORDER BY key",
+      "SELECT key FROM metric_series WHERE run_id = $1 ORDER BY key",
       [id],
     );
     return rows.map((r) => r.key);
@@ -223,10 +244,10 @@ export class MetricsRepo {
     const id = parse(idSchema, runId, "run id", "runId");
     // One index probe per key instead of scanning every point.
     const rows = await this.db.query<{ step: number | string | null }>(
-      `SELECT max(last.step) AS step FROM metric_keys k
-       CROSS JOIN LATERAL (SELECT p.step FROM metric_points p WHERE p.run_id = k.run_id AND p.key = k.key
+      `SELECT max(last.step) AS step FROM metric_series s
+       CROSS JOIN LATERAL (SELECT p.step FROM metric_points p WHERE p.series_id = s.id
                            ORDER BY p.step DESC LIMIT 1) AS last
-       WHERE k.run_id = $1`,
+       WHERE s.run_id = $1`,
       [id],
     );
     const step = rows[0]?.step;
@@ -241,16 +262,19 @@ export class MetricsRepo {
     const id = parse(idSchema, runId, "run id", "runId");
     const s = parse(stepSchema, step, "step", "step");
     return this.db.transaction(async (tx) => {
+      // Takes turns with the run's writers (writeBatch): a series it drops cannot be in use by one.
+      if (tx.driver === "pg") await tx.query("SELECT pg_advisory_xact_lock(1936028532, hashtext($1))", [id]);
       const rows = await tx.query<{ n: number }>(
-        `WITH d AS (DELETE FROM metric_points WHERE run_id = $1 AND step > $2 RETURNING 1)
+        `WITH d AS (DELETE FROM metric_points p USING metric_series s
+                    WHERE s.run_id = $1 AND p.series_id = s.id AND p.step > $2 RETURNING 1)
          SELECT count(*)::int AS n FROM d`,
         [id, s],
       );
       await truncateLevels(tx, id, s);
       await truncateTimeLevels(tx, id, s);
       await tx.query(
-        `DELETE FROM metric_keys k WHERE k.run_id = $1
-           AND NOT EXISTS (SELECT 1 FROM metric_points p WHERE p.run_id = k.run_id AND p.key = k.key)`,
+        `DELETE FROM metric_series s WHERE s.run_id = $1
+           AND NOT EXISTS (SELECT 1 FROM metric_points p WHERE p.series_id = s.id)`,
         [id],
       );
       return Number(rows[0].n);
@@ -304,20 +328,26 @@ export class MetricsRepo {
   ): Promise<Series> {
     const empty: Series = { key, points: [], total: 0, downsampled: false };
     if (lo > hi) return empty;
-    const ext = await this.db.query<{ x0: number | string | null; x1: number | string | null }>(
-      `SELECT (SELECT step FROM metric_points WHERE run_id = $1 AND key = $2 AND step >= $3 AND step <= $4
+    const ext = await this.db.query<{
+      id: number;
+      x0: number | string | null;
+      x1: number | string | null;
+    }>(
+      `SELECT s.id,
+              (SELECT step FROM metric_points WHERE series_id = s.id AND step >= $3 AND step <= $4
                ORDER BY step LIMIT 1) AS x0,
-              (SELECT step FROM metric_points WHERE run_id = $1 AND key = $2 AND step >= $3 AND step <= $4
-               ORDER BY step DESC LIMIT 1) AS x1`,
+              (SELECT step FROM metric_points WHERE series_id = s.id AND step >= $3 AND step <= $4
+               ORDER BY step DESC LIMIT 1) AS x1
+       FROM metric_series s WHERE s.run_id = $1 AND s.key = $2`,
       [runId, key, lo, hi],
     );
     if (ext[0]?.x0 === null || ext[0]?.x0 === undefined) return empty;
+    const series = Number(ext[0].id);
     const x0 = Number(ext[0].x0);
     const x1 = Number(ext[0].x1);
     const level = levelFor(x1 - x0 + 1, maxPoints);
     const p = new Params();
-    const pRun = p.add(runId);
-    const pKey = p.add(key);
+    const pSeries = p.add(series);
     const pieces: string[] = [];
     for (const { level: l, ranges } of decompose(x0, x1, level)) {
       const within = (col: string) =>
@@ -326,9 +356,9 @@ export class MetricsRepo {
         l === 0
           ? `SELECT step AS s0, step AS s1, 1 AS n, value AS lo, value AS hi, value AS vsum, step::float8 AS ssum,
                     value AS vlast
-             FROM metric_points WHERE run_id = ${pRun} AND key = ${pKey} AND (${within("step")})`
+             FROM metric_points WHERE series_id = ${pSeries}::int AND (${within("step")})`
           : `SELECT first_step AS s0, last_step AS s1, n, vmin AS lo, vmax AS hi, vsum, ssum, last_value AS vlast
-             FROM metric_levels WHERE run_id = ${pRun} AND key = ${pKey} AND level = ${l} AND (${within("block")})`,
+             FROM metric_levels WHERE series_id = ${pSeries}::int AND level = ${l} AND (${within("block")})`,
       );
     }
     const pX0 = p.add(x0);
@@ -348,9 +378,9 @@ export class MetricsRepo {
     const total = rows.reduce((a, r) => a + Number(r.n), 0);
     if (total <= maxPoints) {
       const raw = await this.db.query<{ step: number | string; value: number }>(
-        `SELECT step, value FROM metric_points WHERE run_id = $1 AND key = $2 AND step >= $3 AND step <= $4
+        `SELECT step, value FROM metric_points WHERE series_id = $1 AND step >= $2 AND step <= $3
          ORDER BY step`,
-        [runId, key, x0, x1],
+        [series, x0, x1],
       );
       return {
         key,
@@ -392,10 +422,10 @@ export class MetricsRepo {
     const scale = xAxis === "relative_time" ? 1000 : 1;
     if (xAxis === "relative_time") {
       const rows = await this.db.query<{ t0: number | null }>(
-        `SELECT min(fp.tm) AS t0 FROM metric_keys k
-         CROSS JOIN LATERAL (SELECT ${TM} AS tm FROM metric_points p WHERE p.run_id = k.run_id AND p.key = k.key
+        `SELECT min(fp.tm) AS t0 FROM metric_series s
+         CROSS JOIN LATERAL (SELECT ${TM} AS tm FROM metric_points p WHERE p.series_id = s.id
                              ORDER BY p.step LIMIT 1) AS fp
-         WHERE k.run_id = $1`,
+         WHERE s.run_id = $1`,
         [id],
       );
       if (rows[0]?.t0 === null || rows[0]?.t0 === undefined)
@@ -437,30 +467,35 @@ export class MetricsRepo {
   ): Promise<Series> {
     const empty: Series = { key, points: [], total: 0, downsampled: false };
     if (lo > hi) return empty;
+    const found = await this.db.query<{ id: number }>(
+      "SELECT id FROM metric_series WHERE run_id = $1 AND key = $2",
+      [runId, key],
+    );
+    if (!found.length) return empty;
+    const series = Number(found[0].id);
     const rawIn = (blockLo: string, blockHi: string) =>
       `SELECT q.step, q.value, q.tm
        FROM (SELECT min(smin) AS s0, max(smax) AS s1 FROM metric_time_levels
-             WHERE run_id = $1 AND key = $2 AND level = 1 AND block BETWEEN ${blockLo} AND ${blockHi}) AS r
+             WHERE series_id = $1 AND level = 1 AND block BETWEEN ${blockLo} AND ${blockHi}) AS r
        CROSS JOIN LATERAL (SELECT p.step, p.value, ${TM} AS tm FROM metric_points p
-                           WHERE p.run_id = $1 AND p.key = $2 AND p.step BETWEEN r.s0 AND r.s1) AS q`;
+                           WHERE p.series_id = $1 AND p.step BETWEEN r.s0 AND r.s1) AS q`;
     const bLo = Math.floor(lo / 1000);
     const bHi = Math.floor(hi / 1000);
     const ext = await this.db.query<{ x0: number | null; x1: number | null }>(
-      `SELECT LEAST((SELECT min(e.tm) FROM (${rawIn("$5", "$5")}) AS e WHERE e.tm BETWEEN $3 AND $4),
-                    (SELECT tmin FROM metric_time_levels WHERE run_id = $1 AND key = $2 AND level = 1
-                       AND block > $5 AND block <= $6 AND tmin <= $4 ORDER BY block LIMIT 1)) AS x0,
-              GREATEST((SELECT max(e.tm) FROM (${rawIn("$6", "$6")}) AS e WHERE e.tm BETWEEN $3 AND $4),
-                       (SELECT tmax FROM metric_time_levels WHERE run_id = $1 AND key = $2 AND level = 1
-                          AND block < $6 AND block >= $5 AND tmax >= $3 ORDER BY block DESC LIMIT 1)) AS x1`,
-      [runId, key, lo, hi, bLo, bHi],
+      `SELECT LEAST((SELECT min(e.tm) FROM (${rawIn("$4", "$4")}) AS e WHERE e.tm BETWEEN $2 AND $3),
+                    (SELECT tmin FROM metric_time_levels WHERE series_id = $1 AND level = 1
+                       AND block > $4 AND block <= $5 AND tmin <= $3 ORDER BY block LIMIT 1)) AS x0,
+              GREATEST((SELECT max(e.tm) FROM (${rawIn("$5", "$5")}) AS e WHERE e.tm BETWEEN $2 AND $3),
+                       (SELECT tmax FROM metric_time_levels WHERE series_id = $1 AND level = 1
+                          AND block < $5 AND block >= $4 AND tmax >= $2 ORDER BY block DESC LIMIT 1)) AS x1`,
+      [series, lo, hi, bLo, bHi],
     );
     if (ext[0]?.x0 === null || ext[0]?.x0 === undefined) return empty;
     const x0 = Number(ext[0].x0);
     const x1 = Number(ext[0].x1);
     const level = levelFor(x1 - x0 + 1, maxPoints, TIME_LEVEL_SIZE);
     const p = new Params();
-    p.add(runId);
-    p.add(key);
+    p.add(series);
     const pieces: string[] = [];
     for (const { level: l, ranges } of decompose(x0, x1, level, TIME_LEVEL_SIZE)) {
       if (l === 0) {
@@ -479,7 +514,7 @@ export class MetricsRepo {
         .join(" OR ");
       pieces.push(
         `SELECT tmin AS t0, tmax AS t1, smax::float8 AS sl, n, vmin AS lo, vmax AS hi, vsum, tsum, last_value AS vlast
-         FROM metric_time_levels WHERE run_id = $1 AND key = $2 AND level = ${l} AND (${within})`,
+         FROM metric_time_levels WHERE series_id = $1 AND level = ${l} AND (${within})`,
       );
     }
     const pX0 = p.add(x0);
@@ -499,9 +534,9 @@ export class MetricsRepo {
     const total = rows.reduce((a, r) => a + Number(r.n), 0);
     if (total <= maxPoints) {
       const raw = await this.db.query<{ step: number | string; value: number; tm: number }>(
-        `SELECT e.step, e.value, e.tm FROM (${rawIn("$5", "$6")}) AS e WHERE e.tm BETWEEN $3 AND $4
+        `SELECT e.step, e.value, e.tm FROM (${rawIn("$4", "$5")}) AS e WHERE e.tm BETWEEN $2 AND $3
          ORDER BY e.tm, e.step`,
-        [runId, key, x0, x1, Math.floor(x0 / 1000), Math.floor(x1 / 1000)],
+        [series, x0, x1, Math.floor(x0 / 1000), Math.floor(x1 / 1000)],
       );
       return {
         key,
@@ -566,6 +601,7 @@ export function groupByKey(points: readonly NormalizedPoint[]): KeyPoints[] {
     }
     out.push({
       key,
+      series: -1,
       steps: pts.map((pt) => pt.step),
       values: pts.map((pt) => pt.value),
       ms: pts.map((pt) => pt.wallTime.getTime()),
@@ -578,25 +614,20 @@ export function groupByKey(points: readonly NormalizedPoint[]): KeyPoints[] {
  * Writes a batch's points: a binary COPY where the driver has one (PGlite) and no conflict can
  * arise (appends), else multi-row INSERTs of arrays (`conflict`: an ON CONFLICT clause or "").
  */
-async function insertPoints(
-  tx: Db,
-  runId: string,
-  batch: readonly KeyPoints[],
-  conflict: string,
-): Promise<void> {
+async function insertPoints(tx: Db, batch: readonly KeyPoints[], conflict: string): Promise<void> {
   if (!conflict && tx.copyBinary) {
-    const data = pointsCopyData(runId, batch);
+    const data = pointsCopyData(batch);
     if (data) return tx.copyBinary(POINTS_COPY_TARGET, data);
   }
   const total = batch.reduce((a, b) => a + b.steps.length, 0);
-  const keys: string[] = new Array(total);
+  const series: number[] = new Array(total);
   const steps: number[] = new Array(total);
   const values: number[] = new Array(total);
   const ms: number[] = new Array(total);
   let i = 0;
   for (const b of batch) {
     for (let j = 0; j < b.steps.length; j++, i++) {
-      keys[i] = b.key;
+      series[i] = b.series;
       steps[i] = b.steps[j];
       values[i] = b.values[j];
       ms[i] = b.ms[j];
@@ -605,17 +636,11 @@ async function insertPoints(
   for (let at = 0; at < total; at += INSERT_CHUNK) {
     const end = Math.min(total, at + INSERT_CHUNK);
     await tx.query(
-      `INSERT INTO metric_points (run_id, key, step, value, wall_time)
-       SELECT $1, t.key, t.step, t.value, to_timestamp(t.ms / 1000)
-       FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[]) AS t(key, step, value, ms) ${conflict}`,
+      `INSERT INTO metric_points (series_id, step, value, wall_time)
+       SELECT t.series, t.step, t.value, to_timestamp(t.ms / 1000)
+       FROM unnest($1::int[], $2::bigint[], $3::float8[], $4::float8[]) AS t(series, step, value, ms) ${conflict}`,
       // Milliseconds, not Dates: the drivers serialize numbers far faster than timestamps.
-      [
-        runId,
-        keys.slice(at, end),
-        steps.slice(at, end),
-        values.slice(at, end),
-        ms.slice(at, end),
-      ] as SqlValue[],
+      [series.slice(at, end), steps.slice(at, end), values.slice(at, end), ms.slice(at, end)] as SqlValue[],
     );
   }
 }

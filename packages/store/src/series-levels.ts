@@ -18,15 +18,15 @@ export const TOP_LEVEL = 5;
 export const LEVEL_SIZE: readonly number[] = Array.from({ length: TOP_LEVEL + 1 }, (_, l) => FANOUT ** l);
 
 const LEVEL_COLUMNS =
-  "run_id, key, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value";
+  "series_id, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value";
 
-const UPSERT = `ON CONFLICT (run_id, key, level, block) DO UPDATE SET n = EXCLUDED.n, vmin = EXCLUDED.vmin,
+const UPSERT = `ON CONFLICT (series_id, level, block) DO UPDATE SET n = EXCLUDED.n, vmin = EXCLUDED.vmin,
   vmax = EXCLUDED.vmax, vsum = EXCLUDED.vsum, ssum = EXCLUDED.ssum, first_step = EXCLUDED.first_step,
   last_step = EXCLUDED.last_step, first_value = EXCLUDED.first_value, last_value = EXCLUDED.last_value`;
 
 /**
- * SQL that rebuilds level `level`'s rows for the (key, block) pairs in $2 / $3 of run $1 from the
- * level below. A block whose source rows are gone yields no row (callers delete those first).
+ * SQL that rebuilds level `level`'s rows for the (series, block) pairs in $1 / $2 from the level
+ * below. A block whose source rows are gone yields no row (callers delete those first).
  */
 function rebuildSql(level: number): string {
   // LATERAL: one index range scan per touched block (a join lets the planner scan the run's
@@ -38,48 +38,47 @@ function rebuildSql(level: number): string {
                 (min(ARRAY[p.step::float8, p.value]))[2] AS first_value,
                 (max(ARRAY[p.step::float8, p.value]))[2] AS last_value
          FROM metric_points p
-         WHERE p.run_id = $1 AND p.key = touched.key
+         WHERE p.series_id = touched.series
            AND p.step >= touched.block * ${FANOUT} AND p.step < (touched.block + 1) * ${FANOUT}`
       : `SELECT sum(l.n)::int AS n, min(l.vmin) AS vmin, max(l.vmax) AS vmax, sum(l.vsum) AS vsum,
                 sum(l.ssum) AS ssum, min(l.first_step) AS first_step, max(l.last_step) AS last_step,
                 (min(ARRAY[l.first_step::float8, l.first_value]))[2] AS first_value,
                 (max(ARRAY[l.last_step::float8, l.last_value]))[2] AS last_value
          FROM metric_levels l
-         WHERE l.run_id = $1 AND l.key = touched.key AND l.level = ${level - 1}
+         WHERE l.series_id = touched.series AND l.level = ${level - 1}
            AND l.block >= touched.block * ${FANOUT} AND l.block < (touched.block + 1) * ${FANOUT}`;
   return `INSERT INTO metric_levels (${LEVEL_COLUMNS})
-    SELECT $1, touched.key, ${level}, touched.block, a.n, a.vmin, a.vmax, a.vsum, a.ssum, a.first_step,
+    SELECT touched.series, ${level}, touched.block, a.n, a.vmin, a.vmax, a.vsum, a.ssum, a.first_step,
            a.last_step, a.first_value, a.last_value
-    FROM (SELECT DISTINCT t.key, t.block FROM unnest($2::text[], $3::bigint[]) AS t(key, block)) AS touched
+    FROM (SELECT DISTINCT t.series, t.block FROM unnest($1::int[], $2::bigint[]) AS t(series, block)) AS touched
     CROSS JOIN LATERAL (${src}) AS a
     WHERE a.n > 0
     ${UPSERT}`;
 }
 
 /**
- * Rebuilds every level's blocks that contain one of `points` (key, step) of the run. Call inside
- * the transaction that wrote or deleted those points.
+ * Rebuilds every level's blocks that contain one of `points` (series, step). Call inside the
+ * transaction that wrote or deleted those points.
  */
 export async function refreshLevels(
   tx: Db,
-  runId: string,
-  points: ReadonlyArray<{ key: string; step: number }>,
+  points: ReadonlyArray<{ series: number; step: number }>,
 ): Promise<void> {
   if (!points.length) return;
   for (let level = 1; level <= TOP_LEVEL; level++) {
     const size = LEVEL_SIZE[level];
     const seen = new Set<string>();
-    const keys: string[] = [];
+    const series: number[] = [];
     const blocks: number[] = [];
     for (const pt of points) {
       const block = Math.floor(pt.step / size);
-      const id = `${pt.key}\u0000${block}`;
+      const id = `${pt.series}:${block}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      keys.push(pt.key);
+      series.push(pt.series);
       blocks.push(block);
     }
-    await tx.query(rebuildSql(level), [runId, keys, blocks] as SqlValue[]);
+    await tx.query(rebuildSql(level), [series, blocks] as SqlValue[]);
   }
 }
 
@@ -88,12 +87,15 @@ export async function refreshLevels(
  * contain `step` (their remaining points), after deleteMetricsAfter removed those points.
  */
 export async function truncateLevels(tx: Db, runId: string, step: number): Promise<void> {
-  await tx.query("DELETE FROM metric_levels WHERE run_id = $1 AND last_step > $2", [runId, step]);
-  const keys = await tx.query<{ key: string }>("SELECT key FROM metric_keys WHERE run_id = $1", [runId]);
+  await tx.query(
+    `DELETE FROM metric_levels l USING metric_series s
+     WHERE s.run_id = $1 AND l.series_id = s.id AND l.last_step > $2`,
+    [runId, step],
+  );
+  const series = await tx.query<{ id: number }>("SELECT id FROM metric_series WHERE run_id = $1", [runId]);
   await refreshLevels(
     tx,
-    runId,
-    keys.map((k) => ({ key: k.key, step })),
+    series.map((s) => ({ series: Number(s.id), step })),
   );
 }
 
@@ -102,22 +104,25 @@ export async function truncateLevels(tx: Db, runId: string, step: number): Promi
  * import with COPY or generate_series): one GROUP BY per level, level 1 over the points.
  */
 export async function rebuildAllLevels(tx: Db, runId: string): Promise<void> {
-  await tx.query("DELETE FROM metric_levels WHERE run_id = $1", [runId]);
+  const ids = await tx.query<{ id: number }>("SELECT id FROM metric_series WHERE run_id = $1", [runId]);
+  const series = ids.map((r) => Number(r.id));
+  await tx.query("DELETE FROM metric_levels WHERE series_id = ANY($1::int[])", [series]);
   await tx.query(
     `INSERT INTO metric_levels (${LEVEL_COLUMNS})
-     SELECT run_id, key, 1, step / ${FANOUT}, count(*), min(value), max(value), sum(value), sum(step)::float8,
+     SELECT series_id, 1, step / ${FANOUT}, count(*), min(value), max(value), sum(value), sum(step)::float8,
             min(step), max(step), (min(ARRAY[step::float8, value]))[2], (max(ARRAY[step::float8, value]))[2]
-     FROM metric_points WHERE run_id = $1 GROUP BY run_id, key, step / ${FANOUT}`,
-    [runId],
+     FROM metric_points WHERE series_id = ANY($1::int[]) GROUP BY series_id, step / ${FANOUT}`,
+    [series],
   );
   for (let level = 2; level <= TOP_LEVEL; level++) {
     await tx.query(
       `INSERT INTO metric_levels (${LEVEL_COLUMNS})
-       SELECT run_id, key, ${level}, block / ${FANOUT}, sum(n), min(vmin), max(vmax), sum(vsum), sum(ssum),
+       SELECT series_id, ${level}, block / ${FANOUT}, sum(n), min(vmin), max(vmax), sum(vsum), sum(ssum),
               min(first_step), max(last_step), (min(ARRAY[first_step::float8, first_value]))[2],
               (max(ARRAY[last_step::float8, last_value]))[2]
-       FROM metric_levels WHERE run_id = $1 AND level = ${level - 1} GROUP BY run_id, key, block / ${FANOUT}`,
-      [runId],
+       FROM metric_levels WHERE series_id = ANY($1::int[]) AND level = ${level - 1}
+       GROUP BY series_id, block / ${FANOUT}`,
+      [series],
     );
   }
 }
@@ -175,6 +180,8 @@ export function levelFor(span: number, maxPoints: number, sizes: readonly number
 /** One key's points of a batch, in step order. */
 export interface KeyPoints {
   key: string;
+  /** The key's metric_series id in the run (set once the batch's transaction has looked it up). */
+  series: number;
   steps: number[];
   values: number[];
   /** Wall times, ms since the epoch. */
@@ -184,7 +191,7 @@ export interface KeyPoints {
 /** Level rows as parallel columns, ready for one multi-row statement (unnest of arrays). */
 export interface StepLevelColumns {
   level: number[];
-  key: string[];
+  series: number[];
   block: number[];
   n: number[];
   vmin: number[];
@@ -203,7 +210,7 @@ export interface StepLevelColumns {
  */
 export function stepLevelsOf(batch: readonly KeyPoints[]): StepLevelColumns {
   const c = emptyColumns();
-  for (const { key, steps, values } of batch) {
+  for (const { series, steps, values } of batch) {
     let from = c.level.length;
     for (let i = 0; i < steps.length; i++) {
       const s = steps[i];
@@ -219,7 +226,7 @@ export function stepLevelsOf(batch: readonly KeyPoints[]): StepLevelColumns {
         c.lastStep[j] = s;
         c.lastValue[j] = v;
       } else {
-        push(c, 1, key, block, 1, v, v, v, s, s, s, v, v);
+        push(c, 1, series, block, 1, v, v, v, s, s, s, v, v);
       }
     }
     for (let level = 2; level <= TOP_LEVEL; level++) {
@@ -240,7 +247,7 @@ export function stepLevelsOf(batch: readonly KeyPoints[]): StepLevelColumns {
           push(
             c,
             level,
-            key,
+            series,
             block,
             c.n[i],
             c.vmin[i],
@@ -263,7 +270,7 @@ export function stepLevelsOf(batch: readonly KeyPoints[]): StepLevelColumns {
 function emptyColumns(): StepLevelColumns {
   return {
     level: [],
-    key: [],
+    series: [],
     block: [],
     n: [],
     vmin: [],
@@ -280,7 +287,7 @@ function emptyColumns(): StepLevelColumns {
 function push(
   c: StepLevelColumns,
   level: number,
-  key: string,
+  series: number,
   block: number,
   n: number,
   vmin: number,
@@ -293,7 +300,7 @@ function push(
   lastValue: number,
 ): void {
   c.level.push(level);
-  c.key.push(key);
+  c.series.push(series);
   c.block.push(block);
   c.n.push(n);
   c.vmin.push(vmin);
@@ -309,21 +316,21 @@ function push(
 /**
  * Splits an append batch's level rows into blocks no stored point can be in (new: after the
  * block holding the key's last stored step) and the one block per key and level that may hold
- * stored points too (to merge). `lastStep`: the key's last stored step, -1 if none.
+ * stored points too (to merge). `lastStep`: each series' last stored step, -1 if none.
  */
 export function splitNewStepLevels(
   c: StepLevelColumns,
-  lastStep: ReadonlyMap<string, number>,
+  lastStep: ReadonlyMap<number, number>,
 ): { fresh: StepLevelColumns; merge: StepLevelColumns } {
   const fresh = emptyColumns();
   const merge = emptyColumns();
   for (let i = 0; i < c.level.length; i++) {
-    const last = lastStep.get(c.key[i]) ?? -1;
+    const last = lastStep.get(c.series[i]) ?? -1;
     const shared = last >= 0 && c.block[i] === Math.floor(last / LEVEL_SIZE[c.level[i]]);
     push(
       shared ? merge : fresh,
       c.level[i],
-      c.key[i],
+      c.series[i],
       c.block[i],
       c.n[i],
       c.vmin[i],
@@ -344,25 +351,24 @@ export function splitNewStepLevels(
  * add up, min / max / first / last combine. Only for points that were not stored before (the
  * writer's append path); a batch that overwrites points goes through refreshLevels instead.
  */
-export async function mergeStepLevels(tx: Db, runId: string, c: StepLevelColumns): Promise<void> {
+export async function mergeStepLevels(tx: Db, c: StepLevelColumns): Promise<void> {
   if (!c.level.length) return;
   await tx.query(
     `INSERT INTO metric_levels AS m (${LEVEL_COLUMNS})
-     SELECT $1, t.key, t.level, t.block, t.n, t.vmin, t.vmax, t.vsum, t.ssum, t.first_step, t.last_step, t.first_value,
+     SELECT t.series, t.level, t.block, t.n, t.vmin, t.vmax, t.vsum, t.ssum, t.first_step, t.last_step, t.first_value,
             t.last_value
-     FROM unnest($2::int2[], $3::text[], $4::bigint[], $5::int[], $6::float8[], $7::float8[],
-                 $8::float8[], $9::float8[], $10::bigint[], $11::bigint[], $12::float8[], $13::float8[])
-       AS t(level, key, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value)
-     ON CONFLICT (run_id, key, level, block) DO UPDATE SET n = m.n + EXCLUDED.n,
+     FROM unnest($1::int[], $2::int2[], $3::bigint[], $4::int[], $5::float8[], $6::float8[],
+                 $7::float8[], $8::float8[], $9::bigint[], $10::bigint[], $11::float8[], $12::float8[])
+       AS t(series, level, block, n, vmin, vmax, vsum, ssum, first_step, last_step, first_value, last_value)
+     ON CONFLICT (series_id, level, block) DO UPDATE SET n = m.n + EXCLUDED.n,
        vmin = LEAST(m.vmin, EXCLUDED.vmin), vmax = GREATEST(m.vmax, EXCLUDED.vmax), vsum = m.vsum + EXCLUDED.vsum,
        ssum = m.ssum + EXCLUDED.ssum, first_step = LEAST(m.first_step, EXCLUDED.first_step),
        last_step = GREATEST(m.last_step, EXCLUDED.last_step),
        first_value = CASE WHEN EXCLUDED.first_step < m.first_step THEN EXCLUDED.first_value ELSE m.first_value END,
        last_value = CASE WHEN EXCLUDED.last_step > m.last_step THEN EXCLUDED.last_value ELSE m.last_value END`,
     [
-      runId,
+      c.series,
       c.level,
-      c.key,
       c.block,
       c.n,
       c.vmin,

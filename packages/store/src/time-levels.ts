@@ -7,7 +7,7 @@
  * covers times [b * size, (b + 1) * size). Times are whole milliseconds (round(epoch * 1000)); a
  * relative-time axis is the same blocks shifted by the run's origin. Besides count, min, max and
  * sums, each row keeps the step range of its points (smin..smax), which is how the raw points of
- * a block are found through the (run, key, step) primary key without an index on wall time.
+ * a block are found through the (series, step) primary key without an index on wall time.
  */
 import type { Db, SqlValue } from "./db.js";
 import { FANOUT, type KeyPoints } from "./series-levels.js";
@@ -20,14 +20,14 @@ export const TIME_LEVEL_SIZE: readonly number[] = [
   ...Array.from({ length: TIME_TOP_LEVEL }, (_, l) => 1000 * FANOUT ** l),
 ];
 
-const COLUMNS = "run_id, key, level, block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin, smax, last_value";
+const COLUMNS = "series_id, level, block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin, smax, last_value";
 
 /** A point's time in whole ms, in SQL (alias `p` for metric_points). */
 export const TM = "round(date_part('epoch', p.wall_time) * 1000)";
 
 interface TimeLevelColumns {
   level: number[];
-  key: string[];
+  series: number[];
   block: number[];
   n: number[];
   vmin: number[];
@@ -47,7 +47,7 @@ interface TimeLevelColumns {
 export function timeLevelsOf(batch: readonly KeyPoints[]): TimeLevelColumns {
   const c: TimeLevelColumns = {
     level: [],
-    key: [],
+    series: [],
     block: [],
     n: [],
     vmin: [],
@@ -61,7 +61,7 @@ export function timeLevelsOf(batch: readonly KeyPoints[]): TimeLevelColumns {
     lastValue: [],
     lastStep: [],
   };
-  for (const { key, steps, values, ms } of batch) {
+  for (const { series, steps, values, ms } of batch) {
     // Level 1 by block; times are usually increasing, so remember the last block's row.
     const rows = new Map<number, number>();
     let from = c.level.length;
@@ -76,7 +76,7 @@ export function timeLevelsOf(batch: readonly KeyPoints[]): TimeLevelColumns {
       if (j < 0) {
         j = c.level.length;
         rows.set(block, j);
-        pushTime(c, 1, key, block, 1, v, v, v, t, t, t, s, s, v, s);
+        pushTime(c, 1, series, block, 1, v, v, v, t, t, t, s, s, v, s);
       } else {
         c.n[j]++;
         if (v < c.vmin[j]) c.vmin[j] = v;
@@ -107,7 +107,7 @@ export function timeLevelsOf(batch: readonly KeyPoints[]): TimeLevelColumns {
           pushTime(
             c,
             level,
-            key,
+            series,
             block,
             c.n[i],
             c.vmin[i],
@@ -146,7 +146,7 @@ export function timeLevelsOf(batch: readonly KeyPoints[]): TimeLevelColumns {
 function pushTime(
   c: TimeLevelColumns,
   level: number,
-  key: string,
+  series: number,
   block: number,
   n: number,
   vmin: number,
@@ -161,7 +161,7 @@ function pushTime(
   lastStep: number,
 ): void {
   c.level.push(level);
-  c.key.push(key);
+  c.series.push(series);
   c.block.push(block);
   c.n.push(n);
   c.vmin.push(vmin);
@@ -181,23 +181,22 @@ function pushTime(
  * stored before and come after every stored step of their key (the writer's append path): then
  * at an equal last time the batch's point is the later one.
  */
-export async function mergeTimeLevels(tx: Db, runId: string, c: TimeLevelColumns): Promise<void> {
+export async function mergeTimeLevels(tx: Db, c: TimeLevelColumns): Promise<void> {
   if (!c.level.length) return;
   await tx.query(
     `INSERT INTO metric_time_levels AS m (${COLUMNS})
-     SELECT $1, t.key, t.level, t.block, t.n, t.vmin, t.vmax, t.vsum, t.tsum, t.tmin, t.tmax, t.smin, t.smax, t.last_value
-     FROM unnest($2::int2[], $3::text[], $4::bigint[], $5::int[], $6::float8[], $7::float8[], $8::float8[],
-                 $9::float8[], $10::float8[], $11::float8[], $12::bigint[], $13::bigint[], $14::float8[])
-       AS t(level, key, block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin, smax, last_value)
-     ON CONFLICT (run_id, key, level, block) DO UPDATE SET n = m.n + EXCLUDED.n,
+     SELECT t.series, t.level, t.block, t.n, t.vmin, t.vmax, t.vsum, t.tsum, t.tmin, t.tmax, t.smin, t.smax, t.last_value
+     FROM unnest($1::int[], $2::int2[], $3::bigint[], $4::int[], $5::float8[], $6::float8[], $7::float8[],
+                 $8::float8[], $9::float8[], $10::float8[], $11::bigint[], $12::bigint[], $13::float8[])
+       AS t(series, level, block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin, smax, last_value)
+     ON CONFLICT (series_id, level, block) DO UPDATE SET n = m.n + EXCLUDED.n,
        vmin = LEAST(m.vmin, EXCLUDED.vmin), vmax = GREATEST(m.vmax, EXCLUDED.vmax), vsum = m.vsum + EXCLUDED.vsum,
        tsum = m.tsum + EXCLUDED.tsum, tmin = LEAST(m.tmin, EXCLUDED.tmin), tmax = GREATEST(m.tmax, EXCLUDED.tmax),
        smin = LEAST(m.smin, EXCLUDED.smin), smax = GREATEST(m.smax, EXCLUDED.smax),
        last_value = CASE WHEN EXCLUDED.tmax >= m.tmax THEN EXCLUDED.last_value ELSE m.last_value END`,
     [
-      runId,
+      c.series,
       c.level,
-      c.key,
       c.block,
       c.n,
       c.vmin,
@@ -215,7 +214,7 @@ export async function mergeTimeLevels(tx: Db, runId: string, c: TimeLevelColumns
 
 /** A level-1 time block to rebuild, with the steps of points that may have moved into it. */
 export interface TimeBlockHint {
-  key: string;
+  series: number;
   block: number;
   smin: number;
   smax: number;
@@ -230,14 +229,13 @@ export interface TimeBlockHint {
  */
 export async function rebuildTimeBlocks(
   tx: Db,
-  runId: string,
   level1: readonly TimeBlockHint[],
-  upper: ReadonlyMap<number, ReadonlyArray<{ key: string; block: number }>> = new Map(),
+  upper: ReadonlyMap<number, ReadonlyArray<{ series: number; block: number }>> = new Map(),
 ): Promise<void> {
   // Level 1: the stored row's step range plus the hints' steps bound where its points are.
   const ranges = new Map<string, TimeBlockHint>();
   for (const h of level1) {
-    const id = `${h.key}\u0000${h.block}`;
+    const id = `${h.series}:${h.block}`;
     const r = ranges.get(id);
     if (r) {
       r.smin = Math.min(r.smin, h.smin);
@@ -247,53 +245,52 @@ export async function rebuildTimeBlocks(
   const touched = [...ranges.values()];
   if (touched.length) {
     const old = await tx.query<{
-      key: string;
+      series: number;
       block: number | string;
       smin: number | string;
       smax: number | string;
     }>(
-      `DELETE FROM metric_time_levels r USING unnest($2::text[], $3::bigint[]) AS t(key, block)
-       WHERE r.run_id = $1 AND r.level = 1 AND r.key = t.key AND r.block = t.block
-       RETURNING r.key, r.block, r.smin, r.smax`,
-      [runId, touched.map((t) => t.key), touched.map((t) => t.block)],
+      `DELETE FROM metric_time_levels r USING unnest($1::int[], $2::bigint[]) AS t(series, block)
+       WHERE r.series_id = t.series AND r.level = 1 AND r.block = t.block
+       RETURNING r.series_id AS series, r.block, r.smin, r.smax`,
+      [touched.map((t) => t.series), touched.map((t) => t.block)],
     );
     for (const o of old) {
-      const r = ranges.get(`${o.key}\u0000${Number(o.block)}`);
+      const r = ranges.get(`${Number(o.series)}:${Number(o.block)}`);
       if (!r) continue;
       r.smin = Math.min(r.smin, Number(o.smin));
       r.smax = Math.max(r.smax, Number(o.smax));
     }
     await tx.query(
       `INSERT INTO metric_time_levels (${COLUMNS})
-       SELECT $1, t.key, 1, t.block, a.n, a.vmin, a.vmax, a.vsum, a.tsum, a.tmin, a.tmax, a.smin, a.smax, a.last_value
-       FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS t(key, block, lo, hi)
+       SELECT t.series, 1, t.block, a.n, a.vmin, a.vmax, a.vsum, a.tsum, a.tmin, a.tmax, a.smin, a.smax, a.last_value
+       FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[]) AS t(series, block, lo, hi)
        CROSS JOIN LATERAL (
          SELECT count(*)::int AS n, min(value) AS vmin, max(value) AS vmax, sum(value) AS vsum, sum(tm) AS tsum,
                 min(tm) AS tmin, max(tm) AS tmax, min(step) AS smin, max(step) AS smax,
                 (max(ARRAY[tm, step::float8, value]))[3] AS last_value
          FROM (SELECT p.step, p.value, ${TM} AS tm FROM metric_points p
-               WHERE p.run_id = $1 AND p.key = t.key AND p.step BETWEEN t.lo AND t.hi) AS q
+               WHERE p.series_id = t.series AND p.step BETWEEN t.lo AND t.hi) AS q
          WHERE floor(q.tm / 1000) = t.block
        ) AS a
        WHERE a.n > 0`,
       [
-        runId,
-        touched.map((t) => t.key),
+        touched.map((t) => t.series),
         touched.map((t) => t.block),
         touched.map((t) => t.smin),
         touched.map((t) => t.smax),
       ] as SqlValue[],
     );
   }
-  let below: Array<{ key: string; block: number }> = touched;
+  let below: Array<{ series: number; block: number }> = touched;
   for (let level = 2; level <= TIME_TOP_LEVEL; level++) {
     const seen = new Set<string>();
-    const blocks: Array<{ key: string; block: number }> = [];
+    const blocks: Array<{ series: number; block: number }> = [];
     for (const b of [
-      ...below.map((t) => ({ key: t.key, block: Math.floor(t.block / FANOUT) })),
+      ...below.map((t) => ({ series: t.series, block: Math.floor(t.block / FANOUT) })),
       ...(upper.get(level) ?? []),
     ]) {
-      const id = `${b.key}\u0000${b.block}`;
+      const id = `${b.series}:${b.block}`;
       if (seen.has(id)) continue;
       seen.add(id);
       blocks.push(b);
@@ -301,28 +298,28 @@ export async function rebuildTimeBlocks(
     // Nothing at this level, but `upper` may still name blocks further up (after a cut).
     below = blocks;
     if (!blocks.length) continue;
-    const keys = blocks.map((b) => b.key);
+    const ids = blocks.map((b) => b.series);
     const nums = blocks.map((b) => b.block);
     await tx.query(
-      `DELETE FROM metric_time_levels r USING unnest($2::text[], $3::bigint[]) AS t(key, block)
-       WHERE r.run_id = $1 AND r.level = ${level} AND r.key = t.key AND r.block = t.block`,
-      [runId, keys, nums],
+      `DELETE FROM metric_time_levels r USING unnest($1::int[], $2::bigint[]) AS t(series, block)
+       WHERE r.series_id = t.series AND r.level = ${level} AND r.block = t.block`,
+      [ids, nums],
     );
     await tx.query(
       `INSERT INTO metric_time_levels (${COLUMNS})
-       SELECT $1, t.key, ${level}, t.block, a.n, a.vmin, a.vmax, a.vsum, a.tsum, a.tmin, a.tmax, a.smin, a.smax,
+       SELECT t.series, ${level}, t.block, a.n, a.vmin, a.vmax, a.vsum, a.tsum, a.tmin, a.tmax, a.smin, a.smax,
               a.last_value
-       FROM unnest($2::text[], $3::bigint[]) AS t(key, block)
+       FROM unnest($1::int[], $2::bigint[]) AS t(series, block)
        CROSS JOIN LATERAL (
          SELECT sum(l.n)::int AS n, min(l.vmin) AS vmin, max(l.vmax) AS vmax, sum(l.vsum) AS vsum,
                 sum(l.tsum) AS tsum, min(l.tmin) AS tmin, max(l.tmax) AS tmax, min(l.smin) AS smin,
                 max(l.smax) AS smax, (max(ARRAY[l.tmax, l.smax::float8, l.last_value]))[3] AS last_value
          FROM metric_time_levels l
-         WHERE l.run_id = $1 AND l.key = t.key AND l.level = ${level - 1}
+         WHERE l.series_id = t.series AND l.level = ${level - 1}
            AND l.block >= t.block * ${FANOUT} AND l.block < (t.block + 1) * ${FANOUT}
        ) AS a
        WHERE a.n > 0`,
-      [runId, keys, nums],
+      [ids, nums],
     );
   }
 }
@@ -332,47 +329,61 @@ export async function rebuildTimeBlocks(
  * only such points and rebuilds the ones that held some (and every level above them).
  */
 export async function truncateTimeLevels(tx: Db, runId: string, step: number): Promise<void> {
-  await tx.query("DELETE FROM metric_time_levels WHERE run_id = $1 AND smin > $2", [runId, step]);
+  await tx.query(
+    `DELETE FROM metric_time_levels l USING metric_series s
+     WHERE s.run_id = $1 AND l.series_id = s.id AND l.smin > $2`,
+    [runId, step],
+  );
   // Rows with points on both sides of the cut. An ancestor holds its descendants' points, so the
   // set is closed upwards: rebuilding it level by level is enough.
-  const rows = await tx.query<{ key: string; level: number; block: number | string; smin: number | string }>(
-    "SELECT key, level, block, smin FROM metric_time_levels WHERE run_id = $1 AND smax > $2",
+  const rows = await tx.query<{
+    series: number;
+    level: number;
+    block: number | string;
+    smin: number | string;
+  }>(
+    `SELECT l.series_id AS series, l.level, l.block, l.smin FROM metric_time_levels l JOIN metric_series s
+       ON l.series_id = s.id WHERE s.run_id = $1 AND l.smax > $2`,
     [runId, step],
   );
   const level1: TimeBlockHint[] = [];
-  const upper = new Map<number, Array<{ key: string; block: number }>>();
+  const upper = new Map<number, Array<{ series: number; block: number }>>();
   for (const r of rows) {
     const level = Number(r.level);
     const block = Number(r.block);
-    if (level === 1) level1.push({ key: r.key, block, smin: Number(r.smin), smax: step });
+    const series = Number(r.series);
+    if (level === 1) level1.push({ series, block, smin: Number(r.smin), smax: step });
     else {
       const list = upper.get(level) ?? [];
-      list.push({ key: r.key, block });
+      list.push({ series, block });
       upper.set(level, list);
     }
   }
   // Parents of blocks dropped above: their smax > step too, so they are in `rows` already.
-  await rebuildTimeBlocks(tx, runId, level1, upper);
+  await rebuildTimeBlocks(tx, level1, upper);
 }
 
 /** Rebuilds all time levels of a run from its points (bulk imports; see rebuildAllLevels). */
 export async function rebuildAllTimeLevels(tx: Db, runId: string): Promise<void> {
-  await tx.query("DELETE FROM metric_time_levels WHERE run_id = $1", [runId]);
+  const ids = await tx.query<{ id: number }>("SELECT id FROM metric_series WHERE run_id = $1", [runId]);
+  const series = ids.map((r) => Number(r.id));
+  await tx.query("DELETE FROM metric_time_levels WHERE series_id = ANY($1::int[])", [series]);
   await tx.query(
     `INSERT INTO metric_time_levels (${COLUMNS})
-     SELECT $1, key, 1, floor(tm / 1000)::bigint, count(*), min(value), max(value), sum(value), sum(tm), min(tm),
+     SELECT series_id, 1, floor(tm / 1000)::bigint, count(*), min(value), max(value), sum(value), sum(tm), min(tm),
             max(tm), min(step), max(step), (max(ARRAY[tm, step::float8, value]))[3]
-     FROM (SELECT p.key, p.step, p.value, ${TM} AS tm FROM metric_points p WHERE p.run_id = $1) AS q
-     GROUP BY key, floor(tm / 1000)::bigint`,
-    [runId],
+     FROM (SELECT p.series_id, p.step, p.value, ${TM} AS tm FROM metric_points p WHERE p.series_id = ANY($1::int[])) AS q
+     GROUP BY series_id, floor(tm / 1000)::bigint`,
+    [series],
   );
   for (let level = 2; level <= TIME_TOP_LEVEL; level++) {
     await tx.query(
       `INSERT INTO metric_time_levels (${COLUMNS})
-       SELECT run_id, key, ${level}, block >> 4, sum(n), min(vmin), max(vmax), sum(vsum), sum(tsum), min(tmin),
+       SELECT series_id, ${level}, block >> 4, sum(n), min(vmin), max(vmax), sum(vsum), sum(tsum), min(tmin),
               max(tmax), min(smin), max(smax), (max(ARRAY[tmax, smax::float8, last_value]))[3]
-       FROM metric_time_levels WHERE run_id = $1 AND level = ${level - 1} GROUP BY run_id, key, block >> 4`,
-      [runId],
+       FROM metric_time_levels WHERE series_id = ANY($1::int[]) AND level = ${level - 1}
+       GROUP BY series_id, block >> 4`,
+      [series],
     );
   }
 }

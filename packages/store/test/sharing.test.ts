@@ -141,7 +141,8 @@ describe("sharing a PGlite directory between processes", () => {
       ),
     ]);
     const rows = await a!.db.query<{ n: string | number }>(
-      "SELECT count(*) AS n FROM metric_points WHERE run_id = $1 AND key <> ALL($2::text[])",
+      `SELECT count(*) AS n FROM metric_points p JOIN metric_series s ON s.id = p.series_id
+       WHERE s.run_id = $1 AND s.key <> ALL($2::text[])`,
       [runA.id, ["loss", "acc"]],
     );
     expect(Number(rows[0]!.n)).toBe(25 * 30);

@@ -108,7 +108,7 @@ export async function metricKeysByRunIds(
   ids: readonly string[],
 ): Promise<Array<{ runId: string; key: string }>> {
   const rows = await db.query(
-    "SELECT run_id, key FROM metric_keys WHERE run_id = ANY($1::text[]) ORDER BY run_id, key",
+    "SELECT run_id, key FROM metric_series WHERE run_id = ANY($1::text[]) ORDER BY run_id, key",
     [[...ids]],
   );
   return rows.map((r) => ({ runId: String(r.run_id), key: String(r.key) }));
@@ -133,9 +133,10 @@ export async function metricStats(
   const rows = await db.query(
     `SELECT k.run_id, k.key, agg.lo, agg.hi, agg.n, last.value AS last, last.step AS last_step
      FROM unnest($1::text[], $2::text[]) AS k(run_id, key)
+     LEFT JOIN metric_series s ON s.run_id = k.run_id AND s.key = k.key
      CROSS JOIN LATERAL (SELECT min(p.value) AS lo, max(p.value) AS hi, count(*)::int AS n
-                         FROM metric_points p WHERE p.run_id = k.run_id AND p.key = k.key) AS agg
-     LEFT JOIN LATERAL (SELECT p.value, p.step FROM metric_points p WHERE p.run_id = k.run_id AND p.key = k.key
+                         FROM metric_points p WHERE p.series_id = s.id) AS agg
+     LEFT JOIN LATERAL (SELECT p.value, p.step FROM metric_points p WHERE p.series_id = s.id
                         ORDER BY p.step DESC LIMIT 1) AS last ON true`,
     [pairs.map((p) => p.runId), pairs.map((p) => p.key)],
   );
@@ -199,7 +200,7 @@ export async function facets(db: Db): Promise<FacetsResult> {
   out.summaryKeys = summaryKeys.map((r) => String(r.k));
   const metricKeys = await db.query(
     `SELECT DISTINCT mk.key FROM (SELECT id FROM runs ORDER BY created_at DESC LIMIT 1000) AS recent
-     JOIN metric_keys mk ON mk.run_id = recent.id ORDER BY mk.key LIMIT 500`,
+     JOIN metric_series mk ON mk.run_id = recent.id ORDER BY mk.key LIMIT 500`,
   );
   out.metricKeys = metricKeys.map((r) => String(r.key));
   return out as FacetsResult;

@@ -5,6 +5,7 @@ import { sql as seriesLevels } from "./004-series-levels.js";
 import { sql as runsAtScale } from "./005-runs-at-scale.js";
 import { sql as seriesWrites } from "./006-series-writes.js";
 import { sql as runsCount } from "./007-runs-count.js";
+import { sql as seriesIds } from "./008-series-ids.js";
 
 /** One schema change. `id` is the NNN of its file; ids only grow and a released one never changes. */
 export interface Migration {
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   { id: 5, name: "runs-at-scale", sql: runsAtScale },
   { id: 6, name: "series-writes", sql: seriesWrites },
   { id: 7, name: "runs-count", sql: runsCount },
+  { id: 8, name: "series-ids", sql: seriesIds },
 ];

@@ -20,7 +20,7 @@ function countingDb(db: Db): { db: Db; transactions: () => number } {
 
 async function count(store: RunStore, runId: string): Promise<number> {
   const rows = await store.db.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM metric_points WHERE run_id = $1",
+    "SELECT count(*)::int AS n FROM metric_points p JOIN metric_series s ON s.id = p.series_id WHERE s.run_id = $1",
     [runId],
   );
   return Number(rows[0].n);
@@ -91,6 +91,29 @@ export function metricsSuite(ctx: SuiteContext): void {
     expect(acc.points).toEqual([
       { x: Date.parse("2024-01-01T00:00:00Z"), y: 0.2, min: 0.2, max: 0.2, count: 1 },
     ]);
+  });
+
+  it("gives each (run, key) one series id; batches of known keys take no new ids", async () => {
+    const ids = async () =>
+      (
+        await store.db.query<{ id: number; key: string }>(
+          "SELECT id, key FROM metric_series WHERE run_id = $1 ORDER BY key",
+          [run.id],
+        )
+      ).map((r): [string, number] => [r.key, Number(r.id)]);
+    const w = store.metricWriter(run.id, { flushEvery: 10, flushIntervalMs: 0 });
+    for (let step = 0; step < 100; step++) w.log(step, { a: step, b: -step });
+    await w.close();
+    const [[, a], [, b]] = await ids();
+    expect(Math.abs(a - b)).toBe(1);
+    await store.appendMetrics(run.id, [{ key: "c", step: 0, value: 1 }]);
+    // 20 batches of a and b before: the identity did not move past them.
+    expect(await ids()).toEqual([
+      ["a", a],
+      ["b", b],
+      ["c", Math.max(a, b) + 1],
+    ]);
+    expect(await store.metricKeys(run.id)).toEqual(["a", "b", "c"]);
   });
 
   it("rejects bad points and names the field", async () => {
@@ -388,7 +411,8 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
       expect(Math.max(...after.points.map((p) => p.max))).toBe(Math.max(...kept.map((s) => raw.get(s)!)));
       expect(after.points[after.points.length - 1].x).toBe(cut);
       const stale = await store.db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM metric_levels WHERE run_id = $1 AND last_step > $2",
+        `SELECT count(*)::int AS n FROM metric_levels l JOIN metric_series s ON s.id = l.series_id
+         WHERE s.run_id = $1 AND l.last_step > $2`,
         [run.id, cut],
       );
       expect(Number(stale[0].n)).toBe(0);
@@ -497,14 +521,24 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
     }));
     await store.appendMetrics(a.id, pts);
     await store.appendMetrics(b.id, pts);
+    // By the series ids the run had: its series rows go with it, so a join would count nothing.
+    const ids = new Map<string, number[]>();
+    const seriesOf = async (id: string) => {
+      const r = await store.db.query<{ id: number }>("SELECT id FROM metric_series WHERE run_id = $1", [id]);
+      ids.set(id, [...(ids.get(id) ?? []), ...r.map((x) => Number(x.id))]);
+    };
     const rows = async (id: string) => {
       const r = await store.db.query<{ n: number }>(
-        `SELECT (SELECT count(*) FROM metric_points WHERE run_id = $1) + (SELECT count(*) FROM metric_levels WHERE run_id = $1)
-              + (SELECT count(*) FROM metric_time_levels WHERE run_id = $1) AS n`,
-        [id],
+        `SELECT (SELECT count(*) FROM metric_points WHERE series_id = ANY($1::int[]))
+              + (SELECT count(*) FROM metric_levels WHERE series_id = ANY($1::int[]))
+              + (SELECT count(*) FROM metric_time_levels WHERE series_id = ANY($1::int[]))
+              + (SELECT count(*) FROM metric_series WHERE run_id = $2) AS n`,
+        [ids.get(id) ?? [], id],
       );
       return Number(r[0].n);
     };
+    await seriesOf(a.id);
+    await seriesOf(b.id);
     expect(await rows(a.id)).toBeGreaterThan(300);
     expect(await store.deleteRun(a.id)).toBe(true);
     expect(await rows(a.id)).toBe(0);
@@ -514,6 +548,8 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
     expect(await rows(b.id)).toBe(0);
     const c = await store.createRun({ method: "m" });
     await store.appendMetrics(c.id, pts);
+    await seriesOf(c.id);
+    expect(await rows(c.id)).toBeGreaterThan(300);
     await store.db.exec("TRUNCATE runs CASCADE");
     expect(await rows(c.id)).toBe(0);
     // Points for a run that does not exist (any more) are refused, naming it.
@@ -533,15 +569,16 @@ export function seriesLevelsSuite(ctx: SuiteContext): void {
 async function expectLevelsAsRebuilt(store: RunStore, runId: string): Promise<void> {
   const snapshot = async () => ({
     step: await store.db.query<Record<string, unknown>>(
-      `SELECT key, level, block::float8 AS block, n, vmin, vmax, vsum, ssum, first_step::float8 AS fs,
+      `SELECT s.key, level, block::float8 AS block, n, vmin, vmax, vsum, ssum, first_step::float8 AS fs,
               last_step::float8 AS ls, first_value, last_value
-       FROM metric_levels WHERE run_id = $1 ORDER BY key, level, block`,
+       FROM metric_levels l JOIN metric_series s ON s.id = l.series_id WHERE s.run_id = $1 ORDER BY key, level, block`,
       [runId],
     ),
     time: await store.db.query<Record<string, unknown>>(
-      `SELECT key, level, block::float8 AS block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin::float8 AS smin,
+      `SELECT s.key, level, block::float8 AS block, n, vmin, vmax, vsum, tsum, tmin, tmax, smin::float8 AS smin,
               smax::float8 AS smax, last_value
-       FROM metric_time_levels WHERE run_id = $1 ORDER BY key, level, block`,
+       FROM metric_time_levels l JOIN metric_series s ON s.id = l.series_id WHERE s.run_id = $1
+       ORDER BY key, level, block`,
       [runId],
     ),
   });

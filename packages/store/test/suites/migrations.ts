@@ -96,21 +96,30 @@ export function migrationsSuite(ctx: SuiteContext): void {
                   to_timestamp(1735689600 + i * 0.25)
            FROM generate_series(0, 19999) AS i`,
         );
+        // Points written around the store, without a metric_keys row: migration 008 gives them a series too.
+        await old.db.query(
+          `INSERT INTO metric_points (run_id, key, step, value, wall_time)
+           SELECT 'old', 'acc', i, i, to_timestamp(1735689600 + i) FROM generate_series(0, 9) AS i`,
+        );
         expect(await migrate(old.db, { schema: opts.schema })).toEqual({
           applied: [4, ...migrations.filter((m) => m.id > 4).map((m) => m.id)],
           version: migrations.length,
         });
         const levels = await old.db.query<{ level: number; n: number }>(
-          "SELECT level, sum(n)::int AS n FROM metric_levels WHERE run_id = 'old' GROUP BY level ORDER BY level",
+          `SELECT level, sum(n)::int AS n FROM metric_levels l JOIN metric_series s ON s.id = l.series_id
+           WHERE s.run_id = 'old' GROUP BY level ORDER BY level`,
         );
         expect(levels.map((r) => [Number(r.level), Number(r.n)])).toEqual([
-          [1, 20_000],
-          [2, 20_000],
-          [3, 20_000],
-          [4, 20_000],
-          [5, 20_000],
+          [1, 20_010],
+          [2, 20_010],
+          [3, 20_010],
+          [4, 20_010],
+          [5, 20_010],
         ]);
         const migrated = new RunStore(old.db);
+        expect(await migrated.metricKeys("old")).toEqual(["acc", "loss"]);
+        const [acc] = await migrated.readSeries("old", ["acc"]);
+        expect(acc.points.map((p) => p.y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
         const [s] = await migrated.readSeries("old", ["loss"], { maxPoints: 20, y: "last" });
         expect(s.total).toBe(20_000);
         expect(s.points.reduce((a, p) => a + p.count, 0)).toBe(20_000);
@@ -118,10 +127,11 @@ export function migrationsSuite(ctx: SuiteContext): void {
         expect(s.points[s.points.length - 1].x).toBe(19_999 * 3);
         // Migration 006 built the wall-time levels too (20,000 points a quarter second apart).
         const timeLevels = await old.db.query<{ level: number; n: number }>(
-          "SELECT level, sum(n)::int AS n FROM metric_time_levels WHERE run_id = 'old' GROUP BY level ORDER BY level",
+          `SELECT level, sum(n)::int AS n FROM metric_time_levels l JOIN metric_series s ON s.id = l.series_id
+           WHERE s.run_id = 'old' GROUP BY level ORDER BY level`,
         );
         expect(timeLevels.map((r) => [Number(r.level), Number(r.n)])).toEqual(
-          [1, 2, 3, 4, 5, 6, 7].map((l) => [l, 20_000]),
+          [1, 2, 3, 4, 5, 6, 7].map((l) => [l, 20_010]),
         );
         const [w] = await migrated.readSeries("old", ["loss"], {
           maxPoints: 20,
