@@ -45,6 +45,18 @@ export const QUICKSTART_SET = [
   "eval.fewLabel.seeds=[0,1,2]",
 ];
 
+/**
+ * The encoder of the quickstart when the method takes a generic one: the convnet with its last
+ * 4x4 map max-pooled to a 2x2 grid (512-d), the quality bench's encoder. Global average pooling
+ * throws away where strokes are, which is most of what tells digits apart: with it, SimCLR's kNN
+ * after 5 epochs stayed below raw pixels (83.8% against 89.8%).
+ */
+export const QUICKSTART_CONVNET_SET = [
+  "backbone.name=convnet",
+  "backbone.options.pool=max",
+  "backbone.options.grid=2",
+];
+
 export interface ScoreRow {
   encoder: string;
   probe10: number;
@@ -109,18 +121,23 @@ export function formatScoreTable(rows: ScoreRow[]): string {
 export async function quickstartCommand(opts: QuickstartOptions): Promise<number> {
   const method = opts.method ?? "simclr";
   const started = new Date();
+  const registry = await registryWithWarnings();
+  // methods that bring their own backbone (MAE's ViT) keep it
+  const choice = registry.has("method", method)
+    ? registry.get("method", method).defaultBackbone?.({ kind: "image", height: 28, width: 28, channels: 1 })
+    : undefined;
+  const generic = choice === undefined || choice.name === "convnet" || choice.name === "resnet18";
   const code = await trainCommand({
     method,
     dataset: "mnist",
     epochs: opts.epochs ?? "5",
     tag: ["quickstart"],
-    set: QUICKSTART_SET,
+    set: [...QUICKSTART_SET, ...(generic ? QUICKSTART_CONVNET_SET : [])],
     ...(opts.limit ? { limit: opts.limit } : {}),
     ...(opts.quiet ? { quiet: true } : {}),
   });
   if (code !== EXIT.ok) return code;
 
-  const registry = await registryWithWarnings();
   const store = await openRunnerStore();
   try {
     const page = await store.listRuns({ filter: { tag: "quickstart", createdFrom: started }, first: 1 });
