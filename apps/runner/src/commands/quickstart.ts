@@ -5,9 +5,10 @@
  * encoder against raw pixels and the same encoder at its random initialisation, all scored by the
  * run's own evaluators on the 2,000 test digits.
  *
- * Budget (wasm, 2 cores): 5 epochs of batch 64 over the 8,000 training digits, about 2.5-3
- * minutes. method-contrastive's bench measured SimCLR's 10-label probe at 75% after 3 epochs and
- * 82% after 10, against 72% for raw pixels and 52% for the random encoder.
+ * Budget (wasm, one core): 5 epochs of batch 64 over the 8,000 training digits on the convnet with
+ * a 2x2 max grid, 184 s of CPU for training and every evaluation. Measured: SimCLR's 10-label probe
+ * 88.8% ± 1.0 and kNN 93.2%, against 73.1% and 89.8% for raw pixels and 74.4% and 85.9% for the
+ * random encoder.
  */
 import {
   type Dataset,
