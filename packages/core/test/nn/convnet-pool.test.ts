@@ -49,9 +49,10 @@ describe("convnet pool option", () => {
             const cell = [0, 1].flatMap((di) => [0, 1].map((dj) => map[b]![2 * i + di]![2 * j + dj]![c]!));
             expect(got[b]![i]![j]![c]).toBeCloseTo(Math.max(...cell), 5);
           }
-    expect(() => convNetBackbone.build(parse({ pool: "max", grid: 5 }), input, new Rng(3))).toThrow(
-      /grid 5 is larger than the last feature map \(4x4\)/,
-    );
+    // a grid finer than the 4x4 map is capped at it: max over 1x1 cells is the flattened map
+    const capped = convNetBackbone.build(parse({ pool: "max", grid: 5 }), input, new Rng(3));
+    expect((capped as unknown as { grid: number }).grid).toBe(4);
+    expect(capped.outputDim).toBe(16 * 4 * 4);
   });
 
   it("adaptive pooling on a side the grid does not divide: overlapping cells like PyTorch's", () => {

@@ -25,6 +25,8 @@ export const convNetOptions = z.object({
    * default 1: global pooling). A coarse grid keeps roughly where a feature fired (top/bottom,
    * left/right) in a quarter of the flattened map's dimensions: on the digits' 4x4x128 map, a 2x2
    * max grid (512-d) kept SimCLR's kNN of the full map and lifted its 10-label probe by ~4 points.
+   * A grid finer than the last map is capped at the map's smaller side (tile encoders of jigsaw and
+   * relative position see 9x9 tiles, whose last map is 1x1: global pooling).
    */
   grid: z.number().int().positive().default(1),
 });
@@ -69,6 +71,8 @@ class ConvBlock extends Module {
  */
 export class ConvNet extends Module implements FeatureModule {
   readonly outputDim: number;
+  /** Cells per side of the pooled grid: the `grid` option capped at the last map's smaller side. */
+  readonly grid: number;
   readonly blocks: ConvBlock[] = [];
 
   constructor(
@@ -88,12 +92,9 @@ export class ConvNet extends Module implements FeatureModule {
       height = Math.ceil(height / stride);
       width = Math.ceil(width / stride);
     });
-    if (options.pool !== "flatten" && (options.grid > height || options.grid > width))
-      throw new Error(
-        `convnet: grid ${options.grid} is larger than the last feature map (${height}x${width}); use a grid of at most ${Math.min(height, width)}`,
-      );
+    this.grid = Math.min(options.grid, height, width);
     this.outputDim =
-      options.pool === "flatten" ? channels * height * width : channels * options.grid * options.grid;
+      options.pool === "flatten" ? channels * height * width : channels * this.grid * this.grid;
   }
 
   forward(x: tf.Tensor): tf.Tensor {
@@ -101,7 +102,8 @@ export class ConvNet extends Module implements FeatureModule {
     return tf.tidy(() => {
       let h = x;
       for (const block of this.blocks) h = block.forward(h);
-      const { pool, grid } = this.options;
+      const { pool } = this.options;
+      const grid = this.grid;
       if (pool === "flatten") return tf.reshape(h, [h.shape[0]!, -1]);
       if (pool === "avg" && grid === 1) return tf.mean(h, [1, 2]);
       return tf.reshape(adaptivePool2d(h as tf.Tensor4D, grid, pool), [h.shape[0]!, -1]);
