@@ -41,7 +41,12 @@ describe("builtin backbones", () => {
       expect(b.description.length).toBeGreaterThan(10);
       expect(() => b.options.parse({})).not.toThrow();
     }
-    expect(convNetBackbone.options.parse({})).toEqual({ width: 32, strides: [2, 2, 2], pool: "avg" });
+    expect(convNetBackbone.options.parse({})).toEqual({
+      width: 32,
+      strides: [2, 2, 2],
+      pool: "avg",
+      grid: 1,
+    });
     expect(vitTinyBackbone.options.parse({})).toMatchObject({
       patchSize: 4,
       dim: 64,
