@@ -18,6 +18,7 @@ import {
   RawPixels,
   type Registry,
   Rng,
+  takesGenericBackbone,
 } from "@selfsup/core";
 import type { Evaluation } from "@selfsup/store";
 import { parseStoredRunConfig, type ResolvedRunConfig } from "../config.js";
@@ -123,11 +124,15 @@ export async function quickstartCommand(opts: QuickstartOptions): Promise<number
   const method = opts.method ?? "simclr";
   const started = new Date();
   const registry = await registryWithWarnings();
-  // methods that bring their own backbone (MAE's ViT) keep it
-  const choice = registry.has("method", method)
-    ? registry.get("method", method).defaultBackbone?.({ kind: "image", height: 28, width: 28, channels: 1 })
-    : undefined;
-  const generic = choice === undefined || choice.name === "convnet" || choice.name === "resnet18";
+  // methods that bring their own backbone (MAE's ViT) keep it; the digits are 28x28x1
+  const generic =
+    !registry.has("method", method) ||
+    takesGenericBackbone(registry.get("method", method), {
+      kind: "image",
+      height: 28,
+      width: 28,
+      channels: 1,
+    });
   const code = await trainCommand({
     method,
     dataset: "mnist",

@@ -24,6 +24,7 @@ import { fewLabel, meanStd } from "../eval/few-label.js";
 import { knnAccuracy } from "../eval/knn.js";
 import { RawPixels } from "../eval/raw-pixels.js";
 import { methodBuildContext } from "../method/build-context.js";
+import { takesGenericBackbone } from "../method/default-backbone.js";
 import type { FeatureModule } from "../nn/module.js";
 import type { Dataset, EvaluationResult, Method, MethodSpec, Plugin } from "../plugin/types.js";
 import { Rng } from "../rng.js";
@@ -328,9 +329,12 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   // that one; every other (no defaultBackbone, or core's generic convnet / resnet18 choice) the
   // convnet of the bench's width, so that figures stay comparable across packages and datasets.
   const backboneOf = (name: string): { name: string; options?: Record<string, unknown> } => {
-    const choice = registry.get("method", name).defaultBackbone?.(data.input);
-    const specific = choice !== undefined && choice.name !== "convnet" && choice.name !== "resnet18";
-    const base = specific ? choice : { name: "convnet", options: backboneOptions };
+    const spec = registry.get("method", name);
+    const choice = spec.defaultBackbone?.(data.input);
+    const base =
+      choice === undefined || takesGenericBackbone(spec, data.input)
+        ? { name: "convnet", options: backboneOptions }
+        : choice;
     return { name: base.name, options: { ...base.options, ...opts.backboneOptions?.[base.name] } };
   };
   // A method that `requires` another's checkpoint (BEiT: a trained beit-tokenizer) gets the first
@@ -459,11 +463,6 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   }
 
   try {
-    await pretrainAll();
-  } finally {
-    if (handOverDir) await rm(handOverDir, { recursive: true, force: true });
-  }
-  async function pretrainAll() {
     for (const name of methods) {
       const perSeed: QualitySeedResult[] = [];
       let imagesPerSec = 0;
@@ -478,6 +477,8 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
       rows.push(row);
       log(formatRow(row, cols));
     }
+  } finally {
+    if (handOverDir) await rm(handOverDir, { recursive: true, force: true });
   }
   log("");
   log(formatTable(rows));

@@ -8,6 +8,7 @@ import {
   MethodBase,
   methodBuildContext,
   requireViews,
+  takesGenericBackbone,
   twoViews,
 } from "../../src/method/index.js";
 import { defineMethod } from "../../src/plugin/define-plugin.js";
@@ -141,5 +142,11 @@ describe("typed specs and registry.create", () => {
     expect(defaultBackboneFor(input).name).toBe("convnet");
     expect(defaultBackboneFor({ kind: "image", height: 32, width: 32, channels: 3 }).name).toBe("resnet18");
     expect(defaultBackboneFor({ kind: "text", vocabSize: 10, seqLen: 4 }).name).toBe("text-transformer");
+  });
+
+  it("tells methods that take any image backbone from those that need their own", () => {
+    expect(takesGenericBackbone({}, input)).toBe(true);
+    expect(takesGenericBackbone({ defaultBackbone: defaultBackboneFor }, input)).toBe(true);
+    expect(takesGenericBackbone({ defaultBackbone: () => ({ name: "vit-tiny" }) }, input)).toBe(false);
   });
 });
