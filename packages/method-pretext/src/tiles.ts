@@ -167,3 +167,83 @@ export class TileGridEncoder extends Module implements FeatureModule {
     return new TileGridEncoder(this.tileEncoder.clone(), this.geometry, this.normalize);
   }
 }
+
+/**
+ * The representation both papers transfer: the shared tile encoder (a conv trunk) run on the
+ * whole image, not on its tiles. Noroozi & Favaro (2016, §4) and Doersch et al. (2015, §5) copy
+ * the conv layers trained on tiles into a network for full images; a fully convolutional trunk
+ * needs no copy, only a larger input (core's convnet pools its larger last map to the configured
+ * grid). The image is normalised as the tiles were (zero mean, unit variance per image).
+ * outputDim is measured on whole images (`wholeImageDim`), not the tile encoder's own.
+ */
+export class TileTrunkEncoder extends Module implements FeatureModule {
+  readonly tileEncoder: FeatureModule;
+
+  /** `tileEncoder` becomes a child (its weights are this module's); the method owns and disposes it. */
+  constructor(
+    tileEncoder: FeatureModule,
+    readonly outputDim: number,
+    readonly normalize: boolean,
+  ) {
+    super();
+    this.tileEncoder = this.addModule("tile_encoder", tileEncoder);
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.tileEncoder.forward(this.normalize ? normalizeTiles(x) : x));
+  }
+
+  protected recreate(): TileTrunkEncoder {
+    return new TileTrunkEncoder(this.tileEncoder.clone(), this.outputDim, this.normalize);
+  }
+}
+
+/**
+ * Feature width of `encoder` on whole [height, width, channels] images, or undefined when it
+ * cannot run on them (a ViT built for tiles: its position embeddings fix the patch count; an MLP:
+ * its first layer fixes the pixel count). One forward of a zero image in eval mode, so BatchNorm's
+ * running statistics are not touched; the encoder's mode is restored.
+ */
+export function wholeImageDim(
+  encoder: FeatureModule,
+  image: { height: number; width: number; channels: number },
+): number | undefined {
+  const wasTraining = encoder.training;
+  encoder.eval();
+  try {
+    return tf.tidy(() => {
+      const y = encoder.forward(tf.zeros([1, image.height, image.width, image.channels]));
+      return y.rank === 2 && y.shape[0] === 1 ? (y.shape[1] as number) : undefined;
+    });
+  } catch {
+    return undefined;
+  } finally {
+    encoder.train(wasTraining);
+  }
+}
+
+/** What a tile method hands to evaluators (its `representation` option). */
+export type TileRepresentation = "auto" | "trunk" | "tiles";
+
+/**
+ * The encoder evaluators read for a tile method: "trunk" (`TileTrunkEncoder`, the papers'
+ * transfer), "tiles" (`TileGridEncoder`, the nine tile features concatenated), or "auto": the
+ * trunk when the tile encoder runs on whole images, else the tiles.
+ */
+export function tileMethodEncoder(
+  representation: TileRepresentation,
+  tileEncoder: FeatureModule,
+  geometry: TileGeometry,
+  normalize: boolean,
+  channels: number,
+  method: string,
+): FeatureModule {
+  if (representation === "tiles") return new TileGridEncoder(tileEncoder, geometry, normalize);
+  const dim = wholeImageDim(tileEncoder, { height: geometry.height, width: geometry.width, channels });
+  if (dim !== undefined) return new TileTrunkEncoder(tileEncoder, dim, normalize);
+  if (representation === "trunk")
+    throw new Error(
+      `${method}: option representation "trunk" needs a backbone that runs on whole ${geometry.height}x${geometry.width} images once built for ${geometry.tile}x${geometry.tile} tiles (a convnet or resnet does; a ViT or MLP does not): use representation "tiles" or "auto"`,
+    );
+  return new TileGridEncoder(tileEncoder, geometry, normalize);
+}

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initBackend, jigsawPermutations, Trainer, tf } from "@selfsup/core";
+import { convNetBackbone, initBackend, jigsawPermutations, Rng, Trainer, tf } from "@selfsup/core";
 import { createMethod, tinyImageDataset } from "@selfsup/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Jigsaw, jigsawMethod } from "../src/index.js";
+import { type Jigsaw, jigsawMethod, normalizeTiles, TileTrunkEncoder } from "../src/index.js";
 
 beforeAll(async () => {
   await initBackend("cpu");
@@ -46,8 +46,11 @@ describe("jigsaw", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("adapts tiles to 28x28 and 32x32 inputs, and its encoder concatenates 9 tile features", () => {
-    const m = createMethod(jigsawMethod, { input, options: { headHiddenDim: 8 } }) as Jigsaw;
+  it("adapts tiles to 28x28 and 32x32 inputs; representation tiles concatenates 9 tile features", () => {
+    const m = createMethod(jigsawMethod, {
+      input,
+      options: { headHiddenDim: 8, representation: "tiles" },
+    }) as Jigsaw;
     expect(m.geometry.tile).toBe(6);
     expect(m.encoder().outputDim).toBe(9 * m.backbone.outputDim);
     const x = tf.zeros([2, 28, 28, 1]);
@@ -61,6 +64,50 @@ describe("jigsaw", () => {
     }) as Jigsaw;
     expect(rgb.geometry.tile).toBe(7);
     rgb.dispose();
+  });
+
+  it("hands evaluators the tile trunk on whole images when the backbone runs on them (convnet)", () => {
+    const convnet = (i: Parameters<typeof convNetBackbone.build>[1], rng: Rng) =>
+      convNetBackbone.build(convNetBackbone.options.parse({ width: 4, pool: "max", grid: 2 }), i, rng);
+    const m = createMethod(jigsawMethod, {
+      input,
+      backbone: convnet,
+      options: { headHiddenDim: 8, permutations: 4 },
+    }) as Jigsaw;
+    const enc = m.encoder();
+    expect(enc).toBeInstanceOf(TileTrunkEncoder);
+    expect(m.backbone.outputDim).toBe(16); // built for 6x6 tiles: a 1x1 last map
+    expect(enc.outputDim).toBe(64); // on 28x28 images: a 4x4 map pooled to the 2x2 grid
+    // the very tile weights, on the image normalised as tiles are
+    const own = m.backbone.trainableVariables();
+    expect(enc.trainableVariables().every((v, i) => v === own[i])).toBe(true);
+    expect(enc.trainableVariables()).toHaveLength(own.length);
+    enc.eval();
+    const x = tf.randomUniform([3, 28, 28, 1], 0, 1, "float32", 4);
+    const y = enc.forward(x);
+    expect(y.shape).toEqual([3, 64]);
+    const want = m.backbone.forward(normalizeTiles(x));
+    expect(tf.max(tf.abs(tf.sub(y, want))).dataSync()[0]).toBeLessThan(1e-6);
+    // a clone (what fine-tuning trains) is independent and the same function
+    const copy = enc.clone();
+    expect(tf.max(tf.abs(tf.sub(copy.forward(x), y))).dataSync()[0]).toBeLessThan(1e-6);
+    expect(copy.trainableVariables()[0]).not.toBe(enc.trainableVariables()[0]);
+    copy.dispose();
+    tf.dispose([x, y, want]);
+    m.dispose();
+  });
+
+  it("falls back to the 9 tile features for a backbone fixed to the tile size, and trunk says why it cannot", () => {
+    const auto = createMethod(jigsawMethod, { input, options: { headHiddenDim: 8, permutations: 4 } }) as Jigsaw;
+    expect(auto.encoder()).not.toBeInstanceOf(TileTrunkEncoder);
+    expect(auto.encoder().outputDim).toBe(9 * auto.backbone.outputDim);
+    auto.dispose();
+    expect(() =>
+      createMethod(jigsawMethod, {
+        input,
+        options: { headHiddenDim: 8, permutations: 4, representation: "trunk" },
+      }),
+    ).toThrow(/representation "trunk" needs a backbone that runs on whole 28x28 images/);
   });
 
   it("saves the permutation set with the checkpoint and a restore brings the saved set back", async () => {

@@ -55,6 +55,24 @@ describe("convnet pool option", () => {
     expect(capped.outputDim).toBe(16 * 4 * 4);
   });
 
+  it("a net built for small tiles runs on whole images at the full grid, with the same weights", () => {
+    const parse = (o: Record<string, unknown>) => convNetBackbone.options.parse({ width: 4, ...o });
+    const tile = { kind: "image" as const, height: 6, width: 6, channels: 1 };
+    const whole = { kind: "image" as const, height: 28, width: 28, channels: 1 };
+    const onTiles = convNetBackbone.build(parse({ pool: "max", grid: 2 }), tile, new Rng(3));
+    const onImages = convNetBackbone.build(parse({ pool: "max", grid: 2 }), whole, new Rng(3));
+    expect(onTiles.outputDim).toBe(16); // 6 -> 3 -> 2 -> 1: the grid is capped at 1
+    expect(onImages.outputDim).toBe(64);
+    onTiles.eval();
+    onImages.eval();
+    const x = tf.randomUniform([2, 28, 28, 1], 0, 1, "float32", 8);
+    const a = onTiles.forward(x);
+    const b = onImages.forward(x);
+    expect(a.shape).toEqual([2, 64]); // a 4x4 map at 28 px: the full 2x2 grid again
+    expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeLessThan(1e-6);
+    expect(onTiles.forward(tf.zeros([3, 6, 6, 1])).shape).toEqual([3, 16]);
+  });
+
   it("adaptive pooling on a side the grid does not divide: overlapping cells like PyTorch's", () => {
     // 5x3 map, grid 2: rows [0,3) and [2,5), columns [0,2) and [1,3)
     const values = Array.from({ length: 15 }, (_, i) => ((i * 7) % 11) - 3);

@@ -15,11 +15,13 @@
  * keeps them from being matched by brightness. The permutation set is method state: saved with
  * every checkpoint, so a resumed run classifies the same permutations. Tile size adapts to the
  * input: 28x28 digits give 9 px cells and (gap 2, jitter 1) 6 px tiles; 32x32 images 7 px tiles.
- * The representation evaluators read is the tile encoder over the 9 un-jittered tiles of an
- * image, features concatenated (`TileGridEncoder`).
+ * The representation evaluators read is, as the paper transfers it, the tile encoder's trunk run
+ * on the whole image (`TileTrunkEncoder`); for a backbone that only runs at the tile size (a ViT),
+ * the tile encoder over the 9 un-jittered tiles, features concatenated (`TileGridEncoder`).
  */
 import {
   buildProjector,
+  type FeatureModule,
   defaultBackboneFor,
   defineMethod,
   type InputSpec,
@@ -33,7 +35,7 @@ import {
 } from "@selfsup/core";
 import { z } from "zod";
 import { accuracy, crossEntropy } from "../losses.js";
-import { cutTiles, normalizeTiles, TileGridEncoder, tileGeometry, tileOrigin } from "../tiles.js";
+import { cutTiles, normalizeTiles, tileGeometry, tileMethodEncoder, tileOrigin } from "../tiles.js";
 
 export const jigsawMethodOptions = z.object({
   permutations: z
@@ -50,6 +52,12 @@ export const jigsawMethodOptions = z.object({
     .min(0)
     .default(1)
     .describe("maximum random shift of a tile in its cell, in pixels"),
+  representation: z
+    .enum(["auto", "trunk", "tiles"])
+    .default("auto")
+    .describe(
+      'what evaluators read: "trunk" (the tile encoder on whole images, as the paper transfers it), "tiles" (the 9 tile features concatenated), "auto" (trunk when the backbone runs on whole images)',
+    ),
   normalizeTiles: z.boolean().default(true).describe("normalise each tile to zero mean and unit variance"),
   headHiddenDim: z
     .number()
@@ -97,11 +105,19 @@ export class Jigsaw extends MethodBase<JigsawOptions> {
       false,
     ),
   );
-  readonly gridEncoder = this.useEncoder(
-    new TileGridEncoder(this.backbone, this.geometry, this.options.normalizeTiles),
+  /** What evaluators read: the trunk on whole images, or the tiles' features (`representation`). */
+  readonly representation = this.useEncoder(
+    tileMethodEncoder(
+      this.options.representation,
+      this.backbone,
+      this.geometry,
+      this.options.normalizeTiles,
+      imageInput(this.ctx.input, "jigsaw").channels,
+      "jigsaw",
+    ),
   );
 
-  private useEncoder(e: TileGridEncoder): TileGridEncoder {
+  private useEncoder(e: FeatureModule): FeatureModule {
     this.setEncoder(e);
     return e;
   }

@@ -12,11 +12,14 @@
  * Gaps and jitter stop the network from continuing lines across patch borders. On RGB inputs,
  * colour dropping (the paper's guard against chromatic aberration, which otherwise tells a patch's
  * position in the lens from its colour fringes): each patch keeps one random channel and the two
- * others are replaced by faint Gaussian noise. The representation evaluators read is the tile
- * encoder over the image's 9 un-jittered tiles, features concatenated (`TileGridEncoder`).
+ * others are replaced by faint Gaussian noise. The representation evaluators read is, as the paper
+ * transfers it, the tile encoder's trunk run on the whole image (`TileTrunkEncoder`); for a
+ * backbone that only runs at the tile size (a ViT), the tile encoder over the image's 9
+ * un-jittered tiles, features concatenated (`TileGridEncoder`).
  */
 import {
   buildProjector,
+  type FeatureModule,
   defaultBackboneFor,
   defineMethod,
   MethodBase,
@@ -27,7 +30,7 @@ import {
 } from "@selfsup/core";
 import { z } from "zod";
 import { accuracy, crossEntropy } from "../losses.js";
-import { cutTiles, normalizeTiles, TileGridEncoder, tileGeometry, tileOrigin } from "../tiles.js";
+import { cutTiles, normalizeTiles, tileGeometry, tileMethodEncoder, tileOrigin } from "../tiles.js";
 import { imageInput, tileInput } from "./jigsaw.js";
 
 export const relativePositionMethodOptions = z.object({
@@ -38,6 +41,12 @@ export const relativePositionMethodOptions = z.object({
     .min(0)
     .default(1)
     .describe("maximum random shift of a patch in its cell, in pixels"),
+  representation: z
+    .enum(["auto", "trunk", "tiles"])
+    .default("auto")
+    .describe(
+      'what evaluators read: "trunk" (the tile encoder on whole images, as the paper transfers it), "tiles" (the 9 tile features concatenated), "auto" (trunk when the backbone runs on whole images)',
+    ),
   normalizeTiles: z.boolean().default(true).describe("normalise each patch to zero mean and unit variance"),
   colorDropping: z
     .boolean()
@@ -83,11 +92,19 @@ export class RelativePosition extends MethodBase<RelativePositionOptions> {
       batchNorm: true,
     }),
   );
-  readonly gridEncoder = this.useEncoder(
-    new TileGridEncoder(this.backbone, this.geometry, this.options.normalizeTiles),
+  /** What evaluators read: the trunk on whole images, or the tiles' features (`representation`). */
+  readonly representation = this.useEncoder(
+    tileMethodEncoder(
+      this.options.representation,
+      this.backbone,
+      this.geometry,
+      this.options.normalizeTiles,
+      imageInput(this.ctx.input, "relative-position").channels,
+      "relative-position",
+    ),
   );
 
-  private useEncoder(e: TileGridEncoder): TileGridEncoder {
+  private useEncoder(e: FeatureModule): FeatureModule {
     this.setEncoder(e);
     return e;
   }

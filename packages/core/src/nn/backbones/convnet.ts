@@ -25,8 +25,11 @@ export const convNetOptions = z.object({
    * default 1: global pooling). A coarse grid keeps roughly where a feature fired (top/bottom,
    * left/right) in a quarter of the flattened map's dimensions: on the digits' 4x4x128 map, a 2x2
    * max grid (512-d) kept SimCLR's kNN of the full map and lifted its 10-label probe by ~4 points.
-   * A grid finer than the last map is capped at the map's smaller side (tile encoders of jigsaw and
-   * relative position see 9x9 tiles, whose last map is 1x1: global pooling).
+   * A grid finer than the last map is capped at the map's smaller side, at build time for
+   * `outputDim` and again at each forward: the net is fully convolutional, so a net built for 6x6
+   * tiles (jigsaw, relative position: last map 1x1, global pooling, outputDim 128) still runs on
+   * whole 28x28 images, where its 4x4 map gives the full grid (512-d for grid 2). That is how the
+   * tile methods transfer their trunk.
    */
   grid: z.number().int().positive().default(1),
 });
@@ -71,7 +74,10 @@ class ConvBlock extends Module {
  */
 export class ConvNet extends Module implements FeatureModule {
   readonly outputDim: number;
-  /** Cells per side of the pooled grid: the `grid` option capped at the last map's smaller side. */
+  /**
+   * Cells per side of the pooled grid for the input the net was built for: the `grid` option
+   * capped at the last map's smaller side (`outputDim` follows from it).
+   */
   readonly grid: number;
   readonly blocks: ConvBlock[] = [];
 
@@ -103,7 +109,8 @@ export class ConvNet extends Module implements FeatureModule {
       let h = x;
       for (const block of this.blocks) h = block.forward(h);
       const { pool } = this.options;
-      const grid = this.grid;
+      // capped at this map, which is larger than the built-for one when the input is (see `grid`)
+      const grid = Math.min(this.options.grid, h.shape[1]!, h.shape[2]!);
       if (pool === "flatten") return tf.reshape(h, [h.shape[0]!, -1]);
       if (pool === "avg" && grid === 1) return tf.mean(h, [1, 2]);
       return tf.reshape(adaptivePool2d(h as tf.Tensor4D, grid, pool), [h.shape[0]!, -1]);
