@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { convNetBackbone, initBackend, jigsawPermutations, Rng, Trainer, tf } from "@selfsup/core";
+import { convNetBackbone, initBackend, jigsawPermutations, type Rng, Trainer, tf } from "@selfsup/core";
 import { createMethod, tinyImageDataset } from "@selfsup/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Jigsaw, jigsawMethod, normalizeTiles, TileTrunkEncoder } from "../src/index.js";
@@ -98,7 +98,10 @@ describe("jigsaw", () => {
   });
 
   it("falls back to the 9 tile features for a backbone fixed to the tile size, and trunk says why it cannot", () => {
-    const auto = createMethod(jigsawMethod, { input, options: { headHiddenDim: 8, permutations: 4 } }) as Jigsaw;
+    const auto = createMethod(jigsawMethod, {
+      input,
+      options: { headHiddenDim: 8, permutations: 4 },
+    }) as Jigsaw;
     expect(auto.encoder()).not.toBeInstanceOf(TileTrunkEncoder);
     expect(auto.encoder().outputDim).toBe(9 * auto.backbone.outputDim);
     auto.dispose();

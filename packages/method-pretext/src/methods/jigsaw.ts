@@ -21,9 +21,9 @@
  */
 import {
   buildProjector,
-  type FeatureModule,
   defaultBackboneFor,
   defineMethod,
+  type FeatureModule,
   type InputSpec,
   JIGSAW_PERMUTATION_SEED,
   jigsawPermutations,

@@ -19,9 +19,9 @@
  */
 import {
   buildProjector,
-  type FeatureModule,
   defaultBackboneFor,
   defineMethod,
+  type FeatureModule,
   MethodBase,
   type StepContext,
   type StepResult,
