@@ -107,6 +107,19 @@ describe("vector quantiser", () => {
 });
 
 describe("beit-tokenizer", () => {
+  it("cuts the run's ViT's patches unless told otherwise (BEiT predicts one token per ViT patch)", () => {
+    const on = (backbone: { name: string; options?: Record<string, unknown> }, options = {}) => {
+      const m = createMethod<BeitTokenizer>("beit-tokenizer", backbone, { kind: "kmeans", ...options });
+      disposables.push(m);
+      return m.tokenizer.spec.patchSize;
+    };
+    expect(on({ name: "vit-tiny", options: { patchSize: 8, dim: 16, depth: 1, heads: 2 } })).toBe(8);
+    expect(
+      on({ name: "vit-tiny", options: { patchSize: 8, dim: 16, depth: 1, heads: 2 } }, { patchSize: 4 }),
+    ).toBe(4);
+    expect(on({ name: "convnet" })).toBe(4);
+  });
+
   it("re-seeds dead codes onto encoder outputs of the batch", () => {
     const m = createMethod<BeitTokenizer>(
       "beit-tokenizer",

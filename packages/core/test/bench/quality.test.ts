@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { benchQuality, withPrerequisites } from "../../src/bench/quality.js";
+import { benchQuality, benchVitOptions, withPrerequisites } from "../../src/bench/quality.js";
+import { vitTinyBackbone } from "../../src/nn/backbones/vit.js";
 import { defineMethod, definePlugin } from "../../src/plugin/define-plugin.js";
+import { Rng } from "../../src/rng.js";
 import { tinyImageDataset } from "../../src/testing/fixtures.js";
 
 describe("benchQuality", () => {
@@ -52,5 +54,32 @@ describe("withPrerequisites", () => {
   it("adds nothing when the option is given or the required method is not installed", () => {
     expect(withPrerequisites(["beit"], registry, { beit: { tokenizer: "/ckpt" } })).toEqual(["beit"]);
     expect(withPrerequisites(["orphan"], registry, {})).toEqual(["orphan"]);
+  });
+});
+
+describe("benchVitOptions", () => {
+  it("gives the bench's ViT a 4x4 patch grid of width 128 where 4 divides the side", () => {
+    const digits = { kind: "image" as const, height: 28, width: 28, channels: 1 };
+    const read = { pool: "max", grid: 2 };
+    expect(benchVitOptions(digits)).toEqual({ dim: 128, patchSize: 7, ...read });
+    expect(benchVitOptions({ kind: "image", height: 32, width: 32, channels: 3 })).toEqual({
+      dim: 128,
+      patchSize: 8,
+      ...read,
+    });
+    // 30 px: a 7.5 px patch is no patch; the backbone's own patch size stays
+    expect(benchVitOptions({ kind: "image", height: 30, width: 30, channels: 1 })).toEqual({
+      dim: 128,
+      ...read,
+    });
+    expect(benchVitOptions({ kind: "text", vocabSize: 10, seqLen: 4 })).toEqual({});
+    // and vit-tiny accepts them: 16 patches read as a 2x2 max grid of 128-d tokens
+    const vit = vitTinyBackbone.build(
+      vitTinyBackbone.options.parse(benchVitOptions(digits)),
+      digits,
+      new Rng(0),
+    );
+    expect(vit.outputDim).toBe(512);
+    vit.dispose();
   });
 });

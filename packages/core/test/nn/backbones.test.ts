@@ -143,6 +143,40 @@ describe("vit-tiny", () => {
     expect(digitsVit.numPatches).toBe(49);
   });
 
+  it("pools patch tokens as asked: mean / max over a grid of the patch map, or all of them flattened", () => {
+    const x = randomTensor([2, 16, 16, 3], 7, 0, 1);
+    const base = build(vitTinyBackbone, opts, small) as ViT;
+    base.eval();
+    const tokens = base.forward(x, { tokens: true }).arraySync() as number[][][]; // [2, 17, 16]
+    const same = (o: Record<string, unknown>) => {
+      const v = build(vitTinyBackbone, { ...opts, ...o }, small) as ViT; // same seed: same weights
+      v.eval();
+      return v;
+    };
+    const flat = same({ pool: "flatten" });
+    expect(flat.outputDim).toBe(16 * 16);
+    const f = flat.forward(x).arraySync() as number[][];
+    expect(f[1]![5 * 16 + 3]).toBeCloseTo(tokens[1]![1 + 5]![3]!, 5);
+    const max2 = same({ pool: "max", grid: 2 });
+    expect(max2.outputDim).toBe(16 * 4);
+    const m = max2.forward(x).arraySync() as number[][];
+    // cell (1, 0) of the 4x4 patch map: patch rows 2-3, columns 0-1
+    const cell = [8, 9, 12, 13].map((j) => tokens[0]![1 + j]![6]!);
+    expect(m[0]![(1 * 2 + 0) * 16 + 6]).toBeCloseTo(Math.max(...cell), 5);
+    const mean = same({ pool: "mean" });
+    expect(mean.outputDim).toBe(16);
+    const avg = mean.forward(x).arraySync() as number[][];
+    const col = tokens[1]!.slice(1).map((t) => t[2]!);
+    expect(avg[1]![2]).toBeCloseTo(col.reduce((a, v) => a + v, 0) / 16, 5);
+    // a masked (MAE) forward has no full map to flatten
+    const mask = tf.tensor2d([
+      Array.from({ length: 16 }, (_, i) => (i < 8 ? 1 : 0)),
+      Array.from({ length: 16 }, (_, i) => (i < 8 ? 0 : 1)),
+    ]);
+    expect(() => flat.forward(x, { mask })).toThrow(/pool "flatten" needs every patch, got 8 of 16/);
+    expect(mean.forward(x, { mask }).shape).toEqual([2, 16]);
+  });
+
   it("embeds patches exactly like a conv with kernel = stride = patch size", () => {
     const vit = build(vitTinyBackbone, opts, small) as ViT;
     const x = randomTensor([2, 16, 16, 3], 5, 0, 1);

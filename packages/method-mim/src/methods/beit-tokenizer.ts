@@ -21,7 +21,8 @@
  *
  * BEiT reads the trained tokenizer from this method's checkpoint (module "tokenizer" and state
  * "spec", see ../tokenizer-checkpoint.ts). Paper tokenizer: 8,192 codes; defaults here: 64 codes
- * of 16 dimensions over 4x4 patches (the digits have few distinct patch shapes).
+ * of 16 dimensions over the run's ViT's patches (4x4 by default; the digits have few distinct patch
+ * shapes).
  */
 import {
   type Dataset,
@@ -34,6 +35,7 @@ import {
   type StepResult,
   type TrainBatch,
   tf,
+  ViT,
 } from "@selfsup/core";
 import { z } from "zod";
 import { PatchTokenizer, specToVector } from "../patch-tokenizer.js";
@@ -49,8 +51,10 @@ export const beitTokenizerMethodOptions = z.object({
     .number()
     .int()
     .positive()
-    .default(4)
-    .describe("patch side in pixels: must equal BEiT's ViT patch size"),
+    .optional()
+    .describe(
+      "patch side in pixels: must equal BEiT's ViT patch size (default: the run's backbone's when it is a ViT, else 4)",
+    ),
   codebookSize: z.number().int().min(2).default(64).describe("number of visual tokens K (BEiT's dVAE: 8192)"),
   codeDim: z.number().int().positive().default(16).describe("code vector width (vqvae)"),
   hiddenDim: z
@@ -72,15 +76,27 @@ export type BeitTokenizerOptions = z.output<typeof beitTokenizerMethodOptions>;
 
 const USAGE_DECAY = 0.99;
 
+/** Patch side of the run's backbone when it is a ViT (built once to read it, then disposed). */
+function backbonePatchSize(ctx: MethodBuildContext): number | undefined {
+  const backbone = ctx.buildBackbone();
+  try {
+    return backbone instanceof ViT ? backbone.patchSize : undefined;
+  } finally {
+    backbone.dispose();
+  }
+}
+
 export class BeitTokenizer extends MethodBase<BeitTokenizerOptions> {
   readonly name = "beit-tokenizer";
   readonly views = 0;
+  /** The option, else the run's ViT's patch size (BEiT predicts one token per ViT patch), else 4. */
+  readonly patchSize = this.options.patchSize ?? backbonePatchSize(this.ctx) ?? 4;
   readonly tokenizer = this.module(
     TOKENIZER_MODULE,
     new PatchTokenizer(
       {
         kind: this.options.kind,
-        patchSize: this.options.patchSize,
+        patchSize: this.patchSize,
         ...imageSize(this.ctx.input),
         codebookSize: this.options.codebookSize,
         codeDim: this.options.codeDim,
@@ -220,8 +236,8 @@ export const beitTokenizerMethod = defineMethod({
   inputs: ["image"],
   options: beitTokenizerMethodOptions,
   tinyOptions: { codebookSize: 8, codeDim: 4, hiddenDim: 16, reseedEvery: 5 },
-  // The tokenizer uses no backbone; naming BEiT's keeps a run (and the bench's random-init
-  // baseline) from building a convnet for nothing.
+  // The tokenizer trains no backbone (it only reads a ViT's patch size); naming BEiT's keeps a run
+  // (and the bench's random-init baseline) on BEiT's patches and from building a convnet for nothing.
   defaultBackbone: () => ({ name: "vit-tiny", options: { maskMode: "token" } }),
   create: (opts, ctx) => new BeitTokenizer(opts, ctx),
 });

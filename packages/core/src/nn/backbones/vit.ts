@@ -3,6 +3,7 @@ import { defineBackbone } from "../../plugin/define-plugin.js";
 import { Rng } from "../../rng.js";
 import { tf } from "../../tf.js";
 import { truncatedNormalInit } from "../init.js";
+import { adaptivePool2d } from "../layers/adaptive-pool.js";
 import { LayerNorm } from "../layers/layer-norm.js";
 import { Linear } from "../layers/linear.js";
 import { TransformerBlock } from "../layers/transformer-block.js";
@@ -27,8 +28,19 @@ export const vitOptions = z.object({
    * (SimMIM / BEiT). Default "remove".
    */
   maskMode: z.enum(["remove", "token"]).default("remove"),
-  /** The pooled feature: the class token ("cls", default) or the mean of the patch tokens ("mean"). */
-  pool: z.enum(["cls", "mean"]).default("cls"),
+  /**
+   * The pooled feature: the class token ("cls", default: ViT, MAE, BEiT), the patch tokens
+   * averaged ("mean") or max-pooled ("max"), each over a `grid` x `grid` of cells of the patch map
+   * (outputDim = dim·grid²), or all patch tokens in order ("flatten", outputDim = dim·N). A small
+   * ViT's class token carries little after short pretraining: on the digits (patch 7, dim 128, 10
+   * epochs of MAE) its 10-label probe was 62.6% against 71.6% for the flattened tokens.
+   */
+  pool: z.enum(["cls", "mean", "max", "flatten"]).default("cls"),
+  /**
+   * Cells per side of "mean" / "max" pooling over the patch-token map (adaptive, as the convnet's;
+   * default 1: one vector), capped at the map's smaller side.
+   */
+  grid: z.number().int().positive().default(1),
 });
 export type ViTOptions = z.output<typeof vitOptions>;
 
@@ -36,8 +48,8 @@ export type ViTOptions = z.output<typeof vitOptions>;
  * Vision Transformer (Dosovitskiy et al., 2021, "An Image is Worth 16x16 Words",
  * https://arxiv.org/abs/2010.11929): non-overlapping p x p patches, linearly embedded, a
  * learnable class token prepended, learned position embeddings added, pre-norm transformer
- * blocks and a final LayerNorm. Output: the class token's feature [B, dim] (or the patch-token
- * mean with pool "mean"); with `{ tokens: true }` all tokens [B, 1+N, dim], class token first.
+ * blocks and a final LayerNorm. Output: the class token's feature [B, dim] (or the patch tokens
+ * pooled, see `pool`); with `{ tokens: true }` all tokens [B, 1+N, dim], class token first.
  *
  * The patch embedding is written as reshape + Linear, which is the same function as a conv with
  * kernel = stride = p (its weight is the conv's [p, p, C, dim] filter flattened in (row, column,
@@ -59,6 +71,8 @@ export class ViT extends Module implements FeatureModule {
   readonly numPatches: number;
   /** Patches per row and per column. */
   readonly grid: readonly [number, number];
+  /** Cells per side of "mean" / "max" pooling (the `grid` option capped at the patch map). */
+  readonly poolGrid: number;
   readonly patchEmbed: Linear;
   readonly clsToken: tf.Variable;
   readonly posEmbed: tf.Variable;
@@ -81,9 +95,15 @@ export class ViT extends Module implements FeatureModule {
     if (dim % heads !== 0) throw new Error(`vit-tiny: dim ${dim} must be divisible by heads ${heads}`);
     this.patchSize = p;
     this.dim = dim;
-    this.outputDim = dim;
     this.grid = [input.height / p, input.width / p];
     this.numPatches = this.grid[0] * this.grid[1];
+    this.poolGrid = Math.min(options.grid, this.grid[0], this.grid[1]);
+    this.outputDim =
+      options.pool === "cls"
+        ? dim
+        : options.pool === "flatten"
+          ? dim * this.numPatches
+          : dim * this.poolGrid * this.poolGrid;
     this.patchEmbed = this.addModule(
       "patch_embed",
       new Linear(p * p * input.channels, dim, rng, { init: "xavier" }),
@@ -155,9 +175,19 @@ export class ViT extends Module implements FeatureModule {
       h = this.norm.forward(h);
       if (opts.tokens) return h;
       const t = h.shape[1] as number;
-      return this.options.pool === "cls"
-        ? tf.reshape(tf.slice(h, [0, 0, 0], [b, 1, this.dim]), [b, this.dim])
-        : tf.mean(tf.slice(h, [0, 1, 0], [b, t - 1, this.dim]), 1);
+      const { pool } = this.options;
+      if (pool === "cls") return tf.reshape(tf.slice(h, [0, 0, 0], [b, 1, this.dim]), [b, this.dim]);
+      const patchTokens = tf.slice(h, [0, 1, 0], [b, t - 1, this.dim]);
+      if (pool !== "flatten" && this.poolGrid === 1)
+        return pool === "max" ? tf.max(patchTokens, 1) : tf.mean(patchTokens, 1);
+      // with patches removed (MAE's mask) there is no full map to lay out
+      if (t - 1 !== n)
+        throw new Error(
+          `vit-tiny: pool "${pool}"${pool === "flatten" ? "" : ` with grid ${this.poolGrid}`} needs every patch, got ${t - 1} of ${n} tokens (pool the tokens yourself, or use pool "cls" / "mean")`,
+        );
+      if (pool === "flatten") return tf.reshape(patchTokens, [b, n * this.dim]);
+      const map = tf.reshape(patchTokens, [b, this.grid[0], this.grid[1], this.dim]) as tf.Tensor4D;
+      return tf.reshape(adaptivePool2d(map, this.poolGrid, pool === "max" ? "max" : "avg"), [b, -1]);
     });
   }
 
