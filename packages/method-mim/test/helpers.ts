@@ -83,12 +83,12 @@ export function stepContext(
 }
 
 /** A tiny vit-tiny (width 16, one block, 4x4 patches) in the given mask mode. */
-export function tinyViT(maskMode: "remove" | "token") {
+export function tinyViT(maskMode: "remove" | "token", readout: Record<string, unknown> = {}) {
   return (input: InputSpec, rng: Rng): FeatureModule =>
     registry.create(
       "backbone",
       "vit-tiny",
-      { patchSize: 4, dim: 16, depth: 1, heads: 2, mlpRatio: 2, maskMode },
+      { patchSize: 4, dim: 16, depth: 1, heads: 2, mlpRatio: 2, maskMode, ...readout },
       input,
       rng,
     );

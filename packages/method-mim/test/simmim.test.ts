@@ -68,6 +68,16 @@ describe.each(Object.keys(BACKBONES) as Array<keyof typeof BACKBONES>)("simmim o
 });
 
 describe("simmim backbone checks", () => {
+  it("predicts per token whatever the ViT's pooled readout (the bench reads a 2x2 max grid)", () => {
+    const m = createMethod<SimMIM>("simmim", tinyViT("token", { pool: "max", grid: 2 }));
+    disposables.push(m);
+    expect(m.backbone.outputDim).toBe(16 * 4);
+    const ctx = stepContext(m);
+    disposables.push(ctx);
+    const r = m.trainStep({ inputs: barImages(4, 1), views: [] }, ctx);
+    expect(Number.isFinite(r.loss)).toBe(true);
+  });
+
   it("refuses vit-tiny in maskMode remove, saying which mode it needs", () => {
     expect(() => createMethod("simmim", tinyViT("remove"))).toThrow(/maskMode "token"/);
   });

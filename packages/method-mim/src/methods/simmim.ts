@@ -77,7 +77,8 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
   readonly head = this.module(
     "head",
     new Linear(
-      this.backbone.outputDim,
+      // per token on a ViT (whatever its pooled readout), else the pooled vector
+      this.vit?.dim ?? this.backbone.outputDim,
       this.vit ? this.patchValues : this.grid.n * this.patchValues,
       this.ctx.rng,
       { init: "xavier" },
