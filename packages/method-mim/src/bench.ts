@@ -178,6 +178,7 @@ export async function benchMlm(
       });
       const started = performance.now();
       await trainer.fit();
+      trainer.dispose();
       const seconds = (performance.now() - started) / 1000;
       const after = { model: backbone, epochs, seconds, ...(await textScores(method, data, seeds)) };
       rows.push(after);

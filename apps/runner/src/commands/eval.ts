@@ -123,6 +123,7 @@ export async function evalCommand(target: string, opts: EvalOptions): Promise<nu
       };
       const trainer = new Trainer({ method, dataset: sized, config: cfg.training });
       await trainer.restore(ckpt);
+      trainer.dispose(); // only the weights are evaluated: the restored optimizer slots can go
       const plan = finalEvaluators(registry, {
         knn: protocols.includes("knn"),
         linear: protocols.includes("linear"),

@@ -111,7 +111,7 @@ async function probePeak(
       return { peak: profile.peakBytes - before, autoRecompute };
     } finally {
       // The Trainer leaves its optimizer's slots to its owner (fit may be called again).
-      trainer.optimizer.dispose();
+      trainer.dispose();
     }
   } finally {
     method.dispose();

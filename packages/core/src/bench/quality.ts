@@ -364,9 +364,11 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   };
   const vitMethods = methods.filter((m) => backboneOf(m).name === "vit-tiny");
   if (vitMethods.length > 0) {
-    const o = backboneOf(vitMethods[0] as string).options ?? {};
+    const o = registry
+      .get("backbone", "vit-tiny")
+      .options.parse(backboneOf(vitMethods[0] as string).options ?? {}) as Record<string, unknown>;
     log(
-      `  ${vitMethods.join(", ")} on vit-tiny: patch ${o.patchSize ?? "default"}, width ${o.dim ?? "default"}, depth ${o.depth ?? "default"}`,
+      `  ${vitMethods.join(", ")} on vit-tiny: patch ${o.patchSize}, width ${o.dim}, depth ${o.depth}, read as ${o.pool === "cls" ? "the class token" : `${o.pool} ${o.grid}x${o.grid}`}`,
     );
   }
   // A method that `requires` another's checkpoint (BEiT: a trained beit-tokenizer) gets the first
@@ -446,6 +448,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
         ],
       });
       await trainer.fit();
+      trainer.dispose();
       const seconds = trainMs / 1000;
       await opts.onTrained?.(name, method, data);
       await handOver(name, method);

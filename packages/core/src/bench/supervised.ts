@@ -100,6 +100,7 @@ export async function runSupervisedBench(opts: SupervisedBenchOptions = {}): Pro
     const started = performance.now();
     const fit = await trainer.fit();
     const trainSeconds = (performance.now() - started) / 1000;
+    trainer.dispose();
     const evalStart = performance.now();
     const { predictions, labels } = await model.predict(testSplit, data.input, 250);
     const evalSeconds = (performance.now() - evalStart) / 1000;

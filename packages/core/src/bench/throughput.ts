@@ -346,7 +346,7 @@ async function measure(
     row.error = shortReason((err as Error).message);
   } finally {
     // The Trainer leaves its optimizer's slots to its owner.
-    for (const t of trainers) t.optimizer.dispose();
+    for (const t of trainers) t.dispose();
     m.dispose();
     sample();
     row.peakRssMb = peakRss;

@@ -45,7 +45,8 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
         schedule: { name: "cosine" },
       },
     });
-    const fit = await trainer.fit();
+    // the optimizer's slots go with the trainer: one fine-tune runs per label draw
+    const fit = await trainer.fit().finally(() => trainer.dispose());
     const { predictions, labels } = await model.predict(opts.test, opts.input, opts.batchSize ?? 256);
     return {
       accuracy: accuracy(predictions, labels),

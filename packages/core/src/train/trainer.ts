@@ -135,6 +135,15 @@ export class Trainer implements TrainerView {
   }
 
   /** Runs (or resumes) training until `totalSteps`, or until `signal` aborts. */
+  /**
+   * Frees what the trainer allocated beyond the method: the optimizer's slot variables (Adam's
+   * moments, momentum buffers). Call it once no further `fit` (resume) will follow; the method and
+   * its weights stay the caller's.
+   */
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+
   async fit(opts: FitOptions = {}): Promise<FitResult> {
     const { method, config } = this;
     if (opts.resumeFrom) await this.restore(opts.resumeFrom);

@@ -63,6 +63,19 @@ describe("Trainer", () => {
     method.dispose();
   });
 
+  it("dispose frees the optimizer's slots: a fit leaves no tensor behind but the method's", async () => {
+    const before = tf.memory().numTensors;
+    const method = toy(1);
+    const withMethod = tf.memory().numTensors;
+    const trainer = new Trainer({ method, dataset, config: { ...config, epochs: 1 } });
+    await trainer.fit();
+    expect(tf.memory().numTensors).toBeGreaterThan(withMethod); // AdamW's two moments per parameter
+    trainer.dispose();
+    expect(tf.memory().numTensors).toBe(withMethod);
+    method.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it("gives identical losses for two runs with one seed", async () => {
     const a = await new Trainer({ method: toy(1), dataset, config }).fit();
     const b = await new Trainer({ method: toy(1), dataset, config }).fit();
