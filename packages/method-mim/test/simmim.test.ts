@@ -49,6 +49,32 @@ describe.each(Object.keys(BACKBONES) as Array<keyof typeof BACKBONES>)("simmim o
     tf.dispose([x, mask]);
   });
 
+  it("with loss l2 and normPixLoss: squared error to each patch normalised by its own mean and std", () => {
+    const m = simmim(backbone, { loss: "l2", normPixLoss: true });
+    const x = barImages(4, 3);
+    const mask = m.drawMask(4, new Rng(5));
+    const loss = m.loss(x, mask).dataSync()[0] as number;
+    // by hand: per patch of 4x4x3 = 48 values, (v - mean) / sqrt(var + 1e-6), population variance
+    const pred = m.predict(x, mask).arraySync() as number[][][];
+    const patches = toPatches(x, 4).arraySync() as number[][][];
+    const maskRows = mask.arraySync() as number[][];
+    let sum = 0;
+    let count = 0;
+    patches.forEach((row, b) =>
+      row.forEach((patch, i) => {
+        if (maskRows[b]![i] !== 1) return;
+        const mean = patch.reduce((a, v) => a + v, 0) / patch.length;
+        const variance = patch.reduce((a, v) => a + (v - mean) ** 2, 0) / patch.length;
+        const se = patch.map((v, k) => (pred[b]![i]![k]! - (v - mean) / Math.sqrt(variance + 1e-6)) ** 2);
+        sum += se.reduce((a, v) => a + v, 0) / se.length;
+        count++;
+      }),
+    );
+    expect(count).toBeGreaterThan(0);
+    expect(loss).toBeCloseTo(sum / count, 4);
+    tf.dispose([x, mask]);
+  });
+
   it("reconstruction loss falls on synthetic bar images", () => {
     const m = simmim(backbone);
     const ctx = stepContext(m, { lr: 3e-3 });

@@ -41,7 +41,7 @@ import {
 } from "@selfsup/core";
 import { z } from "zod";
 import { LearnedToken } from "../learned-token.js";
-import { maskedMean } from "../masked-loss.js";
+import { maskedMean, normalizePatches } from "../masked-loss.js";
 import { requireViT } from "../vit-backbone.js";
 
 export const simmimMethodOptions = z.object({
@@ -57,6 +57,16 @@ export const simmimMethodOptions = z.object({
     .positive()
     .default(4)
     .describe("mask patch side in pixels for non-ViT backbones (vit-tiny uses its own patch size)"),
+  loss: z
+    .enum(["l1", "l2"])
+    .default("l1")
+    .describe(
+      '"l1" (the paper\'s default) or "l2" on the masked patches (the paper\'s ablation finds them equal on ImageNet)',
+    ),
+  normPixLoss: z
+    .boolean()
+    .default(false)
+    .describe("regress each patch's pixels normalised by its own mean and std (MAE's target)"),
 });
 export type SimMIMOptions = z.output<typeof simmimMethodOptions>;
 
@@ -113,8 +123,10 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
 
   loss(x: tf.Tensor, mask: tf.Tensor): tf.Scalar {
     return tf.tidy(() => {
-      const target = toPatches(x, this.patchSize);
-      const perPatch = tf.mean(tf.abs(tf.sub(this.predict(x, mask), target)), -1);
+      const patches = toPatches(x, this.patchSize);
+      const target = this.options.normPixLoss ? normalizePatches(patches) : patches;
+      const diff = tf.sub(this.predict(x, mask), target);
+      const perPatch = tf.mean(this.options.loss === "l1" ? tf.abs(diff) : tf.square(diff), -1);
       return maskedMean(perPatch, mask);
     });
   }
@@ -143,8 +155,14 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
     try {
       return tf.tidy(() => {
         const patches = toPatches(x, this.patchSize);
+        let pred = this.predict(x, mask);
+        if (this.options.normPixLoss) {
+          // back to pixels with each true patch's mean and std, as MAE's figures do
+          const { mean, variance } = tf.moments(patches, -1, true);
+          pred = tf.add(tf.mul(pred, tf.sqrt(tf.add(variance, 1e-6))), mean);
+        }
         const m = tf.expandDims(tf.cast(mask, "float32"), 2);
-        const out = tf.add(tf.mul(patches, tf.sub(1, m)), tf.mul(this.predict(x, mask), m));
+        const out = tf.add(tf.mul(patches, tf.sub(1, m)), tf.mul(pred, m));
         return fromPatches(tf.clipByValue(out, 0, 1), this.patchSize, this.image.height, this.image.width);
       });
     } finally {
