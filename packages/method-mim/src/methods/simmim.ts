@@ -8,7 +8,15 @@
  *   m ~ random, round(r N) of the N patches per sample (r = 0.6)
  *   vit-tiny:  z = Enc(patch embeddings with e_i <- [MASK] where m_i = 1, + positions)   [B, N, D]
  *              y_i = W z_i + b                       linear head to the p*p*C raw pixels of patch i
- *   loss = sum_i m_i |y_i - x_i|_1 / (P sum_i m_i)    L1 on the masked patches only
+ *   loss = sum_i m_i |y_i - x_i|_1 / (P sum_i m_i)    L1 on the masked patches only (the paper)
+ *
+ * Our defaults differ from the paper's in the loss: squared error to each patch's pixels
+ * normalised by its own mean and std (MAE's target), options `loss: "l2"`, `normPixLoss: true`.
+ * The paper's ablation finds L1, smooth-L1 and L2 equal on ImageNet; on sparse images (digits:
+ * most pixels black) L1 regresses to each pixel's median, black, and the encoder collapses: on the
+ * digits (patch 7, width 128, 25 epochs) L1 on raw pixels gave a 10-label probe of 45.4%, below
+ * the random-init ViT's 61.6%, and L2 on normalised patches 67%. `loss: "l1", normPixLoss: false`
+ * is the paper's recipe.
  *
  * The paper shows the same recipe works for hierarchical backbones (Swin). For a convnet or
  * resnet18 (any image backbone that is not vit-tiny) this package masks at the input: masked
@@ -59,14 +67,14 @@ export const simmimMethodOptions = z.object({
     .describe("mask patch side in pixels for non-ViT backbones (vit-tiny uses its own patch size)"),
   loss: z
     .enum(["l1", "l2"])
-    .default("l1")
+    .default("l2")
     .describe(
-      '"l1" (the paper\'s default) or "l2" on the masked patches (the paper\'s ablation finds them equal on ImageNet)',
+      '"l2" (default) or "l1" (the paper\'s default; its ablation finds them equal on ImageNet) on the masked patches',
     ),
   normPixLoss: z
     .boolean()
-    .default(false)
-    .describe("regress each patch's pixels normalised by its own mean and std (MAE's target)"),
+    .default(true)
+    .describe("regress each patch's pixels normalised by its own mean and std (MAE's target; default on)"),
 });
 export type SimMIMOptions = z.output<typeof simmimMethodOptions>;
 
