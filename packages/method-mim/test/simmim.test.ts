@@ -60,16 +60,15 @@ describe.each(Object.keys(BACKBONES) as Array<keyof typeof BACKBONES>)("simmim o
     const maskRows = mask.arraySync() as number[][];
     let sum = 0;
     let count = 0;
-    patches.forEach((row, b) =>
-      row.forEach((patch, i) => {
-        if (maskRows[b]![i] !== 1) return;
+    for (const [b, row] of patches.entries())
+      for (const [i, patch] of row.entries()) {
+        if (maskRows[b]![i] !== 1) continue;
         const mean = patch.reduce((a, v) => a + v, 0) / patch.length;
         const variance = patch.reduce((a, v) => a + (v - mean) ** 2, 0) / patch.length;
         const se = patch.map((v, k) => (pred[b]![i]![k]! - (v - mean) / Math.sqrt(variance + 1e-6)) ** 2);
         sum += se.reduce((a, v) => a + v, 0) / se.length;
         count++;
-      }),
-    );
+      }
     expect(count).toBeGreaterThan(0);
     expect(loss).toBeCloseTo(sum / count, 4);
     tf.dispose([x, mask]);
