@@ -18,6 +18,17 @@ export function normalizePatches(patches: tf.Tensor, eps = 1e-6): tf.Tensor {
 }
 
 /**
+ * The inverse of `normalizePatches` for pictures: predictions in normalised units mapped back to
+ * pixels with each true patch's mean and std, as MAE's figures do. [B, N, P] -> [B, N, P].
+ */
+export function denormalizePatches(pred: tf.Tensor, patches: tf.Tensor, eps = 1e-6): tf.Tensor {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(patches, -1, true);
+    return tf.add(tf.mul(pred, tf.sqrt(tf.add(variance, eps))), mean);
+  });
+}
+
+/**
  * Mean of a per-patch loss [B, N] over the masked patches only (mask [B, N], 1 = masked):
  * sum(loss * mask) / sum(mask). A batch with no masked patch gives 0, not NaN.
  */

@@ -10,6 +10,7 @@
  * task's answer.
  */
 import { type FeatureModule, Module, type Rng, tf } from "@selfsup/core";
+import { z } from "zod";
 
 export interface TileGridOptions {
   /** Cells per side (3 in both papers). */
@@ -222,8 +223,14 @@ export function wholeImageDim(
   }
 }
 
-/** What a tile method hands to evaluators (its `representation` option). */
-export type TileRepresentation = "auto" | "trunk" | "tiles";
+/** The `representation` option of jigsaw and relative position: what evaluators read. */
+export const tileRepresentationOption = z
+  .enum(["auto", "trunk", "tiles"])
+  .default("auto")
+  .describe(
+    'what evaluators read: "trunk" (the tile encoder on whole images, as the paper transfers it), "tiles" (the 9 tile features concatenated), "auto" (trunk when the backbone runs on whole images)',
+  );
+export type TileRepresentation = z.output<typeof tileRepresentationOption>;
 
 /**
  * The encoder evaluators read for a tile method: "trunk" (`TileTrunkEncoder`, the papers'
@@ -231,13 +238,13 @@ export type TileRepresentation = "auto" | "trunk" | "tiles";
  * trunk when the tile encoder runs on whole images, else the tiles.
  */
 export function tileMethodEncoder(
-  representation: TileRepresentation,
+  options: { representation: TileRepresentation; normalizeTiles: boolean },
   tileEncoder: FeatureModule,
   geometry: TileGeometry,
-  normalize: boolean,
   channels: number,
   method: string,
 ): FeatureModule {
+  const { representation, normalizeTiles: normalize } = options;
   if (representation === "tiles") return new TileGridEncoder(tileEncoder, geometry, normalize);
   const dim = wholeImageDim(tileEncoder, { height: geometry.height, width: geometry.width, channels });
   if (dim !== undefined) return new TileTrunkEncoder(tileEncoder, dim, normalize);

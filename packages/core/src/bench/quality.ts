@@ -362,11 +362,16 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
       options: { ...base.options, ...benchDefaults, ...opts.backboneOptions?.[base.name] },
     };
   };
+  // the ViT the vit-tiny methods pretrain (all get the same options), named in the log and results
   const vitMethods = methods.filter((m) => backboneOf(m).name === "vit-tiny");
-  if (vitMethods.length > 0) {
-    const o = registry
-      .get("backbone", "vit-tiny")
-      .options.parse(backboneOf(vitMethods[0] as string).options ?? {}) as Record<string, unknown>;
+  const vitOptions =
+    vitMethods.length > 0
+      ? (registry
+          .get("backbone", "vit-tiny")
+          .options.parse(backboneOf(vitMethods[0] as string).options ?? {}) as Record<string, unknown>)
+      : undefined;
+  if (vitOptions) {
+    const o = vitOptions;
     log(
       `  ${vitMethods.join(", ")} on vit-tiny: patch ${o.patchSize}, width ${o.dim}, depth ${o.depth}, read as ${o.pool === "cls" ? "the class token" : `${o.pool} ${o.grid}x${o.grid}`}`,
     );
@@ -533,7 +538,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
         pretrainSeeds,
         seed,
         backbone: backboneOptions,
-        vit: { ...benchVitOptions(data.input), ...opts.backboneOptions?.["vit-tiny"] },
+        ...(vitOptions ? { vit: vitOptions } : {}),
       },
       rows,
     });

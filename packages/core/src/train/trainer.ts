@@ -134,7 +134,6 @@ export class Trainer implements TrainerView {
     this.loaderStart = this.rng.data.getState();
   }
 
-  /** Runs (or resumes) training until `totalSteps`, or until `signal` aborts. */
   /**
    * Frees what the trainer allocated beyond the method: the optimizer's slot variables (Adam's
    * moments, momentum buffers). Call it once no further `fit` (resume) will follow; the method and
@@ -144,6 +143,7 @@ export class Trainer implements TrainerView {
     this.optimizer.dispose();
   }
 
+  /** Runs (or resumes) training until `totalSteps`, or until `signal` aborts. */
   async fit(opts: FitOptions = {}): Promise<FitResult> {
     const { method, config } = this;
     if (opts.resumeFrom) await this.restore(opts.resumeFrom);

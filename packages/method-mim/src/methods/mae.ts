@@ -41,7 +41,7 @@ import {
   truncatedNormalInit,
 } from "@selfsup/core";
 import { z } from "zod";
-import { maskedMean, normalizePatches, visibleSelection } from "../masked-loss.js";
+import { denormalizePatches, maskedMean, normalizePatches, visibleSelection } from "../masked-loss.js";
 import { requireViT } from "../vit-backbone.js";
 
 export const maeMethodOptions = z.object({
@@ -214,11 +214,8 @@ export class MAE extends MethodBase<MAEOptions> {
     try {
       return tf.tidy(() => {
         const patches = toPatches(x, p);
-        let pred = this.predict(x, mask);
-        if (this.options.normPixLoss) {
-          const { mean, variance } = tf.moments(patches, -1, true);
-          pred = tf.add(tf.mul(pred, tf.sqrt(tf.add(variance, 1e-6))), mean);
-        }
+        const predicted = this.predict(x, mask);
+        const pred = this.options.normPixLoss ? denormalizePatches(predicted, patches) : predicted;
         const m = tf.expandDims(tf.cast(mask, "float32"), 2);
         const out = tf.add(tf.mul(patches, tf.sub(1, m)), tf.mul(pred, m));
         return fromPatches(tf.clipByValue(out, 0, 1), p, h, w);

@@ -49,7 +49,7 @@ import {
 } from "@selfsup/core";
 import { z } from "zod";
 import { LearnedToken } from "../learned-token.js";
-import { maskedMean, normalizePatches } from "../masked-loss.js";
+import { denormalizePatches, maskedMean, normalizePatches } from "../masked-loss.js";
 import { requireViT } from "../vit-backbone.js";
 
 export const simmimMethodOptions = z.object({
@@ -163,12 +163,8 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
     try {
       return tf.tidy(() => {
         const patches = toPatches(x, this.patchSize);
-        let pred = this.predict(x, mask);
-        if (this.options.normPixLoss) {
-          // back to pixels with each true patch's mean and std, as MAE's figures do
-          const { mean, variance } = tf.moments(patches, -1, true);
-          pred = tf.add(tf.mul(pred, tf.sqrt(tf.add(variance, 1e-6))), mean);
-        }
+        const predicted = this.predict(x, mask);
+        const pred = this.options.normPixLoss ? denormalizePatches(predicted, patches) : predicted;
         const m = tf.expandDims(tf.cast(mask, "float32"), 2);
         const out = tf.add(tf.mul(patches, tf.sub(1, m)), tf.mul(pred, m));
         return fromPatches(tf.clipByValue(out, 0, 1), this.patchSize, this.image.height, this.image.width);

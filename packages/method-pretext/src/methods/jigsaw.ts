@@ -35,7 +35,14 @@ import {
 } from "@selfsup/core";
 import { z } from "zod";
 import { accuracy, crossEntropy } from "../losses.js";
-import { cutTiles, normalizeTiles, tileGeometry, tileMethodEncoder, tileOrigin } from "../tiles.js";
+import {
+  cutTiles,
+  normalizeTiles,
+  tileGeometry,
+  tileMethodEncoder,
+  tileOrigin,
+  tileRepresentationOption,
+} from "../tiles.js";
 
 export const jigsawMethodOptions = z.object({
   permutations: z
@@ -52,12 +59,7 @@ export const jigsawMethodOptions = z.object({
     .min(0)
     .default(1)
     .describe("maximum random shift of a tile in its cell, in pixels"),
-  representation: z
-    .enum(["auto", "trunk", "tiles"])
-    .default("auto")
-    .describe(
-      'what evaluators read: "trunk" (the tile encoder on whole images, as the paper transfers it), "tiles" (the 9 tile features concatenated), "auto" (trunk when the backbone runs on whole images)',
-    ),
+  representation: tileRepresentationOption,
   normalizeTiles: z.boolean().default(true).describe("normalise each tile to zero mean and unit variance"),
   headHiddenDim: z
     .number()
@@ -108,10 +110,9 @@ export class Jigsaw extends MethodBase<JigsawOptions> {
   /** What evaluators read: the trunk on whole images, or the tiles' features (`representation`). */
   readonly representation = this.useEncoder(
     tileMethodEncoder(
-      this.options.representation,
+      this.options,
       this.backbone,
       this.geometry,
-      this.options.normalizeTiles,
       imageInput(this.ctx.input, "jigsaw").channels,
       "jigsaw",
     ),

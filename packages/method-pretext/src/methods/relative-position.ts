@@ -30,7 +30,14 @@ import {
 } from "@selfsup/core";
 import { z } from "zod";
 import { accuracy, crossEntropy } from "../losses.js";
-import { cutTiles, normalizeTiles, tileGeometry, tileMethodEncoder, tileOrigin } from "../tiles.js";
+import {
+  cutTiles,
+  normalizeTiles,
+  tileGeometry,
+  tileMethodEncoder,
+  tileOrigin,
+  tileRepresentationOption,
+} from "../tiles.js";
 import { imageInput, tileInput } from "./jigsaw.js";
 
 export const relativePositionMethodOptions = z.object({
@@ -41,12 +48,7 @@ export const relativePositionMethodOptions = z.object({
     .min(0)
     .default(1)
     .describe("maximum random shift of a patch in its cell, in pixels"),
-  representation: z
-    .enum(["auto", "trunk", "tiles"])
-    .default("auto")
-    .describe(
-      'what evaluators read: "trunk" (the tile encoder on whole images, as the paper transfers it), "tiles" (the 9 tile features concatenated), "auto" (trunk when the backbone runs on whole images)',
-    ),
+  representation: tileRepresentationOption,
   normalizeTiles: z.boolean().default(true).describe("normalise each patch to zero mean and unit variance"),
   colorDropping: z
     .boolean()
@@ -95,10 +97,9 @@ export class RelativePosition extends MethodBase<RelativePositionOptions> {
   /** What evaluators read: the trunk on whole images, or the tiles' features (`representation`). */
   readonly representation = this.useEncoder(
     tileMethodEncoder(
-      this.options.representation,
+      this.options,
       this.backbone,
       this.geometry,
-      this.options.normalizeTiles,
       imageInput(this.ctx.input, "relative-position").channels,
       "relative-position",
     ),
