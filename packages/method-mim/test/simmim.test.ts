@@ -106,6 +106,33 @@ describe("simmim backbone checks", () => {
     expect(Number.isFinite(r.loss)).toBe(true);
   });
 
+  it("decoderDepth puts transformer blocks between the ViT and the head, trained but not part of the encoder", () => {
+    const m = createMethod<SimMIM>("simmim", tinyViT("token"), { decoderDepth: 2 });
+    disposables.push(m);
+    expect(m.decoder).toHaveLength(2);
+    const encoderVars = new Set<tf.Variable>(m.encoder().trainableVariables());
+    const decoderVars = [...m.decoder, m.decoderNorm].flatMap((d) => d?.trainableVariables() ?? []);
+    expect(decoderVars.length).toBeGreaterThan(0);
+    for (const v of decoderVars) expect(encoderVars.has(v)).toBe(false);
+    for (const v of decoderVars) expect(m.trainableVariables()).toContain(v);
+    const before = decoderVars.map((v) => v.clone());
+    const ctx = stepContext(m);
+    disposables.push(ctx);
+    const r = m.trainStep({ inputs: barImages(4, 2), views: [] }, ctx);
+    expect(Number.isFinite(r.loss)).toBe(true);
+    const moved = decoderVars.some(
+      (v, i) => (tf.max(tf.abs(tf.sub(v, before[i] as tf.Tensor))).dataSync()[0] as number) > 0,
+    );
+    expect(moved).toBe(true);
+    tf.dispose(before);
+  });
+
+  it("refuses decoderDepth on a backbone without tokens, naming the option", () => {
+    expect(() => createMethod("simmim", tinyConvnet, { decoderDepth: 1 })).toThrow(
+      /decoderDepth 1 needs a vit-tiny/,
+    );
+  });
+
   it("refuses vit-tiny in maskMode remove, saying which mode it needs", () => {
     expect(() => createMethod("simmim", tinyViT("remove"))).toThrow(/maskMode "token"/);
   });

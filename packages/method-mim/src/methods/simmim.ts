@@ -35,6 +35,7 @@ import {
   type FeatureModule,
   fromPatches,
   type InputSpec,
+  LayerNorm,
   Linear,
   type MethodArtifact,
   MethodBase,
@@ -43,6 +44,7 @@ import {
   type StepContext,
   type StepResult,
   type TrainBatch,
+  TransformerBlock,
   tf,
   toPatches,
   ViT,
@@ -75,6 +77,14 @@ export const simmimMethodOptions = z.object({
     .boolean()
     .default(true)
     .describe("regress each patch's pixels normalised by its own mean and std (MAE's target; default on)"),
+  decoderDepth: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      "transformer blocks (the encoder's width) between a vit-tiny encoder and the linear head (paper: 0, a linear head)",
+    ),
 });
 export type SimMIMOptions = z.output<typeof simmimMethodOptions>;
 
@@ -92,6 +102,14 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
   readonly maskPatch: LearnedToken | undefined = this.vit
     ? undefined
     : this.module("mask_patch", new LearnedToken(this.patchValues, this.ctx.rng));
+  /** Optional decoder blocks on the ViT's tokens before the head (`decoderDepth`, ViT path only). */
+  readonly decoder: TransformerBlock[] = decoderBlocks(this.vit, this.options.decoderDepth, this.ctx.rng).map(
+    (block, i) => this.module(`decoder${i}`, block),
+  );
+  readonly decoderNorm: LayerNorm | undefined =
+    this.vit && this.options.decoderDepth > 0
+      ? this.module("decoder_norm", new LayerNorm(this.vit.dim, { eps: 1e-6 }))
+      : undefined;
   readonly head = this.module(
     "head",
     new Linear(
@@ -115,7 +133,9 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
     const [b] = x.shape as [number];
     return tf.tidy(() => {
       if (this.vit) {
-        const tokens = this.vit.forward(x, { mask, tokens: true }); // [B, 1 + N, D]
+        let tokens = this.vit.forward(x, { mask, tokens: true }); // [B, 1 + N, D]
+        for (const block of this.decoder) tokens = block.forward(tokens);
+        if (this.decoderNorm) tokens = this.decoderNorm.forward(tokens);
         const patches = tf.slice(tokens, [0, 1, 0], [b, this.grid.n, this.vit.dim]);
         return this.head.forward(patches);
       }
@@ -173,6 +193,16 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
       this.backbone.train(was);
     }
   }
+}
+
+function decoderBlocks(vit: ViT | undefined, depth: number, rng: Rng): TransformerBlock[] {
+  if (depth === 0) return [];
+  if (!vit) {
+    throw new Error(
+      `simmim: option decoderDepth ${depth} needs a vit-tiny backbone (other backbones return one pooled vector, not tokens)`,
+    );
+  }
+  return Array.from({ length: depth }, () => new TransformerBlock(vit.dim, vit.options.heads, rng));
 }
 
 function imageSpec(input: InputSpec): { height: number; width: number; channels: number } {
