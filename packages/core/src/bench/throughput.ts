@@ -192,6 +192,7 @@ function buildMethod(registry: Registry, name: string, shape: ThroughputShape, s
     },
     buildHead: (head, options, inputDim) =>
       registry.get("head", head).build(registry.parseOptions("head", head, options), inputDim, rng),
+    backboneChoice: { name: shape.backbone, options: shape.backboneOptions },
   };
   return registry.get("method", name).create(registry.parseOptions("method", name, {}), ctx);
 }

@@ -41,5 +41,8 @@ export function methodBuildContext(opts: MethodBuildContextOptions): MethodBuild
       if (opts.buildHead) return opts.buildHead(name, options, inputDim, rng);
       return registry.create("head", name, options, inputDim, rng);
     },
+    ...(typeof backbone === "function"
+      ? {}
+      : { backboneChoice: { name: backbone.name, options: backbone.options ?? {} } }),
   };
 }

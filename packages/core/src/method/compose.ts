@@ -66,6 +66,7 @@ export function sharedBackboneContext(
       return ctx.buildBackbone(undefined, undefined, input);
     },
     buildHead: (name, options, inputDim) => ctx.buildHead(name, options, inputDim),
+    ...(ctx.backboneChoice ? { backboneChoice: ctx.backboneChoice } : {}),
   };
 }
 

@@ -185,6 +185,12 @@ export interface MethodBuildContext {
    */
   buildBackbone(name?: string, options?: Record<string, unknown>, input?: InputSpec): FeatureModule;
   buildHead(name: string, options: Record<string, unknown>, inputDim: number): FeatureModule;
+  /**
+   * The run's backbone by registry name and options (what an un-named `buildBackbone()` builds),
+   * for a method that needs a fact of it (beit-tokenizer: the ViT's patch size) without building
+   * one. Undefined where a test builds the backbone with a function.
+   */
+  backboneChoice?: { name: string; options: Record<string, unknown> };
 }
 
 export type MethodFamily = "pretext" | "contrastive" | "masked" | "other";

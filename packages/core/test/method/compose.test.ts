@@ -236,6 +236,18 @@ describe("composeMethods", () => {
     whole.dispose();
   });
 
+  it("tells methods the run's backbone choice without building it, through the shared context too", () => {
+    const choice = { name: "convnet", options: { width: 4 } };
+    expect(baseCtx().backboneChoice).toEqual(choice);
+    const shared = sharedBackboneContext(baseCtx());
+    expect(shared.backboneChoice).toEqual(choice);
+    expect(shared.shared()).toBeUndefined();
+    // a backbone built by a function (test fixtures) has no choice to tell
+    expect(
+      methodBuildContext({ registry, input, rng: new Rng(0), backbone: tinyEncoder }).backboneChoice,
+    ).toBe(undefined);
+  });
+
   it("trains in the Trainer with the auxiliary's metrics reported", async () => {
     const m = composeMethodSpecs(pullSpec, {}, [{ spec: brightnessSpec, weight: 0.5 }], baseCtx());
     const seen: Array<Record<string, number>> = [];

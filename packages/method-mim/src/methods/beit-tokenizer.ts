@@ -35,7 +35,7 @@ import {
   type StepResult,
   type TrainBatch,
   tf,
-  ViT,
+  vitOptions,
 } from "@selfsup/core";
 import { z } from "zod";
 import { PatchTokenizer, specToVector } from "../patch-tokenizer.js";
@@ -53,7 +53,7 @@ export const beitTokenizerMethodOptions = z.object({
     .positive()
     .optional()
     .describe(
-      "patch side in pixels: must equal BEiT's ViT patch size (default: the run's backbone's when it is a ViT, else 4)",
+      "patch side in pixels: must equal BEiT's ViT patch size (default: the run's backbone's when it is vit-tiny, else 4)",
     ),
   codebookSize: z.number().int().min(2).default(64).describe("number of visual tokens K (BEiT's dVAE: 8192)"),
   codeDim: z.number().int().positive().default(16).describe("code vector width (vqvae)"),
@@ -76,14 +76,16 @@ export type BeitTokenizerOptions = z.output<typeof beitTokenizerMethodOptions>;
 
 const USAGE_DECAY = 0.99;
 
-/** Patch side of the run's backbone when it is a ViT (built once to read it, then disposed). */
+/**
+ * Patch side of the run's backbone when it is core's vit-tiny, read from its options: nothing is
+ * built (building would draw from the run's init stream, and in a composed run would hand back the
+ * shared backbone).
+ */
 function backbonePatchSize(ctx: MethodBuildContext): number | undefined {
-  const backbone = ctx.buildBackbone();
-  try {
-    return backbone instanceof ViT ? backbone.patchSize : undefined;
-  } finally {
-    backbone.dispose();
-  }
+  const choice = ctx.backboneChoice;
+  if (choice?.name !== "vit-tiny") return undefined;
+  const parsed = vitOptions.safeParse(choice.options);
+  return parsed.success ? parsed.data.patchSize : undefined;
 }
 
 export class BeitTokenizer extends MethodBase<BeitTokenizerOptions> {
