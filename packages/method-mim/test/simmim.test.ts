@@ -127,6 +127,25 @@ describe("simmim backbone checks", () => {
     tf.dispose(before);
   });
 
+  it("crop trains on the one augmented view (the paper's random resized crop), not the raw images", () => {
+    const cropped = createMethod<SimMIM>("simmim", tinyViT("token"), { crop: true });
+    const plain = createMethod<SimMIM>("simmim", tinyViT("token"));
+    disposables.push(cropped, plain);
+    expect(cropped.views).toBe(1);
+    expect(plain.views).toBe(0);
+    expect(cropped.defaultAugmentation()).toEqual([
+      { name: "random-resized-crop", options: { scale: [0.67, 1], ratio: [3 / 4, 4 / 3] } },
+    ]);
+    expect(plain.defaultAugmentation()).toEqual([]);
+    // raw inputs full of NaN: only a step that reads the view has a finite loss
+    const batch = { inputs: tf.fill([4, 16, 16, 1], Number.NaN), views: [barImages(4, 3)] };
+    disposables.push(batch.inputs, ...batch.views);
+    const [a, b] = [stepContext(cropped), stepContext(plain)];
+    disposables.push(a, b);
+    expect(Number.isFinite(cropped.trainStep(batch, a).loss)).toBe(true);
+    expect(() => plain.trainStep(batch, b)).toThrow(/non-finite loss/);
+  });
+
   it("refuses decoderDepth on a backbone without tokens, naming the option", () => {
     expect(() => createMethod("simmim", tinyConvnet, { decoderDepth: 1 })).toThrow(
       /decoderDepth 1 needs a vit-tiny/,

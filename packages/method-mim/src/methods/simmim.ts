@@ -30,6 +30,7 @@
  * Here the mask patch is the ViT's patch (4 px on 28 px digits), ratio 0.6.
  */
 import {
+  type AugmentationConfig,
   type Dataset,
   defineMethod,
   type FeatureModule,
@@ -77,6 +78,12 @@ export const simmimMethodOptions = z.object({
     .boolean()
     .default(true)
     .describe("regress each patch's pixels normalised by its own mean and std (MAE's target; default on)"),
+  crop: z
+    .boolean()
+    .default(false)
+    .describe(
+      "train on a random resized crop of each image (scale 0.67-1, aspect 3/4-4/3: the paper's augmentation, less its flip)",
+    ),
   decoderDepth: z
     .number()
     .int()
@@ -90,7 +97,8 @@ export type SimMIMOptions = z.output<typeof simmimMethodOptions>;
 
 export class SimMIM extends MethodBase<SimMIMOptions> {
   readonly name = "simmim";
-  readonly views = 0;
+  /** One augmented view (the crop) with `crop`, else the images as they are. */
+  readonly views = this.options.crop ? 1 : 0;
   readonly backbone = this.addBackbone();
   /** vit-tiny (maskMode "token"), or undefined for a convnet-style backbone masked at the input. */
   readonly vit: ViT | undefined =
@@ -166,8 +174,15 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
     return files.map((f) => ({ name: f.name, mime: f.kind, description: f.description }));
   }
 
+  /** The paper's random resized crop (scale 0.67-1) when `crop` is on; no flip (digits change meaning). */
+  override defaultAugmentation(): AugmentationConfig[] {
+    return this.options.crop
+      ? [{ name: "random-resized-crop", options: { scale: [0.67, 1], ratio: [3 / 4, 4 / 3] } }]
+      : [];
+  }
+
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
-    const x = batch.inputs;
+    const x = this.options.crop ? (batch.views[0] as tf.Tensor) : batch.inputs;
     const mask = this.drawMask(x.shape[0] as number, ctx.rng);
     try {
       return ctx.minimize(() => ({ loss: this.loss(x, mask) }));
