@@ -88,9 +88,10 @@ describe.each(Object.keys(BACKBONES) as Array<keyof typeof BACKBONES>)("simmim o
       x.dispose();
     }
     const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
-    // the convnet path learns, but slower
+    // both fall by a quarter or more here (the ViT's default 4-block decoder starts slower than a
+    // linear head: 0.75 of the first losses after 40 steps, below 0.7 with decoderDepth 0)
     expect(mean(losses.slice(-8))).toBeLessThan(
-      (backbone === "convnet" ? 0.9 : 0.7) * mean(losses.slice(0, 8)),
+      (backbone === "convnet" ? 0.9 : 0.8) * mean(losses.slice(0, 8)),
     );
   });
 });
@@ -144,6 +145,13 @@ describe("simmim backbone checks", () => {
     disposables.push(a, b);
     expect(Number.isFinite(cropped.trainStep(batch, a).loss)).toBe(true);
     expect(() => plain.trainStep(batch, b)).toThrow(/non-finite loss/);
+  });
+
+  it("defaults to 4 decoder blocks on vit-tiny and none on a convnet", () => {
+    expect(simmim("vit-tiny").decoder).toHaveLength(4);
+    expect(simmim("vit-tiny", { decoderDepth: 0 }).decoder).toHaveLength(0);
+    expect(simmim("vit-tiny", { decoderDepth: 0 }).decoderNorm).toBeUndefined();
+    expect(simmim("convnet").decoder).toHaveLength(0);
   });
 
   it("refuses decoderDepth on a backbone without tokens, naming the option", () => {
