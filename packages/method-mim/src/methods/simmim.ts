@@ -25,12 +25,13 @@
  *   6 trained much slower (58.3% at epoch 12, where 4 had 71.1%) and was stopped. So the default
  *   is 4 on vit-tiny; `decoderDepth: 0` is the paper's linear head. (With 2 blocks, mask ratio
  *   0.75 gave 70.9% and the `crop` augmentation 64.6% at epoch 18; neither is on by default.)
- * - The loss: squared error to each patch's pixels
- * normalised by its own mean and std (MAE's target), options `loss: "l2"`, `normPixLoss: true`.
- * The paper's ablation finds L1, smooth-L1 and L2 equal on ImageNet; on sparse images (digits:
- * most pixels black) L1 regresses to each pixel's median, black, and the encoder collapses: on the
- * digits (patch 7, width 128, 25 epochs) L1 on raw pixels gave a 10-label probe of 45.4%, below
- * the random-init ViT's 61.6%, and L2 on normalised patches 69.2% (both with the linear head).
+ * - The loss: squared error to each patch's pixels normalised by its own mean and std (MAE's
+ *   target), options `loss: "l2"`, `normPixLoss: true`. The paper's ablation finds L1, smooth-L1
+ *   and L2 equal on ImageNet; on sparse images (digits: most pixels black) L1 regresses to each
+ *   pixel's median, black, and the encoder collapses: L1 on raw pixels gave a 10-label probe of
+ *   45.4%, below the random-init ViT's 61.6%, and L2 on normalised patches 69.2% (both with the
+ *   linear head).
+ *
  * `loss: "l1", normPixLoss: false, decoderDepth: 0` is the paper's recipe.
  *
  * The paper shows the same recipe works for hierarchical backbones (Swin). For a convnet or
