@@ -331,6 +331,8 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     await page.goto(`${server!.url}/?q=mnist-00`);
     const rows = page.locator("[data-run-id]");
     await expect.poll(() => rows.count()).toBe(8);
+    // keys before hydration go nowhere (this failed once in CI on a loaded box)
+    await page.locator("[data-testid=runs-scroll][data-hydrated]").waitFor();
     // Newest first: the last two rows are runs 001 and 000, which have curves.
     await rows.nth(6).focus();
     await page.keyboard.press("Space");

@@ -124,6 +124,10 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
   }, [lastIndex, rows.length, loadMore]);
 
   // ------------------------------------------------ selection + keyboard
+  // Keys do nothing until React has hydrated the server-rendered rows; `data-hydrated` says when
+  // (browser tests wait for it instead of racing the first key press).
+  const [hydrated, setHydrated] = useState(false);
+  useEffect(() => setHydrated(true), []);
   const [selected, setSelected] = useState<string[]>([]);
   const [active, setActive] = useState(0);
   const toggle = (id: string) =>
@@ -235,7 +239,13 @@ export function RunsTable({ initial }: { initial?: InitialRuns | null }) {
         aria-label="Runs"
         aria-rowcount={total !== undefined ? total + 1 : -1}
       >
-        <div className="grid-scroll" ref={scrollRef} onKeyDown={onKeyDown} data-testid="runs-scroll">
+        <div
+          className="grid-scroll"
+          ref={scrollRef}
+          onKeyDown={onKeyDown}
+          data-testid="runs-scroll"
+          data-hydrated={hydrated || undefined}
+        >
           <div className="grid-head" role="row" aria-rowindex={1} style={{ gridTemplateColumns: template }}>
             <div role="columnheader">
               <span className="sr-only" style={{ position: "absolute", left: -9999 }}>
