@@ -10,7 +10,6 @@
  * `writeMimArtifacts(method, dataset, dir)` writes whichever fits the method; the runner calls it
  * at the end of a run of this plugin's methods and stores the files as the run's artifacts.
  */
-import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type Dataset,
@@ -21,6 +20,7 @@ import {
   renderViewsGrid,
   tf,
   toPatches,
+  writeFileAtomic,
 } from "@selfsup/core";
 import { BeitTokenizer } from "./methods/beit-tokenizer.js";
 import { MAE } from "./methods/mae.js";
@@ -115,13 +115,6 @@ export function renderCodebookHistogram(usage: CodebookUsage, height = 64): Buff
   }
 }
 
-/** Write to a temporary name, then rename: a reader never sees half a file. */
-async function writeAtomic(path: string, data: Buffer | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}
-
 export interface MimArtifact {
   /** File name inside the artifact directory. */
   name: string;
@@ -147,7 +140,7 @@ export async function writeMimArtifacts(
   if (method instanceof MAE || method instanceof SimMIM) {
     const images = await imageBatch(split, dataset, opts.count ?? 8);
     try {
-      await writeFile(
+      await writeFileAtomic(
         join(dir, "reconstructions.png"),
         renderReconstructions(method, images, opts.seed ?? 0),
       );
@@ -167,8 +160,8 @@ export async function writeMimArtifacts(
     } finally {
       images.dispose();
     }
-    await writeAtomic(join(dir, "codebook-usage.json"), `${JSON.stringify(usage)}\n`);
-    await writeAtomic(join(dir, "codebook-usage.png"), renderCodebookHistogram(usage));
+    await writeFileAtomic(join(dir, "codebook-usage.json"), `${JSON.stringify(usage)}\n`);
+    await writeFileAtomic(join(dir, "codebook-usage.png"), renderCodebookHistogram(usage));
     out.push(
       {
         name: "codebook-usage.json",
