@@ -22,11 +22,12 @@ import {
   rotate90All,
   type StepContext,
   type StepResult,
+  softmaxCrossEntropy,
   type TrainBatch,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
-import { accuracy, crossEntropy } from "../losses.js";
+import { accuracy } from "../losses.js";
 
 export const rotationMethodOptions = z.object({
   headHiddenDim: z
@@ -71,7 +72,7 @@ export class Rotation extends MethodBase<RotationOptions> {
     return ctx.minimize(() => {
       const { images, labels } = rotationBatch(batch.inputs);
       const logits = this.head.forward(this.backbone.forward(images));
-      return { loss: crossEntropy(logits, labels), metrics: { accuracy: accuracy(logits, labels) } };
+      return { loss: softmaxCrossEntropy(logits, labels), metrics: { accuracy: accuracy(logits, labels) } };
     });
   }
 }
