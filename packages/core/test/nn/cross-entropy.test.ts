@@ -26,7 +26,7 @@ describe("softmax cross-entropy", () => {
     const got = softmaxNll(logits, tf.tensor2d(labels, [2, 2], "int32"));
     expect(got.shape).toEqual([2, 2]);
     const want = rows.map((r, i) => nll(r, labels[i] as number));
-    Array.from(got.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want[i] as number, 5));
+    for (const [i, v] of Array.from(got.dataSync()).entries()) expect(v).toBeCloseTo(want[i] as number, 5);
   });
 
   it("mean, and weighted mean sum(w ce) / sum(w)", () => {
