@@ -90,7 +90,6 @@ function backbonePatchSize(ctx: MethodBuildContext): number | undefined {
 }
 
 export class BeitTokenizer extends MethodBase<BeitTokenizerOptions> {
-  readonly name = "beit-tokenizer";
   readonly views = 0;
   /** The option, else the run's ViT's patch size (BEiT predicts one token per ViT patch), else 4. */
   readonly patchSize = this.options.patchSize ?? backbonePatchSize(this.ctx) ?? 4;

@@ -63,7 +63,6 @@ function requireTokenizer(opts: BEiTOptions): string {
 }
 
 export class BEiT extends MethodBase<BEiTOptions> {
-  readonly name = "beit";
   readonly views = 0;
   readonly tokenizerRef = requireTokenizer(this.options);
   readonly backbone = this.addBackbone();

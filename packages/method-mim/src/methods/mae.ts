@@ -133,7 +133,6 @@ export class MaeDecoder extends Module {
 }
 
 export class MAE extends MaskedImageMethod<MAEOptions> {
-  readonly name = "mae";
   readonly views = 0;
   readonly backbone = this.addBackbone();
   readonly vit = requireViT(this.backbone, "mae", "remove");

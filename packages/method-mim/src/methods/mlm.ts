@@ -65,7 +65,6 @@ export interface MlmEvaluation {
 }
 
 export class MLM extends MethodBase<MLMOptions> {
-  readonly name = "mlm";
   readonly views = 0;
   readonly backbone = this.addBackbone();
   readonly vocabSize = textVocab(this.ctx.input);

@@ -113,7 +113,6 @@ const DEFAULT_VIT_DECODER_DEPTH = 4;
 export type SimMIMOptions = z.output<typeof simmimMethodOptions>;
 
 export class SimMIM extends MaskedImageMethod<SimMIMOptions> {
-  readonly name = "simmim";
   /** One augmented view (the crop) with `crop`, else the images as they are. */
   readonly views = this.options.crop ? 1 : 0;
   readonly backbone = this.addBackbone();

@@ -71,7 +71,6 @@ export function corrupt(x: tf.Tensor, opts: AutoencoderOptions, seed: number): t
 }
 
 export class Autoencoder extends MethodBase<AutoencoderOptions> {
-  readonly name = "autoencoder";
   readonly views = 0;
   readonly backbone = this.addBackbone();
   readonly decoder = this.module("decoder", this.buildDecoder());

@@ -160,7 +160,6 @@ export function rebalancingWeights(
 }
 
 export class Colorization extends MethodBase<ColorizationOptions> {
-  readonly name = "colorization";
   readonly views = 0;
   readonly rgb = requireRgb(this.ctx.input);
   readonly bins = colorizationBins();

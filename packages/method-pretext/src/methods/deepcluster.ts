@@ -64,7 +64,6 @@ export const deepClusterMethodOptions = z.object({
 export type DeepClusterOptions = z.output<typeof deepClusterMethodOptions>;
 
 export class DeepCluster extends MethodBase<DeepClusterOptions> {
-  readonly name = "deepcluster";
   readonly views = 1;
   readonly backbone = this.addBackbone();
   /** The backbone as it was at the epoch start: assigns pseudo-labels during the epoch. */

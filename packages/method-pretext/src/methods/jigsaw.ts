@@ -74,7 +74,6 @@ export type JigsawOptions = z.output<typeof jigsawMethodOptions>;
 const GRID = 3;
 
 export class Jigsaw extends MethodBase<JigsawOptions> {
-  readonly name = "jigsaw";
   readonly views = 0;
   readonly geometry = tileGeometry(
     imageInput(this.ctx.input, "jigsaw").height,

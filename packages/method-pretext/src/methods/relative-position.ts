@@ -74,7 +74,6 @@ export function dropColors(patches: tf.Tensor, keep: number[], seed: number, std
 }
 
 export class RelativePosition extends MethodBase<RelativePositionOptions> {
-  readonly name = "relative-position";
   readonly views = 0;
   readonly geometry = tileGeometry(
     imageInput(this.ctx.input, "relative-position").height,

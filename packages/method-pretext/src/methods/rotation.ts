@@ -53,7 +53,6 @@ export function rotationBatch(x: tf.Tensor): { images: tf.Tensor; labels: tf.Ten
 }
 
 export class Rotation extends MethodBase<RotationOptions> {
-  readonly name = "rotation";
   readonly views = 0;
   readonly backbone = this.addBackbone();
   readonly head = this.module(
