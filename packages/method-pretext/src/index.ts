@@ -10,4 +10,5 @@ export * from "./lab.js";
 export * from "./losses.js";
 export * from "./methods/index.js";
 export { default as pretextPlugin } from "./plugin.js";
+export * from "./tile-method.js";
 export * from "./tiles.js";

@@ -7,9 +7,10 @@
  * at offset `ceil(gap / 2) + r`, r drawn in [0, jitter] per tile. So every tile stays inside its
  * cell (and the image), and two neighbouring tiles are at least `gap` pixels apart whatever the
  * jitter: low-level cues (continuing edges, chromatic aberration along a border) cannot tell the
- * task's answer.
+ * task's answer. Tiles are cut by core's `cutTiles` (one exact gather); `TileMethod`
+ * (tile-method.ts) is what jigsaw and relative position share.
  */
-import { type FeatureModule, Module, type Rng, tf } from "@selfsup/core";
+import { cutTiles, type FeatureModule, type InputSpec, Module, type Rng, tf } from "@selfsup/core";
 import { z } from "zod";
 
 export interface TileGridOptions {
@@ -72,43 +73,6 @@ export function tileOrigin(g: TileGeometry, pos: number, rng?: Rng): [number, nu
 }
 
 /**
- * Cuts tiles of side `g.tile` out of x [B, H, W, C]: `origins[b]` lists sample b's tile corners.
- * Returns [B, N, t, t, C], N = origins[b].length, copied exactly by one gather (no resampling).
- */
-export function cutTiles(
-  x: tf.Tensor,
-  g: TileGeometry,
-  origins: Array<Array<[number, number]>>,
-): tf.Tensor5D {
-  const [b, h, w, c] = x.shape as [number, number, number, number];
-  if (origins.length !== b) throw new Error(`cutTiles: ${origins.length} tile lists for a batch of ${b}`);
-  const n = origins[0]?.length ?? 0;
-  const t = g.tile;
-  const idx = new Int32Array(b * n * t * t);
-  let o = 0;
-  for (let s = 0; s < b; s++) {
-    const list = origins[s] as Array<[number, number]>;
-    if (list.length !== n)
-      throw new Error(`cutTiles: sample ${s} has ${list.length} tiles, sample 0 has ${n}`);
-    for (const [top, left] of list) {
-      if (top < 0 || left < 0 || top + t > h || left + t > w)
-        throw new Error(`cutTiles: a ${t}px tile at (${top}, ${left}) leaves the ${h}x${w} image`);
-      for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) idx[o++] = (s * h + top + i) * w + left + j;
-    }
-  }
-  return tf.tidy(
-    () =>
-      tf.reshape(tf.gather(tf.reshape(x, [b * h * w, c]), tf.tensor1d(idx, "int32")), [
-        b,
-        n,
-        t,
-        t,
-        c,
-      ]) as tf.Tensor5D,
-  );
-}
-
-/**
  * Per-tile normalisation (zero mean, unit variance over each tile's pixels and channels), as
  * Noroozi & Favaro do so that tiles cannot be matched by their mean brightness or contrast.
  * Works on [..., t, t, C]. The small floor keeps empty (constant) tiles at zero.
@@ -150,7 +114,7 @@ export class TileGridEncoder extends Module implements FeatureModule {
     return tf.tidy(() => {
       const tiles = cutTiles(
         x,
-        this.geometry,
+        this.geometry.tile,
         Array.from({ length: b }, () => list),
       );
       const t = this.geometry.tile;
@@ -253,4 +217,15 @@ export function tileMethodEncoder(
       `${method}: option representation "trunk" needs a backbone that runs on whole ${geometry.height}x${geometry.width} images once built for ${geometry.tile}x${geometry.tile} tiles (a convnet or resnet does; a ViT or MLP does not): use representation "tiles" or "auto"`,
     );
   return new TileGridEncoder(tileEncoder, geometry, normalize);
+}
+
+/** The run's input as an image spec, or a clear error naming the method. */
+export function imageInput(input: InputSpec, method: string): Extract<InputSpec, { kind: "image" }> {
+  if (input.kind !== "image") throw new Error(`${method}: needs image inputs, got ${input.kind}`);
+  return input;
+}
+
+/** The input spec of a `side` x `side` tile of the run's images. */
+export function tileInput(input: Extract<InputSpec, { kind: "image" }>, side: number): InputSpec {
+  return { kind: "image", height: side, width: side, channels: input.channels };
 }

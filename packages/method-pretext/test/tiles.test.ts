@@ -1,6 +1,6 @@
-import { initBackend, Rng, tf } from "@selfsup/core";
+import { cutTiles, initBackend, Rng, tf } from "@selfsup/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { cutTiles, normalizeTiles, tileGeometry, tileOrigin } from "../src/index.js";
+import { normalizeTiles, tileGeometry, tileOrigin } from "../src/index.js";
 
 beforeAll(async () => {
   await initBackend("cpu");
@@ -47,7 +47,7 @@ describe("tile geometry", () => {
       [2, 6, 6, 1],
     );
     const g = tileGeometry(6, 6, { grid: 3, gap: 0, jitter: 0 }, "test");
-    const tiles = cutTiles(x, g, [
+    const tiles = cutTiles(x, g.tile, [
       [
         [0, 0],
         [4, 2],
@@ -61,7 +61,7 @@ describe("tile geometry", () => {
     expect(Array.from(tiles.dataSync())).toEqual([
       0, 1, 6, 7, 26, 27, 32, 33, 52, 53, 58, 59, 36, 37, 42, 43,
     ]);
-    expect(() => cutTiles(x, g, [[[5, 5]], [[0, 0]]])).toThrow(/leaves the 6x6 image/);
+    expect(() => cutTiles(x, g.tile, [[[5, 5]], [[0, 0]]])).toThrow(/leaves the 6x6 image/);
     const n = normalizeTiles(tiles);
     const { mean, variance } = tf.moments(n, [2, 3, 4]);
     for (const m of mean.dataSync()) expect(Math.abs(m)).toBeLessThan(1e-5);

@@ -20,4 +20,5 @@ export * from "./preview.js";
 export * from "./random-resized-crop.js";
 export * from "./rotate90.js";
 export * from "./solarize.js";
+export * from "./tiles.js";
 export { coinFlips, imageShape, LUMA_WEIGHTS, luma, selectPerSample } from "./util.js";

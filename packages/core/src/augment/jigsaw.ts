@@ -10,6 +10,7 @@ import { z } from "zod";
 import { defineAugmentation } from "../plugin/define-plugin.js";
 import { Rng } from "../rng.js";
 import { tf } from "../tf.js";
+import { cutTiles } from "./tiles.js";
 import { imageShape } from "./util.js";
 
 /** Seed of the default permutation set, so every run and every package shares the same classes. */
@@ -74,11 +75,10 @@ export interface JigsawResult {
 
 /**
  * Cuts every image of x [B,H,W,C] into grid x grid tiles and shuffles them with a permutation drawn
- * per sample from the set; all tiles of the batch come from one exact `gather` of their pixels
- * (no resampling; note that wasm's nearest-neighbour `cropAndResize` is off by a pixel in tfjs 4.22).
+ * per sample from the set (tiles cut by `cutTiles`: exact pixels, no resampling).
  */
 export function jigsawShuffle(x: tf.Tensor, rng: Rng, opts: JigsawOptions): JigsawResult {
-  const [b, h, w, c] = imageShape(x, "jigsawShuffle");
+  const [b, h, w, _c] = imageShape(x, "jigsawShuffle");
   const g = opts.grid ?? 3;
   const jitter = opts.jitter ?? 0;
   const cell = Math.floor(Math.min(h, w) / g);
@@ -92,30 +92,15 @@ export function jigsawShuffle(x: tf.Tensor, rng: Rng, opts: JigsawOptions): Jigs
       throw new Error(`jigsawShuffle: permutation ${i} has ${perm.length} entries, expected ${g * g}`);
   }
   const permutation: number[] = [];
-  // Flat pixel indices into x viewed as [B*H*W, C]: one gather copies every tile exactly.
-  const idx = new Int32Array(b * g * g * t * t);
-  let o = 0;
-  for (let s = 0; s < b; s++) {
+  const origins = Array.from({ length: b }, () => {
     const pi = rng.int(opts.permutations.length);
     permutation.push(pi);
-    const perm = opts.permutations[pi]!;
-    for (let pos = 0; pos < g * g; pos++) {
-      const src = perm[pos]!;
-      const top = Math.floor(src / g) * cell + (jitter > 0 ? rng.int(jitter + 1) : 0);
-      const left = (src % g) * cell + (jitter > 0 ? rng.int(jitter + 1) : 0);
-      for (let i = 0; i < t; i++) for (let j = 0; j < t; j++) idx[o++] = (s * h + top + i) * w + left + j;
-    }
-  }
-  const tiles = tf.tidy(
-    () =>
-      tf.reshape(tf.gather(tf.reshape(x, [b * h * w, c]), tf.tensor1d(idx, "int32")), [
-        b,
-        g * g,
-        t,
-        t,
-        c,
-      ]) as tf.Tensor5D,
-  );
+    return (opts.permutations[pi] as number[]).map((src): [number, number] => [
+      Math.floor(src / g) * cell + (jitter > 0 ? rng.int(jitter + 1) : 0),
+      (src % g) * cell + (jitter > 0 ? rng.int(jitter + 1) : 0),
+    ]);
+  });
+  const tiles = cutTiles(x, t, origins);
   return { tiles, permutation };
 }
 
@@ -154,8 +139,9 @@ export const jigsawAugmentOptions = z.object({
 
 /**
  * As an augmentation: the shuffled puzzle reassembled into an image (tiles resized back to the
- * input size), which is what a preview shows. Methods that need the permutation label call
- * `jigsawShuffle` directly.
+ * input size), which is what a preview shows. `jigsawShuffle` also gives each sample's
+ * permutation (the pretext label); method-pretext's jigsaw and relative-position methods cut their
+ * own grid (gaps between cells, per-tile jitter, see its tiles.ts) with the same `cutTiles`.
  */
 export const jigsaw = defineAugmentation({
   name: "jigsaw",

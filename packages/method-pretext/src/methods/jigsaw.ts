@@ -21,13 +21,11 @@
  */
 import {
   buildProjector,
+  cutTiles,
   defaultBackboneFor,
   defineMethod,
-  type FeatureModule,
-  type InputSpec,
   JIGSAW_PERMUTATION_SEED,
   jigsawPermutations,
-  MethodBase,
   type StepContext,
   type StepResult,
   softmaxCrossEntropy,
@@ -36,14 +34,8 @@ import {
 } from "@selfsup/core";
 import { z } from "zod";
 import { accuracy } from "../losses.js";
-import {
-  cutTiles,
-  normalizeTiles,
-  tileGeometry,
-  tileMethodEncoder,
-  tileOrigin,
-  tileRepresentationOption,
-} from "../tiles.js";
+import { TILE_GRID, TileMethod } from "../tile-method.js";
+import { normalizeTiles, tileOrigin, tileRepresentationOption } from "../tiles.js";
 
 export const jigsawMethodOptions = z.object({
   permutations: z
@@ -71,21 +63,9 @@ export const jigsawMethodOptions = z.object({
 });
 export type JigsawOptions = z.output<typeof jigsawMethodOptions>;
 
-const GRID = 3;
+const GRID = TILE_GRID;
 
-export class Jigsaw extends MethodBase<JigsawOptions> {
-  readonly views = 0;
-  readonly geometry = tileGeometry(
-    imageInput(this.ctx.input, "jigsaw").height,
-    imageInput(this.ctx.input, "jigsaw").width,
-    { grid: GRID, gap: this.options.gap, jitter: this.options.jitter },
-    "jigsaw",
-  );
-  /** The tile encoder: the run's backbone built for tile-sized inputs. */
-  readonly backbone = this.module(
-    "backbone",
-    this.ctx.buildBackbone(undefined, undefined, tileInput(this.ctx.input, this.geometry.tile)),
-  );
+export class Jigsaw extends TileMethod<JigsawOptions> {
   readonly head = this.module(
     "head",
     buildProjector(this.ctx, GRID * GRID * this.backbone.outputDim, {
@@ -108,20 +88,7 @@ export class Jigsaw extends MethodBase<JigsawOptions> {
     ),
   );
   /** What evaluators read: the trunk on whole images, or the tiles' features (`representation`). */
-  readonly representation = this.useEncoder(
-    tileMethodEncoder(
-      this.options,
-      this.backbone,
-      this.geometry,
-      imageInput(this.ctx.input, "jigsaw").channels,
-      "jigsaw",
-    ),
-  );
-
-  private useEncoder(e: FeatureModule): FeatureModule {
-    this.setEncoder(e);
-    return e;
-  }
+  readonly representation = this.useTileEncoder();
 
   /** The permutation set as numbers (read from the state, which a restore may have replaced). */
   permutationSet(): number[][] {
@@ -141,12 +108,7 @@ export class Jigsaw extends MethodBase<JigsawOptions> {
       });
       const n = GRID * GRID;
       const t = this.geometry.tile;
-      let tiles: tf.Tensor = tf.reshape(cutTiles(x, this.geometry, origins), [
-        b * n,
-        t,
-        t,
-        x.shape[3] as number,
-      ]);
+      let tiles: tf.Tensor = tf.reshape(cutTiles(x, t, origins), [b * n, t, t, x.shape[3] as number]);
       if (this.options.normalizeTiles) tiles = normalizeTiles(tiles);
       const features = tf.reshape(this.backbone.forward(tiles), [b, n * this.backbone.outputDim]);
       const logits = this.head.forward(features);
@@ -154,16 +116,6 @@ export class Jigsaw extends MethodBase<JigsawOptions> {
       return { loss: softmaxCrossEntropy(logits, y), metrics: { accuracy: accuracy(logits, y) } };
     });
   }
-}
-
-export function imageInput(input: InputSpec, method: string): Extract<InputSpec, { kind: "image" }> {
-  if (input.kind !== "image") throw new Error(`${method}: needs image inputs, got ${input.kind}`);
-  return input;
-}
-
-/** The input spec of a `side` x `side` tile of the run's images. */
-export function tileInput(input: InputSpec, side: number): InputSpec {
-  return { kind: "image", height: side, width: side, channels: imageInput(input, "tiles").channels };
 }
 
 export const jigsawMethod = defineMethod({

@@ -19,10 +19,9 @@
  */
 import {
   buildProjector,
+  cutTiles,
   defaultBackboneFor,
   defineMethod,
-  type FeatureModule,
-  MethodBase,
   type StepContext,
   type StepResult,
   softmaxCrossEntropy,
@@ -31,15 +30,8 @@ import {
 } from "@selfsup/core";
 import { z } from "zod";
 import { accuracy } from "../losses.js";
-import {
-  cutTiles,
-  normalizeTiles,
-  tileGeometry,
-  tileMethodEncoder,
-  tileOrigin,
-  tileRepresentationOption,
-} from "../tiles.js";
-import { imageInput, tileInput } from "./jigsaw.js";
+import { TileMethod } from "../tile-method.js";
+import { normalizeTiles, tileOrigin, tileRepresentationOption } from "../tiles.js";
 
 export const relativePositionMethodOptions = z.object({
   gap: z.number().int().min(0).default(2).describe("minimum pixels between neighbouring patches"),
@@ -59,7 +51,6 @@ export const relativePositionMethodOptions = z.object({
 });
 export type RelativePositionOptions = z.output<typeof relativePositionMethodOptions>;
 
-const GRID = 3;
 const CENTRE = 4;
 /** Grid positions of the 8 neighbours (row-major, centre left out): label j is NEIGHBOURS[j]. */
 export const NEIGHBOURS = [0, 1, 2, 3, 5, 6, 7, 8] as const;
@@ -73,18 +64,7 @@ export function dropColors(patches: tf.Tensor, keep: number[], seed: number, std
   });
 }
 
-export class RelativePosition extends MethodBase<RelativePositionOptions> {
-  readonly views = 0;
-  readonly geometry = tileGeometry(
-    imageInput(this.ctx.input, "relative-position").height,
-    imageInput(this.ctx.input, "relative-position").width,
-    { grid: GRID, gap: this.options.gap, jitter: this.options.jitter },
-    "relative-position",
-  );
-  readonly backbone = this.module(
-    "backbone",
-    this.ctx.buildBackbone(undefined, undefined, tileInput(this.ctx.input, this.geometry.tile)),
-  );
+export class RelativePosition extends TileMethod<RelativePositionOptions> {
   readonly head = this.module(
     "head",
     buildProjector(this.ctx, 2 * this.backbone.outputDim, {
@@ -95,20 +75,7 @@ export class RelativePosition extends MethodBase<RelativePositionOptions> {
     }),
   );
   /** What evaluators read: the trunk on whole images, or the tiles' features (`representation`). */
-  readonly representation = this.useEncoder(
-    tileMethodEncoder(
-      this.options,
-      this.backbone,
-      this.geometry,
-      imageInput(this.ctx.input, "relative-position").channels,
-      "relative-position",
-    ),
-  );
-
-  private useEncoder(e: FeatureModule): FeatureModule {
-    this.setEncoder(e);
-    return e;
-  }
+  readonly representation = this.useTileEncoder();
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     return ctx.minimize(() => {
@@ -124,7 +91,7 @@ export class RelativePosition extends MethodBase<RelativePositionOptions> {
         ];
       });
       const t = this.geometry.tile;
-      let patches: tf.Tensor = tf.reshape(cutTiles(x, this.geometry, origins), [b * 2, t, t, c]);
+      let patches: tf.Tensor = tf.reshape(cutTiles(x, t, origins), [b * 2, t, t, c]);
       if (c === 3 && this.options.colorDropping) {
         const keep = Array.from({ length: b * 2 }, () => ctx.rng.int(3));
         patches = dropColors(patches, keep, ctx.rng.seed());
