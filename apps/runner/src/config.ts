@@ -22,6 +22,7 @@ import {
 } from "@selfsup/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { OFFICIAL_METHOD_PACKAGES } from "./official-methods.js";
 import { assertSafePath } from "./safe-path.js";
 
 /** A config problem the user can fix; the CLI exits with code 2. */
@@ -176,24 +177,6 @@ export function parseStoredRunConfig(raw: unknown, runId: string): ResolvedRunCo
 }
 
 // ---------------------------------------------------------------- registry resolution
-
-/**
- * The methods of selfsup's own method packages, by package: a run naming one that is not installed
- * is told what to install. (Discovery lists what is installed; this only names what is not.)
- */
-export const OFFICIAL_METHOD_PACKAGES: Record<string, readonly string[]> = {
-  "@selfsup/method-contrastive": ["simclr", "moco", "byol", "simsiam", "barlow-twins", "vicreg"],
-  "@selfsup/method-pretext": [
-    "rotation",
-    "jigsaw",
-    "relative-position",
-    "colorization",
-    "deepcluster",
-    "autoencoder",
-    "denoising-autoencoder",
-  ],
-  "@selfsup/method-mim": ["mae", "simmim", "beit-tokenizer", "beit", "mlm"],
-};
 
 /** "; it is in @selfsup/method-mim: npm i @selfsup/method-mim" for a known method that is not installed. */
 export function installHint(method: string): string {

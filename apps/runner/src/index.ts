@@ -3,6 +3,7 @@
  * control API. The CLI (`selfsup`) is built from these; the dashboard uses `@selfsup/runner/client`.
  */
 export * from "./config.js";
+export * from "./official-methods.js";
 export * from "./exit-codes.js";
 export * from "./home.js";
 export { type LoadedRegistry, loadRegistry } from "./plugins.js";

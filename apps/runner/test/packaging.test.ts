@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OFFICIAL_METHOD_PACKAGES } from "../src/official-methods.js";
 
 const run = promisify(execFile);
 const workspace = path.resolve(import.meta.dirname, "..", "..", "..");
@@ -77,7 +78,9 @@ describe.skipIf(skip)("packed packages installed outside the workspace", () => {
   });
 
   it("lists only the contrastive methods and trains one of them for an epoch on a data subset", async () => {
-    expect(await methods()).toEqual(["barlow-twins", "byol", "moco", "simclr", "simsiam", "vicreg"]);
+    expect(await methods()).toEqual(
+      [...(OFFICIAL_METHOD_PACKAGES["@selfsup/method-contrastive"] ?? [])].sort(),
+    );
     const r = await selfsup([
       "train",
       "--method",

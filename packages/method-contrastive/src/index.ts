@@ -6,4 +6,4 @@
 export * from "./bench.js";
 export * from "./losses/index.js";
 export * from "./methods/index.js";
-export { default as contrastivePlugin } from "./plugin.js";
+export { contrastiveLosses, contrastiveMethods, default as contrastivePlugin } from "./plugin.js";

@@ -1,9 +1,15 @@
 /**
- * The plugin the selfsup runner discovers through package.json's `"selfsup": { "plugin" }` field.
+ * The plugin the selfsup runner discovers through package.json's `"selfsup": { "plugin" }` field:
+ * every method and loss spec that methods/index.ts and losses/index.ts export.
  */
-import { definePlugin } from "@selfsup/core";
-import { contrastiveLosses } from "./losses/index.js";
-import { contrastiveMethods } from "./methods/index.js";
+import { definePlugin, specsIn } from "@selfsup/core";
+import * as losses from "./losses/index.js";
+import * as methods from "./methods/index.js";
+
+/** Every method of this package, by name. */
+export const contrastiveMethods = specsIn("method", methods);
+/** Every loss of this package, by name. */
+export const contrastiveLosses = specsIn("loss", losses);
 
 export default definePlugin({
   name: "@selfsup/method-contrastive",

@@ -340,10 +340,10 @@ describe("VICReg", () => {
 describe("loss specs", () => {
   it("registers five losses whose defaults give the functions' defaults", () => {
     expect(contrastiveLosses.map((l) => l.name)).toEqual([
-      "info-nce",
-      "nt-xent",
-      "negative-cosine",
       "barlow-twins",
+      "info-nce",
+      "negative-cosine",
+      "nt-xent",
       "vicreg",
     ]);
     const a = randn(4, 3, 51);

@@ -6,7 +6,7 @@ export * from "./methods/index.js";
 export * from "./mlm-masking.js";
 export * from "./patch-tokenizer.js";
 export * from "./pictures.js";
-export { default as mimPlugin } from "./plugin.js";
+export { default as mimPlugin, mimMethods } from "./plugin.js";
 export * from "./tokenizer-checkpoint.js";
 export * from "./vit-backbone.js";
 export * from "./vq.js";

@@ -1,9 +1,13 @@
 /**
- * The plugin the selfsup runner discovers through package.json's `"selfsup": { "plugin" }` field.
+ * The plugin the selfsup runner discovers through package.json's `"selfsup": { "plugin" }` field:
+ * every method spec that methods/index.ts exports, and the shipped corpus.
  */
-import { definePlugin } from "@selfsup/core";
+import { definePlugin, specsIn } from "@selfsup/core";
 import { topicsCorpusDataset } from "./corpus.js";
-import { mimMethods } from "./methods/index.js";
+import * as methods from "./methods/index.js";
+
+/** Every method of this package, by name. */
+export const mimMethods = specsIn("method", methods);
 
 export default definePlugin({
   name: "@selfsup/method-mim",

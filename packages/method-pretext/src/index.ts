@@ -9,6 +9,6 @@ export * from "./decoder.js";
 export * from "./lab.js";
 export * from "./losses.js";
 export * from "./methods/index.js";
-export { default as pretextPlugin } from "./plugin.js";
+export { default as pretextPlugin, pretextMethods } from "./plugin.js";
 export * from "./tile-method.js";
 export * from "./tiles.js";

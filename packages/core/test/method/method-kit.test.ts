@@ -11,7 +11,7 @@ import {
   takesGenericBackbone,
   twoViews,
 } from "../../src/method/index.js";
-import { defineMethod } from "../../src/plugin/define-plugin.js";
+import { defineMethod, specsIn } from "../../src/plugin/define-plugin.js";
 import type { StepContext, StepResult, TrainBatch } from "../../src/plugin/types.js";
 import { Rng } from "../../src/rng.js";
 import { tf } from "../../src/tf.js";
@@ -139,6 +139,13 @@ describe("typed specs and registry.create", () => {
     expect(() => misnamed.create({ dim: 4 }, ctx())).toThrow(
       /method spec "toy" built a method named "not-toy"/,
     );
+  });
+
+  it("specsIn collects a module's specs of one kind (made by define*), by name", () => {
+    const other = defineMethod({ ...toySpec, name: "another" });
+    const exports = { toySpec, other, again: toySpec, toyOptions, Toy, plain: { ...toySpec, name: "plain" } };
+    expect(specsIn("method", exports).map((s) => s.name)).toEqual(["another", "toy"]);
+    expect(specsIn("loss", exports)).toEqual([]);
   });
 
   it("methodBuildContext builds the run's backbone by default and any registered one by name", () => {
