@@ -22,7 +22,7 @@ import {
 } from "@selfsup/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { OFFICIAL_METHOD_PACKAGES } from "./official-methods.js";
+import { OFFICIAL_METHOD_PACKAGES } from "./official-methods.generated.js";
 import { assertSafePath } from "./safe-path.js";
 
 /** A config problem the user can fix; the CLI exits with code 2. */

@@ -3,9 +3,9 @@
  * control API. The CLI (`selfsup`) is built from these; the dashboard uses `@selfsup/runner/client`.
  */
 export * from "./config.js";
-export * from "./official-methods.js";
 export * from "./exit-codes.js";
 export * from "./home.js";
+export * from "./official-methods.generated.js";
 export { type LoadedRegistry, loadRegistry } from "./plugins.js";
 export * from "./progress/events.js";
 export { chooseReporter, createReporter, type Reporter, type ReporterKind } from "./progress/reporters.js";

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { installHint } from "../src/config.js";
-import { OFFICIAL_METHOD_PACKAGES } from "../src/official-methods.js";
+import { OFFICIAL_METHOD_PACKAGES } from "../src/official-methods.generated.js";
 
 const runnerRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 

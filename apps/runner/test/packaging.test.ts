@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OFFICIAL_METHOD_PACKAGES } from "../src/official-methods.js";
+import { OFFICIAL_METHOD_PACKAGES } from "../src/official-methods.generated.js";
 
 const run = promisify(execFile);
 const workspace = path.resolve(import.meta.dirname, "..", "..", "..");
