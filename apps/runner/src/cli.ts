@@ -233,7 +233,7 @@ backendCmd
 
 program
   .command("bench")
-  .description("run @selfsup/core's benchmarks (speed per method and backend, quality with few labels)")
+  .description("run @selfsup/bench's benchmarks (speed per method and backend, quality with few labels)")
   .argument(
     "[args...]",
     "section names (e.g. throughput), --backend <name>, --only <sections>, --epochs <n>, --quick (after --)",

@@ -1,10 +1,10 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { curveData, type PlotRow, writeQualityPlot } from "@selfsup/bench";
 import { openStore } from "@selfsup/store";
 import pngjs from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { curveData, type PlotRow, writeQualityPlot } from "../src/bench/quality-plot.js";
 import { evaluationRows, type StoredBenchRow, storeBenchRows } from "../src/bench/store-rows.js";
 import { curveEpochsFor } from "../src/commands/bench.js";
 

@@ -1,7 +1,7 @@
 /**
  * Install-only-what-you-need, proven outside the workspace: the publishable packages are packed
  * with `pnpm pack` (workspace:* becomes real versions), a project in a temporary directory installs
- * only @selfsup/core, @selfsup/store (the runner's store), @selfsup/runner and
+ * only @selfsup/core, @selfsup/store (the runner's store), @selfsup/bench, @selfsup/runner and
  * @selfsup/method-contrastive from the tarballs (their third-party dependencies come from the npm
  * registry, as for any user), then the example plugin's tarball. Needs the npm registry; set
  * SELFSUP_SKIP_PACKAGING=1 to skip it on a machine without one.
@@ -16,7 +16,7 @@ import { OFFICIAL_METHOD_PACKAGES } from "../src/official-methods.generated.js";
 
 const run = promisify(execFile);
 const workspace = path.resolve(import.meta.dirname, "..", "..", "..");
-const PACKAGES = ["packages/core", "packages/store", "apps/runner", "packages/method-contrastive"];
+const PACKAGES = ["packages/core", "packages/store", "packages/bench", "apps/runner", "packages/method-contrastive"];
 const skip = process.env.SELFSUP_SKIP_PACKAGING === "1";
 if (skip) console.warn("packaging test skipped: SELFSUP_SKIP_PACKAGING=1");
 

@@ -9,6 +9,8 @@ export * from "./backend/init-backend.js";
 export * from "./backend/memory-estimate.js";
 export * from "./backend/native-build.js";
 export * from "./backend/native-dir.js";
+export { registerWasmTrainingKernels } from "./backend/wasm-kernels/index.js";
+export { configureWasmThreads, type WasmThreadsResult } from "./backend/wasm-threads.js";
 export * from "./builtin-plugin.js";
 export * from "./checkpoint/index.js";
 export * from "./data/index.js";

@@ -11,12 +11,7 @@
  *   import { benchContrastive } from "@selfsup/method-contrastive/bench";
  *   const rows = await benchContrastive({ quick: true, methods: ["simclr", "byol"] });
  */
-import {
-  benchQuality,
-  formatTable,
-  type QualityBenchOptions,
-  type QualityBenchRow,
-} from "@selfsup/core/bench";
+import { benchQuality, formatTable, type QualityBenchOptions, type QualityBenchRow } from "@selfsup/bench";
 import plugin from "./plugin.js";
 
 export type ContrastiveBenchOptions = Omit<QualityBenchOptions, "plugins">;

@@ -21,6 +21,13 @@ import { mkdirSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
+  benchQuality,
+  formatTable,
+  type QualityBenchOptions,
+  type QualityBenchRow,
+  scoreEncoder,
+} from "@selfsup/bench";
+import {
   createRegistry,
   currentBackend,
   type Dataset,
@@ -31,13 +38,6 @@ import {
   Rng,
   Trainer,
 } from "@selfsup/core";
-import {
-  benchQuality,
-  formatTable,
-  type QualityBenchOptions,
-  type QualityBenchRow,
-  scoreEncoder,
-} from "@selfsup/core/bench";
 import { loadTopicsCorpus } from "./corpus.js";
 import type { MLM } from "./methods/mlm.js";
 import plugin from "./plugin.js";

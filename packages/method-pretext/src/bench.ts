@@ -24,13 +24,9 @@
  *   import { benchPretext } from "@selfsup/method-pretext/bench";
  *   const rows = await benchPretext({ quick: true, methods: ["rotation", "colorization"] });
  */
+
+import { benchQuality, formatTable, type QualityBenchOptions, type QualityBenchRow } from "@selfsup/bench";
 import { type Dataset, synthetic } from "@selfsup/core";
-import {
-  benchQuality,
-  formatTable,
-  type QualityBenchOptions,
-  type QualityBenchRow,
-} from "@selfsup/core/bench";
 import plugin from "./plugin.js";
 
 export type PretextBenchOptions = Omit<QualityBenchOptions, "plugins">;

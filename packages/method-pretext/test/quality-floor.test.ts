@@ -5,7 +5,7 @@
  * No wall-clock figure is asserted; the full-budget figures are `pnpm bench pretext`'s.
  */
 import { initBackend } from "@selfsup/core";
-import { benchQuality } from "@selfsup/core/bench";
+import { benchQuality } from "@selfsup/bench";
 import { describe, expect, it } from "vitest";
 import plugin from "../src/plugin.js";
 

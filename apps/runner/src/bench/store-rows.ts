@@ -5,27 +5,18 @@
  * evaluation rows a training run stores (kNN over all labels; linear probes and fine-tuning per
  * label draw, 10 or 100 labels per class).
  */
+import type { QualityBenchRow, QualitySeedResult } from "@selfsup/bench";
 import type { EvaluationInput, RunStore } from "@selfsup/store";
 
-/** The part of core's QualityBenchRow stored (structural, like the plot's). */
-export interface StoredBenchRow {
-  method: string;
-  epochs: number;
-  seconds: number;
-  imagesPerSec: number;
-  knnTop1: number;
-  probe10: number;
-  probe100?: number;
-  fineTune10?: number;
-  perSeed?: Array<{
-    seed: number;
-    seconds: number;
-    knnTop1: number;
-    probe10: number[];
-    probe100?: number[];
-    fineTune10?: number[];
-  }>;
-}
+/** The part of a quality row stored. */
+export type StoredBenchRow = Pick<
+  QualityBenchRow,
+  "method" | "epochs" | "seconds" | "imagesPerSec" | "knnTop1" | "probe10" | "probe100" | "fineTune10"
+> & {
+  perSeed?: Array<
+    Pick<QualitySeedResult, "seed" | "seconds" | "knnTop1" | "probe10" | "probe100" | "fineTune10">
+  >;
+};
 
 export interface StoreBenchRowsOptions {
   /** The bench section ("quality", "contrastive", ...), also a tag. */

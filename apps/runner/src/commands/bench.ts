@@ -1,64 +1,35 @@
 /**
- * `selfsup bench`: @selfsup/core's benchmark runner (kernels, supervised sanity run) plus one
+ * `selfsup bench`: @selfsup/bench's sections (kernels, supervised sanity run) plus one
  * quality section per installed plugin that has methods (images/s, kNN, 10- and 100-label probes on
  * the MNIST digits against raw pixels and a random encoder; section name: the plugin's short name,
  * e.g. "contrastive"), the opt-in "quality" section (every installed method in one table), and the
  * opt-in "throughput" table over every installed method (`selfsup bench throughput`). Each quality
  * section writes `bench/results/<section>.json`, a plot of quality against pretraining time
  * (`<section>.png` and `.svg`), and stores its rows as runs tagged "bench" (unless --no-store).
- * Arguments go to core's runner: section names, --backend, --only <sections>, --epochs N, --quick,
+ * Arguments go to @selfsup/bench's runBench: section names, --backend, --only <sections>, --epochs N, --quick,
  * --methods a,b, --seeds N (pretrainings per method), --no-store.
  */
-import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Plugin, Registry } from "@selfsup/core";
-import { type PlotRow, writeQualityPlot } from "../bench/quality-plot.js";
-import { type StoredBenchRow, storeBenchRows } from "../bench/store-rows.js";
+import {
+  addBenchSection,
+  type BenchContext,
+  type BenchSection,
+  benchQuality,
+  benchSections,
+  runBench,
+  throughputSection,
+  writeQualityPlot,
+} from "@selfsup/bench";
+import type { Plugin } from "@selfsup/core";
+import { storeBenchRows } from "../bench/store-rows.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { loadRegistry } from "../plugins.js";
 import { openRunnerStore } from "../store.js";
-
-interface BenchContext {
-  args: { quick: boolean; epochs?: number; methods?: string[]; seeds?: number; store: boolean };
-  backend: { backend: string };
-  write(line: string): void;
-}
 
 /** "@selfsup/method-contrastive" -> "contrastive", "selfsup-plugin-swav" -> "selfsup-plugin-swav". */
 export function sectionName(pluginName: string): string {
   return pluginName.replace(/^@selfsup\/method-/, "").replace(/^@[^/]+\//, "");
 }
-
-interface BenchSectionLike {
-  name: string;
-  description: string;
-  optIn?: boolean;
-  run(ctx: BenchContext): Promise<void>;
-}
-
-interface CoreBench {
-  addBenchSection(section: BenchSectionLike, opts?: { before?: string }): void;
-  throughputSection(registry: Registry): BenchSectionLike;
-  runBench(argv?: readonly string[], write?: (line: string) => void): Promise<string[]>;
-  benchSections: Array<{ name: string }>;
-  benchQuality(opts: {
-    plugins: Plugin[];
-    title?: string;
-    quick?: boolean;
-    epochs?: number;
-    methods?: string[];
-    pretrainSeeds?: number[];
-    curveEpochs?: number[];
-    probeSeeds?: number[];
-    fineTune?: boolean;
-    fineTuneEpochs?: number;
-    log?: (line: string) => void;
-    resultsFile?: string;
-  }): Promise<QualityRow[]>;
-}
-
-type QualityRow = PlotRow & StoredBenchRow;
 
 /** Every line of a (possibly multi-line) log entry indented under its section. */
 const indent = (text: string) =>
@@ -76,21 +47,7 @@ export function curveEpochsFor(epochs: number): number[] {
   return [...new Set([1, 2, 3, 4].map((q) => Math.max(1, Math.round((epochs * q) / 4))))];
 }
 
-/** Path of core's bench entry next to its installed dist/index.js (not in core's package exports). */
-export function benchEntry(): string {
-  const indexPath = fileURLToPath(import.meta.resolve("@selfsup/core"));
-  return path.join(path.dirname(indexPath), "bench", "main.js");
-}
-
 export async function benchCommand(args: string[]): Promise<number> {
-  const entry = benchEntry();
-  if (!existsSync(entry)) {
-    throw new CliError(
-      `@selfsup/core's benchmark entry is missing (${entry}); build core first: pnpm --filter @selfsup/core build`,
-      EXIT.failure,
-    );
-  }
-  const core = (await import(pathToFileURL(entry).href)) as CoreBench;
   // One quality section per installed plugin with methods (core's benchQuality over its plugin):
   // a new method, or a new method package, gets its rows without an edit here; "quality" runs them
   // all in one table and plot.
@@ -99,7 +56,12 @@ export async function benchCommand(args: string[]): Promise<number> {
   const methodPlugins = registry
     .listPlugins()
     .filter((p) => (p.methods ?? []).length > 0 && p.name !== "@selfsup/core");
-  const qualitySection = (name: string, plugins: Plugin[], description: string, optIn = false) => ({
+  const qualitySection = (
+    name: string,
+    plugins: Plugin[],
+    description: string,
+    optIn = false,
+  ): BenchSection => ({
     name,
     description,
     optIn,
@@ -107,7 +69,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       const resultsDir = process.env.SELFSUP_BENCH_RESULTS ?? path.join(process.cwd(), "bench", "results");
       const base = path.join(resultsDir, `${name}${ctx.args.quick ? "-quick" : ""}`);
       const epochs = ctx.args.epochs ?? (ctx.args.quick ? 1 : QUALITY_EPOCHS);
-      const rows = await core.benchQuality({
+      const rows = await benchQuality({
         plugins,
         title: name,
         quick: ctx.args.quick,
@@ -156,8 +118,8 @@ export async function benchCommand(args: string[]): Promise<number> {
   for (const plugin of methodPlugins) {
     const methods = plugin.methods ?? [];
     const name = sectionName(plugin.name);
-    if (core.benchSections.some((s) => s.name === name)) continue;
-    core.addBenchSection(
+    if (benchSections.some((s) => s.name === name)) continue;
+    addBenchSection(
       qualitySection(
         name,
         [plugin],
@@ -166,8 +128,8 @@ export async function benchCommand(args: string[]): Promise<number> {
     );
   }
   // every installed method in one table (its sections above also run it, so it is opt-in)
-  if (methodPlugins.length > 0 && !core.benchSections.some((s) => s.name === "quality"))
-    core.addBenchSection(
+  if (methodPlugins.length > 0 && !benchSections.some((s) => s.name === "quality"))
+    addBenchSection(
       qualitySection(
         "quality",
         methodPlugins,
@@ -176,10 +138,9 @@ export async function benchCommand(args: string[]): Promise<number> {
       ),
     );
   // Opt-in: every installed image method on every backend present.
-  if (!core.benchSections.some((s) => s.name === "throughput"))
-    core.addBenchSection(core.throughputSection(registry));
+  if (!benchSections.some((s) => s.name === "throughput")) addBenchSection(throughputSection(registry));
   try {
-    const failed = await core.runBench(args.filter((a) => a !== "--"));
+    const failed = await runBench(args.filter((a) => a !== "--"));
     if (failed.length > 0) process.stderr.write(`bench sections failed: ${failed.join(", ")}\n`);
     return failed.length > 0 ? EXIT.failure : EXIT.ok;
   } catch (err) {

@@ -27,21 +27,23 @@
  */
 
 import os from "node:os";
-import type { BackendName } from "../backend/init-backend.js";
-import { currentBackend, initBackend } from "../backend/init-backend.js";
 import {
+  type BackendName,
   checkStepFitsBackend,
+  configureWasmThreads,
+  currentBackend,
+  initBackend,
+  loadSynthetic,
   MemoryEstimateError,
+  type Method,
+  type MethodBuildContext,
+  type Registry,
+  Rng,
   type StepMemoryEstimate,
+  Trainer,
+  tf,
   useActivationRecompute,
-} from "../backend/memory-estimate.js";
-import { configureWasmThreads } from "../backend/wasm-threads.js";
-import { loadSynthetic } from "../data/synthetic.js";
-import type { Registry } from "../plugin/registry.js";
-import type { Method, MethodBuildContext } from "../plugin/types.js";
-import { Rng } from "../rng.js";
-import { tf } from "../tf.js";
-import { Trainer } from "../train/trainer.js";
+} from "@selfsup/core";
 
 export interface ThroughputShape {
   name: string;

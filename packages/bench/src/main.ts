@@ -4,13 +4,14 @@
  * "supervised" (the supervised convnet sanity run on the MNIST digits).
  *
  * Other packages add sections with `addBenchSection({ name, description, run })` before calling
- * `runBench()` (the runner's `selfsup bench` does, for the per-method throughput and quality
- * tables). Benchmarks print figures; nothing here asserts on time.
+ * `runBench()`: this is the seam for new sections (the runner's `selfsup bench` adds the
+ * per-plugin quality sections and the throughput table there, and any other section, e.g. one on
+ * data loading, goes in the same way). Benchmarks print figures; nothing here asserts on time.
  *
  * The backend defaults to "auto", the best one present (tensorflow-gpu, tensorflow, then wasm), as
  * for training; `--backend wasm` measures the portable one.
  *
- *   node packages/core/dist/bench/main.js [section ...] [--backend auto|wasm|cpu|tensorflow|...]
+ *   node packages/bench/dist/main.js [section ...] [--backend auto|wasm|cpu|tensorflow|...]
  *                                         [--only kernels,supervised] [--epochs N] [--quick]
  *                                         [--methods simclr,byol] [--seeds N] [--no-store]
  *                                         [--shapes convnet,resnet18]
@@ -22,6 +23,7 @@
  * Sections marked optIn (the "throughput" table, which the runner adds with the installed methods)
  * run only when named.
  */
+
 import { pathToFileURL } from "node:url";
 import {
   BACKEND_NAMES,
@@ -29,8 +31,8 @@ import {
   type BackendRequest,
   formatBackendReport,
   initBackend,
-} from "../backend/init-backend.js";
-import { tf } from "../tf.js";
+  tf,
+} from "@selfsup/core";
 import { benchKernels, formatKernelTable } from "./kernels.js";
 import { formatSupervisedResult, runSupervisedBench } from "./supervised.js";
 import {
@@ -39,8 +41,6 @@ import {
   type ThroughputBackend,
   type ThroughputOptions,
 } from "./throughput.js";
-
-export * from "./throughput.js";
 
 /**
  * The "throughput" section (opt-in): images/s, ms/step, GFLOP/s, memory and leaks per backend,
@@ -76,8 +76,6 @@ export function throughputSection(registry: ThroughputOptions["registry"]): Benc
     },
   };
 }
-
-export * from "./quality.js";
 
 export interface BenchArgs {
   backend: BackendRequest;

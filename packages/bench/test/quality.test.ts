@@ -1,10 +1,8 @@
+import { defineMethod, definePlugin, Rng, vitTinyBackbone } from "@selfsup/core";
+import { tinyImageDataset } from "@selfsup/core/testing";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { benchQuality, benchVitOptions, withPrerequisites } from "../../src/bench/quality.js";
-import { vitTinyBackbone } from "../../src/nn/backbones/vit.js";
-import { defineMethod, definePlugin } from "../../src/plugin/define-plugin.js";
-import { Rng } from "../../src/rng.js";
-import { tinyImageDataset } from "../../src/testing/fixtures.js";
+import { benchQuality, benchVitOptions, withPrerequisites } from "../src/protocol.js";
 
 describe("benchQuality", () => {
   it("scores on a given dataset and skips, with its reason, a method that refuses that dataset", async () => {

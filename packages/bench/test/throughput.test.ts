@@ -2,17 +2,24 @@
  * The throughput section's pieces that can be checked cheaply: the analytic FLOP count of the
  * kernels a training step runs, and that `pnpm bench <section>` selects opt-in sections by name.
  */
+import {
+  buildClassifier,
+  createRegistry,
+  defineMethod,
+  definePlugin,
+  MethodBase,
+  registerCoreGradients,
+  type StepContext,
+  type StepResult,
+  type TrainBatch,
+  tf,
+  twoViews,
+} from "@selfsup/core";
 import "@tensorflow/tfjs-backend-cpu";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { registerTrainingGradients } from "../../src/backend/gradients/index.js";
-import { addBenchSection, parseBenchArgs, runBench } from "../../src/bench/main.js";
-import { benchThroughput, formatThroughputRow, kernelFlops } from "../../src/bench/throughput.js";
-import { createRegistry } from "../../src/builtin-plugin.js";
-import { buildClassifier, MethodBase, twoViews } from "../../src/method/index.js";
-import { defineMethod, definePlugin } from "../../src/plugin/define-plugin.js";
-import type { StepContext, StepResult, TrainBatch } from "../../src/plugin/types.js";
-import { tf } from "../../src/tf.js";
+import { addBenchSection, parseBenchArgs, runBench } from "../src/main.js";
+import { benchThroughput, formatThroughputRow, kernelFlops } from "../src/throughput.js";
 
 /** A two-view method: pull the views' projections together. */
 class Pull extends MethodBase {
@@ -36,7 +43,7 @@ type ThroughputRowT = Awaited<ReturnType<typeof benchThroughput>>[number];
 
 describe("throughput bench", () => {
   beforeAll(async () => {
-    registerTrainingGradients();
+    registerCoreGradients();
     await tf.setBackend("cpu");
   });
 

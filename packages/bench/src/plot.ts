@@ -6,20 +6,12 @@
  */
 import { writeFileAtomic } from "@selfsup/core";
 import type { TopLevelSpec } from "vega-lite";
+import type { QualityBenchRow, QualitySeedResult } from "./rows.js";
 
-/** The part of core's QualityBenchRow the plot reads (kept structural: no import of core's bench). */
-export interface PlotRow {
-  method: string;
-  seconds: number;
-  knnTop1: number;
-  probe10: number;
-  perSeed?: Array<{
-    seconds: number;
-    knnTop1: number;
-    probe10: number[];
-    curve?: Array<{ epoch: number; seconds: number; knnTop1: number; probe10: number }>;
-  }>;
-}
+/** The part of a quality row the plot reads (structural: a stored or re-read row will do). */
+export type PlotRow = Pick<QualityBenchRow, "method" | "seconds" | "knnTop1" | "probe10"> & {
+  perSeed?: Array<Pick<QualitySeedResult, "seconds" | "knnTop1" | "probe10" | "curve">>;
+};
 
 interface CurveDatum {
   method: string;

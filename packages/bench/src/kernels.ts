@@ -9,8 +9,7 @@
  * backward runs at forward speed. The cpu backend is ~1000x slower, so it gets batch 1, narrower
  * layers, small matrices and one repetition. Figures only: nothing asserts on time.
  */
-import { registerWasmTrainingKernels } from "../backend/wasm-kernels/index.js";
-import { tf } from "../tf.js";
+import { registerWasmTrainingKernels, tf } from "@selfsup/core";
 
 export interface KernelBenchRow {
   backend: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addBenchSection, benchSections, parseBenchArgs, runBench } from "../../src/bench/main.js";
+import { addBenchSection, benchSections, parseBenchArgs, runBench } from "../src/main.js";
 
 describe("pnpm bench entry", () => {
   it("parses its flags and refuses unknown ones clearly", () => {

@@ -7,30 +7,48 @@
  * 10-label probe, or the method (or the stack under it) is broken. The method list comes from the
  * plugins, so a new method gets its row without an edit here.
  *
- *   import { benchQuality } from "@selfsup/core/bench";
+ *   import { benchQuality } from "@selfsup/bench";
  *   const rows = await benchQuality({ plugins: [contrastivePlugin], quick: true, methods: ["simclr"] });
  */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { buildPipeline, makeViews } from "../augment/pipeline.js";
-import { type BackendRequest, currentBackend, initBackend } from "../backend/init-backend.js";
-import { createRegistry } from "../builtin-plugin.js";
-import { writeFileAtomic } from "../checkpoint/atomic-dir.js";
-import { saveCheckpoint } from "../checkpoint/checkpoint.js";
-import { methodWeights } from "../checkpoint/method-weights.js";
-import { loadMnist } from "../data/mnist.js";
-import { extractFeatures, subsetSplit } from "../eval/features.js";
-import { fewLabel, meanStd } from "../eval/few-label.js";
-import { knnAccuracy } from "../eval/knn.js";
-import { RawPixels } from "../eval/raw-pixels.js";
-import { methodBuildContext } from "../method/build-context.js";
-import { takesGenericBackbone } from "../method/default-backbone.js";
-import type { FeatureModule } from "../nn/module.js";
-import type { Dataset, EvaluationResult, InputSpec, Method, MethodSpec, Plugin } from "../plugin/types.js";
-import { Rng } from "../rng.js";
-import { progressLogger } from "../train/callbacks.js";
-import { Trainer } from "../train/trainer.js";
+import {
+  type BackendRequest,
+  buildPipeline,
+  createRegistry,
+  currentBackend,
+  type Dataset,
+  type FeatureModule,
+  type InputSpec,
+  initBackend,
+  loadMnist,
+  type Method,
+  type MethodSpec,
+  makeViews,
+  methodBuildContext,
+  methodWeights,
+  type Plugin,
+  progressLogger,
+  RawPixels,
+  Rng,
+  saveCheckpoint,
+  subsetSplit,
+  Trainer,
+  takesGenericBackbone,
+} from "@selfsup/core";
+import type { QualityBenchRow, QualityCurvePoint, QualitySeedResult } from "./rows.js";
+import { aggregateSeeds, imageSize, range, type ScoreEncoderOptions, scoreEncoder } from "./scoring.js";
+import {
+  type Columns,
+  formatHeader,
+  formatMarkdownTable,
+  formatRow,
+  formatTable,
+  pctOrDash,
+  writeQualityResults,
+} from "./tables.js";
 
 export interface QualityBenchOptions {
   /** Plugins whose methods are benched (registered next to core's built-ins). */
@@ -119,163 +137,6 @@ export interface QualityBenchOptions {
   resultsFile?: string;
   /** Called with each pretrained method before it is scored and disposed (e.g. to save pictures). */
   onTrained?: (name: string, method: Method, data: Dataset) => Promise<void> | void;
-}
-
-export interface QualityBenchRow {
-  /** Method name, or the baselines "raw-pixels" and "random-init". */
-  method: string;
-  epochs: number;
-  /** Pretraining wall-clock seconds (0 for the baselines). */
-  seconds: number;
-  /** Training images (not views) per second during pretraining. */
-  imagesPerSec: number;
-  /** Weighted kNN (k = 200, t = 0.1) top-1 on the test split, features of every training digit labelled. */
-  knnTop1: number;
-  /** Linear probe top-1 with 10 labels per class, mean over label draws (default seeds 0, 1, 2). */
-  probe10: number;
-  /** Standard deviation of probe10 over the draws. */
-  probe10Std: number;
-  /** Linear probe with 100 labels per class (when `probeLabels` has 100), mean and std. */
-  probe100?: number;
-  probe100Std?: number;
-  /** With `fineTune`: top-1 after fine-tuning on 10 labels per class, mean and std over the draws. */
-  fineTune10?: number;
-  fineTune10Std?: number;
-  /** Std of kNN top-1 over the pretraining seeds (0 with one). */
-  knnTop1Std?: number;
-  /** One entry per pretraining seed (methods only; baselines have none). */
-  perSeed?: QualitySeedResult[];
-}
-
-/** The scores of one pretraining of a method. */
-export interface QualitySeedResult {
-  seed: number;
-  seconds: number;
-  knnTop1: number;
-  /** 10-label probe top-1 per label draw (in `probeSeeds` order). */
-  probe10: number[];
-  probe100?: number[];
-  fineTune10?: number[];
-  /** Scores after intermediate epochs (with `curveEpochs`), the last one after the final epoch. */
-  curve?: QualityCurvePoint[];
-}
-
-/** A point of a quality-vs-training-time curve. */
-export interface QualityCurvePoint {
-  epoch: number;
-  /** Training seconds up to the end of this epoch (scoring excluded). */
-  seconds: number;
-  knnTop1: number;
-  /** Mean 10-label probe top-1 over the label draws. */
-  probe10: number;
-}
-
-function imageSize(data: Dataset): number {
-  return data.input.kind === "image"
-    ? data.input.height * data.input.width * data.input.channels
-    : data.input.seqLen;
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}
-
-/** What `scoreEncoder` measures: means and stds, and the value of every label draw. */
-export interface EncoderScores {
-  knnTop1: number;
-  probe10: number;
-  probe10Std: number;
-  probe100?: number;
-  probe100Std?: number;
-  fineTune10?: number;
-  fineTune10Std?: number;
-  /** Per label draw, in `seeds` order. */
-  draws: { probe10: number[]; probe100?: number[]; fineTune10?: number[] };
-}
-
-export interface ScoreEncoderOptions {
-  /** Label draws of the 10-per-class probe. */
-  seeds: number[];
-  /** Neighbours of the weighted kNN (default 200; temperature 0.1). */
-  k?: number;
-  /** Feature-extraction and probe batch size (default 250). */
-  batchSize?: number;
-  /** Also fine-tune end to end on the 10 labels per class, for this many epochs. */
-  fineTuneEpochs?: number;
-  /** Labels per class of the linear probes (default [10]; 10 is always scored). */
-  probeLabels?: number[];
-}
-
-/**
- * The bench's scores of a frozen encoder on a labelled dataset: weighted kNN top-1 on the test
- * split (every training sample labelled) and the 10-labels-per-class linear probe (mean and std
- * over `seeds`), optionally the 10-label fine-tune. Shared by every package's bench.
- */
-export async function scoreEncoder(
-  encoder: FeatureModule,
-  data: Dataset,
-  opts: ScoreEncoderOptions,
-): Promise<EncoderScores> {
-  const { seeds } = opts;
-  const probeLabels = [...new Set([10, ...(opts.probeLabels ?? [])])].sort((a, b) => a - b);
-  const batchSize = opts.batchSize ?? 250;
-  const test = data.test as Dataset["train"];
-  const tr = await extractFeatures(encoder, data.train, { input: data.input, batchSize });
-  const te = await extractFeatures(encoder, test, { input: data.input, batchSize });
-  let knnTop1: number;
-  try {
-    knnTop1 = knnAccuracy({
-      trainFeatures: tr.features,
-      trainLabels: tr.labels,
-      testFeatures: te.features,
-      testLabels: te.labels,
-      numClasses: data.numClasses ?? 10,
-      k: opts.k ?? 200,
-      temperature: 0.1,
-    });
-  } finally {
-    tr.features.dispose();
-    te.features.dispose();
-  }
-  const probes = await fewLabel({
-    encoder,
-    dataset: data,
-    labelsPerClass: probeLabels,
-    seeds,
-    protocol: "linear",
-    batchSize,
-  });
-  const probeAt = (n: number) => probes.find((p) => p.labelsPerClass === n);
-  const drawsOf = (r: EvaluationResult | undefined) => (r?.perSeed ?? []).map((p) => p.value);
-  const probe10 = probeAt(10);
-  const scores: EncoderScores = {
-    knnTop1,
-    probe10: probe10?.value ?? Number.NaN,
-    probe10Std: probe10?.std ?? Number.NaN,
-    draws: { probe10: drawsOf(probe10) },
-  };
-  const probe100 = probeAt(100);
-  if (probe100) {
-    scores.probe100 = probe100.value;
-    scores.probe100Std = probe100.std ?? Number.NaN;
-    scores.draws.probe100 = drawsOf(probe100);
-  }
-  if (opts.fineTuneEpochs !== undefined) {
-    const [ft] = await fewLabel({
-      encoder,
-      dataset: data,
-      labelsPerClass: [10],
-      seeds,
-      protocol: "finetune",
-      // batch 16: 7 steps per epoch over the 100 labelled digits (a batch of 100 would be 1)
-      batchSize: 16,
-      fineTuneEpochs: opts.fineTuneEpochs,
-    });
-    scores.fineTune10 = ft?.value ?? Number.NaN;
-    scores.fineTune10Std = ft?.std ?? Number.NaN;
-    scores.draws.fineTune10 = drawsOf(ft);
-  }
-  return scores;
 }
 
 /**
@@ -526,10 +387,9 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   log("");
   log(formatMarkdownTable(rows));
   if (opts.resultsFile) {
-    const results = {
+    await writeQualityResults(opts.resultsFile, {
       title: opts.title ?? "quality",
       backend: currentBackend()?.backend ?? null,
-      date: new Date().toISOString(),
       options: {
         epochs,
         batchSize,
@@ -542,8 +402,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
         ...(vitOptions ? { vit: vitOptions } : {}),
       },
       rows,
-    };
-    await writeFileAtomic(opts.resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+    });
     log(`results: ${opts.resultsFile}`);
   }
   return rows;
@@ -575,125 +434,4 @@ export function withPrerequisites(
     if (!out.includes(name)) out.push(name);
   }
   return out;
-}
-
-/** Optional columns of the tables: shown when a row has them. */
-interface Columns {
-  probe100: boolean;
-  fineTune: boolean;
-}
-
-function columnsOf(rows: readonly QualityBenchRow[]): Columns {
-  return {
-    probe100: rows.some((r) => r.probe100 !== undefined),
-    fineTune: rows.some((r) => r.fineTune10 !== undefined),
-  };
-}
-
-const pctOrDash = (v: number | undefined) =>
-  v === undefined || !Number.isFinite(v) ? "-" : `${(100 * v).toFixed(1)}%`;
-const stdOrBlank = (v: number | undefined) =>
-  v === undefined || !Number.isFinite(v) ? "" : (100 * v).toFixed(1);
-
-/** The rows as a markdown table (for READMEs and notes); ± is the std (see `aggregateSeeds`). */
-export function formatMarkdownTable(rows: readonly QualityBenchRow[]): string {
-  const cols = columnsOf(rows);
-  const pm = (v: number | undefined, s: number | undefined) =>
-    `${pctOrDash(v)}${s !== undefined && Number.isFinite(s) && s > 0 ? ` ± ${(100 * s).toFixed(1)}` : ""}`;
-  const head = [
-    "method",
-    "epochs",
-    "seconds",
-    "img/s",
-    "kNN top-1",
-    "10-label probe",
-    ...(cols.probe100 ? ["100-label probe"] : []),
-    ...(cols.fineTune ? ["10-label fine-tune"] : []),
-  ];
-  const lines = [
-    `| ${head.join(" | ")} |`,
-    `|${head.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`,
-  ];
-  for (const r of rows) {
-    const cells = [
-      r.method,
-      String(r.epochs),
-      r.seconds.toFixed(0),
-      r.imagesPerSec.toFixed(0),
-      pm(r.knnTop1, r.knnTop1Std),
-      pm(r.probe10, r.probe10Std),
-      ...(cols.probe100 ? [pm(r.probe100, r.probe100Std)] : []),
-      ...(cols.fineTune ? [pm(r.fineTune10, r.fineTune10Std)] : []),
-    ];
-    lines.push(`| ${cells.join(" | ")} |`);
-  }
-  return lines.join("\n");
-}
-
-function formatHeader(cols: Columns): string {
-  const p100 = cols.probe100 ? `${"probe@100".padStart(11)}${"±".padStart(7)}` : "";
-  const ft = cols.fineTune ? `${"finetune@10".padStart(13)}${"±".padStart(7)}` : "";
-  return `${"method".padEnd(22)}${"epochs".padStart(7)}${"seconds".padStart(9)}${"img/s".padStart(8)}${"kNN top1".padStart(10)}${"probe@10".padStart(10)}${"±".padStart(7)}${p100}${ft}`;
-}
-
-function formatRow(r: QualityBenchRow, cols: Columns): string {
-  const p100 = cols.probe100
-    ? pctOrDash(r.probe100).padStart(11) + stdOrBlank(r.probe100Std).padStart(7)
-    : "";
-  const ft = cols.fineTune
-    ? pctOrDash(r.fineTune10).padStart(13) + stdOrBlank(r.fineTune10Std).padStart(7)
-    : "";
-  return (
-    r.method.padEnd(22) +
-    String(r.epochs).padStart(7) +
-    r.seconds.toFixed(0).padStart(9) +
-    r.imagesPerSec.toFixed(0).padStart(8) +
-    pctOrDash(r.knnTop1).padStart(10) +
-    pctOrDash(r.probe10).padStart(10) +
-    stdOrBlank(r.probe10Std).padStart(7) +
-    p100 +
-    ft
-  );
-}
-
-/**
- * The rows as a fixed-width table (probe@10 / probe@100 = linear probe with 10 / 100 labels per
- * class; finetune@10, when the rows have it, = the encoder fine-tuned on 10 labels per class).
- */
-export function formatTable(rows: readonly QualityBenchRow[]): string {
-  const cols = columnsOf(rows);
-  return [formatHeader(cols), ...rows.map((r) => formatRow(r, cols))].join("\n");
-}
-
-/**
- * One row from the pretrainings of a method: kNN mean (and std) over pretraining seeds, probe mean
- * and std over every (pretraining, label draw) pair, seconds the mean pretraining time.
- */
-export function aggregateSeeds(
-  method: string,
-  epochs: number,
-  imagesPerSec: number,
-  perSeed: QualitySeedResult[],
-): QualityBenchRow {
-  const knn = meanStd(perSeed.map((r) => r.knnTop1));
-  const pooled = (pick: (r: QualitySeedResult) => number[] | undefined) => {
-    const values = perSeed.flatMap((r) => pick(r) ?? []);
-    return values.length > 0 ? meanStd(values) : undefined;
-  };
-  const p10 = pooled((r) => r.probe10);
-  const p100 = pooled((r) => r.probe100);
-  const ft = pooled((r) => r.fineTune10);
-  return {
-    method,
-    epochs,
-    seconds: perSeed.reduce((a, r) => a + r.seconds, 0) / perSeed.length,
-    imagesPerSec,
-    knnTop1: knn.mean,
-    knnTop1Std: knn.std,
-    probe10: p10?.mean ?? Number.NaN,
-    probe10Std: p10?.std ?? Number.NaN,
-    ...(p100 ? { probe100: p100.mean, probe100Std: p100.std } : {}),
-    ...(ft ? { fineTune10: ft.mean, fineTune10Std: ft.std } : {}),
-    perSeed,
-  };
 }

@@ -1,7 +1,6 @@
+import { initBackend, tf } from "@selfsup/core";
 import { describe, expect, it } from "vitest";
-import { initBackend } from "../../src/backend/init-backend.js";
-import { runSupervisedBench } from "../../src/bench/supervised.js";
-import { tf } from "../../src/tf.js";
+import { runSupervisedBench } from "../src/supervised.js";
 
 // Runs on wasm with selfsup's training kernels (Conv2DBackpropFilter among them): the pure-JS cpu
 // backend needs ~7 s per step of this convnet, far over this test's budget.

@@ -11,17 +11,21 @@
  * flattening the 4x4 last map gave 96.4% after 2 epochs, 97.4% after 5 (width 16) and 97.5% after 3
  * (width 32).
  */
-import { builtinAugmentations } from "../augment/builtins.js";
-import { buildPipeline, makeViews } from "../augment/pipeline.js";
-import { DIGITS_PIPELINE } from "../augment/presets.js";
-import { mnist } from "../data/mnist.js";
-import { SupervisedClassifier } from "../eval/classifier.js";
-import { accuracy, subsetSplit } from "../eval/features.js";
-import { convNetBackbone } from "../nn/backbones/convnet.js";
-import { Rng } from "../rng.js";
-import { tf } from "../tf.js";
-import { progressLogger } from "../train/callbacks.js";
-import { Trainer } from "../train/trainer.js";
+import {
+  accuracy,
+  buildPipeline,
+  builtinAugmentations,
+  convNetBackbone,
+  DIGITS_PIPELINE,
+  makeViews,
+  mnist,
+  progressLogger,
+  Rng,
+  SupervisedClassifier,
+  subsetSplit,
+  Trainer,
+  tf,
+} from "@selfsup/core";
 
 export interface SupervisedBenchOptions {
   epochs?: number;
