@@ -21,14 +21,22 @@
  */
 import { defineLoss, tf } from "@selfsup/core";
 import { z } from "zod";
-import { assertPair, requireInput } from "./inputs.js";
+import { assertPair, lossOptions, requireInput } from "./inputs.js";
 
-export interface BarlowTwinsOptions {
-  /** Weight of the off-diagonal (redundancy-reduction) term (paper: 5e-3). */
-  lambda?: number;
-  /** Added to the batch variance before standardizing (BatchNorm's 1e-5). */
-  eps?: number;
-}
+/** Options of barlowTwinsLoss / the "barlow-twins" spec; their defaults live here only. */
+export const barlowTwinsOptions = z.object({
+  lambda: z
+    .number()
+    .nonnegative()
+    .default(5e-3)
+    .describe("weight of the off-diagonal (redundancy-reduction) term (paper: 5e-3)"),
+  eps: z
+    .number()
+    .positive()
+    .default(1e-5)
+    .describe("added to the batch variance before standardizing (BatchNorm's 1e-5)"),
+});
+export type BarlowTwinsOptions = z.input<typeof barlowTwinsOptions>;
 
 /** Batch-standardized cross-correlation matrix C [D, D] of two [N, D] embeddings. */
 export function crossCorrelation(z1: tf.Tensor, z2: tf.Tensor, eps = 1e-5): tf.Tensor2D {
@@ -44,22 +52,17 @@ export function crossCorrelation(z1: tf.Tensor, z2: tf.Tensor, eps = 1e-5): tf.T
 }
 
 export function barlowTwinsLoss(z1: tf.Tensor, z2: tf.Tensor, opts: BarlowTwinsOptions = {}): tf.Scalar {
-  const lambda = opts.lambda ?? 5e-3;
+  const { lambda, eps } = lossOptions("barlowTwinsLoss", barlowTwinsOptions, opts);
   assertPair("barlowTwinsLoss", z1, z2, 2);
   const d = z1.shape[1] as number;
   return tf.tidy(() => {
-    const c = crossCorrelation(z1, z2, opts.eps ?? 1e-5);
+    const c = crossCorrelation(z1, z2, eps);
     const eye = tf.eye(d);
     const onDiagonal = tf.sum(tf.square(tf.sub(1, tf.sum(tf.mul(c, eye), 1))));
     const offDiagonal = tf.sum(tf.square(tf.mul(c, tf.sub(1, eye))));
     return tf.add(onDiagonal, tf.mul(lambda, offDiagonal)) as tf.Scalar;
   });
 }
-
-export const barlowTwinsOptions = z.object({
-  lambda: z.number().nonnegative().default(5e-3).describe("weight of the off-diagonal redundancy term"),
-  eps: z.number().positive().default(1e-5).describe("variance epsilon of the batch standardization"),
-});
 
 export const barlowTwinsLossSpec = defineLoss({
   name: "barlow-twins",

@@ -26,14 +26,20 @@
  */
 import { defineLoss, l2Normalize, tf } from "@selfsup/core";
 import { z } from "zod";
-import { assertPair, requireInput } from "./inputs.js";
+import { assertPair, lossOptions, requireInput } from "./inputs.js";
 
-export interface InfoNCEOptions {
-  /** Softmax temperature t > 0 (MoCo: 0.07; MoCo v2 keeps 0.07 on ImageNet, 0.2 with its MLP head). */
-  temperature?: number;
-  /** L2-normalize queries, keys and negatives first (default true). */
-  normalize?: boolean;
-}
+/** Options of infoNCELoss / the "info-nce" spec; their defaults live here only. */
+export const infoNCEOptions = z.object({
+  temperature: z
+    .number()
+    .positive("must be > 0")
+    .default(0.07)
+    .describe(
+      "softmax temperature t > 0 (MoCo: 0.07; MoCo v2 keeps 0.07 on ImageNet, 0.2 with its MLP head)",
+    ),
+  normalize: z.boolean().default(true).describe("L2-normalize queries, keys and negatives first"),
+});
+export type InfoNCEOptions = z.input<typeof infoNCEOptions>;
 
 export function infoNCELoss(
   query: tf.Tensor,
@@ -41,9 +47,7 @@ export function infoNCELoss(
   negatives?: tf.Tensor | null,
   opts: InfoNCEOptions = {},
 ): tf.Scalar {
-  const temperature = opts.temperature ?? 0.07;
-  const normalize = opts.normalize ?? true;
-  if (!(temperature > 0)) throw new Error(`infoNCELoss: temperature must be > 0, got ${temperature}`);
+  const { temperature, normalize } = lossOptions("infoNCELoss", infoNCEOptions, opts);
   assertPair("infoNCELoss", query, positiveKey, 1);
   if (negatives != null && (negatives.rank !== 2 || negatives.shape[1] !== query.shape[1])) {
     throw new Error(
@@ -66,11 +70,6 @@ export function infoNCELoss(
     return tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.squeeze(positive, [1]))) as tf.Scalar;
   });
 }
-
-export const infoNCEOptions = z.object({
-  temperature: z.number().positive().default(0.07).describe("softmax temperature t"),
-  normalize: z.boolean().default(true).describe("L2-normalize queries, keys and negatives first"),
-});
 
 export const infoNCELossSpec = defineLoss({
   name: "info-nce",

@@ -1,4 +1,5 @@
 import type { tf } from "@selfsup/core";
+import type { z } from "zod";
 
 /** Throws a readable error unless `a` and `b` are [N, D] matrices of the same shape with N >= minBatch. */
 export function assertPair(loss: string, a: tf.Tensor, b: tf.Tensor, minBatch = 1): void {
@@ -26,4 +27,20 @@ export function requireInput(
   const t = inputs[index];
   if (t === undefined) throw new Error(`${loss} loss: missing input ${name} (call it as ${usage})`);
   return t;
+}
+
+/**
+ * A loss function's options parsed by its spec's schema: the schema holds the only defaults, and
+ * a bad value is named with the loss ("ntXentLoss: temperature must be > 0, got 0").
+ */
+export function lossOptions<S extends z.ZodType>(loss: string, schema: S, opts: z.input<S>): z.output<S> {
+  const parsed = schema.safeParse(opts);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.join(".") ?? "options";
+  const got = issue?.path.reduce<unknown>(
+    (o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k],
+    opts,
+  );
+  throw new Error(`${loss}: ${field} ${issue?.message ?? "is invalid"}, got ${JSON.stringify(got)}`);
 }

@@ -21,19 +21,23 @@
  */
 import { defineLoss, l2Normalize, tf } from "@selfsup/core";
 import { z } from "zod";
-import { assertPair, requireInput } from "./inputs.js";
+import { assertPair, lossOptions, requireInput } from "./inputs.js";
 
-export interface NTXentOptions {
-  /** Softmax temperature t > 0 (SimCLR: 0.5 for CIFAR-sized images, 0.1 to 0.2 for ImageNet). */
-  temperature?: number;
-}
+/** Options of ntXentLoss / the "nt-xent" spec; their defaults live here only. */
+export const ntXentOptions = z.object({
+  temperature: z
+    .number()
+    .positive("must be > 0")
+    .default(0.5)
+    .describe("softmax temperature t > 0 (SimCLR: 0.5 for CIFAR-sized images, 0.1 to 0.2 for ImageNet)"),
+});
+export type NTXentOptions = z.input<typeof ntXentOptions>;
 
 /** Added to the self-similarity logits so that they drop out of the softmax. */
 export const SELF_SIMILARITY_MASK = -1e9;
 
 export function ntXentLoss(z1: tf.Tensor, z2: tf.Tensor, opts: NTXentOptions = {}): tf.Scalar {
-  const temperature = opts.temperature ?? 0.5;
-  if (!(temperature > 0)) throw new Error(`ntXentLoss: temperature must be > 0, got ${temperature}`);
+  const { temperature } = lossOptions("ntXentLoss", ntXentOptions, opts);
   assertPair("ntXentLoss", z1, z2, 1);
   const n = z1.shape[0] as number;
   return tf.tidy(() => {
@@ -49,10 +53,6 @@ export function ntXentLoss(z1: tf.Tensor, z2: tf.Tensor, opts: NTXentOptions = {
     return tf.mean(tf.sub(tf.logSumExp(masked, 1), positive)) as tf.Scalar;
   });
 }
-
-export const ntXentOptions = z.object({
-  temperature: z.number().positive().default(0.5).describe("softmax temperature t"),
-});
 
 export const ntXentLossSpec = defineLoss({
   name: "nt-xent",

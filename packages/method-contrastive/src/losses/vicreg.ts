@@ -20,20 +20,33 @@
  */
 import { defineLoss, tf } from "@selfsup/core";
 import { z } from "zod";
-import { assertPair, requireInput } from "./inputs.js";
+import { assertPair, lossOptions, requireInput } from "./inputs.js";
 
-export interface VICRegOptions {
-  /** lambda, weight of the invariance (MSE) term (paper: 25). */
-  invarianceWeight?: number;
-  /** mu, weight of the variance hinge (paper: 25). */
-  varianceWeight?: number;
-  /** nu, weight of the covariance term (paper: 1). */
-  covarianceWeight?: number;
-  /** gamma, target standard deviation of each dimension (paper: 1). */
-  gamma?: number;
-  /** Added to the variance under the square root (paper: 1e-4). */
-  eps?: number;
-}
+/** Options of vicregLoss / the "vicreg" spec; their defaults live here only. */
+export const vicregOptions = z.object({
+  invarianceWeight: z
+    .number()
+    .nonnegative()
+    .default(25)
+    .describe("lambda: weight of the invariance MSE (paper: 25)"),
+  varianceWeight: z
+    .number()
+    .nonnegative()
+    .default(25)
+    .describe("mu: weight of the variance hinge (paper: 25)"),
+  covarianceWeight: z
+    .number()
+    .nonnegative()
+    .default(1)
+    .describe("nu: weight of the covariance term (paper: 1)"),
+  gamma: z.number().positive().default(1).describe("target standard deviation per dimension (paper: 1)"),
+  eps: z
+    .number()
+    .positive()
+    .default(1e-4)
+    .describe("epsilon under the square root of the variance (paper: 1e-4)"),
+});
+export type VICRegOptions = z.input<typeof vicregOptions>;
 
 export interface VICRegTerms {
   invariance: tf.Scalar;
@@ -46,8 +59,11 @@ export interface VICRegTerms {
 export function vicregTerms(z1: tf.Tensor, z2: tf.Tensor, opts: VICRegOptions = {}): VICRegTerms {
   assertPair("vicreg", z1, z2, 2);
   const [n, d] = z1.shape as [number, number];
-  const gamma = opts.gamma ?? 1;
-  const eps = opts.eps ?? 1e-4;
+  const { gamma, eps, invarianceWeight, varianceWeight, covarianceWeight } = lossOptions(
+    "vicreg",
+    vicregOptions,
+    opts,
+  );
   const result = tf.tidy(() => {
     const invariance = tf.mean(tf.square(tf.sub(z1, z2))) as tf.Scalar;
     const offDiagonalMask = tf.sub(1, tf.eye(d));
@@ -64,9 +80,9 @@ export function vicregTerms(z1: tf.Tensor, z2: tf.Tensor, opts: VICRegOptions = 
     const variance = tf.div(tf.add(a.variance, b.variance), 2) as tf.Scalar;
     const covariance = tf.add(a.covariance, b.covariance) as tf.Scalar;
     const loss = tf.addN([
-      tf.mul(opts.invarianceWeight ?? 25, invariance),
-      tf.mul(opts.varianceWeight ?? 25, variance),
-      tf.mul(opts.covarianceWeight ?? 1, covariance),
+      tf.mul(invarianceWeight, invariance),
+      tf.mul(varianceWeight, variance),
+      tf.mul(covarianceWeight, covariance),
     ]) as tf.Scalar;
     return { invariance, variance, covariance, loss };
   });
@@ -78,14 +94,6 @@ export function vicregLoss(z1: tf.Tensor, z2: tf.Tensor, opts: VICRegOptions = {
   tf.dispose([invariance, variance, covariance]);
   return loss;
 }
-
-export const vicregOptions = z.object({
-  invarianceWeight: z.number().nonnegative().default(25).describe("lambda: weight of the invariance MSE"),
-  varianceWeight: z.number().nonnegative().default(25).describe("mu: weight of the variance hinge"),
-  covarianceWeight: z.number().nonnegative().default(1).describe("nu: weight of the covariance term"),
-  gamma: z.number().positive().default(1).describe("target standard deviation per dimension"),
-  eps: z.number().positive().default(1e-4).describe("epsilon under the square root of the variance"),
-});
 
 export const vicregLossSpec = defineLoss({
   name: "vicreg",

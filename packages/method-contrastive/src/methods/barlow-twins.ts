@@ -26,7 +26,7 @@ import {
   twoViews,
 } from "@selfsup/core";
 import { z } from "zod";
-import { barlowTwinsLoss, crossCorrelation } from "../losses/barlow-twins.js";
+import { barlowTwinsLoss, barlowTwinsOptions, crossCorrelation } from "../losses/barlow-twins.js";
 
 export const barlowTwinsMethodOptions = z.object({
   projectorDim: z
@@ -35,11 +35,7 @@ export const barlowTwinsMethodOptions = z.object({
     .positive()
     .default(512)
     .describe("width of the projector's 3 layers (paper: 8192)"),
-  lambda: z
-    .number()
-    .nonnegative()
-    .default(5e-3)
-    .describe("weight of the off-diagonal redundancy term (paper: 5e-3)"),
+  lambda: barlowTwinsOptions.shape.lambda,
 });
 export type BarlowTwinsMethodOptions = z.output<typeof barlowTwinsMethodOptions>;
 

@@ -37,7 +37,7 @@ import {
   twoViews,
 } from "@selfsup/core";
 import { z } from "zod";
-import { infoNCELoss } from "../losses/info-nce.js";
+import { infoNCELoss, infoNCEOptions } from "../losses/info-nce.js";
 import { createKeyQueue, enqueueKeys, type KeyQueue } from "./key-queue.js";
 import { groupedForward } from "./shuffle-bn.js";
 
@@ -51,7 +51,7 @@ export const mocoMethodOptions = z.object({
   projectorOutputDim: z.number().int().positive().default(128).describe("key/query dimension (paper: 128)"),
   queueSize: z.number().int().positive().default(4096).describe("K, keys in the queue (paper: 65536)"),
   momentum: z.number().min(0).max(1).default(0.99).describe("m of the key encoder's EMA (paper: 0.999)"),
-  temperature: z.number().positive().default(0.07).describe("InfoNCE temperature (v1: 0.07, v2: 0.2)"),
+  temperature: infoNCEOptions.shape.temperature,
   shuffleGroups: z
     .number()
     .int()

@@ -28,7 +28,7 @@ import {
   twoViews,
 } from "@selfsup/core";
 import { z } from "zod";
-import { ntXentLoss } from "../losses/nt-xent.js";
+import { ntXentLoss, ntXentOptions } from "../losses/nt-xent.js";
 
 export const simclrMethodOptions = z.object({
   projectorHiddenDim: z
@@ -43,7 +43,7 @@ export const simclrMethodOptions = z.object({
     .positive()
     .default(128)
     .describe("output width of the projector (paper: 128)"),
-  temperature: z.number().positive().default(0.5).describe("NT-Xent temperature (CIFAR: 0.5, ImageNet: 0.1)"),
+  temperature: ntXentOptions.shape.temperature,
 });
 export type SimCLROptions = z.output<typeof simclrMethodOptions>;
 

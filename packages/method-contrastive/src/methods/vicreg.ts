@@ -22,7 +22,7 @@ import {
   twoViews,
 } from "@selfsup/core";
 import { z } from "zod";
-import { vicregTerms } from "../losses/vicreg.js";
+import { vicregOptions, vicregTerms } from "../losses/vicreg.js";
 
 export const vicregMethodOptions = z.object({
   projectorDim: z
@@ -31,9 +31,9 @@ export const vicregMethodOptions = z.object({
     .positive()
     .default(512)
     .describe("width of the expander's 3 layers (paper: 8192)"),
-  invarianceWeight: z.number().nonnegative().default(25).describe("lambda (paper: 25)"),
-  varianceWeight: z.number().nonnegative().default(25).describe("mu (paper: 25)"),
-  covarianceWeight: z.number().nonnegative().default(1).describe("nu (paper: 1)"),
+  invarianceWeight: vicregOptions.shape.invarianceWeight,
+  varianceWeight: vicregOptions.shape.varianceWeight,
+  covarianceWeight: vicregOptions.shape.covarianceWeight,
 });
 export type VICRegMethodOptions = z.output<typeof vicregMethodOptions>;
 
