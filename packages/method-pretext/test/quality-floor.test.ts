@@ -4,14 +4,13 @@
  * its 10-label linear probe and its kNN clearly above the same convnet at random initialisation.
  * No wall-clock figure is asserted; the full-budget figures are `pnpm bench pretext`'s.
  */
-import { initBackend } from "@selfsup/core";
 import { benchQuality } from "@selfsup/bench";
-import { describe, expect, it } from "vitest";
+import { describeQualityFloor } from "@selfsup/core/testing";
 import plugin from "../src/plugin.js";
 
-describe("quality floor (fixed seed, 2,000 digits)", () => {
-  it("rotation prediction beats the random-init encoder on the 10-label probe and kNN", async () => {
-    await initBackend("wasm");
+describeQualityFloor("rotation prediction beats the random-init encoder on the 10-label probe and kNN", {
+  setting: "fixed seed, 2,000 digits",
+  async run() {
     const rows = await benchQuality({
       plugins: [plugin],
       methods: ["rotation"],
@@ -27,13 +26,7 @@ describe("quality floor (fixed seed, 2,000 digits)", () => {
       log: () => {},
     });
     const by = Object.fromEntries(rows.map((r) => [r.method, r]));
-    const ssl = by.rotation;
-    const random = by["random-init"];
-    expect(ssl && random).toBeTruthy();
-    console.log(
-      `quality floor: rotation probe@10 ${ssl?.probe10}, kNN ${ssl?.knnTop1}; random init ${random?.probe10}, ${random?.knnTop1}; raw pixels ${by["raw-pixels"]?.probe10}`,
-    );
-    expect(ssl!.probe10).toBeGreaterThan(random!.probe10 + 0.05);
-    expect(ssl!.knnTop1).toBeGreaterThan(random!.knnTop1 + 0.05);
-  }, 600_000);
+    return { trained: by["rotation"], baseline: by["random-init"] };
+  },
+  margins: { probe10: 0.05, knnTop1: 0.05 },
 });

@@ -15,7 +15,7 @@
  * for other runners; they throw `ConformanceError`. This module imports `vitest`, which the
  * consumer has as a devDependency.
  */
-import { beforeAll, describe, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type BackendRequest, initBackend } from "../backend/init-backend.js";
 import type { AugmentationSpec, LossSpec, MethodSpec } from "../plugin/types.js";
 import { CHECK_FUNCTIONS, CHECK_TITLES, CONFORMANCE_CHECKS, type ConformanceOptions } from "./conformance.js";
@@ -79,5 +79,53 @@ export function describeAugmentationConformance(
     });
     it("shape, finite values, same output for the same seed, input intact, no leaks", () =>
       checkAugmentationConformance(spec, opts));
+  });
+}
+
+/** What one quality-floor test compares: a short fixed-seed pretraining against its baseline. */
+export interface QualityFloorOptions<R extends object> {
+  /** The setting, for the describe title ("fixed seed, 2,000 digits"). */
+  setting: string;
+  /** Backend the pretraining runs on (default "wasm": deterministic for a seed, and fast). */
+  backend?: BackendRequest;
+  /** Trains and scores; returns the trained model's metrics and the baseline's (same network at random init). */
+  run(): Promise<{ trained: R | undefined; baseline: R | undefined }>;
+  /** Each metric the trained model must beat the baseline on, by at least this much. */
+  margins: Partial<Record<NoInfer<keyof R> & string, number>>;
+  /** Per-test timeout in ms (default 600 000). */
+  timeout?: number;
+}
+
+/**
+ * Registers a quality floor: a regression guard for quality that cannot flake (fixed seeds, no
+ * wall-clock figure), asserting that `run`'s trained metrics clear the baseline's by `margins`.
+ * The full-budget figures are `pnpm bench`'s.
+ */
+export function describeQualityFloor<R extends object>(title: string, opts: QualityFloorOptions<R>): void {
+  describe(`quality floor (${opts.setting})`, () => {
+    it(
+      title,
+      async () => {
+        await initBackend(opts.backend ?? "wasm");
+        const scores = await opts.run();
+        if (!scores.trained || !scores.baseline)
+          throw new Error("quality floor: run() returned no trained or no baseline scores");
+        const trained = scores.trained as Record<string, unknown>;
+        const baseline = scores.baseline as Record<string, unknown>;
+        const margins = Object.entries(opts.margins) as Array<[string, number]>;
+        const line = margins.map(([m]) => `${m} ${trained[m]} vs ${baseline[m]}`).join(", ");
+        console.log(`quality floor: ${title}: ${line}`);
+        for (const [metric, margin] of margins) {
+          const t = trained[metric];
+          const b = baseline[metric];
+          expect(t, `trained ${metric}`).toBeTypeOf("number");
+          expect(
+            t as number,
+            `${metric}: trained ${t} must beat the baseline's ${b} by ${margin}`,
+          ).toBeGreaterThan((b as number) + margin);
+        }
+      },
+      opts.timeout ?? 600_000,
+    );
   });
 }
