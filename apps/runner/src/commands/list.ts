@@ -1,21 +1,11 @@
 import {
   type BackendRequest,
   CONTRIBUTION_KINDS,
-  type ContributionKind,
   formatBackendReport,
   initBackend,
+  KIND_FIELDS,
 } from "@selfsup/core";
 import { loadRegistry } from "../plugins.js";
-
-const PLURAL: Record<ContributionKind, string> = {
-  backbone: "backbones",
-  head: "heads",
-  augmentation: "augmentations",
-  loss: "losses",
-  method: "methods",
-  dataset: "datasets",
-  evaluator: "evaluators",
-};
 
 export interface ListOptions {
   json?: boolean;
@@ -52,7 +42,7 @@ export async function listCommand(opts: ListOptions): Promise<number> {
   );
   for (const kind of CONTRIBUTION_KINDS) {
     const entries = registry.list(kind);
-    lines.push(`\n${PLURAL[kind]} (${entries.length})`);
+    lines.push(`\n${KIND_FIELDS[kind]} (${entries.length})`);
     const width = Math.max(0, ...entries.map((e) => e.spec.name.length));
     for (const e of entries)
       lines.push(`  ${e.spec.name.padEnd(width)}  ${e.spec.description}  [${e.plugin}]`);

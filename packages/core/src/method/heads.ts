@@ -1,17 +1,15 @@
+import type { MLPHeadOptions } from "../nn/heads/mlp.js";
 import type { FeatureModule } from "../nn/module.js";
 import type { MethodBuildContext } from "../plugin/types.js";
 
 /** A projector as the joint-embedding papers describe theirs (core's "mlp" head). */
-export interface MlpSpec {
-  /** Linear layers; every one but the last is followed by [BatchNorm] -> ReLU. */
-  layers: number;
-  hiddenDim: number;
-  outputDim: number;
-  /** BatchNorm after each hidden Linear (SimCLR, BYOL, SimSiam, Barlow Twins, VICReg; not MoCo v2). */
-  batchNorm: boolean;
-  /** BatchNorm (without scale and shift) on the output too: SimSiam's projector. */
-  lastBatchNorm?: boolean;
-}
+/**
+ * A projector as a method asks for it: the "mlp" head's options (`mlpHeadOptions`, where their
+ * meaning and defaults live) with layers, widths and BatchNorm said, the output BatchNorm optional
+ * (SimSiam's, without scale and shift).
+ */
+export type MlpSpec = Pick<MLPHeadOptions, "layers" | "hiddenDim" | "outputDim" | "batchNorm"> &
+  Partial<Pick<MLPHeadOptions, "lastBatchNorm">>;
 
 /** Builds a projector through core's registered "mlp" head. */
 export function buildProjector(ctx: MethodBuildContext, inputDim: number, spec: MlpSpec): FeatureModule {
@@ -24,7 +22,7 @@ export function buildProjector(ctx: MethodBuildContext, inputDim: number, spec: 
       batchNorm: spec.batchNorm,
       lastBatchNorm: spec.lastBatchNorm ?? false,
       lastBatchNormAffine: false,
-    },
+    } satisfies MLPHeadOptions,
     inputDim,
   );
 }

@@ -21,7 +21,8 @@ import {
   type PluginContributions,
 } from "./types.js";
 
-const KIND_FIELDS: Record<ContributionKind, keyof PluginContributions> = {
+/** Each kind's field in a plugin (its plural: "methods"), the one list of kinds. */
+export const KIND_FIELDS: Record<ContributionKind, keyof PluginContributions> = {
   backbone: "backbones",
   head: "heads",
   augmentation: "augmentations",
