@@ -27,17 +27,13 @@ export function range(n: number): number[] {
 }
 
 /** What `scoreEncoder` measures: means and stds, and the value of every label draw. */
-export interface EncoderScores {
-  knnTop1: number;
-  probe10: number;
-  probe10Std: number;
-  probe100?: number;
-  probe100Std?: number;
-  fineTune10?: number;
-  fineTune10Std?: number;
+export type EncoderScores = Pick<
+  QualityBenchRow,
+  "knnTop1" | "probe10" | "probe10Std" | "probe100" | "probe100Std" | "fineTune10" | "fineTune10Std"
+> & {
   /** Per label draw, in `seeds` order. */
-  draws: { probe10: number[]; probe100?: number[]; fineTune10?: number[] };
-}
+  draws: Pick<QualitySeedResult, "probe10" | "probe100" | "fineTune10">;
+};
 
 export interface ScoreEncoderOptions {
   /** Label draws of the 10-per-class probe. */

@@ -3,6 +3,7 @@ import {
   API_VERSION,
   type AugmentationSpec,
   type BackboneSpec,
+  type ContributionByKind,
   type ContributionKind,
   type DatasetSpec,
   type EvaluatorSpec,
@@ -44,27 +45,17 @@ export const defineDataset = <S extends z.ZodType>(spec: DatasetSpec<S>): Datase
 export const defineEvaluator = <S extends z.ZodType>(spec: EvaluatorSpec<S>): EvaluatorSpec<S> =>
   mark("evaluator", spec);
 
-interface SpecOfKind {
-  backbone: BackboneSpec;
-  head: HeadSpec;
-  augmentation: AugmentationSpec;
-  loss: LossSpec;
-  method: MethodSpec;
-  dataset: DatasetSpec;
-  evaluator: EvaluatorSpec;
-}
-
 /**
  * The specs of one kind that a module exports (made by `define*`), sorted by name. A plugin lists
  * its methods as `specsIn("method", await import("./methods/index.js"))` or a namespace import,
  * so adding a method to a package is one `export * from "./x.js"` line in that index.
  */
-export function specsIn<K extends keyof SpecOfKind>(
+export function specsIn<K extends keyof ContributionByKind>(
   kind: K,
   exports: Record<string, unknown>,
-): Array<SpecOfKind[K]> {
+): Array<ContributionByKind[K]> {
   const found = Object.values(exports).filter(
-    (v): v is SpecOfKind[K] => typeof v === "object" && v !== null && defined.get(v) === kind,
+    (v): v is ContributionByKind[K] => typeof v === "object" && v !== null && defined.get(v) === kind,
   );
   return [...new Set(found)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

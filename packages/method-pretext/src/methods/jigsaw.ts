@@ -21,21 +21,18 @@
  */
 import {
   buildProjector,
-  cutTiles,
   defaultBackboneFor,
   defineMethod,
   JIGSAW_PERMUTATION_SEED,
   jigsawPermutations,
   type StepContext,
   type StepResult,
-  softmaxCrossEntropy,
   type TrainBatch,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
-import { accuracy } from "../losses.js";
 import { TILE_GRID, TileMethod } from "../tile-method.js";
-import { normalizeTiles, tileOrigin, tileRepresentationOption } from "../tiles.js";
+import { tileOrigin, tileRepresentationOption } from "../tiles.js";
 
 export const jigsawMethodOptions = z.object({
   permutations: z
@@ -106,14 +103,7 @@ export class Jigsaw extends TileMethod<JigsawOptions> {
         labels.push(k);
         return (perms[k] as number[]).map((src) => tileOrigin(this.geometry, src, ctx.rng));
       });
-      const n = GRID * GRID;
-      const t = this.geometry.tile;
-      let tiles: tf.Tensor = tf.reshape(cutTiles(x, t, origins), [b * n, t, t, x.shape[3] as number]);
-      if (this.options.normalizeTiles) tiles = normalizeTiles(tiles);
-      const features = tf.reshape(this.backbone.forward(tiles), [b, n * this.backbone.outputDim]);
-      const logits = this.head.forward(features);
-      const y = tf.tensor1d(labels, "int32");
-      return { loss: softmaxCrossEntropy(logits, y), metrics: { accuracy: accuracy(logits, y) } };
+      return this.classifyTiles(x, origins, labels, this.head);
     });
   }
 }

@@ -19,19 +19,16 @@
  */
 import {
   buildProjector,
-  cutTiles,
   defaultBackboneFor,
   defineMethod,
   type StepContext,
   type StepResult,
-  softmaxCrossEntropy,
   type TrainBatch,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
-import { accuracy } from "../losses.js";
 import { TileMethod } from "../tile-method.js";
-import { normalizeTiles, tileOrigin, tileRepresentationOption } from "../tiles.js";
+import { tileOrigin, tileRepresentationOption } from "../tiles.js";
 
 export const relativePositionMethodOptions = z.object({
   gap: z.number().int().min(0).default(2).describe("minimum pixels between neighbouring patches"),
@@ -90,17 +87,11 @@ export class RelativePosition extends TileMethod<RelativePositionOptions> {
           tileOrigin(this.geometry, NEIGHBOURS[j] as number, ctx.rng),
         ];
       });
-      const t = this.geometry.tile;
-      let patches: tf.Tensor = tf.reshape(cutTiles(x, t, origins), [b * 2, t, t, c]);
-      if (c === 3 && this.options.colorDropping) {
+      return this.classifyTiles(x, origins, labels, this.head, (patches) => {
+        if (c !== 3 || !this.options.colorDropping) return patches;
         const keep = Array.from({ length: b * 2 }, () => ctx.rng.int(3));
-        patches = dropColors(patches, keep, ctx.rng.seed());
-      }
-      if (this.options.normalizeTiles) patches = normalizeTiles(patches);
-      const features = tf.reshape(this.backbone.forward(patches), [b, 2 * this.backbone.outputDim]);
-      const logits = this.head.forward(features);
-      const y = tf.tensor1d(labels, "int32");
-      return { loss: softmaxCrossEntropy(logits, y), metrics: { accuracy: accuracy(logits, y) } };
+        return dropColors(patches, keep, ctx.rng.seed());
+      });
     });
   }
 }
