@@ -12,6 +12,7 @@
  *
  * It calls core's evaluators (kNN, linear probe, few-label, fine-tune), which stay in core.
  */
+export * from "./floor.js";
 export * from "./kernels.js";
 export * from "./main.js";
 export * from "./plot.js";
