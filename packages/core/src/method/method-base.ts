@@ -14,6 +14,7 @@
  * can use an earlier one (the projector reads `this.backbone.outputDim`) and `this.options`.
  * The method's `name` is its spec's: `defineMethod`'s `create` passes it as `ctx.method`.
  */
+import { type CropSet, checkBackboneSizes, MultiCrop } from "../augment/multi-crop.js";
 import { defaultPipelineFor } from "../augment/presets.js";
 import type { FeatureModule, Module } from "../nn/module.js";
 import type {
@@ -107,6 +108,19 @@ export abstract class MethodBase<Options = Record<string, unknown>> implements M
     if (this.#state.has(name)) throw new Error(`${this.name}: state "${name}" is declared twice`);
     this.#state.set(name, variable);
     return variable;
+  }
+
+  /**
+   * Multi-crop views (core's `MultiCrop`) for this method on the run's input: the sets are checked
+   * (local crops no larger than global) and every crop size is run once through the encoder, so a
+   * backbone that cannot take a size fails when the method is built (before training, and under
+   * `--dry-run`). Call after `addBackbone`; a method cutting its views this way says `views = 0`.
+   */
+  protected addMultiCrop(sets: readonly CropSet[]): MultiCrop {
+    const crops = new MultiCrop(sets, this.ctx.input, this.name);
+    const channels = this.ctx.input.kind === "image" ? this.ctx.input.channels : 0;
+    checkBackboneSizes(this.encoder(), channels, crops.sizes(), this.name);
+    return crops;
   }
 
   /** Makes `module` the representation evaluators use (default: the first backbone declared). */

@@ -141,13 +141,15 @@ export class ViT extends Module implements FeatureModule {
 
   forward(x: tf.Tensor, opts: ForwardOptions = {}): tf.Tensor {
     checkImageBatch(x, this.input, "vit-tiny");
-    if (x.shape[1] !== this.input.height || x.shape[2] !== this.input.width) {
+    const [b, h, w] = x.shape as [number, number, number, number];
+    const p = this.patchSize;
+    if (h % p !== 0 || w % p !== 0) {
       throw new Error(
-        `vit-tiny was built for ${this.input.height}x${this.input.width} images (its position embeddings are per patch), got [${x.shape}]`,
+        `vit-tiny: patchSize ${p} must divide the image size, got ${h}x${w} (built for ${this.input.height}x${this.input.width}; other sizes work when ${p} divides them, e.g. multi-crop's local crops)`,
       );
     }
-    const b = x.shape[0];
-    const n = this.numPatches;
+    const grid: [number, number] = [h / p, w / p];
+    const n = grid[0] * grid[1];
     const { mask } = opts;
     if (mask && !(mask.rank === 2 && mask.shape[0] === b && mask.shape[1] === n)) {
       throw new Error(
@@ -161,7 +163,7 @@ export class ViT extends Module implements FeatureModule {
         const m = tf.reshape(tf.cast(mask, "float32"), [b, n, 1]);
         patches = tf.add(tf.mul(patches, tf.sub(1, m)), tf.mul(this.maskToken, m));
       }
-      patches = tf.add(patches, tf.slice(this.posEmbed, [0, 1, 0], [1, n, this.dim]));
+      patches = tf.add(patches, this.patchPositions(grid));
       if (keep) {
         // Keep the visible tokens with a 0/1 selection matmul [B, V, N] x [B, N, D] rather than a
         // gather: it is exact, cheap at these sizes, and its gradient is a matmul, which every
@@ -186,9 +188,31 @@ export class ViT extends Module implements FeatureModule {
           `vit-tiny: pool "${pool}"${pool === "flatten" ? "" : ` with grid ${this.poolGrid}`} needs every patch, got ${t - 1} of ${n} tokens (pool the tokens yourself, or use pool "cls" / "mean")`,
         );
       if (pool === "flatten") return tf.reshape(patchTokens, [b, n * this.dim]);
-      const map = tf.reshape(patchTokens, [b, this.grid[0], this.grid[1], this.dim]) as tf.Tensor4D;
-      return tf.reshape(adaptivePool2d(map, this.poolGrid, pool === "max" ? "max" : "avg"), [b, -1]);
+      const map = tf.reshape(patchTokens, [b, grid[0], grid[1], this.dim]) as tf.Tensor4D;
+      const cells = Math.min(this.poolGrid, grid[0], grid[1]);
+      return tf.reshape(adaptivePool2d(map, cells, pool === "max" ? "max" : "avg"), [b, -1]);
     });
+  }
+
+  /**
+   * The patch position embeddings [1, N, D] for a `grid` of patches: the learned ones at the size
+   * the net was built for, else bilinearly interpolated from its grid (DINO's
+   * `interpolate_pos_encoding`, Caron et al. 2021, which uses bicubic; bilinear here, half-pixel
+   * centres as PyTorch's `align_corners=False`). The interpolation is a fixed [N', N] matrix times
+   * the embeddings, so its gradient is a matmul on every backend.
+   */
+  patchPositions(grid: readonly [number, number]): tf.Tensor {
+    const [gh, gw] = this.grid;
+    const n = this.numPatches;
+    const patches = tf.slice(this.posEmbed, [0, 1, 0], [1, n, this.dim]);
+    if (grid[0] === gh && grid[1] === gw) return patches;
+    const weights = bilinearMatrix(grid, this.grid);
+    return tf.tidy(() =>
+      tf.reshape(
+        tf.matMul(tf.tensor2d(weights, [grid[0] * grid[1], n]), tf.reshape(patches, [n, this.dim])),
+        [1, grid[0] * grid[1], this.dim],
+      ),
+    );
   }
 
   protected recreate(): ViT {
@@ -225,6 +249,40 @@ function visibleIndices(mask: tf.Tensor): { selection: Float32Array; perSample: 
     });
   });
   return { selection, perSample };
+}
+
+/** 1-D linear interpolation weights [to, from] with half-pixel centres, clamped at the edges. */
+function linearWeights(to: number, from: number): Float64Array {
+  const m = new Float64Array(to * from);
+  for (let i = 0; i < to; i++) {
+    const src = Math.min(Math.max(((i + 0.5) * from) / to - 0.5, 0), from - 1);
+    const lo = Math.floor(src);
+    const hi = Math.min(lo + 1, from - 1);
+    const t = src - lo;
+    m[i * from + lo] = (m[i * from + lo] as number) + (1 - t);
+    m[i * from + hi] = (m[i * from + hi] as number) + t;
+  }
+  return m;
+}
+
+/**
+ * Bilinear resampling of a row-major `from` grid onto a `to` grid as one matrix
+ * [to rows·cols, from rows·cols] (the outer product of the two axes' linear weights).
+ */
+export function bilinearMatrix(to: readonly [number, number], from: readonly [number, number]): Float32Array {
+  const rows = linearWeights(to[0], from[0]);
+  const cols = linearWeights(to[1], from[1]);
+  const out = new Float32Array(to[0] * to[1] * from[0] * from[1]);
+  const nFrom = from[0] * from[1];
+  for (let i = 0; i < to[0]; i++)
+    for (let j = 0; j < to[1]; j++)
+      for (let r = 0; r < from[0]; r++) {
+        const wr = rows[i * from[0] + r] as number;
+        if (wr === 0) continue;
+        for (let c = 0; c < from[1]; c++)
+          out[(i * to[1] + j) * nFrom + r * from[1] + c] = wr * (cols[j * from[1] + c] as number);
+      }
+  return out;
 }
 
 function divisors(h: number, w: number): number[] {
