@@ -338,9 +338,10 @@ describe("VICReg", () => {
 });
 
 describe("loss specs", () => {
-  it("registers five losses whose defaults give the functions' defaults", () => {
+  it("registers six losses whose defaults give the functions' defaults", () => {
     expect(contrastiveLosses.map((l) => l.name)).toEqual([
       "barlow-twins",
+      "dino",
       "info-nce",
       "negative-cosine",
       "nt-xent",

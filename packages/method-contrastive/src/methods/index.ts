@@ -2,6 +2,7 @@
 // method spec exported here (`specsIn("method", ...)` in plugin.ts): adding a method is one line.
 export * from "./barlow-twins.js";
 export * from "./byol.js";
+export * from "./dino.js";
 export * from "./key-queue.js";
 export * from "./moco.js";
 export * from "./shuffle-bn.js";

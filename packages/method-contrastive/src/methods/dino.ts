@@ -1,0 +1,279 @@
+/**
+ * DINO: self-distillation with no labels. A student network matches the output distribution of
+ * an EMA teacher over K prototypes, across multi-crop views.
+ *
+ * Caron, Touvron, Misra, Jégou, Mairal, Bojanowski, Joulin, "Emerging Properties in
+ * Self-Supervised Vision Transformers", ICCV 2021. https://arxiv.org/abs/2104.14294
+ *
+ *   views:    G global crops + M local crops per image (core's MultiCrop; teacher sees globals only)
+ *   student:  g_s(x) = W_n · l2n(mlp(f(x)))       backbone, 3-layer MLP to a bottleneck,
+ *                                                  L2 normalisation, weight-normalised last layer
+ *                                                  (K prototypes, columns of unit norm)
+ *   teacher:  g_t = EMA of the student (backbone, MLP, last layer), momentum
+ *             m_k = 1 - (1 - m_base) (cos(pi k / K) + 1) / 2   (0.996 -> 1 in the paper)
+ *   loss:     dinoLoss (losses/dino.ts): H(softmax((t - c)/tau_t), softmax(s/tau_s)) averaged over
+ *             every (global teacher view i, student view j != i) pair
+ *   centring: c <- lambda c + (1 - lambda) mean over the batch of the teacher's global logits
+ *   tau_t:    linear warm-up from 0.04 to 0.07 over the first `teacherTemperatureWarmup` of training
+ *
+ * Collapse signals (paper section 5.3, Fig. 7), reported as metrics each step:
+ *   teacherEntropy = mean over samples of H(P_t), in nats: near log K when the teacher is uniform
+ *                    (centring alone), near 0 when it is one-hot (sharpening alone)
+ *   klToUniform    = KL(mean_n P_t || uniform) = log K - H(mean_n P_t): near log K when every
+ *                    sample picks the same prototype (one-dimension collapse), 0 when balanced
+ *
+ * Paper defaults (ViT-S/16, ImageNet) beside ours (28 px digits, short runs):
+ *   MLP hidden 2048 / bottleneck 256 / K 65536     ours 256 / 64 / 1024
+ *   head activation GELU, no BN (ViT)              ours ReLU (core's "mlp" head), no BN
+ *   tau_s 0.1, tau_t 0.04 -> 0.07 over 30 epochs   same temperatures; warm-up over 30% of the steps
+ *   center momentum 0.9                            same
+ *   teacher momentum 0.996 -> 1 (cosine)           cosine to 1 from clamp(1 - 125 / steps, 0.9, 0.996)
+ *                                                  (BYOL's rule in this package: the paper's 0.996
+ *                                                  from 31k steps on; not tuned for DINO)
+ *   2 global (224 px, scale 0.4-1) + 8-10 local    2 global (full size, 0.4-1) + 6 local (12 px on
+ *   (96 px, scale 0.05-0.4)                         28 px, 0.05-0.4)
+ *   the teacher is evaluated                       the student backbone is the encoder
+ */
+import {
+  cosineMomentum,
+  defaultBackboneFor,
+  defineMethod,
+  emaUpdate,
+  l2Normalize,
+  MethodBase,
+  Module,
+  multiCropFields,
+  multiCropSets,
+  Rng,
+  type StepContext,
+  type StepResult,
+  type TrainBatch,
+  tf,
+} from "@selfsup/core";
+import { z } from "zod";
+import { dinoLoss, dinoLossOptions, teacherDistribution } from "../losses/dino.js";
+import { autoBaseMomentum } from "./byol.js";
+
+const lossFields = dinoLossOptions.shape;
+
+export const dinoMethodOptions = z.object({
+  projectorHiddenDim: z
+    .number()
+    .int()
+    .positive()
+    .default(256)
+    .describe("hidden width of the head's MLP (DINO: 2048)"),
+  bottleneckDim: z
+    .number()
+    .int()
+    .positive()
+    .default(64)
+    .describe("the MLP's output, L2-normalised (DINO: 256)"),
+  prototypes: z.number().int().min(2).default(1024).describe("K, outputs of the last layer (DINO: 65536)"),
+  batchNorm: z
+    .boolean()
+    .default(false)
+    .describe("BatchNorm in the head's MLP (DINO: off for ViT, on for ResNet)"),
+  studentTemperature: lossFields.studentTemperature,
+  teacherTemperature: z
+    .number()
+    .positive("must be > 0")
+    .default(0.07)
+    .describe("tau_t after the warm-up (DINO: 0.07)"),
+  warmupTeacherTemperature: lossFields.teacherTemperature.describe("tau_t at the first step (DINO: 0.04)"),
+  teacherTemperatureWarmup: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.3)
+    .describe("fraction of the steps over which tau_t rises linearly (DINO: 30 epochs of 100-300)"),
+  centerMomentum: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.9)
+    .describe("lambda of the teacher centring (DINO: 0.9)"),
+  baseMomentum: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe(
+      "teacher EMA momentum at step 0, raised to 1 by a cosine (default clamp(1 - 125 / steps, 0.9, 0.996); DINO: 0.996)",
+    ),
+  ...multiCropFields,
+  globalCrops: z
+    .number()
+    .int()
+    .min(
+      2,
+      "DINO needs at least 2 global crops: each global crop's teacher output is the target of the other views",
+    )
+    .default(2)
+    .describe("global crops per image (DINO: 2)"),
+});
+export type DINOOptions = z.output<typeof dinoMethodOptions>;
+
+/**
+ * DINO's last layer: a bias-free linear map to K prototypes with weight normalisation, its norm
+ * fixed to 1 (the reference code's `norm_last_layer=True`): W = V / ||V|| column by column.
+ */
+export class WeightNormPrototypes extends Module {
+  readonly weight: tf.Variable;
+  constructor(
+    readonly inputDim: number,
+    readonly count: number,
+    rng: Rng,
+  ) {
+    super();
+    this.weight = this.addParameter(
+      "weight",
+      tf.randomNormal([inputDim, count], 0, 1 / Math.sqrt(inputDim), "float32", rng.seed()),
+      { decay: false },
+    );
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.matMul(x, tf.div(this.weight, tf.norm(this.weight, "euclidean", 0, true))));
+  }
+  protected recreate(): WeightNormPrototypes {
+    return new WeightNormPrototypes(this.inputDim, this.count, new Rng(0));
+  }
+}
+
+/** tau_t at a step: linear from `from` to `to` over the first `warmup` fraction, then `to`. */
+export function teacherTemperatureAt(
+  step: number,
+  totalSteps: number,
+  from: number,
+  to: number,
+  warmup: number,
+): number {
+  const end = warmup * totalSteps;
+  if (!(end > 0) || step >= end) return to;
+  return from + ((to - from) * step) / end;
+}
+
+/** Mean entropy of the rows of P [N, K] and KL(mean row || uniform), in nats (see above). */
+export function collapseMetrics(p: tf.Tensor): { teacherEntropy: tf.Scalar; klToUniform: tf.Scalar } {
+  const k = p.shape[1] as number;
+  const entropy = (q: tf.Tensor) => tf.neg(tf.sum(tf.mul(q, tf.log(tf.maximum(q, 1e-12))), -1));
+  const teacherEntropy = tf.tidy(() => tf.mean(entropy(p)) as tf.Scalar);
+  const klToUniform = tf.tidy(() => tf.sub(Math.log(k), entropy(tf.mean(p, 0))) as tf.Scalar);
+  return { teacherEntropy, klToUniform };
+}
+
+/** x [n·B, ...] as n slices [B, ...] (slices, not tf.split: its gradient here misreads the sizes). */
+function chunks(x: tf.Tensor, n: number): tf.Tensor[] {
+  const b = (x.shape[0] as number) / n;
+  return Array.from({ length: n }, (_, i) => tf.slice(x, [i * b], [b]));
+}
+
+export class DINO extends MethodBase<DINOOptions> {
+  /** Views are cut from `batch.inputs` by core's multi-crop. */
+  readonly views = 0;
+  readonly backbone = this.addBackbone();
+  readonly projector = this.addProjector({
+    layers: 3,
+    hiddenDim: this.options.projectorHiddenDim,
+    outputDim: this.options.bottleneckDim,
+    batchNorm: this.options.batchNorm,
+  });
+  readonly lastLayer = this.module(
+    "lastLayer",
+    new WeightNormPrototypes(this.options.bottleneckDim, this.options.prototypes, this.ctx.rng),
+  );
+  readonly teacherBackbone = this.momentumCopyOf("teacherBackbone", this.backbone);
+  readonly teacherProjector = this.momentumCopyOf("teacherProjector", this.projector);
+  readonly teacherLastLayer = this.momentumCopyOf("teacherLastLayer", this.lastLayer);
+  readonly center = this.stateVariable("center", tf.variable(tf.zeros([1, this.options.prototypes]), false));
+  readonly crops = this.addMultiCrop(multiCropSets(this.options, this.ctx.input));
+
+  momentumAt(step: number, totalSteps: number): number {
+    return cosineMomentum(step, totalSteps, this.options.baseMomentum ?? autoBaseMomentum(totalSteps));
+  }
+
+  teacherTemperatureAt(step: number, totalSteps: number): number {
+    const o = this.options;
+    return teacherTemperatureAt(
+      step,
+      totalSteps,
+      o.warmupTeacherTemperature,
+      o.teacherTemperature,
+      o.teacherTemperatureWarmup,
+    );
+  }
+
+  /** Student logits of a batch of views of one size. */
+  student(x: tf.Tensor): tf.Tensor {
+    return this.lastLayer.forward(l2Normalize(this.embed(x)));
+  }
+
+  /** Teacher logits; call outside the tape. */
+  teacher(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() =>
+      this.teacherLastLayer.forward(
+        l2Normalize(this.teacherProjector.forward(this.teacherBackbone.forward(x))),
+      ),
+    );
+  }
+
+  trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
+    const { global = [], local = [] } = this.crops.views(batch.inputs, ctx.rng);
+    const g = global.length;
+    const tau = this.momentumAt(ctx.step, ctx.totalSteps);
+    const tauT = this.teacherTemperatureAt(ctx.step, ctx.totalSteps);
+    const o = this.options;
+    // all globals through the teacher in one batch (as the reference code), then split per view
+    const teacherAll = tf.tidy(() => this.teacher(tf.concat(global, 0)));
+    const teacher = tf.split(teacherAll, g, 0);
+    let result: StepResult;
+    try {
+      result = ctx.minimize(() => {
+        // one forward per resolution: the globals together, the locals together
+        const student = chunks(this.student(tf.concat(global, 0)), g);
+        if (local.length > 0) student.push(...chunks(this.student(tf.concat(local, 0)), local.length));
+        const loss = dinoLoss(student, teacher, this.center, {
+          studentTemperature: o.studentTemperature,
+          teacherTemperature: tauT,
+        });
+        const metrics = collapseMetrics(teacherDistribution(teacherAll, this.center, tauT));
+        return {
+          loss,
+          metrics: { ...metrics, teacherTemperature: tf.scalar(tauT), momentum: tf.scalar(tau) },
+        };
+      });
+      // c <- lambda c + (1 - lambda) mean of the teacher's global logits (after the loss used c)
+      tf.tidy(() =>
+        this.center.assign(
+          tf.add(
+            tf.mul(this.center, o.centerMomentum),
+            tf.mul(tf.mean(teacherAll, 0, true), 1 - o.centerMomentum),
+          ),
+        ),
+      );
+    } finally {
+      tf.dispose([teacherAll, ...teacher, ...global, ...local]);
+    }
+    emaUpdate(this.teacherBackbone, this.backbone, tau);
+    emaUpdate(this.teacherProjector, this.projector, tau);
+    emaUpdate(this.teacherLastLayer, this.lastLayer, tau);
+    return result;
+  }
+}
+
+export const dinoMethod = defineMethod({
+  name: "dino",
+  description:
+    "DINO: a student matches an EMA teacher's centred, sharpened softmax over prototypes across multi-crop views (Caron et al. 2021)",
+  family: "contrastive",
+  paper: {
+    title: "Emerging Properties in Self-Supervised Vision Transformers",
+    url: "https://arxiv.org/abs/2104.14294",
+  },
+  inputs: ["image"],
+  options: dinoMethodOptions,
+  tinyOptions: { projectorHiddenDim: 16, bottleneckDim: 8, prototypes: 16, localCrops: 2 },
+  composable: false, // the teacher's EMA and the centre update after each step
+  defaultBackbone: defaultBackboneFor,
+  create: (opts, ctx) => new DINO(opts, ctx),
+});
