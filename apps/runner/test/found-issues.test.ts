@@ -176,6 +176,40 @@ describe("pre-flight checks (before a run row exists, --dry-run too)", () => {
       error:
         /training\.batchSize: 512 is more than the 32 training samples of dataset "synthetic" \(--limit 32\)/,
     },
+    // #29: the multi-crop and support-set methods' bad inputs
+    {
+      what: "DINO with fewer than 2 global crops",
+      args: ["--method", "dino", "--dataset", "synthetic", "--set", "method.options.globalCrops=1"],
+      error: /DINO needs at least 2 global crops/,
+    },
+    {
+      what: "DINO local crops larger than the global ones",
+      args: [
+        "--method",
+        "dino",
+        "--dataset",
+        "synthetic",
+        "--set",
+        "method.options.localScale=[0.5,0.9]",
+        "--set",
+        "method.options.globalScale=[0.1,0.3]",
+      ],
+      error: /local crops must be the smaller ones/,
+    },
+    {
+      what: "an NNCLR support set smaller than the batch",
+      args: [
+        "--method",
+        "nnclr",
+        "--dataset",
+        "synthetic",
+        "--batch-size",
+        "32",
+        "--set",
+        "method.options.supportSetSize=16",
+      ],
+      error: /nnclr: the support set \(supportSetSize 16\) is smaller than the batch \(32\)/,
+    },
   ];
   for (const c of cases) {
     it(`refuses ${c.what}, with and without --dry-run, and stores no run`, async () => {

@@ -338,12 +338,13 @@ describe("VICReg", () => {
 });
 
 describe("loss specs", () => {
-  it("registers six losses whose defaults give the functions' defaults", () => {
+  it("registers seven losses whose defaults give the functions' defaults", () => {
     expect(contrastiveLosses.map((l) => l.name)).toEqual([
       "barlow-twins",
       "dino",
       "info-nce",
       "negative-cosine",
+      "nnclr",
       "nt-xent",
       "vicreg",
     ]);

@@ -16,7 +16,16 @@ describe("plugin", () => {
     const r = createRegistry();
     r.register(plugin);
     expect(METHODS).toEqual(
-      expect.arrayContaining(["barlow-twins", "byol", "dino", "moco", "simclr", "simsiam", "vicreg"]),
+      expect.arrayContaining([
+        "barlow-twins",
+        "byol",
+        "dino",
+        "moco",
+        "nnclr",
+        "simclr",
+        "simsiam",
+        "vicreg",
+      ]),
     );
     expect(r.list("method").map((e) => e.spec.name)).toEqual([...METHODS].sort());
     expect(r.list("loss").map((e) => e.spec.name)).toEqual([
@@ -24,6 +33,7 @@ describe("plugin", () => {
       "dino",
       "info-nce",
       "negative-cosine",
+      "nnclr",
       "nt-xent",
       "vicreg",
     ]);

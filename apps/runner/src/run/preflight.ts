@@ -57,6 +57,14 @@ export async function preflight(registry: Registry, cfg: ResolvedRunConfig, data
   }
   problems.push(...evaluatorProblems(registry, cfg, dataset));
   try {
+    const spec = registry.get("method", cfg.method.name);
+    const opts = registry.parseOptions("method", cfg.method.name, cfg.method.options);
+    for (const p of spec.checkRun?.(opts, { batchSize: cfg.training.batchSize, input: dataset.input }) ?? [])
+      problems.push(`method.options: ${p}`);
+  } catch {
+    // an unknown method or bad options: building the method below reports it
+  }
+  try {
     const method = buildMethod(registry, cfg, dataset.input);
     try {
       buildPipeline(registry, augmentationSteps(cfg, method, dataset.input));

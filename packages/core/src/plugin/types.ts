@@ -224,6 +224,12 @@ export interface MethodSpec<Schema extends z.ZodType = z.ZodType> extends Contri
    * method first (it gets its own row) and hand its checkpoint directory over.
    */
   requires?: { method: string; option: string };
+  /**
+   * Problems of these options with the run's set-up that building the method cannot see (NNCLR:
+   * a support set smaller than the batch), each a sentence naming the option and the fix. The
+   * runner's preflight (and `--dry-run`) reports them before training; none: an empty list.
+   */
+  checkRun?(opts: z.output<Schema>, run: { batchSize: number; input: InputSpec }): string[];
   create(opts: z.output<Schema>, ctx: MethodBuildContext): Method;
 }
 

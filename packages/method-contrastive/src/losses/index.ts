@@ -4,5 +4,6 @@ export * from "./barlow-twins.js";
 export * from "./dino.js";
 export * from "./info-nce.js";
 export * from "./negative-cosine.js";
+export * from "./nnclr.js";
 export * from "./nt-xent.js";
 export * from "./vicreg.js";
