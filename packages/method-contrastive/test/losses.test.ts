@@ -338,11 +338,12 @@ describe("VICReg", () => {
 });
 
 describe("loss specs", () => {
-  it("registers seven losses whose defaults give the functions' defaults", () => {
+  it("registers eight losses whose defaults give the functions' defaults", () => {
     expect(contrastiveLosses.map((l) => l.name)).toEqual([
       "barlow-twins",
       "dino",
       "info-nce",
+      "moco-v3",
       "negative-cosine",
       "nnclr",
       "nt-xent",
@@ -364,7 +365,13 @@ describe("loss specs", () => {
     const a = t2(randn(4, 3, 61));
     const b = t2(randn(4, 3, 62));
     const before = tf.memory().numTensors;
-    for (const spec of contrastiveLosses) spec.create(spec.options.parse({}))(a, b).dispose();
+    for (const spec of contrastiveLosses) {
+      // moco-v3 takes queries and keys of both views
+      const inputs = spec.name === "moco-v3" ? [a, b, b, a] : [a, b];
+      spec
+        .create(spec.options.parse({}))(...inputs)
+        .dispose();
+    }
     vicregLoss(a, b).dispose();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([a, b]);

@@ -32,6 +32,7 @@ describe("plugin", () => {
       "barlow-twins",
       "dino",
       "info-nce",
+      "moco-v3",
       "negative-cosine",
       "nnclr",
       "nt-xent",

@@ -3,6 +3,7 @@
 export * from "./barlow-twins.js";
 export * from "./dino.js";
 export * from "./info-nce.js";
+export * from "./moco-v3.js";
 export * from "./negative-cosine.js";
 export * from "./nnclr.js";
 export * from "./nt-xent.js";

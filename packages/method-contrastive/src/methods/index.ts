@@ -5,6 +5,7 @@ export * from "./byol.js";
 export * from "./dino.js";
 export * from "./key-queue.js";
 export * from "./moco.js";
+export * from "./moco-v3.js";
 export * from "./nnclr.js";
 export * from "./shuffle-bn.js";
 export * from "./simclr.js";
