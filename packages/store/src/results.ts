@@ -1,4 +1,4 @@
-import type { Db } from "./db.js";
+import type { Db } from "./db-types.js";
 import { notFound, StoreError } from "./errors.js";
 import { ARTIFACT_COLUMNS, toArtifact, toCheckpoint, toEvaluation } from "./rows.js";
 import {
