@@ -1,8 +1,8 @@
 import { join, resolve } from "node:path";
 import pg from "pg";
+import type { Db, DbTarget, OpenDbOptions } from "./db-types.js";
 import { openDirectory } from "./directory-db.js";
 import { createPglite, PgliteDb, PgPoolDb } from "./drivers.js";
-import type { Db, DbTarget, OpenDbOptions } from "./db-types.js";
 import { StoreError } from "./errors.js";
 
 export type { Db, DbTarget, DriverName, OpenDbOptions, Row, SharingInfo, SqlValue } from "./db-types.js";

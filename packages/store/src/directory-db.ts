@@ -54,7 +54,8 @@ export function isReadOnlySql(sql: string): boolean {
 
 /** Why an operation on a client connection failed: its host is gone or unreachable. */
 function lostHost(err: unknown): boolean {
-  if (err instanceof StoreUnavailableError) return err.reason === "host_exited" || err.reason === "host_unreachable";
+  if (err instanceof StoreUnavailableError)
+    return err.reason === "host_exited" || err.reason === "host_unreachable";
   if (err instanceof StoreError) return false;
   return isConnectionError(err);
 }

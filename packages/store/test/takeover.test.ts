@@ -50,7 +50,10 @@ describe("a shared PGlite directory outlives its host", () => {
 
   const endings: Array<[string, (c: StoreProcess) => Promise<unknown>]> = [
     ["kill -9", (c) => c.kill("SIGKILL")],
-    ["process.exit (PGlite left open, lock removed at exit)", (c) => c.send("exit", { code: 0 }).catch(() => null)],
+    [
+      "process.exit (PGlite left open, lock removed at exit)",
+      (c) => c.send("exit", { code: 0 }).catch(() => null),
+    ],
     [
       "a clean close, then exit",
       async (c) => {
