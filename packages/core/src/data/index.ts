@@ -10,11 +10,15 @@ import { synthetic } from "./synthetic.js";
 import { textLines } from "./text-lines.js";
 
 export * from "./cifar10.js";
+export * from "./decode-job.js";
+export * from "./decode-pool.js";
 export * from "./image-decode.js";
 export * from "./image-folder.js";
+export * from "./image-folder-pooled.js";
 export * from "./loader.js";
 export * from "./lru.js";
 export * from "./mnist.js";
+export * from "./sample-cache.js";
 export * from "./split.js";
 export * from "./synthetic.js";
 export * from "./text-lines.js";
