@@ -145,9 +145,21 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
 
   async getBatch(indices: readonly number[]): Promise<BatchData> {
     for (const i of indices) checkIndex(this.what, i, this.size);
-    const samples = await Promise.all(indices.map((i) => this.sample(i)));
     const data = new Float32Array(indices.length * this.recordBytes);
-    for (let k = 0; k < samples.length; k++) unitFloats(samples[k]!, data, k * this.recordBytes);
+    // the warm path: a cache in memory is read synchronously, straight into the batch
+    const reader = this.reader;
+    const rest: number[] = [];
+    if (reader?.inMemory && !this.finishing && !this.closed) {
+      for (let k = 0; k < indices.length; k++) {
+        const rec = reader.state(indices[k]!) === RECORD_BAD ? undefined : reader.memoryRecord(indices[k]!);
+        if (rec) unitFloats(rec, data, k * this.recordBytes);
+        else rest.push(k);
+      }
+    } else {
+      for (let k = 0; k < indices.length; k++) rest.push(k);
+    }
+    const samples = await Promise.all(rest.map((k) => this.sample(indices[k]!)));
+    for (let r = 0; r < rest.length; r++) unitFloats(samples[r]!, data, rest[r]! * this.recordBytes);
     if (!this.labelled) return { data };
     return { data, labels: Int32Array.from(indices, (i) => this.entries[i]!.label!) };
   }

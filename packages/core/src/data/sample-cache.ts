@@ -133,6 +133,8 @@ async function checkCacheFile(path: string, key?: string): Promise<CacheMeta | s
 export class CacheReader {
   private readonly crcs: Uint32Array;
   private readonly states: Uint8Array;
+  /** Records of an in-memory cache whose CRC was checked. */
+  private readonly verified: Uint8Array;
   private fd: number | undefined;
   private readonly all: Buffer | undefined;
 
@@ -146,6 +148,7 @@ export class CacheReader {
     this.crcs = new Uint32Array(meta.count);
     for (let i = 0; i < meta.count; i++) this.crcs[i] = tables.readUInt32LE(i * 4);
     this.states = new Uint8Array(tables.subarray(meta.count * 4, meta.count * 5));
+    this.verified = new Uint8Array(meta.count);
     this.fd = fd;
     this.all = all;
   }
@@ -189,20 +192,31 @@ export class CacheReader {
     return this.states[i]!;
   }
 
-  /** Record `i`'s bytes, CRC-checked; undefined when the check fails (the file is bad). */
-  async read(i: number): Promise<Uint8Array | undefined> {
+  /**
+   * Record `i` of a cache held in memory (`inMemory`), CRC-checked the first time it is read
+   * (memory does not tear); undefined when the check fails or the cache is not in memory.
+   */
+  memoryRecord(i: number): Uint8Array | undefined {
+    if (!this.all) return undefined;
     const n = this.meta.recordBytes;
     const at = CACHE_HEADER_BYTES + i * n;
-    let rec: Uint8Array;
-    if (this.all) rec = this.all.subarray(at, at + n);
-    else {
-      if (this.fd === undefined) throw new DatasetError(`sample cache ${this.path} was closed`);
-      const buf = Buffer.allocUnsafe(n);
-      const { bytesRead } = await readAt(this.fd, buf, at);
-      if (bytesRead !== n) return undefined;
-      rec = buf;
-    }
-    return crc32(rec) === this.crcs[i] ? rec : undefined;
+    const rec = this.all.subarray(at, at + n);
+    if (this.verified[i]) return rec;
+    if (crc32(rec) !== this.crcs[i]) return undefined;
+    this.verified[i] = 1;
+    return rec;
+  }
+
+  /** Record `i`'s bytes, CRC-checked; undefined when the check fails (the file is bad). */
+  async read(i: number): Promise<Uint8Array | undefined> {
+    if (this.all) return this.memoryRecord(i);
+    const n = this.meta.recordBytes;
+    const at = CACHE_HEADER_BYTES + i * n;
+    if (this.fd === undefined) throw new DatasetError(`sample cache ${this.path} was closed`);
+    const buf = Buffer.allocUnsafe(n);
+    const { bytesRead } = await readAt(this.fd, buf, at);
+    if (bytesRead !== n) return undefined;
+    return crc32(buf) === this.crcs[i] ? buf : undefined;
   }
 
   close(): void {
