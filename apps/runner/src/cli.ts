@@ -258,6 +258,8 @@ program
     process.exitCode = await quickstartCommand(opts);
   });
 
+(await import("./commands/cache.js")).registerCacheCommand(program);
+
 const plugin = program.command("plugin").description("write selfsup plugins");
 plugin
   .command("new")
