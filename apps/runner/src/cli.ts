@@ -195,6 +195,33 @@ program
   });
 
 program
+  .command("embed")
+  .description("embed a dataset with a run's encoder: Parquet, .npy (+ ids) or JSONL, by --out's extension")
+  .argument("<run>", "run id or name, or a run / checkpoint directory")
+  .argument("[data]", "an image folder or a text file (default: the run's dataset, or --dataset)")
+  .requiredOption("-o, --out <file>", "x.parquet, x.npy (+ x.ids.jsonl) or x.jsonl")
+  .option("-d, --dataset <name>", "a registered dataset (default: the run's)")
+  .option("--split <name>", "train, test or all (default test)")
+  .option("--checkpoint <which>", "latest (default), best, or a step number")
+  .option("-b, --batch-size <n>", "samples per forward pass (default 256)")
+  .option("--limit <n>", "embed only the first N samples")
+  .option("--force", "replace --out if it exists")
+  .addOption(backendOption())
+  .option("--json", "progress and result as JSON lines on stdout")
+  .option("-q, --quiet", "no progress output")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  selfsup embed my-run --dataset mnist --split test --out e.parquet
+  selfsup embed my-run ./photos --out photos.npy`,
+  )
+  .action(async (target: string, data: string | undefined, opts: Record<string, unknown>) => {
+    const { embedCommand } = await import("./commands/embed.js");
+    process.exitCode = await embedCommand(target, data, opts);
+  });
+
+program
   .command("augment")
   .description("preview an augmentation pipeline: a PNG grid of samples, each followed by its views")
   .argument("[config]", "run config whose augmentations (or method's default) to show")
