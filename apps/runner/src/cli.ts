@@ -200,18 +200,18 @@ sweepCmd
   .description("a sweep's trials: parameters, status, metric")
   .argument("<sweep>", "sweep id or name")
   .option("--json", "machine-readable output")
-  .action(async (sweep: string, opts: { json?: boolean }) => {
+  .action(async (sweep: string, _opts: { json?: boolean }, cmd: Command) => {
     const { sweepStatusCommand } = await import("./commands/sweep.js");
-    process.exitCode = await sweepStatusCommand(sweep, opts);
+    process.exitCode = await sweepStatusCommand(sweep, cmd.optsWithGlobals());
   });
 sweepCmd
   .command("stop")
   .description("stop a sweep: no new trials, its queued and running runs cancelled")
   .argument("<sweep>", "sweep id or name")
   .option("--json", "machine-readable output")
-  .action(async (sweep: string, opts: { json?: boolean }) => {
+  .action(async (sweep: string, _opts: { json?: boolean }, cmd: Command) => {
     const { sweepStopCommand } = await import("./commands/sweep.js");
-    process.exitCode = await sweepStopCommand(sweep, opts);
+    process.exitCode = await sweepStopCommand(sweep, cmd.optsWithGlobals());
   });
 sweepCmd
   .command("resume")
@@ -222,9 +222,10 @@ sweepCmd
   .option("--poll <seconds>", "how often the coordinator looks at the store (default 1)")
   .option("--json", "print trial and run events as JSON lines on stdout")
   .option("-q, --quiet", "no progress output")
-  .action(async (sweep: string, opts: Record<string, unknown>) => {
+  .action(async (sweep: string, _opts: Record<string, unknown>, cmd: Command) => {
+    // the parent's --json/--parallel/--poll land on it: read them merged
     const { sweepResumeCommand } = await import("./commands/sweep.js");
-    process.exitCode = await sweepResumeCommand(sweep, opts);
+    process.exitCode = await sweepResumeCommand(sweep, cmd.optsWithGlobals());
   });
 sweepCmd
   .command("trial", { hidden: true })
