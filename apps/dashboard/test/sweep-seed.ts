@@ -51,7 +51,11 @@ export async function seedSweep(store: RunStore, name = "demo-sweep"): Promise<{
         tags: [`sweep:${name}`, ...(prune ? ["pruned"] : [])],
       });
       if (prune) await store.cancelRun(run.id);
-      else await store.finishRun(run.id, { status: "finished", summary: { knn_top1: 0.5 + 0.05 * i + 0.09 + 0.01 * seed } });
+      else
+        await store.finishRun(run.id, {
+          status: "finished",
+          summary: { knn_top1: 0.5 + 0.05 * i + 0.09 + 0.01 * seed },
+        });
       await sweeps.linkRun({ runId: run.id, sweepId: sweep.id, trialIdx: i, seed });
       const epochs = prune ? 1 : 3;
       for (let e = 1; e <= epochs; e++) {
