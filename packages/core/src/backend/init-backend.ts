@@ -176,6 +176,13 @@ export function currentBackend(): BackendReport | undefined {
 export function formatBackendReport(r: BackendReport): string {
   const lines = [`backend: ${r.backend} (requested ${r.requested})`];
   for (const a of r.attempts) lines.push(`  ${a.ok ? "chosen " : "skipped"} ${a.backend}: ${a.reason}`);
+  if (r.adapter !== undefined) {
+    const a = r.adapter;
+    lines.push(
+      `  webgpu adapter: vendor ${a.vendor || "(not given)"}, architecture ${a.architecture || "(not given)"}, ` +
+        `device ${a.device || "(not given)"}, ${a.software ? "software" : "hardware"} (Dawn ${a.api === "opengles" ? "OpenGL ES" : "default API"}${a.description ? `; ${a.description}` : ""})`,
+    );
+  }
   if (r.extraKernels.length > 0) lines.push(`  training kernels added: ${r.extraKernels.join(", ")}`);
   return lines.join("\n");
 }

@@ -8,6 +8,9 @@
  *   (cpu gives [start]); it is what `tf.linspace(a, b, size)` returns for a scalar.
  * - UnsortedSegmentSum on int32: wrong sums (the shader's atomics are float-only); computed on
  *   the CPU from the read values (int32 segment sums are counts, small).
+ * - AddN of more inputs than the device binds storage buffers (the gradient of a tensor used many
+ *   times: ViT's residual stream, an LSTM's state): the pipeline is invalid and the sum garbage.
+ *   Summed in chunks of (limit - 1) inputs, then the partial sums.
  *
  * Everything else our methods use (Conv2DBackpropFilter/Input, MaxPoolGrad, BatchMatMul with
  * broadcasting, Einsum, the gradients) is present and matches cpu; tfjs-core's gradients are
@@ -26,6 +29,8 @@ import { registerTrainingGradients } from "./gradients/index.js";
 
 /** The part of tfjs' WebGPUBackend these kernels use. */
 interface WebGpuBackendLike {
+  device: { limits: { maxStorageBuffersPerShaderStage: number } };
+  disposeData(dataId: object): boolean;
   readSync(dataId: object): ArrayLike<number>;
   makeTensorInfo(shape: number[], dtype: "float32" | "int32", values: Float32Array | Int32Array): TensorInfo;
 }
@@ -35,6 +40,26 @@ type Wrapper = (original: KernelFunc) => KernelFunc;
 const WRAPPED = "__selfsupWebGpuWrapped";
 
 const WRAPPERS: Record<string, Wrapper> = {
+  AddN: (original) => (args) => {
+    const backend = args.backend as unknown as WebGpuBackendLike;
+    const max = Math.max(2, backend.device.limits.maxStorageBuffersPerShaderStage - 1);
+    let tensors = args.inputs as unknown as TensorInfo[];
+    if (tensors.length <= max) return original(args);
+    const made: TensorInfo[] = [];
+    while (tensors.length > max) {
+      const partial: TensorInfo[] = [];
+      for (let i = 0; i < tensors.length; i += max) {
+        const chunk = tensors.slice(i, i + max);
+        const sum = chunk.length === 1 ? chunk[0]! : (original({ ...args, inputs: chunk as never }) as TensorInfo);
+        if (chunk.length > 1) made.push(sum);
+        partial.push(sum);
+      }
+      tensors = partial;
+    }
+    const out = original({ ...args, inputs: tensors as never }) as TensorInfo;
+    for (const t of made) backend.disposeData(t.dataId);
+    return out;
+  },
   LinSpace: (original) => (args) => {
     const { start, num } = args.attrs as unknown as { start: number; num: number };
     if (num !== 1) return original(args);

@@ -194,6 +194,35 @@ function createGpu(dawn: DawnModule, flags: string[]): GpuLike {
   return dawn.create(flags);
 }
 
+/** Device limits requested at the adapter's values (the first six are tfjs' own choice). */
+const REQUESTED_LIMITS = [
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxStorageBuffersPerShaderStage",
+  "maxStorageBuffersInFragmentStage",
+  "maxStorageBuffersInVertexStage",
+  "maxBindingsPerBindGroup",
+];
+
+interface DeviceLike {
+  addEventListener(type: "uncapturederror", fn: (e: { error?: { message: string } }) => void): void;
+}
+
+/** The first validation error the device reported since the last synchronous read. */
+let gpuError: string | undefined;
+
+/** Throws (once) the error the GPU device reported, if any. */
+export function throwWebGpuError(): void {
+  if (gpuError === undefined) return;
+  const msg = gpuError;
+  gpuError = undefined;
+  throw new Error(`webgpu: the device reported an error (results since are invalid): ${msg.split("\n")[0]}`);
+}
+
 const SYNC_READ_LIMIT_MS = 600_000;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -264,6 +293,7 @@ function patchReadSync(Backend: WebGpuBackendClass): void {
     const bytes = staging.getMappedRange().slice(0);
     staging.unmap();
     this.bufferManager.releaseBuffer(staging);
+    throwWebGpuError();
     const values = tf.util.convertBackendValuesAndArrayBuffer(bytes, data.dtype);
     return this.convertAndCacheOnCPU(dataId, values);
   };
@@ -444,18 +474,17 @@ export async function activateWebGpu(
     tf.registerBackend(
       "webgpu",
       async () => {
-        // As tfjs' own factory, on the adapter chosen here (compatibility adapters included).
+        // As tfjs' own factory, on the adapter chosen here (compatibility adapters included), and
+        // with the adapter's storage-buffer limits: a compatibility device defaults to 8 storage
+        // buffers per stage, fewer than tfjs' larger kernels bind (AddN, fused convolutions).
         const lim = adapter.limits;
-        const device = await adapter.requestDevice({
-          requiredFeatures: [],
-          requiredLimits: {
-            maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
-            maxComputeWorkgroupsPerDimension: lim.maxComputeWorkgroupsPerDimension,
-            maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
-            maxBufferSize: lim.maxBufferSize,
-            maxComputeWorkgroupSizeX: lim.maxComputeWorkgroupSizeX,
-            maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
-          },
+        const requiredLimits: Record<string, number> = {};
+        for (const k of REQUESTED_LIMITS) if (typeof lim[k] === "number") requiredLimits[k] = lim[k];
+        const device = (await adapter.requestDevice({ requiredFeatures: [], requiredLimits })) as DeviceLike;
+        // Validation errors would otherwise only be printed, leaving wrong values behind: keep the
+        // first and throw it at the next synchronous read.
+        device.addEventListener("uncapturederror", (e) => {
+          gpuError ??= e.error?.message ?? String(e);
         });
         return new Backend(device, adapter.info);
       },
