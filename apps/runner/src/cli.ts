@@ -23,6 +23,8 @@ Environment:
   SELFSUP_HOME      where runs and the embedded database live (default ./.selfsup)
   DATABASE_URL      postgres://... to use a shared PostgreSQL instead of the embedded PGlite
   SELFSUP_BACKEND   force a tensor backend (${BACKEND_NAMES.join(", ")})
+  SELFSUP_WEBGPU_DIR where \`selfsup backend add webgpu\` installs (default $SELFSUP_HOME/webgpu)
+  SELFSUP_WASM_THREADS wasm threads (default: per machine, see \`selfsup list\`)
   SELFSUP_PLUGINS   extra plugin modules to load (comma-separated paths or package names)
   SELFSUP_TOKEN     token for \`selfsup serve\` (required when not bound to 127.0.0.1)
 
@@ -316,7 +318,9 @@ program
     process.exitCode = await augmentCommand({ ...opts, ...(config ? { config } : {}) });
   });
 
-const backendCmd = program.command("backend").description("tensor backends: build the native TensorFlow one");
+const backendCmd = program
+  .command("backend")
+  .description("tensor backends: build the native TensorFlow one, add the WebGPU one");
 backendCmd
   .command("build-native")
   .description(
@@ -332,6 +336,18 @@ backendCmd
   .action(async (opts: { tensorflow?: string; dir?: string; gpu?: boolean; nodedir?: string }) => {
     const { buildNativeCommand } = await import("./commands/backend.js");
     process.exitCode = await buildNativeCommand(opts);
+  });
+
+backendCmd
+  .command("add")
+  .argument("<name>", "webgpu: Dawn (the webgpu npm package) and @tensorflow/tfjs-backend-webgpu")
+  .description(
+    "install an optional backend's packages from the npm registry into their own prefix (webgpu: ~135 MB, Dawn for every platform), then report the adapter",
+  )
+  .option("--dir <dir>", "install prefix (default: SELFSUP_WEBGPU_DIR, else $SELFSUP_HOME/webgpu)")
+  .action(async (name: string, opts: { dir?: string }) => {
+    const { addBackendCommand } = await import("./commands/backend.js");
+    process.exitCode = await addBackendCommand(name, opts);
   });
 
 program
