@@ -16,7 +16,13 @@ import { OFFICIAL_METHOD_PACKAGES } from "../src/official-methods.generated.js";
 
 const run = promisify(execFile);
 const workspace = path.resolve(import.meta.dirname, "..", "..", "..");
-const PACKAGES = ["packages/core", "packages/store", "packages/bench", "apps/runner", "packages/method-contrastive"];
+const PACKAGES = [
+  "packages/core",
+  "packages/store",
+  "packages/bench",
+  "apps/runner",
+  "packages/method-contrastive",
+];
 const skip = process.env.SELFSUP_SKIP_PACKAGING === "1";
 if (skip) console.warn("packaging test skipped: SELFSUP_SKIP_PACKAGING=1");
 

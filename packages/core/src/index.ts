@@ -11,10 +11,20 @@ export * from "./backend/native-build.js";
 export * from "./backend/native-dir.js";
 export { registerWasmTrainingKernels } from "./backend/wasm-kernels/index.js";
 export { configureWasmThreads, type WasmThreadsResult } from "./backend/wasm-threads.js";
+export {
+  formatAdapter,
+  installWebGpu,
+  type WebGpuAdapter,
+  type WebGpuInstallOptions,
+  type WebGpuInstallResult,
+  webgpuDir,
+  webgpuInstalled,
+} from "./backend/webgpu.js";
 export * from "./builtin-plugin.js";
 export * from "./checkpoint/index.js";
 export * from "./data/index.js";
 export * from "./eval/index.js";
+export * from "./export/index.js";
 export * from "./method/index.js";
 export * from "./nn/builtins.js";
 export * from "./nn/index.js";

@@ -1,5 +1,5 @@
 /**
- * Quality figures of the contrastive methods for `pnpm bench`: core's quality bench
+ * Quality figures of the contrastive methods for `pnpm bench`: @selfsup/bench's quality bench
  * (`benchQuality`: MNIST digits, kNN and 10-label probe against random init and raw pixels) over
  * this package's plugin.
  *

@@ -1,7 +1,7 @@
 /**
  * Quality figures of the masked-modelling methods for `pnpm bench`.
  *
- * Images: core's quality bench (`benchQuality`: MNIST digits, weighted kNN, linear probe and - as
+ * Images: @selfsup/bench's quality bench (`benchQuality`: MNIST digits, weighted kNN, linear probe and - as
  * masked-image features are weak under linear probing - end-to-end fine-tuning with 10 labels per
  * class, against raw pixels and each backbone at random init) over this package's image methods,
  * each on its spec's backbone (vit-tiny for MAE, SimMIM, BEiT). beit-tokenizer runs first; its
@@ -90,7 +90,7 @@ export async function benchMim(opts: MimBenchOptions = {}): Promise<MimBenchResu
   mkdirSync(outDir, { recursive: true });
   const pictures: string[] = [];
   let images: QualityBenchRow[] = [];
-  // BEiT's spec `requires` a trained beit-tokenizer: core's bench trains it first and hands it over
+  // BEiT's spec `requires` a trained beit-tokenizer: the bench trains it first and hands it over
   const methods = IMAGE_METHODS.filter((m) => wanted.includes(m));
   if (methods.length > 0) {
     images = await benchQuality({

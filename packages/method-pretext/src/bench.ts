@@ -1,5 +1,5 @@
 /**
- * Quality figures of the pretext methods for `pnpm bench`: core's quality bench (`benchQuality`:
+ * Quality figures of the pretext methods for `pnpm bench`: @selfsup/bench's quality bench (`benchQuality`:
  * kNN and 10-label probe against random init and raw pixels) over this package's plugin, on the
  * MNIST digits for every method but colorization, which needs colour: it runs on core's synthetic
  * RGB shapes (32x32x3, 4,000 train / 500 test, 4 shape classes), a table of its own.

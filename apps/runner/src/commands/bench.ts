@@ -38,7 +38,7 @@ const indent = (text: string) =>
     .map((l) => `  ${l}`)
     .join("\n");
 
-/** Default pretraining epochs of the quality sections (core's benchQuality default). */
+/** Default pretraining epochs of the quality sections (@selfsup/bench's benchQuality default). */
 const QUALITY_EPOCHS = 25;
 const PROBE_SEEDS = [0, 1, 2];
 
@@ -48,7 +48,7 @@ export function curveEpochsFor(epochs: number): number[] {
 }
 
 export async function benchCommand(args: string[]): Promise<number> {
-  // One quality section per installed plugin with methods (core's benchQuality over its plugin):
+  // One quality section per installed plugin with methods (@selfsup/bench's benchQuality over its plugin):
   // a new method, or a new method package, gets its rows without an edit here; "quality" runs them
   // all in one table and plot.
   const { registry, failures } = await loadRegistry();

@@ -13,6 +13,7 @@ import {
   type Registry,
   readManifest,
   Trainer,
+  type TrainerCallback,
   useActivationRecompute,
 } from "@selfsup/core";
 import type { Run, RunStore, TerminalStatus } from "@selfsup/store";
@@ -30,7 +31,7 @@ import {
   storeMetrics,
   yieldEveryStep,
 } from "./callbacks.js";
-import { loadDataset } from "./dataset.js";
+import { type DatasetWatch, loadDataset, watchDataset } from "./dataset.js";
 import { DatabaseGoneError, retryWhileUnreachable } from "./db-retry.js";
 import { evaluationKey, finalEvaluators, knnEvaluator, runEvaluators, storeEvaluations } from "./evaluate.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
@@ -53,6 +54,8 @@ export interface ExecuteRunOptions {
   heartbeatMs?: number;
   /** A dataset already loaded by the caller for this config (skips loading it again). */
   dataset?: Dataset;
+  /** More trainer callbacks, after the runner's own (a sweep's per-epoch metric and ASHA). */
+  callbacks?: TrainerCallback[];
 }
 
 export interface ExecuteRunResult {
@@ -102,6 +105,8 @@ export class RunExecution {
   checkpoints: ReturnType<typeof storeCheckpoints> | undefined;
   resumedAt = 0;
   method: Method | undefined;
+  /** The dataset's watch (files skipped while reading, closed at the end). */
+  data: DatasetWatch | undefined;
   readonly summary: Record<string, number> = {};
   readonly onInterrupt = () => this.requestStop("interrupted");
   readonly onCancel = () => this.requestStop("cancelled");
@@ -163,6 +168,7 @@ export class RunExecution {
       () => this.requestStop("cancelled"),
     );
     const dataset = this.opts.dataset ?? (await loadDataset(this.registry, stored.dataset));
+    this.data = watchDataset(dataset, !this.opts.dataset, this.warn);
     return { cfg: resolveRunConfig(stored, this.registry, dataset.input), backend, dataset };
   }
 
@@ -331,6 +337,7 @@ export class RunExecution {
             return e;
           },
         }),
+        ...(this.opts.callbacks ?? []),
       ],
     });
     emit({
@@ -413,6 +420,8 @@ export class RunExecution {
   /** Finish: the run's terminal status and summary recorded, and the end event. */
   async finish(fit: FitResult): Promise<ExecuteRunResult> {
     const { runId, step, summary } = this;
+    const watch = this.data;
+    if (watch) await this.retry("storing skipped files", () => watch.store(this.store, runId, summary));
     const status: TerminalStatus =
       fit.status === "completed" ? "finished" : (this.stopReason ?? "interrupted");
     summary.duration_sec = (Date.now() - this.started) / 1000;
@@ -485,5 +494,6 @@ export class RunExecution {
       // reported above when it mattered
     }
     this.method?.dispose();
+    await this.data?.close().catch(() => undefined);
   }
 }
