@@ -109,6 +109,7 @@ describe.skipIf(!haveChromium)("sweep pages in a real browser", () => {
       .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-trial"))));
     expect(kept.length).toBeGreaterThan(0);
     expect(Math.min(...kept)).toBeGreaterThanOrEqual(4); // the metric rises with the trial index
+    expect(kept).toContain(7); // the brush from the top includes the best
     expect(await page.locator('polyline.pc-line[data-active="0"]').count()).toBe(8 - kept.length);
     await page.screenshot({ path: path.join(SHOTS, "sweep-brushed.png"), fullPage: true });
 

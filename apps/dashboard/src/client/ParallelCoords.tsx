@@ -109,7 +109,9 @@ export function ParallelCoords({
     const r = svg.current?.getBoundingClientRect();
     if (!r) return 0;
     const y = ((clientY - r.top) / r.height) * H;
-    return Math.min(1, Math.max(0, 1 - (y - PAD_TOP) / plotH));
+    const u = Math.min(1, Math.max(0, 1 - (y - PAD_TOP) / plotH));
+    // within 3% of an end counts as the end, so a brush from the top includes the top value
+    return u > 0.97 ? 1 : u < 0.03 ? 0 : u;
   };
   const inBrush = (t: PcTrial) =>
     all.every((a, i) => {
