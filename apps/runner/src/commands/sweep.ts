@@ -2,16 +2,12 @@
  * `selfsup sweep <file>`, `sweep status|stop|resume <sweep>` and the hidden `sweep trial <run>`
  * (one run of a local sweep, in its own process). See src/sweep/ for the search itself.
  */
-import { type InputSpec, initBackend, type Registry } from "@selfsup/core";
+import type { InputSpec, Registry } from "@selfsup/core";
 import { type RunStore, StoreError, type Sweep, SweepStore, type SweepTrial } from "@selfsup/store";
-import { ConfigError, parseRunConfig } from "../config.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { isPostgresUrl, RunQueue } from "../queue.js";
-import { loadDataset } from "../run/dataset.js";
 import { executeRun } from "../run/execute.js";
-import { preflight } from "../run/preflight.js";
 import { stopOnSignals } from "../run/signals.js";
-import { cancelRun } from "../run/submit.js";
 import { openRunnerStore } from "../store.js";
 import { LEASE_MS, planFor, stopSweep } from "../sweep/control.js";
 import {
@@ -20,7 +16,7 @@ import {
   coordinatorName,
   type SweepEvent,
 } from "../sweep/coordinator.js";
-import { loadSweepFile, parseSweepFile, planSweep, type SweepFile, type SweepPlan } from "../sweep/spec.js";
+import { loadSweepFile, parseSweepFile, type SweepPlan } from "../sweep/spec.js";
 import { sweepTrialHooks } from "../sweep/trial.js";
 import { registryWithWarnings } from "./train.js";
 
