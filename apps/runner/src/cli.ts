@@ -23,6 +23,8 @@ Environment:
   SELFSUP_HOME      where runs and the embedded database live (default ./.selfsup)
   DATABASE_URL      postgres://... to use a shared PostgreSQL instead of the embedded PGlite
   SELFSUP_BACKEND   force a tensor backend (${BACKEND_NAMES.join(", ")})
+  SELFSUP_WEBGPU_DIR where \`selfsup backend add webgpu\` installs (default $SELFSUP_HOME/webgpu)
+  SELFSUP_WASM_THREADS wasm threads (default: per machine, see \`selfsup list\`)
   SELFSUP_PLUGINS   extra plugin modules to load (comma-separated paths or package names)
   SELFSUP_TOKEN     token for \`selfsup serve\` (required when not bound to 127.0.0.1)
 
@@ -271,6 +273,33 @@ program
   });
 
 program
+  .command("embed")
+  .description("embed a dataset with a run's encoder: Parquet, .npy (+ ids) or JSONL, by --out's extension")
+  .argument("<run>", "run id or name, or a run / checkpoint directory")
+  .argument("[data]", "an image folder or a text file (default: the run's dataset, or --dataset)")
+  .requiredOption("-o, --out <file>", "x.parquet, x.npy (+ x.ids.jsonl) or x.jsonl")
+  .option("-d, --dataset <name>", "a registered dataset (default: the run's)")
+  .option("--split <name>", "train, test or all (default test)")
+  .option("--checkpoint <which>", "latest (default), best, or a step number")
+  .option("-b, --batch-size <n>", "samples per forward pass (default 256)")
+  .option("--limit <n>", "embed only the first N samples")
+  .option("--force", "replace --out if it exists")
+  .addOption(backendOption())
+  .option("--json", "progress and result as JSON lines on stdout")
+  .option("-q, --quiet", "no progress output")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  selfsup embed my-run --dataset mnist --split test --out e.parquet
+  selfsup embed my-run ./photos --out photos.npy`,
+  )
+  .action(async (target: string, data: string | undefined, opts: Record<string, unknown>) => {
+    const { embedCommand } = await import("./commands/embed.js");
+    process.exitCode = await embedCommand(target, data, opts);
+  });
+
+program
   .command("augment")
   .description("preview an augmentation pipeline: a PNG grid of samples, each followed by its views")
   .argument("[config]", "run config whose augmentations (or method's default) to show")
@@ -289,7 +318,9 @@ program
     process.exitCode = await augmentCommand({ ...opts, ...(config ? { config } : {}) });
   });
 
-const backendCmd = program.command("backend").description("tensor backends: build the native TensorFlow one");
+const backendCmd = program
+  .command("backend")
+  .description("tensor backends: build the native TensorFlow one, add the WebGPU one");
 backendCmd
   .command("build-native")
   .description(
@@ -305,6 +336,18 @@ backendCmd
   .action(async (opts: { tensorflow?: string; dir?: string; gpu?: boolean; nodedir?: string }) => {
     const { buildNativeCommand } = await import("./commands/backend.js");
     process.exitCode = await buildNativeCommand(opts);
+  });
+
+backendCmd
+  .command("add")
+  .argument("<name>", "webgpu: Dawn (the webgpu npm package) and @tensorflow/tfjs-backend-webgpu")
+  .description(
+    "install an optional backend's packages from the npm registry into their own prefix (webgpu: ~135 MB, Dawn for every platform), then report the adapter",
+  )
+  .option("--dir <dir>", "install prefix (default: SELFSUP_WEBGPU_DIR, else $SELFSUP_HOME/webgpu)")
+  .action(async (name: string, opts: { dir?: string }) => {
+    const { addBackendCommand } = await import("./commands/backend.js");
+    process.exitCode = await addBackendCommand(name, opts);
   });
 
 program
@@ -333,6 +376,8 @@ program
     const { quickstartCommand } = await import("./commands/quickstart.js");
     process.exitCode = await quickstartCommand(opts);
   });
+
+(await import("./commands/cache.js")).registerCacheCommand(program);
 
 const plugin = program.command("plugin").description("write selfsup plugins");
 plugin

@@ -25,11 +25,13 @@ export { MIGRATION_LOCK_KEY, type MigrateResult, migrate } from "./migrate.js";
 export { type Migration, migrations } from "./migrations/index.js";
 export { type OpenStoreOptions, openStore, RunStore } from "./run-store.js";
 export {
+  CONTROL_CHARS_RE,
   DEFAULT_MAX_POINTS,
   DEFAULT_PAGE_SIZE,
   MAX_ARTIFACT_BYTES,
   MAX_PAGE_SIZE,
   MAX_POINTS,
+  NO_CONTROL_CHARS,
   RUN_STATUSES,
   type RunStatus,
   TERMINAL_STATUSES,
