@@ -246,7 +246,7 @@ export function SweepView({ id }: { id: string }) {
           variance the parameter explains alone (fANOVA's main effect, estimated by grouping the trials by
           value or quartile).
         </p>
-        <table className="importance">
+        <table className="sweep-table importance">
           <thead>
             <tr>
               <th>parameter</th>
@@ -298,7 +298,7 @@ export function SweepView({ id }: { id: string }) {
       </section>
       <section>
         <h2>Trials{brushed ? ` (${rows.length} of ${sweep.trials.length} in the brushed ranges)` : ""}</h2>
-        <table className="trials" data-rows={rows.length}>
+        <table className="sweep-table trials" data-rows={rows.length}>
           <thead>
             <tr>
               <th>#</th>
@@ -377,7 +377,7 @@ export function SweepsList() {
   return (
     <div>
       <h1>Sweeps</h1>
-      <table className="sweeps" data-rows={q.data.sweeps.length}>
+      <table className="sweep-table sweeps" data-rows={q.data.sweeps.length}>
         <thead>
           <tr>
             <th>name</th>
