@@ -104,7 +104,8 @@ export async function exportCommand(target: string, opts: ExportOptions): Promis
     const what = `run ${encoder.source.runId} (method ${encoder.source.method}, backbone ${encoder.source.backbone.name})`;
     let files: Record<string, Uint8Array | string>;
     try {
-      if (format === "onnx") files = { model: exportOnnx(encoder.module, { input: encoder.input, source: facts }) };
+      if (format === "onnx")
+        files = { model: exportOnnx(encoder.module, { input: encoder.input, source: facts }) };
       else if (format === "safetensors")
         files = {
           model: exportSafetensors(encoder.module, {
