@@ -9,6 +9,15 @@ export * from "./backend/init-backend.js";
 export * from "./backend/memory-estimate.js";
 export * from "./backend/native-build.js";
 export * from "./backend/native-dir.js";
+export {
+  formatAdapter,
+  installWebGpu,
+  type WebGpuAdapter,
+  type WebGpuInstallOptions,
+  type WebGpuInstallResult,
+  webgpuDir,
+  webgpuInstalled,
+} from "./backend/webgpu.js";
 export * from "./builtin-plugin.js";
 export * from "./checkpoint/index.js";
 export * from "./data/index.js";
