@@ -7,13 +7,14 @@
  */
 
 import { existsSync, readdirSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { initBackend, knnAccuracy, readSafetensors, tf } from "@selfsup/core";
 import { openStore } from "@selfsup/store";
 import { loadGraphModelSync } from "@tensorflow/tfjs-converter";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import * as ort from "onnxruntime-node";
+import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cliEnv, runCli, tempHome, tinyConfig, writeConfig } from "./helpers.js";
 
@@ -163,6 +164,23 @@ describe("selfsup embed", () => {
     expect(r.stderr).toContain("mnist gives 28x28x1 images but run");
     expect(r.stderr).toContain("takes 8x8x1 images");
     expect(existsSync(path.join(home, "m.parquet"))).toBe(false);
+  });
+
+  it("embeds a folder of images of another size and channel count, resized as the run's data", async () => {
+    const folder = path.join(home, "photos");
+    await mkdir(folder);
+    for (let i = 0; i < 3; i++) {
+      const png = new PNG({ width: 20, height: 12 }); // RGB, not the encoder's 8x8x1
+      for (let p = 0; p < 240; p++) png.data.set([(p * 7 + i * 40) % 256, (p * 3) % 256, 90, 255], p * 4);
+      await writeFile(path.join(folder, `p${i}.png`), PNG.sync.write(png));
+    }
+    const out = path.join(home, "photos.parquet");
+    const r = await runCli(["embed", runId, folder, "--out", out], env);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = (await readParquet(out)) as Array<Row & { path: string | null }>;
+    expect(rows.map((x) => path.basename(x.path ?? ""))).toEqual(["p0.png", "p1.png", "p2.png"]);
+    for (const x of rows) expect(x.embedding).toHaveLength(4);
+    expect(rows[0]?.embedding).not.toEqual(rows[1]?.embedding);
   });
 
   it("loadEncoder gives the same embeddings from code, from a run directory", async () => {
