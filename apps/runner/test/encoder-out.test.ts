@@ -298,6 +298,29 @@ describe("selfsup embed", () => {
     }
   });
 
+  it("refuses to export a method whose encoder is not a backbone, naming the module; nothing written", async () => {
+    const file = await writeConfig(
+      home,
+      [
+        "method: { name: jigsaw }",
+        "backbone: { name: convnet, options: { width: 4, strides: [2] } }",
+        "dataset: { name: synthetic, options: { size: 24, trainSize: 32, testSize: 8 } }",
+        "training: { epochs: 1, batchSize: 16 }",
+        "eval: { knn: false }",
+      ].join("\n"),
+      "jigsaw.yaml",
+    );
+    const t = await runCli(["train", file, "--name", "jigsaw-fixture", "-q"], env);
+    expect(t.code, t.stderr).toBe(0);
+    const out = path.join(home, "jigsaw.onnx");
+    const r = await runCli(["export", "jigsaw-fixture", "--out", out], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "(method jigsaw, backbone convnet) as onnx: no ONNX emitter for the encoder module TileTrunkEncoder",
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
   it("falls back from a torn checkpoint to the previous one, saying so", async () => {
     // the last test of the file: the store's rows name this home's checkpoint paths
     const ckpts = path.join(home, "runs", runId, "checkpoints");
