@@ -1,13 +1,15 @@
 /**
  * Defects a probe of the built CLI found (issue 26), each pinned by a test that failed before its
- * fix: a plugin whose import never settles, terminal escapes in run names and tags.
+ * fix: a plugin whose import never settles, terminal escapes in run names and tags, the wasm
+ * memory probe on images under 8 px.
  */
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { openStore } from "@selfsup/store";
 import { describe, expect, it } from "vitest";
 import { printable } from "../src/commands/runs.js";
-import { cliEnv, runCli, tempHome } from "./helpers.js";
+import { cliEnv, runCli, tempHome, writeConfig } from "./helpers.js";
+import { grayPng } from "./png.js";
 
 describe("a plugin module whose import never settles (item 2)", () => {
   it("list and train stop after the time limit, name the plugin and exit non-zero", async () => {
@@ -89,5 +91,27 @@ describe("terminal escapes in names and tags (item 6)", () => {
     expect(r.stdout).toContain("a\\x1b[31mred\\x0dX");
     expect(r.stdout).toContain("t\\x1b]0;x\\x07");
     expect(printable("\u202eevil")).toBe("\\u202eevil");
+  });
+});
+
+describe("wasm runs on images under 8 px (item 7)", () => {
+  it("the memory probe builds its batch at the run's own size (6 x 6) and the run trains", async () => {
+    const home = await tempHome();
+    const images = path.join(home, "images");
+    await mkdir(images);
+    for (let i = 0; i < 16; i++) await writeFile(path.join(images, `img-${i}.png`), grayPng(10, i));
+    const file = await writeConfig(
+      home,
+      [
+        "method: { name: simclr, options: { projectorHiddenDim: 16, projectorOutputDim: 8 } }",
+        "backbone: { name: convnet, options: { width: 4, strides: [2] } }",
+        `dataset: { name: image-folder, options: { path: ${JSON.stringify(images)}, size: 6, channels: 1 } }`,
+        "training: { epochs: 1, batchSize: 8 }",
+        "eval: { knn: false }",
+      ].join("\n"),
+    );
+    const r = await runCli(["train", file, "-q"], cliEnv(home, { SELFSUP_BACKEND: "wasm" }));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/Too small|>=8/);
   });
 });
