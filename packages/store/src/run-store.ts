@@ -1,3 +1,9 @@
+import {
+  BatchReadsRepo,
+  type FacetsResult,
+  type LeaderboardScopeRow,
+  type MetricStatsRow,
+} from "./batch-reads.js";
 import { openDb } from "./db.js";
 import type { Db, OpenDbOptions } from "./db-types.js";
 import type { MetricWriter, MetricWriterOptions } from "./metric-writer.js";
@@ -67,6 +73,7 @@ export class RunStore {
   private readonly runs: RunsRepo;
   private readonly metrics: MetricsRepo;
   private readonly results: ResultsRepo;
+  private readonly batch: BatchReadsRepo;
 
   constructor(db: Db, migration?: MigrateResult) {
     this.db = db;
@@ -74,6 +81,7 @@ export class RunStore {
     this.runs = new RunsRepo(db);
     this.metrics = new MetricsRepo(db);
     this.results = new ResultsRepo(db);
+    this.batch = new BatchReadsRepo(db);
   }
 
   // ---------------------------------------------------------------- runs (runs.ts)
@@ -176,6 +184,41 @@ export class RunStore {
   /** Chart data for some keys of a run, at most `maxPoints` per key (buckets keep min/max). */
   readSeries(runId: string, keys: string[], options: ReadSeriesOptions = {}): Promise<Series[]> {
     return this.metrics.readSeries(runId, keys, options);
+  }
+
+  // ---------------------------------------------------------------- batched reads (batch-reads.ts)
+
+  /** The runs with these ids (at most 1,000; missing ones absent), in one statement. */
+  runsByIds(ids: readonly string[]): Promise<Run[]> {
+    return this.batch.runsByIds(ids);
+  }
+  /** The evaluations of many runs in one statement. */
+  evaluationsByRunIds(runIds: readonly string[]): Promise<Evaluation[]> {
+    return this.batch.evaluationsByRunIds(runIds);
+  }
+  /** The checkpoints of many runs in one statement. */
+  checkpointsByRunIds(runIds: readonly string[]): Promise<Checkpoint[]> {
+    return this.batch.checkpointsByRunIds(runIds);
+  }
+  /** The artifacts of many runs without their bytes (`data` of JSON ones kept), in one statement. */
+  artifactListingsByRunIds(runIds: readonly string[]): Promise<Artifact[]> {
+    return this.batch.artifactListingsByRunIds(runIds);
+  }
+  /** The metric keys of many runs in one statement. */
+  metricKeysByRunIds(runIds: readonly string[]): Promise<Array<{ runId: string; key: string }>> {
+    return this.batch.metricKeysByRunIds(runIds);
+  }
+  /** min / max / count and the last point of many (run, key) series in one statement. */
+  metricStats(pairs: ReadonlyArray<{ runId: string; key: string }>): Promise<MetricStatsRow[]> {
+    return this.batch.metricStats(pairs);
+  }
+  /** Distinct methods, families, datasets, backbones, statuses, tags with counts; recent keys. */
+  facets(): Promise<FacetsResult> {
+    return this.batch.facets();
+  }
+  /** The (dataset, protocol, metric) combinations that have evaluations. */
+  leaderboardScopes(): Promise<LeaderboardScopeRow[]> {
+    return this.batch.leaderboardScopes();
   }
 
   // ---------------------------------------------------------------- results (results.ts)
