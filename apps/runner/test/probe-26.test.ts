@@ -1,7 +1,7 @@
 /**
  * Defects a probe of the built CLI found (issue 26), each pinned by a test that failed before its
  * fix: a plugin whose import never settles, terminal escapes in run names and tags, the wasm
- * memory probe on images under 8 px.
+ * memory probe on images under 8 px, checks that only a training step revealed.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -114,4 +114,46 @@ describe("wasm runs on images under 8 px (item 7)", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/Too small|>=8/);
   });
+});
+
+describe("checks --dry-run and the pre-flight missed (item 8): one trial step", () => {
+  const cases: Array<{ what: string; args: string[]; error: RegExp }> = [
+    {
+      what: "rotation on non-square images",
+      args: ["--method", "rotation", "--dataset", "image-folder", "--set", "dataset.options.size=[20,30]"],
+      error: /the first training step \(batch \d\) fails: .*/,
+    },
+    {
+      what: "MAE with maskRatio 0.999 (no visible patch)",
+      args: ["--method", "mae", "--dataset", "synthetic", "--set", "method.options.maskRatio=0.999"],
+      error: /the first training step \(batch \d\) (fails|gives a loss of)/,
+    },
+    {
+      what: "MAE with maskRatio 0.001 (no masked patch: loss 0)",
+      args: ["--method", "mae", "--dataset", "synthetic", "--set", "method.options.maskRatio=0.001"],
+      error: /the first training step \(batch \d\) gives a loss of exactly 0: nothing to learn/,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.what}: refused under --dry-run, no run row`, async () => {
+      const home = await tempHome();
+      const images = path.join(home, "images");
+      await mkdir(images);
+      for (let i = 0; i < 8; i++) await writeFile(path.join(images, `img-${i}.png`), grayPng(32, i));
+      const args = c.args.map((a) => (a === "image-folder" ? "image-folder" : a));
+      const extra = args.includes("image-folder") ? ["--set", `dataset.options.path=${images}`] : [];
+      const r = await runCli(
+        ["train", ...args, ...extra, "--dry-run", "--set", "eval.knn=false", "--batch-size", "4"],
+        cliEnv(home),
+      );
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(c.error);
+      const store = await openStore({ dataDir: path.join(home, "db") });
+      try {
+        expect(await store.countRuns()).toBe(0);
+      } finally {
+        await store.close();
+      }
+    });
+  }
 });

@@ -6,8 +6,9 @@ import {
 } from "./batch-reads.js";
 import { openDb } from "./db.js";
 import type { Db, OpenDbOptions } from "./db-types.js";
+import { MetricReadsRepo } from "./metric-reads.js";
 import type { MetricWriter, MetricWriterOptions } from "./metric-writer.js";
-import { MetricsRepo } from "./metrics.js";
+import { MetricWritesRepo } from "./metric-writes.js";
 import { type MigrateResult, migrate } from "./migrate.js";
 import { ResultsRepo } from "./results.js";
 import { RunsRepo } from "./runs.js";
@@ -60,7 +61,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RunStor
 
 /**
  * The store's one entry point over one Db. Every read and write of runs (runs.ts), metric series
- * (metrics.ts) and results (results.ts: evaluations, checkpoints, artifacts) goes through here,
+ * (metric-writes.ts, metric-reads.ts) and results (results.ts: evaluations, checkpoints, artifacts) goes through here,
  * with inputs validated (StoreError with `code` and `field`) before any SQL runs. Methods are safe
  * to call concurrently; each write is one statement or one transaction. The methods delegate to
  * the three repositories, whose doc comments say what each does.
@@ -71,7 +72,8 @@ export class RunStore {
   /** What openStore's migration did (undefined when opened with migrate: false). */
   readonly migration: MigrateResult | undefined;
   private readonly runs: RunsRepo;
-  private readonly metrics: MetricsRepo;
+  private readonly metricWrites: MetricWritesRepo;
+  private readonly metricReads: MetricReadsRepo;
   private readonly results: ResultsRepo;
   private readonly batch: BatchReadsRepo;
 
@@ -79,7 +81,8 @@ export class RunStore {
     this.db = db;
     this.migration = migration;
     this.runs = new RunsRepo(db);
-    this.metrics = new MetricsRepo(db);
+    this.metricWrites = new MetricWritesRepo(db);
+    this.metricReads = new MetricReadsRepo(db);
     this.results = new ResultsRepo(db);
     this.batch = new BatchReadsRepo(db);
   }
@@ -151,39 +154,39 @@ export class RunStore {
     return this.runs.markStaleRuns(olderThanMs);
   }
 
-  // ---------------------------------------------------------------- metrics (metrics.ts)
+  // ---------------------------------------------------------------- metrics (metric-writes.ts, metric-reads.ts)
 
   /** Writes metric points in one transaction; idempotent per (run, key, step). */
   appendMetrics(runId: string, points: MetricPoint[]): Promise<void> {
-    return this.metrics.appendMetrics(runId, points);
+    return this.metricWrites.appendMetrics(runId, points);
   }
   /** A buffered writer for one run; store.close() closes writers still open. */
   metricWriter(runId: string, options: MetricWriterOptions = {}): MetricWriter {
-    return this.metrics.metricWriter(runId, options);
+    return this.metricWrites.metricWriter(runId, options);
   }
   /** The metric keys a run has points for, sorted. */
   metricKeys(runId: string): Promise<string[]> {
-    return this.metrics.metricKeys(runId);
+    return this.metricReads.metricKeys(runId);
   }
   /** Raw points of one key in step order, a page at a time (for exports). */
   readPoints(runId: string, key: string, options: ReadPointsOptions = {}): Promise<RawPoint[]> {
-    return this.metrics.readPoints(runId, key, options);
+    return this.metricReads.readPoints(runId, key, options);
   }
   /** Highest step written for any key of the run, or null if none. */
   lastMetricStep(runId: string): Promise<number | null> {
-    return this.metrics.lastMetricStep(runId);
+    return this.metricReads.lastMetricStep(runId);
   }
   /** Resume support: drops points with step > `step`; returns how many were deleted. */
   deleteMetricsAfter(runId: string, step: number): Promise<number> {
-    return this.metrics.deleteMetricsAfter(runId, step);
+    return this.metricWrites.deleteMetricsAfter(runId, step);
   }
   /** Rebuilds the run's series levels from its points (after a bulk import around the store). */
   rebuildSeriesLevels(runId: string): Promise<void> {
-    return this.metrics.rebuildSeriesLevels(runId);
+    return this.metricWrites.rebuildSeriesLevels(runId);
   }
   /** Chart data for some keys of a run, at most `maxPoints` per key (buckets keep min/max). */
   readSeries(runId: string, keys: string[], options: ReadSeriesOptions = {}): Promise<Series[]> {
-    return this.metrics.readSeries(runId, keys, options);
+    return this.metricReads.readSeries(runId, keys, options);
   }
 
   // ---------------------------------------------------------------- batched reads (batch-reads.ts)
@@ -276,7 +279,7 @@ export class RunStore {
   async close(): Promise<void> {
     let error: unknown;
     try {
-      await this.metrics.closeWriters();
+      await this.metricWrites.closeWriters();
     } catch (err) {
       error = err;
     }
