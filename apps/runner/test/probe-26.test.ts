@@ -3,6 +3,7 @@
  * fix: a plugin whose import never settles, terminal escapes in run names and tags, the wasm
  * memory probe on images under 8 px, checks that only a training step revealed.
  */
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { openStore } from "@selfsup/store";
@@ -156,4 +157,19 @@ describe("checks --dry-run and the pre-flight missed (item 8): one trial step", 
       }
     });
   }
+});
+
+describe("backend build-native with a file that is not a wheel (item 9)", () => {
+  it("fails at once naming the file, before any npm install, and leaves nothing behind", async () => {
+    const home = await tempHome();
+    const whl = path.join(home, "f.whl");
+    await writeFile(whl, "x\n");
+    const dir = path.join(home, "native");
+    const r = await runCli(["backend", "build-native", "--tensorflow", whl, "--dir", dir], cliEnv(home));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`--tensorflow ${whl} is not a wheel: a .whl is a zip archive`);
+    expect(r.stderr).not.toMatch(/unzip|End-of-central-directory|npm/);
+    // Checked before anything was created or installed.
+    expect(existsSync(dir)).toBe(false);
+  });
 });
