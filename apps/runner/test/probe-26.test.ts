@@ -173,3 +173,42 @@ describe("backend build-native with a file that is not a wheel (item 9)", () => 
     expect(existsSync(dir)).toBe(false);
   });
 });
+
+describe("small ones (item 10)", () => {
+  it("a one-sample dataset is refused with the real minimum, not 'a batch of at most 1'", async () => {
+    const home = await tempHome();
+    const r = await runCli(
+      [
+        "train",
+        "--method",
+        "simclr",
+        "--dataset",
+        "synthetic",
+        "--limit",
+        "1",
+        "--dry-run",
+        "--set",
+        "eval.knn=false",
+      ],
+      cliEnv(home),
+    );
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(
+      'dataset "synthetic" (--limit 1) has 1 training sample; training needs at least 2',
+    );
+    expect(r.stderr).not.toContain("at most 1");
+  });
+
+  it("plugin new refuses npm's reserved names and over-long names before touching the disk", async () => {
+    const home = await tempHome();
+    const env = cliEnv(home);
+    const reserved = await runCli(["plugin", "new", "node_modules", "--dir", path.join(home, "p1")], env);
+    expect(reserved.code, reserved.stderr).toBe(2);
+    expect(reserved.stderr).toContain('plugin name "node_modules" is reserved by npm');
+    const long = await runCli(["plugin", "new", "a".repeat(300)], env);
+    expect(long.code, long.stderr).toBe(2);
+    expect(long.stderr).toContain("plugin name is 300 characters long; npm allows at most 214");
+    expect(long.stderr).not.toContain("ENAMETOOLONG");
+    expect(existsSync(path.join(home, "p1"))).toBe(false);
+  });
+});

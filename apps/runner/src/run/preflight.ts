@@ -52,7 +52,12 @@ export function evaluatorProblems(registry: Registry, cfg: ResolvedRunConfig, da
 export async function preflight(registry: Registry, cfg: ResolvedRunConfig, dataset: Dataset): Promise<void> {
   const problems: string[] = [];
   const perStep = cfg.training.batchSize * cfg.training.accumulate;
-  if (perStep > dataset.train.size) {
+  if (dataset.train.size < 2) {
+    // The smallest batch is 2 (BatchNorm statistics, pairs of views): "a batch of at most 1" would not help.
+    problems.push(
+      `dataset "${cfg.dataset.name}"${cfg.dataset.limit !== undefined ? ` (--limit ${cfg.dataset.limit})` : ""} has ${dataset.train.size} training sample${dataset.train.size === 1 ? "" : "s"}; training needs at least 2 (the smallest batch is 2)`,
+    );
+  } else if (perStep > dataset.train.size) {
     problems.push(
       `training.batchSize: ${cfg.training.batchSize}${cfg.training.accumulate > 1 ? ` x accumulate ${cfg.training.accumulate}` : ""} is more than the ${dataset.train.size} training samples of dataset "${cfg.dataset.name}"${cfg.dataset.limit !== undefined ? ` (--limit ${cfg.dataset.limit})` : ""}; use a batch of at most ${dataset.train.size}`,
     );
