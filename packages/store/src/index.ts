@@ -44,6 +44,24 @@ export {
   TERMINAL_STATUSES,
   type TerminalStatus,
 } from "./schemas.js";
+export {
+  type CreateSweepInput,
+  MAX_SWEEP_PAGE,
+  type RungDecision,
+  SWEEP_STATUSES,
+  type Sweep,
+  type SweepEpochValue,
+  type SweepGoal,
+  type SweepMode,
+  type SweepRunLink,
+  type SweepRunState,
+  type SweepStatus,
+  SweepStore,
+  type SweepTrial,
+  TRIAL_STATUSES,
+  type TrialPatch,
+  type TrialStatus,
+} from "./sweeps.js";
 export type {
   Artifact,
   ArtifactInput,

@@ -23,6 +23,7 @@ import { badInput, checkRange, LIMITS } from "./limits";
 import type { LeaderboardEntryModel } from "./models";
 import { DateTimeScalar, JSONScalar } from "./scalars";
 import { storeRole } from "./store";
+import { sweepQueryResolvers, sweepTypeResolvers } from "./sweeps";
 
 /** Inline data: URLs for binary artifacts up to this size. */
 const MAX_DATA_URL_BYTES = 512 * 1024;
@@ -121,6 +122,7 @@ export const resolvers: Resolvers = {
   Role,
 
   Query: {
+    ...sweepQueryResolvers,
     async runs(_parent, { filter, orderBy, first, after }, ctx) {
       const size = first ?? 50;
       checkRange("first", size, 0, LIMITS.maxPageSize);
@@ -359,6 +361,7 @@ export const resolvers: Resolvers = {
     },
   },
 
+  ...sweepTypeResolvers,
   SubmitRunResult: {
     run: (r, _args, ctx) => ctx.loaders.run.load(r.id),
   },
