@@ -6,11 +6,11 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { grayPng } from "@selfsup/core/testing";
 import { openStore } from "@selfsup/store";
 import { describe, expect, it } from "vitest";
 import { printable } from "../src/commands/runs.js";
 import { cliEnv, runCli, tempHome, writeConfig } from "./helpers.js";
-import { grayPng } from "./png.js";
 
 describe("a plugin module whose import never settles (item 2)", () => {
   it("list and train stop after the time limit, name the plugin and exit non-zero", async () => {

@@ -47,12 +47,17 @@ export function createLoaders(store: RunStore): Loaders {
         maxBatchSize,
       },
     ),
-    artifacts: new DataLoader(async (ids) => groupBy(ids, await store.artifactListingsByRunIds(ids), (a) => a.runId), {
-      maxBatchSize,
-    }),
+    artifacts: new DataLoader(
+      async (ids) => groupBy(ids, await store.artifactListingsByRunIds(ids), (a) => a.runId),
+      {
+        maxBatchSize,
+      },
+    ),
     metricKeys: new DataLoader(
       async (ids) =>
-        groupBy(ids, await store.metricKeysByRunIds(ids), (r) => r.runId).map((rows) => rows.map((r) => r.key)),
+        groupBy(ids, await store.metricKeysByRunIds(ids), (r) => r.runId).map((rows) =>
+          rows.map((r) => r.key),
+        ),
       { maxBatchSize },
     ),
     metricStats: new DataLoader(
