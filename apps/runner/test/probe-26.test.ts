@@ -12,6 +12,19 @@ import { describe, expect, it } from "vitest";
 import { printable } from "../src/commands/runs.js";
 import { cliEnv, runCli, tempHome, writeConfig } from "./helpers.js";
 
+/** `selfsup train` of a small synthetic SimCLR run under --dry-run, plus `extra` arguments. */
+const dryRun = (...extra: string[]) => [
+  "train",
+  "--method",
+  "simclr",
+  "--dataset",
+  "synthetic",
+  "--dry-run",
+  "--set",
+  "eval.knn=false",
+  ...extra,
+];
+
 describe("a plugin module whose import never settles (item 2)", () => {
   it("list and train stop after the time limit, name the plugin and exit non-zero", async () => {
     const home = await tempHome();
@@ -21,10 +34,7 @@ describe("a plugin module whose import never settles (item 2)", () => {
     const list = await runCli(["list"], env);
     expect(list.code, list.stderr + list.stdout).toBe(2);
     expect(list.stdout + list.stderr).toContain(`plugin module ${hang} did not finish loading in 1.5 s`);
-    const train = await runCli(
-      ["train", "--method", "simclr", "--dataset", "synthetic", "--dry-run", "--set", "eval.knn=false"],
-      env,
-    );
+    const train = await runCli(dryRun(), env);
     expect(train.code, train.stderr).toBe(2);
     expect(train.stderr).toContain(`plugin module ${hang} did not finish loading in 1.5 s`);
     expect(train.stderr).toContain("SELFSUP_PLUGIN_TIMEOUT_MS");
@@ -35,21 +45,7 @@ describe("terminal escapes in names and tags (item 6)", () => {
   it("refuses control characters at write, in the CLI and in the store", async () => {
     const home = await tempHome();
     const env = cliEnv(home);
-    const r = await runCli(
-      [
-        "train",
-        "--method",
-        "simclr",
-        "--dataset",
-        "synthetic",
-        "--dry-run",
-        "--name",
-        "a\u001b[31mred",
-        "--set",
-        "eval.knn=false",
-      ],
-      env,
-    );
+    const r = await runCli(dryRun("--name", "a\u001b[31mred"), env);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/name: must not contain control characters/);
     const store = await openStore({ dataDir: path.join(home, "db") });
@@ -177,21 +173,7 @@ describe("backend build-native with a file that is not a wheel (item 9)", () => 
 describe("small ones (item 10)", () => {
   it("a one-sample dataset is refused with the real minimum, not 'a batch of at most 1'", async () => {
     const home = await tempHome();
-    const r = await runCli(
-      [
-        "train",
-        "--method",
-        "simclr",
-        "--dataset",
-        "synthetic",
-        "--limit",
-        "1",
-        "--dry-run",
-        "--set",
-        "eval.knn=false",
-      ],
-      cliEnv(home),
-    );
+    const r = await runCli(dryRun("--limit", "1"), cliEnv(home));
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(
       'dataset "synthetic" (--limit 1) has 1 training sample; training needs at least 2',
