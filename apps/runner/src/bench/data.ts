@@ -126,12 +126,12 @@ async function photo(w: number, h: number, seed: number): Promise<Buffer> {
     .resize(w, h, { kernel: "cubic" })
     .raw()
     .toBuffer();
-  for (let i = 0; i < big.length; i++) {
+  const grain = new Uint8ClampedArray(big.buffer, big.byteOffset, big.length); // stores clamp to 0-255
+  for (let i = 0; i < grain.length; i++) {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
-    const v = big[i]! + ((s & 31) - 16);
-    big[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    grain[i] = grain[i]! + ((s & 31) - 16);
   }
   return big;
 }
@@ -222,8 +222,18 @@ async function main(): Promise<void> {
     `  ${args.images} JPEGs 500x375 (${(small.bytes / 2 ** 20).toFixed(0)} MB), ${args.big} JPEGs 3000x4000 (${(big.bytes / 2 ** 20).toFixed(0)} MB) in ${root} (ready in ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
   );
   const { registry } = args.step ? await loadRegistry() : { registry: undefined };
-  const rows: string[][] = [];
   const head = ["size", "data", "loader alone img/s", "SimCLR step img/s", "% of synthetic", "peak RSS MiB"];
+  const widths = [4, 42, 18, 17, 14, 12];
+  const line = (r: string[]) =>
+    r.map((c, k) => (k < 2 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join("  ");
+  say("");
+  say(line(head));
+  // each row is printed as soon as it is measured
+  const rows = {
+    push: (r: string[]) => {
+      say(line(r));
+    },
+  };
   const workers = args.workers !== undefined ? { workers: args.workers } : {};
   for (const size of args.sizes) {
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), "selfsup-bench-cache-"));
@@ -319,12 +329,6 @@ async function main(): Promise<void> {
       await rm(cacheDir, { recursive: true, force: true });
     }
   }
-  const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => (r[k] ?? "").length)));
-  const line = (r: string[]) =>
-    r.map((c, k) => (k < 2 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join("  ");
-  say("");
-  say(line(head));
-  for (const r of rows) say(line(r));
 }
 
 main().then(
