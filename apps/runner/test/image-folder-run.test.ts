@@ -5,10 +5,10 @@
  */
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { grayPng } from "@selfsup/core/testing";
 import { openStore } from "@selfsup/store";
 import { describe, expect, it } from "vitest";
 import { cliEnv, runCli, tempHome, writeConfig } from "./helpers.js";
-import { grayPng } from "./png.js";
 
 describe("image-folder runs", () => {
   it("trains with skipBad (the bad file is a warning, an artifact and a count), caches samples, cache ls/rm", async () => {

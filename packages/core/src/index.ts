@@ -9,10 +9,20 @@ export * from "./backend/init-backend.js";
 export * from "./backend/memory-estimate.js";
 export * from "./backend/native-build.js";
 export * from "./backend/native-dir.js";
+export {
+  formatAdapter,
+  installWebGpu,
+  type WebGpuAdapter,
+  type WebGpuInstallOptions,
+  type WebGpuInstallResult,
+  webgpuDir,
+  webgpuInstalled,
+} from "./backend/webgpu.js";
 export * from "./builtin-plugin.js";
 export * from "./checkpoint/index.js";
 export * from "./data/index.js";
 export * from "./eval/index.js";
+export * from "./export/index.js";
 export * from "./method/index.js";
 export * from "./nn/builtins.js";
 export * from "./nn/index.js";

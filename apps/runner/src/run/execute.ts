@@ -27,6 +27,7 @@ import {
   type Registry,
   readManifest,
   Trainer,
+  type TrainerCallback,
   useActivationRecompute,
 } from "@selfsup/core";
 import type { RunStore, TerminalStatus } from "@selfsup/store";
@@ -70,6 +71,8 @@ export interface ExecuteRunOptions {
   heartbeatMs?: number;
   /** A dataset already loaded by the caller for this config (skips loading it again). */
   dataset?: Dataset;
+  /** More trainer callbacks, after the runner's own (a sweep's per-epoch metric and ASHA). */
+  callbacks?: TrainerCallback[];
 }
 
 export interface ExecuteRunResult {
@@ -292,6 +295,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
             return e;
           },
         }),
+        ...(opts.callbacks ?? []),
       ],
     });
     emit({

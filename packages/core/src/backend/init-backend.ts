@@ -1,17 +1,20 @@
 /**
- * Chooses the tensor backend. "auto" tries, in order: @tensorflow/tfjs-node-gpu (CUDA),
- * @tensorflow/tfjs-node (native CPU), wasm (our default everywhere), cpu (pure JS, slow).
- * The two native packages are optional: a GPU host adds them (`pnpm add @tensorflow/tfjs-node-gpu`);
- * our install never needs them because their install script downloads libtensorflow.
- * `SELFSUP_BACKEND` overrides the request.
+ * Chooses the tensor backend. "auto" tries, in order: @tensorflow/tfjs-node-gpu (CUDA), webgpu on
+ * a hardware adapter (Dawn; any GPU vendor), @tensorflow/tfjs-node (native CPU), wasm (our default
+ * everywhere), cpu (pure JS, slow). The native and WebGPU packages are optional: a host adds them
+ * (`pnpm add @tensorflow/tfjs-node-gpu`, `selfsup backend build-native`, `selfsup backend add
+ * webgpu`); our install never needs them. `SELFSUP_BACKEND` overrides the request; "webgpu" asked
+ * by name also runs on a software adapter (Mesa's llvmpipe: tests and CI).
  */
 import { tf } from "../tf.js";
 import { registerCoreGradients } from "./gradients/index.js";
 import { loadNativeFromDir, type NativePackage, nativeDir } from "./native-dir.js";
 import { registerNativeKernels } from "./native-kernels.js";
 import { registerWasmTrainingKernels } from "./wasm-kernels/index.js";
+import { activateWebGpu, type WebGpuAdapter, webgpuDir, webgpuInstalled } from "./webgpu.js";
+import { registerWebGpuKernels } from "./webgpu-kernels.js";
 
-export const BACKEND_NAMES = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
+export const BACKEND_NAMES = ["auto", "tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"] as const;
 export type BackendRequest = (typeof BACKEND_NAMES)[number];
 export type BackendName = Exclude<BackendRequest, "auto">;
 
@@ -32,9 +35,11 @@ export interface BackendReport {
   attempts: BackendAttempt[];
   /** Kernels selfsup registered on top of the backend (wasm training kernels). */
   extraKernels: string[];
+  /** The WebGPU adapter, when webgpu was tried and one was found (chosen or not). */
+  adapter?: WebGpuAdapter;
 }
 
-const ORDER: BackendName[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
+const ORDER: BackendName[] = ["tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"];
 
 let current: BackendReport | undefined;
 
@@ -71,8 +76,20 @@ async function tryNative(pkg: NativePackage): Promise<{ from?: string; missing?:
 
 async function activate(
   backend: BackendName,
-): Promise<{ ok: boolean; reason: string; extraKernels: string[] }> {
+  byName: boolean,
+): Promise<{ ok: boolean; reason: string; extraKernels: string[]; adapter?: WebGpuAdapter }> {
   switch (backend) {
+    case "webgpu": {
+      if (!webgpuInstalled())
+        return {
+          ok: false,
+          reason: `webgpu and @tensorflow/tfjs-backend-webgpu are not installed (nor in ${webgpuDir()}): see \`selfsup backend add webgpu\``,
+          extraKernels: [],
+        };
+      const r = await activateWebGpu(byName);
+      const extraKernels = r.ok ? registerWebGpuKernels() : [];
+      return { ...r, extraKernels };
+    }
     case "tensorflow-gpu":
     case "tensorflow": {
       const pkg = backend === "tensorflow-gpu" ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
@@ -126,9 +143,11 @@ export async function initBackend(request: BackendRequest = "auto"): Promise<Bac
   }
   const candidates = request === "auto" ? ORDER : [request];
   const attempts: BackendAttempt[] = [];
+  let adapter: WebGpuAdapter | undefined;
   for (const backend of candidates) {
-    const r = await activate(backend);
+    const r = await activate(backend, request !== "auto");
     attempts.push({ backend, ok: r.ok, reason: r.reason });
+    adapter ??= r.adapter;
     if (r.ok) {
       await tf.ready();
       // tfjs-core alone registers no gradient function; training needs them on every backend.
@@ -139,6 +158,7 @@ export async function initBackend(request: BackendRequest = "auto"): Promise<Bac
         tfBackend: tf.getBackend(),
         attempts,
         extraKernels: r.extraKernels,
+        ...(adapter !== undefined ? { adapter } : {}),
       };
       return current;
     }
@@ -156,6 +176,13 @@ export function currentBackend(): BackendReport | undefined {
 export function formatBackendReport(r: BackendReport): string {
   const lines = [`backend: ${r.backend} (requested ${r.requested})`];
   for (const a of r.attempts) lines.push(`  ${a.ok ? "chosen " : "skipped"} ${a.backend}: ${a.reason}`);
+  if (r.adapter !== undefined) {
+    const a = r.adapter;
+    lines.push(
+      `  webgpu adapter: vendor ${a.vendor || "(not given)"}, architecture ${a.architecture || "(not given)"}, ` +
+        `device ${a.device || "(not given)"}, ${a.software ? "software" : "hardware"} (Dawn ${a.api === "opengles" ? "OpenGL ES" : "default API"}${a.description ? `; ${a.description}` : ""})`,
+    );
+  }
   if (r.extraKernels.length > 0) lines.push(`  training kernels added: ${r.extraKernels.join(", ")}`);
   return lines.join("\n");
 }

@@ -8,6 +8,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { loadNativeFromDir, nativeDir } from "../../src/backend/native-dir.js";
 import { registerNativeKernels } from "../../src/backend/native-kernels.js";
 import { registerWasmTrainingKernels } from "../../src/backend/wasm-kernels/index.js";
+import { activateWebGpu, webgpuDir, webgpuInstalled } from "../../src/backend/webgpu.js";
+import { registerWebGpuKernels } from "../../src/backend/webgpu-kernels.js";
 
 export { tf };
 
@@ -29,8 +31,26 @@ export const HAS_NATIVE: boolean = (() => {
 })();
 export const NATIVE_SKIP = `no native tensorflow backend in ${nativeDir()} (selfsup backend build-native; SELFSUP_NATIVE_DIR)`;
 
-/** The backends checked against cpu: wasm, and tensorflow when it is built. */
-export const BACKENDS_UNDER_TEST: string[] = HAS_NATIVE ? ["wasm", "tensorflow"] : ["wasm"];
+/**
+ * The webgpu backend, when `selfsup backend add webgpu` has installed it (SELFSUP_WEBGPU_DIR; .ci/run
+ * does) and an adapter can be had (a GPU, or Mesa's llvmpipe through EGL). Why not, otherwise.
+ */
+export const WEBGPU_SKIP: string | undefined = await (async () => {
+  if (!webgpuInstalled())
+    return `webgpu is not installed in ${webgpuDir()} (selfsup backend add webgpu; SELFSUP_WEBGPU_DIR)`;
+  const r = await activateWebGpu(true);
+  if (!r.ok) return `no webgpu: ${r.reason}`;
+  registerWebGpuKernels();
+  return undefined;
+})();
+export const HAS_WEBGPU = WEBGPU_SKIP === undefined;
+
+/** The backends checked against cpu: wasm, and tensorflow / webgpu when they can be had. */
+export const BACKENDS_UNDER_TEST: string[] = [
+  "wasm",
+  ...(HAS_NATIVE ? ["tensorflow"] : []),
+  ...(HAS_WEBGPU ? ["webgpu"] : []),
+];
 
 let ready: Promise<void> | undefined;
 

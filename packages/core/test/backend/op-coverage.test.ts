@@ -215,6 +215,11 @@ const GRAD_CASES: Record<string, [() => T[], (...xs: T[]) => T]> = {
   ],
   einsum: [() => [rand([2, 3, 4], 1), rand([2, 4, 5], 2)], (a, b) => tf.einsum("bij,bjk->bik", a, b)],
   unsortedSegmentSum: [() => [rand([5, 3], 1)], (x) => tf.unsortedSegmentSum(x, ids([0, 2, 0, 1, 2]), 3)],
+  // More inputs than a GPU binds storage buffers (webgpu sums them in chunks).
+  "addN of 40 tensors": [
+    () => [rand([3, 5], 1), rand([3, 5], 2)],
+    (a, b) => tf.addN(Array.from({ length: 40 }, (_, i) => tf.mul(i % 2 === 0 ? a : b, i + 1))),
+  ],
 };
 
 /** Ops without a gradient that kNN / metrics / data pipelines use, forward only. */
