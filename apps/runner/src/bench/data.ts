@@ -10,9 +10,9 @@
  *     writes it), the warm cache streamed from disk (`memoryBudgetMB: 0`) and in memory, and the
  *     3000x4000 photos both ways;
  *   - a SimCLR step (convnet, batch 64, its default augmentations, the run's yield-every-step
- *     callback, as `selfsup train` runs it) on in-memory synthetic tensors of the same size (epochs
- *     after the first), fed by today's loader, fed by the pool from a cold cache (epoch 1) and by the
- *     cache (epochs 2..), then synthetic again to show how much the machine's load moved meanwhile.
+ *     callback, as `selfsup train` runs it) on in-memory synthetic tensors of the same size (after a
+ *     warm-up epoch), fed by today's loader, fed by the pool from a cold cache (epoch 1) and by the
+ *     cache (epochs 2..); synthetic and cache epochs take turns, so both see the same machine load.
  *
  * Columns: images/s (wall clock); CPU per image over every thread of this process (decode
  * workers, libvips and tfjs included: steadier than wall clock on a shared machine, though load
@@ -200,37 +200,45 @@ async function loaderEpoch(
 
 type Registry = Awaited<ReturnType<typeof loadRegistry>>["registry"];
 
-/** SimCLR (convnet, its default augmentations) for `epochs` on `dataset`: each epoch's figures. */
-async function stepEpochs(registry: Registry, dataset: Dataset, args: Args): Promise<Measured[]> {
+/**
+ * SimCLR (convnet, its default augmentations) on `dataset`, one epoch per `epoch()` call on the same
+ * method (a fresh Trainer each time), so steps on different data can be measured in turns.
+ */
+function stepper(
+  registry: Registry,
+  dataset: Dataset,
+  args: Args,
+): { epoch(): Promise<Measured>; dispose(): void } {
   const raw = parseRunConfig({
     method: { name: "simclr" },
     backbone: { name: "convnet" },
     dataset: { name: "synthetic" },
-    training: { epochs: args.epochs, batchSize: args.batch, seed: 0 },
+    training: { epochs: 1, batchSize: args.batch, seed: 0 },
   });
   const cfg = resolveRunConfig(raw, registry, dataset.input);
   const method = buildMethod(registry, cfg, dataset.input);
   const pipeline = buildPipeline(registry, augmentationSteps(cfg, method, dataset.input));
-  const stamps: Array<[number, number]> = [];
-  const trainer = new Trainer({
-    method,
-    dataset,
-    config: cfg.training,
-    augment: (x, n, rng) => makeViews(pipeline, x, n, rng),
-    callbacks: [yieldEveryStep(), { onEpochEnd: () => void stamps.push([performance.now(), cpuMs()]) }],
-  });
-  const start: [number, number] = [performance.now(), cpuMs()];
-  try {
-    await trainer.fit();
-  } finally {
-    trainer.dispose();
-    method.dispose();
-  }
-  const per = dataset.train.size;
-  return stamps.map(([t, c], i) => {
-    const [t0, c0] = i === 0 ? start : stamps[i - 1]!;
-    return { ips: (per * 1000) / (t - t0), cpuMsPer: (c - c0) / per };
-  });
+  return {
+    async epoch() {
+      const trainer = new Trainer({
+        method,
+        dataset,
+        config: cfg.training,
+        augment: (x, n, rng) => makeViews(pipeline, x, n, rng),
+        callbacks: [yieldEveryStep()],
+      });
+      const t0 = performance.now();
+      const c0 = cpuMs();
+      try {
+        await trainer.fit();
+      } finally {
+        trainer.dispose();
+      }
+      const n = dataset.train.size;
+      return { ips: (n * 1000) / (performance.now() - t0), cpuMsPer: (cpuMs() - c0) / n };
+    },
+    dispose: () => method.dispose(),
+  };
 }
 
 const fmt = (v: number | undefined) =>
@@ -333,27 +341,39 @@ async function main(): Promise<void> {
           input,
           train: new ArraySplit("synthetic", input, values, undefined, order),
         };
-        synth = pooled((await stepEpochs(registry, ds, args)).slice(1));
-        row(`SimCLR on synthetic tensors (${args.images})`, undefined, synth);
-        // today's loader feeding it, epoch 2; its LRU of 256 samples is off here: on the whole
+        const synthStep = stepper(registry, ds, args);
+        await synthStep.epoch(); // warm-up
+        // today's loader feeding it, its 2nd epoch; its LRU of 256 samples is off here: on the whole
         // folder (2,000 files, shuffled) it would hit about one read in eight, on the subset every one
         const noLru = await loadImageFolder({ path: photos, size, decoder: "js", cacheSize: 0 });
-        const t = await stepEpochs(
+        const todayStep = stepper(
           registry,
           { ...noLru, name: "image-folder", train: limitSplit(noLru.train, args.today) },
-          { ...args, epochs: 2 },
+          args,
         );
-        row(`SimCLR fed by today's loader (first ${args.today})`, undefined, t[1]);
-        // the pool from a cold cache: epoch 1 decodes (and writes), epochs 2.. read the cache
+        await todayStep.epoch();
+        const todayFed = await todayStep.epoch();
+        todayStep.dispose();
+        // the pool from a cold cache: epoch 1 decodes (and writes), the next ones read the cache;
+        // they take turns with epochs on synthetic tensors, so both see the same machine load
         await rm(cacheDir, { recursive: true, force: true });
         const run = await loadImageFolder({ path: photos, size, cacheDir, ...workers });
-        const e = await stepEpochs(registry, run, args);
+        const folderStep = stepper(registry, run, args);
+        const cold = await folderStep.epoch();
+        const synthEpochs: Measured[] = [];
+        const cacheEpochs: Measured[] = [];
+        for (let r = 0; r < Math.max(1, args.epochs - 1); r++) {
+          synthEpochs.push(await synthStep.epoch());
+          cacheEpochs.push(await folderStep.epoch());
+        }
+        folderStep.dispose();
+        synthStep.dispose();
         await run.close();
-        row("SimCLR fed by workers: epoch 1 (cold)", undefined, e[0]);
-        row(`SimCLR fed by the cache: epochs 2-${args.epochs}`, undefined, pooled(e.slice(1)));
-        // synthetic again, to see how much the machine's load moved meanwhile
-        const again = pooled((await stepEpochs(registry, ds, { ...args, epochs: 2 })).slice(1));
-        row("SimCLR on synthetic tensors, again", undefined, again);
+        synth = pooled(synthEpochs);
+        row(`SimCLR on synthetic tensors (${args.images})`, undefined, synth);
+        row(`SimCLR fed by today's loader (first ${args.today})`, undefined, todayFed);
+        row("SimCLR fed by workers: epoch 1 (cold)", undefined, cold);
+        row(`SimCLR fed by the cache: epochs 2-${cacheEpochs.length + 1}`, undefined, pooled(cacheEpochs));
       }
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
