@@ -36,6 +36,9 @@ export function cliEnv(home: string, extra: Record<string, string | undefined> =
     ...process.env,
     SELFSUP_HOME: home,
     SELFSUP_BACKEND: "wasm",
+    // Single-threaded: no per-home thread probe (~2 s each; see core's decideWasmThreads) in these
+    // timing-sensitive children; results are identical whatever the thread count.
+    SELFSUP_WASM_THREADS: "1",
     FORCE_COLOR: "0",
     NODE_ENV: "production",
   };

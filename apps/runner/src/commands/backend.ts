@@ -5,8 +5,8 @@
 import {
   buildNativeBackend,
   formatBackendReport,
-  installWebGpu,
   initBackend,
+  installWebGpu,
   type NativeBuildOptions,
 } from "@selfsup/core";
 import { CliError, EXIT } from "../exit-codes.js";

@@ -50,7 +50,8 @@ const WRAPPERS: Record<string, Wrapper> = {
       const partial: TensorInfo[] = [];
       for (let i = 0; i < tensors.length; i += max) {
         const chunk = tensors.slice(i, i + max);
-        const sum = chunk.length === 1 ? chunk[0]! : (original({ ...args, inputs: chunk as never }) as TensorInfo);
+        const sum =
+          chunk.length === 1 ? chunk[0]! : (original({ ...args, inputs: chunk as never }) as TensorInfo);
         if (chunk.length > 1) made.push(sum);
         partial.push(sum);
       }
@@ -63,7 +64,11 @@ const WRAPPERS: Record<string, Wrapper> = {
   LinSpace: (original) => (args) => {
     const { start, num } = args.attrs as unknown as { start: number; num: number };
     if (num !== 1) return original(args);
-    return (args.backend as unknown as WebGpuBackendLike).makeTensorInfo([1], "float32", Float32Array.of(start));
+    return (args.backend as unknown as WebGpuBackendLike).makeTensorInfo(
+      [1],
+      "float32",
+      Float32Array.of(start),
+    );
   },
   UnsortedSegmentSum: (original) => (args) => {
     const { x, segmentIds } = args.inputs as { x: TensorInfo; segmentIds: TensorInfo };
@@ -103,4 +108,3 @@ export function registerWebGpuKernels(): string[] {
   registered = names;
   return [...names];
 }
-
