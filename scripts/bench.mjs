@@ -4,6 +4,8 @@
  *   runner     the runner's bench: kernels, supervised sanity run, one quality section per
  *              installed method plugin (node apps/runner/dist/cli.js bench)
  *   dashboard  store queries on PGlite and PostgreSQL (TEST_DATABASE_URL), writer, HTTP, first paint
+ *   data       a folder of generated photos: today's loader, the worker pool cold, the cache warm,
+ *              alone and feeding a SimCLR step, against the step on synthetic tensors
  *   <section>  any other name is a section of the runner's bench, run alone: throughput, kernels,
  *              supervised, contrastive, pretext, mim, ... (`pnpm bench throughput`)
  * Arguments after `--` go to each bench, e.g. `pnpm bench dashboard -- --runs 20000 --no-http`.
@@ -13,6 +15,7 @@ import { spawnSync } from "node:child_process";
 const BENCHES = {
   runner: ["node", ["apps/runner/dist/cli.js", "bench"]],
   dashboard: ["node", ["apps/dashboard/bench/bench.mjs"]],
+  data: ["node", ["apps/runner/dist/bench/data.js"]], // own folders of photos: loader, cache, SimCLR fed by it
 };
 const argv = process.argv.slice(2);
 const dash = argv.indexOf("--");

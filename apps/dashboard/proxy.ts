@@ -11,6 +11,16 @@ const PUBLIC = new Set(["/login", "/api/login", "/api/logout", "/favicon.ico", "
 
 export function proxy(request: NextRequest) {
   const { pathname, search } = request.nextUrl;
+  // A path that is not valid percent-encoded UTF-8 (`/api/artifacts/x/y/%c0%ae`) would fail inside
+  // Next's router with a bare 500: refuse it here, saying why.
+  try {
+    decodeURIComponent(pathname);
+  } catch {
+    return NextResponse.json(
+      { error: `the path ${JSON.stringify(pathname.slice(0, 200))} is not valid percent-encoded UTF-8` },
+      { status: 400 },
+    );
+  }
   if (PUBLIC.has(pathname)) return NextResponse.next();
   const result = authenticate(
     {

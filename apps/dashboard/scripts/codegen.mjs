@@ -51,6 +51,8 @@ export async function generate() {
       LeaderboardEntry: "../models#LeaderboardEntryModel",
       SubmitRunResult: "../models#SubmitRunResultModel",
       Viewer: "../models#ViewerModel",
+      Sweep: "@selfsup/store#Sweep as StoreSweep",
+      SweepTrial: "../sweeps#SweepTrialModel",
     },
   };
   const output = await codegen({

@@ -162,6 +162,82 @@ program
     process.exitCode = await workerCommand(opts);
   });
 
+const sweepCmd = program
+  .command("sweep")
+  .description(
+    "search run configs (grid, random, TPE) with ASHA early stopping: locally (--parallel N) or, with DATABASE_URL, on `selfsup worker` processes",
+  )
+  .argument(
+    "[file]",
+    "sweep file (YAML/JSON): name, run, search, metric, parameters, seeds, budget, early_stop",
+  )
+  .option("--parallel <n>", "run the trials here, N processes at once (default with an embedded store: 1)")
+  .option("--local", "run here even when DATABASE_URL is set")
+  .option("--name <name>", "sweep name (overrides the file's)")
+  .option(
+    "--set <field=value>",
+    "set a field of the base run config, e.g. --set training.epochs=3 (repeatable)",
+    collect,
+  )
+  .option("--dry-run", "validate the file and print the plan, store nothing")
+  .option("--poll <seconds>", "how often the coordinator looks at the store (default 1)")
+  .option("--json", "print trial and run events as JSON lines on stdout")
+  .option("-q, --quiet", "no progress output")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  selfsup sweep sweep.yaml --parallel 2
+  selfsup sweep status lr-and-temperature
+  selfsup sweep resume lr-and-temperature`,
+  )
+  .action(async (file: string | undefined, opts: Record<string, unknown>) => {
+    if (!file)
+      throw new CliError("sweep needs a sweep file (or a subcommand: status, stop, resume)", EXIT.usage);
+    const { sweepCommand } = await import("./commands/sweep.js");
+    process.exitCode = await sweepCommand(file, opts);
+  });
+sweepCmd
+  .command("status")
+  .description("a sweep's trials: parameters, status, metric")
+  .argument("<sweep>", "sweep id or name")
+  .option("--json", "machine-readable output")
+  .action(async (sweep: string, _opts: { json?: boolean }, cmd: Command) => {
+    const { sweepStatusCommand } = await import("./commands/sweep.js");
+    process.exitCode = await sweepStatusCommand(sweep, cmd.optsWithGlobals());
+  });
+sweepCmd
+  .command("stop")
+  .description("stop a sweep: no new trials, its queued and running runs cancelled")
+  .argument("<sweep>", "sweep id or name")
+  .option("--json", "machine-readable output")
+  .action(async (sweep: string, _opts: { json?: boolean }, cmd: Command) => {
+    const { sweepStopCommand } = await import("./commands/sweep.js");
+    process.exitCode = await sweepStopCommand(sweep, cmd.optsWithGlobals());
+  });
+sweepCmd
+  .command("resume")
+  .description("continue a sweep whose coordinator stopped (Ctrl-C, crash, kill -9) where it was")
+  .argument("<sweep>", "sweep id or name")
+  .option("--parallel <n>", "local sweeps: N run processes at once")
+  .option("--force", "take the sweep even if its coordinator still looks alive")
+  .option("--poll <seconds>", "how often the coordinator looks at the store (default 1)")
+  .option("--json", "print trial and run events as JSON lines on stdout")
+  .option("-q, --quiet", "no progress output")
+  .action(async (sweep: string, _opts: Record<string, unknown>, cmd: Command) => {
+    // the parent's --json/--parallel/--poll land on it: read them merged
+    const { sweepResumeCommand } = await import("./commands/sweep.js");
+    process.exitCode = await sweepResumeCommand(sweep, cmd.optsWithGlobals());
+  });
+sweepCmd
+  .command("trial", { hidden: true })
+  .argument("<run>", "run id")
+  .option("--resume", "continue from the run's last checkpoint")
+  .action(async (run: string, opts: { resume?: boolean }) => {
+    const { sweepTrialCommand } = await import("./commands/sweep.js");
+    process.exitCode = await sweepTrialCommand(run, opts);
+  });
+
 program
   .command("serve")
   .description("the tRPC control API: submit, cancel, list, get, live progress (SSE)")
@@ -194,6 +270,33 @@ program
   .action(async (target: string, opts: Record<string, unknown>) => {
     const { evalCommand } = await import("./commands/eval.js");
     process.exitCode = await evalCommand(target, opts);
+  });
+
+program
+  .command("embed")
+  .description("embed a dataset with a run's encoder: Parquet, .npy (+ ids) or JSONL, by --out's extension")
+  .argument("<run>", "run id or name, or a run / checkpoint directory")
+  .argument("[data]", "an image folder or a text file (default: the run's dataset, or --dataset)")
+  .requiredOption("-o, --out <file>", "x.parquet, x.npy (+ x.ids.jsonl) or x.jsonl")
+  .option("-d, --dataset <name>", "a registered dataset (default: the run's)")
+  .option("--split <name>", "train, test or all (default test)")
+  .option("--checkpoint <which>", "latest (default), best, or a step number")
+  .option("-b, --batch-size <n>", "samples per forward pass (default 256)")
+  .option("--limit <n>", "embed only the first N samples")
+  .option("--force", "replace --out if it exists")
+  .addOption(backendOption())
+  .option("--json", "progress and result as JSON lines on stdout")
+  .option("-q, --quiet", "no progress output")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  selfsup embed my-run --dataset mnist --split test --out e.parquet
+  selfsup embed my-run ./photos --out photos.npy`,
+  )
+  .action(async (target: string, data: string | undefined, opts: Record<string, unknown>) => {
+    const { embedCommand } = await import("./commands/embed.js");
+    process.exitCode = await embedCommand(target, data, opts);
   });
 
 program
@@ -273,6 +376,8 @@ program
     const { quickstartCommand } = await import("./commands/quickstart.js");
     process.exitCode = await quickstartCommand(opts);
   });
+
+(await import("./commands/cache.js")).registerCacheCommand(program);
 
 const plugin = program.command("plugin").description("write selfsup plugins");
 plugin

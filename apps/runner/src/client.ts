@@ -18,6 +18,7 @@ import {
   type TRPCClient,
 } from "@trpc/client";
 import { EventSource as EventSourcePolyfill } from "eventsource";
+import { MAX_BATCH_SIZE } from "./trpc/limits.js";
 import type { AppRouter } from "./trpc/router.js";
 
 export type { CheckpointDto, EvaluationDto, ProgressUpdate, RunDetailDto, RunDto } from "./trpc/dto.js";
@@ -48,6 +49,7 @@ export function createControlClient(opts: ControlClientOptions): ControlClient {
         }),
         false: httpBatchLink({
           url: opts.url,
+          maxItems: MAX_BATCH_SIZE,
           headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
         }),
       }),

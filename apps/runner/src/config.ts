@@ -20,9 +20,13 @@ import {
   RegistryError,
   TrainConfigSchema,
 } from "@selfsup/core";
+import { CONTROL_CHARS_RE, NO_CONTROL_CHARS } from "@selfsup/store";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { assertSafePath } from "./safe-path.js";
+
+/** Names and tags are printed to terminals: no ESC, CR, LF (the store refuses them too). */
+const noControl = (s: string) => !CONTROL_CHARS_RE.test(s);
 
 /** A config problem the user can fix; the CLI exits with code 2. */
 export class ConfigError extends Error {
@@ -76,8 +80,8 @@ export const checkpointConfigSchema = z.strictObject({
 });
 
 export const runConfigSchema = z.strictObject({
-  name: z.string().trim().min(1).max(200).optional(),
-  tags: z.array(z.string().trim().min(1).max(64)).default([]),
+  name: z.string().trim().min(1).max(200).refine(noControl, NO_CONTROL_CHARS).optional(),
+  tags: z.array(z.string().trim().min(1).max(64).refine(noControl, NO_CONTROL_CHARS)).default([]),
   method: methodConfigSchema,
   backbone: backboneConfigSchema.optional(),
   dataset: datasetConfigSchema,

@@ -3,6 +3,14 @@
  * control API. The CLI (`selfsup`) is built from these; the dashboard uses `@selfsup/runner/client`.
  */
 export * from "./config.js";
+export {
+  type CheckpointChoice,
+  type EncoderSource,
+  type LoadEncoderOptions,
+  type LoadedEncoder,
+  loadEncoder,
+  sampleShape,
+} from "./encoder/load-encoder.js";
 export * from "./exit-codes.js";
 export * from "./home.js";
 export { type LoadedRegistry, loadRegistry } from "./plugins.js";

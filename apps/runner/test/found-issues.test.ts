@@ -8,11 +8,11 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { grayPng } from "@selfsup/core/testing";
 import { openStore } from "@selfsup/store";
 import { describe, expect, it } from "vitest";
 import { createReporter } from "../src/progress/reporters.js";
 import { cliEnv, runCli, startCli, tempHome, writeConfig } from "./helpers.js";
-import { grayPng } from "./png.js";
 
 const SMALL = [
   "method: { name: simclr, options: { projectorHiddenDim: 16, projectorOutputDim: 8 } }",

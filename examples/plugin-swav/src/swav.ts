@@ -83,7 +83,6 @@ export class Prototypes extends Module {
 }
 
 export class SwAV extends MethodBase<SwAVOptions> {
-  readonly name = "swav";
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly projector = this.addProjector({

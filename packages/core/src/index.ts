@@ -32,6 +32,7 @@ export * from "./builtin-plugin.js";
 export * from "./checkpoint/index.js";
 export * from "./data/index.js";
 export * from "./eval/index.js";
+export * from "./export/index.js";
 export * from "./method/index.js";
 export * from "./nn/builtins.js";
 export * from "./nn/index.js";

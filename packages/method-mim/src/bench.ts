@@ -40,7 +40,6 @@ import {
 } from "@selfsup/core/bench";
 import { loadTopicsCorpus } from "./corpus.js";
 import type { MLM } from "./methods/mlm.js";
-import { writeMimArtifacts } from "./pictures.js";
 import plugin from "./plugin.js";
 
 export { formatTable };
@@ -101,7 +100,7 @@ export async function benchMim(opts: MimBenchOptions = {}): Promise<MimBenchResu
       methods,
       plugins: [plugin],
       onTrained: async (name, method, data) => {
-        for (const a of await writeMimArtifacts(method, data, outDir)) {
+        for (const a of (await method.writeArtifacts?.({ dataset: data, dir: outDir })) ?? []) {
           const renamed = join(outDir, `${name}-${a.name}`);
           await rename(join(outDir, a.name), renamed);
           pictures.push(renamed);

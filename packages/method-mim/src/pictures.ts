@@ -1,35 +1,43 @@
 /**
- * Pictures of what the masked-image methods learned, as run artifacts:
+ * Pictures of what the masked-image methods learned, as run artifacts. Each method's
+ * `writeArtifacts` calls the writer that fits what it has; this file knows no method class.
  *
- * - `renderReconstructions`: a PNG with one row per test image - the input, the masked input
- *   (masked patches in mid gray) and the output (visible patches as given, masked ones predicted) -
- *   for MAE and SimMIM, as the papers' figures show them.
- * - `codebookUsage` / `renderCodebookHistogram`: how often each visual token of a beit-tokenizer is
- *   used on a set of images, as data (JSON) and as a bar chart PNG (codes sorted by use).
- *
- * `writeMimArtifacts(method, dataset, dir)` writes whichever fits the method; the runner calls it
- * at the end of a run of this plugin's methods and stores the files as the run's artifacts.
+ * - `writeReconstructions` / `renderReconstructions`: a PNG with one row per test image - the
+ *   input, the masked input (masked patches in mid gray) and the output (visible patches as given,
+ *   masked ones predicted) - for MAE and SimMIM, as the papers' figures show them.
+ * - `writeCodebookUsage` / `codebookUsage` / `renderCodebookHistogram`: how often each visual
+ *   token of a beit-tokenizer is used on a set of images, as data (JSON) and as a bar chart PNG
+ *   (codes sorted by use).
  */
-import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type Dataset,
   type DatasetSplit,
   fromPatches,
-  type Method,
+  type MethodArtifact,
   Rng,
   renderViewsGrid,
   tf,
   toPatches,
+  writeFileAtomic,
 } from "@selfsup/core";
-import { BeitTokenizer } from "./methods/beit-tokenizer.js";
-import { MAE } from "./methods/mae.js";
-import { SimMIM } from "./methods/simmim.js";
 import type { PatchTokenizer } from "./patch-tokenizer.js";
 import { codebookPerplexity } from "./vq.js";
 
-/** A method that can redraw masked images (MAE, SimMIM). */
-export type Reconstructing = MAE | SimMIM;
+/** A method that can redraw masked images (MAE, SimMIM: see masked-image-method.ts). */
+export interface Reconstructing {
+  readonly name: string;
+  readonly patchSize: number;
+  drawMask(batch: number, rng: Rng): tf.Tensor2D;
+  reconstruct(x: tf.Tensor, mask: tf.Tensor): tf.Tensor4D;
+}
+
+export interface PictureOptions {
+  /** Images drawn (default 8 reconstructions; 256 images for codebook usage). */
+  count?: number;
+  /** Seed of the reconstructions' mask (default 0). */
+  seed?: number;
+}
 
 /** The first `count` images of a split as one batch [count, H, W, C]. */
 export async function imageBatch(split: DatasetSplit, dataset: Dataset, count: number): Promise<tf.Tensor4D> {
@@ -47,7 +55,7 @@ export async function imageBatch(split: DatasetSplit, dataset: Dataset, count: n
 export function renderReconstructions(method: Reconstructing, images: tf.Tensor4D, seed = 0): Buffer {
   const n = images.shape[0];
   const [, h, w] = images.shape;
-  const p = method instanceof MAE ? method.vit.patchSize : method.patchSize;
+  const p = method.patchSize;
   const mask = method.drawMask(n, new Rng(seed));
   const out = method.reconstruct(images, mask);
   const rows = tf.tidy(() => {
@@ -115,72 +123,64 @@ export function renderCodebookHistogram(usage: CodebookUsage, height = 64): Buff
   }
 }
 
-/** Write to a temporary name, then rename: a reader never sees half a file. */
-async function writeAtomic(path: string, data: Buffer | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+/** The split pictures are drawn from: test, else train. */
+function pictureSplit(dataset: Dataset): DatasetSplit {
+  return dataset.test ?? dataset.train;
 }
 
-export interface MimArtifact {
-  /** File name inside the artifact directory. */
-  name: string;
-  /** What the dashboard shows it as. */
-  kind: "image/png" | "application/json";
-  description: string;
-}
-
-/**
- * Writes the pictures that fit `method` into `dir` (which must exist) and lists them: MAE/SimMIM
- * reconstructions of the first `count` test images (train if no test split); a beit-tokenizer's
- * codebook usage over them (JSON + histogram PNG). Other methods: nothing.
- */
-export async function writeMimArtifacts(
-  method: Method,
+/** Writes `reconstructions.png` (renderReconstructions of the first test images) into `dir`. */
+export async function writeReconstructions(
+  method: Reconstructing,
   dataset: Dataset,
   dir: string,
-  opts: { count?: number; seed?: number } = {},
-): Promise<MimArtifact[]> {
+  opts: PictureOptions = {},
+): Promise<MethodArtifact[]> {
   if (dataset.input.kind !== "image") return [];
-  const split = dataset.test ?? dataset.train;
-  const out: MimArtifact[] = [];
-  if (method instanceof MAE || method instanceof SimMIM) {
-    const images = await imageBatch(split, dataset, opts.count ?? 8);
-    try {
-      await writeFile(
-        join(dir, "reconstructions.png"),
-        renderReconstructions(method, images, opts.seed ?? 0),
-      );
-    } finally {
-      images.dispose();
-    }
-    out.push({
-      name: "reconstructions.png",
-      kind: "image/png",
-      description: `${method.name} reconstructions: input, masked input, output (one test image per row)`,
-    });
-  } else if (method instanceof BeitTokenizer) {
-    const images = await imageBatch(split, dataset, opts.count ?? 256);
-    let usage: CodebookUsage;
-    try {
-      usage = codebookUsage(method.tokenizer, images);
-    } finally {
-      images.dispose();
-    }
-    await writeAtomic(join(dir, "codebook-usage.json"), `${JSON.stringify(usage)}\n`);
-    await writeAtomic(join(dir, "codebook-usage.png"), renderCodebookHistogram(usage));
-    out.push(
-      {
-        name: "codebook-usage.json",
-        kind: "application/json",
-        description: `visual-token counts over ${usage.patches} test patches (perplexity ${usage.perplexity.toFixed(1)} of ${usage.codebookSize})`,
-      },
-      {
-        name: "codebook-usage.png",
-        kind: "image/png",
-        description: "codebook usage histogram, codes sorted by use",
-      },
+  const images = await imageBatch(pictureSplit(dataset), dataset, opts.count ?? 8);
+  try {
+    await writeFileAtomic(
+      join(dir, "reconstructions.png"),
+      renderReconstructions(method, images, opts.seed ?? 0),
     );
+  } finally {
+    images.dispose();
   }
-  return out;
+  return [
+    {
+      name: "reconstructions.png",
+      mime: "image/png",
+      description: `${method.name} reconstructions: input, masked input, output (one test image per row)`,
+    },
+  ];
+}
+
+/** Writes `codebook-usage.json` and its histogram `codebook-usage.png` into `dir`. */
+export async function writeCodebookUsage(
+  tokenizer: PatchTokenizer,
+  dataset: Dataset,
+  dir: string,
+  opts: PictureOptions = {},
+): Promise<MethodArtifact[]> {
+  if (dataset.input.kind !== "image") return [];
+  const images = await imageBatch(pictureSplit(dataset), dataset, opts.count ?? 256);
+  let usage: CodebookUsage;
+  try {
+    usage = codebookUsage(tokenizer, images);
+  } finally {
+    images.dispose();
+  }
+  await writeFileAtomic(join(dir, "codebook-usage.json"), `${JSON.stringify(usage)}\n`);
+  await writeFileAtomic(join(dir, "codebook-usage.png"), renderCodebookHistogram(usage));
+  return [
+    {
+      name: "codebook-usage.json",
+      mime: "application/json",
+      description: `visual-token counts over ${usage.patches} test patches (perplexity ${usage.perplexity.toFixed(1)} of ${usage.codebookSize})`,
+    },
+    {
+      name: "codebook-usage.png",
+      mime: "image/png",
+      description: "codebook usage histogram, codes sorted by use",
+    },
+  ];
 }

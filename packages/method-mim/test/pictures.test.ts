@@ -2,7 +2,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type BeitTokenizer, codebookUsage, type MAE, type SimMIM, writeMimArtifacts } from "../src/index.js";
+import {
+  type BeitTokenizer,
+  codebookUsage,
+  type MAE,
+  type SimMIM,
+  writeReconstructions,
+} from "../src/index.js";
 import { createMethod, setupBackend, stepContext, tinyViT } from "./helpers.js";
 import { barImages } from "./synthetic.js";
 
@@ -46,7 +52,7 @@ describe("pictures", () => {
     async (name, mode) => {
       const m = createMethod<MAE | SimMIM>(name, tinyViT(mode));
       disposables.push(m);
-      const files = await writeMimArtifacts(m, await barDataset(), dir, { count: 4 });
+      const files = await writeReconstructions(m, await barDataset(), dir, { count: 4 });
       expect(files.map((f) => f.name)).toEqual(["reconstructions.png"]);
       const [w, h] = pngSize(readFileSync(join(dir, "reconstructions.png")));
       // 16 px cells scaled x6 = 96 px, 2 px padding: 3 columns, 4 rows
@@ -64,7 +70,7 @@ describe("pictures", () => {
     const direct = codebookUsage(m.tokenizer, x);
     x.dispose();
     expect(direct.counts.reduce((a, b) => a + b, 0)).toBe(16 * 16);
-    const files = await writeMimArtifacts(m, await barDataset(), dir);
+    const files = await m.writeArtifacts({ dataset: await barDataset(), dir });
     expect(files.map((f) => f.name)).toEqual(["codebook-usage.json", "codebook-usage.png"]);
     const usage = JSON.parse(readFileSync(join(dir, "codebook-usage.json"), "utf8"));
     expect(usage.counts).toHaveLength(8);

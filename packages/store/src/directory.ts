@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
-import type { Db, OpenDbOptions, Row, SharingInfo, SqlValue } from "./db.js";
+import type { Db, OpenDbOptions, Row, SharingInfo, SqlValue } from "./db-types.js";
 import { createPglite, type Hosting, PgliteDb, PgPoolDb } from "./drivers.js";
 import { StoreError, StoreUnavailableError } from "./errors.js";
 import {
@@ -115,7 +115,7 @@ const CONNECTION_ERROR_CODES = new Set([
   "08006",
 ]);
 
-function isConnectionError(err: unknown): boolean {
+export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as NodeJS.ErrnoException).code;
   if (code && CONNECTION_ERROR_CODES.has(code)) return true;
@@ -145,10 +145,11 @@ const HOST_START_WAIT_MS = 60_000;
 const FOREIGN_LOCK_WAIT_MS = 3_000;
 
 /**
- * Opens a PGlite directory: takes its lock and hosts it (serving it on loopback unless
+ * Opens a PGlite directory once: takes its lock and hosts it (serving it on loopback unless
  * `share: false`), or, when a live process holds it and serves it, connects to that process.
+ * directory-db.ts wraps the result so that it survives the host.
  */
-export async function openDirectory(dataDir: string, options: OpenDbOptions): Promise<Db> {
+export async function attachDirectory(dataDir: string, options: OpenDbOptions): Promise<Db> {
   const share = options.share ?? true;
   mkdirSync(dirname(dataDir), { recursive: true });
   const lockPath = lockPathFor(dataDir);

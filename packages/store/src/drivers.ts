@@ -1,7 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import type pg from "pg";
-import type { Db, Row, SharingInfo, SqlValue } from "./db.js";
+import type { Db, Row, SharingInfo, SqlValue } from "./db-types.js";
 import type { StoreLockInfo } from "./lock.js";
 import type { SessionGate, ShareServer } from "./share.js";
 
@@ -135,6 +135,12 @@ export class PgPoolDb implements Db {
   async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A connection lost between two statements is reported on the client as an 'error' event
+    // (the pool listens only while the client is idle): keep it, so the next statement fails with it.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const result = await fn(new PgClientDb(client));
@@ -149,6 +155,7 @@ export class PgPoolDb implements Db {
       }
       throw err;
     } finally {
+      client.off("error", onError);
       client.release(broken);
     }
   }

@@ -25,16 +25,36 @@ export { MIGRATION_LOCK_KEY, type MigrateResult, migrate } from "./migrate.js";
 export { type Migration, migrations } from "./migrations/index.js";
 export { type OpenStoreOptions, openStore, RunStore } from "./run-store.js";
 export {
+  CONTROL_CHARS_RE,
   DEFAULT_MAX_POINTS,
   DEFAULT_PAGE_SIZE,
   MAX_ARTIFACT_BYTES,
   MAX_PAGE_SIZE,
   MAX_POINTS,
+  NO_CONTROL_CHARS,
   RUN_STATUSES,
   type RunStatus,
   TERMINAL_STATUSES,
   type TerminalStatus,
 } from "./schemas.js";
+export {
+  type CreateSweepInput,
+  MAX_SWEEP_PAGE,
+  type RungDecision,
+  SWEEP_STATUSES,
+  type Sweep,
+  type SweepEpochValue,
+  type SweepGoal,
+  type SweepMode,
+  type SweepRunLink,
+  type SweepRunState,
+  type SweepStatus,
+  SweepStore,
+  type SweepTrial,
+  TRIAL_STATUSES,
+  type TrialPatch,
+  type TrialStatus,
+} from "./sweeps.js";
 export type {
   Artifact,
   ArtifactInput,

@@ -4,7 +4,7 @@ import {
   STEP_LEVELS_COPY_TARGET,
   stepLevelsCopyData,
 } from "./copy-binary.js";
-import type { Db, SqlValue } from "./db.js";
+import type { Db, SqlValue } from "./db-types.js";
 import { notFound, StoreError } from "./errors.js";
 import { MetricWriter, type MetricWriterOptions, type NormalizedPoint } from "./metric-writer.js";
 import {

@@ -1,4 +1,4 @@
-import type { Db } from "./db.js";
+import type { Db } from "./db-types.js";
 import { StoreError } from "./errors.js";
 import { migrations as allMigrations, type Migration } from "./migrations/index.js";
 

@@ -1,7 +1,8 @@
-import type { Db } from "./db.js";
+import type { Db } from "./db-types.js";
 import { notFound, StoreError } from "./errors.js";
 import { ARTIFACT_COLUMNS, toArtifact, toCheckpoint, toEvaluation } from "./rows.js";
 import {
+  artifactNameSchema,
   artifactSchema,
   checkpointSchema,
   evaluationSchema,
@@ -243,9 +244,10 @@ export class ResultsRepo {
   async getArtifact(runId: string, kind: string, name: string): Promise<Artifact | null> {
     const id = parse(idSchema, runId, "run id", "runId");
     const k = parse(keySchema, kind, "kind", "kind");
+    const n = parse(artifactNameSchema, name, "artifact name", "name");
     const rows = await this.db.query(
       `SELECT ${ARTIFACT_COLUMNS} FROM artifacts WHERE run_id = $1 AND kind = $2 AND name = $3`,
-      [id, k, String(name)],
+      [id, k, n],
     );
     return rows.length ? toArtifact(rows[0]) : null;
   }

@@ -1,4 +1,4 @@
-import type { Row } from "./db.js";
+import type { Row } from "./db-types.js";
 import type { RunStatus } from "./schemas.js";
 import type { Artifact, Checkpoint, Evaluation, Run } from "./types.js";
 

@@ -1,4 +1,5 @@
-import { type Db, type OpenDbOptions, openDb } from "./db.js";
+import { openDb } from "./db.js";
+import type { Db, OpenDbOptions } from "./db-types.js";
 import type { MetricWriter, MetricWriterOptions } from "./metric-writer.js";
 import { MetricsRepo } from "./metrics.js";
 import { type MigrateResult, migrate } from "./migrate.js";

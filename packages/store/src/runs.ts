@@ -1,5 +1,5 @@
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import type { Db, Row, SqlValue } from "./db.js";
+import type { Db, Row, SqlValue } from "./db-types.js";
 import { notFound, StoreError } from "./errors.js";
 import { newId } from "./id.js";
 import { RUN_COLUMNS, toRun } from "./rows.js";

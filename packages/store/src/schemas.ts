@@ -28,22 +28,48 @@ export const idSchema = z.string().regex(ID_RE, "must be 1-64 characters of A-Z 
 export const keySchema = z.string().regex(KEY_RE, "must be 1-128 characters of A-Z a-z 0-9 _ . : / @ -");
 /** PostgreSQL text cannot hold U+0000: refused here with a clear message instead of a driver error. */
 const NO_NUL = [(s: string) => !s.includes("\u0000"), "must not contain a NUL character (\\u0000)"] as const;
+/**
+ * Control characters (C0, DEL, C1): in a name or tag printed to a terminal, ESC, CR and LF let
+ * whoever shares the store rewrite a teammate's screen, so names and tags refuse them at write.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+export const CONTROL_CHARS_RE = /[\u0000-\u001f\u007f-\u009f]/;
+/** The same, less tab and newline, which a multi-line note may hold. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_CHARS_IN_TEXT_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+export const NO_CONTROL_CHARS = "must not contain control characters (ESC, CR, LF, ...)";
+const NO_CONTROL = [(s: string) => !CONTROL_CHARS_RE.test(s), NO_CONTROL_CHARS] as const;
 const label = z
   .string()
   .trim()
   .min(1, "must not be empty")
   .max(200)
-  .refine(...NO_NUL);
+  .refine(...NO_NUL)
+  .refine(...NO_CONTROL);
 const tag = z
   .string()
   .trim()
   .min(1, "must not be empty")
   .max(64)
-  .refine(...NO_NUL);
+  .refine(...NO_NUL)
+  .refine(...NO_CONTROL);
 const text = z
   .string()
   .max(100_000)
   .refine(...NO_NUL);
+/** An artifact's name (a file-like label; it appears in URLs): no NUL or other control characters. */
+export const artifactNameSchema = z
+  .string()
+  .min(1, "must not be empty")
+  .max(200)
+  .refine(...NO_NUL)
+  .refine(...NO_CONTROL);
+
+/** A note: text without control characters other than tab and newline. */
+const note = text.refine(
+  (s) => !CONTROL_CHARS_IN_TEXT_RE.test(s),
+  "must not contain control characters other than tab and newline",
+);
 const dateInput = z.union([z.date(), z.string(), z.number()]).pipe(z.coerce.date("must be a valid date"));
 const step = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const statusSchema = z.enum(RUN_STATUSES);
@@ -77,7 +103,7 @@ export const createRunSchema = z.strictObject({
   /** `queued` (default, for the job queue) or `running` (a local `selfsup train`). */
   status: z.enum(["queued", "running"]).optional(),
   tags: z.array(tag).max(100).optional(),
-  notes: text.nullish(),
+  notes: note.nullish(),
   summary: summarySchema.optional(),
   parentId: idSchema.nullish(),
   resumedFrom: idSchema.nullish(),
@@ -100,7 +126,7 @@ export const finishSchema = z.strictObject({
 
 export const tagsSchema = z.array(tag).max(100);
 export const tagSchema = tag;
-export const noteSchema = text.nullable();
+export const noteSchema = note.nullable();
 
 export const runFilterSchema = z.strictObject({
   method: label.optional(),
@@ -234,7 +260,7 @@ export const artifactSchema = z
     runId: idSchema,
     /** e.g. augment-preview, pca, reconstruction. */
     kind: keySchema,
-    name: z.string().min(1).max(200),
+    name: artifactNameSchema,
     mime: z
       .string()
       .regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a MIME type like image/png")

@@ -9,7 +9,7 @@
  * rather than adding keeps it idempotent (a replayed batch, or a point overwritten with a new
  * value, gives the same rows as writing once) and exact (min / max are never approximations).
  */
-import type { Db, SqlValue } from "./db.js";
+import type { Db, SqlValue } from "./db-types.js";
 
 export const FANOUT = 16;
 /** Highest level stored (blocks of 16^5 = 1,048,576 steps). */

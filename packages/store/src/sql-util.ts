@@ -1,4 +1,4 @@
-import type { SqlValue } from "./db.js";
+import type { SqlValue } from "./db-types.js";
 
 /** Collects `$n` placeholders and their values while a query is assembled. */
 export class Params {

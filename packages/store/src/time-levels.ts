@@ -9,7 +9,7 @@
  * sums, each row keeps the step range of its points (smin..smax), which is how the raw points of
  * a block are found through the (series, step) primary key without an index on wall time.
  */
-import type { Db, SqlValue } from "./db.js";
+import type { Db, SqlValue } from "./db-types.js";
 import { FANOUT, type KeyPoints } from "./series-levels.js";
 
 /** Highest time level (blocks of 1,000 * 16^6 ms, about 194 days). */

@@ -149,14 +149,9 @@ describe("sharing a PGlite directory between processes", () => {
   });
 
   it("share: false keeps the directory to its holder, with an error naming it", async () => {
+    // Its clients would take the store over when the host closes it (takeover.test.ts): close them.
+    for (const s of opened.splice(0)) await s.close();
     await child.call("close");
-    // The clients' host closed the store: their next query says so.
-    const err = await opened[0]!.getRun(runA.id).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StoreUnavailableError);
-    expect((err as StoreUnavailableError).reason).toBe("host_exited");
-    expect((err as Error).message).toContain(`(pid ${child.pid}`);
-    expect((err as Error).message).toMatch(/has closed it; reopen the store/);
-
     const hosted = await child.call<{ sharing: SharingInfo }>("open", { dataDir, share: false });
     expect(hosted.sharing.port).toBeUndefined();
     const refused = await openStore({ dataDir }).catch((e: unknown) => e);
@@ -172,19 +167,10 @@ describe("sharing a PGlite directory between processes", () => {
     expect(e.message).toContain("DATABASE_URL");
   });
 
-  it("a client learns that its host exited; a lock left by a dead process is taken over", async () => {
+  it("a lock left by a dead process is taken over", async () => {
     await child.call("close");
     await child.call("open", { dataDir });
-    const client = await open();
-    expect((await client.getRun(runA.id))?.id).toBe(runA.id);
-
     await child.kill("SIGKILL"); // no exit handler runs: the lock stays behind
-    const err = await client.getRun(runA.id).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StoreUnavailableError);
-    expect((err as StoreUnavailableError).reason).toBe("host_exited");
-    expect((err as Error).message).toBe(
-      `the selfsup process that hosted ${dataDir} (pid ${child.pid}, "node store-process.mjs") has exited; reopen the store`,
-    );
 
     // A lock naming a process that is gone (here: one that ran and exited).
     const dead = spawnSync(process.execPath, ["-e", ""]).pid;

@@ -162,6 +162,57 @@ describe("GraphQL and dashboard abuse", () => {
         { status: 400, code: "QUERY_TOO_COSTLY", message: /would cost \d+/ },
       ),
     );
+    // Issue 26, item 3: one request of 1,000 aliased searches took 4.4 s (eight stalled others for
+    // 37.8 s); aliases and top-level fields are capped per operation.
+    results.push(
+      await abuse(
+        "1,000 aliases of runs(search) { totalCount }",
+        {
+          // Written tight, as the probe did, to stay under the 64 KB body limit.
+          query: `{${Array.from({ length: 1000 }, (_, i) => `a${i}:runs(first:1,filter:{search:"w${i}"}){totalCount}`).join(" ")}}`,
+        },
+        { status: 400, code: "QUERY_TOO_BROAD", message: /uses 1000 aliases; the limit is \d+/ },
+      ),
+    );
+    results.push(
+      await abuse(
+        "25 top-level fields (no aliases, through fragments)",
+        {
+          query: `{ ...A ...B } fragment A on Query { runCount facets { methods { value } } leaderboardScopes { runs } ${Array.from({ length: 11 }, (_, i) => `runGroups(by: "method", metric: "m${i}") { n }`).join(" ")} } fragment B on Query { storeInfo { role } viewer { role } ${Array.from({ length: 9 }, (_, i) => `run(id: "r${i}") { id }`).join(" ")} }`,
+        },
+        { status: 400, code: "QUERY_TOO_BROAD", message: /asks for \d+ top-level fields; the limit is 20/ },
+      ),
+    );
+    // Issue 26, item 5: a forged cursor whose sort value is not a date.
+    const forged = Buffer.from(
+      JSON.stringify({ f: "created_at", d: "desc", v: "not-a-date", id: "x" }),
+      "utf8",
+    ).toString("base64url");
+    results.push(
+      await abuse(
+        "forged cursor (sort value not a date)",
+        {
+          query: "query($a: String) { runs(first: 2, after: $a) { edges { node { id } } } }",
+          variables: { a: Buffer.from(JSON.stringify([forged, 0]), "utf8").toString("base64url") },
+        },
+        { status: 400, code: "BAD_USER_INPUT", message: /after: not a cursor returned by listRuns/ },
+      ),
+    );
+    for (const name of ["%00", "%c0%ae", "a%1b%5b31mred"]) {
+      const r = await fetch(`${dash.url}/api/artifacts/01ARZ3NDEKTSV4RRFFQ69G5FAV/preview/${name}`, {
+        headers: AUTH,
+      });
+      const text = await r.text();
+      const ok = r.status === 400 && /name|percent-encoded/.test(text) && !/\bat .*\.(js|ts):\d+/.test(text);
+      record({
+        section: "API abuse",
+        name: `artifact name ${name}`,
+        expected: "400 naming the artifact name (or the bad encoding), never 5xx or PostgreSQL's text",
+        got: `${r.status} ${text.slice(0, 100)}`,
+        ok,
+      });
+      results.push(ok);
+    }
     // SQL metacharacters in every string input: refused (400) or answered (200), never 500, and
     // nothing changes.
     const nasty = ["'; DROP TABLE runs; --", "%", "_", "\\", "\"'`", "1' OR '1'='1", "$1", "\u0000"];
@@ -281,7 +332,7 @@ describe("GraphQL and dashboard abuse", () => {
     record({
       section: "API abuse",
       name: "security headers on pages",
-      expected: Object.keys(want).join(", ") + "; no x-powered-by",
+      expected: `${Object.keys(want).join(", ")}; no x-powered-by`,
       got:
         missing.length === 0 && !poweredBy ? "all set" : `missing ${missing.join(", ")} ${poweredBy ?? ""}`,
       ok: missing.length === 0 && !poweredBy,
@@ -334,6 +385,65 @@ describe("control API (selfsup serve) abuse", () => {
       ok,
     });
     expect(ok, r.stderr).toBe(true);
+  });
+
+  it("bounds batches and refuses forged cursors before SQL (tRPC and `selfsup runs --after`)", async () => {
+    const h = await tempHome();
+    const env = cliEnv(h);
+    const server = startCli(["serve", "--port", "0", "--json"], env);
+    try {
+      const line = await server.waitFor(
+        (e) => e.type === "serve" && /control API on/.test(String(e.message)),
+      );
+      const url = /on (http:\/\/\S+)/.exec(String(line.message))?.[1] ?? "";
+      // Issue 26, item 4: 300 batched `list` calls (first: 500) made a 154 MB reply.
+      const n = 300;
+      const input: Record<string, unknown> = {};
+      for (let i = 0; i < n; i++) input[i] = { first: 500 };
+      const batch = await fetch(
+        `${url}/${Array(n).fill("list").join(",")}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`,
+      );
+      const batchText = await batch.text();
+      const ten = await fetch(
+        `${url}/${Array(10).fill("list").join(",")}?batch=1&input=${encodeURIComponent(JSON.stringify(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [i, { first: 5 }]))))}`,
+      );
+      const batchOk = batch.status === 400 && batchText.length < 10_000 && ten.status === 200;
+      record({
+        section: "API abuse",
+        name: `tRPC: ${n} batched list calls`,
+        expected: "400 (batch over the limit), a small reply; a batch of 10 still answered",
+        got: `${batch.status}, ${batchText.length} bytes: ${batchText.slice(0, 90)}; batch of 10: ${ten.status}`,
+        ok: batchOk,
+      });
+      // Issue 26, item 5: the same forged cursor in tRPC list and in `selfsup runs --after`.
+      const forged = Buffer.from(
+        JSON.stringify({ f: "created_at", d: "desc", v: "not-a-date", id: "x" }),
+        "utf8",
+      ).toString("base64url");
+      const listed = await fetch(
+        `${url}/list?input=${encodeURIComponent(JSON.stringify({ after: forged }))}`,
+      );
+      const listedText = await listed.text();
+      const cli = await runCli(["runs", "--after", forged], env);
+      const cursorOk =
+        listed.status === 400 &&
+        /after: not a cursor returned by listRuns/.test(listedText) &&
+        cli.code === 2 &&
+        /after: not a cursor returned by listRuns/.test(cli.stderr) &&
+        !/invalid input syntax|timestamp/i.test(listedText + cli.stderr);
+      record({
+        section: "API abuse",
+        name: "forged cursor in tRPC list and `selfsup runs --after`",
+        expected: "400 / exit 2: after: not a cursor returned by listRuns (no PostgreSQL text)",
+        got: `${listed.status} ${listedText.slice(0, 70)}; runs exit ${cli.code}: ${cli.stderr.slice(0, 70)}`,
+        ok: cursorOk,
+      });
+      expect(batchOk, batchText.slice(0, 500)).toBe(true);
+      expect(cursorOk, `${listedText}\n${cli.stderr}`).toBe(true);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
   });
 
   it("refuses missing and wrong tokens with 401, no stack, and in constant time", async () => {

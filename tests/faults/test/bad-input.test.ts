@@ -7,10 +7,10 @@
 import { createHash } from "node:crypto";
 import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { grayPng } from "@selfsup/core/testing";
 import { openStore } from "@selfsup/store";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cliEnv, record, runCli, tempHome, writeConfig } from "../src/harness.js";
-import { grayPng } from "../src/png.js";
 
 interface Case {
   name: string;

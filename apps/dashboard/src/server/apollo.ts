@@ -11,7 +11,7 @@ import type { GraphQLFormattedError } from "graphql";
 import type { Context } from "./context";
 import { typeDefs } from "./generated/graphql";
 import { statusRulePlugin } from "./http-status";
-import { costLimitPlugin, depthLimitRule, LIMITS } from "./limits";
+import { breadthLimitRule, costLimitPlugin, depthLimitRule, LIMITS } from "./limits";
 import { resolvers } from "./resolvers";
 import { noteStoreError } from "./store";
 
@@ -45,9 +45,12 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (original instanceof Error && original.name === "StoreUnavailableError") {
     return { ...formatted, message: original.message, extensions: { code: "STORE_UNAVAILABLE" } };
   }
-  // Apollo labels every validation error GRAPHQL_VALIDATION_FAILED; keep the depth rule's own code.
+  // Apollo labels every validation error GRAPHQL_VALIDATION_FAILED; keep the limit rules' own codes.
   if (formatted.extensions?.limit === "depth") {
     return { ...formatted, extensions: { ...formatted.extensions, code: "QUERY_TOO_DEEP" } };
+  }
+  if (formatted.extensions?.limit === "breadth") {
+    return { ...formatted, extensions: { ...formatted.extensions, code: "QUERY_TOO_BROAD" } };
   }
   const code = formatted.extensions?.code;
   if (code === "INTERNAL_SERVER_ERROR" || code === undefined) {
@@ -66,7 +69,10 @@ export function createApolloServer(): ApolloServer<Context> {
   return new ApolloServer<Context>({
     typeDefs,
     resolvers,
-    validationRules: [depthLimitRule(LIMITS.maxDepth, LIMITS.maxIntrospectionDepth)],
+    validationRules: [
+      depthLimitRule(LIMITS.maxDepth, LIMITS.maxIntrospectionDepth),
+      breadthLimitRule(LIMITS.maxAliases, LIMITS.maxRootFields),
+    ],
     // No landing page: Apollo's loads its Sandbox from a CDN, and this dashboard makes no
     // third-party requests (introspection stays on for local tools).
     plugins: [

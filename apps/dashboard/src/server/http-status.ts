@@ -7,10 +7,12 @@
  * | none                                                              | 200    |
  * | any refusal of the client's request: BAD_REQUEST (body not JSON), | 400    |
  * |   GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT,|        |
- * |   QUERY_TOO_DEEP, QUERY_TOO_COSTLY, PERSISTED_QUERY_NOT_SUPPORTED |        |
+ * |   QUERY_TOO_DEEP, QUERY_TOO_BROAD, QUERY_TOO_COSTLY,              |        |
+ * |   PERSISTED_QUERY_NOT_SUPPORTED                                   |        |
  * | UNAUTHENTICATED / FORBIDDEN                                       | 401 / 403 |
  * | a body over the size limit                                        | 413    |
- * | STORE_UNAVAILABLE (the database is down)                          | 503    |
+ * | STORE_UNAVAILABLE (the database is down), REQUEST_TIMEOUT (over   | 503    |
+ * |   the request's time budget)                                      |        |
  * | anything else (NOT_FOUND, CONFLICT, INTERNAL_SERVER_ERROR)        | 200, or 500 when no data |
  *
  * Every reply, including 4xx/5xx ones, is GraphQL-shaped: `{ errors: [{ message, extensions: {
@@ -28,12 +30,18 @@ export const CLIENT_ERROR_CODES = new Set([
   "GRAPHQL_VALIDATION_FAILED",
   "BAD_USER_INPUT",
   "QUERY_TOO_DEEP",
+  "QUERY_TOO_BROAD",
   "QUERY_TOO_COSTLY",
   "PERSISTED_QUERY_NOT_SUPPORTED",
   "OPERATION_RESOLUTION_FAILURE",
 ]);
 
-const FIXED: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, STORE_UNAVAILABLE: 503 };
+const FIXED: Record<string, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  STORE_UNAVAILABLE: 503,
+  REQUEST_TIMEOUT: 503,
+};
 
 /** The status for a reply with these errors (undefined: leave Apollo's). */
 export function statusForErrors(
@@ -67,4 +75,40 @@ export function errorReply(status: number, code: string, message: string): Respo
     status,
     headers: { "content-type": "application/json; charset=utf-8" },
   });
+}
+
+/** The time budget of one GraphQL request (ms): SELFSUP_REQUEST_BUDGET_MS, else the default. */
+export function requestBudgetMs(
+  fallback: number,
+  env: Record<string, string | undefined> = process.env,
+): number {
+  const v = Number(env.SELFSUP_REQUEST_BUDGET_MS);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+/**
+ * Answers `work` or, past `budgetMs`, a 503 REQUEST_TIMEOUT reply. The work itself is not
+ * stopped (a store query cannot be cancelled midway), but the client is answered and the limits
+ * above keep any one request's work small.
+ */
+export async function withinBudget(work: Promise<Response>, budgetMs: number): Promise<Response> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Response>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve(
+          errorReply(
+            503,
+            "REQUEST_TIMEOUT",
+            `the request took longer than its time budget of ${budgetMs} ms; ask for fewer runs, keys or points`,
+          ),
+        ),
+      budgetMs,
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -43,6 +43,12 @@ export const LIMITS = {
   maxDepth: 10,
   maxIntrospectionDepth: 15,
   maxCost: 200_000,
+  /** Aliased fields per operation: `a1: runs(...) a2: runs(...)` repeats a field's work. */
+  maxAliases: 30,
+  /** Top-level fields per operation (each is a query of its own on the store). */
+  maxRootFields: 20,
+  /** Milliseconds one request may take before it is answered 503 (SELFSUP_REQUEST_BUDGET_MS). */
+  requestBudgetMs: 10_000,
 } as const;
 
 /** Size assumed for lists whose length no argument bounds (evaluations, tags, facets...). */
@@ -136,6 +142,84 @@ export function depthLimitRule(
                   limit: "depth",
                   depth: introspectionDepth,
                   maxDepth: maxIntrospectionDepth,
+                },
+              },
+            ),
+          );
+        }
+      },
+    };
+  };
+}
+
+// ---------------------------------------------------------------- breadth
+
+/** Aliased fields anywhere in, and top-level fields of, a selection (fragments expanded once each). */
+function breadthOf(
+  selectionSet: SelectionSetNode,
+  fragments: Record<string, FragmentDefinitionNode>,
+  visiting: Set<string>,
+  atRoot: boolean,
+  out: { aliases: number; rootFields: number },
+): void {
+  for (const sel of selectionSet.selections) {
+    if (sel.kind === Kind.FIELD) {
+      if (sel.name.value.startsWith("__")) continue;
+      if (sel.alias) out.aliases++;
+      if (atRoot) out.rootFields++;
+      if (sel.selectionSet) breadthOf(sel.selectionSet, fragments, visiting, false, out);
+    } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+      breadthOf(sel.selectionSet, fragments, visiting, atRoot, out);
+    } else {
+      const name = sel.name.value;
+      const frag = fragments[name];
+      if (!frag || visiting.has(name)) continue;
+      visiting.add(name);
+      breadthOf(frag.selectionSet, fragments, visiting, atRoot, out);
+      visiting.delete(name);
+    }
+  }
+}
+
+/**
+ * Validation rule: refuses operations with more than `maxAliases` aliased fields or more than
+ * `maxRootFields` top-level fields. The cost limit counts every occurrence of a field (aliases
+ * included), but a cheap-looking field can still be a search over every run: 1,000 aliases of
+ * `runs(first: 1, filter: {search: ...}) { totalCount }` cost 2,000 units and took 4.4 s.
+ */
+export function breadthLimitRule(
+  maxAliases: number = LIMITS.maxAliases,
+  maxRootFields: number = LIMITS.maxRootFields,
+) {
+  return (context: ValidationContext): ASTVisitor => {
+    const doc = context.getDocument();
+    const fragments: Record<string, FragmentDefinitionNode> = {};
+    for (const def of doc.definitions)
+      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+    return {
+      OperationDefinition(node) {
+        const out = { aliases: 0, rootFields: 0 };
+        breadthOf(node.selectionSet, fragments, new Set(), true, out);
+        const name = node.name ? `operation ${node.name.value}` : "the operation";
+        if (out.aliases > maxAliases) {
+          context.reportError(
+            new GraphQLError(`${name} uses ${out.aliases} aliases; the limit is ${maxAliases}`, {
+              nodes: [node],
+              extensions: { code: "QUERY_TOO_BROAD", limit: "breadth", aliases: out.aliases, maxAliases },
+            }),
+          );
+        }
+        if (out.rootFields > maxRootFields) {
+          context.reportError(
+            new GraphQLError(
+              `${name} asks for ${out.rootFields} top-level fields; the limit is ${maxRootFields}`,
+              {
+                nodes: [node],
+                extensions: {
+                  code: "QUERY_TOO_BROAD",
+                  limit: "breadth",
+                  rootFields: out.rootFields,
+                  maxRootFields,
                 },
               },
             ),

@@ -24,6 +24,7 @@ import type { LeaderboardEntryModel } from "./models";
 import { DateTimeScalar, JSONScalar } from "./scalars";
 import { leaderboardScopes } from "./sql";
 import { storeRole } from "./store";
+import { sweepQueryResolvers, sweepTypeResolvers } from "./sweeps";
 
 /** Inline data: URLs for binary artifacts up to this size. */
 const MAX_DATA_URL_BYTES = 512 * 1024;
@@ -122,6 +123,7 @@ export const resolvers: Resolvers = {
   Role,
 
   Query: {
+    ...sweepQueryResolvers,
     async runs(_parent, { filter, orderBy, first, after }, ctx) {
       const size = first ?? 50;
       checkRange("first", size, 0, LIMITS.maxPageSize);
@@ -360,6 +362,7 @@ export const resolvers: Resolvers = {
     },
   },
 
+  ...sweepTypeResolvers,
   SubmitRunResult: {
     run: (r, _args, ctx) => ctx.loaders.run.load(r.id),
   },

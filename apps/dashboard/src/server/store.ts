@@ -7,8 +7,9 @@
  * (a `selfsup train`, a worker, a second dashboard) connect through the host. So when the dashboard
  * starts first it owns the store while it runs and the runner writes through it (live charts
  * included); when the runner was first, the dashboard reads through the runner. If the host exits,
- * the next query fails with `host_exited`; we then drop our handle, and the request after that
- * reopens the directory (this process becoming the host).
+ * the store's DirectoryDb takes the directory over or reconnects to the survivor that did, and the
+ * request waits for that. Only when that fails (past its limit) does a request see `host_exited`;
+ * we then drop our handle, and the request after that opens the directory afresh.
  */
 import type { RunStore } from "@selfsup/store";
 

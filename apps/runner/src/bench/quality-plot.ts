@@ -4,7 +4,7 @@
  * rules. Specified in Vega-Lite, rendered to SVG by Vega (no browser, no canvas) and to PNG by
  * resvg; both files are written atomically next to the section's JSON results.
  */
-import { rename, writeFile } from "node:fs/promises";
+import { writeFileAtomic } from "@selfsup/core";
 import type { TopLevelSpec } from "vega-lite";
 
 /** The part of core's QualityBenchRow the plot reads (kept structural: no import of core's bench). */
@@ -111,12 +111,6 @@ export function qualityPlotSpec(rows: readonly PlotRow[], title: string): TopLev
   };
 }
 
-async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
-}
-
 /**
  * Renders the plot to `<base>.svg` and `<base>.png`; returns the PNG's path. Vega, Vega-Lite and
  * resvg are loaded here, on first use, so the CLI's start-up does not pay for them.
@@ -142,7 +136,7 @@ export async function writeQualityPlot(
   const png = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" } })
     .render()
     .asPng();
-  await writeAtomic(`${base}.svg`, svg);
-  await writeAtomic(`${base}.png`, png);
+  await writeFileAtomic(`${base}.svg`, svg);
+  await writeFileAtomic(`${base}.png`, png);
   return `${base}.png`;
 }

@@ -171,7 +171,6 @@ export function uniformity(z: tf.Tensor2D, t: number): tf.Scalar {
 }
 
 export class ${a.cls} extends MethodBase<${a.cls}Options> {
-  readonly name = ${JSON.stringify(a.method)};
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly projector = this.addProjector({

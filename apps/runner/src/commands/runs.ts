@@ -64,8 +64,24 @@ function duration(r: Run): string {
   return end ? fmtDuration((end.getTime() - r.startedAt.getTime()) / 1000) : "-";
 }
 
-/** Renders rows as an aligned text table. */
-export function table(headers: string[], rows: string[][]): string {
+/**
+ * A value from the store made safe for a terminal: control characters (ESC, CR, LF, ...) and the
+ * Unicode line separators and bidirectional overrides are printed as escapes (`\x1b`, `\u202e`),
+ * so a name written before names refused them cannot rewrite the screen.
+ */
+export function printable(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/** Renders rows as an aligned text table (cells escaped with {@link printable}). */
+export function table(headers: string[], cells: string[][]): string {
+  const rows = cells.map((r) => r.map(printable));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells

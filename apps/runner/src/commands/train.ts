@@ -34,6 +34,14 @@ export function exitCodeFor(status: ExecuteRunResult["status"]): ExitCode {
 /** The registry, with plugin load failures printed as warnings. */
 export async function registryWithWarnings(): Promise<Registry> {
   const { registry, failures } = await loadRegistry();
+  // A plugin that never finished loading may still run its code later: stop rather than carry on.
+  const hung = failures.filter((f) => f.timedOut);
+  if (hung.length > 0) {
+    throw new CliError(
+      hung.map((f) => `plugin ${f.packageName} (${f.dir}) failed to load: ${f.error}`).join("\n"),
+      EXIT.usage,
+    );
+  }
   for (const f of failures)
     process.stderr.write(`warning: plugin ${f.packageName} (${f.dir}) failed to load: ${f.error}\n`);
   return registry;

@@ -27,6 +27,7 @@ import {
   type Registry,
   readManifest,
   Trainer,
+  type TrainerCallback,
   useActivationRecompute,
 } from "@selfsup/core";
 import type { RunStore, TerminalStatus } from "@selfsup/store";
@@ -44,7 +45,7 @@ import {
   storeMetrics,
   yieldEveryStep,
 } from "./callbacks.js";
-import { loadDataset } from "./dataset.js";
+import { type DatasetWatch, loadDataset, watchDataset } from "./dataset.js";
 import { DatabaseGoneError, retryWhileUnreachable } from "./db-retry.js";
 import { evaluationKey, finalEvaluators, knnEvaluator, runEvaluators, storeEvaluations } from "./evaluate.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
@@ -70,6 +71,8 @@ export interface ExecuteRunOptions {
   heartbeatMs?: number;
   /** A dataset already loaded by the caller for this config (skips loading it again). */
   dataset?: Dataset;
+  /** More trainer callbacks, after the runner's own (a sweep's per-epoch metric and ASHA). */
+  callbacks?: TrainerCallback[];
 }
 
 export interface ExecuteRunResult {
@@ -143,6 +146,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
       },
     });
   let method: Method | undefined;
+  let data: DatasetWatch | undefined;
   const summary: Record<string, number> = {};
   try {
     let cfg = parseStoredRunConfig(run.config, runId);
@@ -156,6 +160,10 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
     );
 
     const dataset = opts.dataset ?? (await loadDataset(registry, cfg.dataset));
+    const watch = watchDataset(dataset, !opts.dataset, (message) =>
+      emit({ type: "log", runId, level: "warn", message }),
+    );
+    data = watch;
     cfg = resolveRunConfig(cfg, registry, dataset.input);
     // A queued or resumed run was not checked by `selfsup train`: fail before the first step.
     const evalProblems = evaluatorProblems(registry, cfg, dataset);
@@ -288,6 +296,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
             return e;
           },
         }),
+        ...(opts.callbacks ?? []),
       ],
     });
     emit({
@@ -361,6 +370,7 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
       );
       await storeMethodArtifacts({ store, runId, runDir, method, dataset }, warn);
     }
+    await retry("storing skipped files", () => watch.store(store, runId, summary));
     const status: TerminalStatus = fit.status === "completed" ? "finished" : (stopReason ?? "interrupted");
     summary.duration_sec = (Date.now() - started) / 1000;
     const finished = await retry("recording the run's end", () =>
@@ -424,5 +434,6 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
       // reported above when it mattered
     }
     method?.dispose();
+    await data?.close().catch(() => undefined);
   }
 }

@@ -9,6 +9,7 @@ import type { Job } from "pg-boss";
 import type { ProgressSink } from "../progress/events.js";
 import type { RunJobData, RunQueue } from "../queue.js";
 import { staleAfterMs } from "../store.js";
+import { sweepTrialHooks } from "../sweep/trial.js";
 import { type ExecuteRunResult, executeRun } from "./execute.js";
 
 export interface WorkerOptions {
@@ -91,7 +92,10 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     );
     let result: ExecuteRunResult;
     try {
+      // A sweep's run records its metric per epoch and may be stopped by ASHA (sweep/trial.ts).
+      const sweep = await sweepTrialHooks(store, runId);
       result = await executeRun({
+        ...(sweep ? { callbacks: sweep.callbacks, cancelSignal: sweep.cancelSignal } : {}),
         store,
         registry,
         runId,

@@ -11,6 +11,7 @@ import type { Registry } from "@selfsup/core";
 import type { RunStore } from "@selfsup/store";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import type { RunQueue } from "../queue.js";
+import { MAX_BATCH_SIZE } from "./limits.js";
 import { appRouter } from "./router.js";
 
 export const TRPC_PATH = "/trpc";
@@ -85,6 +86,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
   const handler = createHTTPHandler({
     router: appRouter,
     basePath: `${TRPC_PATH}/`,
+    maxBatchSize: MAX_BATCH_SIZE,
     createContext: ({ req, info }) => ({
       store: opts.store,
       registry: opts.registry,

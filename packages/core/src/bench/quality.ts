@@ -10,12 +10,13 @@
  *   import { benchQuality } from "@selfsup/core/bench";
  *   const rows = await benchQuality({ plugins: [contrastivePlugin], quick: true, methods: ["simclr"] });
  */
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { buildPipeline, makeViews } from "../augment/pipeline.js";
 import { type BackendRequest, currentBackend, initBackend } from "../backend/init-backend.js";
 import { createRegistry } from "../builtin-plugin.js";
+import { writeFileAtomic } from "../checkpoint/atomic-dir.js";
 import { saveCheckpoint } from "../checkpoint/checkpoint.js";
 import { methodWeights } from "../checkpoint/method-weights.js";
 import { loadMnist } from "../data/mnist.js";
@@ -525,7 +526,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   log("");
   log(formatMarkdownTable(rows));
   if (opts.resultsFile) {
-    await writeJsonAtomic(opts.resultsFile, {
+    const results = {
       title: opts.title ?? "quality",
       backend: currentBackend()?.backend ?? null,
       date: new Date().toISOString(),
@@ -541,7 +542,8 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
         ...(vitOptions ? { vit: vitOptions } : {}),
       },
       rows,
-    });
+    };
+    await writeFileAtomic(opts.resultsFile, `${JSON.stringify(results, null, 2)}\n`);
     log(`results: ${opts.resultsFile}`);
   }
   return rows;
@@ -573,13 +575,6 @@ export function withPrerequisites(
     if (!out.includes(name)) out.push(name);
   }
   return out;
-}
-
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(tmp, file);
 }
 
 /** Optional columns of the tables: shown when a row has them. */

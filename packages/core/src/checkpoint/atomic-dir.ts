@@ -87,3 +87,26 @@ export async function writeDirAtomically<T>(dir: string, fill: (w: DirWriter) =>
   }
   return result;
 }
+
+/**
+ * Writes one file atomically: into `<file>.tmp-<pid>` (fsync'ed), then one rename over `file`, so
+ * a reader sees the old file or the new one, never half of one. Creates the parent directory; a
+ * failed write removes the temporary file and leaves `file` as it was.
+ */
+export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    const fh = await open(tmp, "w");
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

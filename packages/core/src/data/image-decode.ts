@@ -1,18 +1,30 @@
 /**
- * PNG / JPEG decoding (pure JS: pngjs, jpeg-js, so no native install) and an antialiased resize to
- * float HWC in [0,1]. Used by `image-folder`; errors name the file and say what is wrong.
+ * Image formats by their signature, and the pure-JS decoder (pngjs, jpeg-js: PNG and JPEG only, on
+ * the calling thread) with an antialiased resize to float HWC in [0,1]. `image-folder` uses this
+ * path with `decoder: "js"`; its default decodes on worker threads with sharp (decode-pool.ts).
+ * Errors name the file and say what is wrong.
  */
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
 import { DatasetError } from "./split.js";
 
-export type ImageFormat = "png" | "jpeg";
+export type ImageFormat = "png" | "jpeg" | "webp" | "gif" | "tiff" | "avif";
+
+/** Bytes `sniffImageFormat` needs to tell every format apart. */
+export const IMAGE_SIGNATURE_BYTES = 16;
+
+const ascii = (head: Uint8Array, at: number, text: string) =>
+  head.length >= at + text.length && [...text].every((c, i) => head[at + i] === c.charCodeAt(0));
 
 /** The format by the file's first bytes (magic numbers), or undefined for anything else. */
 export function sniffImageFormat(head: Uint8Array): ImageFormat | undefined {
   const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   if (head.length >= 8 && png.every((b, i) => head[i] === b)) return "png";
   if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return "jpeg";
+  if (ascii(head, 0, "RIFF") && ascii(head, 8, "WEBP")) return "webp";
+  if (ascii(head, 0, "GIF87a") || ascii(head, 0, "GIF89a")) return "gif";
+  if (ascii(head, 0, "II*\0") || ascii(head, 0, "MM\0*")) return "tiff";
+  if (ascii(head, 4, "ftypavif") || ascii(head, 4, "ftypavis")) return "avif";
   return undefined;
 }
 
@@ -28,6 +40,11 @@ export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
   const format = sniffImageFormat(bytes);
   if (!format) {
     throw new DatasetError(`${file} is not a PNG or JPEG image (its first bytes are not an image signature)`);
+  }
+  if (format !== "png" && format !== "jpeg") {
+    throw new DatasetError(
+      `${file} is a ${format.toUpperCase()} image; the pure-JS decoder reads PNG and JPEG only (use decoder: "sharp")`,
+    );
   }
   try {
     if (format === "png") {

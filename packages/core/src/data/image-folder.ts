@@ -1,26 +1,48 @@
 /**
- * Images from a folder: PNG or JPEG files either in one sub-folder per class (labelled, as
- * torchvision's ImageFolder: `root/cat/1.png`, `root/dog/2.jpg`) or directly in the folder
- * (unlabelled, the usual case for self-supervised pretraining). Each image is decoded and resized
- * to `size` when it is read (`get`), never all at once, with a small LRU cache of decoded samples.
+ * Images from a folder: JPEG, PNG, WebP, AVIF, TIFF or GIF files either in one sub-folder per class
+ * (labelled, as torchvision's ImageFolder: `root/cat/1.png`, `root/dog/2.jpg`) or directly in the
+ * folder (unlabelled, the usual case for self-supervised pretraining).
  *
- * Files are checked when the dataset loads: every file must start with a PNG or JPEG signature
- * (`verify: "full"` decodes each one too). A bad file stops loading with its name, unless
- * `skipBad` is set: then it is left out and listed in `skipped`.
+ * With the default `decoder: "sharp"`, files are read, decoded, oriented (EXIF) and resized on a pool
+ * of worker threads (decode-pool.ts) and the loader keeps `prefetch` batches in flight, so decoding
+ * overlaps the training step. The first pass writes every resized sample into a packed uint8 cache
+ * file under `$SELFSUP_HOME/cache/` (sample-cache.ts), filled in file order in the background while
+ * training asks for its shuffled batches first; from then on, this run's later epochs and later runs
+ * read samples from the cache (in memory when it fits `memoryBudgetMB`, else streamed by record)
+ * and only augment. The cache is keyed by the file list, each file's size and mtime and the resize
+ * options: change, add or remove a file and a new cache is built (the stale one is removed).
+ *
+ * The cache holds samples at the training size (`size`): the augmentations work on those, so a
+ * random resized crop upsamples from them, as it does today. A larger stored size would keep more
+ * detail for crops but cost memory and a resize on every read; it is not offered yet.
+ *
+ * `decoder: "js"` is the original path (pure-JS PNG/JPEG decode and resize on the calling thread,
+ * an LRU of `cacheSize` samples, no pool, no file cache), kept for hosts without sharp's binaries.
+ *
+ * Files are checked when the dataset loads: every file must start with an image signature
+ * (`verify: "full"` decodes each one too). A bad file (corrupt, truncated, empty, not an image,
+ * unreadable, or one that crashes its decoder) stops with its name and the reason, unless `skipBad`
+ * is set: then it is left out (found at load) or replaced by the next good file's sample (found
+ * while training), and listed in `skipped`.
  */
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { z } from "zod";
 import { defineDataset } from "../plugin/define-plugin.js";
 import type { Dataset, InputSpec, Sample } from "../plugin/types.js";
-import { decodeImage, resizeToFloat, sniffImageFormat } from "./image-decode.js";
+import { DecodePool } from "./decode-pool.js";
+import { decodeImage, IMAGE_SIGNATURE_BYTES, resizeToFloat, sniffImageFormat } from "./image-decode.js";
+import { type PooledContext, PooledFolderSplit } from "./image-folder-pooled.js";
 import { LruCache } from "./lru.js";
+import { cacheDir } from "./sample-cache.js";
 import { checkIndex, DatasetError, type ShapedSplit } from "./split.js";
 
 export interface SkippedFile {
   file: string;
   reason: string;
 }
+
+const NOT_AN_IMAGE = "not a PNG or JPEG image, nor WebP, AVIF, TIFF or GIF";
 
 export const imageFolderOptions = z.object({
   /** Folder of class sub-folders (labelled) or of images (unlabelled). */
@@ -38,7 +60,19 @@ export const imageFolderOptions = z.object({
   skipBad: z.boolean().default(false),
   /** "header": check each file's signature at load; "full": decode each one at load (slower). */
   verify: z.enum(["header", "full"]).default("header"),
-  /** Decoded samples kept in memory (0: none). */
+  /** "sharp": worker threads on libvips (all formats, fast); "js": pure-JS PNG/JPEG on this thread. */
+  decoder: z.enum(["sharp", "js"]).default("sharp"),
+  /** Decode worker threads (sharp; default: one per core, at most 32). */
+  workers: z.number().int().positive().max(256).optional(),
+  /** Batches the loader keeps in flight ahead of the step (sharp). */
+  prefetch: z.number().int().positive().max(64).default(4),
+  /** Packed sample cache under $SELFSUP_HOME/cache (sharp): later epochs and runs skip decoding. */
+  cache: z.boolean().default(true),
+  /** Folder of the sample cache (default $SELFSUP_HOME/cache; SELFSUP_HOME defaults to ./.selfsup). */
+  cacheDir: z.string().min(1).optional(),
+  /** A cache whose samples fit in this many MiB is read into memory; a larger one is streamed. */
+  memoryBudgetMB: z.number().min(0).default(1024),
+  /** Decoded samples kept in memory by the "js" decoder (0: none). */
   cacheSize: z.number().int().min(0).default(256),
 });
 export type ImageFolderOptions = z.output<typeof imageFolderOptions>;
@@ -46,9 +80,11 @@ export type ImageFolderOptions = z.output<typeof imageFolderOptions>;
 export interface ImageFolderEntry {
   file: string;
   label?: number;
+  /** Size and mtime when the folder was scanned (the sample cache's key). */
+  stamp?: FileStamp;
 }
 
-/** A folder split: decodes on `get`. */
+/** A folder split with the "js" decoder: decodes on `get`, on the calling thread. */
 export class ImageFolderSplit implements ShapedSplit {
   readonly size: number;
   private readonly cache: LruCache<number, Sample>;
@@ -98,26 +134,40 @@ async function listFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Why a file is not usable, or undefined when it is. */
-async function checkFile(file: string, full: boolean): Promise<string | undefined> {
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+}
+
+/** Decodes a file fully at load (`verify: "full"`): why it is bad, or undefined. */
+type FullCheck = (file: string) => Promise<string | undefined>;
+
+/** Why a file is not usable (or undefined when it is), and its size and mtime. */
+async function checkFile(
+  file: string,
+  full: FullCheck | undefined,
+): Promise<{ problem?: string; stamp?: FileStamp }> {
   try {
-    if (full) {
-      decodeImage(await readFile(file), file);
-      return undefined;
-    }
     const fh = await open(file, "r");
     try {
-      const head = Buffer.alloc(8);
-      const { bytesRead } = await fh.read(head, 0, 8, 0);
+      const info = await fh.stat();
+      const stamp = { size: info.size, mtimeMs: info.mtimeMs };
+      if (info.size === 0) return { problem: "the file is empty (0 bytes)", stamp };
+      if (full) {
+        const problem = await full(file);
+        return problem === undefined ? { stamp } : { problem, stamp };
+      }
+      const head = Buffer.alloc(IMAGE_SIGNATURE_BYTES);
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
       if (!sniffImageFormat(head.subarray(0, bytesRead)))
-        return "not a PNG or JPEG image (no image signature)";
-      return undefined;
+        return { problem: `${NOT_AN_IMAGE} (no image signature)`, stamp };
+      return { stamp };
     } finally {
       await fh.close();
     }
   } catch (err) {
     const msg = (err as Error).message;
-    return msg.startsWith(file) ? msg.slice(file.length).replace(/^ is /, "") : msg;
+    return { problem: msg.startsWith(file) ? msg.slice(file.length).replace(/^ is /, "") : msg };
   }
 }
 
@@ -127,7 +177,12 @@ interface Scan {
   skipped: SkippedFile[];
 }
 
-async function scanFolder(root: string, opts: ImageFolderOptions, knownClasses?: string[]): Promise<Scan> {
+async function scanFolder(
+  root: string,
+  opts: ImageFolderOptions,
+  full: FullCheck | undefined,
+  knownClasses?: string[],
+): Promise<Scan> {
   const info = await stat(root).catch(() => undefined);
   if (!info) throw new DatasetError(`image-folder: ${root} does not exist`);
   if (!info.isDirectory()) throw new DatasetError(`image-folder: ${root} is not a folder`);
@@ -171,13 +226,12 @@ async function scanFolder(root: string, opts: ImageFolderOptions, knownClasses?:
   }
   const skipped: SkippedFile[] = [];
   const entries: ImageFolderEntry[] = [];
-  const full = opts.verify === "full";
   for (let i = 0; i < candidates.length; i += 64) {
     const chunk = candidates.slice(i, i + 64);
-    const problems = await Promise.all(chunk.map((c) => checkFile(c.file, full)));
+    const checks = await Promise.all(chunk.map((c) => checkFile(c.file, full)));
     chunk.forEach((c, k) => {
-      const problem = problems[k];
-      if (problem === undefined) entries.push(c);
+      const { problem, stamp } = checks[k]!;
+      if (problem === undefined) entries.push(stamp ? { ...c, stamp } : c);
       else if (opts.skipBad) skipped.push({ file: c.file, reason: problem });
       else {
         throw new DatasetError(
@@ -188,7 +242,7 @@ async function scanFolder(root: string, opts: ImageFolderOptions, knownClasses?:
   }
   if (entries.length === 0) {
     throw new DatasetError(
-      `image-folder: no PNG or JPEG images in ${root}${skipped.length > 0 ? ` (${skipped.length} files skipped as bad)` : ""}`,
+      `image-folder: no PNG or JPEG images in ${root} (nor WebP, AVIF, TIFF, GIF)${skipped.length > 0 ? ` (${skipped.length} files skipped as bad)` : ""}`,
     );
   }
   return { entries, skipped, ...(labelled ? { classNames: knownClasses ?? dirs } : {}) };
@@ -196,9 +250,16 @@ async function scanFolder(root: string, opts: ImageFolderOptions, knownClasses?:
 
 /** A loaded image folder; `skipped` lists the files left out by `skipBad`. */
 export interface ImageFolderDataset extends Dataset {
-  readonly train: ImageFolderSplit;
-  readonly test?: ImageFolderSplit;
+  readonly train: ImageFolderSplit | PooledFolderSplit;
+  readonly test?: ImageFolderSplit | PooledFolderSplit;
+  /** Bad files left out at load or replaced while training (`skipBad`); grows as more are found. */
   readonly skipped: SkippedFile[];
+  /** Called for each bad file found after loading (`skipBad`). */
+  onSkip(listener: (s: SkippedFile) => void): void;
+  /** Called with things to tell the user (a torn cache rebuilt); else they go to stderr. */
+  onNote(listener: (message: string) => void): void;
+  /** Ends the decode workers and closes the cache files. */
+  close(): Promise<void>;
 }
 
 /** Loads an image folder (options validated by `imageFolderOptions`); typed access to `skipped`. */
@@ -209,45 +270,88 @@ export async function loadImageFolder(
   const [height, width] = typeof opts.size === "number" ? [opts.size, opts.size] : opts.size;
   const input = { kind: "image" as const, height, width, channels: opts.channels };
   const root = resolve(opts.path);
-  const train = await scanFolder(root, opts);
-  const test = opts.testPath ? await scanFolder(resolve(opts.testPath), opts, train.classNames) : undefined;
-  if (test && (test.classNames === undefined) !== (train.classNames === undefined)) {
-    throw new DatasetError(
-      `image-folder: ${opts.testPath} and ${opts.path} must both have class folders or both be flat`,
-    );
-  }
-  const name = "image-folder";
-  const where = relative(process.cwd(), root) || ".";
-  return {
-    name,
-    input,
-    ...(train.classNames ? { numClasses: train.classNames.length, classNames: train.classNames } : {}),
-    train: new ImageFolderSplit(
-      `image-folder ${where} train`,
-      input,
-      train.entries,
-      opts.resize,
-      opts.cacheSize,
-    ),
-    ...(test
-      ? {
-          test: new ImageFolderSplit(
-            `image-folder ${opts.testPath} test`,
-            input,
-            test.entries,
-            opts.resize,
-            opts.cacheSize,
-          ),
+  const pooled = opts.decoder === "sharp";
+  const pool = pooled ? new DecodePool(opts.workers !== undefined ? { size: opts.workers } : {}) : undefined;
+  let full: FullCheck | undefined;
+  if (opts.verify === "full") {
+    full = pool
+      ? async (file) => {
+          const r = await pool.decode({ file, height, width, channels: opts.channels, mode: opts.resize });
+          return r.ok ? undefined : r.reason;
         }
-      : {}),
-    skipped: [...train.skipped, ...(test?.skipped ?? [])],
-  };
+      : async (file) => {
+          decodeImage(await readFile(file), file);
+          return undefined;
+        };
+  }
+  try {
+    const train = await scanFolder(root, opts, full);
+    const test = opts.testPath
+      ? await scanFolder(resolve(opts.testPath), opts, full, train.classNames)
+      : undefined;
+    if (test && (test.classNames === undefined) !== (train.classNames === undefined)) {
+      throw new DatasetError(
+        `image-folder: ${opts.testPath} and ${opts.path} must both have class folders or both be flat`,
+      );
+    }
+    const where = relative(process.cwd(), root) || ".";
+    const skipped = [...train.skipped, ...(test?.skipped ?? [])];
+    const skipListeners: Array<(s: SkippedFile) => void> = [];
+    const noteListeners: Array<(m: string) => void> = [];
+    const note = (m: string) => {
+      if (noteListeners.length === 0) process.stderr.write(`image-folder: ${m}\n`);
+      for (const f of noteListeners) f(m);
+    };
+    let makeSplit: (
+      what: string,
+      dir: string,
+      entries: ImageFolderEntry[],
+    ) => ImageFolderSplit | PooledFolderSplit;
+    if (pool) {
+      const ctx: PooledContext = {
+        pool,
+        skipBad: opts.skipBad,
+        skipped,
+        onSkip: skipListeners,
+        note,
+        cacheDir: opts.cache ? resolve(opts.cacheDir ?? cacheDir()) : undefined,
+        memoryBudget: opts.memoryBudgetMB * 1024 * 1024,
+        prefetchBatches: opts.prefetch,
+      };
+      makeSplit = (what, dir, entries) => new PooledFolderSplit(what, input, entries, opts.resize, dir, ctx);
+    } else {
+      makeSplit = (what, _dir, entries) =>
+        new ImageFolderSplit(what, input, entries, opts.resize, opts.cacheSize);
+    }
+    const trainSplit = makeSplit(`image-folder ${where} train`, root, train.entries);
+    const testSplit =
+      test && opts.testPath
+        ? makeSplit(`image-folder ${opts.testPath} test`, resolve(opts.testPath), test.entries)
+        : undefined;
+    return {
+      name: "image-folder",
+      input,
+      ...(train.classNames ? { numClasses: train.classNames.length, classNames: train.classNames } : {}),
+      train: trainSplit,
+      ...(testSplit ? { test: testSplit } : {}),
+      skipped,
+      onSkip: (f) => void skipListeners.push(f),
+      onNote: (f) => void noteListeners.push(f),
+      async close() {
+        for (const s of [trainSplit, testSplit]) if (s instanceof PooledFolderSplit) await s.close();
+        await pool?.close();
+      },
+    };
+  } catch (err) {
+    await pool?.close();
+    throw err;
+  }
 }
 
 export const imageFolder = defineDataset({
   name: "image-folder",
   description:
-    "PNG/JPEG images in class sub-folders (labelled) or flat (unlabelled), decoded and resized on read",
+    "JPEG/PNG/WebP/AVIF/TIFF/GIF images in class sub-folders (labelled) or flat (unlabelled), decoded on worker threads into a packed sample cache",
   options: imageFolderOptions,
   load: (opts) => loadImageFolder(opts),
 });

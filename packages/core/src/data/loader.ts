@@ -2,14 +2,15 @@
  * The data loader: batches of a split, in a seeded order that differs per epoch but is the same for
  * the same (seed, epoch), so a resumed run sees exactly the batches it would have seen.
  *
- * Prefetch: while the caller works on batch k, the samples of batch k+1 are read and packed into a
- * typed array. The tensor is created only when the batch is handed out, so stopping early (break,
+ * Prefetch: while the caller works on batch k, the samples of the next batches (1 by default, or
+ * the split's `prefetchBatches`, or `prefetch: n`) are read and packed into typed arrays. A split
+ * that reads whole batches (`getBatch`, e.g. image-folder's worker pool) is asked per batch. The tensor is created only when the batch is handed out, so stopping early (break,
  * an exception) leaves no tensor behind; the caller owns (and disposes) the tensors it receives.
  */
 import type { DatasetSplit, InputSpec } from "../plugin/types.js";
 import { Rng } from "../rng.js";
 import { tf } from "../tf.js";
-import { DatasetError, sampleLength } from "./split.js";
+import { DatasetError, isBatchSplit, sampleLength } from "./split.js";
 
 export interface DataLoaderOptions {
   batchSize: number;
@@ -21,8 +22,11 @@ export interface DataLoaderOptions {
   rng?: Rng;
   /** Leave out the last, smaller batch (default false). */
   dropLast?: boolean;
-  /** Read the next batch while the caller works (default true). */
-  prefetch?: boolean;
+  /**
+   * Batches read ahead while the caller works: true (default) is the split's `prefetchBatches`
+   * or 1, a number says how many, false reads each batch only when asked.
+   */
+  prefetch?: boolean | number;
   /** Shape of the samples, when the split does not carry an `input` (ours all do). */
   input?: InputSpec;
 }
@@ -60,7 +64,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   private readonly seed: number;
   private readonly shuffle: boolean;
   private readonly dropLast: boolean;
-  private readonly prefetch: boolean;
+  private readonly prefetch: number;
   private startAt = 0;
 
   constructor(
@@ -77,7 +81,13 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.batchSize = opts.batchSize;
     this.shuffle = opts.shuffle ?? true;
     this.dropLast = opts.dropLast ?? false;
-    this.prefetch = opts.prefetch ?? true;
+    const ahead = opts.prefetch ?? true;
+    this.prefetch =
+      ahead === false
+        ? 0
+        : ahead === true
+          ? Math.max(1, (isBatchSplit(split) ? split.prefetchBatches : undefined) ?? 1)
+          : Math.max(0, Math.floor(ahead));
     this.seed = opts.rng ? opts.rng.nextUint32() : (opts.seed ?? 0);
     this.numBatches = this.dropLast
       ? Math.floor(split.size / this.batchSize)
@@ -119,15 +129,28 @@ export class DataLoader implements AsyncIterable<Batch> {
       p.catch(() => undefined); // a prefetch nobody awaits (early stop) must not be an unhandled rejection
       return p;
     };
-    let next = startBatch < this.numBatches ? fetch(startBatch) : undefined;
+    // batches k+1 .. k+prefetch are read while batch k is with the caller
+    const ahead = new Map<number, Promise<RawBatch>>();
     for (let k = startBatch; k < this.numBatches; k++) {
-      const raw = await (next ?? fetch(k));
-      next = this.prefetch && k + 1 < this.numBatches ? fetch(k + 1) : undefined;
+      const raw = await (ahead.get(k) ?? fetch(k));
+      ahead.delete(k);
+      for (let j = k + 1; j <= k + this.prefetch && j < this.numBatches; j++)
+        if (!ahead.has(j)) ahead.set(j, fetch(j));
       yield this.toBatch(raw, epoch);
     }
   }
 
   private async assemble(indices: number[], batch: number): Promise<RawBatch> {
+    if (isBatchSplit(this.split) && this.input.kind === "image") {
+      const got = await this.split.getBatch(indices);
+      const want = indices.length * sampleLength(this.input);
+      if (got.data.length !== want) {
+        throw new DatasetError(
+          `DataLoader: batch ${batch} has ${got.data.length} values, expected ${want} for ${JSON.stringify(this.input)}`,
+        );
+      }
+      return { data: got.data, indices, batch, ...(got.labels ? { labels: got.labels } : {}) };
+    }
     const samples = await Promise.all(indices.map((i) => this.split.get(i)));
     const len = sampleLength(this.input);
     const text = this.input.kind === "text";

@@ -62,3 +62,31 @@ export class ArraySplit implements ShapedSplit {
     return this.labels ? { data, label: this.labels[row]! } : { data };
   }
 }
+
+/** A batch's samples packed [B, ...sample] with labels when every sample has one. */
+export interface BatchData {
+  data: Float32Array;
+  labels?: Int32Array;
+}
+
+/**
+ * A split that reads a whole batch at once (packed, no per-sample objects) and says how many
+ * batches a loader should keep in flight. The DataLoader uses both when a split has them.
+ */
+export interface BatchSplit extends DatasetSplit {
+  getBatch(indices: readonly number[]): Promise<BatchData>;
+  /** Batches to read ahead of the one being trained on. */
+  readonly prefetchBatches?: number;
+}
+
+export function isBatchSplit(split: DatasetSplit): split is BatchSplit {
+  return typeof (split as Partial<BatchSplit>).getBatch === "function";
+}
+
+/** uint8 -> float in [0,1], exactly `v / 255` as a float32 (a table: one load per value). */
+export const U8_TO_UNIT: Float32Array = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
+/** Writes `bytes / 255` into `out` at `offset`. */
+export function unitFloats(bytes: Uint8Array, out: Float32Array, offset = 0): void {
+  for (let k = 0; k < bytes.length; k++) out[offset + k] = U8_TO_UNIT[bytes[k]!]!;
+}

@@ -3,6 +3,8 @@
  * cross-entropy. It is what fine-tuning and the supervised sanity benchmark run through the
  * Trainer. (It reads labels, so it is not a self-supervised method and is not registered as one.)
  */
+
+import { softmaxCrossEntropy } from "../nn/cross-entropy.js";
 import { Linear } from "../nn/layers/linear.js";
 import type { FeatureModule, Module } from "../nn/module.js";
 import type {
@@ -17,14 +19,6 @@ import { Rng } from "../rng.js";
 import { tf } from "../tf.js";
 import { splitBatches } from "../train/loader.js";
 import { EvaluationError } from "./features.js";
-
-/** mean_i( -log softmax(logits_i)[y_i] ) */
-export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, numClasses: number): tf.Scalar {
-  return tf.tidy(() => {
-    const onehot = tf.cast(tf.oneHot(tf.cast(labels, "int32"), numClasses), "float32");
-    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
-  });
-}
 
 export interface SupervisedClassifierOptions {
   /** Train on one augmented view of each batch instead of the raw inputs (default false). */
@@ -59,7 +53,7 @@ export class SupervisedClassifier implements Method {
         const acc = tf.mean(
           tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32"),
         ) as tf.Scalar;
-        return { loss: softmaxCrossEntropy(logits, labels, this.numClasses), metrics: { train_acc: acc } };
+        return { loss: softmaxCrossEntropy(logits, labels), metrics: { train_acc: acc } };
       }),
     );
   }

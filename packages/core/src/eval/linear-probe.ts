@@ -17,6 +17,7 @@
  * 3e-2 all gave 87.0%, so the default is not tuned on the test split.
  */
 import { registerCoreGradients } from "../backend/gradients/index.js";
+import { softmaxCrossEntropy } from "../nn/cross-entropy.js";
 import { tf } from "../tf.js";
 import { Adam } from "../train/optimizers/adam.js";
 import type { ParamRef } from "../train/optimizers/optimizer.js";
@@ -55,7 +56,7 @@ export function linearProbe(opts: LinearProbeOptions): LinearProbeResult {
   });
   const x = tf.tidy(() => tf.div(tf.sub(opts.trainFeatures, mean), std) as tf.Tensor2D);
   const xTest = tf.tidy(() => tf.div(tf.sub(opts.testFeatures, mean), std) as tf.Tensor2D);
-  const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(opts.trainLabels, "int32"), c), "float32"));
+  const y = tf.tensor1d(opts.trainLabels, "int32");
   const w = tf.tidy(() => tf.variable(tf.zeros([d, c]), true));
   const b = tf.tidy(() => tf.variable(tf.zeros([c]), true));
   const params: ParamRef[] = [
@@ -69,7 +70,7 @@ export function linearProbe(opts: LinearProbeOptions): LinearProbeResult {
     for (let s = 0; s < steps; s++) {
       const { value, grads } = tf.variableGrads(() => {
         const logits = tf.add(tf.matMul(x, w), b);
-        const ce = tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1)));
+        const ce = softmaxCrossEntropy(logits, y);
         return tf.add(ce, tf.mul(tf.sum(tf.square(w)), wd / 2)) as tf.Scalar;
       }, [w, b]);
       adam.applyGradients(params, [grads[w.name] as tf.Tensor, grads[b.name] as tf.Tensor], opts.lr ?? 0.05);

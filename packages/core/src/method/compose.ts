@@ -134,8 +134,8 @@ function checkAuxiliary(a: AuxiliaryMethod, name: string): void {
   }
 }
 
-/** The composite Method (see the module comment). Auxiliaries' names must be unique. */
-export function composeMethods(primary: Method, auxiliaries: AuxiliaryMethod[]): Method {
+/** The composite Method (see the module comment), named `name` or "primary+aux+...". Auxiliaries' names must be unique. */
+export function composeMethods(primary: Method, auxiliaries: AuxiliaryMethod[], name?: string): Method {
   const aux = auxiliaries.map((a) => ({ ...a, name: a.name ?? a.method.name }));
   const names = new Set<string>();
   for (const a of aux) {
@@ -146,7 +146,7 @@ export function composeMethods(primary: Method, auxiliaries: AuxiliaryMethod[]):
     names.add(a.name);
     checkAuxiliary(a, a.name);
   }
-  return new ComposedMethod(primary, aux);
+  return new ComposedMethod(primary, aux, name);
 }
 
 class ComposedMethod implements Method {
@@ -156,8 +156,10 @@ class ComposedMethod implements Method {
   constructor(
     readonly primary: Method,
     readonly auxiliaries: Array<AuxiliaryMethod & { name: string }>,
+    /** A spec's name when a spec builds the composite (`ctx.method`), else "primary+aux+...". */
+    name?: string,
   ) {
-    this.name = [primary.name, ...auxiliaries.map((a) => a.name)].join("+");
+    this.name = name ?? [primary.name, ...auxiliaries.map((a) => a.name)].join("+");
     this.views = Math.max(primary.views, ...auxiliaries.map((a) => a.method.views));
   }
 
@@ -323,7 +325,7 @@ export function composeMethodSpecs(
         ...(a.spec.composable !== undefined ? { composable: a.spec.composable } : {}),
       };
     });
-    return composeMethods(p, aux);
+    return composeMethods(p, aux, ctx.method); // built by a spec: its name
   } catch (err) {
     const seen = new Set<Module>();
     for (const m of built)

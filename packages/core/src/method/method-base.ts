@@ -4,7 +4,6 @@
  * `encoder` and `dispose` follow from the declarations. A method file then holds only its math:
  *
  *   class SimCLR extends MethodBase<SimCLROptions> {
- *     readonly name = "simclr";
  *     readonly views = 2;
  *     readonly backbone = this.addBackbone();
  *     readonly projector = this.module("projector", buildProjector(this.ctx, ...));
@@ -13,6 +12,7 @@
  *
  * Field initialisers run in declaration order after this constructor, so a module declared later
  * can use an earlier one (the projector reads `this.backbone.outputDim`) and `this.options`.
+ * The method's `name` is its spec's: `defineMethod`'s `create` passes it as `ctx.method`.
  */
 import { defaultPipelineFor } from "../augment/presets.js";
 import type { FeatureModule, Module } from "../nn/module.js";
@@ -40,7 +40,11 @@ interface Declared {
 }
 
 export abstract class MethodBase<Options = Record<string, unknown>> implements Method {
-  abstract readonly name: string;
+  /**
+   * The spec's name: `ctx.method`, which `defineMethod`'s `create` sets (and checks against the
+   * built method). A class built outside a spec (a test's) gets its class name, or declares one.
+   */
+  readonly name: string;
   /** How many augmented views per sample `trainStep` needs (0: the method transforms inputs itself). */
   abstract readonly views: number;
 
@@ -53,7 +57,9 @@ export abstract class MethodBase<Options = Record<string, unknown>> implements M
     readonly options: Options,
     /** What the method builds its modules with (backbone from the run's config, heads by name). */
     protected readonly ctx: MethodBuildContext,
-  ) {}
+  ) {
+    this.name = ctx.method ?? this.constructor.name;
+  }
 
   /**
    * Declares a module under a stable checkpoint name; it is trained (unless `trainable: false`),

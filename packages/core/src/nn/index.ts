@@ -4,6 +4,7 @@ export * from "./backbones/lstm.js";
 export * from "./backbones/resnet.js";
 export * from "./backbones/text-transformer.js";
 export * from "./backbones/vit.js";
+export * from "./cross-entropy.js";
 export * from "./heads/linear.js";
 export * from "./heads/mlp.js";
 export * from "./heads/predictor.js";

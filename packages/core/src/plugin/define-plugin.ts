@@ -30,6 +30,23 @@ export const defineHead = <S extends z.ZodType>(spec: HeadSpec<S>): HeadSpec<S> 
 export const defineAugmentation = <S extends z.ZodType>(spec: AugmentationSpec<S>): AugmentationSpec<S> =>
   spec;
 export const defineLoss = <S extends z.ZodType>(spec: LossSpec<S>): LossSpec<S> => spec;
-export const defineMethod = <S extends z.ZodType>(spec: MethodSpec<S>): MethodSpec<S> => spec;
+/**
+ * A method spec whose `create` tells the method its name (`ctx.method`, which `MethodBase` reads,
+ * so a method class does not write its name again) and checks that the method it built says the
+ * spec's name: a method's name has one source, the spec.
+ */
+export const defineMethod = <S extends z.ZodType>(spec: MethodSpec<S>): MethodSpec<S> => ({
+  ...spec,
+  create(opts, ctx) {
+    const method = spec.create(opts, { ...ctx, method: spec.name });
+    if (method.name !== spec.name) {
+      method.dispose();
+      throw new Error(
+        `method spec "${spec.name}" built a method named "${method.name}": a method's name is its spec's (MethodBase takes it from ctx.method)`,
+      );
+    }
+    return method;
+  },
+});
 export const defineDataset = <S extends z.ZodType>(spec: DatasetSpec<S>): DatasetSpec<S> => spec;
 export const defineEvaluator = <S extends z.ZodType>(spec: EvaluatorSpec<S>): EvaluatorSpec<S> => spec;

@@ -24,6 +24,50 @@ export interface PluginFailure {
   packageName: string;
   dir: string;
   error: string;
+  /**
+   * Its module did not finish loading within the time limit. Its code may still run later (a
+   * top-level await that settles late), so a caller should not carry on as if it were absent.
+   */
+  timedOut?: boolean;
+}
+
+/** Default limit on importing one plugin module (SELFSUP_PLUGIN_TIMEOUT_MS overrides it). */
+export const PLUGIN_IMPORT_TIMEOUT_MS = 30_000;
+
+function importTimeoutMs(env: Record<string, string | undefined> = process.env): number {
+  const v = Number(env.SELFSUP_PLUGIN_TIMEOUT_MS);
+  return Number.isFinite(v) && v > 0 ? v : PLUGIN_IMPORT_TIMEOUT_MS;
+}
+
+class PluginTimeoutError extends Error {
+  override name = "PluginTimeoutError";
+}
+
+/**
+ * `import(specifier)` with a time limit. A module whose top-level await never settles would
+ * otherwise leave the process with nothing to wait on, and it would exit 0 without a word; the
+ * (ref'd) timer keeps it alive until the limit and then fails naming the module.
+ */
+async function importWithin(specifier: string, what: string, env?: Record<string, string | undefined>) {
+  const ms = importTimeoutMs(env);
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new PluginTimeoutError(
+            `${what} did not finish loading in ${ms / 1000} s (a top-level await that never settles?); ` +
+              "if it is only slow, raise SELFSUP_PLUGIN_TIMEOUT_MS (ms)",
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    return (await Promise.race([import(specifier), limit])) as { default?: unknown; plugin?: unknown };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function isDir(p: string): Promise<boolean> {
@@ -129,8 +173,9 @@ export async function importPlugin(found: FoundPlugin): Promise<Plugin> {
   }
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(found.module).href)) as { default?: unknown };
+    mod = await importWithin(pathToFileURL(found.module).href, `plugin module ${found.module}`);
   } catch (err) {
+    if (err instanceof PluginTimeoutError) throw err;
     throw new Error(`importing ${found.module} failed: ${(err as Error).message}`);
   }
   const plugin = mod.default as Plugin | undefined;
@@ -156,7 +201,12 @@ export async function loadPlugins(
       registry.register(await importPlugin(f));
       loaded.push(f);
     } catch (err) {
-      failures.push({ packageName: f.packageName, dir: f.dir, error: (err as Error).message });
+      failures.push({
+        packageName: f.packageName,
+        dir: f.dir,
+        error: (err as Error).message,
+        ...(err instanceof PluginTimeoutError ? { timedOut: true } : {}),
+      });
     }
   }
   return { loaded, failures };
@@ -204,7 +254,7 @@ export async function loadRegistry(
     const local = entry.startsWith(".") || path.isAbsolute(entry);
     try {
       const specifier = local ? pathToFileURL(path.resolve(cwd, entry)).href : entry;
-      const mod = (await import(specifier)) as { default?: unknown; plugin?: unknown };
+      const mod = await importWithin(specifier, `plugin module ${entry}`, opts.env);
       const plugin = (mod.default ?? mod.plugin) as Plugin | undefined;
       if (!plugin || typeof plugin !== "object" || typeof plugin.name !== "string") {
         throw new Error(`${entry} must default-export definePlugin({...})`);
@@ -217,6 +267,7 @@ export async function loadRegistry(
         packageName: entry,
         dir: local ? path.resolve(cwd, entry) : entry,
         error: `SELFSUP_PLUGINS entry ${entry}: ${(err as Error).message}`,
+        ...(err instanceof PluginTimeoutError ? { timedOut: true } : {}),
       });
     }
   }

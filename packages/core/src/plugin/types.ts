@@ -191,6 +191,8 @@ export interface MethodBuildContext {
    * one. Undefined where a test builds the backbone with a function.
    */
   backboneChoice?: { name: string; options: Record<string, unknown> };
+  /** The name of the method spec being built (set by `defineMethod`'s `create`; `MethodBase.name`). */
+  method?: string;
 }
 
 export type MethodFamily = "pretext" | "contrastive" | "masked" | "other";

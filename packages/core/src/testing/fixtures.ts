@@ -4,6 +4,7 @@
  * autoencoder method. Nothing here depends on core's layers or datasets, so it stays fast on the
  * cpu backend and stable while those evolve.
  */
+import pngjs from "pngjs";
 import { z } from "zod";
 import type { FeatureModule } from "../nn/module.js";
 import { Module } from "../nn/module.js";
@@ -302,4 +303,19 @@ export function tinyBuildContext(
       return new TinyMLP(inputDim, 32, out, rng);
     },
   };
+}
+
+/**
+ * An 8-bit gray PNG of `size` x `size` whose pixel (x, y) is `(x * 16 + y * 8 + seed * 29) % 256`,
+ * for tests of image folders and image input (encoded by pngjs, core's PNG library).
+ */
+export function grayPng(size: number, seed: number): Buffer {
+  const png = new pngjs.PNG({ width: size, height: size });
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const v = (x * 16 + y * 8 + seed * 29) % 256;
+      png.data.set([v, v, v, 255], (y * size + x) * 4);
+    }
+  }
+  return pngjs.PNG.sync.write(png, { colorType: 0 });
 }

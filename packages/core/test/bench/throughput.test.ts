@@ -16,7 +16,7 @@ import { tf } from "../../src/tf.js";
 
 /** A two-view method: pull the views' projections together. */
 class Pull extends MethodBase {
-  readonly name = "pull";
+  override readonly name = "pull";
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly head = this.module("head", buildClassifier(this.ctx, this.backbone.outputDim, 4));

@@ -23,6 +23,7 @@ function jpg(w: number, h: number, rgb: [number, number, number]): Buffer {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "selfsup-folder-"));
+  process.env.SELFSUP_HOME = join(dir, "home"); // the sample cache goes there, not to ~/.selfsup
   await mkdir(join(dir, "labelled", "cats"), { recursive: true });
   await mkdir(join(dir, "labelled", "dogs"), { recursive: true });
   await writeFile(join(dir, "labelled", "cats", "a.png"), png(40, 20, [255, 0, 0]));
@@ -79,11 +80,25 @@ describe("image-folder", () => {
 
   it("a corrupt image is named when read, or skipped at load with verify: full", async () => {
     const lazy = await loadImageFolder({ path: join(dir, "corrupt") });
-    await expect(lazy.train.get(0)).rejects.toThrow(/broken\.png is a corrupt PNG image/);
+    await expect(lazy.train.get(0)).rejects.toThrow(/broken\.png: a corrupt or truncated PNG image/);
     const checked = await loadImageFolder({ path: join(dir, "corrupt"), verify: "full", skipBad: true });
     expect(checked.train.size).toBe(1);
     expect(checked.skipped[0]!.file).toMatch(/broken\.png$/);
-    expect(checked.skipped[0]!.reason).toMatch(/corrupt PNG/);
+    expect(checked.skipped[0]!.reason).toMatch(/corrupt or truncated PNG/);
+    await Promise.all([lazy.close(), checked.close()]);
+  });
+
+  it('decoder: "js" (pure JS, this thread) reads the same folders, close to sharp\'s samples', async () => {
+    const js = await loadImageFolder({ path: join(dir, "labelled"), size: 12, decoder: "js" });
+    const sh = await loadImageFolder({ path: join(dir, "labelled"), size: 12, cache: false });
+    for (let i = 0; i < 3; i++) {
+      const [a, b] = [await js.train.get(i), await sh.train.get(i)];
+      expect(a.label).toBe(b.label);
+      for (let k = 0; k < a.data.length; k += 7) expect(Math.abs(a.data[k]! - b.data[k]!)).toBeLessThan(0.05);
+    }
+    const lazy = await loadImageFolder({ path: join(dir, "corrupt"), decoder: "js" });
+    await expect(lazy.train.get(0)).rejects.toThrow(/broken\.png is a corrupt PNG image/);
+    await Promise.all([js.close(), sh.close(), lazy.close()]);
   });
 
   it("names a missing folder", async () => {

@@ -35,7 +35,7 @@ const none = z.object({});
 
 /** A two-view primary: pull the two views' projections together. */
 class Pull extends MethodBase {
-  readonly name = "pull";
+  override readonly name = "pull";
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly head = this.module("head", buildClassifier(this.ctx, this.backbone.outputDim, 4));
@@ -53,7 +53,7 @@ class Pull extends MethodBase {
 
 /** A view-free auxiliary that does all its work inside lossFn: predict the mean brightness. */
 class Brightness extends MethodBase {
-  readonly name: string = "brightness";
+  override readonly name: string = "brightness";
   readonly views = 0;
   readonly backbone = this.addBackbone();
   readonly head = this.module("head", buildClassifier(this.ctx, this.backbone.outputDim, 1));

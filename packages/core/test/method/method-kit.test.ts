@@ -34,7 +34,6 @@ const toyOptions = z.object({ dim: z.number().int().positive().default(8) });
 
 /** A method declared only through the kit: a backbone, a projector and a momentum copy. */
 class Toy extends MethodBase<z.output<typeof toyOptions>> {
-  readonly name = "toy";
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly projector = this.module(
@@ -127,6 +126,19 @@ describe("typed specs and registry.create", () => {
     const backbone = r.create("backbone", "convnet", { width: 4 }, input, new Rng(0));
     expect(backbone.outputDim).toBeGreaterThan(0);
     backbone.dispose();
+  });
+
+  it("a method's name is its spec's, and a spec that builds a differently named method is refused", () => {
+    const m = toySpec.create({ dim: 4 }, ctx());
+    expect(m.name).toBe("toy");
+    m.dispose();
+    class Misnamed extends Toy {
+      override readonly name = "not-toy";
+    }
+    const misnamed = defineMethod({ ...toySpec, create: (opts, c) => new Misnamed(opts, c) });
+    expect(() => misnamed.create({ dim: 4 }, ctx())).toThrow(
+      /method spec "toy" built a method named "not-toy"/,
+    );
   });
 
   it("methodBuildContext builds the run's backbone by default and any registered one by name", () => {

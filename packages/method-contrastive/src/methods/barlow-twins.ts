@@ -44,7 +44,6 @@ export const barlowTwinsMethodOptions = z.object({
 export type BarlowTwinsMethodOptions = z.output<typeof barlowTwinsMethodOptions>;
 
 export class BarlowTwins extends MethodBase<BarlowTwinsMethodOptions> {
-  readonly name = "barlow-twins";
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly projector = this.addProjector({

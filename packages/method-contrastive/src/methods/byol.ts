@@ -69,7 +69,6 @@ export function autoBaseMomentum(totalSteps: number): number {
 }
 
 export class BYOL extends MethodBase<BYOLOptions> {
-  readonly name = "byol";
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly projector = this.addProjector({

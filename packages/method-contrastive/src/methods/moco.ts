@@ -62,7 +62,6 @@ export const mocoMethodOptions = z.object({
 export type MoCoOptions = z.output<typeof mocoMethodOptions>;
 
 export class MoCo extends MethodBase<MoCoOptions> {
-  readonly name = "moco";
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly projector = this.addProjector({

@@ -48,7 +48,6 @@ export const simclrMethodOptions = z.object({
 export type SimCLROptions = z.output<typeof simclrMethodOptions>;
 
 export class SimCLR extends MethodBase<SimCLROptions> {
-  readonly name = "simclr";
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly projector = this.addProjector({

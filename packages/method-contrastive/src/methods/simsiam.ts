@@ -57,7 +57,6 @@ export const simsiamMethodOptions = z.object({
 export type SimSiamOptions = z.output<typeof simsiamMethodOptions>;
 
 export class SimSiam extends MethodBase<SimSiamOptions> {
-  readonly name = "simsiam";
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly projector = this.addProjector({

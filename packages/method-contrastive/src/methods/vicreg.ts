@@ -38,7 +38,6 @@ export const vicregMethodOptions = z.object({
 export type VICRegMethodOptions = z.output<typeof vicregMethodOptions>;
 
 export class VICReg extends MethodBase<VICRegMethodOptions> {
-  readonly name = "vicreg";
   readonly views = 2;
   readonly backbone = this.addBackbone();
   readonly projector = this.addProjector({

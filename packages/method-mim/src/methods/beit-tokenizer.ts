@@ -39,6 +39,7 @@ import {
 } from "@selfsup/core";
 import { z } from "zod";
 import { PatchTokenizer, specToVector } from "../patch-tokenizer.js";
+import { writeCodebookUsage } from "../pictures.js";
 import { TOKENIZER_MODULE, TOKENIZER_SPEC_STATE } from "../tokenizer-checkpoint.js";
 import { codebookPerplexityTensor } from "../vq.js";
 
@@ -89,7 +90,6 @@ function backbonePatchSize(ctx: MethodBuildContext): number | undefined {
 }
 
 export class BeitTokenizer extends MethodBase<BeitTokenizerOptions> {
-  readonly name = "beit-tokenizer";
   readonly views = 0;
   /** The option, else the run's ViT's patch size (BEiT predicts one token per ViT patch), else 4. */
   readonly patchSize = this.options.patchSize ?? backbonePatchSize(this.ctx) ?? 4;
@@ -155,11 +155,9 @@ export class BeitTokenizer extends MethodBase<BeitTokenizerOptions> {
     });
   }
 
-  /** Reconstructions (MAE/SimMIM) or codebook usage (beit-tokenizer) as run artifacts (../pictures.ts). */
-  async writeArtifacts(ctx: { dataset: Dataset; dir: string }): Promise<MethodArtifact[]> {
-    const { writeMimArtifacts } = await import("../pictures.js");
-    const files = await writeMimArtifacts(this, ctx.dataset, ctx.dir);
-    return files.map((f) => ({ name: f.name, mime: f.kind, description: f.description }));
+  /** The codebook's usage over the first test images as a run artifact (../pictures.ts). */
+  writeArtifacts(ctx: { dataset: Dataset; dir: string }): Promise<MethodArtifact[]> {
+    return writeCodebookUsage(this.tokenizer, ctx.dataset, ctx.dir);
   }
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {

@@ -26,6 +26,7 @@ import {
   type MethodBuildContext,
   type StepContext,
   type StepResult,
+  softmaxNll,
   type TrainBatch,
   tf,
 } from "@selfsup/core";
@@ -62,7 +63,6 @@ function requireTokenizer(opts: BEiTOptions): string {
 }
 
 export class BEiT extends MethodBase<BEiTOptions> {
-  readonly name = "beit";
   readonly views = 0;
   readonly tokenizerRef = requireTokenizer(this.options);
   readonly backbone = this.addBackbone();
@@ -107,8 +107,7 @@ export class BEiT extends MethodBase<BEiTOptions> {
       const n = this.vit.numPatches;
       const tokens = this.vit.forward(x, { mask, tokens: true });
       const logits = this.head.forward(tf.slice(tokens, [0, 1, 0], [b, n, this.vit.dim])); // [B, N, K]
-      const logp = tf.logSoftmax(logits);
-      const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(targets, this.tokenizer.spec.codebookSize)), -1));
+      const nll = softmaxNll(logits, targets);
       const correct = tf.cast(tf.equal(tf.argMax(logits, -1), targets), "float32");
       return { loss: maskedMean(nll, mask), accuracy: maskedMean(correct, mask) };
     });

@@ -21,27 +21,20 @@
  * Defaults here (vit-tiny of width 64 on 28 px digits): decoder width 64, 2 blocks, 4 heads.
  */
 import {
-  type Dataset,
   defineMethod,
   type ForwardOptions,
-  fromPatches,
   LayerNorm,
   Linear,
-  type MethodArtifact,
-  MethodBase,
   Module,
-  maeMask,
   Rng,
-  type StepContext,
-  type StepResult,
-  type TrainBatch,
   TransformerBlock,
   tf,
   toPatches,
   truncatedNormalInit,
 } from "@selfsup/core";
 import { z } from "zod";
-import { denormalizePatches, maskedMean, normalizePatches, visibleSelection } from "../masked-loss.js";
+import { MaskedImageMethod } from "../masked-image-method.js";
+import { maskedMean, normalizePatches, visibleSelection } from "../masked-loss.js";
 import { requireViT } from "../vit-backbone.js";
 
 export const maeMethodOptions = z.object({
@@ -139,11 +132,12 @@ export class MaeDecoder extends Module {
   }
 }
 
-export class MAE extends MethodBase<MAEOptions> {
-  readonly name = "mae";
+export class MAE extends MaskedImageMethod<MAEOptions> {
   readonly views = 0;
   readonly backbone = this.addBackbone();
   readonly vit = requireViT(this.backbone, "mae", "remove");
+  readonly patchSize = this.vit.patchSize;
+  readonly numPatches = this.vit.numPatches;
   readonly decoder = this.module(
     "decoder",
     new MaeDecoder(
@@ -156,14 +150,6 @@ export class MAE extends MethodBase<MAEOptions> {
       this.ctx.rng,
     ),
   );
-
-  /** A fresh MAE mask per sample: [B, N] float, exactly round(ratio N) ones per row. */
-  drawMask(batch: number, rng: Rng): tf.Tensor2D {
-    const m = maeMask(rng, batch, this.vit.numPatches, this.options.maskRatio);
-    m.keep.dispose();
-    m.restore.dispose();
-    return m.mask;
-  }
 
   /** Per-patch pixel predictions [B, N, P] for images x under `mask` (encoder sees visible patches only). */
   predict(x: tf.Tensor, mask: tf.Tensor): tf.Tensor {
@@ -182,56 +168,6 @@ export class MAE extends MethodBase<MAEOptions> {
       const perPatch = tf.mean(tf.square(tf.sub(pred, target)), -1); // [B, N]
       return maskedMean(perPatch, mask);
     });
-  }
-
-  /** Reconstructions (MAE/SimMIM) or codebook usage (beit-tokenizer) as run artifacts (../pictures.ts). */
-  async writeArtifacts(ctx: { dataset: Dataset; dir: string }): Promise<MethodArtifact[]> {
-    const { writeMimArtifacts } = await import("../pictures.js");
-    const files = await writeMimArtifacts(this, ctx.dataset, ctx.dir);
-    return files.map((f) => ({ name: f.name, mime: f.kind, description: f.description }));
-  }
-
-  trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
-    const x = batch.inputs;
-    const mask = this.drawMask(x.shape[0] as number, ctx.rng);
-    try {
-      return ctx.minimize(() => ({ loss: this.loss(x, mask) }));
-    } finally {
-      mask.dispose();
-    }
-  }
-
-  /**
-   * Reconstructed images [B, H, W, C]: visible patches as given, masked patches predicted (mapped
-   * back from normalised pixels with each true patch's mean and std when normPixLoss is on, as the
-   * paper's figures do). For pictures; runs in eval mode.
-   */
-  reconstruct(x: tf.Tensor, mask: tf.Tensor): tf.Tensor4D {
-    const [, h, w] = x.shape as [number, number, number, number];
-    const p = this.vit.patchSize;
-    const was = this.training();
-    this.setTraining(false);
-    try {
-      return tf.tidy(() => {
-        const patches = toPatches(x, p);
-        const predicted = this.predict(x, mask);
-        const pred = this.options.normPixLoss ? denormalizePatches(predicted, patches) : predicted;
-        const m = tf.expandDims(tf.cast(mask, "float32"), 2);
-        const out = tf.add(tf.mul(patches, tf.sub(1, m)), tf.mul(pred, m));
-        return fromPatches(tf.clipByValue(out, 0, 1), p, h, w);
-      });
-    } finally {
-      this.setTraining(was);
-    }
-  }
-
-  private training(): boolean {
-    return this.vit.training;
-  }
-
-  private setTraining(mode: boolean): void {
-    this.vit.train(mode);
-    this.decoder.train(mode);
   }
 }
 

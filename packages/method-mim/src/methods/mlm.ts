@@ -25,6 +25,7 @@ import {
   type Rng,
   type StepContext,
   type StepResult,
+  softmaxNll,
   TextTransformer,
   type TrainBatch,
   tf,
@@ -64,7 +65,6 @@ export interface MlmEvaluation {
 }
 
 export class MLM extends MethodBase<MLMOptions> {
-  readonly name = "mlm";
   readonly views = 0;
   readonly backbone = this.addBackbone();
   readonly vocabSize = textVocab(this.ctx.input);
@@ -100,9 +100,9 @@ export class MLM extends MethodBase<MLMOptions> {
   /** Sum of cross-entropy and of correct predictions over the selected tokens, and their count. */
   private scores(original: tf.Tensor, c: ReturnType<MLM["corrupt"]>) {
     return tf.tidy(() => {
-      const logp = tf.logSoftmax(this.logits(c.inputs, c.masked)); // [B, T, V]
-      const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(original, this.vocabSize)), -1)); // [B, T]
-      const correct = tf.cast(tf.equal(tf.argMax(logp, -1), original), "float32");
+      const logits = this.logits(c.inputs, c.masked); // [B, T, V]
+      const nll = softmaxNll(logits, original); // [B, T]
+      const correct = tf.cast(tf.equal(tf.argMax(logits, -1), original), "float32");
       return {
         nllSum: tf.sum(tf.mul(nll, c.selected)) as tf.Scalar,
         correctSum: tf.sum(tf.mul(correct, c.selected)) as tf.Scalar,

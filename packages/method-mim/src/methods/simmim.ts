@@ -50,19 +50,13 @@
  */
 import {
   type AugmentationConfig,
-  type Dataset,
   defineMethod,
   type FeatureModule,
   fromPatches,
   type InputSpec,
   LayerNorm,
   Linear,
-  type MethodArtifact,
-  MethodBase,
-  maeMask,
   type Rng,
-  type StepContext,
-  type StepResult,
   type TrainBatch,
   TransformerBlock,
   tf,
@@ -71,7 +65,8 @@ import {
 } from "@selfsup/core";
 import { z } from "zod";
 import { LearnedToken } from "../learned-token.js";
-import { denormalizePatches, maskedMean, normalizePatches } from "../masked-loss.js";
+import { MaskedImageMethod } from "../masked-image-method.js";
+import { maskedMean, normalizePatches } from "../masked-loss.js";
 import { requireViT } from "../vit-backbone.js";
 
 export const simmimMethodOptions = z.object({
@@ -117,8 +112,7 @@ const DEFAULT_VIT_DECODER_DEPTH = 4;
 
 export type SimMIMOptions = z.output<typeof simmimMethodOptions>;
 
-export class SimMIM extends MethodBase<SimMIMOptions> {
-  readonly name = "simmim";
+export class SimMIM extends MaskedImageMethod<SimMIMOptions> {
   /** One augmented view (the crop) with `crop`, else the images as they are. */
   readonly views = this.options.crop ? 1 : 0;
   readonly backbone = this.addBackbone();
@@ -128,6 +122,7 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
   readonly image = imageSpec(this.ctx.input);
   readonly patchSize = this.vit?.patchSize ?? this.options.maskPatchSize;
   readonly grid = patchGridOf(this.image, this.patchSize);
+  readonly numPatches = this.grid.n;
   readonly patchValues = this.patchSize * this.patchSize * this.image.channels;
   readonly maskPatch: LearnedToken | undefined = this.vit
     ? undefined
@@ -151,13 +146,6 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
       { init: "xavier" },
     ),
   );
-
-  drawMask(batch: number, rng: Rng): tf.Tensor2D {
-    const m = maeMask(rng, batch, this.grid.n, this.options.maskRatio);
-    m.keep.dispose();
-    m.restore.dispose();
-    return m.mask;
-  }
 
   /** Per-patch raw-pixel predictions [B, N, P] for images x under `mask`. */
   predict(x: tf.Tensor, mask: tf.Tensor): tf.Tensor {
@@ -190,13 +178,6 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
     });
   }
 
-  /** Reconstructions (MAE/SimMIM) or codebook usage (beit-tokenizer) as run artifacts (../pictures.ts). */
-  async writeArtifacts(ctx: { dataset: Dataset; dir: string }): Promise<MethodArtifact[]> {
-    const { writeMimArtifacts } = await import("../pictures.js");
-    const files = await writeMimArtifacts(this, ctx.dataset, ctx.dir);
-    return files.map((f) => ({ name: f.name, mime: f.kind, description: f.description }));
-  }
-
   /** The paper's random resized crop (scale 0.67-1) when `crop` is on; no flip (digits change meaning). */
   override defaultAugmentation(): AugmentationConfig[] {
     return this.options.crop
@@ -204,32 +185,8 @@ export class SimMIM extends MethodBase<SimMIMOptions> {
       : [];
   }
 
-  trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
-    const x = this.options.crop ? (batch.views[0] as tf.Tensor) : batch.inputs;
-    const mask = this.drawMask(x.shape[0] as number, ctx.rng);
-    try {
-      return ctx.minimize(() => ({ loss: this.loss(x, mask) }));
-    } finally {
-      mask.dispose();
-    }
-  }
-
-  /** Images [B, H, W, C] with masked patches replaced by the prediction (eval mode), for pictures. */
-  reconstruct(x: tf.Tensor, mask: tf.Tensor): tf.Tensor4D {
-    const was = this.backbone.training;
-    this.backbone.train(false);
-    try {
-      return tf.tidy(() => {
-        const patches = toPatches(x, this.patchSize);
-        const predicted = this.predict(x, mask);
-        const pred = this.options.normPixLoss ? denormalizePatches(predicted, patches) : predicted;
-        const m = tf.expandDims(tf.cast(mask, "float32"), 2);
-        const out = tf.add(tf.mul(patches, tf.sub(1, m)), tf.mul(pred, m));
-        return fromPatches(tf.clipByValue(out, 0, 1), this.patchSize, this.image.height, this.image.width);
-      });
-    } finally {
-      this.backbone.train(was);
-    }
+  protected override trainImages(batch: TrainBatch): tf.Tensor {
+    return this.options.crop ? (batch.views[0] as tf.Tensor) : batch.inputs;
   }
 }
 

@@ -15,7 +15,6 @@
  * corruption makes it model the data (the paper's argument), so masking is the default here.
  * `reconstructionPreview` draws input / corrupted / output rows as a PNG.
  */
-import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import {
   type Dataset,
@@ -29,6 +28,7 @@ import {
   type StepResult,
   type TrainBatch,
   tf,
+  writeFileAtomic,
 } from "@selfsup/core";
 import { z } from "zod";
 import { ConvDecoder } from "../decoder.js";
@@ -71,7 +71,6 @@ export function corrupt(x: tf.Tensor, opts: AutoencoderOptions, seed: number): t
 }
 
 export class Autoencoder extends MethodBase<AutoencoderOptions> {
-  readonly name = "autoencoder";
   readonly views = 0;
   readonly backbone = this.addBackbone();
   readonly decoder = this.module("decoder", this.buildDecoder());
@@ -100,9 +99,7 @@ export class Autoencoder extends MethodBase<AutoencoderOptions> {
     const x = tf.tensor4d(data, [n, input.height, input.width, input.channels]);
     try {
       const png = this.reconstructionPreview(x, new Rng(0));
-      const tmp = path.join(ctx.dir, `reconstructions.png.tmp-${process.pid}`);
-      await writeFile(tmp, png);
-      await rename(tmp, path.join(ctx.dir, "reconstructions.png"));
+      await writeFileAtomic(path.join(ctx.dir, "reconstructions.png"), png);
     } finally {
       x.dispose();
     }

@@ -29,6 +29,7 @@ import {
   Module,
   type StepContext,
   type StepResult,
+  softmaxNll,
   type TrainBatch,
   tf,
 } from "@selfsup/core";
@@ -159,7 +160,6 @@ export function rebalancingWeights(
 }
 
 export class Colorization extends MethodBase<ColorizationOptions> {
-  readonly name = "colorization";
   readonly views = 0;
   readonly rgb = requireRgb(this.ctx.input);
   readonly bins = colorizationBins();
@@ -241,7 +241,7 @@ export class Colorization extends MethodBase<ColorizationOptions> {
       }
       const z = nearestBin(target, tf.tensor2d(this.bins));
       const q = this.bins.length;
-      const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(z, q), tf.logSoftmax(tf.reshape(pred, [-1, q]))), 1));
+      const ce = softmaxNll(tf.reshape(pred, [-1, q]), z);
       const v = tf.gather(this.classWeights, z);
       const loss = tf.mean(tf.mul(ce, v)) as tf.Scalar;
       return { loss, metrics: { binAccuracy: accuracy(pred, z) } };

@@ -32,12 +32,13 @@ import {
   requireViews,
   type StepContext,
   type StepResult,
+  softmaxCrossEntropy,
   type TrainBatch,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
 import { kmeans, nmi, pcaWhitening, whiten } from "../clustering.js";
-import { accuracy, crossEntropy } from "../losses.js";
+import { accuracy } from "../losses.js";
 
 export const deepClusterMethodOptions = z.object({
   k: z
@@ -63,7 +64,6 @@ export const deepClusterMethodOptions = z.object({
 export type DeepClusterOptions = z.output<typeof deepClusterMethodOptions>;
 
 export class DeepCluster extends MethodBase<DeepClusterOptions> {
-  readonly name = "deepcluster";
   readonly views = 1;
   readonly backbone = this.addBackbone();
   /** The backbone as it was at the epoch start: assigns pseudo-labels during the epoch. */
@@ -170,7 +170,7 @@ export class DeepCluster extends MethodBase<DeepClusterOptions> {
       const [view] = requireViews(batch, 1, this.name) as [tf.Tensor];
       const labels = this.pseudoLabels(batch.inputs);
       const logits = this.classifier.forward(this.backbone.forward(view));
-      const loss = crossEntropy(logits, labels, tf.gather(this.clusterWeights, labels));
+      const loss = softmaxCrossEntropy(logits, labels, tf.gather(this.clusterWeights, labels));
       const metrics: Record<string, tf.Scalar> = { accuracy: accuracy(logits, labels) };
       if (this.lastNmi !== undefined) metrics.nmiPrevious = tf.scalar(this.lastNmi);
       return { loss, metrics };

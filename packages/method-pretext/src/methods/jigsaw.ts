@@ -30,11 +30,12 @@ import {
   MethodBase,
   type StepContext,
   type StepResult,
+  softmaxCrossEntropy,
   type TrainBatch,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
-import { accuracy, crossEntropy } from "../losses.js";
+import { accuracy } from "../losses.js";
 import {
   cutTiles,
   normalizeTiles,
@@ -73,7 +74,6 @@ export type JigsawOptions = z.output<typeof jigsawMethodOptions>;
 const GRID = 3;
 
 export class Jigsaw extends MethodBase<JigsawOptions> {
-  readonly name = "jigsaw";
   readonly views = 0;
   readonly geometry = tileGeometry(
     imageInput(this.ctx.input, "jigsaw").height,
@@ -151,7 +151,7 @@ export class Jigsaw extends MethodBase<JigsawOptions> {
       const features = tf.reshape(this.backbone.forward(tiles), [b, n * this.backbone.outputDim]);
       const logits = this.head.forward(features);
       const y = tf.tensor1d(labels, "int32");
-      return { loss: crossEntropy(logits, y), metrics: { accuracy: accuracy(logits, y) } };
+      return { loss: softmaxCrossEntropy(logits, y), metrics: { accuracy: accuracy(logits, y) } };
     });
   }
 }

@@ -25,11 +25,12 @@ import {
   MethodBase,
   type StepContext,
   type StepResult,
+  softmaxCrossEntropy,
   type TrainBatch,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
-import { accuracy, crossEntropy } from "../losses.js";
+import { accuracy } from "../losses.js";
 import {
   cutTiles,
   normalizeTiles,
@@ -73,7 +74,6 @@ export function dropColors(patches: tf.Tensor, keep: number[], seed: number, std
 }
 
 export class RelativePosition extends MethodBase<RelativePositionOptions> {
-  readonly name = "relative-position";
   readonly views = 0;
   readonly geometry = tileGeometry(
     imageInput(this.ctx.input, "relative-position").height,
@@ -133,7 +133,7 @@ export class RelativePosition extends MethodBase<RelativePositionOptions> {
       const features = tf.reshape(this.backbone.forward(patches), [b, 2 * this.backbone.outputDim]);
       const logits = this.head.forward(features);
       const y = tf.tensor1d(labels, "int32");
-      return { loss: crossEntropy(logits, y), metrics: { accuracy: accuracy(logits, y) } };
+      return { loss: softmaxCrossEntropy(logits, y), metrics: { accuracy: accuracy(logits, y) } };
     });
   }
 }

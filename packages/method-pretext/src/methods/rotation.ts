@@ -22,11 +22,12 @@ import {
   rotate90All,
   type StepContext,
   type StepResult,
+  softmaxCrossEntropy,
   type TrainBatch,
   tf,
 } from "@selfsup/core";
 import { z } from "zod";
-import { accuracy, crossEntropy } from "../losses.js";
+import { accuracy } from "../losses.js";
 
 export const rotationMethodOptions = z.object({
   headHiddenDim: z
@@ -52,7 +53,6 @@ export function rotationBatch(x: tf.Tensor): { images: tf.Tensor; labels: tf.Ten
 }
 
 export class Rotation extends MethodBase<RotationOptions> {
-  readonly name = "rotation";
   readonly views = 0;
   readonly backbone = this.addBackbone();
   readonly head = this.module(
@@ -71,7 +71,7 @@ export class Rotation extends MethodBase<RotationOptions> {
     return ctx.minimize(() => {
       const { images, labels } = rotationBatch(batch.inputs);
       const logits = this.head.forward(this.backbone.forward(images));
-      return { loss: crossEntropy(logits, labels), metrics: { accuracy: accuracy(logits, labels) } };
+      return { loss: softmaxCrossEntropy(logits, labels), metrics: { accuracy: accuracy(logits, labels) } };
     });
   }
 }

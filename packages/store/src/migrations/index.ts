@@ -6,6 +6,7 @@ import { sql as runsAtScale } from "./005-runs-at-scale.js";
 import { sql as seriesWrites } from "./006-series-writes.js";
 import { sql as runsCount } from "./007-runs-count.js";
 import { sql as seriesIds } from "./008-series-ids.js";
+import { sql as sweeps } from "./009-sweeps.js";
 
 /** One schema change. `id` is the NNN of its file; ids only grow and a released one never changes. */
 export interface Migration {
@@ -24,4 +25,5 @@ export const migrations: readonly Migration[] = [
   { id: 6, name: "series-writes", sql: seriesWrites },
   { id: 7, name: "runs-count", sql: runsCount },
   { id: 8, name: "series-ids", sql: seriesIds },
+  { id: 9, name: "sweeps", sql: sweeps },
 ];

@@ -3,7 +3,8 @@ import { NextRequest } from "next/server";
 import { createApolloServer } from "../../../src/server/apollo";
 import { SESSION_COOKIE } from "../../../src/server/auth";
 import type { Context } from "../../../src/server/context";
-import { errorReply, MAX_BODY_BYTES } from "../../../src/server/http-status";
+import { errorReply, MAX_BODY_BYTES, requestBudgetMs, withinBudget } from "../../../src/server/http-status";
+import { LIMITS } from "../../../src/server/limits";
 import { isReadOnlyQuery, ReplyCache } from "../../../src/server/reply-cache";
 import { contextForRequest } from "../../../src/server/request";
 
@@ -23,8 +24,10 @@ if (!g[KEY]) {
 const handler = g[KEY];
 const replies = new ReplyCache();
 
+const budget = requestBudgetMs(LIMITS.requestBudgetMs);
+
 export async function GET(request: NextRequest): Promise<Response> {
-  return handler(request);
+  return withinBudget(handler(request), budget);
 }
 
 /**
@@ -32,6 +35,10 @@ export async function GET(request: NextRequest): Promise<Response> {
  * 400, both GraphQL-shaped (the integration would answer a bad body with an empty 500).
  */
 export async function POST(request: NextRequest): Promise<Response> {
+  return withinBudget(post(request), budget);
+}
+
+async function post(request: NextRequest): Promise<Response> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) return tooLarge();
   const text = await request.text();

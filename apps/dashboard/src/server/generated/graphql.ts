@@ -6,8 +6,9 @@ import type { XAxis } from '../enums';
 import type { BucketValue } from '../enums';
 import type { Role } from '../enums';
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
-import type { Run as StoreRun, Evaluation as StoreEvaluation, Checkpoint as StoreCheckpoint, Artifact as StoreArtifact, Series as StoreSeries, SeriesPoint as StoreSeriesPoint } from '@selfsup/store';
+import type { Run as StoreRun, Evaluation as StoreEvaluation, Checkpoint as StoreCheckpoint, Artifact as StoreArtifact, Series as StoreSeries, SeriesPoint as StoreSeriesPoint, Sweep as StoreSweep } from '@selfsup/store';
 import type { RunConnectionModel, ComparisonModel, LeaderboardEntryModel, SubmitRunResultModel, ViewerModel } from '../models';
+import type { SweepTrialModel } from '../sweeps';
 import type { Context } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -94,6 +95,10 @@ export type Query = {
   viewer: Viewer;
   /** Where the runs are read from. */
   storeInfo: StoreInfo;
+  /** A sweep by id or name. */
+  sweep: Maybe<Sweep>;
+  /** Sweeps, newest first (first <= 200). */
+  sweeps: Array<Sweep>;
 };
 
 
@@ -137,6 +142,17 @@ export type QueryLeaderboardArgs = {
   metric?: InputMaybe<Scalars['String']['input']>;
   labelsPerClass?: InputMaybe<Scalars['Int']['input']>;
   lowerIsBetter?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
+export type QuerySweepArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QuerySweepsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** A group of runs sharing a value, and the spread of a summary number over them. */
@@ -527,6 +543,116 @@ export type SubmitRunResult = {
   run: Maybe<Run>;
 };
 
+/** A search over run configs (`selfsup sweep`): its trials, ASHA's decisions and aggregates. */
+export type Sweep = {
+  __typename?: 'Sweep';
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  /** running, stopped, finished or failed */
+  status: Scalars['String']['output'];
+  /** grid, random or tpe */
+  search: Scalars['String']['output'];
+  /** The metric searched on, as runs report it per epoch (e.g. knn_top1). */
+  metric: Scalars['String']['output'];
+  /** maximize or minimize */
+  goal: Scalars['String']['output'];
+  /** local (processes of the sweep's host) or queue (selfsup worker processes) */
+  mode: Scalars['String']['output'];
+  /** The sweep file as validated (base run config, parameters, seeds, budget, early_stop). */
+  spec: Scalars['JSON']['output'];
+  error: Maybe<Scalars['String']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  finishedAt: Maybe<Scalars['DateTime']['output']>;
+  /** The run tag that marks this sweep's runs (filter the runs table by it). */
+  tag: Scalars['String']['output'];
+  /** Configurations planned (budget.trials, or the grid's size). */
+  plannedTrials: Scalars['Int']['output'];
+  /** Seeds per configuration. */
+  seeds: Scalars['Int']['output'];
+  /** Trials by index (at most 1,000). */
+  trials: Array<SweepTrial>;
+  /** How many trials are in each status. */
+  counts: Array<StatusCount>;
+  /** The best completed trial. */
+  best: Maybe<SweepTrial>;
+  /** The searched parameters in the file's order. */
+  parameters: Array<SweepParameter>;
+  /** Per parameter: Spearman rank correlation with the metric and the variance share it explains alone (η²). */
+  importance: Array<ParameterImportance>;
+  /** Metric per epoch of the `top` best configurations (<= 20): mean and std over seeds. */
+  curves: Array<SweepCurve>;
+};
+
+
+/** A search over run configs (`selfsup sweep`): its trials, ASHA's decisions and aggregates. */
+export type SweepCurvesArgs = {
+  top?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type StatusCount = {
+  __typename?: 'StatusCount';
+  status: Scalars['String']['output'];
+  count: Scalars['Int']['output'];
+};
+
+export type SweepTrial = {
+  __typename?: 'SweepTrial';
+  idx: Scalars['Int']['output'];
+  /** Config path -> value. */
+  params: Scalars['JSON']['output'];
+  /** pending, running, completed, pruned, failed, invalid or cancelled */
+  status: Scalars['String']['output'];
+  /** The metric at the trial's last epoch (a pruned trial: at its rung), mean over seeds. */
+  value: Maybe<Scalars['Float']['output']>;
+  /** Standard deviation over seeds. */
+  valueStd: Maybe<Scalars['Float']['output']>;
+  epochs: Maybe<Scalars['Int']['output']>;
+  /** The epoch (ASHA rung) where the trial was stopped. */
+  prunedAt: Maybe<Scalars['Int']['output']>;
+  error: Maybe<Scalars['String']['output']>;
+  /** The trial's runs, one per seed. */
+  runs: Array<SweepRun>;
+  /** The run config of its first seed (what `copy as config` copies). */
+  config: Maybe<Scalars['JSON']['output']>;
+};
+
+export type SweepRun = {
+  __typename?: 'SweepRun';
+  id: Scalars['ID']['output'];
+  seed: Scalars['Int']['output'];
+  status: RunStatus;
+};
+
+export type SweepParameter = {
+  __typename?: 'SweepParameter';
+  path: Scalars['String']['output'];
+  /** values, choice, uniform, log_uniform or int_uniform */
+  kind: Scalars['String']['output'];
+  /** The candidate values (values, choice). */
+  values: Maybe<Scalars['JSON']['output']>;
+  low: Maybe<Scalars['Float']['output']>;
+  high: Maybe<Scalars['Float']['output']>;
+};
+
+export type ParameterImportance = {
+  __typename?: 'ParameterImportance';
+  path: Scalars['String']['output'];
+  spearman: Maybe<Scalars['Float']['output']>;
+  /** η²: share of the metric's variance explained by this parameter alone. */
+  variance: Maybe<Scalars['Float']['output']>;
+  n: Scalars['Int']['output'];
+};
+
+export type SweepCurve = {
+  __typename?: 'SweepCurve';
+  trial: Scalars['Int']['output'];
+  params: Scalars['JSON']['output'];
+  value: Maybe<Scalars['Float']['output']>;
+  epochs: Array<Scalars['Int']['output']>;
+  mean: Array<Scalars['Float']['output']>;
+  std: Array<Scalars['Float']['output']>;
+};
+
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
@@ -647,6 +773,13 @@ export type ResolversTypes = {
   Viewer: ResolverTypeWrapper<ViewerModel>;
   SubmitRunInput: SubmitRunInput;
   SubmitRunResult: ResolverTypeWrapper<SubmitRunResultModel>;
+  Sweep: ResolverTypeWrapper<StoreSweep>;
+  StatusCount: ResolverTypeWrapper<StatusCount>;
+  SweepTrial: ResolverTypeWrapper<SweepTrialModel>;
+  SweepRun: ResolverTypeWrapper<SweepRun>;
+  SweepParameter: ResolverTypeWrapper<SweepParameter>;
+  ParameterImportance: ResolverTypeWrapper<ParameterImportance>;
+  SweepCurve: ResolverTypeWrapper<SweepCurve>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -692,6 +825,13 @@ export type ResolversParentTypes = {
   Viewer: ViewerModel;
   SubmitRunInput: SubmitRunInput;
   SubmitRunResult: SubmitRunResultModel;
+  Sweep: StoreSweep;
+  StatusCount: StatusCount;
+  SweepTrial: SweepTrialModel;
+  SweepRun: SweepRun;
+  SweepParameter: SweepParameter;
+  ParameterImportance: ParameterImportance;
+  SweepCurve: SweepCurve;
 };
 
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
@@ -725,6 +865,8 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   plugins?: Resolver<ResolversTypes['PluginCatalogue'], ParentType, ContextType>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
   storeInfo?: Resolver<ResolversTypes['StoreInfo'], ParentType, ContextType>;
+  sweep?: Resolver<Maybe<ResolversTypes['Sweep']>, ParentType, ContextType, RequireFields<QuerySweepArgs, 'id'>>;
+  sweeps?: Resolver<Array<ResolversTypes['Sweep']>, ParentType, ContextType, RequireFields<QuerySweepsArgs, 'first'>>;
 };
 
 export type RunGroupResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RunGroup'] = ResolversParentTypes['RunGroup']> = {
@@ -968,6 +1110,77 @@ export type SubmitRunResultResolvers<ContextType = Context, ParentType extends R
   run?: Resolver<Maybe<ResolversTypes['Run']>, ParentType, ContextType>;
 };
 
+export type SweepResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Sweep'] = ResolversParentTypes['Sweep']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  search?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  metric?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  goal?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  mode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  spec?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  tag?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  plannedTrials?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  seeds?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  trials?: Resolver<Array<ResolversTypes['SweepTrial']>, ParentType, ContextType>;
+  counts?: Resolver<Array<ResolversTypes['StatusCount']>, ParentType, ContextType>;
+  best?: Resolver<Maybe<ResolversTypes['SweepTrial']>, ParentType, ContextType>;
+  parameters?: Resolver<Array<ResolversTypes['SweepParameter']>, ParentType, ContextType>;
+  importance?: Resolver<Array<ResolversTypes['ParameterImportance']>, ParentType, ContextType>;
+  curves?: Resolver<Array<ResolversTypes['SweepCurve']>, ParentType, ContextType, RequireFields<SweepCurvesArgs, 'top'>>;
+};
+
+export type StatusCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StatusCount'] = ResolversParentTypes['StatusCount']> = {
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SweepTrialResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SweepTrial'] = ResolversParentTypes['SweepTrial']> = {
+  idx?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  params?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  value?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  valueStd?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  epochs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  prunedAt?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  runs?: Resolver<Array<ResolversTypes['SweepRun']>, ParentType, ContextType>;
+  config?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+};
+
+export type SweepRunResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SweepRun'] = ResolversParentTypes['SweepRun']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  seed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['RunStatus'], ParentType, ContextType>;
+};
+
+export type SweepParameterResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SweepParameter'] = ResolversParentTypes['SweepParameter']> = {
+  path?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  values?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  low?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  high?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+};
+
+export type ParameterImportanceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ParameterImportance'] = ResolversParentTypes['ParameterImportance']> = {
+  path?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  spearman?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  variance?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  n?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SweepCurveResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SweepCurve'] = ResolversParentTypes['SweepCurve']> = {
+  trial?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  params?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  value?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  epochs?: Resolver<Array<ResolversTypes['Int']>, ParentType, ContextType>;
+  mean?: Resolver<Array<ResolversTypes['Float']>, ParentType, ContextType>;
+  std?: Resolver<Array<ResolversTypes['Float']>, ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = Context> = {
   JSON?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
@@ -1007,8 +1220,15 @@ export type Resolvers<ContextType = Context> = {
   Role?: RoleResolvers;
   Viewer?: ViewerResolvers<ContextType>;
   SubmitRunResult?: SubmitRunResultResolvers<ContextType>;
+  Sweep?: SweepResolvers<ContextType>;
+  StatusCount?: StatusCountResolvers<ContextType>;
+  SweepTrial?: SweepTrialResolvers<ContextType>;
+  SweepRun?: SweepRunResolvers<ContextType>;
+  SweepParameter?: SweepParameterResolvers<ContextType>;
+  ParameterImportance?: ParameterImportanceResolvers<ContextType>;
+  SweepCurve?: SweepCurveResolvers<ContextType>;
 };
 
 
 /** The SDL of src/server/schema.graphql. */
-export const typeDefs = "\"\"\"\nThe selfsup team dashboard API. Reading is open on loopback and needs a login (team or read-only\ntoken) elsewhere; every mutation needs the team token. Lists are bounded: `first` <= 200,\n`maxPoints` <= 5000, at most 20 keys per series request and 10 runs per comparison; a query\ndeeper than 10 levels or costing more than 200,000 (one per field, one per series point, times\nthe list sizes) is refused before it runs.\n\"\"\"\nschema {\n  query: Query\n  mutation: Mutation\n}\n\n\"Any JSON value (run config, summaries, JSON schemas).\"\nscalar JSON\n\n\"An ISO-8601 timestamp, e.g. 2025-01-31T12:00:00.000Z.\"\nscalar DateTime\n\nenum RunStatus {\n  QUEUED\n  RUNNING\n  FINISHED\n  FAILED\n  INTERRUPTED\n  CANCELLED\n}\n\nenum SortDirection {\n  ASC\n  DESC\n}\n\nenum RunOrderField {\n  CREATED_AT\n  NAME\n  STARTED_AT\n  FINISHED_AT\n  \"Sort by `summary[summaryKey]`; runs without the key come last in both directions.\"\n  SUMMARY\n}\n\ninput RunOrder {\n  field: RunOrderField! = CREATED_AT\n  \"Required with SUMMARY, e.g. knn_top1.\"\n  summaryKey: String\n  direction: SortDirection = DESC\n}\n\ninput RunFilter {\n  method: String\n  family: String\n  dataset: String\n  backbone: String\n  \"Any of these statuses.\"\n  status: [RunStatus!]\n  \"Runs carrying this tag.\"\n  tag: String\n  \"Case-insensitive substring of the name, method or notes.\"\n  search: String\n  \"created >= createdAfter\"\n  createdAfter: DateTime\n  \"created < createdBefore\"\n  createdBefore: DateTime\n}\n\n\"What the x of a series point is.\"\nenum XAxis {\n  STEP\n  \"Milliseconds since the Unix epoch.\"\n  WALL_TIME\n  \"Seconds since the run's first metric point.\"\n  RELATIVE_TIME\n}\n\n\"The y of a downsampled bucket (min and max are always kept).\"\nenum BucketValue {\n  MEAN\n  LAST\n}\n\ninput XRange {\n  from: Float\n  to: Float\n}\n\ntype Query {\n  \"Runs, newest first unless ordered otherwise; a Relay connection with keyset cursors.\"\n  runs(filter: RunFilter, orderBy: RunOrder, first: Int = 50, after: String): RunConnection!\n  \"How many runs match the filter.\"\n  runCount(filter: RunFilter): Int!\n  \"\"\"\n  Runs grouped by method, family, dataset, backbone, backend, status or a config value\n  (`config:optimizer.lr`), with the mean ± std of one summary number per group (largest mean first).\n  \"\"\"\n  runGroups(filter: RunFilter, by: String!, metric: String!, limit: Int = 200): [RunGroup!]!\n  run(id: ID!): Run\n  \"Several runs side by side: their series per key and the config entries that differ.\"\n  compare(ids: [ID!]!, keys: [String!], maxPoints: Int = 500, xAxis: XAxis = STEP): Comparison!\n  \"Best run per method (and label budget) on a dataset for one evaluation protocol and metric.\"\n  leaderboard(\n    dataset: String!\n    protocol: String!\n    metric: String = \"top1\"\n    labelsPerClass: Int\n    lowerIsBetter: Boolean = false\n  ): [LeaderboardEntry!]!\n  \"The (dataset, protocol, metric) combinations that have evaluations, for the leaderboard picker.\"\n  leaderboardScopes: [LeaderboardScope!]!\n  \"Values present in the store, for filter chips and column pickers (cached for 30 s).\"\n  facets: Facets!\n  \"Installed training methods with their option schemas.\"\n  methods: [MethodInfo!]!\n  \"Every installed plugin and what it contributes; plugins that failed to load, with why.\"\n  plugins: PluginCatalogue!\n  \"Who is asking.\"\n  viewer: Viewer!\n  \"Where the runs are read from.\"\n  storeInfo: StoreInfo!\n}\n\n\"A group of runs sharing a value, and the spread of a summary number over them.\"\ntype RunGroup {\n  \"The shared value (null: runs without it).\"\n  value: String\n  \"Runs in the group.\"\n  runs: Int!\n  \"Runs in the group that have the metric.\"\n  n: Int!\n  mean: Float\n  \"Sample standard deviation (null below two values).\"\n  std: Float\n  min: Float\n  max: Float\n}\n\ntype StoreInfo {\n  \"pglite or pg\"\n  driver: String!\n  \"For an embedded store: host (this dashboard opened the directory and serves it to others) or client (it reads through the process that did).\"\n  role: String\n  \"The process hosting the embedded store.\"\n  hostPid: Int\n}\n\ntype Mutation {\n  \"Adds and/or removes tags; returns the run.\"\n  tagRun(id: ID!, add: [String!], remove: [String!]): Run!\n  \"Sets (or with null clears) the run's note.\"\n  setNote(id: ID!, note: String): Run!\n  \"Asks the runner to cancel a queued or running run.\"\n  cancelRun(id: ID!): Run!\n  \"Asks the runner to queue a new run.\"\n  submitRun(input: SubmitRunInput!): SubmitRunResult!\n}\n\ntype PageInfo {\n  hasNextPage: Boolean!\n  \"True when `after` was given (this connection pages forward only).\"\n  hasPreviousPage: Boolean!\n  startCursor: String\n  endCursor: String\n}\n\ntype RunConnection {\n  edges: [RunEdge!]!\n  pageInfo: PageInfo!\n  \"Same as runCount(filter); computed only when asked for.\"\n  totalCount: Int!\n}\n\ntype RunEdge {\n  cursor: String!\n  node: Run!\n}\n\n\"\"\"\nA training run. The scalar fields are light and fine in lists; config, series, metricStats,\nevaluations, checkpoints and artifacts are loaded per request in batches.\n\"\"\"\ntype Run {\n  id: ID!\n  name: String!\n  method: String!\n  family: String\n  backbone: String\n  dataset: String\n  \"Tensor backend the run trained on.\"\n  backend: String\n  host: String\n  status: RunStatus!\n  error: String\n  tags: [String!]!\n  notes: String\n  \"Headline numbers, e.g. { knn_top1: 0.93, loss: 1.2 }.\"\n  summary: JSON!\n  \"One summary number, or null.\"\n  summaryValue(key: String!): Float\n  parentId: ID\n  \"The run this one belongs to (e.g. the sweep or pretraining run), if any.\"\n  parent: Run\n  resumedFrom: ID\n  \"The run this one resumed from, if any.\"\n  resumedFromRun: Run\n  createdAt: DateTime!\n  startedAt: DateTime\n  finishedAt: DateTime\n  heartbeatAt: DateTime\n  \"finishedAt (or now, while running) minus startedAt.\"\n  durationSeconds: Float\n  \"The validated run config.\"\n  config: JSON!\n  metricKeys: [String!]!\n  \"Min, max and last value of some metric series (for table columns).\"\n  metricStats(keys: [String!]!): [MetricStats!]!\n  \"Chart data: at most maxPoints per key; above that, equal-width buckets keep min and max.\"\n  series(\n    keys: [String!]!\n    maxPoints: Int = 1000\n    xAxis: XAxis = STEP\n    range: XRange\n    bucketValue: BucketValue = MEAN\n  ): [Series!]!\n  evaluations: [Evaluation!]!\n  checkpoints: [Checkpoint!]!\n  artifacts(kind: String): [Artifact!]!\n}\n\ntype MetricStats {\n  key: String!\n  min: Float\n  max: Float\n  last: Float\n  lastStep: Int\n  count: Int!\n}\n\ntype Series {\n  key: String!\n  \"Points in range before downsampling.\"\n  total: Int!\n  downsampled: Boolean!\n  points: [SeriesPoint!]!\n}\n\n\"A raw point (count 1, min = max = y) or a bucket of `count` points.\"\ntype SeriesPoint {\n  x: Float!\n  y: Float!\n  min: Float!\n  max: Float!\n  count: Int!\n}\n\ntype Evaluation {\n  id: ID!\n  protocol: String!\n  \"Labelled examples per class; null = all labels.\"\n  labelsPerClass: Int\n  seed: Int!\n  metric: String!\n  value: Float!\n  createdAt: DateTime!\n}\n\ntype Checkpoint {\n  id: ID!\n  kind: String!\n  path: String!\n  step: Int!\n  checksum: String\n  createdAt: DateTime!\n}\n\ntype Artifact {\n  id: ID!\n  \"e.g. augment-preview, pca\"\n  kind: String!\n  name: String!\n  mime: String!\n  step: Int\n  \"Payload size in bytes.\"\n  size: Int!\n  createdAt: DateTime!\n  \"Where the bytes are served (binary artifacts only).\"\n  url: String\n  \"The bytes as a data: URL (binary artifacts up to 512 KiB; use url for larger ones).\"\n  dataUrl: String\n  \"The payload of a JSON artifact.\"\n  data: JSON\n  \"Scatter points of a JSON artifact shaped like a scatter (e.g. the PCA of embeddings), else null.\"\n  points: [ScatterPoint!]\n}\n\ntype ScatterPoint {\n  x: Float!\n  y: Float!\n  label: String\n}\n\ntype Comparison {\n  runs: [Run!]!\n  \"The keys compared (given, or the metric keys every run has).\"\n  keys: [String!]!\n  series: [RunSeries!]!\n  \"Config entries (dotted paths) whose values differ between the runs.\"\n  configDiff: [ConfigDiffEntry!]!\n}\n\ntype RunSeries {\n  runId: ID!\n  series: Series!\n}\n\ntype ConfigDiffEntry {\n  path: String!\n  \"One value per run, in the order of Comparison.runs; null where a run lacks the entry.\"\n  values: [JSON]!\n}\n\ntype LeaderboardEntry {\n  rank: Int!\n  method: String!\n  family: String\n  labelsPerClass: Int\n  \"Mean over the best run's seeds.\"\n  value: Float!\n  std: Float\n  seeds: Int!\n  backbone: String\n  run: Run!\n}\n\ntype LeaderboardScope {\n  dataset: String!\n  protocol: String!\n  metric: String!\n  labelsPerClass: [Int]!\n  runs: Int!\n}\n\ntype Facet {\n  value: String!\n  count: Int!\n}\n\ntype Facets {\n  methods: [Facet!]!\n  families: [Facet!]!\n  datasets: [Facet!]!\n  backbones: [Facet!]!\n  statuses: [Facet!]!\n  tags: [Facet!]!\n  \"Summary keys of recent runs (sortable columns).\"\n  summaryKeys: [String!]!\n  \"Metric keys of recent runs.\"\n  metricKeys: [String!]!\n}\n\ntype MethodInfo {\n  name: String!\n  family: String!\n  description: String!\n  plugin: String!\n  paper: Paper\n  inputs: [String!]!\n  \"The method's options as JSON Schema (zod's toJSONSchema).\"\n  optionsSchema: JSON\n}\n\ntype Paper {\n  title: String!\n  url: String!\n}\n\ntype Contribution {\n  kind: String!\n  name: String!\n  description: String!\n  optionsSchema: JSON\n}\n\ntype PluginInfo {\n  name: String!\n  version: String\n  contributions: [Contribution!]!\n}\n\ntype PluginFailure {\n  packageName: String!\n  error: String!\n}\n\ntype PluginCatalogue {\n  plugins: [PluginInfo!]!\n  failures: [PluginFailure!]!\n}\n\nenum Role {\n  \"Loopback without credentials: may read.\"\n  ANONYMOUS\n  READ\n  WRITE\n}\n\ntype Viewer {\n  role: Role!\n  canMutate: Boolean!\n  \"True when the server requires a login to read (bound off loopback or SELFSUP_AUTH=required).\"\n  loginRequired: Boolean!\n}\n\ninput SubmitRunInput {\n  \"The run config as selfsup train takes it (method, dataset, backbone, options...); the runner validates it.\"\n  config: JSON!\n  \"Sets config.name.\"\n  name: String\n  \"Sets config.tags.\"\n  tags: [String!]\n  notes: String\n}\n\ntype SubmitRunResult {\n  id: ID!\n  \"The run as stored, when the runner already wrote it.\"\n  run: Run\n}\n";
+export const typeDefs = "\"\"\"\nThe selfsup team dashboard API. Reading is open on loopback and needs a login (team or read-only\ntoken) elsewhere; every mutation needs the team token. Lists are bounded: `first` <= 200,\n`maxPoints` <= 5000, at most 20 keys per series request and 10 runs per comparison; a query\ndeeper than 10 levels or costing more than 200,000 (one per field, one per series point, times\nthe list sizes) is refused before it runs.\n\"\"\"\nschema {\n  query: Query\n  mutation: Mutation\n}\n\n\"Any JSON value (run config, summaries, JSON schemas).\"\nscalar JSON\n\n\"An ISO-8601 timestamp, e.g. 2025-01-31T12:00:00.000Z.\"\nscalar DateTime\n\nenum RunStatus {\n  QUEUED\n  RUNNING\n  FINISHED\n  FAILED\n  INTERRUPTED\n  CANCELLED\n}\n\nenum SortDirection {\n  ASC\n  DESC\n}\n\nenum RunOrderField {\n  CREATED_AT\n  NAME\n  STARTED_AT\n  FINISHED_AT\n  \"Sort by `summary[summaryKey]`; runs without the key come last in both directions.\"\n  SUMMARY\n}\n\ninput RunOrder {\n  field: RunOrderField! = CREATED_AT\n  \"Required with SUMMARY, e.g. knn_top1.\"\n  summaryKey: String\n  direction: SortDirection = DESC\n}\n\ninput RunFilter {\n  method: String\n  family: String\n  dataset: String\n  backbone: String\n  \"Any of these statuses.\"\n  status: [RunStatus!]\n  \"Runs carrying this tag.\"\n  tag: String\n  \"Case-insensitive substring of the name, method or notes.\"\n  search: String\n  \"created >= createdAfter\"\n  createdAfter: DateTime\n  \"created < createdBefore\"\n  createdBefore: DateTime\n}\n\n\"What the x of a series point is.\"\nenum XAxis {\n  STEP\n  \"Milliseconds since the Unix epoch.\"\n  WALL_TIME\n  \"Seconds since the run's first metric point.\"\n  RELATIVE_TIME\n}\n\n\"The y of a downsampled bucket (min and max are always kept).\"\nenum BucketValue {\n  MEAN\n  LAST\n}\n\ninput XRange {\n  from: Float\n  to: Float\n}\n\ntype Query {\n  \"Runs, newest first unless ordered otherwise; a Relay connection with keyset cursors.\"\n  runs(filter: RunFilter, orderBy: RunOrder, first: Int = 50, after: String): RunConnection!\n  \"How many runs match the filter.\"\n  runCount(filter: RunFilter): Int!\n  \"\"\"\n  Runs grouped by method, family, dataset, backbone, backend, status or a config value\n  (`config:optimizer.lr`), with the mean ± std of one summary number per group (largest mean first).\n  \"\"\"\n  runGroups(filter: RunFilter, by: String!, metric: String!, limit: Int = 200): [RunGroup!]!\n  run(id: ID!): Run\n  \"Several runs side by side: their series per key and the config entries that differ.\"\n  compare(ids: [ID!]!, keys: [String!], maxPoints: Int = 500, xAxis: XAxis = STEP): Comparison!\n  \"Best run per method (and label budget) on a dataset for one evaluation protocol and metric.\"\n  leaderboard(\n    dataset: String!\n    protocol: String!\n    metric: String = \"top1\"\n    labelsPerClass: Int\n    lowerIsBetter: Boolean = false\n  ): [LeaderboardEntry!]!\n  \"The (dataset, protocol, metric) combinations that have evaluations, for the leaderboard picker.\"\n  leaderboardScopes: [LeaderboardScope!]!\n  \"Values present in the store, for filter chips and column pickers (cached for 30 s).\"\n  facets: Facets!\n  \"Installed training methods with their option schemas.\"\n  methods: [MethodInfo!]!\n  \"Every installed plugin and what it contributes; plugins that failed to load, with why.\"\n  plugins: PluginCatalogue!\n  \"Who is asking.\"\n  viewer: Viewer!\n  \"Where the runs are read from.\"\n  storeInfo: StoreInfo!\n}\n\n\"A group of runs sharing a value, and the spread of a summary number over them.\"\ntype RunGroup {\n  \"The shared value (null: runs without it).\"\n  value: String\n  \"Runs in the group.\"\n  runs: Int!\n  \"Runs in the group that have the metric.\"\n  n: Int!\n  mean: Float\n  \"Sample standard deviation (null below two values).\"\n  std: Float\n  min: Float\n  max: Float\n}\n\ntype StoreInfo {\n  \"pglite or pg\"\n  driver: String!\n  \"For an embedded store: host (this dashboard opened the directory and serves it to others) or client (it reads through the process that did).\"\n  role: String\n  \"The process hosting the embedded store.\"\n  hostPid: Int\n}\n\ntype Mutation {\n  \"Adds and/or removes tags; returns the run.\"\n  tagRun(id: ID!, add: [String!], remove: [String!]): Run!\n  \"Sets (or with null clears) the run's note.\"\n  setNote(id: ID!, note: String): Run!\n  \"Asks the runner to cancel a queued or running run.\"\n  cancelRun(id: ID!): Run!\n  \"Asks the runner to queue a new run.\"\n  submitRun(input: SubmitRunInput!): SubmitRunResult!\n}\n\ntype PageInfo {\n  hasNextPage: Boolean!\n  \"True when `after` was given (this connection pages forward only).\"\n  hasPreviousPage: Boolean!\n  startCursor: String\n  endCursor: String\n}\n\ntype RunConnection {\n  edges: [RunEdge!]!\n  pageInfo: PageInfo!\n  \"Same as runCount(filter); computed only when asked for.\"\n  totalCount: Int!\n}\n\ntype RunEdge {\n  cursor: String!\n  node: Run!\n}\n\n\"\"\"\nA training run. The scalar fields are light and fine in lists; config, series, metricStats,\nevaluations, checkpoints and artifacts are loaded per request in batches.\n\"\"\"\ntype Run {\n  id: ID!\n  name: String!\n  method: String!\n  family: String\n  backbone: String\n  dataset: String\n  \"Tensor backend the run trained on.\"\n  backend: String\n  host: String\n  status: RunStatus!\n  error: String\n  tags: [String!]!\n  notes: String\n  \"Headline numbers, e.g. { knn_top1: 0.93, loss: 1.2 }.\"\n  summary: JSON!\n  \"One summary number, or null.\"\n  summaryValue(key: String!): Float\n  parentId: ID\n  \"The run this one belongs to (e.g. the sweep or pretraining run), if any.\"\n  parent: Run\n  resumedFrom: ID\n  \"The run this one resumed from, if any.\"\n  resumedFromRun: Run\n  createdAt: DateTime!\n  startedAt: DateTime\n  finishedAt: DateTime\n  heartbeatAt: DateTime\n  \"finishedAt (or now, while running) minus startedAt.\"\n  durationSeconds: Float\n  \"The validated run config.\"\n  config: JSON!\n  metricKeys: [String!]!\n  \"Min, max and last value of some metric series (for table columns).\"\n  metricStats(keys: [String!]!): [MetricStats!]!\n  \"Chart data: at most maxPoints per key; above that, equal-width buckets keep min and max.\"\n  series(\n    keys: [String!]!\n    maxPoints: Int = 1000\n    xAxis: XAxis = STEP\n    range: XRange\n    bucketValue: BucketValue = MEAN\n  ): [Series!]!\n  evaluations: [Evaluation!]!\n  checkpoints: [Checkpoint!]!\n  artifacts(kind: String): [Artifact!]!\n}\n\ntype MetricStats {\n  key: String!\n  min: Float\n  max: Float\n  last: Float\n  lastStep: Int\n  count: Int!\n}\n\ntype Series {\n  key: String!\n  \"Points in range before downsampling.\"\n  total: Int!\n  downsampled: Boolean!\n  points: [SeriesPoint!]!\n}\n\n\"A raw point (count 1, min = max = y) or a bucket of `count` points.\"\ntype SeriesPoint {\n  x: Float!\n  y: Float!\n  min: Float!\n  max: Float!\n  count: Int!\n}\n\ntype Evaluation {\n  id: ID!\n  protocol: String!\n  \"Labelled examples per class; null = all labels.\"\n  labelsPerClass: Int\n  seed: Int!\n  metric: String!\n  value: Float!\n  createdAt: DateTime!\n}\n\ntype Checkpoint {\n  id: ID!\n  kind: String!\n  path: String!\n  step: Int!\n  checksum: String\n  createdAt: DateTime!\n}\n\ntype Artifact {\n  id: ID!\n  \"e.g. augment-preview, pca\"\n  kind: String!\n  name: String!\n  mime: String!\n  step: Int\n  \"Payload size in bytes.\"\n  size: Int!\n  createdAt: DateTime!\n  \"Where the bytes are served (binary artifacts only).\"\n  url: String\n  \"The bytes as a data: URL (binary artifacts up to 512 KiB; use url for larger ones).\"\n  dataUrl: String\n  \"The payload of a JSON artifact.\"\n  data: JSON\n  \"Scatter points of a JSON artifact shaped like a scatter (e.g. the PCA of embeddings), else null.\"\n  points: [ScatterPoint!]\n}\n\ntype ScatterPoint {\n  x: Float!\n  y: Float!\n  label: String\n}\n\ntype Comparison {\n  runs: [Run!]!\n  \"The keys compared (given, or the metric keys every run has).\"\n  keys: [String!]!\n  series: [RunSeries!]!\n  \"Config entries (dotted paths) whose values differ between the runs.\"\n  configDiff: [ConfigDiffEntry!]!\n}\n\ntype RunSeries {\n  runId: ID!\n  series: Series!\n}\n\ntype ConfigDiffEntry {\n  path: String!\n  \"One value per run, in the order of Comparison.runs; null where a run lacks the entry.\"\n  values: [JSON]!\n}\n\ntype LeaderboardEntry {\n  rank: Int!\n  method: String!\n  family: String\n  labelsPerClass: Int\n  \"Mean over the best run's seeds.\"\n  value: Float!\n  std: Float\n  seeds: Int!\n  backbone: String\n  run: Run!\n}\n\ntype LeaderboardScope {\n  dataset: String!\n  protocol: String!\n  metric: String!\n  labelsPerClass: [Int]!\n  runs: Int!\n}\n\ntype Facet {\n  value: String!\n  count: Int!\n}\n\ntype Facets {\n  methods: [Facet!]!\n  families: [Facet!]!\n  datasets: [Facet!]!\n  backbones: [Facet!]!\n  statuses: [Facet!]!\n  tags: [Facet!]!\n  \"Summary keys of recent runs (sortable columns).\"\n  summaryKeys: [String!]!\n  \"Metric keys of recent runs.\"\n  metricKeys: [String!]!\n}\n\ntype MethodInfo {\n  name: String!\n  family: String!\n  description: String!\n  plugin: String!\n  paper: Paper\n  inputs: [String!]!\n  \"The method's options as JSON Schema (zod's toJSONSchema).\"\n  optionsSchema: JSON\n}\n\ntype Paper {\n  title: String!\n  url: String!\n}\n\ntype Contribution {\n  kind: String!\n  name: String!\n  description: String!\n  optionsSchema: JSON\n}\n\ntype PluginInfo {\n  name: String!\n  version: String\n  contributions: [Contribution!]!\n}\n\ntype PluginFailure {\n  packageName: String!\n  error: String!\n}\n\ntype PluginCatalogue {\n  plugins: [PluginInfo!]!\n  failures: [PluginFailure!]!\n}\n\nenum Role {\n  \"Loopback without credentials: may read.\"\n  ANONYMOUS\n  READ\n  WRITE\n}\n\ntype Viewer {\n  role: Role!\n  canMutate: Boolean!\n  \"True when the server requires a login to read (bound off loopback or SELFSUP_AUTH=required).\"\n  loginRequired: Boolean!\n}\n\ninput SubmitRunInput {\n  \"The run config as selfsup train takes it (method, dataset, backbone, options...); the runner validates it.\"\n  config: JSON!\n  \"Sets config.name.\"\n  name: String\n  \"Sets config.tags.\"\n  tags: [String!]\n  notes: String\n}\n\ntype SubmitRunResult {\n  id: ID!\n  \"The run as stored, when the runner already wrote it.\"\n  run: Run\n}\n\n# ---------------------------------------------------------------- sweeps (selfsup sweep)\n\nextend type Query {\n  \"A sweep by id or name.\"\n  sweep(id: ID!): Sweep\n  \"Sweeps, newest first (first <= 200).\"\n  sweeps(first: Int = 50, status: String): [Sweep!]!\n}\n\n\"A search over run configs (`selfsup sweep`): its trials, ASHA's decisions and aggregates.\"\ntype Sweep {\n  id: ID!\n  name: String!\n  \"running, stopped, finished or failed\"\n  status: String!\n  \"grid, random or tpe\"\n  search: String!\n  \"The metric searched on, as runs report it per epoch (e.g. knn_top1).\"\n  metric: String!\n  \"maximize or minimize\"\n  goal: String!\n  \"local (processes of the sweep's host) or queue (selfsup worker processes)\"\n  mode: String!\n  \"The sweep file as validated (base run config, parameters, seeds, budget, early_stop).\"\n  spec: JSON!\n  error: String\n  createdAt: DateTime!\n  finishedAt: DateTime\n  \"The run tag that marks this sweep's runs (filter the runs table by it).\"\n  tag: String!\n  \"Configurations planned (budget.trials, or the grid's size).\"\n  plannedTrials: Int!\n  \"Seeds per configuration.\"\n  seeds: Int!\n  \"Trials by index (at most 1,000).\"\n  trials: [SweepTrial!]!\n  \"How many trials are in each status.\"\n  counts: [StatusCount!]!\n  \"The best completed trial.\"\n  best: SweepTrial\n  \"The searched parameters in the file's order.\"\n  parameters: [SweepParameter!]!\n  \"Per parameter: Spearman rank correlation with the metric and the variance share it explains alone (η²).\"\n  importance: [ParameterImportance!]!\n  \"Metric per epoch of the `top` best configurations (<= 20): mean and std over seeds.\"\n  curves(top: Int = 5): [SweepCurve!]!\n}\n\ntype StatusCount {\n  status: String!\n  count: Int!\n}\n\ntype SweepTrial {\n  idx: Int!\n  \"Config path -> value.\"\n  params: JSON!\n  \"pending, running, completed, pruned, failed, invalid or cancelled\"\n  status: String!\n  \"The metric at the trial's last epoch (a pruned trial: at its rung), mean over seeds.\"\n  value: Float\n  \"Standard deviation over seeds.\"\n  valueStd: Float\n  epochs: Int\n  \"The epoch (ASHA rung) where the trial was stopped.\"\n  prunedAt: Int\n  error: String\n  \"The trial's runs, one per seed.\"\n  runs: [SweepRun!]!\n  \"The run config of its first seed (what `copy as config` copies).\"\n  config: JSON\n}\n\ntype SweepRun {\n  id: ID!\n  seed: Int!\n  status: RunStatus!\n}\n\ntype SweepParameter {\n  path: String!\n  \"values, choice, uniform, log_uniform or int_uniform\"\n  kind: String!\n  \"The candidate values (values, choice).\"\n  values: JSON\n  low: Float\n  high: Float\n}\n\ntype ParameterImportance {\n  path: String!\n  spearman: Float\n  \"η²: share of the metric's variance explained by this parameter alone.\"\n  variance: Float\n  n: Int!\n}\n\ntype SweepCurve {\n  trial: Int!\n  params: JSON!\n  value: Float\n  epochs: [Int!]!\n  mean: [Float!]!\n  std: [Float!]!\n}\n";

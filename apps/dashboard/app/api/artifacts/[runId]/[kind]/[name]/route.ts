@@ -21,7 +21,23 @@ export async function GET(
     authConfigFromEnv(),
   );
   if (!result.ok) return Response.json({ error: result.message }, { status: 401 });
-  const { runId, kind, name } = await ctx.params;
+  // The path's own segments, decoded here: a segment that is not valid percent-encoded UTF-8
+  // (`%c0%ae`) is refused by name instead of failing inside the router or the database.
+  const raw = new URL(request.url).pathname.split("/").slice(-3);
+  const decoded: string[] = [];
+  for (const [i, seg] of raw.entries()) {
+    try {
+      decoded.push(decodeURIComponent(seg));
+    } catch {
+      const field = ["runId", "kind", "name"][i];
+      return Response.json(
+        { error: `artifact ${field}: ${JSON.stringify(seg)} is not valid percent-encoded UTF-8` },
+        { status: 400 },
+      );
+    }
+  }
+  const params = await ctx.params.catch(() => null);
+  const [runId = params?.runId ?? "", kind = params?.kind ?? "", name = params?.name ?? ""] = decoded;
   let artifact: Awaited<ReturnType<Awaited<ReturnType<typeof getStore>>["getArtifact"]>>;
   try {
     artifact = await (await getStore()).getArtifact(runId, kind, name);

@@ -1,0 +1,278 @@
+/**
+ * `loadEncoder(source)`: a run's trained encoder, ready to embed, from code. `source` is a run id
+ * or name (looked up in the store under SELFSUP_HOME), a run directory (`<home>/runs/<id>`) or a
+ * checkpoint directory (`<home>/runs/<id>/checkpoints/step-N`). The run's config (method, backbone,
+ * dataset) comes from its store row; the weights from the newest intact checkpoint (a torn one is
+ * skipped with a warning, as resume does), the best one, or a given step.
+ *
+ * `selfsup embed` and `selfsup export` are built on it.
+ */
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import {
+  type Dataset,
+  type FeatureModule,
+  type InputSpec,
+  loadCheckpoint,
+  type Method,
+  type Registry,
+  readManifest,
+  restoreMethodWeights,
+  tf,
+} from "@selfsup/core";
+import type { Run, RunStore } from "@selfsup/store";
+import { resolveOrThrow } from "../commands/train.js";
+import { parseStoredRunConfig, type ResolvedRunConfig } from "../config.js";
+import { CliError, EXIT } from "../exit-codes.js";
+import { loadRegistry } from "../plugins.js";
+import { buildMethod } from "../run/build.js";
+import { loadDataset } from "../run/dataset.js";
+import { resumableCheckpoint } from "../run/resume.js";
+import { openRunnerStore } from "../store.js";
+
+/** Which checkpoint: the newest intact one (default), the best by kNN, or a step number. */
+export type CheckpointChoice = "latest" | "best" | number;
+
+export interface LoadEncoderOptions {
+  /** Default "latest" (the newest checkpoint whose files match their manifest). */
+  checkpoint?: CheckpointChoice;
+  /** Plugin registry (default: the built-ins plus installed plugins, as the CLI loads them). */
+  registry?: Registry;
+  /** Told of anything passed over (a torn checkpoint and the one used instead). Default: stderr. */
+  onWarning?: (message: string) => void;
+}
+
+export interface EncoderSource {
+  runId: string;
+  runName: string | null;
+  method: string;
+  backbone: { name: string; options: Record<string, unknown> };
+  dataset: string;
+  checkpoint: { dir: string; step: number };
+}
+
+/** A trained encoder in eval mode. Dispose it when done (it holds its weights as tensors). */
+export interface LoadedEncoder {
+  /** What `embed` takes: images [B, H, W, C] float32 in [0, 1] (NHWC, no further normalisation) or token ids [B, T] int32. */
+  readonly input: InputSpec;
+  /** Length of one embedding. */
+  readonly outputDim: number;
+  /** Where it came from: run, method, backbone (name and options), checkpoint. */
+  readonly source: EncoderSource;
+  /** The encoder module itself (eval mode), e.g. for export. */
+  readonly module: FeatureModule;
+  /** Embeddings of a batch tensor [B, ...input] -> [B, outputDim] (the caller disposes both). */
+  embed(x: tf.Tensor): tf.Tensor2D;
+  /** Embeddings of samples (HWC floats in [0, 1], or token ids), one Float32Array per sample. */
+  embed(samples: ReadonlyArray<Float32Array | Int32Array>): Float32Array[];
+  dispose(): void;
+}
+
+/** What `source` names on disk: a run directory, a checkpoint in it, or neither (an id or name). */
+function classify(source: string): { runDir?: string; checkpointDir?: string } {
+  if (!existsSync(source) || !statSync(source).isDirectory()) return {};
+  const abs = path.resolve(source);
+  if (existsSync(path.join(abs, "manifest.json"))) {
+    const runDir = path.dirname(path.dirname(abs));
+    if (path.basename(path.dirname(abs)) !== "checkpoints")
+      throw new CliError(
+        `${source} is a checkpoint outside a run directory (<home>/runs/<id>/checkpoints/step-N); the run's config is needed to rebuild its encoder`,
+        EXIT.usage,
+      );
+    return { runDir, checkpointDir: abs };
+  }
+  if (existsSync(path.join(abs, "checkpoints")) || path.basename(path.dirname(abs)) === "runs")
+    return { runDir: abs };
+  throw new CliError(
+    `${source} is neither a run directory (<home>/runs/<id>) nor a checkpoint directory (with manifest.json)`,
+    EXIT.usage,
+  );
+}
+
+/** A run by id, or by a name only one run has. */
+export async function findRunByRef(store: RunStore, idOrName: string): Promise<Run> {
+  const byId = /^[A-Za-z0-9_-]{1,64}$/.test(idOrName) ? await store.getRun(idOrName) : null;
+  if (byId) return byId;
+  const page = await store.listRuns({ filter: { search: idOrName }, first: 50 });
+  const exact = page.runs.filter((r) => r.name === idOrName);
+  if (exact.length === 1 && exact[0]) return exact[0];
+  if (exact.length > 1)
+    throw new CliError(
+      `${exact.length} runs are named ${JSON.stringify(idOrName)}; use the id: ${exact.map((r) => r.id).join(", ")}`,
+      EXIT.usage,
+    );
+  throw new CliError(`no run with id or name ${JSON.stringify(idOrName)} (see: selfsup runs)`, EXIT.usage);
+}
+
+/** The checkpoint directory to load for `choice`; torn ones are skipped with a warning. */
+async function pickCheckpoint(
+  store: RunStore,
+  run: Run,
+  choice: CheckpointChoice,
+  warn: (m: string) => void,
+): Promise<string> {
+  if (choice === "best") {
+    const best = await store.latestCheckpoint(run.id, "best");
+    if (best && existsSync(path.join(best.path, "manifest.json"))) return best.path;
+    throw new CliError(`run ${run.id} has no best checkpoint on disk; use --checkpoint latest`, EXIT.usage);
+  }
+  if (typeof choice === "number") {
+    const all = await store.listCheckpoints(run.id);
+    const hit = all.find((c) => c.step === choice);
+    if (!hit || !existsSync(path.join(hit.path, "manifest.json")))
+      throw new CliError(
+        `run ${run.id} has no checkpoint at step ${choice}; it has: ${
+          all.map((c) => c.step).join(", ") || "none"
+        }`,
+        EXIT.usage,
+      );
+    return hit.path;
+  }
+  const skipped: string[] = [];
+  const ckpt = await resumableCheckpoint(store, run.id, {
+    onSkip: (k) => {
+      skipped.push(`step ${k.step}`);
+      warn(`checkpoint at step ${k.step} (${k.path}) skipped: ${k.reason}`);
+    },
+  });
+  if (!ckpt) {
+    const why = skipped.length > 0 ? ` (every recorded one is torn: ${skipped.join(", ")})` : "";
+    throw new CliError(
+      `run ${run.id} has no checkpoint to load${why}; a run writes one at its end or every checkpoint.everySteps`,
+      EXIT.failure,
+    );
+  }
+  if (skipped.length > 0) warn(`using the checkpoint at step ${ckpt.step} instead, as resume would`);
+  return ckpt.path;
+}
+
+/** The store holding `runDir`'s run: DATABASE_URL when set, else the PGlite beside the run directory. */
+async function storeFor(runDir: string | undefined): Promise<RunStore> {
+  if (runDir === undefined || process.env.DATABASE_URL) return openRunnerStore({ markStale: false });
+  const home = path.dirname(path.dirname(runDir));
+  const db = path.join(home, "db");
+  if (existsSync(db)) return openRunnerStore({ url: `file://${db}`, markStale: false });
+  return openRunnerStore({ markStale: false });
+}
+
+/** What `openRunEncoder` gives: the encoder, and what it was built from (for `embed`). */
+export interface OpenedRun {
+  encoder: LoadedEncoder;
+  config: ResolvedRunConfig;
+  /** The run's dataset, loaded to learn its input spec (reuse it to embed the run's own data). */
+  dataset: Dataset;
+  registry: Registry;
+}
+
+export async function openRunEncoder(source: string, opts: LoadEncoderOptions = {}): Promise<OpenedRun> {
+  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  const where = classify(source);
+  const registry = opts.registry ?? (await loadRegistry()).registry;
+  const store = await storeFor(where.runDir);
+  let run: Run;
+  let dir: string;
+  try {
+    run = await findRunByRef(store, where.runDir ? path.basename(where.runDir) : source);
+    dir = where.checkpointDir ?? (await pickCheckpoint(store, run, opts.checkpoint ?? "latest", warn));
+  } finally {
+    await store.close();
+  }
+  let cfg = resolveOrThrow(parseStoredRunConfig(run.config, run.id), registry);
+  const dataset = await loadDataset(registry, cfg.dataset);
+  cfg = resolveOrThrow(cfg, registry, dataset.input);
+  const method: Method = buildMethod(registry, cfg, dataset.input);
+  try {
+    const ckpt = await loadCheckpoint(dir);
+    try {
+      restoreMethodWeights(method, ckpt.weights, dir);
+    } finally {
+      ckpt.dispose();
+    }
+  } catch (err) {
+    method.dispose();
+    throw new CliError(`cannot load ${dir}: ${(err as Error).message}`, EXIT.failure);
+  }
+  const manifest = await readManifest(dir);
+  const module = method.encoder();
+  module.eval();
+  const backbone = cfg.backbone ?? { name: "?", options: {} };
+  const encoder = makeEncoder(method, module, dataset.input, {
+    runId: run.id,
+    runName: run.name ?? null,
+    method: cfg.method.name,
+    backbone: { name: backbone.name, options: backbone.options as Record<string, unknown> },
+    dataset: cfg.dataset.name,
+    checkpoint: { dir, step: manifest.step },
+  });
+  return { encoder, config: cfg, dataset, registry };
+}
+
+/**
+ * Loads a run's encoder (see the file comment). Example:
+ *
+ * ```ts
+ * const enc = await loadEncoder("my-run");
+ * const x = tf.randomUniform([8, ...shapeOf(enc.input)]);
+ * const z = enc.embed(x); // [8, enc.outputDim]
+ * enc.dispose();
+ * ```
+ */
+export async function loadEncoder(source: string, opts: LoadEncoderOptions = {}): Promise<LoadedEncoder> {
+  return (await openRunEncoder(source, opts)).encoder;
+}
+
+/** The per-sample shape of an input spec: [H, W, C] or [T]. */
+export function sampleShape(input: InputSpec): number[] {
+  return input.kind === "image" ? [input.height, input.width, input.channels] : [input.seqLen];
+}
+
+function makeEncoder(
+  method: Method,
+  module: FeatureModule,
+  input: InputSpec,
+  source: EncoderSource,
+): LoadedEncoder {
+  const shape = sampleShape(input);
+  const per = shape.reduce((a, b) => a * b, 1);
+  function forward(x: tf.Tensor): tf.Tensor2D {
+    const want = `[B, ${shape.join(", ")}]`;
+    if (x.rank !== shape.length + 1 || x.shape.slice(1).some((d, i) => d !== shape[i]))
+      throw new Error(
+        `the encoder of run ${source.runId} takes ${want} (${input.kind === "image" ? "NHWC floats in [0, 1]" : "int32 token ids"}), got [${x.shape}]`,
+      );
+    return tf.tidy(() => tf.reshape(module.forward(x), [x.shape[0] as number, -1]) as tf.Tensor2D);
+  }
+  function embed(x: tf.Tensor): tf.Tensor2D;
+  function embed(samples: ReadonlyArray<Float32Array | Int32Array>): Float32Array[];
+  function embed(arg: tf.Tensor | ReadonlyArray<Float32Array | Int32Array>): tf.Tensor2D | Float32Array[] {
+    if (arg instanceof tf.Tensor) return forward(arg);
+    if (arg.length === 0) return [];
+    const packed =
+      input.kind === "image" ? new Float32Array(arg.length * per) : new Int32Array(arg.length * per);
+    arg.forEach((s, i) => {
+      if (s.length !== per)
+        throw new Error(
+          `sample ${i} has ${s.length} values; the encoder takes ${per} ([${shape.join(", ")}])`,
+        );
+      packed.set(s, i * per);
+    });
+    const x = tf.tensor(packed, [arg.length, ...shape], input.kind === "image" ? "float32" : "int32");
+    try {
+      const z = forward(x);
+      const flat = z.dataSync() as Float32Array;
+      z.dispose();
+      const d = flat.length / arg.length;
+      return arg.map((_, i) => flat.slice(i * d, (i + 1) * d));
+    } finally {
+      x.dispose();
+    }
+  }
+  return {
+    input,
+    outputDim: module.outputDim,
+    source,
+    module,
+    embed,
+    dispose: () => method.dispose(),
+  };
+}

@@ -1,0 +1,3 @@
+export * from "./onnx.js";
+export * from "./safetensors.js";
+export * from "./tfjs.js";

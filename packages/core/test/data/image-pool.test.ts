@@ -1,0 +1,272 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import "@tensorflow/tfjs-backend-cpu";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CACHE_HEADER_BYTES,
+  DataLoader,
+  DecodePool,
+  type ImageFolderDataset,
+  listCaches,
+  loadImageFolder,
+  PooledFolderSplit,
+} from "../../src/data/index.js";
+import { tf } from "../../src/tf.js";
+
+let dir = "";
+const rgb = (w: number, h: number, f: (x: number, y: number) => [number, number, number]) => {
+  const data = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set(f(x, y), (y * w + x) * 3);
+  return sharp(data, { raw: { width: w, height: h, channels: 3 } });
+};
+const solid = (w: number, h: number, c: [number, number, number]) => rgb(w, h, () => c);
+/** A photo-like pattern, different per seed (so samples differ). */
+const pattern = (seed: number) =>
+  rgb(48, 36, (x, y) => [(x * 5 + seed * 31) % 256, (y * 7 + seed * 17) % 256, ((x + y) * 3 + seed) % 256]);
+
+async function pixel(ds: ImageFolderDataset, i: number): Promise<number[]> {
+  const s = await ds.train.get(i);
+  return Array.from(s.data.slice(0, 3), (v) => Math.round(v * 255));
+}
+
+async function epochBytes(ds: ImageFolderDataset, batchSize = 5): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  const loader = new DataLoader(ds.train, { batchSize, seed: 3 });
+  for await (const b of loader) {
+    out.push(b.inputs.dataSync() as Float32Array);
+    b.inputs.dispose();
+    b.labels?.dispose();
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+  dir = await mkdtemp(join(tmpdir(), "selfsup-pool-"));
+  const f = join(dir, "formats");
+  await mkdir(f);
+  // each format, solid red unless said; names sort in this order
+  await solid(20, 10, [255, 0, 0]).jpeg({ quality: 100 }).toFile(join(f, "a-red.jpg"));
+  await solid(20, 10, [255, 0, 0]).png().toFile(join(f, "b-red.png"));
+  await solid(20, 10, [255, 0, 0]).webp({ lossless: true }).toFile(join(f, "c-red.webp"));
+  await solid(20, 10, [255, 0, 0]).avif({ lossless: true }).toFile(join(f, "d-red.avif"));
+  await solid(20, 10, [255, 0, 0]).tiff().toFile(join(f, "e-red.tiff"));
+  await solid(20, 10, [255, 0, 0]).gif().toFile(join(f, "f-red.gif"));
+  // gray 16-bit PNG at 50%, RGBA half-transparent white (over black: 128), palette PNG, CMYK JPEG
+  await sharp(Buffer.alloc(100, 0x80), { raw: { width: 10, height: 10, channels: 1 } })
+    .toColourspace("grey16")
+    .png()
+    .toFile(join(f, "g-gray16.png"));
+  await sharp(
+    Buffer.alloc(10 * 10 * 4, 255).map((v, i) => (i % 4 === 3 ? 128 : v)),
+    {
+      raw: { width: 10, height: 10, channels: 4 },
+    },
+  )
+    .png()
+    .toFile(join(f, "h-rgba.png"));
+  await solid(10, 10, [0, 0, 255]).png({ palette: true }).toFile(join(f, "i-palette-blue.png"));
+  await solid(10, 10, [255, 255, 255])
+    .toColourspace("cmyk")
+    .jpeg({ quality: 100 })
+    .toFile(join(f, "j-cmyk-white.jpg"));
+  // EXIF orientation 6 (rotate 90 clockwise to view): the stored left half (red) is on top when upright
+  await rgb(20, 10, (x) => (x < 10 ? [255, 0, 0] : [0, 0, 255]))
+    .jpeg({ quality: 100 })
+    .withMetadata({ orientation: 6 })
+    .toFile(join(f, "k-exif6.jpg"));
+
+  const p = join(dir, "photos");
+  await mkdir(p);
+  for (let i = 0; i < 23; i++)
+    await pattern(i)
+      .jpeg({ quality: 90 })
+      .toFile(join(p, `p${String(i).padStart(2, "0")}.jpg`));
+
+  const bad = join(dir, "bad");
+  await mkdir(bad);
+  for (let i = 0; i < 6; i++)
+    await pattern(i)
+      .png()
+      .toFile(join(bad, `ok${i}.png`));
+  const jpg = await pattern(9).jpeg().toBuffer();
+  await writeFile(join(bad, "ok2-truncated.jpg"), jpg.subarray(0, Math.floor(jpg.length / 2)));
+  await writeFile(join(bad, "ok4-crash.png"), await pattern(4).png().toBuffer());
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("image-folder on the sharp worker pool", () => {
+  it("decodes every format, converts gray/16-bit/alpha/palette/CMYK to RGB and applies EXIF orientation", async () => {
+    const ds = await loadImageFolder({
+      path: join(dir, "formats"),
+      size: 8,
+      resize: "stretch",
+      cache: false,
+      workers: 2,
+    });
+    try {
+      expect(ds.train).toBeInstanceOf(PooledFolderSplit);
+      expect(ds.train.size).toBe(11);
+      for (let i = 0; i < 6; i++) {
+        const [r, g, b] = await pixel(ds, i);
+        expect(r, `format ${i}`).toBeGreaterThan(240);
+        expect(g! + b!, `format ${i}`).toBeLessThan(20);
+      }
+      const gray = await pixel(ds, 6);
+      expect(gray[0]).toBeCloseTo(128, -1);
+      expect(new Set(gray).size).toBe(1);
+      expect(await pixel(ds, 7)).toEqual([128, 128, 128]);
+      const blue = await pixel(ds, 8);
+      expect(blue[2]).toBeGreaterThan(240);
+      const white = await pixel(ds, 9); // C=M=Y=K=0
+      for (const v of white) expect(v).toBeGreaterThan(235);
+      const upright = await ds.train.get(10);
+      const at = (y: number) =>
+        Array.from(upright.data.slice(y * 8 * 3, y * 8 * 3 + 3), (v) => Math.round(v * 255));
+      expect(at(0)[0]).toBeGreaterThan(200); // top row red
+      expect(at(7)[2]).toBeGreaterThan(200); // bottom row blue
+    } finally {
+      await ds.close();
+    }
+  });
+
+  it("gives the same batches bit for bit with 1 or 3 workers, from the decoder or the cache, in memory or streamed", async () => {
+    const cacheDir = join(dir, "cache-det");
+    const one = await loadImageFolder({ path: join(dir, "photos"), size: 16, workers: 1, cacheDir });
+    const a = await epochBytes(one);
+    await one.close();
+    const three = await loadImageFolder({ path: join(dir, "photos"), size: 16, workers: 3, cache: false });
+    const b = await epochBytes(three);
+    await three.close();
+    expect(b).toEqual(a);
+    // the first load built the cache while it trained
+    const caches = await listCaches(cacheDir);
+    expect(caches.map((c) => [c.partial, c.meta?.count, c.problem])).toEqual([[false, 23, undefined]]);
+    const warm = await loadImageFolder({ path: join(dir, "photos"), size: 16, cacheDir });
+    expect(await epochBytes(warm)).toEqual(a);
+    expect((warm.train as PooledFolderSplit).cacheState).toBe("memory");
+    await warm.close();
+    const streamed = await loadImageFolder({
+      path: join(dir, "photos"),
+      size: 16,
+      cacheDir,
+      memoryBudgetMB: 0,
+    });
+    expect(await epochBytes(streamed)).toEqual(a);
+    expect((streamed.train as PooledFolderSplit).cacheState).toBe("stream");
+    await streamed.close();
+  });
+
+  it("cache: a changed file makes a new one (the stale one goes), a torn or corrupt one is rebuilt, never trusted", async () => {
+    const cacheDir = join(dir, "cache-life");
+    const photos = join(dir, "photos2");
+    await mkdir(photos);
+    for (let i = 0; i < 7; i++)
+      await pattern(i)
+        .png()
+        .toFile(join(photos, `q${i}.png`));
+    const load = async () => {
+      const notes: string[] = [];
+      const ds = await loadImageFolder({ path: photos, size: 8, cacheDir, workers: 2 });
+      ds.onNote((m) => notes.push(m));
+      const split = ds.train as PooledFolderSplit;
+      await split.whenCached();
+      return { ds, split, notes };
+    };
+    const first = await load();
+    const before = await first.ds.train.get(3);
+    const file = first.split.cacheFile!;
+    await first.ds.close();
+
+    // a file changes: new key, new cache, the stale one removed
+    await pattern(100).png().toFile(join(photos, "q3.png"));
+    const second = await load();
+    expect(second.split.cacheFile).not.toBe(file);
+    const names = (await readdir(cacheDir)).sort();
+    expect(names).toEqual([second.split.cacheFile!.split("/").pop()]);
+    const changed = await second.ds.train.get(3);
+    await second.ds.close();
+    expect(changed.data).not.toEqual(before.data);
+
+    // torn: cut short -> reported, deleted, rebuilt
+    const path = second.split.cacheFile!;
+    await truncate(path, CACHE_HEADER_BYTES + 100);
+    const third = await load();
+    expect(third.notes.join("\n")).toMatch(/not usable .*torn.*rebuilding/);
+    expect((await listCaches(cacheDir)).every((c) => c.problem === undefined)).toBe(true);
+    const rebuilt = await third.ds.train.get(3);
+    expect(rebuilt.data).toEqual(changed.data);
+    await third.ds.close();
+
+    // a flipped byte inside one record: its checksum fails on read, the cache is dropped, the sample decoded again
+    const bytes = await readFile(path);
+    bytes[CACHE_HEADER_BYTES + 3 * 8 * 8 * 3 + 5]! ^= 0xff;
+    await writeFile(path, bytes);
+    const fourth = await loadImageFolder({ path: photos, size: 8, cacheDir });
+    const notes: string[] = [];
+    fourth.onNote((m) => notes.push(m));
+    expect((await fourth.train.get(3)).data).toEqual(changed.data);
+    expect(notes.join("\n")).toMatch(/record 3 fails its checksum; it is deleted and rebuilt/);
+    await fourth.close();
+  });
+
+  it("a truncated file is named with the reason; skipBad replaces it by the next good sample and lists it", async () => {
+    const strict = await loadImageFolder({ path: join(dir, "bad"), size: 8, cache: false });
+    // names sort: ok0 ok1 ok2-truncated ok2 ok3 ok4-crash ok4 ok5
+    const names = (strict.train as PooledFolderSplit).entries.map((e) => e.file.split("/").pop());
+    const t = names.indexOf("ok2-truncated.jpg");
+    await expect(strict.train.get(t)).rejects.toThrow(
+      /ok2-truncated\.jpg: a corrupt or truncated JPEG image: .*skipBad/,
+    );
+    await strict.close();
+
+    const lenient = await loadImageFolder({ path: join(dir, "bad"), size: 8, cache: false, skipBad: true });
+    const seen: string[] = [];
+    lenient.onSkip((s) => seen.push(s.file));
+    const sub = await lenient.train.get(t);
+    const next = await lenient.train.get(t + 1);
+    expect(sub.data).toEqual(next.data);
+    expect(lenient.skipped.map((s) => s.file.split("/").pop())).toEqual(["ok2-truncated.jpg"]);
+    expect(lenient.skipped[0]!.reason).toMatch(/truncated JPEG/);
+    expect(seen).toHaveLength(1);
+    // a batch over the whole folder keeps training
+    const batches = await epochBytes(lenient, 4);
+    expect(batches.reduce((n, b) => n + b.length, 0)).toBe(names.length * 8 * 8 * 3);
+    await lenient.close();
+  });
+
+  it("a worker that dies on a file is replaced; that file is answered as bad, the others decode", async () => {
+    const pool = new DecodePool({
+      size: 2,
+      workerUrl: new URL("./fixtures/crash-worker.mjs", import.meta.url),
+    });
+    try {
+      const job = (name: string) => ({
+        file: join(dir, "bad", name),
+        height: 8,
+        width: 8,
+        channels: 3 as const,
+        mode: "stretch" as const,
+      });
+      const results = await Promise.all(
+        ["ok0.png", "ok1.png", "ok4-crash.png", "ok3.png", "ok5.png", "ok2.png"].map((n) =>
+          pool.decode(job(n)),
+        ),
+      );
+      expect(results.map((r) => r.ok)).toEqual([true, true, false, true, true, true]);
+      const crashed = results[2]!;
+      expect(crashed.ok ? "" : crashed.reason).toMatch(
+        /the decoder crashed on this file \(worker exited with code 7\)/,
+      );
+      expect(pool.crashes).toBeGreaterThanOrEqual(1);
+      // and the pool still works
+      expect((await pool.decode(job("ok1.png"))).ok).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+});
