@@ -228,6 +228,9 @@ const FORWARD_CASES: Record<string, () => T> = {
   "topk (kNN)": () => tf.topk(rand([3, 50], 1), 5).indices,
   "topk values": () => tf.topk(rand([3, 50], 1), 5).values,
   oneHot: () => tf.oneHot(ids([1, 2]), 4),
+  // Big enough to run on a GPU rather than be handed to the CPU (webgpu: int32 output fixed).
+  "oneHot int32, 1200 indices": () =>
+    tf.oneHot(ids(Array.from({ length: 1200 }, (_, i) => (i * 7) % 10)), 10),
   "equal int32": () => tf.equal(ids([1, 2]), ids([1, 3])),
   "cast bool": () => tf.cast(tf.greater(rand([3], 1), 0), "int32"),
   "sum int32": () => tf.sum(tf.ones([3], "int32")),
