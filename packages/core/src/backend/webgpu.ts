@@ -242,6 +242,10 @@ function mapSync(buffer: BufferLike): void {
       }
       next.run();
       if (buffer.mapState === "mapped") break;
+      if (buffer.mapState === "unmapped") {
+        throwWebGpuError();
+        throw new Error("webgpu: mapping a read-back buffer failed");
+      }
       // The GPU (or llvmpipe's threads) is still working: back off from 0 to 1 ms.
       spins++;
       if (spins > 64) Atomics.wait(sleepCell, 0, 0, Math.min(1, (spins - 64) * 0.01));
