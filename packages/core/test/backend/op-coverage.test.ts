@@ -229,6 +229,12 @@ const FORWARD_CASES: Record<string, () => T> = {
   "topk values": () => tf.topk(rand([3, 50], 1), 5).values,
   oneHot: () => tf.oneHot(ids([1, 2]), 4),
   // Big enough to run on a GPU rather than be handed to the CPU (webgpu: int32 output fixed).
+  "transpose int32 3-D, 1200 values": () =>
+    tf.transpose(tf.reshape(ids(Array.from({ length: 1200 }, (_, i) => i * 3 - 7)), [10, 12, 10]), [2, 0, 1]),
+  "transpose int32 2-D, 1200 values": () =>
+    tf.transpose(tf.reshape(ids(Array.from({ length: 1200 }, (_, i) => i - 600)), [40, 30])),
+  "transpose bool, 1200 values": () =>
+    tf.transpose(tf.greater(tf.reshape(rand([1200], 5), [30, 4, 10]), 0), [1, 2, 0]),
   "oneHot int32, 1200 indices": () =>
     tf.oneHot(ids(Array.from({ length: 1200 }, (_, i) => (i * 7) % 10)), 10),
   "equal int32": () => tf.equal(ids([1, 2]), ids([1, 3])),
