@@ -10,8 +10,9 @@
  *   the CPU from the read values (int32 segment sums are counts, small).
  * - OneHot with an int32 output (tf.oneHot's default): the shader writes f32 values into an i32
  *   output and fails to compile (invalid pipeline, garbage); run as float32, then cast.
- * - Transpose of int32/bool tensors: its shaders write the raw i32 input through the f32 setter and
- *   fail to compile; transposed on the CPU from the read values (index tensors: small).
+ * - Transpose of int32/bool tensors (also inside other kernels: reductions and argMax over a
+ *   non-last axis transpose first): TransposeProgram writes the raw i32 input through the f32
+ *   setter and fails to compile. Patched in webgpu.ts, on the program (not a kernel here).
  * - AddN of more inputs than the device binds storage buffers (the gradient of a tensor used many
  *   times: ViT's residual stream, an LSTM's state): the pipeline is invalid and the sum garbage.
  *   Summed in chunks of (limit - 1) inputs, then the partial sums.
@@ -47,39 +48,7 @@ type Wrapper = (original: KernelFunc) => KernelFunc;
 
 const WRAPPED = "__selfsupWebGpuWrapped";
 
-/** `values` (row-major, `shape`) permuted by `perm`, as tf.transpose does. */
-function transposeValues(values: ArrayLike<number>, shape: number[], perm: number[]): Int32Array {
-  const rank = shape.length;
-  const strides = new Array<number>(rank).fill(1);
-  for (let d = rank - 2; d >= 0; d--) strides[d] = (strides[d + 1] as number) * (shape[d + 1] as number);
-  const outShape = perm.map((p) => shape[p] as number);
-  const out = new Int32Array(values.length);
-  const coord = new Array<number>(rank).fill(0);
-  for (let i = 0; i < out.length; i++) {
-    let src = 0;
-    for (let d = 0; d < rank; d++) src += (coord[d] as number) * (strides[perm[d] as number] as number);
-    out[i] = values[src] as number;
-    for (let d = rank - 1; d >= 0; d--) {
-      coord[d] = (coord[d] as number) + 1;
-      if ((coord[d] as number) < (outShape[d] as number)) break;
-      coord[d] = 0;
-    }
-  }
-  return out;
-}
-
 const WRAPPERS: Record<string, Wrapper> = {
-  Transpose: (original) => (args) => {
-    const { x } = args.inputs as { x: TensorInfo };
-    if (x.dtype !== "int32" && x.dtype !== "bool") return original(args);
-    const { perm } = args.attrs as unknown as { perm: number[] };
-    const backend = args.backend as unknown as WebGpuBackendLike;
-    const out = transposeValues(backend.readSync(x.dataId), x.shape, perm);
-    const outShape = perm.map((p) => x.shape[p] as number);
-    return x.dtype === "bool"
-      ? backend.makeTensorInfo(outShape, "bool", Uint8Array.from(out))
-      : backend.makeTensorInfo(outShape, "int32", out);
-  },
   OneHot: (original) => (args) => {
     const attrs = args.attrs as unknown as { dtype: string };
     if (attrs.dtype === "float32") return original(args);
