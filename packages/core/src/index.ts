@@ -10,6 +10,16 @@ export * from "./backend/memory-estimate.js";
 export * from "./backend/native-build.js";
 export * from "./backend/native-dir.js";
 export {
+  configureWasmThreads,
+  decideWasmThreads,
+  probeWasmThreads,
+  WASM_THREADS_MIN_SPEEDUP,
+  type WasmThreadsDecision,
+  type WasmThreadsProbe,
+  wasmThreadsCachePath,
+  wasmThreadsMachineKey,
+} from "./backend/wasm-threads.js";
+export {
   formatAdapter,
   installWebGpu,
   type WebGpuAdapter,

@@ -150,7 +150,8 @@ export async function executeRun(opts: ExecuteRunOptions): Promise<ExecuteRunRes
   const summary: Record<string, number> = {};
   try {
     let cfg = parseStoredRunConfig(run.config, runId);
-    const backend = await initBackend(cfg.backend);
+    // On wasm: threads where a probe measured them faster on this machine (once; cached in $SELFSUP_HOME).
+    const backend = await initBackend(cfg.backend, { probeWasmThreads: true });
     await store.markStarted(runId, { host, backend: backend.backend });
 
     // Heartbeat: keeps the run from being marked stale, and learns of a cancel.
