@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildSchema, type OperationDefinitionNode, parse, validate } from "graphql";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { generate } from "../scripts/codegen.mjs";
@@ -23,6 +24,8 @@ import {
 } from "../src/server/auth";
 import { optionsToJsonSchema, pluginRoots } from "../src/server/catalogue";
 import { decodePosition, encodePosition } from "../src/server/cursor";
+import { typeDefs } from "../src/server/generated/graphql";
+import { breadthLimitRule, LIMITS, operationCost } from "../src/server/limits";
 
 describe("auth", () => {
   const cfg: AuthConfig = { loginRequired: true, teamToken: "team-token-123", readToken: "read-token-456" };
@@ -222,5 +225,42 @@ describe("generated GraphQL types", () => {
   it("are up to date with schema.graphql (run `node scripts/codegen.mjs` after editing it)", async () => {
     const file = fileURLToPath(new URL("../src/server/generated/graphql.ts", import.meta.url));
     expect(readFileSync(file, "utf8")).toBe(await generate());
+  });
+});
+
+describe("breadth limits (issue 26, item 3)", () => {
+  const schema = buildSchema(typeDefs);
+  const check = (query: string) =>
+    validate(schema, parse(query), [breadthLimitRule(LIMITS.maxAliases, LIMITS.maxRootFields)]).map((e) => ({
+      message: e.message,
+      code: e.extensions.code,
+    }));
+  const aliased = (n: number) =>
+    `{ ${Array.from({ length: n }, (_, i) => `a${i}: runs(first: 1, filter: { search: "w${i}" }) { totalCount }`).join(" ")} }`;
+
+  it("allows up to the limits and refuses more aliases or top-level fields, counting through fragments", () => {
+    expect(check(aliased(LIMITS.maxRootFields))).toEqual([]);
+    expect(check(aliased(1000))).toEqual([
+      { message: "the operation uses 1000 aliases; the limit is 30", code: "QUERY_TOO_BROAD" },
+      { message: "the operation asks for 1000 top-level fields; the limit is 20", code: "QUERY_TOO_BROAD" },
+    ]);
+    const viaFragments = `query Q { ...A ...B } fragment A on Query { ${Array.from({ length: 11 }, (_, i) => `run(id: "a${i}") { id }`).join(" ")} } fragment B on Query { ${Array.from({ length: 10 }, (_, i) => `run(id: "b${i}") { id }`).join(" ")} }`;
+    expect(check(viaFragments)).toEqual([
+      { message: "operation Q asks for 21 top-level fields; the limit is 20", code: "QUERY_TOO_BROAD" },
+    ]);
+    // Aliases deep inside count too; introspection is not counted.
+    const deep = `{ runs(first: 1) { edges { node { ${Array.from({ length: 31 }, (_, i) => `k${i}: summaryValue(key: "k${i}")`).join(" ")} } } } __schema { queryType { name } } }`;
+    expect(check(deep).map((e) => e.message)).toEqual(["the operation uses 31 aliases; the limit is 30"]);
+  });
+
+  it("still counts the cost of every aliased occurrence of a field", () => {
+    const one = `{ runs(first: 10) { edges { node { id name } } } }`;
+    const two = `{ a: runs(first: 10) { edges { node { id name } } } b: runs(first: 10) { edges { node { id name } } } }`;
+    const cost = (q: string) => {
+      const doc = parse(q);
+      const op = doc.definitions[0] as OperationDefinitionNode;
+      return operationCost(schema, doc, op);
+    };
+    expect(cost(two)).toBe(2 * cost(one));
   });
 });

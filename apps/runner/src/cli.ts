@@ -300,6 +300,31 @@ Examples:
   });
 
 program
+  .command("export")
+  .description("export a run's encoder: ONNX, safetensors (named weights) or a TF.js graph model")
+  .argument("<run>", "run id or name, or a run / checkpoint directory")
+  .option("-f, --format <format>", "onnx (default), safetensors or tfjs")
+  .option("-o, --out <path>", "output file (a folder for tfjs; default <run id>-encoder.<ext>)")
+  .option("--checkpoint <which>", "latest (default), best, or a step number")
+  .option("--layout <layout>", "safetensors: pytorch (default: conv OIHW, linear [out, in]) or selfsup")
+  .option("--force", "replace --out if it exists")
+  .addOption(backendOption())
+  .option("--json", "print the result as JSON")
+  .option("-q, --quiet", "no output")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  selfsup export my-run --format onnx --out encoder.onnx
+  selfsup export my-run --format tfjs --out web-model/
+  selfsup export my-run --format safetensors --out encoder.safetensors`,
+  )
+  .action(async (target: string, opts: Record<string, unknown>) => {
+    const { exportCommand } = await import("./commands/export.js");
+    process.exitCode = await exportCommand(target, opts);
+  });
+
+program
   .command("augment")
   .description("preview an augmentation pipeline: a PNG grid of samples, each followed by its views")
   .argument("[config]", "run config whose augmentations (or method's default) to show")

@@ -5,6 +5,13 @@
  * model. Start with `openStore()`; everything else hangs off the returned RunStore.
  */
 export {
+  type FacetRow,
+  type FacetsResult,
+  type LeaderboardScopeRow,
+  MAX_BATCH_IDS,
+  type MetricStatsRow,
+} from "./batch-reads.js";
+export {
   type Db,
   type DbTarget,
   type DriverName,

@@ -1,7 +1,14 @@
+import {
+  BatchReadsRepo,
+  type FacetsResult,
+  type LeaderboardScopeRow,
+  type MetricStatsRow,
+} from "./batch-reads.js";
 import { openDb } from "./db.js";
 import type { Db, OpenDbOptions } from "./db-types.js";
+import { MetricReadsRepo } from "./metric-reads.js";
 import type { MetricWriter, MetricWriterOptions } from "./metric-writer.js";
-import { MetricsRepo } from "./metrics.js";
+import { MetricWritesRepo } from "./metric-writes.js";
 import { type MigrateResult, migrate } from "./migrate.js";
 import { ResultsRepo } from "./results.js";
 import { RunsRepo } from "./runs.js";
@@ -54,7 +61,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RunStor
 
 /**
  * The store's one entry point over one Db. Every read and write of runs (runs.ts), metric series
- * (metrics.ts) and results (results.ts: evaluations, checkpoints, artifacts) goes through here,
+ * (metric-writes.ts, metric-reads.ts) and results (results.ts: evaluations, checkpoints, artifacts) goes through here,
  * with inputs validated (StoreError with `code` and `field`) before any SQL runs. Methods are safe
  * to call concurrently; each write is one statement or one transaction. The methods delegate to
  * the three repositories, whose doc comments say what each does.
@@ -65,15 +72,19 @@ export class RunStore {
   /** What openStore's migration did (undefined when opened with migrate: false). */
   readonly migration: MigrateResult | undefined;
   private readonly runs: RunsRepo;
-  private readonly metrics: MetricsRepo;
+  private readonly metricWrites: MetricWritesRepo;
+  private readonly metricReads: MetricReadsRepo;
   private readonly results: ResultsRepo;
+  private readonly batch: BatchReadsRepo;
 
   constructor(db: Db, migration?: MigrateResult) {
     this.db = db;
     this.migration = migration;
     this.runs = new RunsRepo(db);
-    this.metrics = new MetricsRepo(db);
+    this.metricWrites = new MetricWritesRepo(db);
+    this.metricReads = new MetricReadsRepo(db);
     this.results = new ResultsRepo(db);
+    this.batch = new BatchReadsRepo(db);
   }
 
   // ---------------------------------------------------------------- runs (runs.ts)
@@ -143,39 +154,74 @@ export class RunStore {
     return this.runs.markStaleRuns(olderThanMs);
   }
 
-  // ---------------------------------------------------------------- metrics (metrics.ts)
+  // ---------------------------------------------------------------- metrics (metric-writes.ts, metric-reads.ts)
 
   /** Writes metric points in one transaction; idempotent per (run, key, step). */
   appendMetrics(runId: string, points: MetricPoint[]): Promise<void> {
-    return this.metrics.appendMetrics(runId, points);
+    return this.metricWrites.appendMetrics(runId, points);
   }
   /** A buffered writer for one run; store.close() closes writers still open. */
   metricWriter(runId: string, options: MetricWriterOptions = {}): MetricWriter {
-    return this.metrics.metricWriter(runId, options);
+    return this.metricWrites.metricWriter(runId, options);
   }
   /** The metric keys a run has points for, sorted. */
   metricKeys(runId: string): Promise<string[]> {
-    return this.metrics.metricKeys(runId);
+    return this.metricReads.metricKeys(runId);
   }
   /** Raw points of one key in step order, a page at a time (for exports). */
   readPoints(runId: string, key: string, options: ReadPointsOptions = {}): Promise<RawPoint[]> {
-    return this.metrics.readPoints(runId, key, options);
+    return this.metricReads.readPoints(runId, key, options);
   }
   /** Highest step written for any key of the run, or null if none. */
   lastMetricStep(runId: string): Promise<number | null> {
-    return this.metrics.lastMetricStep(runId);
+    return this.metricReads.lastMetricStep(runId);
   }
   /** Resume support: drops points with step > `step`; returns how many were deleted. */
   deleteMetricsAfter(runId: string, step: number): Promise<number> {
-    return this.metrics.deleteMetricsAfter(runId, step);
+    return this.metricWrites.deleteMetricsAfter(runId, step);
   }
   /** Rebuilds the run's series levels from its points (after a bulk import around the store). */
   rebuildSeriesLevels(runId: string): Promise<void> {
-    return this.metrics.rebuildSeriesLevels(runId);
+    return this.metricWrites.rebuildSeriesLevels(runId);
   }
   /** Chart data for some keys of a run, at most `maxPoints` per key (buckets keep min/max). */
   readSeries(runId: string, keys: string[], options: ReadSeriesOptions = {}): Promise<Series[]> {
-    return this.metrics.readSeries(runId, keys, options);
+    return this.metricReads.readSeries(runId, keys, options);
+  }
+
+  // ---------------------------------------------------------------- batched reads (batch-reads.ts)
+
+  /** The runs with these ids (at most 1,000; missing ones absent), in one statement. */
+  runsByIds(ids: readonly string[]): Promise<Run[]> {
+    return this.batch.runsByIds(ids);
+  }
+  /** The evaluations of many runs in one statement. */
+  evaluationsByRunIds(runIds: readonly string[]): Promise<Evaluation[]> {
+    return this.batch.evaluationsByRunIds(runIds);
+  }
+  /** The checkpoints of many runs in one statement. */
+  checkpointsByRunIds(runIds: readonly string[]): Promise<Checkpoint[]> {
+    return this.batch.checkpointsByRunIds(runIds);
+  }
+  /** The artifacts of many runs without their bytes (`data` of JSON ones kept), in one statement. */
+  artifactListingsByRunIds(runIds: readonly string[]): Promise<Artifact[]> {
+    return this.batch.artifactListingsByRunIds(runIds);
+  }
+  /** The metric keys of many runs in one statement. */
+  metricKeysByRunIds(runIds: readonly string[]): Promise<Array<{ runId: string; key: string }>> {
+    return this.batch.metricKeysByRunIds(runIds);
+  }
+  /** min / max / count and the last point of many (run, key) series in one statement. */
+  metricStats(pairs: ReadonlyArray<{ runId: string; key: string }>): Promise<MetricStatsRow[]> {
+    return this.batch.metricStats(pairs);
+  }
+  /** Distinct methods, families, datasets, backbones, statuses, tags with counts; recent keys. */
+  facets(): Promise<FacetsResult> {
+    return this.batch.facets();
+  }
+  /** The (dataset, protocol, metric) combinations that have evaluations. */
+  leaderboardScopes(): Promise<LeaderboardScopeRow[]> {
+    return this.batch.leaderboardScopes();
   }
 
   // ---------------------------------------------------------------- results (results.ts)
@@ -233,7 +279,7 @@ export class RunStore {
   async close(): Promise<void> {
     let error: unknown;
     try {
-      await this.metrics.closeWriters();
+      await this.metricWrites.closeWriters();
     } catch (err) {
       error = err;
     }

@@ -5,7 +5,7 @@
  *
  * Used as `new SweepStore(runStore.db)`: the same database and connection pool as the runs.
  */
-import type { Db, Row } from "./db.js";
+import type { Db, Row } from "./db-types.js";
 import { StoreError } from "./errors.js";
 import { newId } from "./id.js";
 import type { RunStatus } from "./schemas.js";

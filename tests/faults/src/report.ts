@@ -10,6 +10,11 @@ export interface CaseRow {
   expected: string;
   got: string;
   ok: boolean;
+  /**
+   * `figure`: a measurement reported against a goal but not a check: printed as "fig", counted
+   * neither as expected nor as not (a check that cannot fail would be a defect). Default: check.
+   */
+  kind?: "check" | "figure";
   /** Numbers for the summary (points lost, latency, ...). */
   figures?: Record<string, number | string>;
 }
@@ -38,17 +43,30 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+function isCheck(r: CaseRow): boolean {
+  return r.kind !== "figure";
+}
+
 /** The printed report: one table per section, then the totals. */
 export function formatReport(rows: CaseRow[]): string {
   const out: string[] = [];
   const sections = [...new Set(rows.map((r) => r.section))];
   for (const s of sections) {
     const mine = rows.filter((r) => r.section === s);
-    out.push(`\n== ${s} (${mine.filter((r) => r.ok).length}/${mine.length} as expected)`);
+    const checks = mine.filter(isCheck);
+    const figureCount = mine.length - checks.length;
+    out.push(
+      `\n== ${s} (${checks.filter((r) => r.ok).length}/${checks.length} as expected${figureCount ? `; ${figureCount} figure${figureCount > 1 ? "s" : ""}, not checks` : ""})`,
+    );
     out.push(
       table(
         ["case", "ok", "expected", "got"],
-        mine.map((r) => [clip(r.name, 48), r.ok ? "yes" : "NO", clip(r.expected, 60), clip(r.got, 90)]),
+        mine.map((r) => [
+          clip(r.name, 48),
+          isCheck(r) ? (r.ok ? "yes" : "NO") : "fig",
+          clip(r.expected, 60),
+          clip(r.got, 90),
+        ]),
       ),
     );
     const figs = mine.filter((r) => r.figures);
@@ -61,10 +79,11 @@ export function formatReport(rows: CaseRow[]): string {
         );
     }
   }
-  const crashes = rows.filter((r) => /crash|unhandled|stack/i.test(r.got) && !r.ok).length;
+  const checks = rows.filter(isCheck);
+  const crashes = checks.filter((r) => /crash|unhandled|stack/i.test(r.got) && !r.ok).length;
   const lost = rows.reduce((a, r) => a + Number(r.figures?.points_lost ?? 0), 0);
   out.push(
-    `\n== totals: ${rows.length} cases, ${rows.filter((r) => r.ok).length} as expected, ${rows.filter((r) => !r.ok).length} not, crashes ${crashes}, metric points lost ${lost}`,
+    `\n== totals: ${checks.length} checks, ${checks.filter((r) => r.ok).length} as expected, ${checks.filter((r) => !r.ok).length} not, crashes ${crashes}, metric points lost ${lost}; ${rows.length - checks.length} figures reported, not checked`,
   );
   return out.join("\n");
 }

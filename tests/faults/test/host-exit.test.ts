@@ -2,8 +2,8 @@
  * The process that hosts the embedded store goes away (issue 26, item 1) while two trainings and
  * the dashboard use the store through it: it exits cleanly (SIGTERM), is stopped with Ctrl-C
  * (SIGINT) or is killed with kill -9. A survivor takes the store over and the others reconnect:
- * both runs finish with every step's metrics exactly once, and the dashboard answers again by
- * itself.
+ * both runs finish with every step's metrics exactly once, and the dashboard and a second
+ * `selfsup serve` (a client of the store) answer again by themselves.
  */
 import { openStore } from "@selfsup/store";
 import { describe, expect, it } from "vitest";
@@ -24,6 +24,12 @@ describe("the host of the embedded store exits while others use it", () => {
       await host.waitFor((e) => e.type === "serve" && /control API on/.test(String(e.message)));
       const dash = await startDashboard({ SELFSUP_HOME: home });
       const dashboardUp = Date.now();
+      // A second control API, a client of the store: it used to answer 400 "reopen the store" forever.
+      const serve2 = startCli(["serve", "--port", "0", "--json"], env);
+      const serve2Line = await serve2.waitFor(
+        (e) => e.type === "serve" && /control API on/.test(String(e.message)),
+      );
+      const serve2Url = /on (http:\/\/\S+)/.exec(String(serve2Line.message))?.[1] ?? "";
       const total = 24; // 192 digits / batch 16, 2 epochs
       const file = await writeConfig(home, mnistConfig({ limit: 192, epochs: 2, everySteps: 8 }));
       const runs = [startCli(["train", file, "--json"], env), startCli(["train", file, "--json"], env)];
@@ -52,6 +58,11 @@ describe("the host of the embedded store exits while others use it", () => {
         }
         polling = false;
         await poll;
+        const listed = await fetch(
+          `${serve2Url}/list?input=${encodeURIComponent(JSON.stringify({ first: 5 }))}`,
+        );
+        const listedText = await listed.text();
+        const serveOk = listed.status === 200 && listedText.includes('"runs"');
         const after = answers.filter((a) => a.at > killedAt);
         const dashOk = after.some((a) => a.ok) && answers.at(-1)?.ok === true;
         const firstOk = after.find((a) => a.ok);
@@ -79,14 +90,17 @@ describe("the host of the embedded store exits while others use it", () => {
           statuses.every((s) => s === "finished") &&
           lost === 0 &&
           dup === 0 &&
-          dashOk;
+          dashOk &&
+          serveOk;
         record({
           section: "database",
           name: `store host ${how} under 2 trainings + dashboard`,
-          expected: "both runs exit 0 and finish; 0 points lost or duplicated; dashboard answers again",
+          expected:
+            "both runs exit 0 and finish; 0 points lost or duplicated; dashboard and a 2nd serve answer again",
           got:
             `host exit ${hostCode}; runs exit ${codes.join(", ")} (${statuses.join(", ")}); lost ${lost}, duplicates ${dup}; ` +
-            `dashboard ${dashOk ? `answered again after ${firstOk ? ((firstOk.at - killedAt) / 1000).toFixed(1) : "?"} s` : "did not recover"}`,
+            `dashboard ${dashOk ? `answered again after ${firstOk ? ((firstOk.at - killedAt) / 1000).toFixed(1) : "?"} s` : "did not recover"}; ` +
+            `2nd serve list ${listed.status}`,
           ok,
           figures: {
             points_lost: lost,
@@ -104,6 +118,7 @@ describe("the host of the embedded store exits while others use it", () => {
         await poll;
         for (const r of runs) r.child.kill("SIGKILL");
         host.child.kill("SIGKILL");
+        serve2.child.kill("SIGKILL");
         await dash.stop();
       }
     });

@@ -1,9 +1,14 @@
 /**
  * Load: 50 concurrent dashboard clients for 30 s on the runs page's query, over a store of
  * 100,000 runs, while a training run writes its metrics into the same store. Reported: errors
- * (must be 0), requests/s, latency p50/p95/p99, and the run's throughput drop. Latency is a
- * figure, not an assertion (timings are never asserted in tests); the goal is p95 < 150 ms.
- * SELFSUP_FAULTS_LOAD_SECONDS / _CLIENTS / _RUNS change the shape.
+ * (must be 0: a check), requests/s, latency p50/p95/p99, and the run's throughput drop.
+ *
+ * The latency goal (p95 < 150 ms) is its own row. By default it is a FIGURE, printed "fig" and
+ * counted neither as passing nor failing: timings are not asserted in `pnpm test:faults`, which CI
+ * runs on 2 shared cores where the goal is out of reach (see docs/architecture.md for why and the
+ * figures), and a row that said "ok" while missing its goal was a check that could not fail. With
+ * SELFSUP_FAULTS_LOAD_GOAL=1 (a reference machine) the row is a real check and the case fails
+ * when p95 misses the goal. SELFSUP_FAULTS_LOAD_SECONDS / _CLIENTS / _RUNS change the shape.
  */
 import path from "node:path";
 import { openStore } from "@selfsup/store";
@@ -15,6 +20,8 @@ import { type CliRun, cliEnv, record, sleep, startCli, tempHome, writeConfig } f
 const SECONDS = Number(process.env.SELFSUP_FAULTS_LOAD_SECONDS ?? 30);
 const CLIENTS = Number(process.env.SELFSUP_FAULTS_LOAD_CLIENTS ?? 50);
 const RUNS = Number(process.env.SELFSUP_FAULTS_LOAD_RUNS ?? 100_000);
+const GOAL_P95_MS = 150;
+const ENFORCE_GOAL = process.env.SELFSUP_FAULTS_LOAD_GOAL === "1";
 
 const RUNS_QUERY = `query Runs($first: Int, $after: String) {
   runs(first: $first, after: $after) {
@@ -137,11 +144,24 @@ describe("load", () => {
     record({
       section: "load",
       name: `${CLIENTS} clients x ${SECONDS} s, runs query, ${RUNS} runs, a run writing`,
-      expected: "0 errors; p95 reported (goal < 150 ms)",
-      got: `${errors.length} errors, ${latencies.length} requests, ${rps.toFixed(0)} req/s, p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms (goal ${p95 < 150 ? "met" : "NOT met"}); run ${figures.run_img_per_s_before} -> ${figures.run_img_per_s_during} img/s`,
+      expected: "0 errors",
+      got: `${errors.length} errors, ${latencies.length} requests, ${rps.toFixed(0)} req/s; run ${figures.run_img_per_s_before} -> ${figures.run_img_per_s_during} img/s`,
       ok: errors.length === 0 && latencies.length > 0,
       figures,
     });
+    const goalMet = p95 < GOAL_P95_MS;
+    record({
+      section: "load",
+      name: `p95 latency goal (< ${GOAL_P95_MS} ms)`,
+      expected: ENFORCE_GOAL
+        ? `p95 < ${GOAL_P95_MS} ms (enforced: SELFSUP_FAULTS_LOAD_GOAL=1)`
+        : `figure only (SELFSUP_FAULTS_LOAD_GOAL=1 makes it a check)`,
+      got: `p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms: goal ${goalMet ? "met" : "NOT met"}`,
+      ok: goalMet,
+      kind: ENFORCE_GOAL ? "check" : "figure",
+    });
     expect(errors.slice(0, 5)).toEqual([]);
+    if (ENFORCE_GOAL)
+      expect(p95, `p95 ${p95.toFixed(0)} ms misses the goal of ${GOAL_P95_MS} ms`).toBeLessThan(GOAL_P95_MS);
   });
 });

@@ -8,6 +8,7 @@ const NAV = [
   { href: "/", label: "Runs" },
   { href: "/compare", label: "Compare" },
   { href: "/leaderboard", label: "Leaderboard" },
+  { href: "/sweeps", label: "Sweeps" },
   { href: "/methods", label: "Methods" },
 ];
 

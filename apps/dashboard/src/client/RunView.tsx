@@ -13,6 +13,7 @@ import { ConfigTable } from "./ConfigTable";
 import { colorAt } from "./colors";
 import { fmtBytes, fmtDate, fmtDuration, fmtNumber } from "./format";
 import { gql, useGql } from "./gql";
+import { RunDownloads } from "./RunDownloads";
 import { Scatter } from "./Scatter";
 import { StatusBadge } from "./StatusBadge";
 import { useLiveSeries } from "./useLiveSeries";
@@ -228,6 +229,7 @@ export function RunView({ id }: { id: string }) {
         </section>
       </div>
 
+      <RunDownloads runId={run.id} checkpoints={run.checkpoints.length} />
       {(images.length > 0 || scatters.length > 0) && (
         <>
           <h2>Artifacts</h2>

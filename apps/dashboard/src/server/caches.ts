@@ -5,8 +5,7 @@
  * - facets (distinct methods, datasets, ...) for 30 s, served stale while refreshed: they scan
  *   the runs table.
  */
-import type { RunStore, Series } from "@selfsup/store";
-import { type FacetsResult, facets } from "./sql";
+import type { FacetsResult, RunStore, Series } from "@selfsup/store";
 
 class Lru<V> {
   private readonly map = new Map<string, V>();
@@ -77,7 +76,7 @@ const FACETS_TTL_MS = 30_000;
 export function cachedFacets(store: RunStore): Promise<FacetsResult> {
   const c = caches(store);
   const refresh = () => {
-    const value = facets(store.db);
+    const value = store.facets();
     c.pendingFacets = value;
     value
       .then(

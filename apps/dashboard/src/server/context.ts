@@ -28,5 +28,5 @@ export interface ContextDeps {
 }
 
 export function createContext(deps: ContextDeps): Context {
-  return { ...deps, loaders: createLoaders(deps.store.db) };
+  return { ...deps, loaders: createLoaders(deps.store) };
 }

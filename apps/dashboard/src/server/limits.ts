@@ -64,6 +64,14 @@ export function checkRange(name: string, value: number, min: number, max: number
   }
 }
 
+/** The document's fragments by name. */
+function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionNode> {
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const def of document.definitions)
+    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+  return fragments;
+}
+
 // ---------------------------------------------------------------- depth
 
 function depthOf(
@@ -115,10 +123,7 @@ export function depthLimitRule(
   maxIntrospectionDepth: number = LIMITS.maxIntrospectionDepth,
 ) {
   return (context: ValidationContext): ASTVisitor => {
-    const doc = context.getDocument();
-    const fragments: Record<string, FragmentDefinitionNode> = {};
-    for (const def of doc.definitions)
-      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+    const fragments = fragmentsOf(context.getDocument());
     return {
       OperationDefinition(node) {
         const { depth, introspectionDepth } = depthOf(node.selectionSet, fragments, new Set());
@@ -192,10 +197,7 @@ export function breadthLimitRule(
   maxRootFields: number = LIMITS.maxRootFields,
 ) {
   return (context: ValidationContext): ASTVisitor => {
-    const doc = context.getDocument();
-    const fragments: Record<string, FragmentDefinitionNode> = {};
-    for (const def of doc.definitions)
-      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+    const fragments = fragmentsOf(context.getDocument());
     return {
       OperationDefinition(node) {
         const out = { aliases: 0, rootFields: 0 };
@@ -350,9 +352,7 @@ export function operationCost(
   operation: OperationDefinitionNode,
   variables: Record<string, unknown> = {},
 ): number {
-  const fragments: Record<string, FragmentDefinitionNode> = {};
-  for (const def of document.definitions)
-    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+  const fragments = fragmentsOf(document);
   const root = operation.operation === "mutation" ? schema.getMutationType() : schema.getQueryType();
   if (!root) return 0;
   return selectionCost(

@@ -3,17 +3,8 @@
  * one tick is gathered into one SQL statement, and repeated keys are answered from the request's
  * cache. A new set is made for each request, so nothing is cached across users or time.
  */
-import type { Artifact, Checkpoint, Db, Evaluation, Run } from "@selfsup/store";
+import type { Artifact, Checkpoint, Evaluation, MetricStatsRow, Run, RunStore } from "@selfsup/store";
 import DataLoader from "dataloader";
-import {
-  artifactsByRunIds,
-  checkpointsByRunIds,
-  evaluationsByRunIds,
-  type MetricStatsRow,
-  metricKeysByRunIds,
-  metricStats,
-  runsByIds,
-} from "./sql";
 
 export interface Loaders {
   run: DataLoader<string, Run | null>;
@@ -34,34 +25,39 @@ function groupBy<T>(ids: readonly string[], rows: T[], idOf: (row: T) => string)
 /** Batches are capped so one statement's arrays stay moderate. */
 const maxBatchSize = 500;
 
-export function createLoaders(db: Db): Loaders {
+export function createLoaders(store: RunStore): Loaders {
   return {
     run: new DataLoader(
       async (ids) => {
-        const runs = await runsByIds(db, ids);
+        const runs = await store.runsByIds(ids);
         const byId = new Map(runs.map((r) => [r.id, r]));
         return ids.map((id) => byId.get(id) ?? null);
       },
       { maxBatchSize },
     ),
     evaluations: new DataLoader(
-      async (ids) => groupBy(ids, await evaluationsByRunIds(db, ids), (e) => e.runId),
+      async (ids) => groupBy(ids, await store.evaluationsByRunIds(ids), (e) => e.runId),
       {
         maxBatchSize,
       },
     ),
     checkpoints: new DataLoader(
-      async (ids) => groupBy(ids, await checkpointsByRunIds(db, ids), (c) => c.runId),
+      async (ids) => groupBy(ids, await store.checkpointsByRunIds(ids), (c) => c.runId),
       {
         maxBatchSize,
       },
     ),
-    artifacts: new DataLoader(async (ids) => groupBy(ids, await artifactsByRunIds(db, ids), (a) => a.runId), {
-      maxBatchSize,
-    }),
+    artifacts: new DataLoader(
+      async (ids) => groupBy(ids, await store.artifactListingsByRunIds(ids), (a) => a.runId),
+      {
+        maxBatchSize,
+      },
+    ),
     metricKeys: new DataLoader(
       async (ids) =>
-        groupBy(ids, await metricKeysByRunIds(db, ids), (r) => r.runId).map((rows) => rows.map((r) => r.key)),
+        groupBy(ids, await store.metricKeysByRunIds(ids), (r) => r.runId).map((rows) =>
+          rows.map((r) => r.key),
+        ),
       { maxBatchSize },
     ),
     metricStats: new DataLoader(
@@ -70,7 +66,7 @@ export function createLoaders(db: Db): Loaders {
           const [runId, key] = k.split("\u0000");
           return { runId, key };
         });
-        const rows = await metricStats(db, pairs);
+        const rows = await store.metricStats(pairs);
         const byPair = new Map(rows.map((r) => [`${r.runId}\u0000${r.key}`, r]));
         return pairs.map(
           (p, i) =>

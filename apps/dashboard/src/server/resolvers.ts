@@ -22,7 +22,6 @@ import type { Resolvers, RunFilter, RunOrder } from "./generated/graphql";
 import { badInput, checkRange, LIMITS } from "./limits";
 import type { LeaderboardEntryModel } from "./models";
 import { DateTimeScalar, JSONScalar } from "./scalars";
-import { leaderboardScopes } from "./sql";
 import { storeRole } from "./store";
 import { sweepQueryResolvers, sweepTypeResolvers } from "./sweeps";
 
@@ -208,7 +207,7 @@ export const resolvers: Resolvers = {
       });
       return withRanks(entries);
     },
-    leaderboardScopes: (_parent, _args, ctx) => leaderboardScopes(ctx.store.db),
+    leaderboardScopes: (_parent, _args, ctx) => ctx.store.leaderboardScopes(),
     facets: (_parent, _args, ctx) => cachedFacets(ctx.store),
     methods: async (_parent, _args, ctx) => (await ctx.catalogue()).methods,
     plugins: async (_parent, _args, ctx) => {

@@ -16,7 +16,7 @@ import {
   tf,
 } from "@selfsup/core";
 import cliProgress from "cli-progress";
-import { type CheckpointChoice, openRunEncoder, sampleShape } from "../encoder/load-encoder.js";
+import { type CheckpointChoice, closeDataset, openRunEncoder, sampleShape } from "../encoder/load-encoder.js";
 import { checkOutputFree, formatOf, openEmbeddingWriter, outputFiles } from "../encoder/writers.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { loadDataset } from "../run/dataset.js";
@@ -142,8 +142,10 @@ export async function embedCommand(
   };
   const run = await openRunEncoder(target, { checkpoint });
   const { encoder } = run;
+  let other: Dataset | undefined;
   try {
     const { dataset, what, wholeSource } = await datasetFor(data, opts, run);
+    if (dataset !== run.dataset) other = dataset;
     if (!sameInput(dataset.input, encoder.input))
       throw new CliError(
         `${what} gives ${describeInput(dataset.input)} but run ${encoder.source.runId}'s encoder takes ${describeInput(encoder.input)}`,
@@ -253,5 +255,7 @@ export async function embedCommand(
     return EXIT.ok;
   } finally {
     encoder.dispose();
+    await closeDataset(run.dataset);
+    if (other) await closeDataset(other);
   }
 }

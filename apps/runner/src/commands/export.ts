@@ -15,7 +15,7 @@ import {
   initBackend,
   OnnxExportError,
 } from "@selfsup/core";
-import { type LoadedEncoder, openRunEncoder } from "../encoder/load-encoder.js";
+import { closeDataset, type LoadedEncoder, openRunEncoder } from "../encoder/load-encoder.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { parseCheckpointChoice } from "./embed.js";
 
@@ -97,7 +97,8 @@ export async function exportCommand(target: string, opts: ExportOptions): Promis
   if (opts.out && existsSync(opts.out) && !opts.force)
     throw new CliError(`${path.resolve(opts.out)} already exists; pass --force to replace it`, EXIT.usage);
   await initBackend(opts.backend ?? "auto");
-  const { encoder } = await openRunEncoder(target, { checkpoint });
+  const { encoder, dataset } = await openRunEncoder(target, { checkpoint });
+  await closeDataset(dataset); // only its input spec was needed
   try {
     const out = path.resolve(opts.out ?? defaultOut(format, encoder.source.runId));
     const facts = encoderFacts(encoder);

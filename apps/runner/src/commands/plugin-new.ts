@@ -42,7 +42,24 @@ async function versionOf(pkg: string): Promise<string> {
   }
 }
 
+/** Names npm refuses although they match the pattern (validate-npm-package-name's list). */
+const RESERVED = new Set(["node_modules", "favicon.ico"]);
+/** npm's limit on a package name's length (it is also a directory name here). */
+const MAX_NAME = 214;
+
 export async function pluginNew(name: string, opts: PluginNewOptions = {}): Promise<string> {
+  if (name.length > MAX_NAME) {
+    throw new CliError(
+      `plugin name is ${name.length} characters long; npm allows at most ${MAX_NAME}`,
+      EXIT.usage,
+    );
+  }
+  if (RESERVED.has(name.replace(/^@[^/]+\//, ""))) {
+    throw new CliError(
+      `plugin name ${JSON.stringify(name)} is reserved by npm (and would shadow a folder Node resolves packages from); choose another, e.g. selfsup-plugin-foo`,
+      EXIT.usage,
+    );
+  }
   if (!NAME.test(name)) {
     throw new CliError(
       `plugin name ${JSON.stringify(name)} is not a valid npm package name (lower case, e.g. selfsup-plugin-foo or @me/selfsup-foo)`,

@@ -2,24 +2,21 @@
  * `selfsup sweep <file>`, `sweep status|stop|resume <sweep>` and the hidden `sweep trial <run>`
  * (one run of a local sweep, in its own process). See src/sweep/ for the search itself.
  */
-import { type InputSpec, initBackend, type Registry } from "@selfsup/core";
+import type { InputSpec, Registry } from "@selfsup/core";
 import { type RunStore, StoreError, type Sweep, SweepStore, type SweepTrial } from "@selfsup/store";
-import { ConfigError, parseRunConfig } from "../config.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { isPostgresUrl, RunQueue } from "../queue.js";
-import { loadDataset } from "../run/dataset.js";
 import { executeRun } from "../run/execute.js";
-import { preflight } from "../run/preflight.js";
 import { stopOnSignals } from "../run/signals.js";
-import { cancelRun } from "../run/submit.js";
 import { openRunnerStore } from "../store.js";
+import { LEASE_MS, planFor, stopSweep } from "../sweep/control.js";
 import {
   type CoordinatorResult,
   coordinate,
   coordinatorName,
   type SweepEvent,
 } from "../sweep/coordinator.js";
-import { loadSweepFile, parseSweepFile, planSweep, type SweepFile, type SweepPlan } from "../sweep/spec.js";
+import { loadSweepFile, parseSweepFile, type SweepPlan } from "../sweep/spec.js";
 import { sweepTrialHooks } from "../sweep/trial.js";
 import { registryWithWarnings } from "./train.js";
 
@@ -33,9 +30,6 @@ export interface SweepOptions {
   dryRun?: boolean;
   poll?: string;
 }
-
-/** How long a coordinator's lease lasts without renewal before `resume` may take the sweep. */
-const LEASE_MS = 15_000;
 
 function parallelOf(opts: SweepOptions): number | undefined {
   if (opts.parallel === undefined) return undefined;
@@ -51,34 +45,6 @@ function pollOf(opts: SweepOptions): number {
   if (!Number.isFinite(s) || s < 0.1)
     throw new CliError(`--poll: seconds >= 0.1 (got ${opts.poll})`, EXIT.usage);
   return s * 1000;
-}
-
-/** Names, options, parameter paths, metric, budget: every check that needs no database. */
-async function planFor(
-  spec: SweepFile,
-  registry: Registry,
-  withPreflight: boolean,
-): Promise<{ plan: SweepPlan; input?: InputSpec }> {
-  let input: InputSpec | undefined;
-  let datasetOk = false;
-  try {
-    const cfg = parseRunConfig(spec.run, "sweep file: run");
-    if (registry.has("dataset", cfg.dataset.name)) {
-      const dataset = await loadDataset(registry, cfg.dataset);
-      input = dataset.input;
-      datasetOk = true;
-      const plan = planSweep(spec, registry, { input });
-      if (withPreflight) {
-        await initBackend(plan.base.backend);
-        await preflight(registry, plan.base, dataset);
-      }
-      return { plan, input };
-    }
-  } catch (err) {
-    if (!(err instanceof ConfigError) || datasetOk) throw err;
-  }
-  // planSweep reports the base config's problem, naming the field
-  return { plan: planSweep(spec, registry, input ? { input } : {}) };
 }
 
 function fmtParams(p: Record<string, unknown>): string {
@@ -311,21 +277,18 @@ export async function sweepStopCommand(idOrName: string, opts: { json?: boolean 
   const store = await openRunnerStore();
   let queue: RunQueue | undefined;
   try {
-    const sweeps = new SweepStore(store.db);
-    const sweep = await findSweep(sweeps, idOrName);
-    if (sweep.status !== "running")
-      throw new CliError(`sweep ${sweep.name} is already ${sweep.status}`, EXIT.usage);
-    await sweeps.setSweepStatus(sweep.id, "stopped");
-    if (sweep.mode === "queue" && isPostgresUrl(process.env.DATABASE_URL))
+    if (isPostgresUrl(process.env.DATABASE_URL))
       queue = await RunQueue.open({ url: process.env.DATABASE_URL, max: 1 });
-    let cancelled = 0;
-    for (const r of await sweeps.sweepRuns(sweep.id))
-      if (r.status === "queued" || r.status === "running") {
-        await cancelRun(store, queue, r.runId).catch(() => {});
-        cancelled += 1;
-      }
+    let result: Awaited<ReturnType<typeof stopSweep>>;
+    try {
+      result = await stopSweep(store, queue, idOrName);
+    } catch (err) {
+      if (err instanceof StoreError) throw new CliError(err.message, EXIT.usage);
+      throw err;
+    }
+    const { sweep, cancelled } = result;
     if (opts.json)
-      process.stdout.write(`${JSON.stringify({ id: sweep.id, status: "stopped", cancelled })}\n`);
+      process.stdout.write(`${JSON.stringify({ id: sweep.id, status: sweep.status, cancelled })}\n`);
     else process.stdout.write(`stopped sweep ${sweep.name}; cancelled ${cancelled} run(s)\n`);
     return EXIT.ok;
   } finally {

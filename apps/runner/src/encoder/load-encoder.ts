@@ -159,7 +159,7 @@ async function storeFor(runDir: string | undefined): Promise<RunStore> {
 export interface OpenedRun {
   encoder: LoadedEncoder;
   config: ResolvedRunConfig;
-  /** The run's dataset, loaded to learn its input spec (reuse it to embed the run's own data). */
+  /** The run's dataset, loaded to learn its input spec (reuse it to embed the run's own data); the caller closes it (`closeDataset`). */
   dataset: Dataset;
   registry: Registry;
 }
@@ -179,8 +179,14 @@ export async function openRunEncoder(source: string, opts: LoadEncoderOptions = 
   }
   let cfg = resolveOrThrow(parseStoredRunConfig(run.config, run.id), registry);
   const dataset = await loadDataset(registry, cfg.dataset);
-  cfg = resolveOrThrow(cfg, registry, dataset.input);
-  const method: Method = buildMethod(registry, cfg, dataset.input);
+  let method: Method;
+  try {
+    cfg = resolveOrThrow(cfg, registry, dataset.input);
+    method = buildMethod(registry, cfg, dataset.input);
+  } catch (err) {
+    await closeDataset(dataset);
+    throw err;
+  }
   try {
     const ckpt = await loadCheckpoint(dir);
     try {
@@ -190,6 +196,7 @@ export async function openRunEncoder(source: string, opts: LoadEncoderOptions = 
     }
   } catch (err) {
     method.dispose();
+    await closeDataset(dataset);
     throw new CliError(`cannot load ${dir}: ${(err as Error).message}`, EXIT.failure);
   }
   const manifest = await readManifest(dir);
@@ -218,7 +225,14 @@ export async function openRunEncoder(source: string, opts: LoadEncoderOptions = 
  * ```
  */
 export async function loadEncoder(source: string, opts: LoadEncoderOptions = {}): Promise<LoadedEncoder> {
-  return (await openRunEncoder(source, opts)).encoder;
+  const opened = await openRunEncoder(source, opts);
+  await closeDataset(opened.dataset); // it was only needed for its input spec
+  return opened.encoder;
+}
+
+/** Closes a dataset that holds workers or files (image-folder's decode pool); others have nothing to close. */
+export async function closeDataset(dataset: Dataset): Promise<void> {
+  await (dataset as { close?: () => Promise<void> }).close?.().catch(() => undefined);
 }
 
 /** The per-sample shape of an input spec: [H, W, C] or [T]. */

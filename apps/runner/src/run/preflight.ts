@@ -3,14 +3,16 @@
  * finish fails in a second with a clear message instead of after an epoch, and no run row is
  * created for it: the batch fits the dataset, every evaluator the config asks for can run on
  * this dataset (a test split, labels), the method builds with this backbone on this input, the
- * augmentation pipeline builds, and the first sample loads.
+ * augmentation pipeline builds, the first sample loads, and one real training step runs.
  */
 import {
   buildPipeline,
   type ContributionKind,
   type Dataset,
   labelledSplits,
+  makeViews,
   type Registry,
+  Trainer,
 } from "@selfsup/core";
 import { ConfigError, type ResolvedRunConfig, type RunConfig } from "../config.js";
 import { augmentationSteps, buildMethod } from "./build.js";
@@ -50,7 +52,12 @@ export function evaluatorProblems(registry: Registry, cfg: ResolvedRunConfig, da
 export async function preflight(registry: Registry, cfg: ResolvedRunConfig, dataset: Dataset): Promise<void> {
   const problems: string[] = [];
   const perStep = cfg.training.batchSize * cfg.training.accumulate;
-  if (perStep > dataset.train.size) {
+  if (dataset.train.size < 2) {
+    // The smallest batch is 2 (BatchNorm statistics, pairs of views): "a batch of at most 1" would not help.
+    problems.push(
+      `dataset "${cfg.dataset.name}"${cfg.dataset.limit !== undefined ? ` (--limit ${cfg.dataset.limit})` : ""} has ${dataset.train.size} training sample${dataset.train.size === 1 ? "" : "s"}; training needs at least 2 (the smallest batch is 2)`,
+    );
+  } else if (perStep > dataset.train.size) {
     problems.push(
       `training.batchSize: ${cfg.training.batchSize}${cfg.training.accumulate > 1 ? ` x accumulate ${cfg.training.accumulate}` : ""} is more than the ${dataset.train.size} training samples of dataset "${cfg.dataset.name}"${cfg.dataset.limit !== undefined ? ` (--limit ${cfg.dataset.limit})` : ""}; use a batch of at most ${dataset.train.size}`,
     );
@@ -79,7 +86,57 @@ export async function preflight(registry: Registry, cfg: ResolvedRunConfig, data
       );
     }
   }
+  if (problems.length === 0) problems.push(...(await firstStepProblems(registry, cfg, dataset)));
   if (problems.length > 0) throw new PreflightError(`this run cannot train:\n  ${problems.join("\n  ")}`);
+}
+
+/** Samples the trial step trains on (fewer when the run's batch or the dataset is smaller). */
+const TRIAL_BATCH = 4;
+
+/**
+ * One real training step on a throwaway copy of the method, on the run's first few samples with
+ * its augmentations: what fails only once a step runs (rotation of non-square images, a mask
+ * ratio that leaves no patch visible) fails here, before a run row exists and under --dry-run;
+ * and a first loss of exactly 0 (a mask ratio that masks no patch) means there is nothing to learn.
+ */
+export async function firstStepProblems(
+  registry: Registry,
+  cfg: ResolvedRunConfig,
+  dataset: Dataset,
+): Promise<string[]> {
+  const n = Math.min(cfg.training.batchSize, dataset.train.size, TRIAL_BATCH);
+  if (n < 1) return [];
+  const train = dataset.train;
+  const sample: Dataset = {
+    name: dataset.name,
+    input: dataset.input,
+    train: { size: n, get: (i) => train.get(i) },
+  };
+  let method: ReturnType<typeof buildMethod> | undefined;
+  try {
+    method = buildMethod(registry, cfg, dataset.input);
+    const pipeline = buildPipeline(registry, augmentationSteps(cfg, method, dataset.input));
+    const trainer = new Trainer({
+      method,
+      dataset: sample,
+      config: { ...cfg.training, epochs: 1, maxSteps: 1, batchSize: n, accumulate: 1 },
+      augment: (x, views, rng) => makeViews(pipeline, x, views, rng),
+    });
+    const fit = await trainer.fit();
+    const loss = fit.losses[0];
+    if (loss === undefined) return [];
+    if (!Number.isFinite(loss))
+      return [`the first training step (batch ${n}) gives a loss of ${loss}; check the method's options`];
+    if (loss === 0)
+      return [
+        `the first training step (batch ${n}) gives a loss of exactly 0: nothing to learn; check the method's options (e.g. a mask ratio that masks no patch)`,
+      ];
+    return [];
+  } catch (err) {
+    return [`the first training step (batch ${n}) fails: ${message(err)}`];
+  } finally {
+    method?.dispose();
+  }
 }
 
 /**

@@ -11,6 +11,8 @@ import { z } from "zod";
 import { ConfigError, runConfigSchema } from "../config.js";
 import type { RunQueue } from "../queue.js";
 import { cancelRun, submitRun, validateForQueue } from "../run/submit.js";
+import { startQueuedSweep, stopSweep } from "../sweep/control.js";
+import { parseSweepFile } from "../sweep/spec.js";
 import {
   type ProgressUpdate,
   type RunDetailDto,
@@ -238,6 +240,38 @@ export const appRouter = t.router({
       if (signal?.aborted) return;
     }
   }),
+
+  /**
+   * Starts a sweep (the object a `selfsup sweep` file holds): validated like the CLI does, stored,
+   * and coordinated by this server, its runs queued for the workers. Needs the queue.
+   */
+  sweepStart: authed
+    .input(z.strictObject({ sweep: z.record(z.string(), z.unknown()) }))
+    .mutation(async ({ ctx, input }) => {
+      if (!ctx.queue)
+        throw new TRPCError({
+          code: "PRECONDITION_FAILED",
+          message: "this server has no queue: sweeps run on workers through DATABASE_URL=postgres://...",
+        });
+      try {
+        const sweep = await startQueuedSweep(ctx.store, ctx.registry, ctx.queue, parseSweepFile(input.sweep));
+        return { id: sweep.id, name: sweep.name, status: sweep.status };
+      } catch (err) {
+        return mapError(err);
+      }
+    }),
+
+  /** Stops a running sweep: no new trials, its queued and running runs cancelled. */
+  sweepStop: authed
+    .input(z.strictObject({ id: z.string().min(1).max(200) }))
+    .mutation(async ({ ctx, input }) => {
+      try {
+        const { sweep, cancelled } = await stopSweep(ctx.store, ctx.queue, input.id);
+        return { id: sweep.id, name: sweep.name, status: sweep.status, cancelled };
+      } catch (err) {
+        return mapError(err);
+      }
+    }),
 });
 
 export type AppRouter = typeof appRouter;

@@ -38,7 +38,7 @@ describe("selfsup sweep (local processes, embedded store)", () => {
   });
 
   it("survives kill -9 of the coordinator and finishes on resume, nothing lost", async () => {
-    const env = cliEnv(home, { SELFSUP_HEARTBEAT_MS: "300", SELFSUP_STALE_AFTER_MS: "4000" });
+    const env = cliEnv(home, { SELFSUP_HEARTBEAT_MS: "300", SELFSUP_STALE_AFTER_MS: "15000" });
     const file = await writeConfig(home, sweepFile("grid-kill"), "sweep.yaml");
     const first = startCli(["sweep", file, "--parallel", "2", "--poll", "0.3", "--json"], env);
     // kill once one trial has ended and others are under way
@@ -112,5 +112,5 @@ describe("selfsup sweep (local processes, embedded store)", () => {
     } finally {
       await store.close();
     }
-  });
+  }, 400_000); // a dozen tiny runs in child processes: ~70 s on an idle 2-core box
 });

@@ -50,7 +50,7 @@ describe.skipIf(!TEST_DATABASE_URL)("selfsup sweep on two workers (PostgreSQL + 
     const env = cliEnv(home, {
       DATABASE_URL: db.url,
       SELFSUP_HEARTBEAT_MS: "300",
-      SELFSUP_STALE_AFTER_MS: "4000",
+      SELFSUP_STALE_AFTER_MS: "15000",
       SELFSUP_QUEUE_HEARTBEAT_SECONDS: "10",
     });
     const file = await writeConfig(home, SWEEP, "sweep.yaml");
@@ -108,5 +108,5 @@ describe.skipIf(!TEST_DATABASE_URL)("selfsup sweep on two workers (PostgreSQL + 
     b.child.kill("SIGINT");
     await b.exited;
     await sleep(10);
-  });
+  }, 400_000); // includes pg-boss' retry of the killed worker's job (heartbeat 10 s + supervision)
 });

@@ -19,9 +19,9 @@
  * the run's method (`useActivationRecompute`). The error then names the batch that fits with it.
  */
 
-import { loadSynthetic } from "../data/synthetic.js";
+import { ArraySplit, sampleLength } from "../data/split.js";
 import { recomputableModules, setAutoRecompute } from "../nn/recompute.js";
-import type { InputSpec, Method } from "../plugin/types.js";
+import type { Dataset, InputSpec, Method } from "../plugin/types.js";
 import { tf } from "../tf.js";
 import { Trainer } from "../train/trainer.js";
 
@@ -78,6 +78,20 @@ interface Probe {
   autoRecompute: number;
 }
 
+/**
+ * `n` images of exactly the run's input (height, width, channels: any size, square or not), with
+ * fixed pseudo-random values. The probe used to borrow the synthetic shapes dataset, which is
+ * square and at least 8 px, so every wasm run on smaller or non-square images died at step 0.
+ */
+export function probeDataset(input: InputSpec, n: number): Dataset {
+  const len = sampleLength(input);
+  const values = new Float32Array(n * len);
+  for (let i = 0; i < values.length; i++) values[i] = (Math.imul(i, 0x9e3779b1) >>> 0) / 2 ** 32;
+  const order = Array.from({ length: n }, (_, i) => i);
+  const labels = order.map((i) => i % 2);
+  return { name: "memory-probe", input, train: new ArraySplit("memory probe", input, values, labels, order) };
+}
+
 async function probePeak(
   build: () => Method,
   input: InputSpec,
@@ -85,12 +99,7 @@ async function probePeak(
   recompute: boolean,
 ): Promise<Probe> {
   if (input.kind !== "image") throw new Error("probe needs an image input");
-  const dataset = await loadSynthetic({
-    size: input.height,
-    channels: input.channels === 3 ? 3 : 1,
-    trainSize: batchSize,
-    testSize: 0,
-  });
+  const dataset = probeDataset(input, batchSize);
   const before = tf.memory().numBytes;
   const method = build();
   try {

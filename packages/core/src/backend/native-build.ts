@@ -17,10 +17,13 @@
  */
 import { spawnSync } from "node:child_process";
 import {
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -104,6 +107,22 @@ const WHEEL_MEMBERS = [
   "tensorflow/include/tsl/platform/*",
   "tensorflow/include/xla/tsl/*",
 ];
+
+/** A wheel is a zip archive: refuse anything else by its first bytes, before unzip sees it. */
+function checkZip(file: string): void {
+  const fd = openSync(file, "r");
+  const head = Buffer.alloc(4);
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!head.equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) {
+    throw new Error(
+      `build-native: --tensorflow ${file} is not a wheel: a .whl is a zip archive and this file does not start like one`,
+    );
+  }
+}
 
 function extractWheel(wheel: string, into: string, log: (l: string) => void): string {
   rmSync(into, { recursive: true, force: true });
@@ -198,121 +217,139 @@ export function buildNativeBackend(opts: NativeBuildOptions = {}): NativeBuildRe
   if (isWheel && !source.endsWith(".whl")) {
     throw new Error(`build-native: --tensorflow ${source} is a file but not a .whl wheel`);
   }
-  if (!isWheel && tfLayout(path.resolve(source)) === undefined) throw new Error(noLayout(source));
+  if (isWheel) checkZip(source);
+
+  if (!isWheel && tfLayout(path.resolve(source as string)) === undefined) throw new Error(noLayout(source));
   const dir = path.resolve(opts.dir ?? nativeDir());
   const pkg: NativePackage = opts.gpu ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
   const version = tfjsVersion();
   const nodedir = opts.nodedir ?? defaultNodedir();
   const gyp = nodeGyp();
+  // Everything this call creates goes again if it fails (a directory we made, the staged wheel).
+  const createdDir = !existsSync(dir);
   mkdirSync(dir, { recursive: true });
-
-  // 1. The package and its JS dependencies, from npm, no install scripts.
-  const manifest = path.join(dir, "package.json");
-  if (!existsSync(manifest)) {
-    writeFileSync(
-      manifest,
-      `${JSON.stringify({ name: "selfsup-native", private: true, description: "built by selfsup backend build-native" }, null, 2)}\n`,
-    );
-  }
-  run(
-    "npm",
-    ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", `${pkg}@${version}`],
-    dir,
-    log,
-  );
-  const pkgDir = path.join(dir, "node_modules", pkg);
-
-  // 2. libtensorflow into the package's deps/, where binding.gyp looks for it.
-  const deps = path.join(pkgDir, "deps");
-  rmSync(deps, { recursive: true, force: true });
-  mkdirSync(path.join(deps, "lib"), { recursive: true });
-  let tfDir: string;
   let staged: string | undefined;
-  if (isWheel) {
-    staged = path.join(dir, ".wheel");
-    tfDir = extractWheel(path.resolve(source), staged, log);
-  } else {
-    tfDir = path.resolve(source);
+  try {
+    return buildInto();
+  } catch (err) {
+    if (createdDir) rmSync(dir, { recursive: true, force: true });
+    else if (staged !== undefined) rmSync(staged, { recursive: true, force: true });
+    throw err;
   }
-  const layout = tfLayout(tfDir);
-  if (layout === undefined) throw new Error(noLayout(source));
-  if (!existsSync(path.join(layout.include, "tensorflow", "c", "eager", "c_api.h"))) {
-    throw new Error(`build-native: ${layout.include}/tensorflow/c/eager/c_api.h is missing (headers needed)`);
-  }
-  const lib = path.join(deps, "lib");
-  if (staged !== undefined) {
-    // Our own extracted copy: move it in (no second 800 MB copy).
-    renameSync(layout.cLib, path.join(lib, path.basename(layout.cLib)));
-    renameSync(layout.framework, path.join(lib, "libtensorflow_framework.so.2"));
-    renameSync(layout.include, path.join(deps, "include"));
-  } else {
-    // Someone else's installation: link to it, never copy or move it.
-    symlinkSync(layout.cLib, path.join(lib, path.basename(layout.cLib)));
-    symlinkSync(layout.framework, path.join(lib, "libtensorflow_framework.so.2"));
-    symlinkSync(layout.include, path.join(deps, "include"));
-  }
-  // binding.gyp links -ltensorflow -ltensorflow_framework; the sonames recorded are the real ones.
-  if (path.basename(layout.cLib) !== "libtensorflow.so.2") {
-    symlinkSync(path.basename(layout.cLib), path.join(lib, "libtensorflow.so"));
-  } else {
-    symlinkSync("libtensorflow.so.2", path.join(lib, "libtensorflow.so"));
-  }
-  symlinkSync("libtensorflow_framework.so.2", path.join(lib, "libtensorflow_framework.so"));
-  if (staged !== undefined) rmSync(staged, { recursive: true, force: true });
 
-  // 3. Compile, for the highest N-API version both the package and this Node support.
-  const meta = JSON.parse(readFileSync(path.join(pkgDir, "package.json"), "utf8")) as {
-    binary: { napi_versions: number[]; module_name: string };
-  };
-  const nodeNapi = Number(process.versions.napi);
-  const napi = Math.max(...meta.binary.napi_versions.filter((v) => v <= nodeNapi));
-  const modulePath = path.join(pkgDir, "lib", `napi-v${napi}`);
-  rmSync(path.join(pkgDir, "build"), { recursive: true, force: true });
-  run(
-    gyp[0] as string,
-    [
-      ...gyp.slice(1),
-      "rebuild",
-      `--nodedir=${nodedir}`,
-      `--module_name=${meta.binary.module_name}`,
-      `--module_path=${modulePath}`,
-      `--napi_build_version=${napi}`,
-      "--jobs=max",
-    ],
-    pkgDir,
-    log,
-  );
-  const binding = path.join(modulePath, `${meta.binary.module_name}.node`);
-  if (!existsSync(binding)) {
-    throw new Error(
-      `build-native: node-gyp succeeded but ${binding} is missing (found: ${readdirSync(modulePath)})`,
+  function buildInto(): NativeBuildResult {
+    // 1. TensorFlow first (a wheel is checked and unpacked), so that a wrong file fails in a second,
+    //    not after a 300 MB npm install.
+    let tfDir: string;
+    if (isWheel) {
+      staged = path.join(dir, ".wheel");
+      tfDir = extractWheel(path.resolve(source as string), staged, log);
+    } else {
+      tfDir = path.resolve(source as string);
+    }
+    const layout = tfLayout(tfDir);
+    if (layout === undefined) throw new Error(noLayout(source as string));
+    if (!existsSync(path.join(layout.include, "tensorflow", "c", "eager", "c_api.h"))) {
+      throw new Error(
+        `build-native: ${layout.include}/tensorflow/c/eager/c_api.h is missing (headers needed)`,
+      );
+    }
+
+    // 2. The package and its JS dependencies, from npm, no install scripts.
+    const manifest = path.join(dir, "package.json");
+    if (!existsSync(manifest)) {
+      writeFileSync(
+        manifest,
+        `${JSON.stringify({ name: "selfsup-native", private: true, description: "built by selfsup backend build-native" }, null, 2)}\n`,
+      );
+    }
+    run(
+      "npm",
+      ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error", `${pkg}@${version}`],
+      dir,
+      log,
     );
-  }
+    const pkgDir = path.join(dir, "node_modules", pkg);
 
-  // 4. Load it in a fresh process and compute something.
-  const check = run(
-    process.execPath,
-    [
-      "-e",
-      `const tf = require(${JSON.stringify(pkg)});
+    // libtensorflow into the package's deps/, where binding.gyp looks for it.
+    const deps = path.join(pkgDir, "deps");
+    rmSync(deps, { recursive: true, force: true });
+    mkdirSync(path.join(deps, "lib"), { recursive: true });
+    const lib = path.join(deps, "lib");
+    if (staged !== undefined) {
+      // Our own extracted copy: move it in (no second 800 MB copy).
+      renameSync(layout.cLib, path.join(lib, path.basename(layout.cLib)));
+      renameSync(layout.framework, path.join(lib, "libtensorflow_framework.so.2"));
+      renameSync(layout.include, path.join(deps, "include"));
+    } else {
+      // Someone else's installation: link to it, never copy or move it.
+      symlinkSync(layout.cLib, path.join(lib, path.basename(layout.cLib)));
+      symlinkSync(layout.framework, path.join(lib, "libtensorflow_framework.so.2"));
+      symlinkSync(layout.include, path.join(deps, "include"));
+    }
+    // binding.gyp links -ltensorflow -ltensorflow_framework; the sonames recorded are the real ones.
+    if (path.basename(layout.cLib) !== "libtensorflow.so.2") {
+      symlinkSync(path.basename(layout.cLib), path.join(lib, "libtensorflow.so"));
+    } else {
+      symlinkSync("libtensorflow.so.2", path.join(lib, "libtensorflow.so"));
+    }
+    symlinkSync("libtensorflow_framework.so.2", path.join(lib, "libtensorflow_framework.so"));
+    if (staged !== undefined) rmSync(staged, { recursive: true, force: true });
+
+    // 3. Compile, for the highest N-API version both the package and this Node support.
+    const meta = JSON.parse(readFileSync(path.join(pkgDir, "package.json"), "utf8")) as {
+      binary: { napi_versions: number[]; module_name: string };
+    };
+    const nodeNapi = Number(process.versions.napi);
+    const napi = Math.max(...meta.binary.napi_versions.filter((v) => v <= nodeNapi));
+    const modulePath = path.join(pkgDir, "lib", `napi-v${napi}`);
+    rmSync(path.join(pkgDir, "build"), { recursive: true, force: true });
+    run(
+      gyp[0] as string,
+      [
+        ...gyp.slice(1),
+        "rebuild",
+        `--nodedir=${nodedir}`,
+        `--module_name=${meta.binary.module_name}`,
+        `--module_path=${modulePath}`,
+        `--napi_build_version=${napi}`,
+        "--jobs=max",
+      ],
+      pkgDir,
+      log,
+    );
+    const binding = path.join(modulePath, `${meta.binary.module_name}.node`);
+    if (!existsSync(binding)) {
+      throw new Error(
+        `build-native: node-gyp succeeded but ${binding} is missing (found: ${readdirSync(modulePath)})`,
+      );
+    }
+
+    // 4. Load it in a fresh process and compute something.
+    const check = run(
+      process.execPath,
+      [
+        "-e",
+        `const tf = require(${JSON.stringify(pkg)});
 const y = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[1], [1]])).dataSync();
 if (y[0] !== 3 || y[1] !== 7) throw new Error("matMul gave " + y);
 console.log("backend " + tf.getBackend() + ", libtensorflow " + tf.backend().binding.TF_Version);`,
-    ],
-    dir,
-    log,
-  ).trim();
-  writeFileSync(
-    path.join(dir, "selfsup-native.json"),
-    `${JSON.stringify({ package: pkg, version, tensorflow: path.resolve(source), napi, builtAt: new Date().toISOString(), check }, null, 2)}\n`,
-  );
-  return {
-    dir,
-    package: pkg,
-    version,
-    tensorflow: path.resolve(source),
-    binding,
-    check,
-    seconds: (performance.now() - t0) / 1000,
-  };
+      ],
+      dir,
+      log,
+    ).trim();
+    writeFileSync(
+      path.join(dir, "selfsup-native.json"),
+      `${JSON.stringify({ package: pkg, version, tensorflow: path.resolve(source as string), napi, builtAt: new Date().toISOString(), check }, null, 2)}\n`,
+    );
+    return {
+      dir,
+      package: pkg,
+      version,
+      tensorflow: path.resolve(source as string),
+      binding,
+      check,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
 }

@@ -15,6 +15,7 @@
 import onnxProto from "onnx-proto";
 import { ConvNet } from "../nn/backbones/convnet.js";
 import { BasicBlock, ResNet } from "../nn/backbones/resnet.js";
+import { TextTransformer } from "../nn/backbones/text-transformer.js";
 import { ViT } from "../nn/backbones/vit.js";
 import type { MultiHeadSelfAttention } from "../nn/layers/attention.js";
 import type { BatchNorm } from "../nn/layers/batch-norm.js";
@@ -31,13 +32,14 @@ const { onnx } = onnxProto;
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
 /** Backbones with an emitter. */
-export const ONNX_BACKBONES = ["convnet", "resnet18", "vit-tiny"] as const;
+export const ONNX_BACKBONES = ["convnet", "resnet18", "vit-tiny", "text-transformer"] as const;
 
 export class OnnxExportError extends Error {
   override name = "OnnxExportError";
 }
 
 const FLOAT = 1;
+const INT32 = 6;
 const INT64 = 7;
 
 type AttrValue = number | number[] | { f: number };
@@ -216,7 +218,13 @@ function emitGelu(g: OnnxGraph, x: Value): Value {
 }
 
 /** Self-attention over [B, T, D]: heads split by reshape/transpose, softmax(QKᵀ/√d)·V, projection. */
-function emitAttention(g: OnnxGraph, attn: MultiHeadSelfAttention, x: Value, prefix: string): Value {
+function emitAttention(
+  g: OnnxGraph,
+  attn: MultiHeadSelfAttention,
+  x: Value,
+  prefix: string,
+  penalty?: string,
+): Value {
   const [t, d] = x.shape as [number, number];
   const { heads, headDim } = attn;
   const qkv = emitLinear(g, attn.qkv, x, `${prefix}.qkv`);
@@ -224,7 +232,8 @@ function emitAttention(g: OnnxGraph, attn: MultiHeadSelfAttention, x: Value, pre
   const perm = g.op("Transpose", [split], { perm: [2, 0, 3, 1, 4] }); // [3, B, heads, T, hd]
   const [q, k, v] = [0, 1, 2].map((i) => g.op("Gather", [perm, g.int64("index", [i], [])], { axis: 0 }));
   const kt = g.op("Transpose", [k as string], { perm: [0, 1, 3, 2] });
-  const logits = g.op("Mul", [g.op("MatMul", [q as string, kt]), scalar(g, 1 / Math.sqrt(headDim))]);
+  let logits = g.op("Mul", [g.op("MatMul", [q as string, kt]), scalar(g, 1 / Math.sqrt(headDim))]);
+  if (penalty) logits = g.op("Add", [logits, penalty]); // [B, 1, 1, T]: -1e9 on padded keys
   const out = g.op("MatMul", [g.op("Softmax", [logits], { axis: -1 }), v as string]); // [B, heads, T, hd]
   const merged = g.op("Reshape", [
     g.op("Transpose", [out], { perm: [0, 2, 1, 3] }),
@@ -233,12 +242,19 @@ function emitAttention(g: OnnxGraph, attn: MultiHeadSelfAttention, x: Value, pre
   return emitLinear(g, attn.proj, { name: merged, shape: [t, d] }, `${prefix}.proj`);
 }
 
-function emitTransformerBlock(g: OnnxGraph, block: TransformerBlock, x: Value, prefix: string): Value {
+function emitTransformerBlock(
+  g: OnnxGraph,
+  block: TransformerBlock,
+  x: Value,
+  prefix: string,
+  penalty?: string,
+): Value {
   const a = emitAttention(
     g,
     block.attn,
     emitLayerNorm(g, block.norm1, x, `${prefix}.norm1`),
     `${prefix}.attn`,
+    penalty,
   );
   const h = { name: g.op("Add", [x.name, a.name]), shape: x.shape };
   const m = emitLinear(
@@ -378,6 +394,60 @@ function emitViT(
   );
 }
 
+/**
+ * text-transformer from int32 token ids [B, T] (T = the built seqLen): embedding gather, learned
+ * positions, optional class token, blocks with the padding mask as a key penalty, final norm, then
+ * the class token or the mean over non-padding tokens.
+ */
+function emitTextTransformer(g: OnnxGraph, net: TextTransformer, tokens: string, seqLen: number): Value {
+  const d = net.dim;
+  const t = seqLen;
+  const cls = net.clsToken !== undefined;
+  const ids = g.op("Cast", [tokens], { to: INT64 });
+  const embedded = g.op("Gather", [g.tensor("embed.weight", net.embed.weight), ids], { axis: 0 }); // [B, T, D]
+  const pos = net.posEmbed.dataSync() as Float32Array;
+  const offset = cls ? 1 : 0;
+  let h = g.op("Add", [
+    embedded,
+    g.float("pos_embed.tokens", pos.subarray(offset * d, (offset + t) * d), [1, t, d]),
+  ]);
+  const padId = net.options.padId;
+  let padding: string | undefined; // [B, T'] float, 1 = padding
+  if (padId !== null)
+    padding = g.op("Cast", [g.op("Equal", [ids, g.int64("pad_id", [padId], [])])], { to: FLOAT });
+  const batch = g.op("Gather", [g.op("Shape", [tokens]), g.int64("index", [0])], { axis: 0 });
+  if (net.clsToken) {
+    const c = net.clsToken.dataSync() as Float32Array;
+    const clsPos = g.float(
+      "cls_token_pos",
+      c.map((v, i) => v + (pos[i] as number)),
+      [1, 1, d],
+    );
+    const shape = g.op("Concat", [batch, g.int64("shape", [1, d])], { axis: 0 });
+    h = g.op("Concat", [g.op("Expand", [clsPos, shape]), h], { axis: 1 });
+    if (padding) {
+      const zshape = g.op("Concat", [batch, g.int64("shape", [1])], { axis: 0 });
+      const zeros = g.op("Expand", [scalar(g, 0), zshape]);
+      padding = g.op("Concat", [zeros, padding], { axis: 1 });
+    }
+  }
+  const total = t + offset;
+  const penalty = padding
+    ? g.op("Reshape", [g.op("Mul", [padding, scalar(g, -1e9)]), g.int64("shape", [-1, 1, 1, total])])
+    : undefined;
+  let v: Value = { name: h, shape: [total, d] };
+  net.blocks.forEach((block, i) => {
+    v = emitTransformerBlock(g, block, v, `block${i}`, penalty);
+  });
+  v = emitLayerNorm(g, net.norm, v, "norm");
+  if (cls) return { name: g.op("Gather", [v.name, g.int64("index", [0], [])], { axis: 1 }), shape: [d] };
+  if (!padding) return { name: g.op("ReduceMean", [v.name], { axes: [1], keepdims: 0 }), shape: [d] };
+  const keep = g.op("Unsqueeze", [g.op("Sub", [scalar(g, 1), padding]), g.int64("axes", [2])]); // [B, T, 1]
+  const sum = g.op("ReduceSum", [g.op("Mul", [v.name, keep]), g.int64("axes", [1])], { keepdims: 0 });
+  const count = g.op("Max", [g.op("ReduceSum", [keep, g.int64("axes", [1])], { keepdims: 0 }), scalar(g, 1)]);
+  return { name: g.op("Div", [sum, count]), shape: [d] };
+}
+
 // ---------------------------------------------------------------- the model
 
 export interface OnnxExportOptions {
@@ -399,35 +469,40 @@ function describeModule(m: Module): string {
  */
 export function exportOnnx(encoder: FeatureModule, opts: OnnxExportOptions): Uint8Array {
   const { input } = opts;
-  if (input.kind !== "image")
-    throw new OnnxExportError(
-      `no ONNX emitter for ${describeModule(encoder)} on text input yet; ONNX export covers the image backbones ${ONNX_BACKBONES.join(", ")}`,
-    );
   const g = new OnnxGraph();
-  const images = "images";
-  g.name(images);
+  const inputName = input.kind === "image" ? "images" : "tokens";
+  g.name(inputName);
   let out: Value;
-  const nchw = (): Value => ({
-    name: g.op("Transpose", [images], { perm: [0, 3, 1, 2] }, "nchw"),
-    shape: [input.channels, input.height, input.width],
-  });
-  if (encoder instanceof ConvNet) out = emitConvNet(g, encoder, nchw());
-  else if (encoder instanceof ResNet) out = emitResNet(g, encoder, nchw());
-  else if (encoder instanceof ViT) {
-    if (encoder.input.height !== input.height || encoder.input.width !== input.width)
+  if (input.kind === "text") {
+    if (!(encoder instanceof TextTransformer))
       throw new OnnxExportError(
-        `vit-tiny was built for ${encoder.input.height}x${encoder.input.width} images (its position embeddings are per patch), not ${input.height}x${input.width}`,
+        `no ONNX emitter for the text encoder module ${describeModule(encoder)}; ONNX export covers the backbones ${ONNX_BACKBONES.join(", ")} used as the encoder itself`,
       );
-    out = emitViT(g, encoder, images, input);
-  } else
-    throw new OnnxExportError(
-      `no ONNX emitter for the encoder module ${describeModule(encoder)} (children: ${
-        encoder
-          .namedChildren()
-          .map(([n, m]) => `${n}: ${describeModule(m)}`)
-          .join(", ") || "none"
-      }); ONNX export covers the backbones ${ONNX_BACKBONES.join(", ")} used as the encoder itself`,
-    );
+    out = emitTextTransformer(g, encoder, inputName, input.seqLen);
+  } else {
+    const images = inputName;
+    const nchw = (): Value => ({
+      name: g.op("Transpose", [images], { perm: [0, 3, 1, 2] }, "nchw"),
+      shape: [input.channels, input.height, input.width],
+    });
+    if (encoder instanceof ConvNet) out = emitConvNet(g, encoder, nchw());
+    else if (encoder instanceof ResNet) out = emitResNet(g, encoder, nchw());
+    else if (encoder instanceof ViT) {
+      if (encoder.input.height !== input.height || encoder.input.width !== input.width)
+        throw new OnnxExportError(
+          `vit-tiny was built for ${encoder.input.height}x${encoder.input.width} images (its position embeddings are per patch), not ${input.height}x${input.width}`,
+        );
+      out = emitViT(g, encoder, images, input);
+    } else
+      throw new OnnxExportError(
+        `no ONNX emitter for the encoder module ${describeModule(encoder)} (children: ${
+          encoder
+            .namedChildren()
+            .map(([n, m]) => `${n}: ${describeModule(m)}`)
+            .join(", ") || "none"
+        }); ONNX export covers the backbones ${ONNX_BACKBONES.join(", ")} used as the encoder itself`,
+      );
+  }
   if (out.shape.reduce((a, b) => a * b, 1) !== encoder.outputDim)
     throw new OnnxExportError(
       `internal: the ONNX graph of ${describeModule(encoder)} gives ${out.shape.reduce((a, b) => a * b, 1)} features, the encoder ${encoder.outputDim}`,
@@ -441,37 +516,53 @@ export function exportOnnx(encoder: FeatureModule, opts: OnnxExportOptions): Uin
     }),
   );
   const dim = (v: number | string) => (typeof v === "number" ? { dimValue: v } : { dimParam: v });
-  const valueInfo = (name: string, dims: Array<number | string>) =>
+  const valueInfo = (name: string, elemType: number, dims: Array<number | string>) =>
     onnx.ValueInfoProto.create({
       name,
-      type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map(dim) } } },
+      type: { tensorType: { elemType, shape: { dim: dims.map(dim) } } },
     });
   const graph = onnx.GraphProto.create({
     name: "selfsup_encoder",
     node: g.nodes,
     initializer: g.initializers,
-    input: [valueInfo(images, ["batch", input.height, input.width, input.channels])],
-    output: [valueInfo("embedding", ["batch", encoder.outputDim])],
+    input: [
+      input.kind === "image"
+        ? valueInfo(inputName, FLOAT, ["batch", input.height, input.width, input.channels])
+        : valueInfo(inputName, INT32, ["batch", input.seqLen]),
+    ],
+    output: [valueInfo("embedding", FLOAT, ["batch", encoder.outputDim])],
   });
-  const inputMeta = {
-    name: images,
-    layout: "NHWC",
-    dtype: "float32",
-    height: input.height,
-    width: input.width,
-    channels: input.channels,
-    range: [0, 1],
-    normalization: "none: pixel values scaled to [0, 1], as the run's dataset gave them",
-    resize: "to height x width (image-folder runs: centre crop to the aspect ratio, then resize)",
-  };
+  const inputMeta =
+    input.kind === "image"
+      ? {
+          name: inputName,
+          layout: "NHWC",
+          dtype: "float32",
+          height: input.height,
+          width: input.width,
+          channels: input.channels,
+          range: [0, 1],
+          normalization: "none: pixel values scaled to [0, 1], as the run's dataset gave them",
+          resize: "to height x width (image-folder runs: centre crop to the aspect ratio, then resize)",
+        }
+      : {
+          name: inputName,
+          layout: "[batch, seqLen]",
+          dtype: "int32",
+          seqLen: input.seqLen,
+          vocabSize: input.vocabSize,
+          tokenizer: "the run's (text-lines: its tokenizer options; [CLS] first when cls, [PAD] after)",
+        };
+  const what =
+    input.kind === "image"
+      ? `images [batch, ${input.height}, ${input.width}, ${input.channels}] float32 NHWC in [0, 1]`
+      : `token ids [batch, ${input.seqLen}] int32`;
   const model = onnx.ModelProto.create({
     irVersion: ONNX_IR_VERSION,
     opsetImport: [{ domain: "", version: ONNX_OPSET }],
     producerName: "selfsup",
     producerVersion: "0.1.0",
-    docString:
-      opts.docString ??
-      `selfsup encoder: images [batch, ${input.height}, ${input.width}, ${input.channels}] float32 NHWC in [0, 1] -> embedding [batch, ${encoder.outputDim}]`,
+    docString: opts.docString ?? `selfsup encoder: ${what} -> embedding [batch, ${encoder.outputDim}]`,
     graph,
     metadataProps: [
       { key: "selfsup.input", value: JSON.stringify(inputMeta) },

@@ -234,4 +234,55 @@ export function resultsSuite(ctx: SuiteContext): void {
     await store.deleteRun(run.id);
     expect(await store.getArtifacts(run.id)).toEqual([]);
   });
+
+  it("batched reads answer many runs in one call (the dashboard's DataLoaders)", async () => {
+    const a = await finishedRun("simclr");
+    const b = await finishedRun("byol", "cifar10", "contrastive");
+    await store.addTag(a.id, "paper");
+    await store.addEvaluation({
+      runId: a.id,
+      protocol: "knn",
+      labelsPerClass: 10,
+      metric: "top1",
+      value: 0.8,
+    });
+    await store.addEvaluation({ runId: b.id, protocol: "linear", metric: "top1", value: 0.7 });
+    await store.addCheckpoint({ runId: b.id, kind: "latest", path: "/tmp/ck-1", step: 1 });
+    await store.addArtifact({
+      runId: a.id,
+      kind: "pca",
+      name: "pca.json",
+      mime: "application/json",
+      data: { x: 1 },
+    });
+    await store.appendMetrics(a.id, [
+      { key: "loss", step: 1, value: 2 },
+      { key: "loss", step: 2, value: 1 },
+    ]);
+    const runs = await store.runsByIds([a.id, b.id, "missing"]);
+    expect(runs.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+    expect((await store.evaluationsByRunIds([a.id, b.id])).map((e) => [e.runId, e.protocol])).toEqual([
+      [a.id, "knn"],
+      [b.id, "linear"],
+    ]);
+    expect((await store.checkpointsByRunIds([a.id, b.id])).map((c) => c.runId)).toEqual([b.id]);
+    const [art] = await store.artifactListingsByRunIds([a.id]);
+    expect(art).toMatchObject({ runId: a.id, name: "pca.json", bytes: null, data: { x: 1 } });
+    expect(art!.size).toBeGreaterThan(0);
+    expect(await store.metricKeysByRunIds([a.id, b.id])).toEqual([{ runId: a.id, key: "loss" }]);
+    expect(await store.metricStats([{ runId: a.id, key: "loss" }])).toEqual([
+      { runId: a.id, key: "loss", min: 1, max: 2, last: 1, lastStep: 2, count: 2 },
+    ]);
+    const facets = await store.facets();
+    expect(facets.methods.map((f) => f.value).sort()).toEqual(["byol", "simclr"]);
+    expect(facets.tags).toEqual([{ value: "paper", count: 1 }]);
+    expect(facets.metricKeys).toEqual(["loss"]);
+    expect(await store.leaderboardScopes()).toEqual([
+      { dataset: "cifar10", protocol: "linear", metric: "top1", labelsPerClass: [null], runs: 1 },
+      { dataset: "mnist", protocol: "knn", metric: "top1", labelsPerClass: [10], runs: 1 },
+    ]);
+    await expect(store.runsByIds(Array.from({ length: 1001 }, (_, i) => `r${i}`))).rejects.toThrow(
+      /at most 1000 run ids/,
+    );
+  });
 }

@@ -1,16 +1,20 @@
 /**
- * `selfsup embed` end to end on one tiny trained run: Parquet read back with hyparquet (a reader
+ * `selfsup embed` and `selfsup export` end to end on one tiny trained run: Parquet read back with hyparquet (a reader
  * that is not the writer) gives the run's stored kNN figure; .npy and JSONL hold the same numbers;
- * `loadEncoder` gives them from code; bad input (an existing --out, a torn checkpoint, a run
+ * `loadEncoder` gives them from code; ONNX (onnxruntime-node), TF.js (tfjs-converter) and safetensors
+ * exports give the same encoder; bad input (an existing --out, a torn checkpoint, a run
  * without checkpoints, another input shape) is refused or handled as documented.
  */
 
 import { existsSync, readdirSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { initBackend, knnAccuracy, tf } from "@selfsup/core";
+import { initBackend, knnAccuracy, readSafetensors, tf } from "@selfsup/core";
 import { openStore } from "@selfsup/store";
+import { loadGraphModelSync } from "@tensorflow/tfjs-converter";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
+import * as ort from "onnxruntime-node";
+import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cliEnv, runCli, tempHome, tinyConfig, writeConfig } from "./helpers.js";
 
@@ -162,6 +166,23 @@ describe("selfsup embed", () => {
     expect(existsSync(path.join(home, "m.parquet"))).toBe(false);
   });
 
+  it("embeds a folder of images of another size and channel count, resized as the run's data", async () => {
+    const folder = path.join(home, "photos");
+    await mkdir(folder);
+    for (let i = 0; i < 3; i++) {
+      const png = new PNG({ width: 20, height: 12 }); // RGB, not the encoder's 8x8x1
+      for (let p = 0; p < 240; p++) png.data.set([(p * 7 + i * 40) % 256, (p * 3) % 256, 90, 255], p * 4);
+      await writeFile(path.join(folder, `p${i}.png`), PNG.sync.write(png));
+    }
+    const out = path.join(home, "photos.parquet");
+    const r = await runCli(["embed", runId, folder, "--out", out], env);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = (await readParquet(out)) as Array<Row & { path: string | null }>;
+    expect(rows.map((x) => path.basename(x.path ?? ""))).toEqual(["p0.png", "p1.png", "p2.png"]);
+    for (const x of rows) expect(x.embedding).toHaveLength(4);
+    expect(rows[0]?.embedding).not.toEqual(rows[1]?.embedding);
+  });
+
   it("loadEncoder gives the same embeddings from code, from a run directory", async () => {
     const { loadEncoder } = await import("../src/encoder/load-encoder.js");
     const { loadRegistry } = await import("../src/plugins.js");
@@ -205,6 +226,99 @@ describe("selfsup embed", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/run \S+ has no checkpoint to load/);
     expect(existsSync(path.join(home, "n.parquet"))).toBe(false);
+  });
+
+  it("exports ONNX that onnxruntime-node runs within 1e-4 of loadEncoder on 64 inputs", async () => {
+    const out = path.join(home, "enc.onnx");
+    const r = await runCli(["export", "embed-fixture", "--format", "onnx", "--out", out, "--json"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}")).toMatchObject({
+      type: "export-done",
+      format: "onnx",
+      run: runId,
+      outputDim: 4,
+    });
+    const { loadEncoder } = await import("../src/encoder/load-encoder.js");
+    const { loadRegistry } = await import("../src/plugins.js");
+    await initBackend("cpu");
+    const enc = await loadEncoder(path.join(home, "runs", runId), {
+      registry: (await loadRegistry()).registry,
+      checkpoint: "latest",
+    });
+    const session = await ort.InferenceSession.create(out);
+    const x = tf.randomUniform([64, 8, 8, 1], 0, 1, "float32", 9);
+    try {
+      const ours = enc.embed(x);
+      const res = await session.run({
+        images: new ort.Tensor("float32", x.dataSync() as Float32Array, [64, 8, 8, 1]),
+      });
+      const a = ours.dataSync();
+      const b = res.embedding?.data as Float32Array;
+      expect(b.length).toBe(a.length);
+      let max = 0;
+      for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)));
+      expect(max).toBeLessThanOrEqual(1e-4);
+      ours.dispose();
+
+      // TF.js graph model: the same numbers through tfjs-converter
+      const dir = path.join(home, "web-model");
+      const t = await runCli(["export", runId, "--format", "tfjs", "--out", dir], env);
+      expect(t.code, t.stderr).toBe(0);
+      const json = JSON.parse(await readFile(path.join(dir, "model.json"), "utf8"));
+      const shard = await readFile(path.join(dir, json.weightsManifest[0].paths[0]));
+      const model = loadGraphModelSync([
+        json,
+        shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength),
+      ]);
+      const z = model.execute(x, "embedding") as tf.Tensor;
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(z, enc.embed(x)))).dataSync()[0] as number);
+      expect(diff).toBeLessThanOrEqual(1e-4);
+      z.dispose();
+      model.dispose();
+
+      // safetensors: the encoder's names (PyTorch layout) and its metadata
+      const st = path.join(home, "enc.safetensors");
+      const s = await runCli(["export", runId, "--format", "safetensors", "--out", st], env);
+      expect(s.code, s.stderr).toBe(0);
+      const { tensors, metadata } = readSafetensors(await readFile(st));
+      expect(tensors.get("block1.conv.weight")?.shape).toEqual([4, 1, 3, 3]);
+      expect(JSON.parse(metadata.backbone ?? "{}")).toMatchObject({ name: "convnet", options: { width: 4 } });
+
+      // an existing output is refused, untouched, unless --force
+      const again = await runCli(["export", runId, "--format", "tfjs", "--out", dir], env);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain("already exists; pass --force");
+      const forced = await runCli(["export", runId, "--format", "tfjs", "--out", dir, "--force"], env);
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(readdirSync(home).filter((f) => f.includes(".tmp-"))).toEqual([]);
+    } finally {
+      x.dispose();
+      await session.release();
+      enc.dispose();
+    }
+  });
+
+  it("refuses to export a method whose encoder is not a backbone, naming the module; nothing written", async () => {
+    const file = await writeConfig(
+      home,
+      [
+        "method: { name: jigsaw }",
+        "backbone: { name: convnet, options: { width: 4, strides: [2] } }",
+        "dataset: { name: synthetic, options: { size: 24, trainSize: 32, testSize: 8 } }",
+        "training: { epochs: 1, batchSize: 16 }",
+        "eval: { knn: false }",
+      ].join("\n"),
+      "jigsaw.yaml",
+    );
+    const t = await runCli(["train", file, "--name", "jigsaw-fixture", "-q"], env);
+    expect(t.code, t.stderr).toBe(0);
+    const out = path.join(home, "jigsaw.onnx");
+    const r = await runCli(["export", "jigsaw-fixture", "--out", out], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "(method jigsaw, backbone convnet) as onnx: no ONNX emitter for the encoder module TileTrunkEncoder",
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it("falls back from a torn checkpoint to the previous one, saying so", async () => {
