@@ -21,7 +21,7 @@ import { rm } from "node:fs/promises";
 import type { InputSpec, Sample } from "../plugin/types.js";
 import type { DecodePool } from "./decode-pool.js";
 import type { ResizeMode } from "./image-decode.js";
-import type { FileStamp, ImageFolderEntry, SkippedFile } from "./image-folder.js";
+import type { FileStamp, ImageFolderEntry, SkippedFile } from "./image-folder-types.js";
 import {
   type CacheMeta,
   CacheReader,
