@@ -15,7 +15,7 @@
  *                                         [--only kernels,supervised] [--epochs N] [--quick]
  *                                         [--methods simclr,byol] [--seeds N] [--no-store]
  *                                         [--shapes convnet,resnet18]
- *                                         [--backends wasm,wasm-threads,tensorflow,cpu]
+ *                                         [--backends wasm,wasm-threads,tensorflow,webgpu,cpu]
  *
  * --methods narrows the quality sections and the throughput table; --shapes (name prefixes) and
  * --backends narrow the throughput table.

@@ -169,10 +169,13 @@ function heapMb(): number {
 /** The backends to measure by default: wasm (one and two threads), and the native ones that load here. */
 async function presentBackends(log: (l: string) => void): Promise<ThroughputBackend[]> {
   const found: ThroughputBackend[] = ["wasm", "wasm-threads"];
-  for (const b of ["tensorflow", "tensorflow-gpu"] as const) {
+  for (const b of ["tensorflow", "tensorflow-gpu", "webgpu"] as const) {
     try {
-      await initBackend(b);
-      found.push(b);
+      const r = await initBackend(b);
+      // A software WebGPU adapter (llvmpipe) is for numerics, not speed: measured only when asked
+      // for by name (--backends webgpu).
+      if (r.adapter?.software) log(`  ${b}: not measured by default (software adapter; --backends webgpu)`);
+      else found.push(b);
     } catch (err) {
       log(`  ${b}: not measured (${(err as Error).message.split("\n").slice(-1)[0]?.trim()})`);
     }
@@ -218,7 +221,11 @@ async function activateBackend(backend: ThroughputBackend): Promise<void> {
     }
     await initBackend(backend);
   }
-  const want = backend.startsWith("wasm") ? "wasm" : backend === "cpu" ? "cpu" : "tensorflow";
+  const want = backend.startsWith("wasm")
+    ? "wasm"
+    : backend === "cpu" || backend === "webgpu"
+      ? backend
+      : "tensorflow";
   if (tf.getBackend() !== want) {
     throw new Error(
       `asked for ${backend} but ${tf.getBackend()} is active${process.env.SELFSUP_BACKEND ? ` (SELFSUP_BACKEND=${process.env.SELFSUP_BACKEND} overrides)` : ""}`,

@@ -10,7 +10,17 @@ export * from "./backend/memory-estimate.js";
 export * from "./backend/native-build.js";
 export * from "./backend/native-dir.js";
 export { registerWasmTrainingKernels } from "./backend/wasm-kernels/index.js";
-export { configureWasmThreads, type WasmThreadsResult } from "./backend/wasm-threads.js";
+export {
+  configureWasmThreads,
+  decideWasmThreads,
+  probeWasmThreads,
+  WASM_THREADS_MIN_SPEEDUP,
+  type WasmThreadsDecision,
+  type WasmThreadsProbe,
+  type WasmThreadsResult,
+  wasmThreadsCachePath,
+  wasmThreadsMachineKey,
+} from "./backend/wasm-threads.js";
 export {
   formatAdapter,
   installWebGpu,

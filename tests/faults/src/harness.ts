@@ -32,7 +32,9 @@ export async function tempHome(prefix = "selfsup-fault-"): Promise<string> {
 
 /** Environment for a child CLI: its own home, the wasm backend (fast steps), no inherited database. */
 export function cliEnv(home: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  return childEnv(home, "wasm", { NODE_ENV: "production", ...extra });
+  // Single-threaded wasm: no per-home thread probe (~2 s each; core's decideWasmThreads) in these
+  // timing-sensitive children; results are identical whatever the thread count.
+  return childEnv(home, "wasm", { NODE_ENV: "production", SELFSUP_WASM_THREADS: "1", ...extra });
 }
 
 /** Starts the CLI; `waitFor` waits up to 2 minutes by default (kills and restarts are slow under load). */

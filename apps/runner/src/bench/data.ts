@@ -1,18 +1,23 @@
 /**
  * `pnpm bench data`: how fast a user's own folder of photos feeds training.
  *
- * Generates (once, under the OS temp folder) 2,000 photo-like 500x375 JPEGs and a few 3000x4000
- * ones, then measures, at each sample size (64 and 96 px by default), side by side in one process:
+ * Generates (once, kept under the OS temp folder) 2,000 photo-like 500x375 JPEGs and a few
+ * 3000x4000 ones, then measures at each sample size (64 and 96 px by default), in one process:
  *
- *   - loader alone: images/s of one epoch of the DataLoader (decode + resize + batch tensor, no
- *     model) with today's loader (`decoder: "js"`: pure-JS decode on the training thread, one batch
- *     ahead; on the first `--today` files, as it is slow), the worker pool with a cold cache (the
- *     first epoch, which also writes the cache), the warm cache in memory and the warm cache
- *     streamed from disk (`memoryBudgetMB: 0`, with the peak RSS);
- *   - a SimCLR step fed by it (convnet, batch 64, SimCLR's default augmentations, the run's
- *     yield-every-step callback, as `selfsup train` runs it): images/s of each epoch, against the
- *     same step on in-memory synthetic tensors of the same size (epochs after the first; the cold
- *     row is the first epoch, when the cache is written).
+ *   - the loader alone: one epoch of the DataLoader (decode + resize + batch tensor, no model) with
+ *     today's loader (`decoder: "js"`: pure-JS decode on the training thread, one batch ahead; on
+ *     the first `--today` files, as it is slow), the worker pool with a cold cache (the epoch that
+ *     writes it), the warm cache streamed from disk (`memoryBudgetMB: 0`) and in memory, and the
+ *     3000x4000 photos both ways;
+ *   - a SimCLR step (convnet, batch 64, its default augmentations, the run's yield-every-step
+ *     callback, as `selfsup train` runs it) on in-memory synthetic tensors of the same size (after a
+ *     warm-up epoch), fed by today's loader, fed by the pool from a cold cache (epoch 1) and by the
+ *     cache (epochs 2..); synthetic and cache epochs take turns, so both see the same machine load.
+ *
+ * Columns: images/s (wall clock); CPU per image over every thread of this process (decode
+ * workers, libvips and tfjs included: steadier than wall clock on a shared machine, though load
+ * inflates it too); RSS at the start of the epoch and its growth during it; the step's images/s as
+ * a share of the synthetic step's.
  *
  * Options: --backend <name> (default auto: tensorflow where `selfsup backend build-native` ran),
  * --images N (2000), --big N (3000x4000 files, 16), --today N (400), --sizes 64,96, --epochs N
@@ -126,12 +131,12 @@ async function photo(w: number, h: number, seed: number): Promise<Buffer> {
     .resize(w, h, { kernel: "cubic" })
     .raw()
     .toBuffer();
-  for (let i = 0; i < big.length; i++) {
+  const grain = new Uint8ClampedArray(big.buffer, big.byteOffset, big.length); // stores clamp to 0-255
+  for (let i = 0; i < grain.length; i++) {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
-    const v = big[i]! + ((s & 31) - 16);
-    big[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    grain[i] = grain[i]! + ((s & 31) - 16);
   }
   return big;
 }
@@ -156,11 +161,28 @@ async function ensurePhotos(dir: string, n: number, w: number, h: number): Promi
   return { bytes };
 }
 
-/** One epoch of the DataLoader: images/s and peak RSS (MiB). */
-async function loaderEpoch(split: DatasetSplit, batch: number): Promise<{ ips: number; rssMb: number }> {
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+interface Measured {
+  /** images per second, wall clock */
+  ips: number;
+  /** CPU ms per image, every thread of this process (decode workers, libvips, tfjs included) */
+  cpuMsPer: number;
+}
+
+/** One epoch of the DataLoader: images/s, CPU per image, RSS at the start and its growth (MiB). */
+async function loaderEpoch(
+  split: DatasetSplit,
+  batch: number,
+): Promise<Measured & { rssMb: number; growMb: number }> {
   const loader = new DataLoader(split, { batchSize: batch, seed: 1 });
-  let rss = 0;
+  const rss0 = process.memoryUsage().rss;
+  let rss = rss0;
   const t0 = performance.now();
+  const c0 = cpuMs();
   let n = 0;
   for await (const b of loader) {
     n += b.indices.length;
@@ -168,44 +190,65 @@ async function loaderEpoch(split: DatasetSplit, batch: number): Promise<{ ips: n
     b.labels?.dispose();
     rss = Math.max(rss, process.memoryUsage().rss);
   }
-  return { ips: (n * 1000) / (performance.now() - t0), rssMb: rss / 2 ** 20 };
+  return {
+    ips: (n * 1000) / (performance.now() - t0),
+    cpuMsPer: (cpuMs() - c0) / n,
+    rssMb: rss0 / 2 ** 20,
+    growMb: (rss - rss0) / 2 ** 20,
+  };
 }
 
 type Registry = Awaited<ReturnType<typeof loadRegistry>>["registry"];
 
-/** SimCLR (convnet, its default augmentations) for `epochs` on `dataset`: images/s of each epoch. */
-async function stepEpochs(registry: Registry, dataset: Dataset, args: Args): Promise<number[]> {
+/**
+ * SimCLR (convnet, its default augmentations) on `dataset`, one epoch per `epoch()` call on the same
+ * method (a fresh Trainer each time), so steps on different data can be measured in turns.
+ */
+function stepper(
+  registry: Registry,
+  dataset: Dataset,
+  args: Args,
+): { epoch(): Promise<Measured>; dispose(): void } {
   const raw = parseRunConfig({
     method: { name: "simclr" },
     backbone: { name: "convnet" },
     dataset: { name: "synthetic" },
-    training: { epochs: args.epochs, batchSize: args.batch, seed: 0 },
+    training: { epochs: 1, batchSize: args.batch, seed: 0 },
   });
   const cfg = resolveRunConfig(raw, registry, dataset.input);
   const method = buildMethod(registry, cfg, dataset.input);
   const pipeline = buildPipeline(registry, augmentationSteps(cfg, method, dataset.input));
-  const stamps: number[] = [];
-  const trainer = new Trainer({
-    method,
-    dataset,
-    config: cfg.training,
-    augment: (x, n, rng) => makeViews(pipeline, x, n, rng),
-    callbacks: [yieldEveryStep(), { onEpochEnd: () => void stamps.push(performance.now()) }],
-  });
-  const t0 = performance.now();
-  try {
-    await trainer.fit();
-  } finally {
-    trainer.dispose();
-    method.dispose();
-  }
-  const per = dataset.train.size;
-  return stamps.map((t, i) => (per * 1000) / (t - (i === 0 ? t0 : stamps[i - 1]!)));
+  return {
+    async epoch() {
+      const trainer = new Trainer({
+        method,
+        dataset,
+        config: cfg.training,
+        augment: (x, n, rng) => makeViews(pipeline, x, n, rng),
+        callbacks: [yieldEveryStep()],
+      });
+      const t0 = performance.now();
+      const c0 = cpuMs();
+      try {
+        await trainer.fit();
+      } finally {
+        trainer.dispose();
+      }
+      const n = dataset.train.size;
+      return { ips: (n * 1000) / (performance.now() - t0), cpuMsPer: (cpuMs() - c0) / n };
+    },
+    dispose: () => method.dispose(),
+  };
 }
 
 const fmt = (v: number | undefined) =>
   v === undefined ? "-" : v >= 1000 ? Math.round(v).toLocaleString("en-US") : v.toFixed(v >= 100 ? 0 : 1);
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+/** Epochs pooled: images/s from the summed times, CPU per image averaged. */
+const pooled = (ms: Measured[]): Measured => ({
+  ips: 1 / mean(ms.map((m) => 1 / m.ips)),
+  cpuMsPer: mean(ms.map((m) => m.cpuMsPer)),
+});
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -222,15 +265,72 @@ async function main(): Promise<void> {
     `  ${args.images} JPEGs 500x375 (${(small.bytes / 2 ** 20).toFixed(0)} MB), ${args.big} JPEGs 3000x4000 (${(big.bytes / 2 ** 20).toFixed(0)} MB) in ${root} (ready in ${((performance.now() - t0) / 1000).toFixed(0)} s)`,
   );
   const { registry } = args.step ? await loadRegistry() : { registry: undefined };
-  const rows: string[][] = [];
-  const head = ["size", "data", "loader alone img/s", "SimCLR step img/s", "% of synthetic", "peak RSS MiB"];
+  say(
+    "  loader: one epoch of the DataLoader (decode + resize + batch tensor); SimCLR: convnet, its default augmentations;",
+  );
+  say(
+    "  CPU: ms of CPU per image over every thread of this process (load-independent); RSS: at the start +growth during",
+  );
+  const head = [
+    "size",
+    "data",
+    "loader img/s",
+    "CPU µs/img",
+    "RSS MiB",
+    "SimCLR img/s",
+    "CPU ms/img",
+    "vs synthetic",
+  ];
+  const widths = [4, 40, 12, 10, 12, 12, 10, 12];
+  const line = (r: string[]) =>
+    r.map((c, k) => (k < 2 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join("  ");
+  say("");
+  say(line(head));
   const workers = args.workers !== undefined ? { workers: args.workers } : {};
   for (const size of args.sizes) {
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), "selfsup-bench-cache-"));
+    let synth: Measured | undefined;
+    const row = (what: string, l?: Awaited<ReturnType<typeof loaderEpoch>>, st?: Measured) =>
+      say(
+        line([
+          `${size}`,
+          what,
+          l ? fmt(l.ips) : "",
+          l ? fmt(l.cpuMsPer * 1000) : "",
+          l ? `${fmt(l.rssMb)} +${fmt(Math.max(0, l.growMb))}` : "",
+          st ? fmt(st.ips) : "",
+          st ? st.cpuMsPer.toFixed(2) : "",
+          st && synth ? `${Math.round((100 * st.ips) / synth.ips)}%` : "",
+        ]),
+      );
     try {
-      // synthetic tensors of the same size, in memory: the step alone
-      let synth: number | undefined;
+      // the loader alone: today's, the pool cold (it writes the cache), the cache warm
+      const today = await loadImageFolder({ path: photos, size, decoder: "js" });
+      const todaySplit = limitSplit(today.train, args.today);
+      row(`today: js decode (first ${args.today})`, await loaderEpoch(todaySplit, args.batch));
+      const cold = await loadImageFolder({ path: photos, size, cacheDir, ...workers });
+      row("workers, cold (writes the cache)", await loaderEpoch(cold.train, args.batch));
+      await (cold.train as PooledFolderSplit).whenCached();
+      await cold.close();
+      const streamed = await loadImageFolder({ path: photos, size, cacheDir, memoryBudgetMB: 0, ...workers });
+      row("cache warm, streamed (memoryBudgetMB 0)", await loaderEpoch(streamed.train, args.batch));
+      await streamed.close();
+      const warm = await loadImageFolder({ path: photos, size, cacheDir, ...workers });
+      row("cache warm, in memory", await loaderEpoch(warm.train, args.batch));
+      await warm.close();
+      if (args.big > 0) {
+        const bigToday = await loadImageFolder({ path: bigDir, size, decoder: "js" });
+        const n = Math.min(4, args.big);
+        row(`3000x4000: today, js (first ${n})`, await loaderEpoch(limitSplit(bigToday.train, n), n));
+        const bigCold = await loadImageFolder({ path: bigDir, size, cache: false, ...workers });
+        row(
+          "3000x4000: workers (no cache)",
+          await loaderEpoch(bigCold.train, Math.min(args.batch, args.big)),
+        );
+        await bigCold.close();
+      }
       if (registry) {
+        // the step on synthetic tensors of the same size, in memory (epochs after the first)
         const len = size * size * 3;
         const values = new Float32Array(args.images * len);
         for (let i = 0; i < values.length; i++) values[i] = ((i * 2654435761) >>> 24) / 255;
@@ -241,90 +341,44 @@ async function main(): Promise<void> {
           input,
           train: new ArraySplit("synthetic", input, values, undefined, order),
         };
-        const e = await stepEpochs(registry, ds, args);
-        synth = mean(e.slice(1));
-        rows.push([`${size}`, `synthetic tensors (${args.images})`, "-", fmt(synth), "100%", "-"]);
-      }
-      const pct = (v: number | undefined) =>
-        v === undefined || !synth ? "-" : `${Math.round((100 * v) / synth)}%`;
-
-      // today's loader: pure-JS decode on this thread, one batch ahead, an LRU of 256 samples
-      const today = await loadImageFolder({ path: photos, size, decoder: "js" });
-      const todaySplit = limitSplit(today.train, args.today);
-      const tl = await loaderEpoch(todaySplit, args.batch);
-      let ts: number | undefined;
-      if (registry) {
-        const e = await stepEpochs(
+        const synthStep = stepper(registry, ds, args);
+        await synthStep.epoch(); // warm-up
+        // today's loader feeding it, its 2nd epoch; its LRU of 256 samples is off here: on the whole
+        // folder (2,000 files, shuffled) it would hit about one read in eight, on the subset every one
+        const noLru = await loadImageFolder({ path: photos, size, decoder: "js", cacheSize: 0 });
+        const todayStep = stepper(
           registry,
-          { ...today, name: "image-folder", train: todaySplit },
-          { ...args, epochs: 2 },
+          { ...noLru, name: "image-folder", train: limitSplit(noLru.train, args.today) },
+          args,
         );
-        ts = e[1];
-      }
-      rows.push([
-        `${size}`,
-        `today: js decode (first ${args.today})`,
-        fmt(tl.ips),
-        fmt(ts),
-        pct(ts),
-        fmt(tl.rssMb),
-      ]);
-
-      // workers, cold: the first epoch, which also writes the cache
-      const cold = await loadImageFolder({ path: photos, size, cacheDir, ...workers });
-      const cl = await loaderEpoch(cold.train, args.batch);
-      await (cold.train as PooledFolderSplit).whenCached();
-      await cold.close();
-      rows.push([`${size}`, "workers, cold (writes cache)", fmt(cl.ips), "", "", fmt(cl.rssMb)]);
-      // warm: in memory, then streamed
-      const warm = await loadImageFolder({ path: photos, size, cacheDir, ...workers });
-      const wl = await loaderEpoch(warm.train, args.batch);
-      await warm.close();
-      const streamed = await loadImageFolder({ path: photos, size, cacheDir, memoryBudgetMB: 0, ...workers });
-      const sl = await loaderEpoch(streamed.train, args.batch);
-      await streamed.close();
-      rows.push([`${size}`, "cache warm, in memory", fmt(wl.ips), "", "", fmt(wl.rssMb)]);
-      rows.push([`${size}`, "cache warm, streamed (budget 0)", fmt(sl.ips), "", "", fmt(sl.rssMb)]);
-
-      if (registry) {
-        // training from a cold cache: epoch 1 decodes (and writes), epochs 2.. read the cache
+        await todayStep.epoch();
+        const todayFed = await todayStep.epoch();
+        todayStep.dispose();
+        // the pool from a cold cache: epoch 1 decodes (and writes), the next ones read the cache;
+        // they take turns with epochs on synthetic tensors, so both see the same machine load
         await rm(cacheDir, { recursive: true, force: true });
         const run = await loadImageFolder({ path: photos, size, cacheDir, ...workers });
-        const e = await stepEpochs(registry, run, args);
+        const folderStep = stepper(registry, run, args);
+        const cold = await folderStep.epoch();
+        const synthEpochs: Measured[] = [];
+        const cacheEpochs: Measured[] = [];
+        for (let r = 0; r < Math.max(1, args.epochs - 1); r++) {
+          synthEpochs.push(await synthStep.epoch());
+          cacheEpochs.push(await folderStep.epoch());
+        }
+        folderStep.dispose();
+        synthStep.dispose();
         await run.close();
-        rows.push([`${size}`, "SimCLR on the folder: epoch 1 (cold)", "", fmt(e[0]), pct(e[0]), ""]);
-        const later = mean(e.slice(1));
-        rows.push([
-          `${size}`,
-          `SimCLR on the folder: epochs 2-${args.epochs} (cache)`,
-          "",
-          fmt(later),
-          pct(later),
-          "",
-        ]);
-      }
-      if (args.big > 0) {
-        const bigCold = await loadImageFolder({ path: bigDir, size, cache: false, ...workers });
-        const bl = await loaderEpoch(bigCold.train, Math.min(args.batch, args.big));
-        await bigCold.close();
-        const bigToday = await loadImageFolder({ path: bigDir, size, decoder: "js" });
-        const bt = await loaderEpoch(
-          limitSplit(bigToday.train, Math.min(4, args.big)),
-          Math.min(4, args.big),
-        );
-        rows.push([`${size}`, "3000x4000: today, js (first 4)", fmt(bt.ips), "", "", fmt(bt.rssMb)]);
-        rows.push([`${size}`, "3000x4000: workers, no cache", fmt(bl.ips), "", "", fmt(bl.rssMb)]);
+        synth = pooled(synthEpochs);
+        row(`SimCLR on synthetic tensors (${args.images})`, undefined, synth);
+        row(`SimCLR fed by today's loader (first ${args.today})`, undefined, todayFed);
+        row("SimCLR fed by workers: epoch 1 (cold)", undefined, cold);
+        row(`SimCLR fed by the cache: epochs 2-${cacheEpochs.length + 1}`, undefined, pooled(cacheEpochs));
       }
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
     }
   }
-  const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => (r[k] ?? "").length)));
-  const line = (r: string[]) =>
-    r.map((c, k) => (k < 2 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join("  ");
-  say("");
-  say(line(head));
-  for (const r of rows) say(line(r));
 }
 
 main().then(

@@ -15,7 +15,8 @@ export interface ListOptions {
 /** `selfsup list`: installed plugins and their contributions, and the backend that would train. */
 export async function listCommand(opts: ListOptions): Promise<number> {
   const { registry, failures } = await loadRegistry();
-  const backend = await initBackend(opts.backend ?? "auto");
+  // On wasm, `list` measures once per machine whether threads are faster (cached in $SELFSUP_HOME).
+  const backend = await initBackend(opts.backend ?? "auto", { probeWasmThreads: true });
   if (opts.json) {
     const out = {
       backend,

@@ -155,7 +155,8 @@ export class RunExecution {
   /** Resolve: the stored config, the backend (the run is marked started), heartbeat, dataset. */
   async resolve(): Promise<{ cfg: ResolvedRunConfig; backend: BackendReport; dataset: Dataset }> {
     const stored = parseStoredRunConfig(this.run.config, this.runId);
-    const backend = await initBackend(stored.backend);
+    // On wasm: threads where a probe measured them faster on this machine (once; cached in $SELFSUP_HOME).
+    const backend = await initBackend(stored.backend, { probeWasmThreads: true });
     await this.store.markStarted(this.runId, {
       host: this.opts.host ?? os.hostname(),
       backend: backend.backend,

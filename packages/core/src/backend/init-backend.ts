@@ -11,6 +11,7 @@ import { registerCoreGradients } from "./gradients/index.js";
 import { loadNativeFromDir, type NativePackage, nativeDir } from "./native-dir.js";
 import { registerNativeKernels } from "./native-kernels.js";
 import { registerWasmTrainingKernels } from "./wasm-kernels/index.js";
+import { configureWasmThreads, decideWasmThreads, type WasmThreadsDecision } from "./wasm-threads.js";
 import { activateWebGpu, type WebGpuAdapter, webgpuDir, webgpuInstalled } from "./webgpu.js";
 import { registerWebGpuKernels } from "./webgpu-kernels.js";
 
@@ -37,6 +38,16 @@ export interface BackendReport {
   extraKernels: string[];
   /** The WebGPU adapter, when webgpu was tried and one was found (chosen or not). */
   adapter?: WebGpuAdapter;
+  /** On wasm: the thread count and why (see decideWasmThreads). */
+  wasmThreads?: WasmThreadsDecision;
+}
+
+export interface InitBackendOptions {
+  /**
+   * On wasm, measure whether threads are faster on this machine when no measurement is cached
+   * in $SELFSUP_HOME (~2 s, once per machine). The CLI sets it; library calls only read the cache.
+   */
+  probeWasmThreads?: boolean;
 }
 
 const ORDER: BackendName[] = ["tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"];
@@ -77,7 +88,14 @@ async function tryNative(pkg: NativePackage): Promise<{ from?: string; missing?:
 async function activate(
   backend: BackendName,
   byName: boolean,
-): Promise<{ ok: boolean; reason: string; extraKernels: string[]; adapter?: WebGpuAdapter }> {
+  opts: InitBackendOptions,
+): Promise<{
+  ok: boolean;
+  reason: string;
+  extraKernels: string[];
+  adapter?: WebGpuAdapter;
+  wasmThreads?: WasmThreadsDecision;
+}> {
   switch (backend) {
     case "webgpu": {
       if (!webgpuInstalled())
@@ -110,10 +128,21 @@ async function activate(
       try {
         await import("@tensorflow/tfjs-backend-wasm");
         const extraKernels = registerWasmTrainingKernels();
-        const ok = await tf.setBackend("wasm");
-        return ok
-          ? { ok, reason: "WebAssembly (SIMD) backend with selfsup's training kernels", extraKernels }
-          : { ok, reason: "the wasm backend did not initialise", extraKernels: [] };
+        const decision = await decideWasmThreads({ probe: opts.probeWasmThreads ?? false });
+        const running = tf.findBackend("wasm") as unknown as { wasm?: { PThread?: unknown } } | null;
+        const runningThreaded = running?.wasm?.PThread !== undefined;
+        let threads = 1;
+        if (decision.threads > 1 || runningThreaded) {
+          threads = (await configureWasmThreads(decision.threads)).threads;
+        } else if (!(await tf.setBackend("wasm"))) {
+          return { ok: false, reason: "the wasm backend did not initialise", extraKernels: [] };
+        }
+        return {
+          ok: true,
+          reason: `WebAssembly (SIMD) backend with selfsup's training kernels, ${threads} thread${threads > 1 ? "s" : ""} (${decision.why})`,
+          extraKernels,
+          wasmThreads: decision,
+        };
       } catch (err) {
         return { ok: false, reason: `wasm backend failed: ${(err as Error).message}`, extraKernels: [] };
       }
@@ -133,7 +162,10 @@ async function activate(
 }
 
 /** Initialises the requested backend (or the best available for "auto") and reports the choice. */
-export async function initBackend(request: BackendRequest = "auto"): Promise<BackendReport> {
+export async function initBackend(
+  request: BackendRequest = "auto",
+  opts: InitBackendOptions = {},
+): Promise<BackendReport> {
   const env = process.env.SELFSUP_BACKEND;
   if (env !== undefined && env !== "") {
     if (!(BACKEND_NAMES as readonly string[]).includes(env)) {
@@ -145,7 +177,7 @@ export async function initBackend(request: BackendRequest = "auto"): Promise<Bac
   const attempts: BackendAttempt[] = [];
   let adapter: WebGpuAdapter | undefined;
   for (const backend of candidates) {
-    const r = await activate(backend, request !== "auto");
+    const r = await activate(backend, request !== "auto", opts);
     attempts.push({ backend, ok: r.ok, reason: r.reason });
     adapter ??= r.adapter;
     if (r.ok) {
@@ -159,6 +191,7 @@ export async function initBackend(request: BackendRequest = "auto"): Promise<Bac
         attempts,
         extraKernels: r.extraKernels,
         ...(adapter !== undefined ? { adapter } : {}),
+        ...(r.wasmThreads !== undefined ? { wasmThreads: r.wasmThreads } : {}),
       };
       return current;
     }

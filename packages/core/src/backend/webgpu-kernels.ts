@@ -8,6 +8,11 @@
  *   (cpu gives [start]); it is what `tf.linspace(a, b, size)` returns for a scalar.
  * - UnsortedSegmentSum on int32: wrong sums (the shader's atomics are float-only); computed on
  *   the CPU from the read values (int32 segment sums are counts, small).
+ * - OneHot with an int32 output (tf.oneHot's default): the shader writes f32 values into an i32
+ *   output and fails to compile (invalid pipeline, garbage); run as float32, then cast.
+ * - Transpose of int32/bool tensors (also inside other kernels: reductions and argMax over a
+ *   non-last axis transpose first): TransposeProgram writes the raw i32 input through the f32
+ *   setter and fails to compile. Patched in webgpu.ts, on the program (not a kernel here).
  * - AddN of more inputs than the device binds storage buffers (the gradient of a tensor used many
  *   times: ViT's residual stream, an LSTM's state): the pipeline is invalid and the sum garbage.
  *   Summed in chunks of (limit - 1) inputs, then the partial sums.
@@ -32,7 +37,11 @@ interface WebGpuBackendLike {
   device: { limits: { maxStorageBuffersPerShaderStage: number } };
   disposeData(dataId: object): boolean;
   readSync(dataId: object): ArrayLike<number>;
-  makeTensorInfo(shape: number[], dtype: "float32" | "int32", values: Float32Array | Int32Array): TensorInfo;
+  makeTensorInfo(
+    shape: number[],
+    dtype: "float32" | "int32" | "bool",
+    values: Float32Array | Int32Array | Uint8Array,
+  ): TensorInfo;
 }
 
 type Wrapper = (original: KernelFunc) => KernelFunc;
@@ -40,6 +49,20 @@ type Wrapper = (original: KernelFunc) => KernelFunc;
 const WRAPPED = "__selfsupWebGpuWrapped";
 
 const WRAPPERS: Record<string, Wrapper> = {
+  OneHot: (original) => (args) => {
+    const attrs = args.attrs as unknown as { dtype: string };
+    if (attrs.dtype === "float32") return original(args);
+    const asFloat = original({ ...args, attrs: { ...args.attrs, dtype: "float32" } }) as TensorInfo;
+    const cast = getKernel("Cast", "webgpu");
+    if (cast == null) throw new Error("webgpu: no Cast kernel to finish OneHot");
+    const out = cast.kernelFunc({
+      inputs: { x: asFloat },
+      backend: args.backend,
+      attrs: { dtype: attrs.dtype },
+    });
+    (args.backend as unknown as WebGpuBackendLike).disposeData(asFloat.dataId);
+    return out;
+  },
   AddN: (original) => (args) => {
     const backend = args.backend as unknown as WebGpuBackendLike;
     const max = Math.max(2, backend.device.limits.maxStorageBuffersPerShaderStage - 1);

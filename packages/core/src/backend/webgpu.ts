@@ -22,7 +22,7 @@
  *    global `setImmediate` (a native callback). We wrap `setImmediate` so that such callbacks can
  *    also be run in place: a sync read copies the tensor to a staging buffer, calls `mapAsync` and
  *    runs Dawn's event processing until the buffer is mapped (bounded; then reads it).
- * 3. Kernels and gradients: see webgpu-kernels.ts.
+ * 3. Kernels and gradients: see webgpu-kernels.ts (and patchIntegerTranspose here).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -242,6 +242,10 @@ function mapSync(buffer: BufferLike): void {
       }
       next.run();
       if (buffer.mapState === "mapped") break;
+      if (buffer.mapState === "unmapped") {
+        throwWebGpuError();
+        throw new Error("webgpu: mapping a read-back buffer failed");
+      }
       // The GPU (or llvmpipe's threads) is still working: back off from 0 to 1 ms.
       spins++;
       if (spins > 64) Atomics.wait(sleepCell, 0, 0, Math.min(1, (spins - 64) * 0.01));
@@ -269,6 +273,43 @@ function takePending(): Scheduled | undefined {
 
 const COPY_DST = 0x0008;
 const MAP_READ = 0x0001;
+
+interface ProgramLike {
+  getUserCode(): string;
+}
+
+/**
+ * tfjs' TransposeProgram writes `A[...]` through `setOutputAtIndex`, whose argument is f32: when A's
+ * buffer holds int32/bool values the shader does not compile (the pipeline is invalid, the output
+ * garbage). That is the case for int32 tensors and for float32 ones cast from int32 (the cast
+ * shares the int32 buffer: `tf.mean(tf.oneHot(...), 0)`). Kernels call the program directly
+ * (Transpose, reductions and argMax over a non-last axis), so the fix is on the program: with an
+ * integer buffer it writes through `setOutputAtIndexI32`, which converts to the output's type.
+ * Shader keys include the buffers' dtypes, so the float variant is untouched.
+ */
+function patchIntegerTranspose(Backend: WebGpuBackendClass): void {
+  const proto = Backend.prototype as unknown as {
+    runWebGPUProgram(program: ProgramLike, inputs: unknown, dtype: string, ...rest: unknown[]): unknown;
+    __selfsupIntTranspose?: boolean;
+  };
+  if (proto.__selfsupIntTranspose) return;
+  const run = proto.runWebGPUProgram;
+  proto.runWebGPUProgram = function runWebGPUProgram(program, inputs, dtype, ...rest) {
+    // The buffer's dtype, not the TensorInfo's: a cast from int32 to float32 shares the int32 buffer.
+    const input = (inputs as { dataId: object }[])[0];
+    const stored =
+      input === undefined ? undefined : (this as unknown as WebGpuBackendLike).tensorMap.get(input.dataId);
+    if (
+      program.constructor.name === "TransposeProgram" &&
+      (stored?.dtype === "int32" || stored?.dtype === "bool")
+    ) {
+      const userCode = program.getUserCode.bind(program);
+      program.getUserCode = () => userCode().replace(/setOutputAtIndex\(/g, "setOutputAtIndexI32(");
+    }
+    return run.call(this, program, inputs, dtype, ...rest);
+  };
+  Object.defineProperty(proto, "__selfsupIntTranspose", { value: true });
+}
 
 /** Replaces WebGPUBackend.readSync (an OffscreenCanvas path in tfjs) by a mapped staging buffer. */
 function patchReadSync(Backend: WebGpuBackendClass): void {
@@ -339,6 +380,7 @@ function loadBackendModule(l: Loaded): WebGpuBackendClass {
     console.warn = warn;
   }
   patchReadSync(l.WebGPUBackend);
+  patchIntegerTranspose(l.WebGPUBackend);
   return l.WebGPUBackend;
 }
 

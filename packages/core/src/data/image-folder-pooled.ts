@@ -8,8 +8,10 @@
  *   2. the cache being written: the record, if it is in;
  *   3. a decode already in flight for i (the background fill's, or another batch's): wait for it;
  *   4. a decode on the pool at "now" priority; its bytes go into the cache being written.
- * The background fill decodes the files in file order at "later" priority, so the cache finishes
- * during the first epoch even when that epoch (or `--limit`) does not visit every file.
+ * The background fill (started by the first `getBatch`, i.e. by training) decodes the files in file
+ * order at "later" priority, so the cache finishes during the first epoch even when that epoch (or
+ * `--limit`) does not visit every file. Single reads (`get`: a preview, an evaluation) decode only
+ * what they ask for, and still add it to the cache being written.
  *
  * Determinism: a sample's bytes are a function of its file and the resize options only (sharp does
  * the same work on any thread), so batches are the same bit for bit whatever the number of workers,
@@ -19,7 +21,7 @@ import { rm } from "node:fs/promises";
 import type { InputSpec, Sample } from "../plugin/types.js";
 import type { DecodePool } from "./decode-pool.js";
 import type { ResizeMode } from "./image-decode.js";
-import type { FileStamp, ImageFolderEntry, SkippedFile } from "./image-folder.js";
+import type { FileStamp, ImageFolderEntry, SkippedFile } from "./image-folder-types.js";
 import {
   type CacheMeta,
   CacheReader,
@@ -145,6 +147,10 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
 
   async getBatch(indices: readonly number[]): Promise<BatchData> {
     for (const i of indices) checkIndex(this.what, i, this.size);
+    // batches are training: fill the cache in the background (single reads, a preview or an
+    // evaluation, only decode what they ask for, so a short command never waits for a whole folder)
+    await this.open();
+    this.startFill();
     const data = new Float32Array(indices.length * this.recordBytes);
     // the warm path: a cache in memory is read synchronously, straight into the batch
     const reader = this.reader;
@@ -214,7 +220,6 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
   private async raw(i: number, priority: "now" | "later"): Promise<Uint8Array | undefined> {
     if (this.closed) throw new DatasetError(`${this.what}: the dataset was closed`);
     await this.open();
-    if (priority === "now") this.startFill();
     if (this.finishing) await this.finishing;
     if (this.reader) {
       if (this.reader.state(i) === RECORD_BAD) {

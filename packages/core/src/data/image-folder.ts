@@ -33,14 +33,12 @@ import type { Dataset, InputSpec, Sample } from "../plugin/types.js";
 import { DecodePool } from "./decode-pool.js";
 import { decodeImage, IMAGE_SIGNATURE_BYTES, resizeToFloat, sniffImageFormat } from "./image-decode.js";
 import { type PooledContext, PooledFolderSplit } from "./image-folder-pooled.js";
+import type { FileStamp, ImageFolderEntry, SkippedFile } from "./image-folder-types.js";
 import { LruCache } from "./lru.js";
 import { cacheDir } from "./sample-cache.js";
 import { checkIndex, DatasetError, type ShapedSplit } from "./split.js";
 
-export interface SkippedFile {
-  file: string;
-  reason: string;
-}
+export type { FileStamp, ImageFolderEntry, SkippedFile };
 
 const NOT_AN_IMAGE = "not a PNG or JPEG image, nor WebP, AVIF, TIFF or GIF";
 
@@ -76,13 +74,6 @@ export const imageFolderOptions = z.object({
   cacheSize: z.number().int().min(0).default(256),
 });
 export type ImageFolderOptions = z.output<typeof imageFolderOptions>;
-
-export interface ImageFolderEntry {
-  file: string;
-  label?: number;
-  /** Size and mtime when the folder was scanned (the sample cache's key). */
-  stamp?: FileStamp;
-}
 
 /** A folder split with the "js" decoder: decodes on `get`, on the calling thread. */
 export class ImageFolderSplit implements ShapedSplit {
@@ -132,11 +123,6 @@ async function listFiles(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out;
-}
-
-export interface FileStamp {
-  size: number;
-  mtimeMs: number;
 }
 
 /** Decodes a file fully at load (`verify: "full"`): why it is bad, or undefined. */

@@ -228,6 +228,27 @@ const FORWARD_CASES: Record<string, () => T> = {
   "topk (kNN)": () => tf.topk(rand([3, 50], 1), 5).indices,
   "topk values": () => tf.topk(rand([3, 50], 1), 5).values,
   oneHot: () => tf.oneHot(ids([1, 2]), 4),
+  // Big enough to run on a GPU rather than be handed to the CPU (webgpu: int32 output fixed).
+  "transpose int32 3-D, 1200 values": () =>
+    tf.transpose(tf.reshape(ids(Array.from({ length: 1200 }, (_, i) => i * 3 - 7)), [10, 12, 10]), [2, 0, 1]),
+  "transpose int32 2-D, 1200 values": () =>
+    tf.transpose(tf.reshape(ids(Array.from({ length: 1200 }, (_, i) => i - 600)), [40, 30])),
+  "transpose bool, 1200 values": () =>
+    tf.transpose(tf.greater(tf.reshape(rand([1200], 5), [30, 4, 10]), 0), [1, 2, 0]),
+  "sum int32 over axis 0, 1200 values": () =>
+    tf.sum(tf.reshape(ids(Array.from({ length: 1200 }, (_, i) => (i % 13) - 6)), [40, 30]), 0),
+  // A cast from int32 shares the int32 buffer on webgpu: the transpose inside the reduction reads it.
+  "mean over axis 0 of an int32 one-hot cast to float": () =>
+    tf.mean(
+      tf.cast(
+        tf.reshape(tf.oneHot(ids(Array.from({ length: 1200 }, (_, i) => (i * 7) % 10)), 10), [40, 30, 10]),
+        "float32",
+      ),
+      0,
+    ),
+  "argMax over axis 0, 1200 values": () => tf.argMax(tf.reshape(rand([1200], 7), [40, 30]), 0),
+  "oneHot int32, 1200 indices": () =>
+    tf.oneHot(ids(Array.from({ length: 1200 }, (_, i) => (i * 7) % 10)), 10),
   "equal int32": () => tf.equal(ids([1, 2]), ids([1, 3])),
   "cast bool": () => tf.cast(tf.greater(rand([3], 1), 0), "int32"),
   "sum int32": () => tf.sum(tf.ones([3], "int32")),

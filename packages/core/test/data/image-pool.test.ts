@@ -161,6 +161,22 @@ describe("image-folder on the sharp worker pool", () => {
     await streamed.close();
   });
 
+  it("resumes mid-epoch exactly: skip(2) gives the same batches as the rest of a whole epoch", async () => {
+    const ds = await loadImageFolder({ path: join(dir, "photos"), size: 8, cache: false, workers: 2 });
+    try {
+      const whole = await epochBytes(ds);
+      const loader = new DataLoader(ds.train, { batchSize: 5, seed: 3 }).skip(2);
+      const tail: Float32Array[] = [];
+      for await (const b of loader) {
+        tail.push(b.inputs.dataSync() as Float32Array);
+        b.inputs.dispose();
+      }
+      expect(tail).toEqual(whole.slice(2));
+    } finally {
+      await ds.close();
+    }
+  });
+
   it("cache: a changed file makes a new one (the stale one goes), a torn or corrupt one is rebuilt, never trusted", async () => {
     const cacheDir = join(dir, "cache-life");
     const photos = join(dir, "photos2");
