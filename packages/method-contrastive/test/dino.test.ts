@@ -96,6 +96,7 @@ describe("DINO method", () => {
     const r = method.trainStep({ inputs, views: [] }, ctx);
     expect(Number.isFinite(r.loss)).toBe(true);
     expect(Object.keys(r.metrics ?? {}).sort()).toEqual([
+      "embeddingStd",
       "klToUniform",
       "momentum",
       "teacherEntropy",

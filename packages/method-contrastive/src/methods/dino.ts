@@ -39,6 +39,7 @@ import {
   defaultBackboneFor,
   defineMethod,
   emaUpdate,
+  embeddingStd,
   l2Normalize,
   MethodBase,
   Module,
@@ -230,7 +231,8 @@ export class DINO extends MethodBase<DINOOptions> {
     try {
       result = ctx.minimize(() => {
         // one forward per resolution: the globals together, the locals together
-        const student = chunks(this.student(tf.concat(global, 0)), g);
+        const globalEmbedding = this.embed(tf.concat(global, 0));
+        const student = chunks(this.lastLayer.forward(l2Normalize(globalEmbedding)), g);
         if (local.length > 0) student.push(...chunks(this.student(tf.concat(local, 0)), local.length));
         const loss = dinoLoss(student, teacher, this.center, {
           studentTemperature: o.studentTemperature,
@@ -239,7 +241,13 @@ export class DINO extends MethodBase<DINOOptions> {
         const metrics = collapseMetrics(teacherDistribution(teacherAll, this.center, tauT));
         return {
           loss,
-          metrics: { ...metrics, teacherTemperature: tf.scalar(tauT), momentum: tf.scalar(tau) },
+          metrics: {
+            ...metrics,
+            // std of the student's bottleneck over the batch: near 0 when every image maps alike
+            embeddingStd: embeddingStd(globalEmbedding),
+            teacherTemperature: tf.scalar(tauT),
+            momentum: tf.scalar(tau),
+          },
         };
       });
       // c <- lambda c + (1 - lambda) mean of the teacher's global logits (after the loss used c)
