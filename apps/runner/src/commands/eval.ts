@@ -13,10 +13,11 @@ import { fmtNum } from "../progress/reporters.js";
 import { buildMethod } from "../run/build.js";
 import { loadDataset } from "../run/dataset.js";
 import { evaluationKey, finalEvaluators, runEvaluators, storeEvaluations } from "../run/evaluate.js";
+import { findRun } from "../run/find-run.js";
 import { resumableCheckpoint } from "../run/resume.js";
 import { openRunnerStore } from "../store.js";
 import { table } from "./runs.js";
-import { findRun, registryWithWarnings, resolveOrThrow } from "./train.js";
+import { registryWithWarnings, resolveOrThrow } from "./train.js";
 
 export interface EvalOptions {
   checkpoint?: string;

@@ -1,7 +1,7 @@
 /** `selfsup train` and `selfsup resume`: run training in this process, against the local store. */
 import os from "node:os";
 import { initBackend, type Registry } from "@selfsup/core";
-import type { Run, RunStore } from "@selfsup/store";
+import type { RunStore } from "@selfsup/store";
 import {
   asConfigError,
   ConfigError,
@@ -16,6 +16,7 @@ import { loadRegistry } from "../plugins.js";
 import { chooseReporter, createReporter, fmtDuration } from "../progress/reporters.js";
 import { loadDataset } from "../run/dataset.js";
 import { type ExecuteRunResult, executeRun } from "../run/execute.js";
+import { findRun } from "../run/find-run.js";
 import { PreflightError, preflight, unknownOptionProblems } from "../run/preflight.js";
 import { stopOnSignals } from "../run/signals.js";
 import { openRunnerStore, staleAfterMs } from "../store.js";
@@ -134,21 +135,6 @@ export async function trainCommand(opts: TrainOptions): Promise<number> {
   } finally {
     await store.close();
   }
-}
-
-/** A run by id, or by a name only one run has. */
-export async function findRun(store: RunStore, idOrName: string): Promise<Run> {
-  const byId = /^[A-Za-z0-9_-]{1,64}$/.test(idOrName) ? await store.getRun(idOrName) : null;
-  if (byId) return byId;
-  const page = await store.listRuns({ filter: { search: idOrName }, first: 50 });
-  const exact = page.runs.filter((r) => r.name === idOrName);
-  if (exact.length === 1 && exact[0]) return exact[0];
-  if (exact.length > 1)
-    throw new CliError(
-      `${exact.length} runs are named ${JSON.stringify(idOrName)}; use the id: ${exact.map((r) => r.id).join(", ")}`,
-      EXIT.usage,
-    );
-  throw new CliError(`no run with id or name ${JSON.stringify(idOrName)} (see: selfsup runs)`, EXIT.usage);
 }
 
 export interface ResumeOptions extends OutputFlags {

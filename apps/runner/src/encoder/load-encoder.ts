@@ -27,6 +27,7 @@ import { CliError, EXIT } from "../exit-codes.js";
 import { loadRegistry } from "../plugins.js";
 import { buildMethod } from "../run/build.js";
 import { loadDataset } from "../run/dataset.js";
+import { findRun } from "../run/find-run.js";
 import { resumableCheckpoint } from "../run/resume.js";
 import { openRunnerStore } from "../store.js";
 
@@ -87,21 +88,6 @@ function classify(source: string): { runDir?: string; checkpointDir?: string } {
     `${source} is neither a run directory (<home>/runs/<id>) nor a checkpoint directory (with manifest.json)`,
     EXIT.usage,
   );
-}
-
-/** A run by id, or by a name only one run has. */
-export async function findRunByRef(store: RunStore, idOrName: string): Promise<Run> {
-  const byId = /^[A-Za-z0-9_-]{1,64}$/.test(idOrName) ? await store.getRun(idOrName) : null;
-  if (byId) return byId;
-  const page = await store.listRuns({ filter: { search: idOrName }, first: 50 });
-  const exact = page.runs.filter((r) => r.name === idOrName);
-  if (exact.length === 1 && exact[0]) return exact[0];
-  if (exact.length > 1)
-    throw new CliError(
-      `${exact.length} runs are named ${JSON.stringify(idOrName)}; use the id: ${exact.map((r) => r.id).join(", ")}`,
-      EXIT.usage,
-    );
-  throw new CliError(`no run with id or name ${JSON.stringify(idOrName)} (see: selfsup runs)`, EXIT.usage);
 }
 
 /** The checkpoint directory to load for `choice`; torn ones are skipped with a warning. */
@@ -172,7 +158,7 @@ export async function openRunEncoder(source: string, opts: LoadEncoderOptions = 
   let run: Run;
   let dir: string;
   try {
-    run = await findRunByRef(store, where.runDir ? path.basename(where.runDir) : source);
+    run = await findRun(store, where.runDir ? path.basename(where.runDir) : source);
     dir = where.checkpointDir ?? (await pickCheckpoint(store, run, opts.checkpoint ?? "latest", warn));
   } finally {
     await store.close();

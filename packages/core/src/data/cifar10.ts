@@ -8,16 +8,14 @@
  * beyond the sample being read. File sizes and label bytes are checked at load, so a truncated
  * download or a corrupt record fails at once with the file's name instead of mid-training.
  */
-import { closeSync, fstatSync, openSync, read, readSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { promisify } from "node:util";
 import { z } from "zod";
 import { defineDataset } from "../plugin/define-plugin.js";
 import type { Dataset, InputSpec, Sample } from "../plugin/types.js";
+import { openRecords, planarToHwc, type RecordFile, readRecord, scanRecords } from "./record-file.js";
 import { checkIndex, DatasetError, type ShapedSplit } from "./split.js";
-
-const readAt = promisify(read);
 
 export const CIFAR10_RECORD_BYTES = 3073;
 export const CIFAR10_CLASSES = [
@@ -34,72 +32,30 @@ export const CIFAR10_CLASSES = [
 ] as const;
 export const CIFAR10_INPUT: InputSpec = { kind: "image", height: 32, width: 32, channels: 3 };
 
-interface RecordFile {
-  path: string;
-  fd: number;
-  records: number;
-}
-
-/** Opens and checks one batch file: it must exist and hold a whole number of records. */
+/**
+ * Opens and checks one batch file: it must exist, hold a whole number of records, and every
+ * record's label byte must be 0-9 (one sequential read at load, so a corrupt record fails now,
+ * naming the record, not mid-training).
+ */
 function openRecordFile(path: string): RecordFile {
-  let fd: number;
+  const file = openRecords(
+    "cifar10",
+    path,
+    CIFAR10_RECORD_BYTES,
+    "1 label byte + 3072 pixel bytes",
+    "expected the binary version's files (data_batch_1.bin .. data_batch_5.bin, test_batch.bin)",
+  );
   try {
-    fd = openSync(path, "r");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new DatasetError(
-      code === "ENOENT"
-        ? `cifar10: ${path} does not exist; expected the binary version's files (data_batch_1.bin .. data_batch_5.bin, test_batch.bin)`
-        : `cifar10: cannot open ${path}: ${(err as Error).message}`,
+    scanRecords(file, 1, (_, head) =>
+      head[0]! > 9
+        ? `has label ${head[0]}, expected 0-9; the file is corrupt or not CIFAR-10 binary`
+        : undefined,
     );
-  }
-  const size = fstatSync(fd).size;
-  if (size === 0 || size % CIFAR10_RECORD_BYTES !== 0) {
-    closeSync(fd);
-    const whole = Math.floor(size / CIFAR10_RECORD_BYTES);
-    throw new DatasetError(
-      `cifar10: ${path} is ${size} bytes, not a whole number of ${CIFAR10_RECORD_BYTES}-byte records (1 label byte + 3072 pixel bytes): ` +
-        (size === 0
-          ? "the file is empty"
-          : `${whole} records and ${size - whole * CIFAR10_RECORD_BYTES} stray bytes; the file is truncated or not CIFAR-10 binary`),
-    );
-  }
-  const records = size / CIFAR10_RECORD_BYTES;
-  try {
-    checkLabels(path, fd, records);
   } catch (err) {
-    closeSync(fd);
+    closeSync(file.fd);
     throw err;
   }
-  return { path, fd, records };
-}
-
-/**
- * Every record's label byte must be 0-9. Checked at load (one sequential read of the file, about
- * 0.1 s per 10,000 records) so a corrupt record fails now, naming the record, not mid-training.
- */
-function checkLabels(path: string, fd: number, records: number): void {
-  const perChunk = 1024;
-  const buf = Buffer.alloc(perChunk * CIFAR10_RECORD_BYTES);
-  for (let first = 0; first < records; first += perChunk) {
-    const n = Math.min(perChunk, records - first);
-    const bytes = n * CIFAR10_RECORD_BYTES;
-    let got = 0;
-    while (got < bytes) {
-      const r = readSync(fd, buf, got, bytes - got, first * CIFAR10_RECORD_BYTES + got);
-      if (r === 0) break;
-      got += r;
-    }
-    if (got !== bytes)
-      throw new DatasetError(`cifar10: ${path}: could only read ${got} of ${bytes} bytes at record ${first}`);
-    for (let i = 0; i < n; i++) {
-      const label = buf[i * CIFAR10_RECORD_BYTES]!;
-      if (label > 9)
-        throw new DatasetError(
-          `cifar10: ${path}: record ${first + i} has label ${label}, expected 0-9; the file is corrupt or not CIFAR-10 binary`,
-        );
-    }
-  }
+  return file;
 }
 
 /** A CIFAR-10 split over one or more batch files, read by offset. */
@@ -128,23 +84,12 @@ export class Cifar10Split implements ShapedSplit {
     while (this.starts[k]! > index) k--;
     const file = this.files[k]!;
     const record = index - this.starts[k]!;
-    const buf = Buffer.alloc(CIFAR10_RECORD_BYTES);
-    const { bytesRead } = await readAt(file.fd, buf, 0, CIFAR10_RECORD_BYTES, record * CIFAR10_RECORD_BYTES);
-    if (bytesRead !== CIFAR10_RECORD_BYTES) {
-      throw new DatasetError(
-        `cifar10: ${file.path}: record ${record} is cut short (${bytesRead} of ${CIFAR10_RECORD_BYTES} bytes); did the file change?`,
-      );
-    }
+    const buf = await readRecord("cifar10", file, record);
     const label = buf[0]!;
     if (label > 9)
       throw new DatasetError(`cifar10: ${file.path}: record ${record} has label ${label}, expected 0-9`);
     // CHW bytes -> HWC floats in [0,1]
-    const data = new Float32Array(3072);
-    for (let p = 0; p < 1024; p++) {
-      data[p * 3] = buf[1 + p]! / 255;
-      data[p * 3 + 1] = buf[1 + 1024 + p]! / 255;
-      data[p * 3 + 2] = buf[1 + 2048 + p]! / 255;
-    }
+    const data = planarToHwc(buf.subarray(1), 32, 32, 3, true);
     return { data, label };
   }
 

@@ -1,5 +1,5 @@
 /**
- * Fixed-size records in a binary file, read by offset through an open descriptor (the CIFAR-100
+ * Fixed-size records in a binary file, read by offset through an open descriptor (the CIFAR-10, CIFAR-100
  * and STL-10 loaders): opened and checked at load (exists, a whole number of records, labels in
  * range), so a truncated or wrong file fails at once with its name, never mid-training.
  */
