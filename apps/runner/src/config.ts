@@ -402,11 +402,19 @@ export function scalarFromFlag(value: string): unknown {
   return value;
 }
 
-function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+/**
+ * Sets `value` at a dotted field path of a raw config, making the objects on the way; `empty` is
+ * the error for a path with no field (the flag's or the sweep file's wording).
+ */
+export function setPath(
+  target: Record<string, unknown>,
+  dotted: string,
+  value: unknown,
+  empty = `--set needs field.path=value (got ${JSON.stringify(dotted)})`,
+): void {
   assertSafePath(dotted, (m) => new ConfigError(m));
   const keys = dotted.split(".").filter((k) => k.length > 0);
-  if (keys.length === 0)
-    throw new ConfigError(`--set needs field.path=value (got ${JSON.stringify(dotted)})`);
+  if (keys.length === 0) throw new ConfigError(empty);
   let obj: Record<string, unknown> = target;
   for (const key of keys.slice(0, -1)) {
     const next = obj[key];

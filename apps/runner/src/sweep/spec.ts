@@ -29,8 +29,8 @@ import {
   readConfigFile,
   resolveRunConfig,
   scalarFromFlag,
+  setPath,
 } from "../config.js";
-import { assertSafePath } from "../safe-path.js";
 import { rungEpochs } from "./asha.js";
 import { type Distribution, gridSize, type Params, type Space } from "./space.js";
 import { defaultStartup } from "./tpe.js";
@@ -172,24 +172,16 @@ export async function loadSweepFile(
     for (const assignment of opts.set) {
       const eq = assignment.indexOf("=");
       if (eq <= 0) throw new ConfigError(`--set needs field.path=value (got ${JSON.stringify(assignment)})`);
-      setPath(run, assignment.slice(0, eq), scalarFromFlag(assignment.slice(eq + 1)));
+      setParam(run, assignment.slice(0, eq), scalarFromFlag(assignment.slice(eq + 1)));
     }
     raw.run = run;
   }
   return parseSweepFile(raw, `sweep file (${file})`);
 }
 
-export function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
-  assertSafePath(dotted, (m) => new ConfigError(m));
-  const keys = dotted.split(".").filter((k) => k.length > 0);
-  if (keys.length === 0) throw new ConfigError(`empty field path ${JSON.stringify(dotted)}`);
-  let obj: Record<string, unknown> = target;
-  for (const key of keys.slice(0, -1)) {
-    const next = obj[key];
-    if (next === undefined || next === null || typeof next !== "object" || Array.isArray(next)) obj[key] = {};
-    obj = obj[key] as Record<string, unknown>;
-  }
-  obj[keys[keys.length - 1] as string] = value;
+/** config.ts's setPath with the sweep file's wording for an empty path. */
+function setParam(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  setPath(target, dotted, value, `empty field path ${JSON.stringify(dotted)}`);
 }
 
 function lookup(obj: unknown, keys: string[]): { found: boolean; deepest: unknown; depth: number } {
@@ -210,10 +202,10 @@ function lookup(obj: unknown, keys: string[]): { found: boolean; deepest: unknow
 /** The raw run config of one trial: the base with the trial's parameters and seed set. */
 export function trialRawConfig(spec: SweepFile, params: Params, seedOffset: number): Record<string, unknown> {
   const raw = structuredClone(spec.run);
-  for (const [path, value] of Object.entries(params)) setPath(raw, path, value);
+  for (const [path, value] of Object.entries(params)) setParam(raw, path, value);
   const training = (raw.training ?? {}) as Record<string, unknown>;
   const baseSeed = typeof training.seed === "number" ? training.seed : 0;
-  setPath(raw, "training.seed", baseSeed + seedOffset);
+  setParam(raw, "training.seed", baseSeed + seedOffset);
   return raw;
 }
 

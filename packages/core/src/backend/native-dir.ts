@@ -36,7 +36,17 @@ export function loadNativeFromDir(pkg: NativePackage, dir: string = nativeDir())
   const req = createRequire(path.join(dir, "package.json"));
   // The package brings its own copy of @tensorflow/tfjs (same version), which re-registers the cpu
   // backend's kernels and the platform into the one global registry: harmless, but it warns once
-  // per kernel. Keep other warnings.
+  // per kernel.
+  withoutReregistrationWarnings(() => req(pkg));
+  return dir;
+}
+
+/**
+ * Runs `load` with tfjs' "already registered" / "already been set" warnings silenced (a backend
+ * package loaded from its own prefix brings its own tfjs copy, which registers kernels and the
+ * platform again into the one global registry); other warnings pass.
+ */
+export function withoutReregistrationWarnings<T>(load: () => T): T {
   const warn = console.warn;
   console.warn = (...args: unknown[]) => {
     const first = String(args[0] ?? "");
@@ -44,9 +54,8 @@ export function loadNativeFromDir(pkg: NativePackage, dir: string = nativeDir())
     warn(...args);
   };
   try {
-    req(pkg);
+    return load();
   } finally {
     console.warn = warn;
   }
-  return dir;
 }

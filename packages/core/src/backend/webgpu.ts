@@ -30,6 +30,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { tf } from "../tf.js";
+import { withoutReregistrationWarnings } from "./native-dir.js";
 
 const require = createRequire(import.meta.url);
 
@@ -365,20 +366,10 @@ function loadBackendModule(l: Loaded): WebGpuBackendClass {
   const entry = l.backendEntry;
   const req = createRequire(entry);
   // From webgpuDir() it brings its own tfjs-core copy (same version), which shares the one global
-  // engine and registries; it re-sets the platform, and warns about it. Keep other warnings.
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    const first = String(args[0] ?? "");
-    if (/is already registered|already been set|was already registered/.test(first)) return;
-    warn(...args);
-  };
-  try {
-    const mod = req(entry) as { WebGPUBackend?: WebGpuBackendClass };
-    if (mod.WebGPUBackend === undefined) throw new Error(`${entry} exports no WebGPUBackend`);
-    l.WebGPUBackend = mod.WebGPUBackend;
-  } finally {
-    console.warn = warn;
-  }
+  // engine and registries; it re-sets the platform, and warns about it.
+  const mod = withoutReregistrationWarnings(() => req(entry) as { WebGPUBackend?: WebGpuBackendClass });
+  if (mod.WebGPUBackend === undefined) throw new Error(`${entry} exports no WebGPUBackend`);
+  l.WebGPUBackend = mod.WebGPUBackend;
   patchReadSync(l.WebGPUBackend);
   patchIntegerTranspose(l.WebGPUBackend);
   return l.WebGPUBackend;
