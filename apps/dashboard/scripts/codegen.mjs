@@ -52,7 +52,7 @@ export async function generate() {
       SubmitRunResult: "../models#SubmitRunResultModel",
       Viewer: "../models#ViewerModel",
       Sweep: "@selfsup/store#Sweep as StoreSweep",
-      SweepTrial: "../sweeps#SweepTrialModel",
+      SweepTrial: "../models#SweepTrialModel",
     },
   };
   const output = await codegen({

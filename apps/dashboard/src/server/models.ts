@@ -2,7 +2,7 @@
  * What resolvers hand to each other for the GraphQL types that are not store rows (codegen's
  * `mappers` point here). Lazy parts stay functions so a query pays only for what it selects.
  */
-import type { Run, RunFilter } from "@selfsup/store";
+import type { Run, RunFilter, SweepRunState, SweepTrial } from "@selfsup/store";
 import type { Role } from "./enums";
 
 export interface RunConnectionModel {
@@ -44,4 +44,10 @@ export interface ViewerModel {
   role: Role;
   canMutate: boolean;
   loginRequired: boolean;
+}
+
+export interface SweepTrialModel extends SweepTrial {
+  runs: SweepRunState[];
+  /** Run config of the first seed's run (read on demand). */
+  configOf: () => Promise<unknown>;
 }

@@ -9,24 +9,17 @@ import {
   type Sweep as StoreSweep,
   SWEEP_STATUSES,
   type SweepEpochValue,
-  type SweepRunState,
   type SweepStatus,
   SweepStore,
-  type SweepTrial,
 } from "@selfsup/store";
 import { parameterImportance, rankTrials, trialCurve } from "../lib/sweep-stats";
 import type { Context } from "./context";
 import type { QueryResolvers, Resolvers } from "./generated/graphql";
 import { badInput, checkRange } from "./limits";
+import type { SweepTrialModel } from "./models";
 
 export const MAX_TRIALS = 1000;
 export const MAX_CURVES = 20;
-
-export interface SweepTrialModel extends SweepTrial {
-  runs: SweepRunState[];
-  /** Run config of the first seed's run (read on demand). */
-  configOf: () => Promise<unknown>;
-}
 
 interface Bundle {
   trials: SweepTrialModel[];
