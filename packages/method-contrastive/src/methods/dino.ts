@@ -94,6 +94,12 @@ export const dinoMethodOptions = z.object({
     .max(1)
     .default(0.9)
     .describe("lambda of the teacher centring (DINO: 0.9)"),
+  freezeLastLayerEpochs: z
+    .number()
+    .int()
+    .min(0)
+    .default(1)
+    .describe("epochs during which the prototypes (last layer) get no update (DINO: 1)"),
   baseMomentum: z
     .number()
     .min(0)
@@ -164,12 +170,12 @@ export function collapseMetrics(p: tf.Tensor): { teacherEntropy: tf.Scalar; klTo
 }
 
 /** x [n·B, ...] as n slices [B, ...] (slices, not tf.split: its gradient here misreads the sizes). */
-function chunks(x: tf.Tensor, n: number): tf.Tensor[] {
+export function chunks(x: tf.Tensor, n: number): tf.Tensor[] {
   const b = (x.shape[0] as number) / n;
   return Array.from({ length: n }, (_, i) => tf.slice(x, [i * b], [b]));
 }
 
-export class DINO extends MethodBase<DINOOptions> {
+export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
   /** Views are cut from `batch.inputs` by core's multi-crop. */
   readonly views = 0;
   readonly backbone = this.addBackbone();
@@ -202,6 +208,39 @@ export class DINO extends MethodBase<DINOOptions> {
       o.teacherTemperature,
       o.teacherTemperatureWarmup,
     );
+  }
+
+  /**
+   * The variables this step trains: all but the prototypes during the first
+   * `freezeLastLayerEpochs` epochs (the reference code's `cancel_gradients_last_layer`).
+   */
+  stepVariables(epoch: number): tf.Variable[] | undefined {
+    if (epoch >= this.options.freezeLastLayerEpochs) return undefined;
+    const frozen = new Set(this.lastLayer.trainableVariables());
+    return this.trainableVariables().filter((v) => !frozen.has(v));
+  }
+
+  /** c <- lambda c + (1 - lambda) mean over the rows of `teacher` [M, K] (after the loss used c). */
+  protected updateCenter(center: tf.Variable, teacher: tf.Tensor, momentum: number): void {
+    tf.tidy(() =>
+      center.assign(
+        tf.add(tf.mul(center, momentum), tf.mul(tf.mean(teacher, 0, true), 1 - momentum)),
+      ),
+    );
+  }
+
+  /** The teacher follows the student: backbone, MLP and prototypes, at momentum `tau`. */
+  protected updateTeacher(tau: number): void {
+    emaUpdate(this.teacherBackbone, this.backbone, tau);
+    emaUpdate(this.teacherProjector, this.projector, tau);
+    emaUpdate(this.teacherLastLayer, this.lastLayer, tau);
+  }
+
+  /** Prototype logits of bottleneck inputs: W_n · l2n(mlp(x)) with the student's or the teacher's head. */
+  protected head(x: tf.Tensor, teacher = false): tf.Tensor {
+    return teacher
+      ? this.teacherLastLayer.forward(l2Normalize(this.teacherProjector.forward(x)))
+      : this.lastLayer.forward(l2Normalize(this.projector.forward(x)));
   }
 
   /** Student logits of a batch of views of one size. */
@@ -249,22 +288,12 @@ export class DINO extends MethodBase<DINOOptions> {
             momentum: tf.scalar(tau),
           },
         };
-      });
-      // c <- lambda c + (1 - lambda) mean of the teacher's global logits (after the loss used c)
-      tf.tidy(() =>
-        this.center.assign(
-          tf.add(
-            tf.mul(this.center, o.centerMomentum),
-            tf.mul(tf.mean(teacherAll, 0, true), 1 - o.centerMomentum),
-          ),
-        ),
-      );
+      }, this.stepVariables(ctx.epoch));
+      this.updateCenter(this.center, teacherAll, o.centerMomentum);
     } finally {
       tf.dispose([teacherAll, ...teacher, ...global, ...local]);
     }
-    emaUpdate(this.teacherBackbone, this.backbone, tau);
-    emaUpdate(this.teacherProjector, this.projector, tau);
-    emaUpdate(this.teacherLastLayer, this.lastLayer, tau);
+    this.updateTeacher(tau);
     return result;
   }
 }
