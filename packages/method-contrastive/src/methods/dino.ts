@@ -35,6 +35,7 @@
  *   the teacher is evaluated                       the student backbone is the encoder
  */
 import {
+  type CropSet,
   cosineMomentum,
   defaultBackboneFor,
   defineMethod,
@@ -47,6 +48,7 @@ import {
   multiCropSets,
   Rng,
   type StepContext,
+  truncatedNormalInit,
   type StepResult,
   type TrainBatch,
   tf,
@@ -94,6 +96,12 @@ export const dinoMethodOptions = z.object({
     .max(1)
     .default(0.9)
     .describe("lambda of the teacher centring (DINO: 0.9)"),
+  centerInit: z
+    .enum(["zeros", "batch"])
+    .default("batch")
+    .describe(
+      "the centre before the first step: zeros (DINO), or the first batch's mean teacher logits (ours: without a learning-rate warm-up the uncentred first steps collapse every image onto one prototype)",
+    ),
   freezeLastLayerEpochs: z
     .number()
     .int()
@@ -147,6 +155,25 @@ export class WeightNormPrototypes extends Module {
   }
 }
 
+/**
+ * Re-initialises an MLP head as DINO's reference code does (`DINOHead._init_weights`): every
+ * weight matrix ~ truncated normal (std 0.02), every bias 0 (BatchNorm scales stay 1).
+ * Core's "torch" default draws the biases U(+-1/sqrt(fan_in)) like the weights; on the digits
+ * that constant offset outweighed the small per-image differences of the convnet's pooled
+ * features, so every image got nearly the same bottleneck (std 0.02 over the batch), the centred
+ * teacher went uniform and DINO collapsed. Returns true (a field initialiser runs it in order).
+ */
+export function initHeadLikeDINO(head: Module, rng: Rng): true {
+  for (const p of head.namedParameters()) {
+    const leaf = p.name.split(".").pop();
+    if (p.variable.shape.length === 2 && leaf === "weight")
+      p.variable.assign(truncatedNormalInit(p.variable.shape, 0.02, rng));
+    else if (p.variable.shape.length === 1 && leaf === "bias")
+      p.variable.assign(tf.zerosLike(p.variable));
+  }
+  return true;
+}
+
 /** tau_t at a step: linear from `from` to `to` over the first `warmup` fraction, then `to`. */
 export function teacherTemperatureAt(
   step: number,
@@ -185,6 +212,8 @@ export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
     outputDim: this.options.bottleneckDim,
     batchNorm: this.options.batchNorm,
   });
+  // the reference's DINOHead._init_weights: Linear weights ~ trunc_normal(std 0.02), biases 0
+  readonly #headInit = initHeadLikeDINO(this.projector, this.ctx.rng);
   readonly lastLayer = this.module(
     "lastLayer",
     new WeightNormPrototypes(this.options.bottleneckDim, this.options.prototypes, this.ctx.rng),
@@ -193,7 +222,12 @@ export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
   readonly teacherProjector = this.momentumCopyOf("teacherProjector", this.projector);
   readonly teacherLastLayer = this.momentumCopyOf("teacherLastLayer", this.lastLayer);
   readonly center = this.stateVariable("center", tf.variable(tf.zeros([1, this.options.prototypes]), false));
-  readonly crops = this.addMultiCrop(multiCropSets(this.options, this.ctx.input));
+  readonly crops = this.addMultiCrop(this.cropSets());
+
+  /** The global and local crop sets (core's multiCropSets of the options); iBOT adapts the local size. */
+  protected cropSets(): CropSet[] {
+    return multiCropSets(this.options, this.ctx.input);
+  }
 
   momentumAt(step: number, totalSteps: number): number {
     return cosineMomentum(step, totalSteps, this.options.baseMomentum ?? autoBaseMomentum(totalSteps));
@@ -218,6 +252,12 @@ export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
     if (epoch >= this.options.freezeLastLayerEpochs) return undefined;
     const frozen = new Set(this.lastLayer.trainableVariables());
     return this.trainableVariables().filter((v) => !frozen.has(v));
+  }
+
+  /** With `centerInit: "batch"`, c <- the mean over the rows of `teacher` [M, K] at step 0. */
+  protected initCenter(center: tf.Variable, teacher: tf.Tensor, step: number): void {
+    if (step === 0 && this.options.centerInit === "batch")
+      tf.tidy(() => center.assign(tf.mean(teacher, 0, true)));
   }
 
   /** c <- lambda c + (1 - lambda) mean over the rows of `teacher` [M, K] (after the loss used c). */
@@ -266,6 +306,7 @@ export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
     // all globals through the teacher in one batch (as the reference code), then split per view
     const teacherAll = tf.tidy(() => this.teacher(tf.concat(global, 0)));
     const teacher = tf.split(teacherAll, g, 0);
+    this.initCenter(this.center, teacherAll, ctx.step);
     let result: StepResult;
     try {
       result = ctx.minimize(() => {

@@ -39,6 +39,8 @@
  */
 import {
   blockwiseMaskValues,
+  type CropSet,
+  defaultLocalSize,
   defineMethod,
   embeddingStd,
   type Rng,
@@ -144,6 +146,21 @@ export class IBOT extends DINO<IBOTOptions> {
     tf.variable(tf.zeros([1, this.options.prototypes]), false),
   );
 
+  /**
+   * DINO's crop sets, but without a `localSize` the local side is the multiple of the ViT's patch
+   * size nearest to core's default (3/7 of the side): 12 px for 4 px patches on 28 px digits, 14 px
+   * for the bench's 7 px patches. (Runs while DINO's fields are built: only `this.backbone` is set.)
+   */
+  protected override cropSets(): CropSet[] {
+    const sets = super.cropSets();
+    const p = this.backbone instanceof ViT ? this.backbone.patchSize : 0;
+    const input = this.ctx.input;
+    if (this.options.localSize !== undefined || p === 0 || input.kind !== "image") return sets;
+    const side = Math.min(input.height, input.width);
+    const local = Math.min(Math.max(p, p * Math.round(defaultLocalSize(side) / p)), side - (side % p));
+    return sets.map((s) => (s.name === "local" ? { ...s, size: [local, local] as const } : s));
+  }
+
   patchTeacherTemperatureAt(step: number, totalSteps: number): number {
     const o = this.options;
     return teacherTemperatureAt(
@@ -185,6 +202,11 @@ export class IBOT extends DINO<IBOTOptions> {
       return [out.cls, out.patches] as const;
     });
     const [teacherCls, teacherPatches] = teacherOut;
+    this.initCenter(this.center, teacherCls, ctx.step);
+    tf.tidy(() => {
+      const [n, t, k] = teacherPatches.shape as [number, number, number];
+      this.initCenter(this.patchCenter, tf.reshape(teacherPatches, [n * t, k]), ctx.step);
+    });
     const teacherClsViews = chunks(teacherCls, g);
     const teacherPatchViews = chunks(teacherPatches, g);
     let result: StepResult;
