@@ -165,6 +165,20 @@ describe("iBOT method", () => {
     method.dispose();
   });
 
+  it("local crops default to a multiple of the ViT's patch: 12 px for 4 px patches, 14 px for 7 px (28 px digits)", () => {
+    const digits = { kind: "image", height: 28, width: 28, channels: 1 } as const;
+    const localOf = (patchSize: number, extra: Record<string, unknown> = {}) => {
+      const backbone = { name: "vit-tiny", options: { patchSize, dim: 8, depth: 1, heads: 2, maskMode: "token" } };
+      const m = registry.create("method", "ibot", { localCrops: 1, ...extra }, buildContext(digits, 0, backbone)) as IBOT;
+      const size = m.crops.sets.find((s) => s.name === "local")?.size;
+      m.dispose();
+      return size;
+    };
+    expect(localOf(4)).toEqual([12, 12]);
+    expect(localOf(7)).toEqual([14, 14]);
+    expect(() => localOf(7, { localSize: 12 })).toThrow(/patchSize 7 must divide the image size/);
+  });
+
   it("refuses bad set-ups when built (so before training and under --dry-run)", () => {
     expect(() => createMethod("ibot", { globalCrops: 1 })).toThrow(/iBOT needs at least 2 global crops/);
     expect(() => createMethod("ibot", { localSize: 12 })).toThrow(
