@@ -38,7 +38,10 @@ export const DIGIT_INPUT: InputSpec = { kind: "image", height: 8, width: 8, chan
 /** A tiny convnet (widths 4, 8): the default backbone of these tests. */
 export const TINY_CONVNET = { name: "convnet", options: { width: 4, strides: [2, 2] } };
 /** A tiny vit-tiny with mask tokens (2 px patches on 8 px images: a 4x4 grid) for iBOT. */
-export const TINY_VIT = { name: "vit-tiny", options: { patchSize: 2, dim: 8, depth: 1, heads: 2, maskMode: "token" } };
+export const TINY_VIT = {
+  name: "vit-tiny",
+  options: { patchSize: 2, dim: 8, depth: 1, heads: 2, maskMode: "token" },
+};
 
 /** A MethodBuildContext over core's registry with a tiny backbone (default TINY_CONVNET). */
 export function buildContext(

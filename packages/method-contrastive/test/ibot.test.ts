@@ -28,7 +28,14 @@ function patchCE(s: number[], t: number[], c: number[], ts: number, tt: number):
 }
 
 /** L_MIM of one view (iBOT Eq. 2, the reference's masked mean per image, then the batch mean). */
-function mimRef(s: number[][][], t: number[][][], m: number[][], c: number[], ts: number, tt: number): number {
+function mimRef(
+  s: number[][][],
+  t: number[][][],
+  m: number[][],
+  c: number[],
+  ts: number,
+  tt: number,
+): number {
   let total = 0;
   s.forEach((img, b) => {
     let sum = 0;
@@ -50,10 +57,23 @@ describe("iBOT's masked-patch loss (Zhou et al. 2022, Eq. 2) against a hand-comp
   it("by hand on one image of 2 patches, K = 2: only the masked patch counts", () => {
     // patch 0 masked: s = [0, 0] -> log P_s = log 1/2 each; any P_t -> H = log 2.
     // patch 1 unmasked (s, t far apart: would add a large term if it counted)
-    const s = tf.tensor3d([[[0, 0], [10, -10]]]);
-    const t = tf.tensor3d([[[1, 0], [-10, 10]]]);
+    const s = tf.tensor3d([
+      [
+        [0, 0],
+        [10, -10],
+      ],
+    ]);
+    const t = tf.tensor3d([
+      [
+        [1, 0],
+        [-10, 10],
+      ],
+    ]);
     const m = tf.tensor2d([[1, 0]]);
-    expect(value(ibotPatchCrossEntropy(s, t, m, null, { teacherTemperature: 1 }))).toBeCloseTo(Math.log(2), 6);
+    expect(value(ibotPatchCrossEntropy(s, t, m, null, { teacherTemperature: 1 }))).toBeCloseTo(
+      Math.log(2),
+      6,
+    );
     // no masked patch: 0 (the reference clamps the count at 1)
     expect(value(ibotPatchCrossEntropy(s, t, tf.zeros([1, 2]), null))).toBe(0);
   });
@@ -78,7 +98,7 @@ describe("iBOT's masked-patch loss (Zhou et al. 2022, Eq. 2) against a hand-comp
         }),
       ),
     );
-    ours.forEach((o, i) => expect(o).toBeCloseTo(refs[i] as number, 4));
+    for (const [i, o] of ours.entries()) expect(o).toBeCloseTo(refs[i] as number, 4);
     const both = ibotPatchLoss(
       views.map((v) => tf.tensor3d(v.s)),
       views.map((v) => tf.tensor3d(v.t)),
@@ -87,7 +107,9 @@ describe("iBOT's masked-patch loss (Zhou et al. 2022, Eq. 2) against a hand-comp
       { studentTemperature: 0.1, teacherTemperature: 0.07 },
     );
     expect(value(both)).toBeCloseTo(((refs[0] as number) + (refs[1] as number)) / 2, 4);
-    expect(() => ibotPatchLoss([tf.zeros([1, 2, 3])], [], [])).toThrow(/one student, teacher and mask per global view/);
+    expect(() => ibotPatchLoss([tf.zeros([1, 2, 3])], [], [])).toThrow(
+      /one student, teacher and mask per global view/,
+    );
     expect(() => ibotPatchCrossEntropy(tf.zeros([1, 2, 3]), tf.zeros([1, 2, 3]), tf.zeros([1, 3]))).toThrow(
       /the mask must be \[B, N\] = \[1, 2\]/,
     );
@@ -168,8 +190,16 @@ describe("iBOT method", () => {
   it("local crops default to a multiple of the ViT's patch: 12 px for 4 px patches, 14 px for 7 px (28 px digits)", () => {
     const digits = { kind: "image", height: 28, width: 28, channels: 1 } as const;
     const localOf = (patchSize: number, extra: Record<string, unknown> = {}) => {
-      const backbone = { name: "vit-tiny", options: { patchSize, dim: 8, depth: 1, heads: 2, maskMode: "token" } };
-      const m = registry.create("method", "ibot", { localCrops: 1, ...extra }, buildContext(digits, 0, backbone)) as IBOT;
+      const backbone = {
+        name: "vit-tiny",
+        options: { patchSize, dim: 8, depth: 1, heads: 2, maskMode: "token" },
+      };
+      const m = registry.create(
+        "method",
+        "ibot",
+        { localCrops: 1, ...extra },
+        buildContext(digits, 0, backbone),
+      ) as IBOT;
       const size = m.crops.sets.find((s) => s.name === "local")?.size;
       m.dispose();
       return size;
@@ -187,9 +217,9 @@ describe("iBOT method", () => {
     expect(() => createMethod("ibot", { localScale: [0.5, 0.6], globalScale: [0.1, 0.4] })).toThrow(
       /local crops must be the smaller ones/,
     );
-    expect(() => createMethod("ibot", {}, 0, { name: "convnet", options: { width: 4, strides: [2, 2] } })).toThrow(
-      /ibot needs a backbone with patch tokens \(vit-tiny\), got ConvNet/,
-    );
+    expect(() =>
+      createMethod("ibot", {}, 0, { name: "convnet", options: { width: 4, strides: [2, 2] } }),
+    ).toThrow(/ibot needs a backbone with patch tokens \(vit-tiny\), got ConvNet/);
     expect(() =>
       createMethod("ibot", {}, 0, { name: "vit-tiny", options: { ...TINY_VIT.options, maskMode: "remove" } }),
     ).toThrow(/ibot needs vit-tiny with maskMode "token"/);

@@ -22,7 +22,7 @@
  * clamp), so an unmasked batch has L_MIM = 0.
  */
 import { defineLoss, tf } from "@selfsup/core";
-import { z } from "zod";
+import type { z } from "zod";
 import { dinoLossOptions, teacherDistribution } from "./dino.js";
 import { lossOptions, requireInput } from "./inputs.js";
 
@@ -81,7 +81,9 @@ export function ibotPatchLoss(
   return tf.tidy(
     () =>
       tf.div(
-        tf.addN(student.map((s, j) => ibotPatchCrossEntropy(s, teacher[j] as tf.Tensor, masks[j], center, opts))),
+        tf.addN(
+          student.map((s, j) => ibotPatchCrossEntropy(s, teacher[j] as tf.Tensor, masks[j], center, opts)),
+        ),
         student.length,
       ) as tf.Scalar,
   );

@@ -226,10 +226,16 @@ export class IBOT extends DINO<IBOTOptions> {
           studentTemperature: o.studentTemperature,
           teacherTemperature: tauT,
         });
-        const patchLoss = ibotPatchLoss(chunks(student.patches, g), teacherPatchViews, masks, this.patchCenter, {
-          studentTemperature: o.studentTemperature,
-          teacherTemperature: tauP,
-        });
+        const patchLoss = ibotPatchLoss(
+          chunks(student.patches, g),
+          teacherPatchViews,
+          masks,
+          this.patchCenter,
+          {
+            studentTemperature: o.studentTemperature,
+            teacherTemperature: tauP,
+          },
+        );
         const loss = tf.add(tf.mul(clsLoss, o.clsWeight), tf.mul(patchLoss, o.patchWeight)) as tf.Scalar;
         const metrics = collapseMetrics(teacherDistribution(teacherCls, this.center, tauT));
         const clsTokens = tf.reshape(tf.slice(tokens, [0, 0, 0], [g * b, 1, this.vit.dim]), [g * b, -1]);
