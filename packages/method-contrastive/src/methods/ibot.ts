@@ -29,7 +29,7 @@
  *
  * Paper defaults (ViT-S/16 and ViT-B/16, ImageNet) beside ours (28 px digits, vit-tiny of
  * 4 px patches: a 7x7 grid):
- *   K 8192, shared head                        ours DINO's head: 1024 prototypes, shared
+ *   K 8192, shared head                        ours 256 (memory: the head runs on every token), shared
  *   mask: ratio U(0.1, 0.5) with prob. 0.5     same (`--pred_ratio 0 0.3 --pred_ratio_var 0 0.2`)
  *   tau_t 0.04 -> 0.07, tau_t' 0.04 -> 0.07    same, warmed up over DINO's `teacherTemperatureWarmup`
  *   (warm-up 30 epochs), tau_s 0.1
@@ -56,6 +56,14 @@ import { ibotPatchLoss } from "../losses/ibot.js";
 import { chunks, collapseMetrics, DINO, dinoMethodOptions, teacherTemperatureAt } from "./dino.js";
 
 export const ibotMethodOptions = dinoMethodOptions.extend({
+  prototypes: z
+    .number()
+    .int()
+    .min(2)
+    .default(256)
+    .describe(
+      "K, outputs of the shared head's last layer for class and patch tokens (iBOT: 8192; ours 256: with 1024, one wasm step of batch 64 on the digits needed an estimated 4.2 GiB, over the 4 GiB heap)",
+    ),
   globalCrops: z
     .number()
     .int()
