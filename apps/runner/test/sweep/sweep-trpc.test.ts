@@ -106,7 +106,7 @@ describe.skipIf(!TEST_DATABASE_URL)("sweepStart / sweepStop on PostgreSQL", () =
 
     const sweeps = new SweepStore(store.db);
     // the server's coordinator samples 2 trials (4 runs = max_concurrent) and queues their runs
-    await expect.poll(async () => (await sweeps.sweepRuns(started.id)).length, { timeout: 30_000 }).toBe(4);
+    await expect.poll(async () => (await sweeps.sweepRuns(started.id)).length, { timeout: 90_000 }).toBe(4);
     const runs = await sweeps.sweepRuns(started.id);
     for (const r of runs) {
       expect(r.status).toBe("queued");
