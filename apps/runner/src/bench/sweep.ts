@@ -22,6 +22,9 @@
  * third of the trials pruned. And the figures of each phase: best configuration (mean knn_top1 over
  * seeds at the last epoch), trials completed/pruned, optimizer steps trained, wall time.
  *
+ * On the wasm backend a run of this size takes minutes: build the native one first
+ * (`selfsup backend build-native --tensorflow <wheel> --dir <dir>`, then SELFSUP_NATIVE_DIR=<dir>).
+ *
  * Options: --limit N (2000), --epochs N (3), --trials N (12), --seeds N (2), --batch N (64),
  * --phase tpe|random|both (both), --no-kill, --keep (keep the databases and homes),
  * --backend <name> (default auto: tensorflow where `selfsup backend build-native` ran).
