@@ -1,7 +1,7 @@
 /**
  * The control API starts and stops sweeps (PostgreSQL: a sweep's runs go to the pg-boss queue).
  * No worker runs here: the test checks what is stored and queued, and that stop cancels it; the
- * training path is sweep-workers.test.ts. Also: an embedded store refuses sweepStart, a bad sweep
+ * training path on workers is in the fault suite (tests/faults/test/sweep.test.ts). Also: an embedded store refuses sweepStart, a bad sweep
  * is BAD_REQUEST naming the field, a taken name is CONFLICT.
  */
 import path from "node:path";
