@@ -332,14 +332,21 @@ export async function coordinate(opts: CoordinatorOptions): Promise<CoordinatorR
             error: t.error,
           });
         }
-        // Seeds of a pruned trial that have not started need not run.
+        // Seeds of a pruned trial that have not started need not run; locally, neither need ones
+        // stopped mid-way (Ctrl-C, kill -9 of a coordinator) that would only stop again at once.
+        // (On workers an interrupted run's job is retried and stops itself before a step.)
         if (d.prunedAt !== undefined && d.prunedAt !== null)
-          for (const r of mine)
-            if (r.status === "queued" && !children.has(r.runId)) {
+          for (const r of mine) {
+            if (children.has(r.runId)) continue;
+            if (r.status === "queued") {
               await store.cancelRun(r.runId).catch(() => {});
               await opts.queue?.cancel(r.runId);
               await store.addTag(r.runId, PRUNED_TAG).catch(() => {});
+            } else if (opts.mode === "local" && (r.status === "interrupted" || resumable(r))) {
+              await store.finishRun(r.runId, { status: "cancelled" }).catch(() => {});
+              await store.addTag(r.runId, PRUNED_TAG).catch(() => {});
             }
+          }
       }
 
       if (interrupted) {

@@ -1,7 +1,7 @@
 /**
  * The control API starts and stops sweeps (PostgreSQL: a sweep's runs go to the pg-boss queue).
  * No worker runs here: the test checks what is stored and queued, and that stop cancels it; the
- * training path is sweep-workers.test.ts. Also: an embedded store refuses sweepStart, a bad sweep
+ * training path on workers is in the fault suite (tests/faults/test/sweep.test.ts). Also: an embedded store refuses sweepStart, a bad sweep
  * is BAD_REQUEST naming the field, a taken name is CONFLICT.
  */
 import path from "node:path";
@@ -106,7 +106,7 @@ describe.skipIf(!TEST_DATABASE_URL)("sweepStart / sweepStop on PostgreSQL", () =
 
     const sweeps = new SweepStore(store.db);
     // the server's coordinator samples 2 trials (4 runs = max_concurrent) and queues their runs
-    await expect.poll(async () => (await sweeps.sweepRuns(started.id)).length, { timeout: 30_000 }).toBe(4);
+    await expect.poll(async () => (await sweeps.sweepRuns(started.id)).length, { timeout: 90_000 }).toBe(4);
     const runs = await sweeps.sweepRuns(started.id);
     for (const r of runs) {
       expect(r.status).toBe("queued");

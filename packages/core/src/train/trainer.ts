@@ -6,7 +6,7 @@
  *     for each step:   k micro-batches -> views -> method.trainStep (ctx.minimize updates weights)
  *                      -> metrics {loss, lr, grad_norm, images_per_sec, ...} -> callbacks.onStepEnd
  *                      -> stop here when the AbortSignal fired (checkpoint via onTrainEnd)
- *     method.onEpochEnd -> callbacks.onEpochEnd
+ *     method.onEpochEnd -> callbacks.onEpochEnd -> stop here too when the signal fired
  *
  * Determinism: every random stream derives from `config.seed` through one Rng: "data" (a fork per
  * epoch shuffles the loader), "augment" (views), "method" (StepContext.rng) and "epoch"
@@ -176,6 +176,12 @@ export class Trainer implements TrainerView {
     try {
       for (const cb of this.callbacks) await cb.onTrainStart?.(this);
       while (this.step < this.totalSteps && result.status === "completed") {
+        // A stop requested before training or at an epoch end (e.g. a sweep's early stop, decided
+        // in onEpochEnd) ends here, before another step is trained.
+        if (opts.signal?.aborted) {
+          result.status = "interrupted";
+          break;
+        }
         if (this.stepInEpoch === 0) {
           // A fresh epoch: fork this epoch's loader stream (saved, so a resume replays the order).
           this.loaderStart = this.rng.data.fork().getState();

@@ -231,6 +231,44 @@ describe("Trainer resume and interruption", () => {
     }
   });
 
+  it("stops at an epoch end when the signal fires there or before training, without another step", async () => {
+    const full = await new Trainer({ method: toy(1), dataset, config }).fit();
+    // aborted in onEpochEnd (as a sweep's early stop is decided): no step of the next epoch
+    const runDir = join(root, "stop-at-epoch-end");
+    const abort = new AbortController();
+    const steps: number[] = [];
+    const first = new Trainer({
+      method: toy(1),
+      dataset,
+      config,
+      callbacks: [
+        { onStepEnd: (s) => void steps.push(s.step), onEpochEnd: (e) => void (e === 0 && abort.abort()) },
+        checkpointing({ runDir }),
+      ],
+    });
+    const r1 = await first.fit({ signal: abort.signal });
+    expect(r1.status).toBe("interrupted");
+    expect(r1.step).toBe(4);
+    expect(r1.epoch).toBe(1);
+    expect(steps).toEqual([1, 2, 3, 4]);
+    expect(r1.checkpoint).toBe(await latestCheckpoint(runDir));
+    // resumed from that checkpoint: the rest of the losses of an uninterrupted run
+    const r2 = await new Trainer({
+      method: toy(99),
+      dataset,
+      config,
+      callbacks: [checkpointing({ runDir })],
+    }).fit({ resumeFrom: runDir });
+    expect(r2.firstStep).toBe(4);
+    expect([...r1.losses, ...r2.losses]).toEqual(full.losses);
+    // already aborted before fit: nothing trained
+    const done = new AbortController();
+    done.abort();
+    const r3 = await new Trainer({ method: toy(1), dataset, config }).fit({ signal: done.signal });
+    expect(r3.status).toBe("interrupted");
+    expect(r3.step).toBe(0);
+  });
+
   it("says clearly when there is nothing to resume from", async () => {
     await expect(
       new Trainer({ method: toy(1), dataset, config }).fit({ resumeFrom: join(root, "empty-run") }),
