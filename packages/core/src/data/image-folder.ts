@@ -70,6 +70,11 @@ export const imageFolderOptions = z.object({
   cacheDir: z.string().min(1).optional(),
   /** A cache whose samples fit in this many MiB is read into memory; a larger one is streamed. */
   memoryBudgetMB: z.number().min(0).default(1024),
+  /**
+   * A streamed cache's epochs shuffle 1 MiB chunks, then the samples within each window of this
+   * many MiB of chunks (memory holds about two windows); larger mixes better.
+   */
+  shuffleWindowMB: z.number().min(1).max(65536).default(32),
   /** Decoded samples kept in memory by the "js" decoder (0: none). */
   cacheSize: z.number().int().min(0).default(256),
 });
@@ -303,6 +308,7 @@ export async function loadImageFolder(
         cacheDir: opts.cache ? resolve(opts.cacheDir ?? cacheDir()) : undefined,
         memoryBudget: opts.memoryBudgetMB * 1024 * 1024,
         prefetchBatches: opts.prefetch,
+        shuffleWindow: opts.shuffleWindowMB * 1024 * 1024,
       };
       makeSplit = (what, dir, entries) => new PooledFolderSplit(what, input, entries, opts.resize, dir, ctx);
     } else {

@@ -44,7 +44,8 @@ export interface Batch {
 }
 
 interface RawBatch {
-  data: Float32Array | Int32Array;
+  /** Floats or token ids; or uint8 image bytes, scaled to [0,1] on the backend. */
+  data: Float32Array | Int32Array | Uint8Array;
   labels?: Int32Array;
   indices: number[];
   batch: number;
@@ -96,8 +97,12 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** The order in which epoch `epoch` visits the split's indices. */
   order(epoch: number): number[] {
-    const idx = Array.from({ length: this.split.size }, (_, i) => i);
-    return this.shuffle ? new Rng(epochSeed(this.seed, epoch)).shuffle(idx) : idx;
+    const n = this.split.size;
+    if (!this.shuffle) return Array.from({ length: n }, (_, i) => i);
+    const rng = new Rng(epochSeed(this.seed, epoch));
+    // a split with an order of its own (a streamed cache reads chunk by chunk) gets to choose it
+    if (isBatchSplit(this.split) && this.split.epochOrder) return this.split.epochOrder(rng, n);
+    return rng.shuffle(Array.from({ length: n }, (_, i) => i));
   }
 
   /** Makes the next iteration (only) start at batch `n` of its epoch, to resume mid-epoch. */
@@ -143,13 +148,14 @@ export class DataLoader implements AsyncIterable<Batch> {
   private async assemble(indices: number[], batch: number): Promise<RawBatch> {
     if (isBatchSplit(this.split) && this.input.kind === "image") {
       const got = await this.split.getBatch(indices);
+      const data = got.bytes ?? got.data;
       const want = indices.length * sampleLength(this.input);
-      if (got.data.length !== want) {
+      if (data.length !== want) {
         throw new DatasetError(
-          `DataLoader: batch ${batch} has ${got.data.length} values, expected ${want} for ${JSON.stringify(this.input)}`,
+          `DataLoader: batch ${batch} has ${data.length} values, expected ${want} for ${JSON.stringify(this.input)}`,
         );
       }
-      return { data: got.data, indices, batch, ...(got.labels ? { labels: got.labels } : {}) };
+      return { data, indices, batch, ...(got.labels ? { labels: got.labels } : {}) };
     }
     const samples = await Promise.all(indices.map((i) => this.split.get(i)));
     const len = sampleLength(this.input);
@@ -174,7 +180,12 @@ export class DataLoader implements AsyncIterable<Batch> {
       this.input.kind === "image"
         ? [b, this.input.height, this.input.width, this.input.channels]
         : [b, this.input.seqLen];
-    const inputs = tf.tensor(raw.data, shape, this.input.kind === "image" ? "float32" : "int32");
+    const data = raw.data;
+    const inputs =
+      data instanceof Uint8Array
+        ? // bytes -> float32 (a typed-array conversion, no JS loop), then / 255 on the backend
+          tf.tidy(() => tf.div(tf.tensor(new Float32Array(data), shape, "float32"), 255))
+        : tf.tensor(data, shape, this.input.kind === "image" ? "float32" : "int32");
     const labels = raw.labels ? tf.tensor1d(raw.labels, "int32") : undefined;
     return { inputs, indices: raw.indices, epoch, batch: raw.batch, ...(labels ? { labels } : {}) };
   }

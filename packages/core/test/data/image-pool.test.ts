@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import "@tensorflow/tfjs-backend-cpu";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +13,9 @@ import {
   listCaches,
   loadImageFolder,
   PooledFolderSplit,
+  quasiRandomOrder,
 } from "../../src/data/index.js";
+import { Rng } from "../../src/rng.js";
 import { tf } from "../../src/tf.js";
 
 let dir = "";
@@ -40,6 +43,28 @@ async function epochBytes(ds: ImageFolderDataset, batchSize = 5): Promise<Float3
     b.labels?.dispose();
   }
   return out;
+}
+
+/** One epoch's samples by split index (order-free; a CRC-32 of each one's floats), and the order they came in. */
+async function epochSamples(
+  ds: ImageFolderDataset,
+  batchSize = 5,
+  seed = 3,
+): Promise<{ byIndex: Map<number, number>; order: number[] }> {
+  const byIndex = new Map<number, number>();
+  const order: number[] = [];
+  const loader = new DataLoader(ds.train, { batchSize, seed });
+  for await (const b of loader) {
+    const v = b.inputs.dataSync() as Float32Array;
+    const per = v.length / b.indices.length;
+    b.indices.forEach((i, k) =>
+      byIndex.set(i, crc32(new Uint8Array(v.buffer, v.byteOffset + k * per * 4, per * 4))),
+    );
+    order.push(...b.indices);
+    b.inputs.dispose();
+    b.labels?.dispose();
+  }
+  return { byIndex, order };
 }
 
 beforeAll(async () => {
@@ -150,15 +175,78 @@ describe("image-folder on the sharp worker pool", () => {
     expect(await epochBytes(warm)).toEqual(a);
     expect((warm.train as PooledFolderSplit).cacheState).toBe("memory");
     await warm.close();
+    // streamed: the same samples, in the order a streamed cache reads fast (here one chunk: a shuffle)
     const streamed = await loadImageFolder({
       path: join(dir, "photos"),
       size: 16,
       cacheDir,
       memoryBudgetMB: 0,
     });
-    expect(await epochBytes(streamed)).toEqual(a);
+    const inMemory = await loadImageFolder({ path: join(dir, "photos"), size: 16, cacheDir });
+    const s = await epochSamples(streamed);
     expect((streamed.train as PooledFolderSplit).cacheState).toBe("stream");
+    expect(s.byIndex).toEqual((await epochSamples(inMemory)).byIndex);
+    expect([...s.order].sort((x, y) => x - y)).toEqual(Array.from({ length: 23 }, (_, i) => i));
     await streamed.close();
+    await inMemory.close();
+  });
+
+  it("quasiRandomOrder: a permutation, chunk by chunk within each window, the same for the same seed", () => {
+    const order = quasiRandomOrder(new Rng(5), 23, 5, 2);
+    expect([...order].sort((x, y) => x - y)).toEqual(Array.from({ length: 23 }, (_, i) => i));
+    expect(quasiRandomOrder(new Rng(5), 23, 5, 2)).toEqual(order);
+    expect(quasiRandomOrder(new Rng(6), 23, 5, 2)).not.toEqual(order);
+    // windows of 2 chunks of 5 (25 records: whole chunks): each run of 10 spans exactly 2 chunks
+    const even = quasiRandomOrder(new Rng(5), 25, 5, 2);
+    const chunksOf = (xs: number[]) => new Set(xs.map((i) => Math.floor(i / 5))).size;
+    expect([chunksOf(even.slice(0, 10)), chunksOf(even.slice(10, 20)), chunksOf(even.slice(20))]).toEqual([
+      2, 2, 1,
+    ]);
+    // one window covering every chunk is a full shuffle of the indices
+    expect(quasiRandomOrder(new Rng(5), 23, 5, 99)).not.toEqual(Array.from({ length: 23 }, (_, i) => i));
+  });
+
+  it("streamed by chunks (5 records of 256x256 each): same samples as in memory, exact resume, a corrupt chunk rebuilt", async () => {
+    const cacheDir = join(dir, "cache-chunks");
+    const opts = { path: join(dir, "photos"), size: 256, cacheDir, workers: 2 };
+    const built = await loadImageFolder(opts);
+    await (built.train as PooledFolderSplit).whenCached();
+    const reference = await epochSamples(built);
+    await built.close();
+    const streamOpts = { ...opts, memoryBudgetMB: 0, shuffleWindowMB: 1 };
+    const streamed = await loadImageFolder(streamOpts);
+    const split = streamed.train as PooledFolderSplit;
+    const whole = await epochSamples(streamed, 4, 7);
+    expect(split.cacheState).toBe("stream");
+    expect(whole.byIndex).toEqual(reference.byIndex);
+    // one chunk per window: the order is 5 runs, each all of one chunk's records (5, the last 3)
+    const runs: number[][] = [];
+    for (const i of whole.order) {
+      const last = runs.at(-1);
+      if (last && Math.floor(last[0]! / 5) === Math.floor(i / 5)) last.push(i);
+      else runs.push([i]);
+    }
+    expect(runs.map((r) => r.length).sort()).toEqual([3, 5, 5, 5, 5]);
+    // resume: skip(3) replays the rest of the same epoch
+    const tail: number[] = [];
+    for await (const b of new DataLoader(streamed.train, { batchSize: 4, seed: 7 }).skip(3)) {
+      tail.push(...b.indices);
+      b.inputs.dispose();
+    }
+    expect(tail).toEqual(whole.order.slice(12));
+    await streamed.close();
+
+    // a flipped byte in record 7 (chunk 1): the chunk fails its check, the cache is dropped and the samples decoded again
+    const path = split.cacheFile!;
+    const bytes = await readFile(path);
+    bytes[CACHE_HEADER_BYTES + 7 * 256 * 256 * 3 + 11]! ^= 0xff;
+    await writeFile(path, bytes);
+    const again = await loadImageFolder(streamOpts);
+    const notes: string[] = [];
+    again.onNote((m) => notes.push(m));
+    expect((await epochSamples(again, 4, 7)).byIndex).toEqual(reference.byIndex);
+    expect(notes.join("\n")).toMatch(/a chunk of records fails its checksum; it is deleted and rebuilt/);
+    await again.close();
   });
 
   it("resumes mid-epoch exactly: skip(2) gives the same batches as the rest of a whole epoch", async () => {
