@@ -29,7 +29,7 @@ import { rm } from "node:fs/promises";
 import type { InputSpec, Sample } from "../plugin/types.js";
 import type { Rng } from "../rng.js";
 import type { DecodePool } from "./decode-pool.js";
-import type { ResizeMode } from "./image-decode.js";
+import { type ResizeMode, resizeToFloat } from "./image-decode.js";
 import type { FileStamp, ImageFolderEntry, SkippedFile } from "./image-folder-types.js";
 import {
   type CacheMeta,
@@ -140,6 +140,9 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
   private readonly chunks = new Map<number, Promise<Uint8Array | undefined>>();
   private readonly chunkSlots: number;
 
+  /** Shape of the decoded (and cached) samples: `input`, or larger with `storeSize`. */
+  readonly stored: InputSpec & { kind: "image" };
+
   constructor(
     private readonly what: string,
     readonly input: InputSpec & { kind: "image" },
@@ -147,12 +150,14 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
     private readonly mode: ResizeMode,
     private readonly root: string,
     private readonly ctx: PooledContext,
+    stored?: InputSpec & { kind: "image" },
   ) {
+    this.stored = stored ?? input;
     this.size = entries.length;
-    this.recordBytes = input.height * input.width * input.channels;
+    this.recordBytes = this.stored.height * this.stored.width * this.stored.channels;
     this.labelled = entries.length > 0 && entries.every((e) => e.label !== undefined);
     this.prefetchBatches = ctx.prefetchBatches;
-    this.key = folderCacheKey(root, entries, input, mode);
+    this.key = folderCacheKey(root, entries, this.stored, mode);
     this.cachePath = ctx.cacheDir ? `${ctx.cacheDir}/${cacheFileName(root, this.key)}` : undefined;
     this.chunkRecords = Math.max(1, Math.floor(CHUNK_BYTES / this.recordBytes));
     // two shuffle windows of chunks (the one being read and the next), and a few for the prefetch
@@ -203,8 +208,8 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
   async get(index: number): Promise<Sample> {
     checkIndex(this.what, index, this.size);
     const bytes = await this.sample(index);
-    const data = new Float32Array(this.recordBytes);
-    unitFloats(bytes, data);
+    const data = this.larger ? this.toInputSize(bytes) : new Float32Array(this.recordBytes);
+    if (!this.larger) unitFloats(bytes, data);
     const label = this.entries[index]!.label;
     return label !== undefined ? { data, label } : { data };
   }
@@ -230,8 +235,33 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
     }
     const samples = await Promise.all(rest.map((k) => this.sample(indices[k]!)));
     for (let r = 0; r < rest.length; r++) bytes.set(samples[r]!, rest[r]! * n);
-    if (!this.labelled) return { bytes };
-    return { bytes, labels: Int32Array.from(indices, (i) => this.entries[i]!.label!) };
+    const shape = this.larger
+      ? ({ shape: [this.stored.height, this.stored.width, this.stored.channels] } as const)
+      : {};
+    if (!this.labelled) return { bytes, ...shape };
+    return { bytes, labels: Int32Array.from(indices, (i) => this.entries[i]!.label!), ...shape };
+  }
+
+  /** True when samples are stored larger than the input (`storeSize`). */
+  private get larger(): boolean {
+    return this.stored.height !== this.input.height || this.stored.width !== this.input.width;
+  }
+
+  /** A stored sample resized to the input size (single reads: a preview, an evaluation), in JS. */
+  private toInputSize(bytes: Uint8Array): Float32Array {
+    const { height, width, channels } = this.stored;
+    const rgba = new Uint8Array(height * width * 4);
+    for (let p = 0; p < height * width; p++) {
+      for (let k = 0; k < 3; k++) rgba[p * 4 + k] = bytes[p * channels + (channels === 3 ? k : 0)]!;
+      rgba[p * 4 + 3] = 255;
+    }
+    return resizeToFloat(
+      { width, height, rgba },
+      this.input.height,
+      this.input.width,
+      this.input.channels as 1 | 3,
+      "stretch",
+    );
   }
 
   /**
@@ -316,7 +346,7 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
         kind: "image-folder",
         count: this.size,
         recordBytes: this.recordBytes,
-        shape: [this.input.height, this.input.width, this.input.channels],
+        shape: [this.stored.height, this.stored.width, this.stored.channels],
         options: { resize: this.mode },
         created: new Date().toISOString(),
       };
@@ -358,9 +388,9 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
     const r = await this.ctx.pool.decode(
       {
         file: entry.file,
-        height: this.input.height,
-        width: this.input.width,
-        channels: this.input.channels as 1 | 3,
+        height: this.stored.height,
+        width: this.stored.width,
+        channels: this.stored.channels as 1 | 3,
         mode: this.mode,
       },
       priority,
@@ -420,7 +450,7 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
         m.source === this.root &&
         m.key !== this.key &&
         JSON.stringify(m.shape) ===
-          JSON.stringify([this.input.height, this.input.width, this.input.channels]) &&
+          JSON.stringify([this.stored.height, this.stored.width, this.stored.channels]) &&
         m.options.resize === this.mode
       ) {
         await rm(c.path, { force: true });

@@ -74,6 +74,12 @@ export type BatchData = (
   | { bytes: Uint8Array; data?: undefined }
 ) & {
   labels?: Int32Array;
+  /**
+   * Shape [H, W, C] of each sample when it is not the split's `input` (image-folder's `storeSize`:
+   * samples kept larger so random crops keep their detail). The DataLoader resizes the batch to the
+   * input for `inputs` and, when asked (`keepSource`), hands the batch as it is out as `source`.
+   */
+  shape?: readonly [number, number, number];
 };
 
 /**

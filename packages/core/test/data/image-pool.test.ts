@@ -5,6 +5,7 @@ import { crc32 } from "node:zlib";
 import "@tensorflow/tfjs-backend-cpu";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cropAndResizeBoxes } from "../../src/augment/random-resized-crop.js";
 import {
   CACHE_HEADER_BYTES,
   DataLoader,
@@ -15,8 +16,11 @@ import {
   PooledFolderSplit,
   quasiRandomOrder,
 } from "../../src/data/index.js";
+import type { StepContext, TrainBatch } from "../../src/plugin/types.js";
 import { Rng } from "../../src/rng.js";
+import { ToyAutoencoder, tinyBuildContext } from "../../src/testing/fixtures.js";
 import { tf } from "../../src/tf.js";
+import { Trainer } from "../../src/train/index.js";
 
 let dir = "";
 const rgb = (w: number, h: number, f: (x: number, y: number) => [number, number, number]) => {
@@ -247,6 +251,80 @@ describe("image-folder on the sharp worker pool", () => {
     expect((await epochSamples(again, 4, 7)).byIndex).toEqual(reference.byIndex);
     expect(notes.join("\n")).toMatch(/a chunk of records fails its checksum; it is deleted and rebuilt/);
     await again.close();
+  });
+
+  it("storeSize: caches the samples larger; batches are the input size, `source` the stored one, crops cut from it", async () => {
+    const cacheDir = join(dir, "cache-store");
+    const ds = await loadImageFolder({
+      path: join(dir, "photos"),
+      size: 8,
+      storeSize: 12,
+      cacheDir,
+      workers: 2,
+    });
+    try {
+      const split = ds.train as PooledFolderSplit;
+      expect(ds.input).toMatchObject({ height: 8, width: 8 });
+      expect([split.stored.height, split.stored.width]).toEqual([12, 12]);
+      await split.whenCached();
+      expect((await listCaches(cacheDir)).map((c) => c.meta?.shape)).toEqual([[12, 12, 3]]);
+      expect((await ds.train.get(0)).data).toHaveLength(8 * 8 * 3);
+      const before = tf.memory().numTensors;
+      for await (const b of new DataLoader(ds.train, { batchSize: 5, seed: 1, keepSource: true })) {
+        expect(b.inputs.shape).toEqual([b.indices.length, 8, 8, 3]);
+        expect(b.source!.shape).toEqual([b.indices.length, 12, 12, 3]);
+        // the model's batch is the stored one resized; a crop box cut from the stored one comes out at 8
+        const resized = tf.image.resizeBilinear(b.source!, [8, 8], false, true);
+        expect(Array.from(b.inputs.dataSync())).toEqual(Array.from(resized.dataSync()));
+        const crop = cropAndResizeBoxes(
+          b.source!,
+          b.indices.map(() => ({ top: 2, left: 2, height: 6, width: 6 })),
+          [8, 8],
+        );
+        expect(crop.shape).toEqual([b.indices.length, 8, 8, 3]);
+        tf.dispose([resized, crop, b.inputs, b.source!]);
+      }
+      for await (const b of new DataLoader(ds.train, { batchSize: 5, seed: 1 })) {
+        expect(b.source).toBeUndefined(); // not asked for: disposed in the loader
+        b.inputs.dispose();
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      // the trainer hands the stored batch to the views and the input-size one to the method
+      const seen: number[][] = [];
+      const inner = new ToyAutoencoder({ noise: 0 }, tinyBuildContext(ds.input, new Rng(1)));
+      const method = Object.assign(Object.create(inner) as ToyAutoencoder, {
+        views: 2,
+        trainStep(batch: TrainBatch, ctx: StepContext) {
+          seen.push(batch.inputs.shape, ...batch.views.map((v) => v.shape));
+          return inner.trainStep(batch, ctx);
+        },
+      });
+      const augmented: number[][] = [];
+      const trainer = new Trainer({
+        method,
+        dataset: ds,
+        config: { epochs: 1, batchSize: 8, seed: 1 },
+        augment: (x, n) => {
+          augmented.push(x.shape);
+          return Array.from({ length: n }, () => x.clone());
+        },
+      });
+      expect((await trainer.fit()).status).toBe("completed");
+      trainer.dispose();
+      inner.dispose();
+      expect(augmented).toEqual([
+        [8, 12, 12, 3],
+        [8, 12, 12, 3],
+      ]);
+      expect(seen).toHaveLength(6); // 2 steps: the inputs and 2 views each
+      expect(seen.every((s) => JSON.stringify(s) === "[8,8,8,3]")).toBe(true);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      await ds.close();
+    }
+    await expect(loadImageFolder({ path: join(dir, "photos"), size: 8, storeSize: 6 })).rejects.toThrow(
+      /storeSize 6 is smaller than the training size's short side \(8\)/,
+    );
   });
 
   it("resumes mid-epoch exactly: skip(2) gives the same batches as the rest of a whole epoch", async () => {
