@@ -61,9 +61,9 @@ async function epochSamples(
   for await (const b of loader) {
     const v = b.inputs.dataSync() as Float32Array;
     const per = v.length / b.indices.length;
-    b.indices.forEach((i, k) =>
-      byIndex.set(i, crc32(new Uint8Array(v.buffer, v.byteOffset + k * per * 4, per * 4))),
-    );
+    b.indices.forEach((i, k) => {
+      byIndex.set(i, crc32(new Uint8Array(v.buffer, v.byteOffset + k * per * 4, per * 4)));
+    });
     order.push(...b.indices);
     b.inputs.dispose();
     b.labels?.dispose();
