@@ -138,6 +138,8 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
   private readonly chunkRecords: number;
   /** Chunks of a streamed cache read (or being read), oldest first; at most `chunkSlots`. */
   private readonly chunks = new Map<number, Promise<Uint8Array | undefined>>();
+  /** The reader `chunks` were read from (a rebuilt cache starts with none). */
+  private chunksOf: CacheReader | undefined;
   private readonly chunkSlots: number;
 
   /** Shape of the decoded (and cached) samples: `input`, or larger with `storeSize`. */
@@ -297,6 +299,10 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
 
   /** Chunk `c` of a streamed cache (read once, then kept among the last `chunkSlots`). */
   private chunk(reader: CacheReader, c: number): Promise<Uint8Array | undefined> {
+    if (this.chunksOf !== reader) {
+      this.chunks.clear();
+      this.chunksOf = reader;
+    }
     let p = this.chunks.get(c);
     if (p) {
       this.chunks.delete(c); // most recently used goes last
