@@ -272,6 +272,36 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     await shot(page, "single-point");
   });
 
+  it("lists the files a skipBad dataset skipped on the run page, as text", async () => {
+    const run = demo[3];
+    const writer = await openStore({ dataDir: path.join(home, "db") });
+    try {
+      await writer.addArtifact({
+        runId: run.id,
+        kind: "data",
+        name: "skipped-files.json",
+        mime: "application/json",
+        data: [
+          {
+            file: "/data/photos/<img src=x onerror=alert(1)>.jpg",
+            reason: "a corrupt or truncated JPEG image",
+          },
+          { file: "/data/photos/empty.png", reason: "the file is empty (0 bytes)" },
+        ],
+      });
+    } finally {
+      await writer.close();
+    }
+    await page.goto(`${server!.url}/runs/${run.id}`);
+    const section = page.getByTestId("skipped-files");
+    await expect.poll(() => section.locator("h2").textContent()).toBe("Skipped files (2)");
+    expect(await section.locator("tbody tr td:first-child").allTextContents()).toEqual([
+      "/data/photos/<img src=x onerror=alert(1)>.jpg",
+      "/data/photos/empty.png",
+    ]);
+    expect(await section.locator("img").count()).toBe(0); // shown as text, never as markup
+  });
+
   it("groups the runs table by method with mean ± std of a summary metric", async () => {
     await page.goto(`${server!.url}/`);
     await page.getByText("Group", { exact: true }).click();

@@ -280,6 +280,40 @@ describe("run detail", () => {
     expect(new Set(pca.points!.map((p) => p.label)).size).toBe(10);
   });
 
+  it("lists the files a skipBad dataset skipped (the runner's skipped-files.json), bounded by first", async () => {
+    const files = Array.from({ length: 7 }, (_, i) => ({
+      file: `/data/photos/bad-${i}.jpg`,
+      reason: "truncated",
+    }));
+    await store.addArtifact({
+      runId: demo[1].id,
+      kind: "data",
+      name: "skipped-files.json",
+      mime: "application/json",
+      data: [...files, { oops: 1 }, { file: "x".repeat(2000), reason: 5 }],
+    });
+    const q = `query($id: ID!, $first: Int) { run(id: $id) { skippedFiles(first: $first) { total files { file reason } } } }`;
+    type R = {
+      run: { skippedFiles: { total: number; files: Array<{ file: string; reason: string }> } | null };
+    };
+    const all = await exec<R>(q, { id: demo[1].id, first: 100 });
+    expect(all.errors).toBeUndefined();
+    const got = all.data!.run.skippedFiles!;
+    expect(got.total).toBe(9);
+    expect(got.files.slice(0, 7)).toEqual(files);
+    // a malformed entry is left out; a long name is cut; a reason that is not text is empty
+    expect(got.files).toHaveLength(8);
+    expect(got.files[7]!.file.length).toBe(500);
+    expect(got.files[7]!.reason).toBe("");
+    const first2 = await exec<R>(q, { id: demo[1].id, first: 2 });
+    expect(first2.data!.run.skippedFiles!.files.map((f) => f.file)).toEqual([files[0]!.file, files[1]!.file]);
+    // none skipped: null; over the limit: refused
+    const none = await exec<R>(q, { id: demo[2].id });
+    expect(none.data!.run.skippedFiles).toBeNull();
+    const over = await exec<R>(q, { id: demo[1].id, first: LIMITS.maxSkippedFiles + 1 });
+    expect(codes(over)).toEqual(["BAD_USER_INPUT"]);
+  });
+
   it("returns null for an unknown id and BAD_USER_INPUT for a malformed one", async () => {
     const r = await exec<{ run: null }>('{ run(id: "nope") { id } }');
     expect(r.errors).toBeUndefined();

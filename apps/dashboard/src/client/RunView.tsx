@@ -2,7 +2,7 @@
 /**
  * One run: facts, tags and note (editable with the team token), live charts of every metric
  * (polled every 3 s while the run is queued or running), evaluations, checkpoints, artifacts
- * (augmentation previews, PCA scatter) and the config.
+ * (augmentation previews, PCA scatter), the files a skipBad dataset skipped, and the config.
  */
 import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
@@ -29,6 +29,7 @@ query Run($id: ID!) {
     evaluations { id protocol labelsPerClass seed metric value }
     checkpoints { id kind path step checksum createdAt }
     artifacts { id kind name mime step size url points { x y label } }
+    skippedFiles(first: 200) { total files { file reason } }
   }
 }`;
 
@@ -257,6 +258,39 @@ export function RunView({ id }: { id: string }) {
             ))}
           </div>
         </>
+      )}
+
+      {run.skippedFiles && run.skippedFiles.total > 0 && (
+        <section data-testid="skipped-files">
+          <h2>Skipped files ({fmtNumber(run.skippedFiles.total)})</h2>
+          <p className="muted">
+            Bad files the dataset left out or replaced (skipBad)
+            {run.skippedFiles.files.length < run.skippedFiles.total
+              ? `; the first ${run.skippedFiles.files.length} are listed, all are in the skipped-files.json artifact`
+              : ""}
+            .
+          </p>
+          <div className="table-wrap">
+            <table className="data">
+              <thead>
+                <tr>
+                  <th>file</th>
+                  <th>reason</th>
+                </tr>
+              </thead>
+              <tbody>
+                {run.skippedFiles.files.map((f, i) => (
+                  // the same file can be listed twice (found bad at load and again while training)
+                  // biome-ignore lint/suspicious/noArrayIndexKey: rows are never reordered
+                  <tr key={i}>
+                    <td className="mono">{f.file}</td>
+                    <td>{f.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
       )}
 
       <h2>Config</h2>

@@ -78,6 +78,7 @@ export type RunDetail = Selected<
       points: ScatterPoint[] | null;
     }
   >;
+  skippedFiles: { total: number; files: Array<{ file: string; reason: string }> } | null;
 };
 
 /** A run in the comparison view. */

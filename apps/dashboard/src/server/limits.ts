@@ -45,6 +45,8 @@ export const LIMITS = {
   maxCost: 200_000,
   /** Aliased fields per operation: `a1: runs(...) a2: runs(...)` repeats a field's work. */
   maxAliases: 30,
+  /** Skipped files listed per run (Run.skippedFiles first). */
+  maxSkippedFiles: 1000,
   /** Top-level fields per operation (each is a query of its own on the store). */
   maxRootFields: 20,
   /** Milliseconds one request may take before it is answered 503 (SELFSUP_REQUEST_BUDGET_MS). */
@@ -240,6 +242,8 @@ interface Scope {
   /** Runs and keys of the enclosing compare(). */
   compareRuns: number;
   compareKeys: number;
+  /** `first` of the enclosing Run.skippedFiles. */
+  skippedFiles: number;
 }
 
 function isList(type: GraphQLOutputType): boolean {
@@ -278,6 +282,11 @@ function listSize(
       return len(args.keys, 1);
     case "Run.metricStats":
       return len(args.keys, 1);
+    case "Run.skippedFiles":
+      scope.skippedFiles = Math.max(1, Number(args.first ?? 200));
+      return 1;
+    case "SkippedFiles.files":
+      return scope.skippedFiles;
     case "Series.points":
       return scope.maxPoints;
     default:
@@ -359,7 +368,7 @@ export function operationCost(
     { schema, fragments, variables },
     operation.selectionSet,
     root,
-    { maxPoints: 1000, compareRuns: 1, compareKeys: 1 },
+    { maxPoints: 1000, compareRuns: 1, compareKeys: 1, skippedFiles: 200 },
     new Set(),
   );
 }

@@ -13,6 +13,7 @@ import type {
 import { GraphQLError } from "graphql";
 import { diffConfigs } from "../lib/config-diff";
 import { parseScatter } from "../lib/scatter";
+import { parseSkippedFiles, SKIPPED_FILES_ARTIFACT } from "../lib/skipped-files";
 import { mutationRefusal } from "./auth";
 import { cachedFacets, cachedSeries } from "./caches";
 import type { Context } from "./context";
@@ -312,6 +313,13 @@ export const resolvers: Resolvers = {
     async artifacts(run, { kind }, ctx) {
       const all = await ctx.loaders.artifacts.load(run.id);
       return kind ? all.filter((a) => a.kind === kind) : all;
+    },
+    async skippedFiles(run, { first }, ctx) {
+      const n = first ?? 200;
+      checkRange("first", n, 0, LIMITS.maxSkippedFiles);
+      const all = await ctx.loaders.artifacts.load(run.id);
+      const art = all.find((a) => a.kind === "data" && a.name === SKIPPED_FILES_ARTIFACT);
+      return art ? parseSkippedFiles(art.data, n) : null;
     },
   },
 

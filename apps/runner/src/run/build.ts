@@ -39,12 +39,21 @@ export function buildMethod(registry: Registry, cfg: ResolvedRunConfig, input: I
   );
 }
 
-/** The augmentation steps of a run: its config's, else the method's default, else core's default. */
+/**
+ * The augmentation steps of a run: its config's, else the method's default, else core's default.
+ * A random resized crop without a `size` outputs the dataset's input size: the views are cut from
+ * the batch as the dataset stores it, which is larger than the input with image-folder's storeSize.
+ */
 export function augmentationSteps(
   cfg: ResolvedRunConfig,
   method: Method,
   input: InputSpec,
 ): AugmentationConfig[] {
-  if (cfg.augmentations) return cfg.augmentations;
-  return method.defaultAugmentation?.(input) ?? defaultPipelineFor(input);
+  const steps = cfg.augmentations ?? method.defaultAugmentation?.(input) ?? defaultPipelineFor(input);
+  if (input.kind !== "image") return steps;
+  return steps.map((s) =>
+    s.name === "random-resized-crop" && s.options?.size === undefined
+      ? { ...s, options: { ...s.options, size: [input.height, input.width] } }
+      : s,
+  );
 }

@@ -5,7 +5,7 @@
  * `data` artifact, `skipped-files.json`, and the `skipped_files` summary count), and a dataset that
  * holds workers or files (image-folder's decode pool) is closed when the run ends.
  */
-import type { Dataset, DatasetSplit, Registry } from "@selfsup/core";
+import type { Dataset, DatasetSplit, Registry, Rng } from "@selfsup/core";
 import type { RunStore } from "@selfsup/store";
 
 /** The first `n` samples of a split (the split itself when it is not larger). */
@@ -17,6 +17,7 @@ export function limitSplit(split: DatasetSplit, n: number | undefined): DatasetS
   const limited: DatasetSplit & {
     getBatch?: (indices: readonly number[]) => Promise<unknown>;
     prefetchBatches?: number;
+    epochOrder?: (rng: Rng, count: number) => number[];
   } = {
     size: n,
     get(index: number) {
@@ -28,6 +29,7 @@ export function limitSplit(split: DatasetSplit, n: number | undefined): DatasetS
   const batched = split as DatasetSplit & {
     getBatch?: (indices: readonly number[]) => Promise<unknown>;
     prefetchBatches?: number;
+    epochOrder?: (rng: Rng, count: number) => number[];
   };
   if (typeof batched.getBatch === "function") {
     const getBatch = batched.getBatch.bind(split);
@@ -36,6 +38,9 @@ export function limitSplit(split: DatasetSplit, n: number | undefined): DatasetS
       return getBatch(indices);
     };
     if (batched.prefetchBatches !== undefined) limited.prefetchBatches = batched.prefetchBatches;
+    // its own epoch order (a streamed cache's, chunk by chunk) over the first n
+    const epochOrder = batched.epochOrder;
+    if (epochOrder) limited.epochOrder = (rng, count) => epochOrder.call(split, rng, Math.min(count, n));
   }
   const input = (split as { input?: unknown }).input;
   return input === undefined ? limited : Object.assign(limited, { input });

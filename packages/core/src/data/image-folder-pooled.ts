@@ -16,11 +16,20 @@
  * Determinism: a sample's bytes are a function of its file and the resize options only (sharp does
  * the same work on any thread), so batches are the same bit for bit whatever the number of workers,
  * the order jobs finish in, or whether they came from the cache.
+ *
+ * The warm path (`getBatch` on a finished cache): the batch's records are copied into one uint8
+ * block (from memory, or from chunks of ~1 MiB read sequentially when the cache is streamed) and
+ * turned into floats in one pass. A cache too large for memory is read in a quasi-random order
+ * (`epochOrder`, as FFCV's for data past RAM): the chunks are shuffled, then the samples within each
+ * window of `shuffleWindowMB` of chunks, so each chunk is read once per epoch and a few windows'
+ * chunks are held at a time. The order is a function of the seed and epoch only, so a resumed run
+ * replays it exactly.
  */
 import { rm } from "node:fs/promises";
 import type { InputSpec, Sample } from "../plugin/types.js";
+import type { Rng } from "../rng.js";
 import type { DecodePool } from "./decode-pool.js";
-import type { ResizeMode } from "./image-decode.js";
+import { type ResizeMode, resizeToFloat } from "./image-decode.js";
 import type { FileStamp, ImageFolderEntry, SkippedFile } from "./image-folder-types.js";
 import {
   type CacheMeta,
@@ -29,6 +38,7 @@ import {
   cacheKey,
   listCaches,
   RECORD_BAD,
+  RECORD_OK,
 } from "./sample-cache.js";
 import {
   type BatchData,
@@ -52,6 +62,33 @@ export interface PooledContext {
   cacheDir: string | undefined;
   memoryBudget: number;
   prefetchBatches: number;
+  /** Streamed caches: samples are shuffled within windows of this many bytes of chunks. */
+  shuffleWindow: number;
+}
+
+/** A streamed cache is read in chunks of about this many bytes (at least one record). */
+export const CHUNK_BYTES = 1 << 20;
+
+/**
+ * A permutation of [0, count) that reads chunk by chunk: the chunks (`chunkRecords` consecutive
+ * indices each) in a shuffled order, the indices of each `windowChunks` consecutive chunks of that
+ * order shuffled among themselves. Draws from `rng` only.
+ */
+export function quasiRandomOrder(
+  rng: Rng,
+  count: number,
+  chunkRecords: number,
+  windowChunks: number,
+): number[] {
+  const chunkOrder = rng.shuffle(Array.from({ length: Math.ceil(count / chunkRecords) }, (_, c) => c));
+  const out: number[] = [];
+  for (let w = 0; w < chunkOrder.length; w += windowChunks) {
+    const part: number[] = [];
+    for (const c of chunkOrder.slice(w, w + windowChunks))
+      for (let i = c * chunkRecords; i < Math.min((c + 1) * chunkRecords, count); i++) part.push(i);
+    for (const i of rng.shuffle(part)) out.push(i);
+  }
+  return out;
 }
 
 /** The cache file for a split: `<kind>-<folder name>-<key>.cache`. */
@@ -97,6 +134,16 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
   private readonly bad = new Map<number, string>();
   private readonly key: string;
   private readonly cachePath: string | undefined;
+  /** Records per chunk of a streamed cache. */
+  private readonly chunkRecords: number;
+  /** Chunks of a streamed cache read (or being read), oldest first; at most `chunkSlots`. */
+  private readonly chunks = new Map<number, Promise<Uint8Array | undefined>>();
+  /** The reader `chunks` were read from (a rebuilt cache starts with none). */
+  private chunksOf: CacheReader | undefined;
+  private readonly chunkSlots: number;
+
+  /** Shape of the decoded (and cached) samples: `input`, or larger with `storeSize`. */
+  readonly stored: InputSpec & { kind: "image" };
 
   constructor(
     private readonly what: string,
@@ -105,13 +152,37 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
     private readonly mode: ResizeMode,
     private readonly root: string,
     private readonly ctx: PooledContext,
+    stored?: InputSpec & { kind: "image" },
   ) {
+    this.stored = stored ?? input;
     this.size = entries.length;
-    this.recordBytes = input.height * input.width * input.channels;
+    this.recordBytes = this.stored.height * this.stored.width * this.stored.channels;
     this.labelled = entries.length > 0 && entries.every((e) => e.label !== undefined);
     this.prefetchBatches = ctx.prefetchBatches;
-    this.key = folderCacheKey(root, entries, input, mode);
+    this.key = folderCacheKey(root, entries, this.stored, mode);
     this.cachePath = ctx.cacheDir ? `${ctx.cacheDir}/${cacheFileName(root, this.key)}` : undefined;
+    this.chunkRecords = Math.max(1, Math.floor(CHUNK_BYTES / this.recordBytes));
+    // two shuffle windows of chunks (the one being read and the next), and a few for the prefetch
+    this.chunkSlots = 2 * this.windowChunks() + 4;
+  }
+
+  /** Chunks per shuffle window of a streamed cache. */
+  private windowChunks(): number {
+    return Math.max(1, Math.floor(this.ctx.shuffleWindow / (this.chunkRecords * this.recordBytes)));
+  }
+
+  /** True when the cache will be streamed (its records exceed the memory budget). */
+  get streamed(): boolean {
+    return this.cachePath !== undefined && this.size * this.recordBytes > this.ctx.memoryBudget;
+  }
+
+  /**
+   * The shuffled order of an epoch over [0, count): a plain shuffle, or for a streamed cache the
+   * quasi-random order its chunks read fast in (chunks shuffled, then samples within each window).
+   */
+  epochOrder(rng: Rng, count: number): number[] {
+    if (!this.streamed) return rng.shuffle(Array.from({ length: count }, (_, i) => i));
+    return quasiRandomOrder(rng, count, this.chunkRecords, this.windowChunks());
   }
 
   /** Where this split's cache lives (undefined: no cache). */
@@ -139,8 +210,8 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
   async get(index: number): Promise<Sample> {
     checkIndex(this.what, index, this.size);
     const bytes = await this.sample(index);
-    const data = new Float32Array(this.recordBytes);
-    unitFloats(bytes, data);
+    const data = this.larger ? this.toInputSize(bytes) : new Float32Array(this.recordBytes);
+    if (!this.larger) unitFloats(bytes, data);
     const label = this.entries[index]!.label;
     return label !== undefined ? { data, label } : { data };
   }
@@ -151,23 +222,98 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
     // evaluation, only decode what they ask for, so a short command never waits for a whole folder)
     await this.open();
     this.startFill();
-    const data = new Float32Array(indices.length * this.recordBytes);
-    // the warm path: a cache in memory is read synchronously, straight into the batch
+    const n = this.recordBytes;
+    const bytes = new Uint8Array(indices.length * n);
+    // the warm path: the records of a finished cache copied into one block (from memory, or from
+    // the chunks of a streamed cache); anything else (a bad file, a cache being built) per sample
     const reader = this.reader;
-    const rest: number[] = [];
-    if (reader?.inMemory && !this.finishing && !this.closed) {
-      for (let k = 0; k < indices.length; k++) {
-        const rec = reader.state(indices[k]!) === RECORD_BAD ? undefined : reader.memoryRecord(indices[k]!);
-        if (rec) unitFloats(rec, data, k * this.recordBytes);
-        else rest.push(k);
-      }
+    let rest: number[];
+    if (reader && !this.finishing && !this.closed) {
+      rest = reader.inMemory
+        ? reader.copyInto(indices, bytes)
+        : await this.copyFromChunks(reader, indices, bytes);
     } else {
-      for (let k = 0; k < indices.length; k++) rest.push(k);
+      rest = indices.map((_, k) => k);
     }
     const samples = await Promise.all(rest.map((k) => this.sample(indices[k]!)));
-    for (let r = 0; r < rest.length; r++) unitFloats(samples[r]!, data, rest[r]! * this.recordBytes);
-    if (!this.labelled) return { data };
-    return { data, labels: Int32Array.from(indices, (i) => this.entries[i]!.label!) };
+    for (let r = 0; r < rest.length; r++) bytes.set(samples[r]!, rest[r]! * n);
+    const shape = this.larger
+      ? ({ shape: [this.stored.height, this.stored.width, this.stored.channels] } as const)
+      : {};
+    if (!this.labelled) return { bytes, ...shape };
+    return { bytes, labels: Int32Array.from(indices, (i) => this.entries[i]!.label!), ...shape };
+  }
+
+  /** True when samples are stored larger than the input (`storeSize`). */
+  private get larger(): boolean {
+    return this.stored.height !== this.input.height || this.stored.width !== this.input.width;
+  }
+
+  /** A stored sample resized to the input size (single reads: a preview, an evaluation), in JS. */
+  private toInputSize(bytes: Uint8Array): Float32Array {
+    const { height, width, channels } = this.stored;
+    const rgba = new Uint8Array(height * width * 4);
+    for (let p = 0; p < height * width; p++) {
+      for (let k = 0; k < 3; k++) rgba[p * 4 + k] = bytes[p * channels + (channels === 3 ? k : 0)]!;
+      rgba[p * 4 + 3] = 255;
+    }
+    return resizeToFloat(
+      { width, height, rgba },
+      this.input.height,
+      this.input.width,
+      this.input.channels as 1 | 3,
+      "stretch",
+    );
+  }
+
+  /**
+   * Copies the records `indices` of a streamed cache into `out` chunk by chunk (each chunk one
+   * sequential read, kept for the rest of its window); returns the positions it did not fill.
+   */
+  private async copyFromChunks(
+    reader: CacheReader,
+    indices: readonly number[],
+    out: Uint8Array,
+  ): Promise<number[]> {
+    const n = this.recordBytes;
+    const per = this.chunkRecords;
+    const want = [...new Set(indices.map((i) => Math.floor(i / per)))];
+    const got = await Promise.all(want.map((c) => this.chunk(reader, c)));
+    const byChunk = new Map(want.map((c, j) => [c, got[j]]));
+    const missed: number[] = [];
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k]!;
+      const block = byChunk.get(Math.floor(i / per));
+      if (!block || reader.state(i) !== RECORD_OK) {
+        missed.push(k);
+        continue;
+      }
+      const at = (i % per) * n;
+      out.set(block.subarray(at, at + n), k * n);
+    }
+    if (got.includes(undefined) && this.reader === reader) {
+      await this.dropTornCache("a chunk of records fails its checksum");
+    }
+    return missed;
+  }
+
+  /** Chunk `c` of a streamed cache (read once, then kept among the last `chunkSlots`). */
+  private chunk(reader: CacheReader, c: number): Promise<Uint8Array | undefined> {
+    if (this.chunksOf !== reader) {
+      this.chunks.clear();
+      this.chunksOf = reader;
+    }
+    let p = this.chunks.get(c);
+    if (p) {
+      this.chunks.delete(c); // most recently used goes last
+    } else {
+      const first = c * this.chunkRecords;
+      // an error (the reader closed under it, an I/O error) reads as a bad chunk: decoded instead
+      p = reader.readChunk(first, Math.min(this.chunkRecords, this.size - first)).catch(() => undefined);
+    }
+    this.chunks.set(c, p);
+    while (this.chunks.size > this.chunkSlots) this.chunks.delete(this.chunks.keys().next().value!);
+    return p;
   }
 
   /** Sample i's bytes; a bad file is an error, or (skipBad) the next good file's sample. */
@@ -206,7 +352,7 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
         kind: "image-folder",
         count: this.size,
         recordBytes: this.recordBytes,
-        shape: [this.input.height, this.input.width, this.input.channels],
+        shape: [this.stored.height, this.stored.width, this.stored.channels],
         options: { resize: this.mode },
         created: new Date().toISOString(),
       };
@@ -248,9 +394,9 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
     const r = await this.ctx.pool.decode(
       {
         file: entry.file,
-        height: this.input.height,
-        width: this.input.width,
-        channels: this.input.channels as 1 | 3,
+        height: this.stored.height,
+        width: this.stored.width,
+        channels: this.stored.channels as 1 | 3,
         mode: this.mode,
       },
       priority,
@@ -310,7 +456,7 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
         m.source === this.root &&
         m.key !== this.key &&
         JSON.stringify(m.shape) ===
-          JSON.stringify([this.input.height, this.input.width, this.input.channels]) &&
+          JSON.stringify([this.stored.height, this.stored.width, this.stored.channels]) &&
         m.options.resize === this.mode
       ) {
         await rm(c.path, { force: true });
@@ -322,6 +468,7 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
     const reader = this.reader;
     if (!reader) return;
     this.reader = undefined;
+    this.chunks.clear();
     reader.close();
     this.ctx.note(`sample cache ${reader.path}: ${why}; it is deleted and rebuilt`);
     await rm(reader.path, { force: true });
@@ -352,6 +499,7 @@ export class PooledFolderSplit implements ShapedSplit, BatchSplit {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.chunks.clear();
     if (this.finishing) await this.finishing.catch(() => undefined);
     this.reader?.close();
     await this.writer?.abort();

@@ -29,6 +29,11 @@ export interface DataLoaderOptions {
   prefetch?: boolean | number;
   /** Shape of the samples, when the split does not carry an `input` (ours all do). */
   input?: InputSpec;
+  /**
+   * Also hand out `source`: the batch at the split's stored size when that is larger than `input`
+   * (image-folder's `storeSize`), for augmentations to crop from. The caller disposes it.
+   */
+  keepSource?: boolean;
 }
 
 export interface Batch {
@@ -36,6 +41,8 @@ export interface Batch {
   inputs: tf.Tensor;
   /** Labels when every sample of the batch has one (evaluation only). */
   labels?: tf.Tensor1D;
+  /** The batch at the split's larger stored size [B,H',W',C] (only with `keepSource`). */
+  source?: tf.Tensor4D;
   /** Split indices of the samples, in batch order. */
   indices: number[];
   epoch: number;
@@ -44,10 +51,13 @@ export interface Batch {
 }
 
 interface RawBatch {
-  data: Float32Array | Int32Array;
+  /** Floats or token ids; or uint8 image bytes, scaled to [0,1] on the backend. */
+  data: Float32Array | Int32Array | Uint8Array;
   labels?: Int32Array;
   indices: number[];
   batch: number;
+  /** Sample shape when it is not the input's (a larger stored size). */
+  shape?: readonly [number, number, number];
 }
 
 /** Mixes the epoch into the seed (a multiplicative hash), so each epoch has its own order. */
@@ -65,6 +75,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   private readonly shuffle: boolean;
   private readonly dropLast: boolean;
   private readonly prefetch: number;
+  private readonly keepSource: boolean;
   private startAt = 0;
 
   constructor(
@@ -81,6 +92,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.batchSize = opts.batchSize;
     this.shuffle = opts.shuffle ?? true;
     this.dropLast = opts.dropLast ?? false;
+    this.keepSource = opts.keepSource ?? false;
     const ahead = opts.prefetch ?? true;
     this.prefetch =
       ahead === false
@@ -96,8 +108,12 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** The order in which epoch `epoch` visits the split's indices. */
   order(epoch: number): number[] {
-    const idx = Array.from({ length: this.split.size }, (_, i) => i);
-    return this.shuffle ? new Rng(epochSeed(this.seed, epoch)).shuffle(idx) : idx;
+    const n = this.split.size;
+    if (!this.shuffle) return Array.from({ length: n }, (_, i) => i);
+    const rng = new Rng(epochSeed(this.seed, epoch));
+    // a split with an order of its own (a streamed cache reads chunk by chunk) gets to choose it
+    if (isBatchSplit(this.split) && this.split.epochOrder) return this.split.epochOrder(rng, n);
+    return rng.shuffle(Array.from({ length: n }, (_, i) => i));
   }
 
   /** Makes the next iteration (only) start at batch `n` of its epoch, to resume mid-epoch. */
@@ -143,13 +159,21 @@ export class DataLoader implements AsyncIterable<Batch> {
   private async assemble(indices: number[], batch: number): Promise<RawBatch> {
     if (isBatchSplit(this.split) && this.input.kind === "image") {
       const got = await this.split.getBatch(indices);
-      const want = indices.length * sampleLength(this.input);
-      if (got.data.length !== want) {
+      const data = got.bytes ?? got.data;
+      const shape = got.shape;
+      const want = indices.length * (shape ? shape[0] * shape[1] * shape[2] : sampleLength(this.input));
+      if (data.length !== want || (shape && shape[2] !== this.input.channels)) {
         throw new DatasetError(
-          `DataLoader: batch ${batch} has ${got.data.length} values, expected ${want} for ${JSON.stringify(this.input)}`,
+          `DataLoader: batch ${batch} has ${data.length} values, expected ${want} for ${JSON.stringify(shape ?? this.input)}`,
         );
       }
-      return { data: got.data, indices, batch, ...(got.labels ? { labels: got.labels } : {}) };
+      return {
+        data,
+        indices,
+        batch,
+        ...(got.labels ? { labels: got.labels } : {}),
+        ...(shape ? { shape } : {}),
+      };
     }
     const samples = await Promise.all(indices.map((i) => this.split.get(i)));
     const len = sampleLength(this.input);
@@ -170,12 +194,42 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   private toBatch(raw: RawBatch, epoch: number): Batch {
     const b = raw.indices.length;
+    const input = this.input;
+    const stored = raw.shape;
+    const larger =
+      input.kind === "image" &&
+      stored !== undefined &&
+      (stored[0] !== input.height || stored[1] !== input.width);
     const shape =
-      this.input.kind === "image"
-        ? [b, this.input.height, this.input.width, this.input.channels]
-        : [b, this.input.seqLen];
-    const inputs = tf.tensor(raw.data, shape, this.input.kind === "image" ? "float32" : "int32");
+      larger && stored
+        ? [b, ...stored]
+        : input.kind === "image"
+          ? [b, input.height, input.width, input.channels]
+          : [b, input.seqLen];
+    const data = raw.data;
+    const made =
+      data instanceof Uint8Array
+        ? // bytes -> float32 (a typed-array conversion, no JS loop), then / 255 on the backend
+          tf.tidy(() => tf.div(tf.tensor(new Float32Array(data), shape, "float32"), 255))
+        : tf.tensor(data, shape, input.kind === "image" ? "float32" : "int32");
+    let inputs = made;
+    let source: tf.Tensor4D | undefined;
+    if (larger && input.kind === "image") {
+      // the batch at the input size for the model; the stored one kept only when asked for
+      inputs = tf.tidy(() =>
+        tf.image.resizeBilinear(made as tf.Tensor4D, [input.height, input.width], false, true),
+      );
+      if (this.keepSource) source = made as tf.Tensor4D;
+      else made.dispose();
+    }
     const labels = raw.labels ? tf.tensor1d(raw.labels, "int32") : undefined;
-    return { inputs, indices: raw.indices, epoch, batch: raw.batch, ...(labels ? { labels } : {}) };
+    return {
+      inputs,
+      indices: raw.indices,
+      epoch,
+      batch: raw.batch,
+      ...(labels ? { labels } : {}),
+      ...(source ? { source } : {}),
+    };
   }
 }

@@ -14,11 +14,13 @@
  *
  * A cache is written as `<name>.partial-<pid>-<n>` (records land in any order as they are decoded)
  * and renamed to `<name>.cache` only once every record is in and synced, so a finished name never
- * holds a torn file. Opening checks the size, header, key and trailer; every record read checks its
- * CRC. Anything that does not match is reported, deleted and rebuilt, never trusted.
+ * holds a torn file. Opening checks the size, header, key and trailer; each record's CRC is checked
+ * once per load (in memory: the first time it is read; streamed: every time its chunk is read from
+ * disk). Anything that does not match is reported, deleted and rebuilt, never trusted.
  *
- * Reads: the whole file in memory when it fits `memoryBudget`, else one positioned read per record
- * (the OS page cache does the rest), so memory stays bounded whatever the dataset's size.
+ * Reads: the whole file in memory when it fits `memoryBudget` (records copied straight into the
+ * batch), else by chunks of consecutive records (`readChunk`: one sequential read of about 1 MiB),
+ * so memory stays bounded whatever the dataset's size; `read` is one positioned read of one record.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, read } from "node:fs";
@@ -137,6 +139,8 @@ export class CacheReader {
   private readonly verified: Uint8Array;
   private fd: number | undefined;
   private readonly all: Buffer | undefined;
+  /** The records of an in-memory cache, as a plain Uint8Array (one shape for the copy loop). */
+  private readonly records: Uint8Array | undefined;
 
   private constructor(
     readonly path: string,
@@ -151,6 +155,9 @@ export class CacheReader {
     this.verified = new Uint8Array(meta.count);
     this.fd = fd;
     this.all = all;
+    this.records = all
+      ? new Uint8Array(all.buffer, all.byteOffset + CACHE_HEADER_BYTES, meta.count * meta.recordBytes)
+      : undefined;
   }
 
   /**
@@ -207,6 +214,58 @@ export class CacheReader {
     return rec;
   }
 
+  /**
+   * Copies the records `indices` of an in-memory cache into `out` (record k at k * recordBytes),
+   * each CRC-checked the first time this load reads it. Returns the positions k it did not fill: a
+   * bad file's record, or one that fails its check (the caller drops the cache). Nothing is copied
+   * when the cache is not in memory (every position is returned).
+   */
+  copyInto(indices: readonly number[], out: Uint8Array): number[] {
+    const records = this.records;
+    const missed: number[] = [];
+    if (!records) {
+      for (let k = 0; k < indices.length; k++) missed.push(k);
+      return missed;
+    }
+    const n = this.meta.recordBytes;
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k]!;
+      if (this.states[i] !== RECORD_OK) {
+        missed.push(k);
+        continue;
+      }
+      const rec = records.subarray(i * n, (i + 1) * n);
+      if (!this.verified[i]) {
+        if (crc32(rec) !== this.crcs[i]) {
+          missed.push(k);
+          continue;
+        }
+        this.verified[i] = 1;
+      }
+      out.set(rec, k * n);
+    }
+    return missed;
+  }
+
+  /**
+   * Records [first, first + count) in one sequential read, each CRC-checked; undefined when the read
+   * comes up short or a good record fails its check (the file is bad). A bad file's record (state
+   * RECORD_BAD) is left as it is, unchecked.
+   */
+  async readChunk(first: number, count: number): Promise<Uint8Array | undefined> {
+    if (this.fd === undefined) throw new DatasetError(`sample cache ${this.path} was closed`);
+    const n = this.meta.recordBytes;
+    const buf = new Uint8Array(count * n);
+    const { bytesRead } = await readAt(this.fd, buf, CACHE_HEADER_BYTES + first * n);
+    if (bytesRead !== buf.length) return undefined;
+    for (let r = 0; r < count; r++) {
+      const i = first + r;
+      if (this.states[i] === RECORD_OK && crc32(buf.subarray(r * n, (r + 1) * n)) !== this.crcs[i])
+        return undefined;
+    }
+    return buf;
+  }
+
   /** Record `i`'s bytes, CRC-checked; undefined when the check fails (the file is bad). */
   async read(i: number): Promise<Uint8Array | undefined> {
     if (this.all) return this.memoryRecord(i);
@@ -225,7 +284,7 @@ export class CacheReader {
   }
 }
 
-function readAt(fd: number, buf: Buffer, position: number): Promise<{ bytesRead: number }> {
+function readAt(fd: number, buf: Uint8Array, position: number): Promise<{ bytesRead: number }> {
   return new Promise((resolve, reject) => {
     read(fd, buf, 0, buf.length, position, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead })));
   });

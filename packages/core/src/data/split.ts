@@ -3,6 +3,7 @@
  * can shape batches without being told.
  */
 import type { DatasetSplit, InputSpec, Sample } from "../plugin/types.js";
+import type { Rng } from "../rng.js";
 
 /** A dataset problem, said for people: which dataset, which file, what is wrong. */
 export class DatasetError extends Error {
@@ -63,11 +64,23 @@ export class ArraySplit implements ShapedSplit {
   }
 }
 
-/** A batch's samples packed [B, ...sample] with labels when every sample has one. */
-export interface BatchData {
-  data: Float32Array;
+/**
+ * A batch's samples packed [B, ...sample] with labels when every sample has one: as floats in
+ * [0, 1] (`data`), or as uint8 image bytes (`bytes`) that the DataLoader turns into `value / 255`
+ * float32 on the backend (one conversion of the whole batch, no float loop on this thread).
+ */
+export type BatchData = (
+  | { data: Float32Array; bytes?: undefined }
+  | { bytes: Uint8Array; data?: undefined }
+) & {
   labels?: Int32Array;
-}
+  /**
+   * Shape [H, W, C] of each sample when it is not the split's `input` (image-folder's `storeSize`:
+   * samples kept larger so random crops keep their detail). The DataLoader resizes the batch to the
+   * input for `inputs` and, when asked (`keepSource`), hands the batch as it is out as `source`.
+   */
+  shape?: readonly [number, number, number];
+};
 
 /**
  * A split that reads a whole batch at once (packed, no per-sample objects) and says how many
@@ -77,6 +90,11 @@ export interface BatchSplit extends DatasetSplit {
   getBatch(indices: readonly number[]): Promise<BatchData>;
   /** Batches to read ahead of the one being trained on. */
   readonly prefetchBatches?: number;
+  /**
+   * A shuffled order over [0, count) that this split reads fast (e.g. chunk by chunk), drawn from
+   * `rng` only; the DataLoader uses it instead of a plain shuffle when the split has one.
+   */
+  epochOrder?(rng: Rng, count: number): number[];
 }
 
 export function isBatchSplit(split: DatasetSplit): split is BatchSplit {

@@ -12,6 +12,8 @@ export interface LoadedBatch {
   inputs: tf.Tensor;
   labels?: tf.Tensor1D;
   indices: number[];
+  /** The batch at the dataset's larger stored size (asked for with `keepSource`), for the views. */
+  source?: tf.Tensor;
 }
 
 export interface LoaderOptions {
@@ -23,6 +25,8 @@ export interface LoaderOptions {
   input: InputSpec;
   /** Start at this batch of the epoch (a resumed run skips what it already trained on). */
   skip?: number;
+  /** Also yield `source` when the split stores samples larger than `input` (image-folder's storeSize). */
+  keepSource?: boolean;
 }
 
 export type LoaderFactory = (split: DatasetSplit, opts: LoaderOptions) => AsyncIterable<LoadedBatch>;
@@ -74,6 +78,7 @@ export const dataLoader: LoaderFactory = (split, opts) => {
     rng: opts.rng,
     dropLast: opts.dropLast,
     input: opts.input,
+    ...(opts.keepSource ? { keepSource: true } : {}),
   });
   return opts.skip ? loader.skip(opts.skip) : loader;
 };

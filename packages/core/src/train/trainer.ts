@@ -26,7 +26,7 @@ import { methodWeights, restoreMethodWeights } from "../checkpoint/method-weight
 import { latestCheckpoint, listCheckpoints } from "../checkpoint/run-dir.js";
 import type { Dataset, EpochContext, Method, StepContext, StepResult, TrainBatch } from "../plugin/types.js";
 import { Rng, type RngState } from "../rng.js";
-import type { tf } from "../tf.js";
+import { tf } from "../tf.js";
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from "./config.js";
 import { batchCount, dataLoader, type LoadedBatch, type LoaderFactory } from "./loader.js";
 import { Minimizer, methodParams } from "./minimizer.js";
@@ -274,14 +274,25 @@ export class Trainer implements TrainerView {
       dropLast: true,
       input: this.dataset.input,
       skip,
+      keepSource: true,
     })[Symbol.asyncIterator]();
   }
 
   private async nextBatch(batches: AsyncIterator<LoadedBatch>): Promise<TrainBatch> {
     const r = await batches.next();
     if (r.done) throw new Error(`the loader ended early in epoch ${this.epoch} (after step ${this.step})`);
-    const { inputs, labels } = r.value;
-    const views = this.method.views > 0 ? this.augment(inputs, this.method.views, this.rng.augment) : [];
+    const { inputs, labels, source } = r.value;
+    let views: tf.Tensor[];
+    try {
+      // views are cut from the larger stored samples when the dataset keeps them (storeSize), so a
+      // random resized crop keeps their detail; any view not at the input size is resized to it
+      views =
+        this.method.views > 0
+          ? fitViews(this.augment(source ?? inputs, this.method.views, this.rng.augment), inputs, source)
+          : [];
+    } finally {
+      source?.dispose();
+    }
     return labels ? { inputs, views, labels } : { inputs, views };
   }
 
@@ -388,6 +399,18 @@ export class Trainer implements TrainerView {
       ckpt.dispose();
     }
   }
+}
+
+/** Views of an image batch resized to the batch's own [H, W] where they differ (views of `source`). */
+function fitViews(views: tf.Tensor[], inputs: tf.Tensor, source: tf.Tensor | undefined): tf.Tensor[] {
+  if (inputs.rank !== 4) return views;
+  const [, h, w] = inputs.shape as [number, number, number, number];
+  return views.map((v) => {
+    if (v.rank !== 4 || (v.shape[1] === h && v.shape[2] === w)) return v;
+    const fit = tf.tidy(() => tf.image.resizeBilinear(v as tf.Tensor4D, [h, w], false, true));
+    if (v !== source) v.dispose(); // the source itself is the caller's to dispose
+    return fit;
+  });
 }
 
 /** The trainer owns every batch (see TrainBatch): disposed as soon as trainStep returns. */

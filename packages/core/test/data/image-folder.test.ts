@@ -1,10 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadImageFolder, resizeToFloat } from "../../src/data/index.js";
+import { expandHome, loadImageFolder, resizeToFloat } from "../../src/data/index.js";
 
 let dir = "";
 
@@ -113,5 +113,14 @@ describe("image-folder", () => {
         rgba.set((x + y) % 2 ? [255, 255, 255, 255] : [0, 0, 0, 255], (y * w + x) * 4);
     const out = resizeToFloat({ width: w, height: w, rgba }, 2, 2, 1, "stretch");
     for (const v of out) expect(v).toBeCloseTo(0.5, 1);
+  });
+});
+
+describe("expandHome", () => {
+  it("reads ~ and ~/... at the start of a path as the home folder, nothing else", () => {
+    expect(expandHome("~/photos")).toBe(join(homedir(), "photos"));
+    expect(expandHome("~")).toBe(homedir());
+    expect(expandHome("a/~/b")).toBe("a/~/b");
+    expect(expandHome("~user/x")).toBe("~user/x");
   });
 });

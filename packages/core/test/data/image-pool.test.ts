@@ -1,9 +1,11 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import "@tensorflow/tfjs-backend-cpu";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cropAndResizeBoxes } from "../../src/augment/random-resized-crop.js";
 import {
   CACHE_HEADER_BYTES,
   DataLoader,
@@ -12,8 +14,13 @@ import {
   listCaches,
   loadImageFolder,
   PooledFolderSplit,
+  quasiRandomOrder,
 } from "../../src/data/index.js";
+import type { StepContext, TrainBatch } from "../../src/plugin/types.js";
+import { Rng } from "../../src/rng.js";
+import { ToyAutoencoder, tinyBuildContext } from "../../src/testing/fixtures.js";
 import { tf } from "../../src/tf.js";
+import { Trainer } from "../../src/train/index.js";
 
 let dir = "";
 const rgb = (w: number, h: number, f: (x: number, y: number) => [number, number, number]) => {
@@ -40,6 +47,28 @@ async function epochBytes(ds: ImageFolderDataset, batchSize = 5): Promise<Float3
     b.labels?.dispose();
   }
   return out;
+}
+
+/** One epoch's samples by split index (order-free; a CRC-32 of each one's floats), and the order they came in. */
+async function epochSamples(
+  ds: ImageFolderDataset,
+  batchSize = 5,
+  seed = 3,
+): Promise<{ byIndex: Map<number, number>; order: number[] }> {
+  const byIndex = new Map<number, number>();
+  const order: number[] = [];
+  const loader = new DataLoader(ds.train, { batchSize, seed });
+  for await (const b of loader) {
+    const v = b.inputs.dataSync() as Float32Array;
+    const per = v.length / b.indices.length;
+    b.indices.forEach((i, k) => {
+      byIndex.set(i, crc32(new Uint8Array(v.buffer, v.byteOffset + k * per * 4, per * 4)));
+    });
+    order.push(...b.indices);
+    b.inputs.dispose();
+    b.labels?.dispose();
+  }
+  return { byIndex, order };
 }
 
 beforeAll(async () => {
@@ -150,15 +179,152 @@ describe("image-folder on the sharp worker pool", () => {
     expect(await epochBytes(warm)).toEqual(a);
     expect((warm.train as PooledFolderSplit).cacheState).toBe("memory");
     await warm.close();
+    // streamed: the same samples, in the order a streamed cache reads fast (here one chunk: a shuffle)
     const streamed = await loadImageFolder({
       path: join(dir, "photos"),
       size: 16,
       cacheDir,
       memoryBudgetMB: 0,
     });
-    expect(await epochBytes(streamed)).toEqual(a);
+    const inMemory = await loadImageFolder({ path: join(dir, "photos"), size: 16, cacheDir });
+    const s = await epochSamples(streamed);
     expect((streamed.train as PooledFolderSplit).cacheState).toBe("stream");
+    expect(s.byIndex).toEqual((await epochSamples(inMemory)).byIndex);
+    expect([...s.order].sort((x, y) => x - y)).toEqual(Array.from({ length: 23 }, (_, i) => i));
     await streamed.close();
+    await inMemory.close();
+  });
+
+  it("quasiRandomOrder: a permutation, chunk by chunk within each window, the same for the same seed", () => {
+    const order = quasiRandomOrder(new Rng(5), 23, 5, 2);
+    expect([...order].sort((x, y) => x - y)).toEqual(Array.from({ length: 23 }, (_, i) => i));
+    expect(quasiRandomOrder(new Rng(5), 23, 5, 2)).toEqual(order);
+    expect(quasiRandomOrder(new Rng(6), 23, 5, 2)).not.toEqual(order);
+    // windows of 2 chunks of 5 (25 records: whole chunks): each run of 10 spans exactly 2 chunks
+    const even = quasiRandomOrder(new Rng(5), 25, 5, 2);
+    const chunksOf = (xs: number[]) => new Set(xs.map((i) => Math.floor(i / 5))).size;
+    expect([chunksOf(even.slice(0, 10)), chunksOf(even.slice(10, 20)), chunksOf(even.slice(20))]).toEqual([
+      2, 2, 1,
+    ]);
+    // one window covering every chunk is a full shuffle of the indices
+    expect(quasiRandomOrder(new Rng(5), 23, 5, 99)).not.toEqual(Array.from({ length: 23 }, (_, i) => i));
+  });
+
+  it("streamed by chunks (5 records of 256x256 each): same samples as in memory, exact resume, a corrupt chunk rebuilt", async () => {
+    const cacheDir = join(dir, "cache-chunks");
+    const opts = { path: join(dir, "photos"), size: 256, cacheDir, workers: 2 };
+    const built = await loadImageFolder(opts);
+    await (built.train as PooledFolderSplit).whenCached();
+    const reference = await epochSamples(built);
+    await built.close();
+    const streamOpts = { ...opts, memoryBudgetMB: 0, shuffleWindowMB: 1 };
+    const streamed = await loadImageFolder(streamOpts);
+    const split = streamed.train as PooledFolderSplit;
+    const whole = await epochSamples(streamed, 4, 7);
+    expect(split.cacheState).toBe("stream");
+    expect(whole.byIndex).toEqual(reference.byIndex);
+    // one chunk per window: the order is 5 runs, each all of one chunk's records (5, the last 3)
+    const runs: number[][] = [];
+    for (const i of whole.order) {
+      const last = runs.at(-1);
+      if (last && Math.floor(last[0]! / 5) === Math.floor(i / 5)) last.push(i);
+      else runs.push([i]);
+    }
+    expect(runs.map((r) => r.length).sort()).toEqual([3, 5, 5, 5, 5]);
+    // resume: skip(3) replays the rest of the same epoch
+    const tail: number[] = [];
+    for await (const b of new DataLoader(streamed.train, { batchSize: 4, seed: 7 }).skip(3)) {
+      tail.push(...b.indices);
+      b.inputs.dispose();
+    }
+    expect(tail).toEqual(whole.order.slice(12));
+    await streamed.close();
+
+    // a flipped byte in record 7 (chunk 1): the chunk fails its check, the cache is dropped and the samples decoded again
+    const path = split.cacheFile!;
+    const bytes = await readFile(path);
+    bytes[CACHE_HEADER_BYTES + 7 * 256 * 256 * 3 + 11]! ^= 0xff;
+    await writeFile(path, bytes);
+    const again = await loadImageFolder(streamOpts);
+    const notes: string[] = [];
+    again.onNote((m) => notes.push(m));
+    expect((await epochSamples(again, 4, 7)).byIndex).toEqual(reference.byIndex);
+    expect(notes.join("\n")).toMatch(/a chunk of records fails its checksum; it is deleted and rebuilt/);
+    await again.close();
+  });
+
+  it("storeSize: caches the samples larger; batches are the input size, `source` the stored one, crops cut from it", async () => {
+    const cacheDir = join(dir, "cache-store");
+    const ds = await loadImageFolder({
+      path: join(dir, "photos"),
+      size: 8,
+      storeSize: 12,
+      cacheDir,
+      workers: 2,
+    });
+    try {
+      const split = ds.train as PooledFolderSplit;
+      expect(ds.input).toMatchObject({ height: 8, width: 8 });
+      expect([split.stored.height, split.stored.width]).toEqual([12, 12]);
+      await split.whenCached();
+      expect((await listCaches(cacheDir)).map((c) => c.meta?.shape)).toEqual([[12, 12, 3]]);
+      expect((await ds.train.get(0)).data).toHaveLength(8 * 8 * 3);
+      const before = tf.memory().numTensors;
+      for await (const b of new DataLoader(ds.train, { batchSize: 5, seed: 1, keepSource: true })) {
+        expect(b.inputs.shape).toEqual([b.indices.length, 8, 8, 3]);
+        expect(b.source!.shape).toEqual([b.indices.length, 12, 12, 3]);
+        // the model's batch is the stored one resized; a crop box cut from the stored one comes out at 8
+        const resized = tf.image.resizeBilinear(b.source!, [8, 8], false, true);
+        expect(Array.from(b.inputs.dataSync())).toEqual(Array.from(resized.dataSync()));
+        const crop = cropAndResizeBoxes(
+          b.source!,
+          b.indices.map(() => ({ top: 2, left: 2, height: 6, width: 6 })),
+          [8, 8],
+        );
+        expect(crop.shape).toEqual([b.indices.length, 8, 8, 3]);
+        tf.dispose([resized, crop, b.inputs, b.source!]);
+      }
+      for await (const b of new DataLoader(ds.train, { batchSize: 5, seed: 1 })) {
+        expect(b.source).toBeUndefined(); // not asked for: disposed in the loader
+        b.inputs.dispose();
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      // the trainer hands the stored batch to the views and the input-size one to the method
+      const seen: number[][] = [];
+      const inner = new ToyAutoencoder({ noise: 0 }, tinyBuildContext(ds.input, new Rng(1)));
+      const method = Object.assign(Object.create(inner) as ToyAutoencoder, {
+        views: 2,
+        trainStep(batch: TrainBatch, ctx: StepContext) {
+          seen.push(batch.inputs.shape, ...batch.views.map((v) => v.shape));
+          return inner.trainStep(batch, ctx);
+        },
+      });
+      const augmented: number[][] = [];
+      const trainer = new Trainer({
+        method,
+        dataset: ds,
+        config: { epochs: 1, batchSize: 8, seed: 1 },
+        augment: (x, n) => {
+          augmented.push(x.shape);
+          return Array.from({ length: n }, () => x.clone());
+        },
+      });
+      expect((await trainer.fit()).status).toBe("completed");
+      trainer.dispose();
+      inner.dispose();
+      expect(augmented).toEqual([
+        [8, 12, 12, 3],
+        [8, 12, 12, 3],
+      ]);
+      expect(seen).toHaveLength(6); // 2 steps: the inputs and 2 views each
+      expect(seen.every((s) => JSON.stringify(s) === "[8,8,8,3]")).toBe(true);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      await ds.close();
+    }
+    await expect(loadImageFolder({ path: join(dir, "photos"), size: 8, storeSize: 6 })).rejects.toThrow(
+      /storeSize 6 is smaller than the training size's short side \(8\)/,
+    );
   });
 
   it("resumes mid-epoch exactly: skip(2) gives the same batches as the rest of a whole epoch", async () => {
