@@ -20,6 +20,7 @@ export * from "./presets.js";
 export * from "./preview.js";
 export * from "./random-resized-crop.js";
 export * from "./rotate90.js";
+export * from "./seeded-normal.js";
 export * from "./solarize.js";
 export * from "./tiles.js";
 export { coinFlips, imageShape, LUMA_WEIGHTS, luma, selectPerSample } from "./util.js";

@@ -5,11 +5,12 @@
  * back to the equivalent composition of tfjs ops elsewhere, so every backend computes the same
  * thing and the fused forms are tested against the composite ones on the cpu backend.
  *
- * - BATCH_NORM_TRAIN: inputs {x [N,C], scale [C], offset [C]}, attrs {epsilon}; outputs
- *   [y, mean, variance (biased, as used for normalising), ...reserve]: what the gradient kernel
- *   needs besides x and scale (backend-specific, e.g. TensorFlow's reserve spaces).
- * - BATCH_NORM_TRAIN_GRAD: inputs {dy, x, scale, reserve0..k}, attrs {epsilon}; outputs
- *   [dx, dscale, doffset].
+ * - BATCH_NORM_TRAIN: inputs {x [N,C] or NHWC [N,H,W,C], scale [C], offset [C]}, attrs
+ *   {epsilon}; outputs [y (x's shape), mean, variance (biased, as used for normalising),
+ *   ...reserve]: what the gradient kernel needs besides x and scale (backend-specific, e.g.
+ *   TensorFlow's reserve spaces). Statistics are over every axis but the last.
+ * - BATCH_NORM_TRAIN_GRAD: inputs {dy, x, scale, reserve0..k} (dy and x of one shape, 2-D or
+ *   4-D), attrs {epsilon}; outputs [dx, dscale, doffset].
  * - RELU_GRAD: inputs {dy, x}; output dy where x > 0, else 0.
  * - ADAM_UPDATE: inputs {param, grad, m, v}, attrs AdamUpdateAttrs; outputs [param', m', v'] of
  *   one Adam/AdamW step (formula in train/optimizers/adam.ts; wasm: wasm-kernels/adam-update.ts).

@@ -8,7 +8,7 @@
  */
 import { tf } from "../tf.js";
 import { registerCoreGradients } from "./gradients/index.js";
-import { loadNativeFromDir, type NativePackage, nativeDir } from "./native-dir.js";
+import { loadNativeFromDir, type NativePackage, nativeDir, nativeEnvDefaults } from "./native-dir.js";
 import { registerNativeKernels } from "./native-kernels.js";
 import { registerWasmTrainingKernels } from "./wasm-kernels/index.js";
 import { configureWasmThreads, decideWasmThreads, type WasmThreadsDecision } from "./wasm-threads.js";
@@ -64,8 +64,7 @@ function isNotFound(err: unknown): boolean {
  * by `selfsup backend build-native` into nativeDir(). Returns where it came from, or why not.
  */
 async function tryNative(pkg: NativePackage): Promise<{ from?: string; missing?: string }> {
-  // libtensorflow logs its CPU feature notes to stderr at load unless told not to.
-  process.env.TF_CPP_MIN_LOG_LEVEL ??= "2";
+  nativeEnvDefaults();
   try {
     await import(pkg);
     return { from: "node_modules" };

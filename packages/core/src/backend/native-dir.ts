@@ -28,11 +28,30 @@ export function nativePackageDir(pkg: NativePackage, dir: string = nativeDir()):
 }
 
 /**
+ * Environment defaults for libtensorflow, set before it loads (it reads them once), unless the
+ * user set them:
+ * - TF_CPP_MIN_LOG_LEVEL=2: no CPU feature notes on stderr at load.
+ * - TF_ENABLE_ONEDNN_OPTS=0: TensorFlow's Eigen CPU kernels on every machine. libtensorflow turns
+ *   oneDNN's on by itself on CPUs with AVX512-VNNI/BF16/AMX (not on AVX2-only ones). Measured on a 2-core AVX2
+ * machine (issue 30) they cut the SimCLR convnet step's CPU time by ~28% at batch 256 and ~11% at
+ * 64, but TensorFlow 2.21's oneDNN Conv2DBackpropFilter returned a wrong filter gradient for a 1x1
+ * stride-2 "valid" convolution (ResNet's shortcut; relative error 0.44 against the cpu backend,
+ * not on every call): core's op-coverage test fails with it on. So off, and the same numbers on
+ * every x86 machine; `TF_ENABLE_ONEDNN_OPTS=1` turns it on at that risk (TensorFlow then logs a
+ * line through absl at the first op, which TF_CPP_MIN_LOG_LEVEL does not silence).
+ */
+export function nativeEnvDefaults(env: NodeJS.ProcessEnv = process.env): void {
+  env.TF_CPP_MIN_LOG_LEVEL ??= "2";
+  env.TF_ENABLE_ONEDNN_OPTS ??= "0";
+}
+
+/**
  * Loads `pkg` from the native prefix (CommonJS, like tfjs-node itself). Returns undefined when it
  * is not installed there; throws what loading it throws otherwise.
  */
 export function loadNativeFromDir(pkg: NativePackage, dir: string = nativeDir()): string | undefined {
   if (nativePackageDir(pkg, dir) === undefined) return undefined;
+  nativeEnvDefaults();
   const req = createRequire(path.join(dir, "package.json"));
   // The package brings its own copy of @tensorflow/tfjs (same version), which re-registers the cpu
   // backend's kernels and the platform into the one global registry: harmless, but it warns once

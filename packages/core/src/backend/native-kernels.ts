@@ -12,16 +12,22 @@
  * step ran ~740 of them):
  *
  * - SelfsupBatchNormTrain / ...Grad -> FusedBatchNormV3 / FusedBatchNormGradV3 (is_training),
- *   on x viewed as [N,1,1,C]. TensorFlow returns the Bessel-corrected batch variance; the biased
- *   one that normalised is recovered as var·(N-1)/N. The reserve spaces go to the gradient as
+ *   on NHWC x as it is (no Reshape ops around it) and on [N,C] x viewed as [N,1,1,C]. TensorFlow
+ *   returns the Bessel-corrected batch variance; the biased one that normalised is recovered as
+ *   var·(N-1)/N. The reserve spaces go to the gradient as
  *   TensorFlow wants them (batch mean and variance on CPU, cuDNN's own on GPU).
  * - SelfsupReluGrad -> ReluGrad, where tfjs' Relu gradient is dy·step(x) and tfjs-node's Step
  *   alone is five ops (IsNan, Greater, Fill, OnesLike, Select).
+ *
+ * And one override: tfjs-node's Cast runs a TensorFlow Cast op even to the same dtype, which
+ * tfjs' gradients and ops ask for often (24 of a SimCLR step's ~240 ops); a same-dtype Cast now
+ * shares the input's data, as the cpu and wasm backends do (issue 30).
  */
 import {
   engine,
   getKernel,
   type KernelConfig,
+  type KernelFunc,
   type NamedAttrMap,
   registerKernel,
   scalar,
@@ -30,6 +36,7 @@ import {
   type TransformAttrs,
   tensor1d,
   tidy,
+  unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD, RELU_GRAD } from "./fused-kernels.js";
 
@@ -77,17 +84,19 @@ const batchNormTrainConfig: KernelConfig = {
   kernelFunc: ({ inputs, backend, attrs }) => {
     const nb = backend as unknown as TfjsNodeBackend;
     const { x, scale, offset } = inputs as { x: TensorInfo; scale: TensorInfo; offset: TensorInfo };
-    const [n, c] = x.shape as [number, number];
+    const nhwc = x.shape.length === 4;
+    const c = x.shape[x.shape.length - 1] as number;
+    const n = x.shape.reduce((a, b) => a * b, 1) / c;
     return tidy(() => {
       const empty = tensor1d([], "float32");
       const [y4, mean, unbiased, r1, r2, r3] = nb.executeMultipleOutputs(
         "FusedBatchNormV3",
         batchNormAttrs(nb, (attrs as { epsilon: number }).epsilon),
-        [reshapeInfo(x, [n, 1, 1, c]), scale, offset, empty, empty],
+        [nhwc ? x : reshapeInfo(x, [n, 1, 1, c]), scale, offset, empty, empty],
         6,
       ) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
       const variance = engine().runKernel("Multiply", { a: unbiased, b: scalar((n - 1) / n) }) as Tensor;
-      return [reshapeInfo(y4, [n, c]), mean, variance, r1, r2, r3];
+      return [nhwc ? y4 : reshapeInfo(y4, x.shape), mean, variance, r1, r2, r3];
     });
   },
 };
@@ -98,22 +107,19 @@ const batchNormTrainGradConfig: KernelConfig = {
   kernelFunc: ({ inputs, backend, attrs }) => {
     const nb = backend as unknown as TfjsNodeBackend;
     const { dy, x, scale, reserve0, reserve1, reserve2 } = inputs as Record<string, TensorInfo>;
-    const [n, c] = (x as TensorInfo).shape as [number, number];
+    const shape = (x as TensorInfo).shape;
+    const nhwc = shape.length === 4;
+    const c = shape[shape.length - 1] as number;
+    const n = shape.reduce((a, b) => a * b, 1) / c;
+    const as4d = (t: TensorInfo) => (nhwc ? t : reshapeInfo(t, [n, 1, 1, c]));
     return tidy(() => {
       const [dx4, dscale, doffset] = nb.executeMultipleOutputs(
         "FusedBatchNormGradV3",
         batchNormAttrs(nb, (attrs as { epsilon: number }).epsilon),
-        [
-          reshapeInfo(dy as TensorInfo, [n, 1, 1, c]),
-          reshapeInfo(x as TensorInfo, [n, 1, 1, c]),
-          scale,
-          reserve0,
-          reserve1,
-          reserve2,
-        ] as TensorInfo[],
+        [as4d(dy as TensorInfo), as4d(x as TensorInfo), scale, reserve0, reserve1, reserve2] as TensorInfo[],
         5,
       ) as [Tensor, Tensor, Tensor, Tensor, Tensor];
-      return [reshapeInfo(dx4, [n, c]), dscale, doffset];
+      return [nhwc ? dx4 : reshapeInfo(dx4, shape), dscale, doffset];
     });
   },
 };
@@ -167,6 +173,24 @@ const transformConfig: KernelConfig = {
   },
 };
 
+/** Cast that shares the data when the dtype does not change; else tfjs-node's own Cast. */
+let sameDtypeCast: KernelFunc | undefined;
+
+function registerSameDtypeCast(): boolean {
+  const upstream = getKernel("Cast", "tensorflow");
+  if (upstream === undefined || upstream.kernelFunc === sameDtypeCast) return false;
+  const castOp = upstream.kernelFunc;
+  sameDtypeCast = (args) => {
+    const x = args.inputs.x as TensorInfo;
+    if (x.dtype !== (args.attrs as { dtype: string }).dtype) return castOp(args);
+    (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  unregisterKernel("Cast", "tensorflow");
+  registerKernel({ ...upstream, kernelFunc: sameDtypeCast });
+  return true;
+}
+
 /** Registers the kernels above where "tensorflow" lacks them; returns the names registered. */
 export function registerNativeKernels(): string[] {
   const names: string[] = [];
@@ -175,5 +199,6 @@ export function registerNativeKernels(): string[] {
     registerKernel(config);
     names.push(config.kernelName);
   }
+  if (registerSameDtypeCast()) names.push("Cast (same dtype: shared)");
   return names;
 }

@@ -97,9 +97,12 @@ export class Minimizer {
       );
       return out.loss;
     }, varList);
-    // One read-back for the loss and every metric.
+    // One read-back for the loss and every metric (scalars stay as they are: a native backend
+    // runs even a no-op Reshape as an op of its own).
     const packed = tf.tidy(() =>
-      tf.stack([value, ...metricTensors].map((t) => tf.cast(tf.reshape(t, []), "float32"))),
+      tf.stack(
+        [value, ...metricTensors].map((t) => tf.cast(t.rank === 0 ? t : tf.reshape(t, []), "float32")),
+      ),
     );
     const numbers = packed.dataSync();
     packed.dispose();

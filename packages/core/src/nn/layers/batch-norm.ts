@@ -112,9 +112,14 @@ export class BatchNorm extends Module {
     }
     const c = this.numFeatures;
     const count = x.size / c;
+    const fused = hasFusedKernel(BATCH_NORM_TRAIN);
+    // The fused kernel takes NHWC as it is: no reshape to [N·H·W, C] and back, whose 9 Reshape
+    // ops per layer (forward and backward) a native backend runs as ops of their own (issue 30).
+    if (fused && x.rank === 4)
+      return this.fusedTrainingForward(x, this.weight ?? tf.ones([c]), this.bias ?? tf.zeros([c]));
     return tf.tidy(() => {
       const flat = tf.reshape(x, [count, c]);
-      const out = hasFusedKernel(BATCH_NORM_TRAIN)
+      const out = fused
         ? this.fusedTrainingForward(flat, this.weight ?? tf.ones([c]), this.bias ?? tf.zeros([c]))
         : this.weight && this.bias
           ? this.trainingForward(flat, this.weight, this.bias)
@@ -181,9 +186,9 @@ export class BatchNorm extends Module {
    */
   private readonly fusedTrainingForward = tf.customGrad((...args: unknown[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
-    const [x, gamma, beta] = args.slice(0, -1) as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+    const [x, gamma, beta] = args.slice(0, -1) as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
     const { eps, momentum } = this.options;
-    const n = x.shape[0];
+    const n = x.size / this.numFeatures; // samples per channel: N, or N·H·W for NHWC
     const [value, mean, variance, ...reserve] = tf
       .engine()
       .runKernel(BATCH_NORM_TRAIN, { x, scale: gamma, offset: beta }, { epsilon: eps }) as tf.Tensor[];
