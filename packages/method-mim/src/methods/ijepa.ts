@@ -324,8 +324,11 @@ export class IJEPA extends MethodBase<IJEPAOptions> {
             momentum: tf.scalar(momentum),
             contextPatches: tf.scalar(masks.contextCount),
             targetPatches: tf.scalar(masks.targetCount),
-            // spread of the predictions over the batch: near 0 when every image maps alike (collapse)
+            // spread over the batch of the predictions and of the targets (each averaged over a
+            // block's patches): near 0 when every image maps alike, the collapse I-JEPA's EMA and
+            // predictor are there to prevent
             predictionStd: embeddingStd(tf.mean(pred, 1)),
+            targetStd: embeddingStd(tf.mean(target, 1)),
           },
         };
       });
