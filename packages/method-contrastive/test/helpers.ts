@@ -35,24 +35,36 @@ registry.register(plugin);
 
 export const DIGIT_INPUT: InputSpec = { kind: "image", height: 8, width: 8, channels: 1 };
 
-/** A MethodBuildContext over core's registry with a tiny convnet (widths 4, 8) as the backbone. */
-export function buildContext(input: InputSpec = DIGIT_INPUT, seed = 0): MethodBuildContext {
-  return methodBuildContext({
-    registry,
-    input,
-    rng: new Rng(seed),
-    backbone: { name: "convnet", options: { width: 4, strides: [2, 2] } },
-  });
+/** A tiny convnet (widths 4, 8): the default backbone of these tests. */
+export const TINY_CONVNET = { name: "convnet", options: { width: 4, strides: [2, 2] } };
+/** A tiny vit-tiny with mask tokens (2 px patches on 8 px images: a 4x4 grid) for iBOT. */
+export const TINY_VIT = {
+  name: "vit-tiny",
+  options: { patchSize: 2, dim: 8, depth: 1, heads: 2, maskMode: "token" },
+};
+
+/** A MethodBuildContext over core's registry with a tiny backbone (default TINY_CONVNET). */
+export function buildContext(
+  input: InputSpec = DIGIT_INPUT,
+  seed = 0,
+  backbone: { name: string; options: Record<string, unknown> } = TINY_CONVNET,
+): MethodBuildContext {
+  return methodBuildContext({ registry, input, rng: new Rng(seed), backbone });
 }
 
 /** Builds a method with its spec's tiny options (small projectors: a step takes milliseconds). */
-export function createMethod(name: string, options: Record<string, unknown> = {}, seed = 0): Method {
+export function createMethod(
+  name: string,
+  options: Record<string, unknown> = {},
+  seed = 0,
+  backbone: { name: string; options: Record<string, unknown> } = name === "ibot" ? TINY_VIT : TINY_CONVNET,
+): Method {
   const spec = registry.get("method", name);
   return registry.create(
     "method",
     name,
     { ...(spec.tinyOptions as object | undefined), ...options },
-    buildContext(DIGIT_INPUT, seed),
+    buildContext(DIGIT_INPUT, seed, backbone),
   );
 }
 

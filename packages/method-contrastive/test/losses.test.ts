@@ -338,10 +338,11 @@ describe("VICReg", () => {
 });
 
 describe("loss specs", () => {
-  it("registers eight losses whose defaults give the functions' defaults", () => {
+  it("registers nine losses whose defaults give the functions' defaults", () => {
     expect(contrastiveLosses.map((l) => l.name)).toEqual([
       "barlow-twins",
       "dino",
+      "ibot-patch",
       "info-nce",
       "moco-v3",
       "negative-cosine",
@@ -364,16 +365,18 @@ describe("loss specs", () => {
   it("leaks no tensor", () => {
     const a = t2(randn(4, 3, 61));
     const b = t2(randn(4, 3, 62));
+    const a3 = tf.reshape(a, [2, 2, 3]);
+    const b3 = tf.reshape(b, [2, 2, 3]);
     const before = tf.memory().numTensors;
     for (const spec of contrastiveLosses) {
-      // moco-v3 takes queries and keys of both views
-      const inputs = spec.name === "moco-v3" ? [a, b, b, a] : [a, b];
+      // moco-v3 takes queries and keys of both views; ibot-patch patch logits [B, N, K]
+      const inputs = spec.name === "moco-v3" ? [a, b, b, a] : spec.name === "ibot-patch" ? [a3, b3] : [a, b];
       spec
         .create(spec.options.parse({}))(...inputs)
         .dispose();
     }
     vicregLoss(a, b).dispose();
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([a, b]);
+    tf.dispose([a, b, a3, b3]);
   });
 });

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createMethod, registry, setupBackend } from "./helpers.js";
 
 const FIXTURE = join(import.meta.dirname, "fixtures", "pinned-losses.json");
-const METHODS = ["simclr", "byol", "moco", "dino", "nnclr", "moco-v3"] as const;
+const METHODS = ["simclr", "byol", "moco", "dino", "nnclr", "moco-v3", "ibot"] as const;
 const STEPS = 20;
 
 async function first20Losses(name: string): Promise<number[]> {

@@ -7,8 +7,8 @@ import { createMethod, randomViews, registry, setupBackend, stepContext } from "
 beforeAll(setupBackend);
 
 const METHODS = plugin.methods?.map((m) => m.name) ?? [];
-// the two-view methods; DINO cuts its own multi-crop views (views = 0, dino.test.ts)
-const TWO_VIEW = METHODS.filter((m) => m !== "dino");
+// the two-view methods; DINO and iBOT cut their own multi-crop views (views = 0, dino/ibot.test.ts)
+const TWO_VIEW = METHODS.filter((m) => m !== "dino" && m !== "ibot");
 
 describe("plugin", () => {
   it("default-exports its methods and losses, registrable next to core's built-ins", () => {
@@ -20,6 +20,7 @@ describe("plugin", () => {
         "barlow-twins",
         "byol",
         "dino",
+        "ibot",
         "moco",
         "nnclr",
         "simclr",
@@ -31,6 +32,7 @@ describe("plugin", () => {
     expect(r.list("loss").map((e) => e.spec.name)).toEqual([
       "barlow-twins",
       "dino",
+      "ibot-patch",
       "info-nce",
       "moco-v3",
       "negative-cosine",

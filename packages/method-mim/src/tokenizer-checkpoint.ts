@@ -18,7 +18,7 @@ export const TOKENIZER_SPEC_STATE = "spec";
 export const MAKE_TOKENIZER_HINT =
   "train one first, on the same dataset and patch size: `selfsup train --method beit-tokenizer --dataset mnist --epochs 1` " +
   "(add `--set method.options.kind=kmeans` for the fast k-means tokenizer), then pass its run id, run directory or " +
-  "checkpoint directory as BEiT's option `tokenizer` (`--set method.options.tokenizer=<run id or path>`)";
+  "checkpoint directory as BEiT's option `tokenizer` (`--set method.options.tokenizer=<run>`, or `auxiliary.<i>.options.tokenizer` for BEiT as an auxiliary task)";
 
 /** The checkpoint directory a `tokenizer` option names, or an error saying what was looked at. */
 export function resolveTokenizerCheckpoint(ref: string): string {

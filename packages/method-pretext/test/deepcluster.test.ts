@@ -1,4 +1,4 @@
-import { type EpochContext, initBackend, Rng, tf } from "@selfsup/core";
+import { type EpochContext, initBackend, Rng, Trainer, tf } from "@selfsup/core";
 import { createMethod, tinyImageDataset } from "@selfsup/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -148,6 +148,31 @@ describe("deepcluster", () => {
     await m.onEpochStart(epochContext(1));
     expect(m.lastClustering?.nmiPrevious).toBeGreaterThan(0.9);
     tf.dispose([x, labels]);
+    m.dispose();
+  });
+});
+
+describe("deepcluster with more clusters than images (issue 26 item 10)", () => {
+  it("clusters into as many clusters as images and says so once, through the trainer's onNote", async () => {
+    const small = tinyImageDataset({ size: 12, classes: 4, noise: 0.05 });
+    const m = createMethod(deepClusterMethod, {
+      input: small.input,
+      options: { k: 50, pcaDim: 3, embedBatchSize: 8 },
+    }) as DeepCluster;
+    const notes: string[] = [];
+    const trainer = new Trainer({
+      method: m,
+      dataset: small,
+      config: { epochs: 2, batchSize: 6, seed: 0 },
+      callbacks: [{ onNote: (message) => notes.push(message) }],
+    });
+    const fit = await trainer.fit();
+    expect(fit.status).toBe("completed");
+    expect(m.lastClustering?.n).toBe(12);
+    // Two epochs re-cluster twice; the note comes once.
+    expect(notes).toEqual([
+      "deepcluster: method.options.k is 50 but the training split has only 12 images; clustering into 12 clusters instead (set method.options.k to at most 12, ideally well below, to silence this)",
+    ]);
     m.dispose();
   });
 });

@@ -10,6 +10,7 @@ import { MetricReadsRepo } from "./metric-reads.js";
 import type { MetricWriter, MetricWriterOptions } from "./metric-writer.js";
 import { MetricWritesRepo } from "./metric-writes.js";
 import { type MigrateResult, migrate } from "./migrate.js";
+import { analyzeIfStale, isEmbedded } from "./planner-stats.js";
 import { ResultsRepo } from "./results.js";
 import { RunsRepo } from "./runs.js";
 import type { RunStatus } from "./schemas.js";
@@ -52,6 +53,8 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<RunStor
   let migration: MigrateResult | undefined;
   try {
     if (options.migrate !== false) migration = await migrate(db, { schema: options.schema });
+    // PGlite has no autovacuum: keep the planner's statistics of runs from going stale.
+    if (options.migrate !== false && isEmbedded(db)) await analyzeIfStale(db).catch(() => false); // only an optimisation
   } catch (err) {
     await db.close().catch(() => {});
     throw err;

@@ -18,6 +18,7 @@ import { loadDataset } from "../run/dataset.js";
 import { type ExecuteRunResult, executeRun } from "../run/execute.js";
 import { findRun } from "../run/find-run.js";
 import { PreflightError, preflight, unknownOptionProblems } from "../run/preflight.js";
+import { resolveRequiredCheckpoints } from "../run/requires.js";
 import { stopOnSignals } from "../run/signals.js";
 import { openRunnerStore, staleAfterMs } from "../store.js";
 
@@ -110,6 +111,10 @@ export async function trainCommand(opts: TrainOptions): Promise<number> {
     throw new CliError((err as Error).message, EXIT.failure);
   });
   config = resolveOrThrow(config, registry, dataset.input);
+  // Options naming another run's checkpoint (BEiT's tokenizer) become that checkpoint's directory.
+  config = await resolveRequiredCheckpoints(registry, config, {
+    warn: (m) => process.stderr.write(`warning: ${m}\n`),
+  });
   // Everything that can be checked before the first step, before a run row exists.
   await initBackend(config.backend);
   await preflight(registry, config, dataset);

@@ -1,14 +1,3 @@
-/**
- * `loadEncoder(source)`: a run's trained encoder, ready to embed, from code. `source` is a run id
- * or name (looked up in the store under SELFSUP_HOME), a run directory (`<home>/runs/<id>`) or a
- * checkpoint directory (`<home>/runs/<id>/checkpoints/step-N`). The run's config (method, backbone,
- * dataset) comes from its store row; the weights from the newest intact checkpoint (a torn one is
- * skipped with a warning, as resume does), the best one, or a given step.
- *
- * `selfsup embed` and `selfsup export` are built on it.
- */
-import { existsSync, statSync } from "node:fs";
-import path from "node:path";
 import {
   type Dataset,
   type FeatureModule,
@@ -20,19 +9,15 @@ import {
   restoreMethodWeights,
   tf,
 } from "@selfsup/core";
-import type { Run, RunStore } from "@selfsup/store";
 import { resolveOrThrow } from "../commands/train.js";
 import { parseStoredRunConfig, type ResolvedRunConfig } from "../config.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { loadRegistry } from "../plugins.js";
 import { buildMethod } from "../run/build.js";
 import { loadDataset } from "../run/dataset.js";
-import { findRun } from "../run/find-run.js";
-import { resumableCheckpoint } from "../run/resume.js";
-import { openRunnerStore } from "../store.js";
+import { type CheckpointChoice, findRunCheckpoint } from "../run/run-checkpoint.js";
 
-/** Which checkpoint: the newest intact one (default), the best by kNN, or a step number. */
-export type CheckpointChoice = "latest" | "best" | number;
+export type { CheckpointChoice } from "../run/run-checkpoint.js";
 
 export interface LoadEncoderOptions {
   /** Default "latest" (the newest checkpoint whose files match their manifest). */
@@ -69,78 +54,6 @@ export interface LoadedEncoder {
   dispose(): void;
 }
 
-/** What `source` names on disk: a run directory, a checkpoint in it, or neither (an id or name). */
-function classify(source: string): { runDir?: string; checkpointDir?: string } {
-  if (!existsSync(source) || !statSync(source).isDirectory()) return {};
-  const abs = path.resolve(source);
-  if (existsSync(path.join(abs, "manifest.json"))) {
-    const runDir = path.dirname(path.dirname(abs));
-    if (path.basename(path.dirname(abs)) !== "checkpoints")
-      throw new CliError(
-        `${source} is a checkpoint outside a run directory (<home>/runs/<id>/checkpoints/step-N); the run's config is needed to rebuild its encoder`,
-        EXIT.usage,
-      );
-    return { runDir, checkpointDir: abs };
-  }
-  if (existsSync(path.join(abs, "checkpoints")) || path.basename(path.dirname(abs)) === "runs")
-    return { runDir: abs };
-  throw new CliError(
-    `${source} is neither a run directory (<home>/runs/<id>) nor a checkpoint directory (with manifest.json)`,
-    EXIT.usage,
-  );
-}
-
-/** The checkpoint directory to load for `choice`; torn ones are skipped with a warning. */
-async function pickCheckpoint(
-  store: RunStore,
-  run: Run,
-  choice: CheckpointChoice,
-  warn: (m: string) => void,
-): Promise<string> {
-  if (choice === "best") {
-    const best = await store.latestCheckpoint(run.id, "best");
-    if (best && existsSync(path.join(best.path, "manifest.json"))) return best.path;
-    throw new CliError(`run ${run.id} has no best checkpoint on disk; use --checkpoint latest`, EXIT.usage);
-  }
-  if (typeof choice === "number") {
-    const all = await store.listCheckpoints(run.id);
-    const hit = all.find((c) => c.step === choice);
-    if (!hit || !existsSync(path.join(hit.path, "manifest.json")))
-      throw new CliError(
-        `run ${run.id} has no checkpoint at step ${choice}; it has: ${
-          all.map((c) => c.step).join(", ") || "none"
-        }`,
-        EXIT.usage,
-      );
-    return hit.path;
-  }
-  const skipped: string[] = [];
-  const ckpt = await resumableCheckpoint(store, run.id, {
-    onSkip: (k) => {
-      skipped.push(`step ${k.step}`);
-      warn(`checkpoint at step ${k.step} (${k.path}) skipped: ${k.reason}`);
-    },
-  });
-  if (!ckpt) {
-    const why = skipped.length > 0 ? ` (every recorded one is torn: ${skipped.join(", ")})` : "";
-    throw new CliError(
-      `run ${run.id} has no checkpoint to load${why}; a run writes one at its end or every checkpoint.everySteps`,
-      EXIT.failure,
-    );
-  }
-  if (skipped.length > 0) warn(`using the checkpoint at step ${ckpt.step} instead, as resume would`);
-  return ckpt.path;
-}
-
-/** The store holding `runDir`'s run: DATABASE_URL when set, else the PGlite beside the run directory. */
-async function storeFor(runDir: string | undefined): Promise<RunStore> {
-  if (runDir === undefined || process.env.DATABASE_URL) return openRunnerStore({ markStale: false });
-  const home = path.dirname(path.dirname(runDir));
-  const db = path.join(home, "db");
-  if (existsSync(db)) return openRunnerStore({ url: `file://${db}`, markStale: false });
-  return openRunnerStore({ markStale: false });
-}
-
 /** What `openRunEncoder` gives: the encoder, and what it was built from (for `embed`). */
 export interface OpenedRun {
   encoder: LoadedEncoder;
@@ -152,17 +65,8 @@ export interface OpenedRun {
 
 export async function openRunEncoder(source: string, opts: LoadEncoderOptions = {}): Promise<OpenedRun> {
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
-  const where = classify(source);
   const registry = opts.registry ?? (await loadRegistry()).registry;
-  const store = await storeFor(where.runDir);
-  let run: Run;
-  let dir: string;
-  try {
-    run = await findRun(store, where.runDir ? path.basename(where.runDir) : source);
-    dir = where.checkpointDir ?? (await pickCheckpoint(store, run, opts.checkpoint ?? "latest", warn));
-  } finally {
-    await store.close();
-  }
+  const { run, dir } = await findRunCheckpoint(source, { checkpoint: opts.checkpoint ?? "latest", warn });
   let cfg = resolveOrThrow(parseStoredRunConfig(run.config, run.id), registry);
   const dataset = await loadDataset(registry, cfg.dataset);
   let method: Method;

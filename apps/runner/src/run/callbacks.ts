@@ -207,5 +207,8 @@ export function progressEvents(opts: ProgressCallbackOptions): TrainerCallback {
       epochLossSum = 0;
       epochLossCount = 0;
     },
+    onNote(message) {
+      opts.onProgress({ type: "log", runId: opts.runId, level: "warn", message });
+    },
   };
 }

@@ -36,6 +36,7 @@ import { DatabaseGoneError, retryWhileUnreachable } from "./db-retry.js";
 import { evaluationKey, finalEvaluators, knnEvaluator, runEvaluators, storeEvaluations } from "./evaluate.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
 import { evaluatorProblems, PreflightError } from "./preflight.js";
+import { resolveRequiredCheckpoints } from "./requires.js";
 import { resumableCheckpoint } from "./resume.js";
 
 export interface ExecuteRunOptions {
@@ -170,7 +171,16 @@ export class RunExecution {
     );
     const dataset = this.opts.dataset ?? (await loadDataset(this.registry, stored.dataset));
     this.data = watchDataset(dataset, !this.opts.dataset, this.warn);
-    return { cfg: resolveRunConfig(stored, this.registry, dataset.input), backend, dataset };
+    // A queued run names its required checkpoint (BEiT's tokenizer) as submitted: resolve it here, where it trains.
+    const cfg = await resolveRequiredCheckpoints(
+      this.registry,
+      resolveRunConfig(stored, this.registry, dataset.input),
+      {
+        warn: this.warn,
+        store: this.store,
+      },
+    );
+    return { cfg, backend, dataset };
   }
 
   /**

@@ -134,6 +134,12 @@ export interface EpochContext {
   rng: Rng;
   /** Iterates the training split without augmentation (DeepCluster uses it to re-cluster). */
   iterate(batchSize: number): AsyncIterable<{ inputs: tf.Tensor; indices: number[] }>;
+  /**
+   * Tells the user something the method decided about this run (DeepCluster: fewer clusters than
+   * asked because the training split is smaller); the runner writes it to the run's log as a
+   * warning. Absent where nobody listens.
+   */
+  note?(message: string): void;
 }
 
 /**

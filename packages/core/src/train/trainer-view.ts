@@ -53,4 +53,6 @@ export interface TrainerCallback {
   onEpochEnd?(epoch: number, trainer: TrainerView): Promise<void> | void;
   /** Last call of a fit: completed, interrupted (AbortSignal) or failed (then `error` is set). */
   onTrainEnd?(info: TrainEndInfo, trainer: TrainerView): Promise<void> | void;
+  /** A method's note to the user (`EpochContext.note`: a setting it adjusted to the data). */
+  onNote?(message: string, trainer: TrainerView): void;
 }

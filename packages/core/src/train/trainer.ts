@@ -302,6 +302,9 @@ export class Trainer implements TrainerView {
           }
         }
       },
+      note: (message: string) => {
+        for (const cb of this.callbacks) cb.onNote?.(message, this);
+      },
     };
   }
 

@@ -2,6 +2,7 @@
 // (`specsIn("loss", ...)` in plugin.ts): adding a loss is one line.
 export * from "./barlow-twins.js";
 export * from "./dino.js";
+export * from "./ibot.js";
 export * from "./info-nce.js";
 export * from "./moco-v3.js";
 export * from "./negative-cosine.js";

@@ -22,19 +22,37 @@
  *   klToUniform    = KL(mean_n P_t || uniform) = log K - H(mean_n P_t): near log K when every
  *                    sample picks the same prototype (one-dimension collapse), 0 when balanced
  *
- * Paper defaults (ViT-S/16, ImageNet) beside ours (28 px digits, short runs):
+ * Paper defaults (ViT-S/16, ImageNet; reference code facebookresearch/dino) beside ours (28 px
+ * digits, short runs):
  *   MLP hidden 2048 / bottleneck 256 / K 65536     ours 256 / 64 / 1024
- *   head activation GELU, no BN (ViT)              ours ReLU (core's "mlp" head), no BN
+ *   head: GELU, no BN (`use_bn_in_head` off),      ours ReLU (core's "mlp" head), same init; BN on
+ *   Linear weights trunc-normal(0.02), biases 0     unless the backbone is vit-tiny (below)
+ *   last layer frozen for the first epoch          same (`freezeLastLayerEpochs`)
  *   tau_s 0.1, tau_t 0.04 -> 0.07 over 30 epochs   same temperatures; warm-up over 30% of the steps
- *   center momentum 0.9                            same
- *   teacher momentum 0.996 -> 1 (cosine)           cosine to 1 from clamp(1 - 125 / steps, 0.9, 0.996)
- *                                                  (BYOL's rule in this package: the paper's 0.996
- *                                                  from 31k steps on; not tuned for DINO)
+ *   center momentum 0.9, centre starts at 0        same momentum; centre starts at the first batch's
+ *                                                  mean teacher logits (`centerInit`, below)
+ *   teacher momentum 0.996 -> 1 (cosine)           same
+ *   AdamW, lr warm-up 10 epochs, clip 3.0,         the run's training config (no warm-up or clipping
+ *   wd 0.04 -> 0.4 (cosine)                        by default: --warmup, training.clipGradNorm)
  *   2 global (224 px, scale 0.4-1) + 8-10 local    2 global (full size, 0.4-1) + 6 local (12 px on
  *   (96 px, scale 0.05-0.4)                         28 px, 0.05-0.4)
  *   the teacher is evaluated                       the student backbone is the encoder
+ *
+ * Why ours differ (issue 29; `selfsup train -m dino -d mnist --limit 2000 -e 3`, convnet, wasm): with
+ * core's default head init (biases U(+-1/sqrt(fan_in))), no BN and BYOL's short-run momentum rule
+ * (0.9 for 93 steps) every image got nearly the same bottleneck (batch std 0.02 against 0.125 for
+ * random directions), so the centred teacher was near uniform from the start (entropy 6.5 of
+ * log K = 6.93 nats), the student learnt to output one distribution for every image, and the
+ * teacher, 10 steps behind, followed: teacher entropy -> log K, bottleneck std -> 0.001, kNN 52.7%
+ * (random init 56.2%). The convnet's pooled features share a large common part; BN in the head
+ * removes it (std 0.10 at step 1, teacher entropy 4.3); the paper's momentum 0.996 keeps the teacher
+ * from following the student into collapse. Either alone still collapsed; together the std stayed
+ * at 0.07 and the teacher entropy at 5.9 over the 93 steps. Without a learning-rate warm-up (the
+ * runner's default) the first steps, with the centre still 0, sent every image to one prototype
+ * (teacher entropy 0.05 at step 4), hence the centre starting at the first batch's mean.
  */
 import {
+  type CropSet,
   cosineMomentum,
   defaultBackboneFor,
   defineMethod,
@@ -50,10 +68,11 @@ import {
   type StepResult,
   type TrainBatch,
   tf,
+  truncatedNormalInit,
+  ViT,
 } from "@selfsup/core";
 import { z } from "zod";
 import { dinoLoss, dinoLossOptions, teacherDistribution } from "../losses/dino.js";
-import { autoBaseMomentum } from "./byol.js";
 
 const lossFields = dinoLossOptions.shape;
 
@@ -73,8 +92,10 @@ export const dinoMethodOptions = z.object({
   prototypes: z.number().int().min(2).default(1024).describe("K, outputs of the last layer (DINO: 65536)"),
   batchNorm: z
     .boolean()
-    .default(false)
-    .describe("BatchNorm in the head's MLP (DINO: off for ViT, on for ResNet)"),
+    .optional()
+    .describe(
+      "BatchNorm in the head's MLP (default: on unless the backbone is vit-tiny; DINO: `use_bn_in_head`, off by default)",
+    ),
   studentTemperature: lossFields.studentTemperature,
   teacherTemperature: z
     .number()
@@ -94,14 +115,24 @@ export const dinoMethodOptions = z.object({
     .max(1)
     .default(0.9)
     .describe("lambda of the teacher centring (DINO: 0.9)"),
+  centerInit: z
+    .enum(["zeros", "batch"])
+    .default("batch")
+    .describe(
+      "the centre before the first step: zeros (DINO), or the first batch's mean teacher logits (ours: without a learning-rate warm-up the uncentred first steps collapse every image onto one prototype)",
+    ),
+  freezeLastLayerEpochs: z
+    .number()
+    .int()
+    .min(0)
+    .default(1)
+    .describe("epochs during which the prototypes (last layer) get no update (DINO: 1)"),
   baseMomentum: z
     .number()
     .min(0)
     .max(1)
-    .optional()
-    .describe(
-      "teacher EMA momentum at step 0, raised to 1 by a cosine (default clamp(1 - 125 / steps, 0.9, 0.996); DINO: 0.996)",
-    ),
+    .default(0.996)
+    .describe("teacher EMA momentum at step 0, raised to 1 by a cosine (DINO: 0.996)"),
   ...multiCropFields,
   globalCrops: z
     .number()
@@ -141,6 +172,23 @@ export class WeightNormPrototypes extends Module {
   }
 }
 
+/**
+ * Re-initialises an MLP head as DINO's reference code does (`DINOHead._init_weights`): every
+ * weight matrix ~ truncated normal (std 0.02), every bias 0 (BatchNorm scales stay 1).
+ * Core's "torch" default draws the biases U(+-1/sqrt(fan_in)) like the weights, a constant offset
+ * shared by every image; on the digits this init raised the bottleneck's batch std at step 1 from
+ * 0.022 to 0.035 (alone it did not stop the collapse; see the module comment). Returns the head.
+ */
+export function initHeadLikeDINO<M extends Module>(head: M, rng: Rng): M {
+  for (const p of head.namedParameters()) {
+    const leaf = p.name.split(".").pop();
+    if (p.variable.shape.length === 2 && leaf === "weight")
+      p.variable.assign(truncatedNormalInit(p.variable.shape, 0.02, rng));
+    else if (p.variable.shape.length === 1 && leaf === "bias") p.variable.assign(tf.zerosLike(p.variable));
+  }
+  return head;
+}
+
 /** tau_t at a step: linear from `from` to `to` over the first `warmup` fraction, then `to`. */
 export function teacherTemperatureAt(
   step: number,
@@ -164,21 +212,25 @@ export function collapseMetrics(p: tf.Tensor): { teacherEntropy: tf.Scalar; klTo
 }
 
 /** x [n·B, ...] as n slices [B, ...] (slices, not tf.split: its gradient here misreads the sizes). */
-function chunks(x: tf.Tensor, n: number): tf.Tensor[] {
+export function chunks(x: tf.Tensor, n: number): tf.Tensor[] {
   const b = (x.shape[0] as number) / n;
   return Array.from({ length: n }, (_, i) => tf.slice(x, [i * b], [b]));
 }
 
-export class DINO extends MethodBase<DINOOptions> {
+export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
   /** Views are cut from `batch.inputs` by core's multi-crop. */
   readonly views = 0;
   readonly backbone = this.addBackbone();
-  readonly projector = this.addProjector({
-    layers: 3,
-    hiddenDim: this.options.projectorHiddenDim,
-    outputDim: this.options.bottleneckDim,
-    batchNorm: this.options.batchNorm,
-  });
+  // the reference's DINOHead._init_weights: Linear weights ~ trunc_normal(std 0.02), biases 0
+  readonly projector = initHeadLikeDINO(
+    this.addProjector({
+      layers: 3,
+      hiddenDim: this.options.projectorHiddenDim,
+      outputDim: this.options.bottleneckDim,
+      batchNorm: this.options.batchNorm ?? !(this.backbone instanceof ViT),
+    }),
+    this.ctx.rng,
+  );
   readonly lastLayer = this.module(
     "lastLayer",
     new WeightNormPrototypes(this.options.bottleneckDim, this.options.prototypes, this.ctx.rng),
@@ -187,10 +239,15 @@ export class DINO extends MethodBase<DINOOptions> {
   readonly teacherProjector = this.momentumCopyOf("teacherProjector", this.projector);
   readonly teacherLastLayer = this.momentumCopyOf("teacherLastLayer", this.lastLayer);
   readonly center = this.stateVariable("center", tf.variable(tf.zeros([1, this.options.prototypes]), false));
-  readonly crops = this.addMultiCrop(multiCropSets(this.options, this.ctx.input));
+  readonly crops = this.addMultiCrop(this.cropSets());
+
+  /** The global and local crop sets (core's multiCropSets of the options); iBOT adapts the local size. */
+  protected cropSets(): CropSet[] {
+    return multiCropSets(this.options, this.ctx.input);
+  }
 
   momentumAt(step: number, totalSteps: number): number {
-    return cosineMomentum(step, totalSteps, this.options.baseMomentum ?? autoBaseMomentum(totalSteps));
+    return cosineMomentum(step, totalSteps, this.options.baseMomentum);
   }
 
   teacherTemperatureAt(step: number, totalSteps: number): number {
@@ -202,6 +259,43 @@ export class DINO extends MethodBase<DINOOptions> {
       o.teacherTemperature,
       o.teacherTemperatureWarmup,
     );
+  }
+
+  /**
+   * The variables this step trains: all but the prototypes during the first
+   * `freezeLastLayerEpochs` epochs (the reference code's `cancel_gradients_last_layer`).
+   */
+  stepVariables(epoch: number): tf.Variable[] | undefined {
+    if (epoch >= this.options.freezeLastLayerEpochs) return undefined;
+    const frozen = new Set(this.lastLayer.trainableVariables());
+    return this.trainableVariables().filter((v) => !frozen.has(v));
+  }
+
+  /** With `centerInit: "batch"`, c <- the mean over the rows of `teacher` [M, K] at step 0. */
+  protected initCenter(center: tf.Variable, teacher: tf.Tensor, step: number): void {
+    if (step === 0 && this.options.centerInit === "batch")
+      tf.tidy(() => center.assign(tf.mean(teacher, 0, true)));
+  }
+
+  /** c <- lambda c + (1 - lambda) mean over the rows of `teacher` [M, K] (after the loss used c). */
+  protected updateCenter(center: tf.Variable, teacher: tf.Tensor, momentum: number): void {
+    tf.tidy(() =>
+      center.assign(tf.add(tf.mul(center, momentum), tf.mul(tf.mean(teacher, 0, true), 1 - momentum))),
+    );
+  }
+
+  /** The teacher follows the student: backbone, MLP and prototypes, at momentum `tau`. */
+  protected updateTeacher(tau: number): void {
+    emaUpdate(this.teacherBackbone, this.backbone, tau);
+    emaUpdate(this.teacherProjector, this.projector, tau);
+    emaUpdate(this.teacherLastLayer, this.lastLayer, tau);
+  }
+
+  /** Prototype logits of bottleneck inputs: W_n · l2n(mlp(x)) with the student's or the teacher's head. */
+  protected head(x: tf.Tensor, teacher = false): tf.Tensor {
+    return teacher
+      ? this.teacherLastLayer.forward(l2Normalize(this.teacherProjector.forward(x)))
+      : this.lastLayer.forward(l2Normalize(this.projector.forward(x)));
   }
 
   /** Student logits of a batch of views of one size. */
@@ -227,6 +321,7 @@ export class DINO extends MethodBase<DINOOptions> {
     // all globals through the teacher in one batch (as the reference code), then split per view
     const teacherAll = tf.tidy(() => this.teacher(tf.concat(global, 0)));
     const teacher = tf.split(teacherAll, g, 0);
+    this.initCenter(this.center, teacherAll, ctx.step);
     let result: StepResult;
     try {
       result = ctx.minimize(() => {
@@ -249,22 +344,12 @@ export class DINO extends MethodBase<DINOOptions> {
             momentum: tf.scalar(tau),
           },
         };
-      });
-      // c <- lambda c + (1 - lambda) mean of the teacher's global logits (after the loss used c)
-      tf.tidy(() =>
-        this.center.assign(
-          tf.add(
-            tf.mul(this.center, o.centerMomentum),
-            tf.mul(tf.mean(teacherAll, 0, true), 1 - o.centerMomentum),
-          ),
-        ),
-      );
+      }, this.stepVariables(ctx.epoch));
+      this.updateCenter(this.center, teacherAll, o.centerMomentum);
     } finally {
       tf.dispose([teacherAll, ...teacher, ...global, ...local]);
     }
-    emaUpdate(this.teacherBackbone, this.backbone, tau);
-    emaUpdate(this.teacherProjector, this.projector, tau);
-    emaUpdate(this.teacherLastLayer, this.lastLayer, tau);
+    this.updateTeacher(tau);
     return result;
   }
 }

@@ -3,6 +3,7 @@
 export * from "./barlow-twins.js";
 export * from "./byol.js";
 export * from "./dino.js";
+export * from "./ibot.js";
 export * from "./key-queue.js";
 export * from "./moco.js";
 export * from "./moco-v3.js";

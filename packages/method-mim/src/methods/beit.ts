@@ -40,7 +40,9 @@ export const beitMethodOptions = z.object({
     .string()
     .min(1)
     .optional()
-    .describe("run id, run directory or checkpoint directory of a trained beit-tokenizer (required)"),
+    .describe(
+      "run id or name, run directory or checkpoint directory of a trained beit-tokenizer (required; the runner turns a run into its newest intact checkpoint)",
+    ),
   maskRatio: z
     .number()
     .gt(0)

@@ -98,6 +98,7 @@ export class DeepCluster extends MethodBase<DeepClusterOptions> {
   /** Previous assignment of the training split (for NMI; not checkpointed). */
   private previous: Int32Array | undefined;
   private lastNmi: number | undefined;
+  private notedSmallK = false;
   /** What the last clustering did, for tests and logs. */
   lastClustering: { n: number; reseeded: number; nonEmpty: number; nmiPrevious?: number } | undefined;
 
@@ -138,6 +139,13 @@ export class DeepCluster extends MethodBase<DeepClusterOptions> {
     const z = whiten(features, n, d, w);
     const rng = new Rng(ctx.rng.seed());
     const k = Math.min(this.options.k, n);
+    if (k < this.options.k && !this.notedSmallK) {
+      // Said once a run: every epoch clusters the same split.
+      this.notedSmallK = true;
+      ctx.note?.(
+        `deepcluster: method.options.k is ${this.options.k} but the training split has only ${n} images; clustering into ${k} clusters instead (set method.options.k to at most ${n}, ideally well below, to silence this)`,
+      );
+    }
     const result = kmeans(z, n, w.outDim, rng, { k, iterations: this.options.kmeansIterations });
     const centroids = new Float32Array(this.options.k * this.dim).fill(1e3);
     centroids.set(result.centroids);
