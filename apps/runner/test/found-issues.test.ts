@@ -210,6 +210,26 @@ describe("pre-flight checks (before a run row exists, --dry-run too)", () => {
       ],
       error: /nnclr: the support set \(supportSetSize 16\) is smaller than the batch \(32\)/,
     },
+    {
+      what: "I-JEPA on a backbone without patch tokens",
+      args: ["--method", "ijepa", "--dataset", "synthetic", "--backbone", "convnet"],
+      error: /ijepa needs a vit-tiny backbone \(it works on patch tokens\), got ConvNet/,
+    },
+    {
+      what: "I-JEPA target blocks that cannot fit the patch grid",
+      args: [
+        "--method",
+        "ijepa",
+        "--dataset",
+        "synthetic",
+        "--backbone",
+        "vit-tiny",
+        "--set",
+        "backbone.options.patchSize=14",
+      ],
+      error:
+        /ijepa: the target and context blocks do not fit vit-tiny's 2x2 patch grid \(patchSize 14 on 28x28\): targetScale 0.15 .* nothing to predict/,
+    },
   ];
   for (const c of cases) {
     it(`refuses ${c.what}, with and without --dry-run, and stores no run`, async () => {

@@ -187,7 +187,9 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   const methods = withPrerequisites(
     opts.methods ??
       opts.plugins.flatMap((p) =>
-        (p.methods ?? []).filter((m) => m.inputs.includes("image")).map((m) => m.name),
+        (p.methods ?? [])
+          .filter((m) => m.inputs.includes("image"))
+          .flatMap((m) => [m.name, ...(m.benchBackbones ?? []).map((b) => `${m.name}@${b}`)]),
       ),
     registry,
     methodOptions,
@@ -211,13 +213,20 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   // Methods whose spec asks for a specific backbone (vit-tiny for MAE, SimMIM, BEiT) pretrain
   // that one; every other (no defaultBackbone, or core's generic convnet / resnet18 choice) the
   // convnet of the bench's width, so that figures stay comparable across packages and datasets.
-  const backboneOf = (name: string): { name: string; options?: Record<string, unknown> } => {
+  // A row "<method>@<backbone>" (a spec's `benchBackbones`, or asked for by name) pretrains that
+  // backbone: the bench's convnet or ViT options, over the method's own for that backbone.
+  const backboneOf = (row: string): { name: string; options?: Record<string, unknown> } => {
+    const { method: name, backbone } = parseBenchRow(row);
     const spec = registry.get("method", name);
     const choice = spec.defaultBackbone?.(data.input);
     const base =
-      choice === undefined || takesGenericBackbone(spec, data.input)
-        ? { name: "convnet", options: backboneOptions }
-        : choice;
+      backbone !== undefined
+        ? backbone === "convnet"
+          ? { name: "convnet", options: backboneOptions }
+          : { name: backbone, options: choice?.name === backbone ? choice.options : {} }
+        : choice === undefined || takesGenericBackbone(spec, data.input)
+          ? { name: "convnet", options: backboneOptions }
+          : choice;
     const benchDefaults = base.name === "vit-tiny" ? benchVitOptions(data.input) : {};
     return {
       name: base.name,
@@ -243,7 +252,7 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   let handOverDir: string | undefined;
   const handOver = async (name: string, method: Method) => {
     for (const dependent of methods) {
-      const req = registry.get("method", dependent).requires;
+      const req = registry.get("method", parseBenchRow(dependent).method).requires;
       if (req?.method !== name || methodOptions[dependent]?.[req.option] !== undefined) continue;
       handOverDir ??= await mkdtemp(path.join(tmpdir(), "selfsup-bench-"));
       const dir = path.join(handOverDir, name);
@@ -267,7 +276,8 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
     });
     let method: Method;
     try {
-      method = registry.create("method", name, methodOptions[name] ?? {}, ctx);
+      const specName = parseBenchRow(name).method;
+      method = registry.create("method", specName, methodOptions[name] ?? methodOptions[specName] ?? {}, ctx);
     } catch (err) {
       // A method that refuses this dataset (colorization on gray digits) gets no row, and says why.
       log(`${name.padEnd(18)}skipped: ${(err as Error).message}`);
@@ -408,6 +418,12 @@ export async function benchQuality(opts: QualityBenchOptions): Promise<QualityBe
   return rows;
 }
 
+/** A bench row's method and, for "<method>@<backbone>", the backbone it pretrains. */
+export function parseBenchRow(row: string): { method: string; backbone?: string } {
+  const at = row.indexOf("@", 1); // a scoped name never reaches here; "@" past the first character
+  return at < 0 ? { method: row } : { method: row.slice(0, at), backbone: row.slice(at + 1) };
+}
+
 /**
  * `methods` with each method's `requires` (a method whose checkpoint it takes as an option) put
  * before it when that option is not given and the required method is registered; a method whose
@@ -423,7 +439,8 @@ export function withPrerequisites(
 ): string[] {
   const out: string[] = [];
   for (const name of methods) {
-    const req = registry.has("method", name) ? registry.get("method", name).requires : undefined;
+    const spec = parseBenchRow(name).method;
+    const req = registry.has("method", spec) ? registry.get("method", spec).requires : undefined;
     if (
       req &&
       methodOptions[name]?.[req.option] === undefined &&

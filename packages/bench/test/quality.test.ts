@@ -1,8 +1,8 @@
 import { defineMethod, definePlugin, Rng, vitTinyBackbone } from "@selfsup/core";
-import { tinyImageDataset } from "@selfsup/core/testing";
+import { tinyImageDataset, toyAutoencoderSpec } from "@selfsup/core/testing";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { benchQuality, benchVitOptions, withPrerequisites } from "../src/protocol.js";
+import { benchQuality, benchVitOptions, parseBenchRow, withPrerequisites } from "../src/protocol.js";
 
 describe("benchQuality", () => {
   it("scores on a given dataset and skips, with its reason, a method that refuses that dataset", async () => {
@@ -31,6 +31,44 @@ describe("benchQuality", () => {
     expect(lines.some((l) => /needs-rgb\s+skipped: needs-rgb needs RGB images/.test(l))).toBe(true);
     // raw pixels of class prototypes plus a little noise: far above chance (25%)
     expect(rows[0]?.knnTop1).toBeGreaterThan(0.5);
+  });
+
+  it("adds a row per backbone a spec's benchBackbones names, on that backbone, beside its random init", async () => {
+    const lines: string[] = [];
+    const rows = await benchQuality({
+      plugins: [
+        definePlugin({
+          name: "test-two-backbones",
+          methods: [{ ...toyAutoencoderSpec, name: "toy", benchBackbones: ["vit-tiny"] }],
+        }),
+      ],
+      dataset: async () => tinyImageDataset({ size: 32, testSize: 32, classes: 4 }),
+      batchSize: 16,
+      epochs: 1,
+      width: 4,
+      probeSeeds: [0],
+      probeLabels: [10],
+      backboneOptions: { "vit-tiny": { dim: 8, depth: 1, heads: 2 } },
+      backend: "cpu",
+      log: (l) => lines.push(l),
+    });
+    expect(rows.map((r) => r.method)).toEqual([
+      "raw-pixels",
+      "random-init",
+      "random-init:vit-tiny",
+      "toy",
+      "toy@vit-tiny",
+    ]);
+    expect(lines.find((l) => l.includes("on vit-tiny:"))).toMatch(
+      /toy@vit-tiny on vit-tiny: patch \d+, width 8, depth 1/,
+    );
+  });
+});
+
+describe("parseBenchRow", () => {
+  it("splits <method>@<backbone>", () => {
+    expect(parseBenchRow("dino@vit-tiny")).toEqual({ method: "dino", backbone: "vit-tiny" });
+    expect(parseBenchRow("simclr")).toEqual({ method: "simclr" });
   });
 });
 

@@ -1,4 +1,4 @@
-/** @selfsup/method-mim: masked modelling methods (MAE, SimMIM, BEiT and its tokenizer, MLM). */
+/** @selfsup/method-mim: masked modelling methods (MAE, SimMIM, BEiT and its tokenizer, I-JEPA, MLM). */
 export * from "./corpus.js";
 export * from "./learned-token.js";
 export * from "./masked-loss.js";

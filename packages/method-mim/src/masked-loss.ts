@@ -67,3 +67,48 @@ export function visibleSelection(mask: tf.Tensor): tf.Tensor3D {
   });
   return tf.tensor3d(out, [b, v, n]);
 }
+
+/**
+ * Index lists as 0/1 selection matrices: `rows` [S][R] patch indices (every list of the same
+ * length R) -> [S, R, N] with a 1 at (s, r, rows[s][r]). `select · tokens` [S, N, D] gathers those
+ * tokens with a matmul (exact; its gradient is a matmul on every backend).
+ */
+export function indexSelection(rows: readonly (readonly number[])[], n: number): tf.Tensor3D {
+  const r = rows[0]?.length ?? 0;
+  const out = new Float32Array(rows.length * r * n);
+  rows.forEach((row, s) => {
+    if (row.length !== r)
+      throw new Error(`indexSelection: every row must have ${r} indices, row ${s} has ${row.length}`);
+    row.forEach((j, k) => {
+      if (!(Number.isInteger(j) && j >= 0 && j < n))
+        throw new Error(`indexSelection: index ${j} (row ${s}) is outside 0..${n - 1}`);
+      out[(s * r + k) * n + j] = 1;
+    });
+  });
+  return tf.tensor3d(out, [rows.length, r, n]);
+}
+
+/**
+ * I-JEPA's loss in latent space (Assran et al. 2023, eq. 1): the mean over every predicted target
+ * patch and feature of the squared error between prediction and target,
+ *
+ *   "mse":       mean_{i,j,d} (ŝ - s)²                                  the paper's L2
+ *   "smooth-l1": mean_{i,j,d} (|ŝ - s| < 1 ? (ŝ - s)² / 2 : |ŝ - s| - 1/2)   the reference code's
+ *                F.smooth_l1_loss (Huber, beta 1)
+ *
+ * `pred` and `target` have the same shape ([M·B, T, D] in I-JEPA); the target carries no gradient.
+ */
+export function latentRegressionLoss(
+  pred: tf.Tensor,
+  target: tf.Tensor,
+  kind: "mse" | "smooth-l1" = "mse",
+): tf.Scalar {
+  if (pred.shape.join() !== target.shape.join())
+    throw new Error(`latentRegressionLoss: prediction [${pred.shape}] and target [${target.shape}] differ`);
+  return tf.tidy(() => {
+    const diff = tf.sub(pred, target);
+    if (kind === "mse") return tf.mean(tf.square(diff)) as tf.Scalar;
+    const a = tf.abs(diff);
+    return tf.mean(tf.where(tf.less(a, 1), tf.mul(0.5, tf.square(diff)), tf.sub(a, 0.5))) as tf.Scalar;
+  });
+}

@@ -22,6 +22,7 @@ afterAll(() => rmSync(join(tokenizerRun, ".."), { recursive: true, force: true }
 
 const RUNS: Record<string, Array<{ label?: string } & ConformanceOptions>> = {
   mae: [{ input: image16, backbone: tinyViT("remove") }],
+  ijepa: [{ input: image16, backbone: tinyViT("remove") }],
   simmim: [
     { input: image16, backbone: tinyViT("token") },
     { label: "convnet", input: image16, backbone: tinyConvnet },

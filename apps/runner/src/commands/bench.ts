@@ -16,6 +16,7 @@ import {
   type BenchSection,
   benchQuality,
   benchSections,
+  parseBenchRow,
   runBench,
   throughputSection,
   writeQualityPlot,
@@ -102,7 +103,9 @@ export async function benchCommand(args: string[]): Promise<number> {
             probeSeeds: PROBE_SEEDS,
             options: { epochs, quick: ctx.args.quick },
             describe: (method) => {
-              const spec = registry.list("method").find((m) => m.spec.name === method)?.spec;
+              // a row "dino@vit-tiny" is DINO on the ViT
+              const name = parseBenchRow(method).method;
+              const spec = registry.list("method").find((m) => m.spec.name === name)?.spec;
               return spec?.family ? { family: spec.family } : {};
             },
           });

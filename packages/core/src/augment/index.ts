@@ -11,6 +11,7 @@ export * from "./grayscale.js";
 export * from "./horizontal-flip.js";
 export * from "./jigsaw.js";
 export * from "./masks.js";
+export * from "./multi-block.js";
 export * from "./multi-crop.js";
 export * from "./noise.js";
 export * from "./normalize.js";

@@ -231,6 +231,12 @@ export interface MethodSpec<Schema extends z.ZodType = z.ZodType> extends Contri
    */
   requires?: { method: string; option: string };
   /**
+   * Backbones the method is also made for, beyond its default (DINO: vit-tiny as well as the
+   * convnet). The quality bench adds a row `<method>@<backbone>` for each; `--methods
+   * name@backbone` asks for one by hand.
+   */
+  benchBackbones?: string[];
+  /**
    * Problems of these options with the run's set-up that building the method cannot see (NNCLR:
    * a support set smaller than the batch), each a sentence naming the option and the fix. The
    * runner's preflight (and `--dry-run`) reports them before training; none: an empty list.
