@@ -368,5 +368,7 @@ export const dinoMethod = defineMethod({
   tinyOptions: { projectorHiddenDim: 16, bottleneckDim: 8, prototypes: 16, localCrops: 2 },
   composable: false, // the teacher's EMA and the centre update after each step
   defaultBackbone: defaultBackboneFor,
+  // The paper's method is made for ViTs; the bench scores it on the convnet and on vit-tiny.
+  benchBackbones: ["vit-tiny"],
   create: (opts, ctx) => new DINO(opts, ctx),
 });
