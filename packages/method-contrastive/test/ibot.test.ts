@@ -164,6 +164,19 @@ describe("iBOT method", () => {
     method.dispose();
   });
 
+  it("trains on a ViT whose pooled read is wider than its tokens (the bench's max-pooled 2x2 grid)", () => {
+    const vit = { name: "vit-tiny", options: { ...TINY_VIT.options, pool: "max", grid: 2 } };
+    const method = createMethod("ibot", { maskProbability: 1 }, 3, vit) as IBOT;
+    expect(method.encoder().outputDim).toBe(4 * TINY_VIT.options.dim);
+    const r = method.trainStep(
+      { inputs: tf.randomUniform([4, 8, 8, 1], 0, 1, "float32", 7), views: [] },
+      stepContext(method, { totalSteps: 10 }),
+    );
+    expect(Number.isFinite(r.loss)).toBe(true);
+    expect(r.metrics.patchLoss).toBeGreaterThan(0);
+    method.dispose();
+  });
+
   it("without masks the patch loss is 0 and the loss is DINO's on the class tokens", () => {
     const method = createMethod("ibot", { maskProbability: 0 }, 4) as IBOT;
     const r = method.trainStep(

@@ -84,10 +84,11 @@ export abstract class MethodBase<Options = Record<string, unknown>> implements M
 
   /**
    * The joint-embedding projector (core's "mlp" head) on top of the encoder, declared as
-   * "projector"; `embed(x)` then runs encoder and projector.
+   * "projector"; `embed(x)` then runs encoder and projector. `inputDim` defaults to the encoder's
+   * pooled output; a method whose head reads tokens (iBOT: class and patch tokens) gives their width.
    */
-  protected addProjector(spec: MlpSpec): FeatureModule {
-    const projector = this.module("projector", buildProjector(this.ctx, this.encoder().outputDim, spec));
+  protected addProjector(spec: MlpSpec, inputDim: number = this.encoder().outputDim): FeatureModule {
+    const projector = this.module("projector", buildProjector(this.ctx, inputDim, spec));
     this.#projector = projector;
     return projector;
   }

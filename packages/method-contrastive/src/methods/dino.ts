@@ -223,12 +223,15 @@ export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
   readonly backbone = this.addBackbone();
   // the reference's DINOHead._init_weights: Linear weights ~ trunc_normal(std 0.02), biases 0
   readonly projector = initHeadLikeDINO(
-    this.addProjector({
-      layers: 3,
-      hiddenDim: this.options.projectorHiddenDim,
-      outputDim: this.options.bottleneckDim,
-      batchNorm: this.options.batchNorm ?? !(this.backbone instanceof ViT),
-    }),
+    this.addProjector(
+      {
+        layers: 3,
+        hiddenDim: this.options.projectorHiddenDim,
+        outputDim: this.options.bottleneckDim,
+        batchNorm: this.options.batchNorm ?? !(this.backbone instanceof ViT),
+      },
+      this.headInputDim(),
+    ),
     this.ctx.rng,
   );
   readonly lastLayer = this.module(
@@ -240,6 +243,11 @@ export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
   readonly teacherLastLayer = this.momentumCopyOf("teacherLastLayer", this.lastLayer);
   readonly center = this.stateVariable("center", tf.variable(tf.zeros([1, this.options.prototypes]), false));
   readonly crops = this.addMultiCrop(this.cropSets());
+
+  /** The head's input width: the encoder's pooled feature (iBOT's head reads the ViT's tokens). */
+  protected headInputDim(): number {
+    return this.encoder().outputDim;
+  }
 
   /** The global and local crop sets (core's multiCropSets of the options); iBOT adapts the local size. */
   protected cropSets(): CropSet[] {

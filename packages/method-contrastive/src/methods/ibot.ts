@@ -155,6 +155,14 @@ export class IBOT extends DINO<IBOTOptions> {
   );
 
   /**
+   * The shared head reads tokens (class and patches) of the ViT's width, whatever the backbone's
+   * pooled read is (e.g. the bench's max-pooled 2x2 grid: 4·dim). Runs while DINO's fields are built.
+   */
+  protected override headInputDim(): number {
+    return this.backbone instanceof ViT ? this.backbone.dim : super.headInputDim();
+  }
+
+  /**
    * DINO's crop sets, but without a `localSize` the local side is the multiple of the ViT's patch
    * size nearest to core's default (3/7 of the side): 12 px for 4 px patches on 28 px digits, 14 px
    * for the bench's 7 px patches. (Runs while DINO's fields are built: only `this.backbone` is set.)
