@@ -44,6 +44,7 @@ export {
   TERMINAL_STATUSES,
   type TerminalStatus,
 } from "./schemas.js";
+export { createScratchDatabase, type ScratchDatabase } from "./scratch-database.js";
 export {
   type CreateSweepInput,
   MAX_SWEEP_PAGE,

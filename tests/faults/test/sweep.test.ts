@@ -17,9 +17,14 @@
  * heartbeats are judged stale only after 60 s (a loaded machine can starve a process for many
  * seconds; a live run marked stale would be trained twice).
  */
-import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { openStore, type RunStore, SweepStore } from "@selfsup/store";
+import {
+  createScratchDatabase,
+  openStore,
+  type RunStore,
+  type ScratchDatabase,
+  SweepStore,
+} from "@selfsup/store";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import {
   type CliRun,
@@ -168,34 +173,10 @@ describe("sweep: kill -9 of the coordinator (local processes, embedded store)", 
   }, 900_000);
 });
 
-/** A fresh database on the suite's PostgreSQL cluster (its own pg-boss queue, nothing else's jobs). */
-async function freshDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `selfsup_fault_sweep_${randomBytes(4).toString("hex")}`;
-  const admin = await openStore({ url: serverUrl, migrate: false, poolSize: 1 });
-  try {
-    await admin.db.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.close();
-  }
-  const u = new URL(serverUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const a = await openStore({ url: serverUrl, migrate: false, poolSize: 1 });
-      try {
-        await a.db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await a.close();
-      }
-    },
-  };
-}
-
 const pgUrl = inject("pgUrl");
 
 describe.skipIf(!pgUrl)("sweep: kill -9 of a worker (PostgreSQL + pg-boss, two workers)", () => {
-  let db: Awaited<ReturnType<typeof freshDatabase>> | undefined;
+  let db: ScratchDatabase | undefined;
   const workers: CliRun[] = [];
 
   afterAll(async () => {
@@ -205,7 +186,7 @@ describe.skipIf(!pgUrl)("sweep: kill -9 of a worker (PostgreSQL + pg-boss, two w
   });
 
   it("finishes with a worker killed mid-trial, its run resumed by the other", async () => {
-    db = await freshDatabase(pgUrl);
+    db = await createScratchDatabase(pgUrl, "selfsup_fault_sweep");
     const home = await tempHome("selfsup-fault-sweep-pg-");
     const env = cliEnv(home, { ...beats, DATABASE_URL: db.url, SELFSUP_QUEUE_HEARTBEAT_SECONDS: "10" });
     const file = await writeConfig(

@@ -29,11 +29,10 @@
  * --phase tpe|random|both (both), --no-kill, --keep (keep the databases and homes),
  * --backend <name> (default auto: tensorflow where `selfsup backend build-native` ran).
  */
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { openStore, type RunStore, SweepStore, type SweepTrial } from "@selfsup/store";
+import { createScratchDatabase, openStore, type RunStore, SweepStore, type SweepTrial } from "@selfsup/store";
 import { type CliRun, startCli, writeConfig } from "../testing/cli.js";
 
 interface Args {
@@ -109,32 +108,6 @@ function sweepFile(name: string, a: Args, search: "tpe" | "random"): string {
   ].join("\n");
 }
 
-async function freshDatabase(
-  serverUrl: string,
-  tag: string,
-): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `selfsup_bench_sweep_${tag}_${randomBytes(3).toString("hex")}`;
-  const admin = await openStore({ url: serverUrl, migrate: false, poolSize: 1 });
-  try {
-    await admin.db.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.close();
-  }
-  const u = new URL(serverUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const s = await openStore({ url: serverUrl, migrate: false, poolSize: 1 });
-      try {
-        await s.db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await s.close();
-      }
-    },
-  };
-}
-
 interface PhaseResult {
   label: string;
   wallSec: number;
@@ -159,7 +132,7 @@ function log(line: string): void {
 
 async function phase(a: Args, serverUrl: string, search: "tpe" | "random"): Promise<PhaseResult> {
   const label = search === "tpe" ? "TPE + ASHA" : "random, no early stop";
-  const db = await freshDatabase(serverUrl, search);
+  const db = await createScratchDatabase(serverUrl, `selfsup_bench_sweep_${search}`);
   const home = await mkdtemp(path.join(os.tmpdir(), `selfsup-bench-sweep-${search}-`));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
