@@ -1,5 +1,6 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { SECURITY_HEADERS } from "./security-headers.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const workspaceRoot = path.resolve(here, "../..");
@@ -25,12 +26,7 @@ const nextConfig = {
       {
         // Artifacts set their own, stricter policy (src: app/api/artifacts).
         source: "/((?!api/artifacts/).*)",
-        headers: [
-          { key: "X-Content-Type-Options", value: "nosniff" },
-          { key: "Referrer-Policy", value: "same-origin" },
-          { key: "X-Frame-Options", value: "DENY" },
-          { key: "Content-Security-Policy", value: "frame-ancestors 'none'" },
-        ],
+        headers: SECURITY_HEADERS,
       },
     ];
   },

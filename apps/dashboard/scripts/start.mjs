@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Starts the built dashboard (`next start`) with the selfsup conventions:
+ * Starts the built dashboard (Next in this process, as a custom server) with the selfsup conventions:
  *
  *   HOST (default 127.0.0.1) and PORT (default 3000) pick the address. Off loopback, reading needs
  *   a login, so SELFSUP_TOKEN or SELFSUP_READ_TOKEN must be set (it refuses to start otherwise).
@@ -10,9 +10,8 @@
  *
  *   --demo   seeds demo runs first when the store has no runs yet.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
+import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -66,17 +65,45 @@ if (process.argv.includes("--demo")) {
   }
 }
 
-const require = createRequire(path.join(appDir, "package.json"));
-const nextBin = require.resolve("next/dist/bin/next");
 const host = env.HOST.replace(/^\[(.*)\]$/, "$1");
 const shown = host.includes(":") ? `[${host}]` : host;
 console.log(
   `selfsup dashboard: http://${shown}:${env.PORT}  (store: ${where}${loopback ? "; reading open on loopback" : "; login required"})`,
 );
-const child = spawn(process.execPath, [nextBin, "start", "-H", host, "-p", env.PORT], {
-  cwd: appDir,
-  env,
-  stdio: "inherit",
+
+// Next runs in this process (a custom server), so POST /api/graphql can be answered before Next's
+// router: its route handling alone cost ~3 ms of CPU per request, as much as the GraphQL work
+// (src/server/graphql-http.ts). The route module leaves that handler on globalThis when it loads;
+// until then (and for everything else) requests go through Next.
+Object.assign(process.env, env, { NODE_ENV: "production" });
+const { default: next } = await import("next");
+const app = next({ dev: false, dir: appDir, hostname: host, port: Number(env.PORT) });
+await app.prepare();
+const nextHandler = app.getRequestHandler();
+const FAST = Symbol.for("selfsup.dashboard.graphql.node");
+const isGraphQLPost = (req) =>
+  req.method === "POST" && (req.url === "/api/graphql" || req.url?.startsWith("/api/graphql?"));
+const server = http.createServer((req, res) => {
+  const fast = globalThis[FAST];
+  if (fast && isGraphQLPost(req)) return void fast(req, res);
+  nextHandler(req, res).catch((err) => {
+    console.error(`selfsup dashboard: ${req.method} ${req.url} failed:`, err);
+    if (!res.headersSent) res.statusCode = 500;
+    res.end();
+  });
 });
-for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+server.on("error", (err) => {
+  console.error(`selfsup dashboard: cannot listen on ${shown}:${env.PORT}: ${err.message}`);
+  process.exit(1);
+});
+await new Promise((resolve) => server.listen(Number(env.PORT), host, resolve));
+// Load the GraphQL route module (a malformed body: answered 400 before the store is opened, so
+// which process hosts an embedded store still depends only on who uses it first).
+await fetch(`http://${shown}:${env.PORT}/api/graphql`, {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: "{",
+}).catch(() => {});
+if (!globalThis[FAST])
+  console.error("selfsup dashboard: the GraphQL fast path did not register; Next serves it");
+console.log(`selfsup dashboard: ready`);

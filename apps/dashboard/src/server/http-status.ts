@@ -69,9 +69,14 @@ export const statusRulePlugin: ApolloServerPlugin = {
   },
 };
 
+/** A GraphQL-shaped error body. */
+export function errorBody(code: string, message: string): string {
+  return JSON.stringify({ errors: [{ message, extensions: { code } }] });
+}
+
 /** A GraphQL-shaped error reply for requests refused before Apollo sees them. */
 export function errorReply(status: number, code: string, message: string): Response {
-  return new Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+  return new Response(errorBody(code, message), {
     status,
     headers: { "content-type": "application/json; charset=utf-8" },
   });
@@ -86,28 +91,23 @@ export function requestBudgetMs(
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
+/** The reply past the time budget. */
+export function budgetExceededMessage(budgetMs: number): string {
+  return `the request took longer than its time budget of ${budgetMs} ms; ask for fewer runs, keys or points`;
+}
+
 /**
- * Answers `work` or, past `budgetMs`, a 503 REQUEST_TIMEOUT reply. The work itself is not
- * stopped (a store query cannot be cancelled midway), but the client is answered and the limits
- * above keep any one request's work small.
+ * Answers `work` or, past `budgetMs`, `late()` (a 503 REQUEST_TIMEOUT reply). The work itself is
+ * not stopped (a store query cannot be cancelled midway), but the client is answered and the
+ * limits above keep any one request's work small.
  */
-export async function withinBudget(work: Promise<Response>, budgetMs: number): Promise<Response> {
+export async function withinBudget<T>(work: Promise<T>, budgetMs: number, late: () => T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Response>((resolve) => {
-    timer = setTimeout(
-      () =>
-        resolve(
-          errorReply(
-            503,
-            "REQUEST_TIMEOUT",
-            `the request took longer than its time budget of ${budgetMs} ms; ask for fewer runs, keys or points`,
-          ),
-        ),
-      budgetMs,
-    );
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(late()), budgetMs);
   });
   try {
-    return await Promise.race([work, late]);
+    return await Promise.race([work, timeout]);
   } finally {
     clearTimeout(timer);
   }

@@ -10,7 +10,9 @@ import { type Context, createContext } from "./context";
 import { runnerControlClient } from "./control";
 import { getStore } from "./store";
 
-export async function contextForRequest(req: Request): Promise<Context> {
+export async function contextForRequest(req: {
+  headers: { get(name: string): string | null };
+}): Promise<Context> {
   const auth = authConfigFromEnv();
   const result = authenticate(
     {
