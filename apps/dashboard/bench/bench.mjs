@@ -9,7 +9,7 @@
  *      buckets through the series levels, cold), straight on @selfsup/store; then the metric
  *      writer's points per second with levels maintained (its first run in the process, and a
  *      second: the sustained rate). See store-queries.mjs.
- *   2. Against the BUILT app (`next start`) over the PGlite store: the runs page's GraphQL query
+ *   2. Against the BUILT app (`scripts/start.mjs`) over the PGlite store: the runs page's GraphQL query
  *      over HTTP, the series query, and first paint in Chromium.
  *
  * Usage (after `pnpm --filter @selfsup/dashboard build`):
@@ -99,14 +99,14 @@ function freePort() {
 
 async function startServer(home) {
   const port = await freePort();
-  const nextBin = require.resolve("next/dist/bin/next");
-  const child = spawn(process.execPath, [nextBin, "start", "-H", "127.0.0.1", "-p", String(port)], {
+  const child = spawn(process.execPath, [path.join(appDir, "scripts", "start.mjs")], {
     cwd: appDir,
     env: {
       ...process.env,
       NEXT_TELEMETRY_DISABLED: "1",
       NEXT_MANUAL_SIG_HANDLE: "1",
       HOST: "127.0.0.1",
+      PORT: String(port),
       SELFSUP_HOME: home,
       DATABASE_URL: "",
     },
@@ -120,7 +120,7 @@ async function startServer(home) {
     await new Promise((r) => setTimeout(r, 200));
   }
   child.kill("SIGKILL");
-  throw new Error("next start did not come up");
+  throw new Error("the dashboard did not come up");
 }
 
 async function gql(url, query, variables) {

@@ -507,6 +507,69 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
       expect(teamMut.body.data).toEqual({ setNote: { notes: "from e2e" } });
     });
 
+    it("answers GraphQL POSTs before Next's router (scripts/start.mjs), with the same checks and headers", async () => {
+      const url = `${server!.url}/api/graphql`;
+      const auth = { authorization: `Bearer ${READ}`, "content-type": "application/json" };
+      const body = JSON.stringify({ query: "{ runs(first: 50) { edges { node { id name config } } } }" });
+      const ok = await fetch(url, { method: "POST", headers: { ...auth, "accept-encoding": "gzip" }, body });
+      expect(ok.status).toBe(200);
+      // Next's route replies vary on its router headers; the fast path's do not.
+      expect(ok.headers.get("vary") ?? "").not.toMatch(/rsc/);
+      expect(ok.headers.get("content-encoding")).toBe("gzip");
+      expect(ok.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(ok.headers.get("x-frame-options")).toBe("DENY");
+      expect(ok.headers.get("content-security-policy")).toMatch(/frame-ancestors 'none'/);
+      const viaPost = (await ok.json()) as { data: { runs: { edges: unknown[] } } };
+      expect(viaPost.data.runs.edges).toHaveLength(50);
+      // GET goes through Next's route handler: the same answer.
+      const viaGet = await fetch(
+        `${url}?query=${encodeURIComponent("{ runs(first: 50) { edges { node { id name config } } } }")}`,
+        {
+          headers: { authorization: `Bearer ${READ}`, "apollo-require-preflight": "1" },
+        },
+      );
+      expect(viaGet.status).toBe(200);
+      expect(await viaGet.json()).toEqual(viaPost);
+      // The reply cache now holds that reply: credentials are still checked before it answers.
+      const cachedWrong = await fetch(url, {
+        method: "POST",
+        headers: { authorization: "Bearer wrong", "content-type": "application/json" },
+        body,
+      });
+      expect(cachedWrong.status).toBe(401);
+      expect(cachedWrong.headers.get("www-authenticate")).toMatch(/Bearer/);
+      const code = async (r: Response) =>
+        ((await r.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0].extensions.code;
+      const malformed = await fetch(url, { method: "POST", headers: auth, body: "{" });
+      expect(malformed.status).toBe(400);
+      expect(await code(malformed)).toBe("BAD_REQUEST");
+      const big = JSON.stringify({ query: `{ runCount } # ${"x".repeat(70 * 1024)}` });
+      const declared = await fetch(url, { method: "POST", headers: auth, body: big });
+      expect(declared.status).toBe(413);
+      // Not declared (chunked): counted as it arrives.
+      const chunked = await fetch(url, {
+        method: "POST",
+        headers: auth,
+        body: new ReadableStream({
+          start(c) {
+            c.enqueue(new TextEncoder().encode(big));
+            c.close();
+          },
+        }),
+        duplex: "half",
+      } as RequestInit);
+      expect(chunked.status).toBe(413);
+      const costly = await fetch(url, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({
+          query: `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: runCount`).join(" ")} }`,
+        }),
+      });
+      expect(costly.status).toBe(400);
+      expect(await code(costly)).toBe("QUERY_TOO_BROAD");
+    });
+
     it("logs in with the read-only token in the browser, keeps data across restarts, logs out", async () => {
       const ctx = await browser.newContext({ viewport: { width: 1366, height: 800 } });
       const p = await ctx.newPage();

@@ -1,7 +1,6 @@
-/** Starts the BUILT dashboard (`next start`) on 127.0.0.1 and a free port, for end-to-end tests. */
+/** Starts the BUILT dashboard (`scripts/start.mjs`, as `pnpm start` does) on 127.0.0.1 and a free port, for end-to-end tests. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,10 +36,8 @@ export function assertBuilt(): void {
 export async function startDashboard(env: Record<string, string>): Promise<Dashboard> {
   assertBuilt();
   const port = await freePort();
-  const require = createRequire(path.join(APP_DIR, "package.json"));
-  const nextBin = require.resolve("next/dist/bin/next");
   let out = "";
-  const child = spawn(process.execPath, [nextBin, "start", "-H", "127.0.0.1", "-p", String(port)], {
+  const child = spawn(process.execPath, [path.join(APP_DIR, "scripts", "start.mjs")], {
     cwd: APP_DIR,
     env: {
       ...process.env,
@@ -58,12 +55,12 @@ export async function startDashboard(env: Record<string, string>): Promise<Dashb
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`next start exited with ${child.exitCode}:\n${out}`);
+    if (child.exitCode !== null) throw new Error(`the dashboard exited with ${child.exitCode}:\n${out}`);
     try {
       const res = await fetch(`${url}/login`, { redirect: "manual" });
       if (res.status < 500) break;
     } catch {}
-    if (Date.now() > deadline) throw new Error(`next start did not answer within 60 s:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`the dashboard did not answer within 60 s:\n${out}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   const stop = () =>

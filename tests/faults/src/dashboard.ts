@@ -1,7 +1,6 @@
-/** Starts the BUILT dashboard (`next start`) on 127.0.0.1 and a free port, and talks GraphQL to it. */
+/** Starts the BUILT dashboard (`scripts/start.mjs`, as `pnpm start` does) on 127.0.0.1 and a free port, and talks GraphQL to it. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import path from "node:path";
 import { DASHBOARD_DIR } from "./paths.js";
@@ -28,10 +27,8 @@ export async function startDashboard(env: Record<string, string>): Promise<Dashb
   if (!existsSync(path.join(DASHBOARD_DIR, ".next", "BUILD_ID")))
     throw new Error("the dashboard is not built: run `pnpm build` first");
   const port = await freePort();
-  const require = createRequire(path.join(DASHBOARD_DIR, "package.json"));
-  const nextBin = require.resolve("next/dist/bin/next");
   let out = "";
-  const child = spawn(process.execPath, [nextBin, "start", "-H", "127.0.0.1", "-p", String(port)], {
+  const child = spawn(process.execPath, [path.join(DASHBOARD_DIR, "scripts", "start.mjs")], {
     cwd: DASHBOARD_DIR,
     env: {
       ...process.env,
