@@ -14,9 +14,10 @@
  *
  *   node apps/dashboard/bench/http-cpu.mjs [--dir /tmp/selfsup-http-cpu] [--runs 100000]
  *        [--clients 50] [--seconds 15] [--rounds 2] [--cpu-prof DIR] [--query runs|runs-config]
- *        [--server start|next] [--path /api/graphql]
+ *        [--server start|next] [--path /api/graphql] [--db-pid PID]
  *
- * DATABASE_URL (optional) measures against PostgreSQL instead (seeded once into that database).
+ * DATABASE_URL (optional) measures against PostgreSQL instead (seeded once into that database);
+ * --db-pid PID (its postmaster) adds the database server's CPU per request.
  * --cpu-prof DIR starts the server with `node --cpu-prof --cpu-prof-dir DIR` (written on exit).
  * --server start (default) runs scripts/start.mjs, as `pnpm start` does (POST /api/graphql answered
  * before Next's router); --server next runs plain `next start` (every request through Next).
@@ -48,6 +49,8 @@ const CPU_PROF = arg("cpu-prof", "");
 const QUERY = arg("query", "runs");
 const PATH = arg("path", "/api/graphql");
 const SERVER = arg("server", "start");
+/** Another process tree whose CPU is reported per request too (a PostgreSQL postmaster's pid). */
+const DB_PID = arg("db-pid", 0);
 const PG_URL = process.env.DATABASE_URL || "";
 const log = (...a) => console.error("[http-cpu]", ...a);
 
@@ -231,10 +234,12 @@ try {
   const results = [];
   for (let r = 0; r < ROUNDS; r++) {
     const cpu0 = treeCpuMs(server.child.pid);
+    const db0 = DB_PID ? treeCpuMs(DB_PID) : 0;
     const t0 = performance.now();
     const { latencies, errors } = await round(server.url, SECONDS);
     const wall = (performance.now() - t0) / 1000;
     const cpu = treeCpuMs(server.child.pid) - cpu0;
+    const db = DB_PID ? treeCpuMs(DB_PID) - db0 : undefined;
     const row = {
       round: r + 1,
       store: PG_URL ? "postgresql" : "pglite",
@@ -243,6 +248,7 @@ try {
       requests: latencies.length,
       errors,
       cpu_ms_per_req: (cpu / latencies.length).toFixed(2),
+      ...(db !== undefined ? { db_cpu_ms_per_req: (db / latencies.length).toFixed(2) } : {}),
       server_cpu_util: (cpu / 1000 / wall).toFixed(2),
       req_per_s: (latencies.length / wall).toFixed(0),
       p50_ms: pct(latencies, 50).toFixed(0),

@@ -40,7 +40,7 @@ export async function generate() {
     },
     // Parent objects the resolvers receive: the store's rows, not the GraphQL shapes.
     mappers: {
-      Run: "@selfsup/store#Run as StoreRun",
+      Run: "../models#RunModel",
       Evaluation: "@selfsup/store#Evaluation as StoreEvaluation",
       Checkpoint: "@selfsup/store#Checkpoint as StoreCheckpoint",
       Artifact: "@selfsup/store#Artifact as StoreArtifact",

@@ -476,6 +476,35 @@ describe("batching (DataLoader)", () => {
     expect(many).toBeLessThanOrEqual(5);
   });
 
+  it("reads no config for a runs page that does not ask for it, and one batch when it does", async () => {
+    const statements: string[] = [];
+    const db = store.db as { query: (...args: unknown[]) => Promise<unknown> };
+    const original = db.query;
+    db.query = function (this: unknown, ...args: unknown[]) {
+      statements.push(String(args[0]));
+      return original.apply(this, args);
+    };
+    try {
+      const lean = await exec(`{ runs(first: 20) { edges { node { id name summary } } } }`);
+      expect(lean.errors).toBeUndefined();
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).not.toMatch(/\bconfig\b/);
+      statements.length = 0;
+      const full = await exec<{ runs: { edges: Array<{ node: { id: string; config: unknown } }> } }>(
+        `{ runs(first: 20) { edges { node { id config } } } }`,
+      );
+      expect(full.errors).toBeUndefined();
+      expect(statements).toHaveLength(2); // the page, then every config in one statement
+      for (const { node } of full.data!.runs.edges)
+        expect(node.config).toEqual((await store.getRun(node.id))!.config);
+      expect(full.data!.runs.edges.some(({ node }) => Object.keys(node.config as object).length > 0)).toBe(
+        true,
+      );
+    } finally {
+      db.query = original;
+    }
+  });
+
   it("resolves leaderboard runs in one batch", async () => {
     const q = countQueries(store);
     const r = await exec<{ leaderboard: Array<{ run: { id: string } }> }>(

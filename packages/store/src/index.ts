@@ -83,6 +83,7 @@ export type {
   Run,
   RunFilter,
   RunGroup,
+  RunListing,
   RunOrderField,
   RunPage,
   Series,

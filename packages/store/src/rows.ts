@@ -1,11 +1,14 @@
 import type { Row } from "./db-types.js";
 import type { RunStatus } from "./schemas.js";
-import type { Artifact, Checkpoint, Evaluation, Run } from "./types.js";
+import type { Artifact, Checkpoint, Evaluation, Run, RunListing } from "./types.js";
 
 /** Row -> typed object mappers shared by the repositories. */
 
 export const RUN_COLUMNS = `id, name, method, family, backbone, dataset, backend, host, config, status, error, tags,
   notes, summary, parent_id, resumed_from, created_at, started_at, finished_at, heartbeat_at`;
+
+/** RUN_COLUMNS less `config` (large JSON): for lists that do not show it (listRunListings). */
+export const RUN_LISTING_COLUMNS = RUN_COLUMNS.replace("config, ", "");
 
 export const ARTIFACT_COLUMNS = "id, run_id, kind, name, mime, step, bytes, data, size, created_at";
 
@@ -44,6 +47,12 @@ export function toRun(r: Row): Run {
     finishedAt: dateOrNull(r.finished_at),
     heartbeatAt: dateOrNull(r.heartbeat_at),
   };
+}
+
+/** A run read with RUN_LISTING_COLUMNS: everything but its config. */
+export function toRunListing(r: Row): RunListing {
+  const { config: _config, ...rest } = toRun(r);
+  return rest;
 }
 
 export function toEvaluation(r: Row): Evaluation {

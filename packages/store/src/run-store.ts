@@ -34,6 +34,7 @@ import type {
   Run,
   RunFilter,
   RunGroup,
+  RunListing,
   RunPage,
   Series,
 } from "./types.js";
@@ -143,6 +144,10 @@ export class RunStore {
   /** One page of runs, filtered and sorted, keyset-paginated (`after` = previous endCursor). */
   listRuns(options: ListRunsOptions = {}): Promise<RunPage> {
     return this.runs.listRuns(options);
+  }
+  /** listRuns without each run's config (not read at all): for lists that do not show it. */
+  listRunListings(options: ListRunsOptions = {}): Promise<RunPage<RunListing>> {
+    return this.runs.listRunListings(options);
   }
   /** How many runs match the filter. */
   countRuns(filter: RunFilter = {}): Promise<number> {

@@ -2,7 +2,7 @@ import { decodeCursor, encodeCursor } from "./cursor.js";
 import type { Db, Row, SqlValue } from "./db-types.js";
 import { notFound, StoreError } from "./errors.js";
 import { newId } from "./id.js";
-import { RUN_COLUMNS, toRun } from "./rows.js";
+import { RUN_COLUMNS, RUN_LISTING_COLUMNS, toRun, toRunListing } from "./rows.js";
 import {
   createRunSchema,
   DEFAULT_PAGE_SIZE,
@@ -29,6 +29,7 @@ import type {
   Run,
   RunFilter,
   RunGroup,
+  RunListing,
   RunPage,
 } from "./types.js";
 
@@ -236,13 +237,26 @@ export class RunsRepo {
    * endCursor. Pages are stable under ties (id breaks them) and under inserts elsewhere in the
    * order; no OFFSET, so deep pages cost the same as the first.
    */
-  async listRuns(options: ListRunsOptions = {}): Promise<RunPage> {
+  listRuns(options: ListRunsOptions = {}): Promise<RunPage> {
+    return this.list(options, RUN_COLUMNS, toRun);
+  }
+
+  /** listRuns without each run's config (large JSON, not read at all), for lists that do not show it. */
+  listRunListings(options: ListRunsOptions = {}): Promise<RunPage<RunListing>> {
+    return this.list(options, RUN_LISTING_COLUMNS, toRunListing);
+  }
+
+  private async list<R extends RunListing>(
+    options: ListRunsOptions,
+    columns: string,
+    toRow: (r: Row) => R,
+  ): Promise<RunPage<R>> {
     const v = parse(listRunsSchema, options, "listRuns options");
     const field = v.orderBy?.field ?? "created_at";
     const direction = v.orderBy?.direction ?? (v.orderBy ? "asc" : "desc");
     const first = v.first ?? DEFAULT_PAGE_SIZE;
     if (field.startsWith("summary:")) {
-      return this.listRunsBySummary(v, field.slice("summary:".length), direction, first);
+      return this.listRunsBySummary(v, field.slice("summary:".length), direction, first, columns, toRow);
     }
     const p = new Params();
     const where = filterClauses(v.filter ?? {}, p);
@@ -270,7 +284,7 @@ export class RunsRepo {
     const limit = p.add(first + 1);
     const nulls = order.nullable ? " NULLS LAST" : "";
     const rows = await this.db.query(
-      `SELECT ${RUN_COLUMNS}, ${order.cursorExpr} AS sort_value FROM runs
+      `SELECT ${columns}, ${order.cursorExpr} AS sort_value FROM runs
        ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY ${order.expr} ${dir}${nulls}, id ${dir}
        LIMIT ${limit}`,
@@ -282,7 +296,7 @@ export class RunsRepo {
     const endCursor = last
       ? encodeCursor({ f: field, d: direction, v: sortValue(last.sort_value), id: String(last.id) })
       : null;
-    return { runs: page.map(toRun), pageInfo: { hasNextPage, endCursor } };
+    return { runs: page.map(toRow), pageInfo: { hasNextPage, endCursor } };
   }
 
   /**
@@ -291,12 +305,14 @@ export class RunsRepo {
    * id (cursor value null), so a page reads about `first` index entries instead of sorting every
    * run by a value pulled out of JSON.
    */
-  private async listRunsBySummary(
+  private async listRunsBySummary<R extends RunListing>(
     v: ReturnType<typeof listRunsSchema.parse>,
     key: string,
     direction: "asc" | "desc",
     first: number,
-  ): Promise<RunPage> {
+    columns: string,
+    toRow: (r: Row) => R,
+  ): Promise<RunPage<R>> {
     const field = `summary:${key}` as const;
     const dir = direction === "asc" ? "ASC" : "DESC";
     const cmp = direction === "asc" ? ">" : "<";
@@ -315,7 +331,7 @@ export class RunsRepo {
       if (cursor) where.push(`(s.value, s.run_id) ${cmp} (${p.add(cursor.v)}::float8, ${p.add(cursor.id)})`);
       rows.push(
         ...(await this.db.query(
-          `SELECT ${RUN_COLUMNS}, s.value AS sort_value FROM run_summary s JOIN runs ON runs.id = s.run_id
+          `SELECT ${columns}, s.value AS sort_value FROM run_summary s JOIN runs ON runs.id = s.run_id
            WHERE ${where.join(" AND ")}
            ORDER BY s.value ${dir}, s.run_id ${dir} LIMIT ${p.add(first + 1)}`,
           p.values,
@@ -331,7 +347,7 @@ export class RunsRepo {
       if (cursor?.v === null) where.push(`id ${cmp} ${p.add(cursor.id)}`);
       rows.push(
         ...(await this.db.query(
-          `SELECT ${RUN_COLUMNS}, NULL::float8 AS sort_value FROM runs WHERE ${where.join(" AND ")}
+          `SELECT ${columns}, NULL::float8 AS sort_value FROM runs WHERE ${where.join(" AND ")}
            ORDER BY id ${dir} LIMIT ${p.add(first + 1 - rows.length)}`,
           p.values,
         )),
@@ -343,7 +359,7 @@ export class RunsRepo {
     const endCursor = last
       ? encodeCursor({ f: field, d: direction, v: sortValue(last.sort_value), id: String(last.id) })
       : null;
-    return { runs: page.map(toRun), pageInfo: { hasNextPage, endCursor } };
+    return { runs: page.map(toRow), pageInfo: { hasNextPage, endCursor } };
   }
 
   /**

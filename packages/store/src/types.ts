@@ -63,8 +63,11 @@ export type RunOrderField = NonNullable<ListRunsOptions["orderBy"]>["field"];
 
 export type ListRunsOptions = z.input<typeof listRunsSchema>;
 
-export interface RunPage {
-  runs: Run[];
+/** A run as listed without its config (listRunListings). */
+export type RunListing = Omit<Run, "config">;
+
+export interface RunPage<R extends RunListing = Run> {
+  runs: R[];
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 

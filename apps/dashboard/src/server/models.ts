@@ -2,11 +2,17 @@
  * What resolvers hand to each other for the GraphQL types that are not store rows (codegen's
  * `mappers` point here). Lazy parts stay functions so a query pays only for what it selects.
  */
-import type { Run, RunFilter, SweepRunState, SweepTrial } from "@selfsup/store";
+import type { Run, RunFilter, RunListing, SweepRunState, SweepTrial } from "@selfsup/store";
 import type { Role } from "./enums";
 
+/**
+ * A run as resolvers hand it on: a store row, with or without its config (the runs list reads
+ * none; Run.config loads it, batched, only when a query selects it).
+ */
+export type RunModel = RunListing & { config?: Run["config"] };
+
 export interface RunConnectionModel {
-  edges: Array<{ cursor: string; node: Run }>;
+  edges: Array<{ cursor: string; node: RunModel }>;
   pageInfo: {
     hasNextPage: boolean;
     hasPreviousPage: boolean;

@@ -129,7 +129,8 @@ export const resolvers: Resolvers = {
       checkRange("first", size, 0, LIMITS.maxPageSize);
       const position = after ? decodePosition(after, LIMITS.maxPageSize) : { after: null, skip: 0 };
       const storeFilter = toStoreFilter(filter);
-      const page = await ctx.store.listRuns({
+      // Without config (large JSON the runs page does not show): Run.config loads it if asked.
+      const page = await ctx.store.listRunListings({
         filter: storeFilter,
         orderBy: toStoreOrder(orderBy),
         first: size + position.skip,
@@ -143,7 +144,6 @@ export const resolvers: Resolvers = {
             ? encodePosition({ after: page.pageInfo.endCursor, skip: 0 })
             : encodePosition({ after: position.after, skip: position.skip + i + 1 }),
       }));
-      for (const r of runs) ctx.loaders.run.prime(r.id, r);
       return {
         edges,
         filter: storeFilter,
@@ -289,7 +289,7 @@ export const resolvers: Resolvers = {
       const end = run.finishedAt ?? (run.status === "running" ? new Date() : run.heartbeatAt);
       return end ? Math.max(0, (end.getTime() - run.startedAt.getTime()) / 1000) : null;
     },
-    config: (run) => run.config,
+    config: async (run, _args, ctx) => run.config ?? (await ctx.loaders.run.load(run.id))?.config ?? {},
     parent: (run, _args, ctx) => (run.parentId ? ctx.loaders.run.load(run.parentId) : null),
     resumedFromRun: (run, _args, ctx) => (run.resumedFrom ? ctx.loaders.run.load(run.resumedFrom) : null),
     metricKeys: (run, _args, ctx) => ctx.loaders.metricKeys.load(run.id),

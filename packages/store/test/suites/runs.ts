@@ -330,6 +330,23 @@ export function runsSuite(ctx: SuiteContext): void {
     ).toEqual(ids);
   });
 
+  it("lists runs without their config when asked to, with the same pages and cursors", async () => {
+    for (let i = 0; i < 5; i++)
+      await store.createRun({
+        method: "simclr",
+        config: { seed: i, big: "x".repeat(1000) },
+        summary: { knn: i },
+      });
+    for (const orderBy of [undefined, { field: "summary:knn" as const, direction: "desc" as const }]) {
+      const full = await store.listRuns({ first: 3, orderBy });
+      const lean = await store.listRunListings({ first: 3, orderBy });
+      expect(lean.pageInfo).toEqual(full.pageInfo);
+      expect(lean.runs.map((r) => "config" in r)).toEqual([false, false, false]);
+      expect(lean.runs).toEqual(full.runs.map(({ config: _config, ...rest }) => rest));
+      expect(full.runs[0].config).toMatchObject({ big: "x".repeat(1000) });
+    }
+  });
+
   it("keeps pages stable when the sort key ties", async () => {
     const t = new Date("2024-05-01T12:00:00.123456Z");
     const ids: string[] = [];

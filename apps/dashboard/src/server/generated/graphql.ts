@@ -6,8 +6,8 @@ import type { XAxis } from '../enums';
 import type { BucketValue } from '../enums';
 import type { Role } from '../enums';
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
-import type { Run as StoreRun, Evaluation as StoreEvaluation, Checkpoint as StoreCheckpoint, Artifact as StoreArtifact, Series as StoreSeries, SeriesPoint as StoreSeriesPoint, Sweep as StoreSweep } from '@selfsup/store';
-import type { RunConnectionModel, ComparisonModel, LeaderboardEntryModel, SubmitRunResultModel, ViewerModel, SweepTrialModel } from '../models';
+import type { RunModel, RunConnectionModel, ComparisonModel, LeaderboardEntryModel, SubmitRunResultModel, ViewerModel, SweepTrialModel } from '../models';
+import type { Evaluation as StoreEvaluation, Checkpoint as StoreCheckpoint, Artifact as StoreArtifact, Series as StoreSeries, SeriesPoint as StoreSeriesPoint, Sweep as StoreSweep } from '@selfsup/store';
 import type { Context } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -771,7 +771,7 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<PageInfo>;
   RunConnection: ResolverTypeWrapper<RunConnectionModel>;
   RunEdge: ResolverTypeWrapper<Omit<RunEdge, 'node'> & { node: ResolversTypes['Run'] }>;
-  Run: ResolverTypeWrapper<StoreRun>;
+  Run: ResolverTypeWrapper<RunModel>;
   SkippedFiles: ResolverTypeWrapper<SkippedFiles>;
   SkippedFile: ResolverTypeWrapper<SkippedFile>;
   MetricStats: ResolverTypeWrapper<MetricStats>;
@@ -826,7 +826,7 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   RunConnection: RunConnectionModel;
   RunEdge: Omit<RunEdge, 'node'> & { node: ResolversParentTypes['Run'] };
-  Run: StoreRun;
+  Run: RunModel;
   SkippedFiles: SkippedFiles;
   SkippedFile: SkippedFile;
   MetricStats: MetricStats;
