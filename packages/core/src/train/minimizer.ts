@@ -8,9 +8,9 @@ import { registerCoreGradients } from "../backend/gradients/index.js";
 import type { Module } from "../nn/module.js";
 import type { LossOutput, Method, StepResult } from "../plugin/types.js";
 import { tf } from "../tf.js";
-import { clipByGlobalNorm, globalNormValue } from "./clip.js";
+import { clipByGlobalNorm, clipScale, globalNormValue } from "./clip.js";
 import { NonFiniteLossError } from "./errors.js";
-import type { Optimizer, ParamRef } from "./optimizers/optimizer.js";
+import { flattenTensors, type Optimizer, type ParamRef } from "./optimizers/optimizer.js";
 import type { LrSchedule } from "./schedule.js";
 
 /**
@@ -154,6 +154,10 @@ export class Minimizer {
     const ready = params.filter((p) => this.accumulated.has(p.variable));
     const grads = ready.map((p) => this.accumulated.get(p.variable) as tf.Tensor);
     for (const p of ready) this.accumulated.delete(p.variable);
+    if (this.opts.optimizer.acceptsFlat(ready) && grads.every((g) => g.dtype === "float32")) {
+      this.applyFlat(ready, grads);
+      return;
+    }
     try {
       const norm = globalNormValue(grads);
       if (!Number.isFinite(norm))
@@ -172,6 +176,40 @@ export class Minimizer {
       this.lastUpdate = { lr, gradNorm: norm };
     } finally {
       for (const g of grads) g.dispose();
+    }
+  }
+
+  /**
+   * apply() where the optimizer updates all parameters at once (see Optimizer.flat): the
+   * gradients concatenated once, for the norm, the clipping and the update. The norm is one sum
+   * over that vector instead of a sum of per-parameter sums, so it can differ from the
+   * per-parameter path's in the last float32 bits (and so can the clipping factor).
+   */
+  private applyFlat(ready: ParamRef[], grads: tf.Tensor[]): void {
+    let flat: tf.Tensor;
+    try {
+      flat = flattenTensors(grads);
+    } finally {
+      for (const g of grads) g.dispose();
+    }
+    try {
+      const normT = tf.tidy(() => tf.sqrt(tf.sum(tf.square(flat))));
+      const norm = normT.dataSync()[0] as number;
+      normT.dispose();
+      if (!Number.isFinite(norm))
+        throw new NonFiniteLossError("gradient norm", norm, this.step + 1, this.epoch);
+      const lr = this.lr();
+      const clip = this.opts.clipGradNorm;
+      const scale = clip !== undefined && clip > 0 ? clipScale(norm, clip) : 1;
+      if (scale < 1) {
+        const clipped = tf.tidy(() => tf.mul(flat, scale));
+        flat.dispose();
+        flat = clipped;
+      }
+      this.opts.optimizer.applyFlatGradients(ready, flat, lr);
+      this.lastUpdate = { lr, gradNorm: norm };
+    } finally {
+      flat.dispose();
     }
   }
 
