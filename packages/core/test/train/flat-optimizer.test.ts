@@ -91,30 +91,33 @@ describe.each(BACKENDS)("flat optimizer updates on %s", (backend) => {
     await tf.setBackend(backend);
   };
 
-  it.each(OPTIMIZERS)("%s: the flat update equals the per-parameter one bit for bit over 4 steps", async (_, make) => {
-    await use();
-    const a = makeParams(1);
-    const b = makeParams(1);
-    const perParam = make(false);
-    const flat = make(true);
-    expect(perParam.acceptsFlat(a)).toBe(false);
-    expect(flat.acceptsFlat(b)).toBe(true);
-    for (let k = 0; k < 4; k++) {
-      const lr = 0.01 * (1 + Math.cos(k)); // changing, as a schedule
-      applyStep(perParam, a, k, lr);
-      applyStep(flat, b, k, lr);
-      expect(maxAbsDiff(snapshot(a), snapshot(b))).toBe(0);
-    }
-    // The same checkpoint format: per-parameter slots, equal values.
-    const sa = perParam.getState();
-    const sb = flat.getState();
-    expect([...sb.slots.keys()].sort()).toEqual([...sa.slots.keys()].sort());
-    expect(sb.paramSteps).toEqual(sa.paramSteps);
-    expect(stateValues(sb)).toEqual(stateValues(sa));
-    for (const p of [...a, ...b]) p.variable.dispose();
-    perParam.dispose();
-    flat.dispose();
-  });
+  it.each(OPTIMIZERS)(
+    "%s: the flat update equals the per-parameter one bit for bit over 4 steps",
+    async (_, make) => {
+      await use();
+      const a = makeParams(1);
+      const b = makeParams(1);
+      const perParam = make(false);
+      const flat = make(true);
+      expect(perParam.acceptsFlat(a)).toBe(false);
+      expect(flat.acceptsFlat(b)).toBe(true);
+      for (let k = 0; k < 4; k++) {
+        const lr = 0.01 * (1 + Math.cos(k)); // changing, as a schedule
+        applyStep(perParam, a, k, lr);
+        applyStep(flat, b, k, lr);
+        expect(maxAbsDiff(snapshot(a), snapshot(b))).toBe(0);
+      }
+      // The same checkpoint format: per-parameter slots, equal values.
+      const sa = perParam.getState();
+      const sb = flat.getState();
+      expect([...sb.slots.keys()].sort()).toEqual([...sa.slots.keys()].sort());
+      expect(sb.paramSteps).toEqual(sa.paramSteps);
+      expect(stateValues(sb)).toEqual(stateValues(sa));
+      for (const p of [...a, ...b]) p.variable.dispose();
+      perParam.dispose();
+      flat.dispose();
+    },
+  );
 
   it("resumes exactly from a flat optimizer's state, into a flat or a per-parameter one", async () => {
     await use();

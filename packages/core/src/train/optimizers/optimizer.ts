@@ -174,7 +174,11 @@ export abstract class Optimizer {
     const t = this.paramSteps.get((params[0] as ParamRef).name) as number;
     tf.tidy(() => {
       const param = flattenTensors(params.map((p) => p.variable));
-      const next = update.call(this, { grad: flatGrad, param, slots: layout.slots, t, decay: layout.decay }, lr);
+      const next = update.call(
+        this,
+        { grad: flatGrad, param, slots: layout.slots, t, decay: layout.decay },
+        lr,
+      );
       const pieces = unflattenTensor(next, layout.shapes);
       params.forEach((p, i) => {
         p.variable.assign(pieces[i] as tf.Tensor);
@@ -198,7 +202,9 @@ export abstract class Optimizer {
     if (
       current !== undefined &&
       current.names.length === params.length &&
-      params.every((p, i) => p.name === current.names[i] && shapesMatch(p.variable.shape, current.shapes[i] ?? []))
+      params.every(
+        (p, i) => p.name === current.names[i] && shapesMatch(p.variable.shape, current.shapes[i] ?? []),
+      )
     )
       return current;
     this.foldFlatSlots();
