@@ -10,7 +10,7 @@ import type { LossOutput, Method, StepResult } from "../plugin/types.js";
 import { tf } from "../tf.js";
 import { clipByGlobalNorm, clipScale, globalNormValue } from "./clip.js";
 import { NonFiniteLossError } from "./errors.js";
-import { flattenTensors, type Optimizer, type ParamRef } from "./optimizers/optimizer.js";
+import { type FlatSplit, flattenTensors, type Optimizer, type ParamRef } from "./optimizers/optimizer.js";
 import type { LrSchedule } from "./schedule.js";
 
 /**
@@ -154,8 +154,9 @@ export class Minimizer {
     const ready = params.filter((p) => this.accumulated.has(p.variable));
     const grads = ready.map((p) => this.accumulated.get(p.variable) as tf.Tensor);
     for (const p of ready) this.accumulated.delete(p.variable);
-    if (this.opts.optimizer.acceptsFlat(ready) && grads.every((g) => g.dtype === "float32")) {
-      this.applyFlat(ready, grads);
+    const split = this.opts.optimizer.splitFlat(ready, grads);
+    if (split.flat.length > 0) {
+      this.applyFlat(split, grads);
       return;
     }
     try {
@@ -180,20 +181,21 @@ export class Minimizer {
   }
 
   /**
-   * apply() where the optimizer updates all parameters at once (see Optimizer.flat): the
-   * gradients concatenated once, for the norm, the clipping and the update. The norm is one sum
-   * over that vector instead of a sum of per-parameter sums, so it can differ from the
-   * per-parameter path's in the last float32 bits (and so can the clipping factor).
+   * apply() where the optimizer updates its small parameters at once (see Optimizer.splitFlat):
+   * their gradients concatenated once, for the norm, the clipping and the update. The norm then
+   * sums that vector in one reduction instead of parameter by parameter, so it can differ from
+   * the per-parameter path's in the last float32 bits (and so can the clipping factor).
    */
-  private applyFlat(ready: ParamRef[], grads: tf.Tensor[]): void {
-    let flat: tf.Tensor;
+  private applyFlat(split: FlatSplit, grads: tf.Tensor[]): void {
+    const owned: tf.Tensor[] = [];
     try {
-      flat = flattenTensors(grads);
-    } finally {
-      for (const g of grads) g.dispose();
-    }
-    try {
-      const normT = tf.tidy(() => tf.sqrt(tf.sum(tf.square(flat))));
+      let flat = flattenTensors(split.flatGrads);
+      owned.push(flat);
+      let rest = split.grads;
+      const normT = tf.tidy(() => {
+        const sums = [flat, ...rest].map((g) => tf.sum(tf.square(g)));
+        return tf.sqrt(sums.length === 1 ? (sums[0] as tf.Tensor) : tf.addN(sums));
+      });
       const norm = normT.dataSync()[0] as number;
       normT.dispose();
       if (!Number.isFinite(norm))
@@ -202,14 +204,18 @@ export class Minimizer {
       const clip = this.opts.clipGradNorm;
       const scale = clip !== undefined && clip > 0 ? clipScale(norm, clip) : 1;
       if (scale < 1) {
-        const clipped = tf.tidy(() => tf.mul(flat, scale));
-        flat.dispose();
-        flat = clipped;
+        flat = tf.tidy(() => tf.mul(flat, scale));
+        rest = rest.map((g) => tf.tidy(() => tf.mul(g, scale)));
+        owned.push(flat, ...rest);
       }
-      this.opts.optimizer.applyFlatGradients(ready, flat, lr);
+      this.opts.optimizer.applySplit(
+        { params: split.params, grads: rest, flat: split.flat, flatGrads: [], flatGrad: flat },
+        lr,
+      );
       this.lastUpdate = { lr, gradNorm: norm };
     } finally {
-      flat.dispose();
+      for (const g of grads) g.dispose();
+      for (const t of owned) t.dispose();
     }
   }
 

@@ -9,6 +9,7 @@ import { Minimizer } from "../../src/train/minimizer.js";
 import {
   Adam,
   AdamW,
+  FLAT_MAX_VALUES,
   type Optimizer,
   type OptimizerState,
   type ParamRef,
@@ -18,6 +19,10 @@ import { HAS_NATIVE, randomValues, setupBackends } from "../backend/helpers.js";
 
 const BACKENDS = ["cpu", ...(HAS_NATIVE ? ["tensorflow"] : [])];
 
+it("the large test parameter is over FLAT_MAX_VALUES, the others under", () => {
+  expect(257 * 256).toBeGreaterThan(FLAT_MAX_VALUES);
+});
+
 /** Parameters of several ranks, some without decay (as biases and norms), from a seed. */
 const SHAPES: Array<{ name: string; shape: number[]; decay: boolean }> = [
   { name: "conv.weight", shape: [3, 3, 2, 4], decay: true },
@@ -25,6 +30,8 @@ const SHAPES: Array<{ name: string; shape: number[]; decay: boolean }> = [
   { name: "fc.weight", shape: [4, 5], decay: true },
   { name: "fc.bias", shape: [5], decay: false },
   { name: "scale", shape: [], decay: false },
+  // larger than FLAT_MAX_VALUES: updated per parameter beside the flat ones
+  { name: "big.weight", shape: [257, 256], decay: true },
 ];
 
 function makeParams(seed: number): ParamRef[] {
@@ -99,8 +106,12 @@ describe.each(BACKENDS)("flat optimizer updates on %s", (backend) => {
       const b = makeParams(1);
       const perParam = make(false);
       const flat = make(true);
-      expect(perParam.acceptsFlat(a)).toBe(false);
-      expect(flat.acceptsFlat(b)).toBe(true);
+      const noGrads = a.map((p) => p.variable);
+      expect(perParam.splitFlat(a, noGrads).flat).toEqual([]);
+      // every parameter but the large one (over FLAT_MAX_VALUES values) goes flat
+      expect(flat.splitFlat(b, noGrads).flat.map((p) => p.name)).toEqual(
+        SHAPES.filter((s) => s.name !== "big.weight").map((s) => s.name),
+      );
       for (let k = 0; k < 4; k++) {
         const lr = 0.01 * (1 + Math.cos(k)); // changing, as a schedule
         applyStep(perParam, a, k, lr);
@@ -155,8 +166,8 @@ describe.each(BACKENDS)("flat optimizer updates on %s", (backend) => {
     const b = makeParams(3);
     const perParam = new AdamW({ weightDecay: 0.05, flat: false });
     const flat = new AdamW({ weightDecay: 0.05, flat: true });
-    // all, then two subsets (the second has mixed update counts: per parameter), then all again
-    const plan: Array<number[] | undefined> = [undefined, [0, 2], [1, 3, 4], undefined, [0, 1]];
+    // all, subsets (flat, then a new flat list), then all with mixed update counts (per parameter)
+    const plan: Array<number[] | undefined> = [undefined, [0, 2], [1, 3, 4], [0, 5], undefined, [0, 1]];
     plan.forEach((only, k) => {
       applyStep(perParam, a, k, 0.02, only);
       applyStep(flat, b, k, 0.02, only);

@@ -13,7 +13,7 @@
  */
 import { ADAM_UPDATE, type AdamUpdateAttrs, hasFusedKernel } from "../../backend/fused-kernels.js";
 import { tf } from "../../tf.js";
-import { type FlatUpdate, Optimizer, type ParamRef } from "./optimizer.js";
+import { type FlatSplit, type FlatUpdate, Optimizer, type ParamRef } from "./optimizer.js";
 
 export interface AdamOptions {
   beta1?: number;
@@ -101,7 +101,7 @@ export class Adam extends Optimizer {
       return;
     }
     // Composite form (the formula above, op for op); the scalars shared by every parameter of
-    // this update are made once (see applyGradients) instead of uploaded per op.
+    // this update are made once (see applySplit) instead of uploaded per op.
     const k = this.scalars(lr, t);
     let g = grad;
     let w: tf.Tensor = p.variable;
@@ -116,13 +116,13 @@ export class Adam extends Optimizer {
     p.variable.assign(tf.sub(w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), k.eps)), k.lr)));
   }
 
-  /** Scalars of this update by step t, kept until applyGradients returns. */
+  /** Scalars of this update by step t, kept until applySplit returns. */
   private stepScalars: Map<number, AdamScalars> | undefined;
 
-  override applyGradients(params: readonly ParamRef[], grads: readonly tf.Tensor[], lr: number): void {
+  override applySplit(split: FlatSplit & { flatGrad?: tf.Tensor | undefined }, lr: number): void {
     this.stepScalars = new Map();
     try {
-      super.applyGradients(params, grads, lr);
+      super.applySplit(split, lr);
     } finally {
       for (const k of this.stepScalars.values()) for (const t of Object.values(k)) t.dispose();
       this.stepScalars = undefined;
@@ -131,7 +131,7 @@ export class Adam extends Optimizer {
 
   private scalars(lr: number, t: number): AdamScalars {
     if (this.stepScalars === undefined)
-      throw new Error(`${this.name}: update() runs only inside applyGradients()`);
+      throw new Error(`${this.name}: update() runs only inside applyGradients() / applySplit()`);
     const cached = this.stepScalars.get(t);
     if (cached) return cached;
     const c1 = 1 - this.beta1 ** t;

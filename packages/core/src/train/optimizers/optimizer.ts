@@ -6,17 +6,19 @@
  * which change between processes, and have no per-parameter weight-decay mask or LARS.
  *
  * Flat updates (issue 30). An optimizer whose update is element-wise (Adam, AdamW, SGD) can also
- * update every parameter at once: the gradients and the parameters concatenated into one float32
- * vector, the update's ~10 ops run once over it, the result split back. On the native TensorFlow
- * backend each op costs ~30-50 µs of dispatch whatever its size, so per-parameter updates of a
- * small network were ~230 ops a step; flat they are ~20 plus a Reshape per parameter of rank > 1.
- * Each element goes through the same float32 operations with the same scalars, so the update is
- * bit for bit the per-parameter one (tested). While flat, the slots live in flat vectors for that
- * list of parameters; `getState()` writes them back per parameter ("<param>/<slot>", the same
- * checkpoint format), `setState()` and a per-parameter update (a different subset of parameters,
- * mixed update counts) fold them back first. `flat` (optimizer option): true / false, or
- * undefined for the default: on where the active backend is "tensorflow" (or
- * `SELFSUP_FLAT_OPTIMIZER=1|0` says otherwise); wasm has a fused per-parameter Adam kernel instead.
+ * update many parameters at once: their gradients and values concatenated into one float32
+ * vector, the update's ~10-15 ops run once over it, the result split back. Each TensorFlow op
+ * costs its dispatch whatever its size, and a network's many small tensors (biases, norms, small
+ * convolutions) were most of the ~230 update ops a step of the convnet; large tensors cost their
+ * arithmetic instead, and concatenating them would add passes over memory (and malloc maps tensors
+ * of tens of MB fresh at every op), so parameters above FLAT_MAX_VALUES values stay per parameter
+ * (`splitFlat`). Each element goes through the same float32 operations with the same scalars,
+ * so the update is bit for bit the per-parameter one (tested). While flat, the slots of those
+ * parameters live in flat vectors; `getState()` writes them back per parameter
+ * ("<param>/<slot>", the same checkpoint format), and `setState()`, a per-parameter update of one
+ * of them or a different list of flat parameters fold them back first. `flat` (optimizer option):
+ * true / false, or undefined for the default: on where the active backend is "tensorflow"
+ * (`SELFSUP_FLAT_OPTIMIZER=1|0` overrides); wasm has a fused per-parameter Adam kernel instead.
  */
 import { tf } from "../../tf.js";
 
@@ -82,6 +84,22 @@ export function unflattenTensor(flat: tf.Tensor, shapes: readonly number[][]): t
   });
 }
 
+/** A split of parameters and their gradients into per-parameter and flat updates (Optimizer.splitFlat). */
+export interface FlatSplit {
+  params: ParamRef[];
+  grads: tf.Tensor[];
+  flat: ParamRef[];
+  flatGrads: tf.Tensor[];
+}
+
+/**
+ * The largest parameter (in values) a flat update takes: 2^16 (256 KiB of float32). Larger
+ * tensors cost their arithmetic, not their dispatch; concatenated they would cost two more passes
+ * over memory, and vectors of tens of MB are mapped fresh by malloc at every op (ResNet-18's 11.5M
+ * parameters in one vector: 570 ms an update against 125 ms per parameter).
+ */
+export const FLAT_MAX_VALUES = 65536;
+
 /** The default of the `flat` option: on for the native TensorFlow backend (see above). */
 export function flatUpdatesByDefault(): boolean {
   const env = process.env.SELFSUP_FLAT_OPTIMIZER;
@@ -124,63 +142,81 @@ export abstract class Optimizer {
         );
       }
     }
-    if (this.acceptsFlat(params) && grads.every((g) => g.dtype === "float32")) {
-      const flat = flattenTensors(grads);
-      try {
-        this.applyFlatGradients(params, flat, lr);
-      } finally {
-        flat.dispose();
-      }
-      return;
-    }
-    this.foldFlatSlots();
-    this.step += 1;
-    for (let i = 0; i < params.length; i++) {
-      const p = params[i] as ParamRef;
-      this.paramSteps.set(p.name, (this.paramSteps.get(p.name) ?? 0) + 1);
-      tf.tidy(() => this.update(p, grads[i] as tf.Tensor, lr));
+    const split = this.splitFlat(params, grads);
+    const flatGrad = split.flat.length > 0 ? flattenTensors(split.flatGrads) : undefined;
+    try {
+      this.applySplit({ ...split, flatGrad }, lr);
+    } finally {
+      flatGrad?.dispose();
     }
   }
 
   /**
-   * Whether `applyFlatGradients` takes these parameters now: the optimizer has a flat update and
-   * `flat` (or the backend's default) asks for it, every parameter is float32 and they have all
-   * had the same number of updates.
+   * Which parameters a flat update takes now (see the file's comment): where the optimizer has
+   * one and `flat` (or the backend's default) asks for it, the float32 parameters of at most
+   * FLAT_MAX_VALUES values each, if at least two and all with the same update count; larger ones
+   * stay per parameter, where the arithmetic outweighs the dispatch and concatenating them would
+   * only add passes over memory. `flat` is empty where no flat update applies.
    */
-  acceptsFlat(params: readonly ParamRef[]): boolean {
-    if (this.updateFlat === undefined || params.length === 0) return false;
-    if (!(this.flat ?? flatUpdatesByDefault())) return false;
-    const t = this.paramSteps.get((params[0] as ParamRef).name) ?? 0;
-    return params.every((p) => p.variable.dtype === "float32" && (this.paramSteps.get(p.name) ?? 0) === t);
+  splitFlat(params: readonly ParamRef[], grads: readonly tf.Tensor[]): FlatSplit {
+    const all: FlatSplit = { params: [...params], grads: [...grads], flat: [], flatGrads: [] };
+    if (this.updateFlat === undefined || !(this.flat ?? flatUpdatesByDefault())) return all;
+    const out: FlatSplit = { params: [], grads: [], flat: [], flatGrads: [] };
+    params.forEach((p, i) => {
+      const g = grads[i] as tf.Tensor;
+      const small =
+        p.variable.dtype === "float32" && g.dtype === "float32" && p.variable.size <= FLAT_MAX_VALUES;
+      (small ? out.flat : out.params).push(p);
+      (small ? out.flatGrads : out.grads).push(g);
+    });
+    if (out.flat.length < 2) return all;
+    const t = this.paramSteps.get((out.flat[0] as ParamRef).name) ?? 0;
+    if (!out.flat.every((p) => (this.paramSteps.get(p.name) ?? 0) === t)) return all;
+    return out;
   }
 
   /**
-   * Applies one update to all `params` at once from their gradients concatenated in `flatGrad`
-   * (see flattenTensors; the caller keeps it). Only where `acceptsFlat(params)`.
+   * One update of `split` (from splitFlat): its per-parameter part one by one, its flat part at
+   * once from `flatGrad`, the flat part's gradients concatenated (flattenTensors; the caller
+   * keeps it and the other gradients).
    */
-  applyFlatGradients(params: readonly ParamRef[], flatGrad: tf.Tensor, lr: number): void {
+  applySplit(split: FlatSplit & { flatGrad?: tf.Tensor | undefined }, lr: number): void {
     const update = this.updateFlat;
-    if (update === undefined || !this.acceptsFlat(params))
-      throw new Error(`${this.name}: applyFlatGradients() where acceptsFlat() is false`);
-    const layout = this.layoutFor(params);
-    const total = layout.sizes.reduce((a, b) => a + b, 0);
-    if (flatGrad.rank !== 1 || flatGrad.size !== total || flatGrad.dtype !== "float32") {
-      throw new Error(
-        `${this.name}: flat gradient is ${flatGrad.dtype} [${flatGrad.shape}] but the ${params.length} parameters hold ${total} float32 values`,
-      );
+    const flat = split.flat;
+    if (flat.length > 0 && (update === undefined || split.flatGrad === undefined))
+      throw new Error(`${this.name}: a flat update without ${update ? "its gradient" : "updateFlat"}`);
+    const layout = flat.length > 0 ? this.layoutFor(flat) : undefined;
+    if (layout !== undefined) {
+      const total = layout.sizes.reduce((a, b) => a + b, 0);
+      const g = split.flatGrad as tf.Tensor;
+      if (g.rank !== 1 || g.size !== total || g.dtype !== "float32") {
+        throw new Error(
+          `${this.name}: flat gradient is ${g.dtype} [${g.shape}] but the ${flat.length} parameters hold ${total} float32 values`,
+        );
+      }
+    } else if (
+      this.flatLayout !== undefined &&
+      split.params.some((p) => this.flatLayout?.names.includes(p.name))
+    ) {
+      this.foldFlatSlots();
     }
     this.step += 1;
-    for (const p of params) this.paramSteps.set(p.name, (this.paramSteps.get(p.name) ?? 0) + 1);
-    const t = this.paramSteps.get((params[0] as ParamRef).name) as number;
+    split.params.forEach((p, i) => {
+      this.paramSteps.set(p.name, (this.paramSteps.get(p.name) ?? 0) + 1);
+      tf.tidy(() => this.update(p, split.grads[i] as tf.Tensor, lr));
+    });
+    if (layout === undefined || update === undefined) return;
+    for (const p of flat) this.paramSteps.set(p.name, (this.paramSteps.get(p.name) ?? 0) + 1);
+    const t = this.paramSteps.get((flat[0] as ParamRef).name) as number;
     tf.tidy(() => {
-      const param = flattenTensors(params.map((p) => p.variable));
+      const param = flattenTensors(flat.map((p) => p.variable));
       const next = update.call(
         this,
-        { grad: flatGrad, param, slots: layout.slots, t, decay: layout.decay },
+        { grad: split.flatGrad as tf.Tensor, param, slots: layout.slots, t, decay: layout.decay },
         lr,
       );
       const pieces = unflattenTensor(next, layout.shapes);
-      params.forEach((p, i) => {
+      flat.forEach((p, i) => {
         p.variable.assign(pieces[i] as tf.Tensor);
       });
     });
@@ -296,7 +332,7 @@ export abstract class Optimizer {
 
   /** The named slot of a parameter, created as zeros on first use. */
   protected slot(p: ParamRef, slotName: string): tf.Variable {
-    this.foldFlatSlots();
+    if (this.flatLayout?.names.includes(p.name)) this.foldFlatSlots();
     const key = `${p.name}/${slotName}`;
     let v = this.slotVars.get(key);
     if (!v) {
