@@ -350,14 +350,15 @@ export abstract class Optimizer {
 
   /**
    * The current state; slot tensors are the live variables (copy them if you keep them past a
-   * step). Flat slots are written back per parameter first, so the format is the same.
+   * step). Flat slots are written back per parameter first, so the format is the same; slots and
+   * step counts are listed by name, so a checkpoint's bytes do not depend on which were flat.
    */
   getState(): OptimizerState {
     this.writeBackFlatSlots();
     return {
       step: this.step,
-      paramSteps: Object.fromEntries(this.paramSteps),
-      slots: new Map(this.slotVars),
+      paramSteps: Object.fromEntries([...this.paramSteps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      slots: new Map([...this.slotVars].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     };
   }
 
