@@ -158,7 +158,7 @@ describe("the kit's projector options, predictor and momentum encoder", () => {
     onlineWeight!.variable.assign(tf.onesLike(onlineWeight!.variable));
     m.target.update(0.75);
     const after = Array.from(copyWeight!.variable.dataSync());
-    after.forEach((v, i) => expect(v).toBeCloseTo(0.75 * (before[i] as number) + 0.25, 6));
+    for (const [i, v] of after.entries()) expect(v).toBeCloseTo(0.75 * (before[i] as number) + 0.25, 6);
     tf.dispose([x, online, copied]);
     m.dispose();
   });
