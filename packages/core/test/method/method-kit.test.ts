@@ -125,7 +125,7 @@ describe("the kit's projector options, predictor and momentum encoder", () => {
     readonly backbone = this.addBackbone();
     readonly projector = this.addProjector({ layers: 2, hiddenDim: 8, outputDim: 4, batchNorm: false });
     readonly predictor = this.addPredictor(6);
-    readonly target = this.addMomentumEncoder("target");
+    readonly key = this.addMomentumEncoder("key");
     trainStep(): StepResult {
       throw new Error("not trained here");
     }
@@ -137,26 +137,26 @@ describe("the kit's projector options, predictor and momentum encoder", () => {
       "backbone",
       "projector",
       "predictor",
-      "targetBackbone",
-      "targetProjector",
+      "keyBackbone",
+      "keyProjector",
     ]);
     expect(m.predictor.outputDim).toBe(4); // back to the projection's width
     const trainable = m.trainableVariables();
-    for (const copy of [m.target.backbone, m.target.projector])
+    for (const copy of [m.key.backbone, m.key.projector])
       for (const p of copy.namedParameters()) {
         expect(p.variable.trainable).toBe(false);
         expect(trainable).not.toContain(p.variable);
       }
     const x = tf.randomUniform([4, 8, 8, 1], 0, 1, "float32", 1);
     const online = tf.tidy(() => m.projector.forward(m.backbone.forward(x)));
-    const copied = m.target.embed(x);
+    const copied = m.key.embed(x);
     expect(tf.max(tf.abs(tf.sub(online, copied))).dataSync()[0]).toBe(0);
     // theta_copy <- 0.75 theta_copy + 0.25 theta_online, with the online weights set to 1
     const [onlineWeight] = m.projector.namedParameters();
-    const [copyWeight] = m.target.projector.namedParameters();
+    const [copyWeight] = m.key.projector.namedParameters();
     const before = Array.from(copyWeight!.variable.dataSync());
     onlineWeight!.variable.assign(tf.onesLike(onlineWeight!.variable));
-    m.target.update(0.75);
+    m.key.update(0.75);
     const after = Array.from(copyWeight!.variable.dataSync());
     for (const [i, v] of after.entries()) expect(v).toBeCloseTo(0.75 * (before[i] as number) + 0.25, 6);
     tf.dispose([x, online, copied]);
