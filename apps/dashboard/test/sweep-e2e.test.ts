@@ -92,6 +92,16 @@ describe.skipIf(!haveChromium)("sweep pages in a real browser", () => {
     expect(painted).toBeGreaterThan(500);
     await page.screenshot({ path: path.join(SHOTS, "sweep.png"), fullPage: true });
 
+    // a pruned trial's value says the epoch it stopped at; a completed one's does not
+    const prunedCells = await page
+      .locator('table.trials tr[data-status="pruned"] td.num')
+      .evaluateAll((tds) => tds.map((td) => td.textContent ?? ""));
+    expect(prunedCells.filter((t) => t.includes("(epoch 1)"))).toHaveLength(3);
+    const completedCells = await page
+      .locator('table.trials tr[data-status="completed"] td.num')
+      .evaluateAll((tds) => tds.map((td) => td.textContent ?? ""));
+    expect(completedCells.some((t) => t.includes("(epoch"))).toBe(false);
+
     // brush the metric axis's top third: only the best trials stay in the table
     expect(await page.locator("table.trials").getAttribute("data-rows")).toBe("8");
     const hit = page.locator('rect.pc-hit[data-axis="__metric"]');

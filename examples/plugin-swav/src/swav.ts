@@ -25,6 +25,8 @@ import {
   l2Normalize,
   MethodBase,
   Module,
+  projectorWidthOptions,
+  projectorWidths,
   Rng,
   type StepContext,
   type StepResult,
@@ -38,8 +40,8 @@ import { localCrops } from "./multi-crop.js";
 import { sinkhornKnopp, swappedPredictionLoss } from "./sinkhorn.js";
 
 export const swavOptions = z.object({
-  projectorHiddenDim: z.number().int().positive().default(256).describe("hidden width of the projector"),
-  projectorOutputDim: z.number().int().positive().default(64).describe("D, embedding dimension (paper: 128)"),
+  // D = projectorOutputDim, the embedding dimension
+  ...projectorWidthOptions({ hiddenDim: 2048, outputDim: 128 }, { hiddenDim: 256, outputDim: 64 }),
   prototypes: z.number().int().min(2).default(32).describe("K, number of prototypes (paper: 3000)"),
   temperature: z.number().positive().default(0.1).describe("t of the softmax over prototype scores"),
   epsilon: z.number().positive().default(0.05).describe("entropic regularisation of Sinkhorn-Knopp"),
@@ -85,12 +87,7 @@ export class Prototypes extends Module {
 export class SwAV extends MethodBase<SwAVOptions> {
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.addProjector({
-    layers: 2,
-    hiddenDim: this.options.projectorHiddenDim,
-    outputDim: this.options.projectorOutputDim,
-    batchNorm: true,
-  });
+  readonly projector = this.addProjector({ layers: 2, batchNorm: true, ...projectorWidths(this.options) });
   readonly prototypes = this.module(
     "prototypes",
     new Prototypes(this.options.prototypes, this.options.projectorOutputDim, this.ctx.rng),

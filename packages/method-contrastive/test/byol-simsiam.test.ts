@@ -49,8 +49,8 @@ describe("BYOL target network", () => {
     const tau = 1 - (0.1 * (Math.cos(Math.PI / 2) + 1)) / 2; // 0.95
     const targetOf = () =>
       new Map([
-        ...snapshot(m.targetBackbone),
-        ...[...snapshot(m.targetProjector)].map(([k, v]) => [`p.${k}`, v] as const),
+        ...snapshot(m.target.backbone),
+        ...[...snapshot(m.target.projector)].map(([k, v]) => [`p.${k}`, v] as const),
       ]);
     const onlineOf = () =>
       new Map([
@@ -84,7 +84,7 @@ describe("BYOL target network", () => {
   it("gets no gradient, and the predictor is online only", () => {
     const m = createMethod("byol") as BYOL;
     disposables.push(m);
-    const targetVars = [...m.targetBackbone.namedParameters(), ...m.targetProjector.namedParameters()].map(
+    const targetVars = [...m.target.backbone.namedParameters(), ...m.target.projector.namedParameters()].map(
       (p) => p.variable,
     );
     expect(targetVars.every((v) => !v.trainable)).toBe(true);

@@ -32,7 +32,9 @@ describe("MoCo v3 method", () => {
     const r = method.trainStep({ inputs: views[0], views }, stepContext(method, { totalSteps: 10 }));
     expect(Number.isFinite(r.loss)).toBe(true);
     expect(r.metrics.momentum).toBeCloseTo(0.99, 6);
-    expect(method.trainableVariables()).not.toContain(method.momentumBackbone.namedParameters()[0]?.variable);
+    expect(method.trainableVariables()).not.toContain(
+      method.momentum.backbone.namedParameters()[0]?.variable,
+    );
     tf.dispose(views);
     method.dispose();
   });

@@ -117,8 +117,8 @@ describe("MoCo momentum encoder", () => {
     const m = moco({ momentum, queueSize: 8 });
     const ctx = stepContext(m, { lr: 0.5 });
     const keyBefore = new Map([
-      ...snapshot(m.momentumBackbone),
-      ...prefix(snapshot(m.momentumProjector), "p."),
+      ...snapshot(m.momentum.backbone),
+      ...prefix(snapshot(m.momentum.projector), "p."),
     ]);
     let queryAfterStep = new Map<string, Float32Array>();
     let keyAfterStep = new Map<string, Float32Array>();
@@ -126,8 +126,8 @@ describe("MoCo momentum encoder", () => {
     ctx.minimize = (lossFn, vars) => {
       const r = inner(lossFn, vars);
       keyAfterStep = new Map([
-        ...snapshot(m.momentumBackbone),
-        ...prefix(snapshot(m.momentumProjector), "p."),
+        ...snapshot(m.momentum.backbone),
+        ...prefix(snapshot(m.momentum.projector), "p."),
       ]);
       queryAfterStep = new Map([...snapshot(m.backbone), ...prefix(snapshot(m.projector), "p.")]);
       return r;
@@ -136,7 +136,10 @@ describe("MoCo momentum encoder", () => {
     const views = randomViews(4, 7);
     m.trainStep({ inputs: views[0], views }, ctx);
     for (const [name, before] of keyBefore) expect(maxAbsDiff(keyAfterStep.get(name)!, before)).toBe(0);
-    const keyNow = new Map([...snapshot(m.momentumBackbone), ...prefix(snapshot(m.momentumProjector), "p.")]);
+    const keyNow = new Map([
+      ...snapshot(m.momentum.backbone),
+      ...prefix(snapshot(m.momentum.projector), "p."),
+    ]);
     let moved = 0;
     for (const [name, k0] of keyBefore) {
       const q = queryAfterStep.get(name)!;
@@ -151,7 +154,7 @@ describe("MoCo momentum encoder", () => {
 
   it("gets no gradient: its parameters are not trainable and have no path to the loss", () => {
     const m = moco({ queueSize: 8 });
-    const keyVars = [...m.momentumBackbone.namedParameters(), ...m.momentumProjector.namedParameters()].map(
+    const keyVars = [...m.momentum.backbone.namedParameters(), ...m.momentum.projector.namedParameters()].map(
       (p) => p.variable,
     );
     expect(keyVars.every((v) => !v.trainable)).toBe(true);

@@ -16,6 +16,7 @@ import {
   registerCoreGradients,
   type StepContext,
   Trainer,
+  type ViT,
 } from "@selfsup/core";
 import { tinyDatasetFor } from "@selfsup/core/testing";
 import { beitTokenizerMethod, mimPlugin } from "../src/index.js";
@@ -142,4 +143,16 @@ export async function trainTinyTokenizer(
   } finally {
     method.dispose();
   }
+}
+
+/** Records the shape of every token batch `vit`'s first block is given (what the encoder sees). */
+export function recordTokenShapes(vit: ViT): number[][] {
+  const seen: number[][] = [];
+  const block = vit.blocks[0]!;
+  const forward = block.forward.bind(block);
+  block.forward = (h, opts) => {
+    seen.push([...h.shape]);
+    return forward(h, opts);
+  };
+  return seen;
 }

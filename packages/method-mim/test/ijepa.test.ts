@@ -1,7 +1,14 @@
 import { Rng, tf } from "@selfsup/core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type IJEPA, indexSelection, latentRegressionLoss, predictorWidth } from "../src/index.js";
-import { createMethod, setupBackend, stepContext, tinyConvnet, tinyViT } from "./helpers.js";
+import {
+  createMethod,
+  recordTokenShapes,
+  setupBackend,
+  stepContext,
+  tinyConvnet,
+  tinyViT,
+} from "./helpers.js";
 import { barImages } from "./synthetic.js";
 
 beforeAll(setupBackend);
@@ -53,13 +60,7 @@ describe("ijepa", () => {
     const m = ijepa();
     const x = barImages(4, 0);
     const masks = m.drawMasks(4, new Rng(3));
-    const seen: number[][] = [];
-    const block = m.vit.blocks[0]!;
-    const forward = block.forward.bind(block);
-    block.forward = (h, opts) => {
-      seen.push([...h.shape]);
-      return forward(h, opts);
-    };
+    const seen = recordTokenShapes(m.vit);
     const pred = m.predict(x, masks);
     expect(seen[0]).toEqual([4, 1 + masks.contextCount, 16]); // class token + context patches only
     expect(masks.contextCount).toBeLessThan(16);

@@ -1,7 +1,7 @@
 import { fromPatches, Rng, tf, toPatches } from "@selfsup/core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type MAE, normalizePatches } from "../src/index.js";
-import { createMethod, setupBackend, stepContext, tinyViT } from "./helpers.js";
+import { createMethod, recordTokenShapes, setupBackend, stepContext, tinyViT } from "./helpers.js";
 import { barImages } from "./synthetic.js";
 
 beforeAll(setupBackend);
@@ -30,13 +30,7 @@ describe("mae", () => {
     const m = mae();
     const x = barImages(4, 0);
     const mask = m.drawMask(4, new Rng(5));
-    const seen: number[][] = [];
-    const block = m.vit.blocks[0]!;
-    const forward = block.forward.bind(block);
-    block.forward = (h, opts) => {
-      seen.push([...h.shape]);
-      return forward(h, opts);
-    };
+    const seen = recordTokenShapes(m.vit);
     const latent = tf.tidy(() => m.vit.forward(x, { mask, tokens: true }));
     const pred = m.predict(x, mask);
     expect(seen[0]).toEqual([4, 1 + 4, 16]); // class token + 4 visible patches of 16, width 16

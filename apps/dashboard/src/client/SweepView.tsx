@@ -322,9 +322,19 @@ export function SweepView({ id }: { id: string }) {
                   {t.status}
                   {t.prunedAt ? ` @${t.prunedAt}` : ""}
                 </td>
-                <td className="num">
+                <td
+                  className="num"
+                  title={
+                    t.status === "pruned" && t.value !== null
+                      ? `pruned: the value at epoch ${t.epochs ?? t.prunedAt ?? "?"}, where it stopped, not after the full budget`
+                      : undefined
+                  }
+                >
                   {t.value === null ? "—" : t.value.toFixed(4)}
                   {t.valueStd ? ` ± ${t.valueStd.toFixed(4)}` : ""}
+                  {t.status === "pruned" && t.value !== null
+                    ? ` (epoch ${t.epochs ?? t.prunedAt ?? "?"})`
+                    : ""}
                 </td>
                 <td className="num">{t.epochs ?? "—"}</td>
                 <td>

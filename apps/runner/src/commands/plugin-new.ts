@@ -154,13 +154,16 @@ export default definePlugin({
  *   loss      = align + uniformWeight * uniform
  *
  * Replace the math in trainStep with your method's; declare modules with the kit (addBackbone,
- * addProjector, module, momentumCopyOf, stateVariable) and the rest follows.
+ * addProjector, addPredictor, addMomentumEncoder, module, momentumCopyOf, stateVariable) and the
+ * rest follows; sizeOption and projectorWidthOptions declare width options.
  */
 import {
   defaultBackboneFor,
   defineMethod,
   l2Normalize,
   MethodBase,
+  projectorWidths,
+  sizeOption,
   type StepContext,
   type StepResult,
   type TrainBatch,
@@ -170,7 +173,7 @@ import {
 import { z } from "zod";
 
 export const ${a.cls.charAt(0).toLowerCase() + a.cls.slice(1)}Options = z.object({
-  projectorDim: z.number().int().positive().default(128).describe("embedding dimension"),
+  projectorDim: sizeOption(128, "embedding dimension"),
   t: z.number().positive().default(2).describe("uniformity temperature"),
   uniformWeight: z.number().nonnegative().default(1).describe("weight of the uniformity term"),
 });
@@ -190,12 +193,7 @@ export function uniformity(z: tf.Tensor2D, t: number): tf.Scalar {
 export class ${a.cls} extends MethodBase<${a.cls}Options> {
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.addProjector({
-    layers: 2,
-    hiddenDim: this.options.projectorDim,
-    outputDim: this.options.projectorDim,
-    batchNorm: true,
-  });
+  readonly projector = this.addProjector({ layers: 2, batchNorm: true, ...projectorWidths(this.options) });
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);

@@ -33,7 +33,8 @@ export const noise = defineAugmentation({
         if (opts.std === 0 || on.every((v) => v === 0)) return tf.clone(x);
         return tf.tidy(() => {
           const eps = seededNormal(x.shape, 0, opts.std, seed);
-          const y = tf.add(x, tf.mul(eps, perSample(on)));
+          // Every sample on (p = 1, the default): eps·1 is eps, so skip that pass over the batch.
+          const y = tf.add(x, on.every((v) => v === 1) ? eps : tf.mul(eps, perSample(on)));
           return opts.clip ? tf.clipByValue(y, 0, 1) : y;
         });
       },

@@ -21,7 +21,11 @@
  *
  * And one override: tfjs-node's Cast runs a TensorFlow Cast op even to the same dtype, which
  * tfjs' gradients and ops ask for often (24 of a SimCLR step's ~240 ops); a same-dtype Cast now
- * shares the input's data, as the cpu and wasm backends do (issue 30).
+ * shares the input's data, as the cpu and wasm backends do (issue 30). And tfjs-node's ClipByValue
+ * is two TensorFlow ops (Minimum, then Maximum: two passes over the tensor; the augmentations clip
+ * after every step); it now runs TensorFlow's own ClipByValue, one op computing the same
+ * min-then-max per element, so equal values for every input that is not NaN (tested; a -0 input
+ * may stay -0 where Maximum made it +0).
  */
 import {
   engine,
@@ -191,6 +195,42 @@ function registerSameDtypeCast(): boolean {
   return true;
 }
 
+/** ClipByValue as TensorFlow's ClipByValue op (float32, int32); else tfjs-node's Minimum + Maximum. */
+let clipByValueOneOp: KernelFunc | undefined;
+
+function registerClipByValue(): boolean {
+  const upstream = getKernel("ClipByValue", "tensorflow");
+  if (upstream === undefined || upstream.kernelFunc === clipByValueOneOp) return false;
+  const composite = upstream.kernelFunc;
+  clipByValueOneOp = (args) => {
+    const x = args.inputs.x as TensorInfo;
+    if (x.dtype !== "float32" && x.dtype !== "int32") return composite(args);
+    const nb = args.backend as unknown as TfjsNodeBackend;
+    const { clipValueMin, clipValueMax } = args.attrs as { clipValueMin: number; clipValueMax: number };
+    const lo = scalar(clipValueMin, x.dtype);
+    const hi = scalar(clipValueMax, x.dtype);
+    try {
+      return nb.executeSingleOutput(
+        "ClipByValue",
+        [
+          {
+            name: "T",
+            type: nb.binding.TF_ATTR_TYPE,
+            value: x.dtype === "float32" ? nb.binding.TF_FLOAT : nb.binding.TF_INT32,
+          },
+        ],
+        [x, lo, hi],
+      );
+    } finally {
+      lo.dispose();
+      hi.dispose();
+    }
+  };
+  unregisterKernel("ClipByValue", "tensorflow");
+  registerKernel({ ...upstream, kernelFunc: clipByValueOneOp });
+  return true;
+}
+
 /** Registers the kernels above where "tensorflow" lacks them; returns the names registered. */
 export function registerNativeKernels(): string[] {
   const names: string[] = [];
@@ -200,5 +240,6 @@ export function registerNativeKernels(): string[] {
     names.push(config.kernelName);
   }
   if (registerSameDtypeCast()) names.push("Cast (same dtype: shared)");
+  if (registerClipByValue()) names.push("ClipByValue (one op)");
   return names;
 }

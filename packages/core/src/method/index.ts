@@ -1,7 +1,7 @@
 /**
  * The method kit every family shares: a base class that turns module declarations into
  * trainable variables, checkpointed state and dispose; views; projector / predictor / classifier
- * heads; momentum copies and EMA; stop-gradient; embedding statistics; the one build context;
+ * heads and the projector's width options; momentum copies and EMA; stop-gradient; embedding statistics; the one build context;
  * and composition of methods on a shared backbone.
  */
 export * from "./build-context.js";
@@ -12,5 +12,6 @@ export * from "./heads.js";
 export * from "./method-base.js";
 export * from "./momentum.js";
 export * from "./normalize.js";
+export * from "./projector-options.js";
 export * from "./stop-gradient.js";
 export * from "./views.js";

@@ -3,11 +3,13 @@
  * with `this.module(...)` and `trainableVariables`, `modules` (checkpointed state), `state`,
  * `encoder` and `dispose` follow from the declarations. A method file then holds only its math:
  *
- *   class SimCLR extends MethodBase<SimCLROptions> {
+ *   class BYOL extends MethodBase<BYOLOptions> {
  *     readonly views = 2;
  *     readonly backbone = this.addBackbone();
- *     readonly projector = this.module("projector", buildProjector(this.ctx, ...));
- *     trainStep(batch, ctx) { ... ctx.minimize(() => ...) ... }
+ *     readonly projector = this.addProjector({ layers: 2, batchNorm: true, ...projectorWidths(this.options) });
+ *     readonly predictor = this.addPredictor(this.options.projectorHiddenDim);
+ *     readonly target = this.addMomentumEncoder("target");
+ *     trainStep(batch, ctx) { ... ctx.minimize(() => ...) ... this.target.update(tau) }
  *   }
  *
  * Field initialisers run in declaration order after this constructor, so a module declared later
@@ -27,8 +29,8 @@ import type {
   TrainBatch,
 } from "../plugin/types.js";
 import type { tf } from "../tf.js";
-import { buildProjector, type MlpSpec } from "./heads.js";
-import { momentumCopy } from "./momentum.js";
+import { buildPredictor, buildProjector, type MlpSpec } from "./heads.js";
+import { MomentumEncoder, momentumCopy } from "./momentum.js";
 
 export interface ModuleDeclaration {
   /** Trained by the optimizer (default true). Momentum copies and frozen targets say false. */
@@ -93,15 +95,40 @@ export abstract class MethodBase<Options = Record<string, unknown>> implements M
     return projector;
   }
 
+  /**
+   * The predictor (core's "predictor" head: Linear, BN, ReLU, Linear) on the projection, declared
+   * as "predictor": BYOL's, SimSiam's, NNCLR's, MoCo v3's. It maps `dim` (default: the projector's
+   * output width) back to `dim` through `hiddenDim`. Call after `addProjector`.
+   */
+  protected addPredictor(
+    hiddenDim: number,
+    dim: number = this.#projectorFor("addPredictor").outputDim,
+  ): FeatureModule {
+    return this.module("predictor", buildPredictor(this.ctx, dim, hiddenDim));
+  }
+
   /** projector(encoder(x)): the embedding a joint-embedding loss compares (needs `addProjector`). */
   protected embed(x: tf.Tensor): tf.Tensor {
-    if (!this.#projector) throw new Error(`${this.name}: embed() needs a projector (call addProjector)`);
-    return this.#projector.forward(this.encoder().forward(x));
+    return this.#projectorFor("embed()").forward(this.encoder().forward(x));
   }
 
   /** A non-trainable copy of `online` (MoCo's key encoder, BYOL's target) that only `emaUpdate` moves. */
   protected momentumCopyOf<M extends Module>(name: string, online: M): M {
     return this.module(name, momentumCopy(online), { trainable: false });
+  }
+
+  /**
+   * A momentum copy of what `embed` runs (encoder and projector), declared as `<prefix>Backbone`
+   * and `<prefix>Projector`, in that order: MoCo's key encoder ("momentum"), BYOL's target
+   * ("target"). Its `embed` gives keys or targets, its `update(m)` the EMA after a step.
+   */
+  protected addMomentumEncoder(prefix = "momentum"): MomentumEncoder {
+    const online = { backbone: this.encoder(), projector: this.#projectorFor("addMomentumEncoder") };
+    return new MomentumEncoder(
+      this.momentumCopyOf(`${prefix}Backbone`, online.backbone),
+      this.momentumCopyOf(`${prefix}Projector`, online.projector),
+      online,
+    );
   }
 
   /** Extra state outside modules (a queue, its pointer, a permutation set), saved in checkpoints. */
@@ -130,6 +157,11 @@ export abstract class MethodBase<Options = Record<string, unknown>> implements M
   }
 
   abstract trainStep(batch: TrainBatch, ctx: StepContext): StepResult;
+
+  #projectorFor(what: string): FeatureModule {
+    if (!this.#projector) throw new Error(`${this.name}: ${what} needs a projector (call addProjector)`);
+    return this.#projector;
+  }
 
   encoder(): FeatureModule {
     if (!this.#encoder) throw new Error(`${this.name}: no encoder declared (call addBackbone or setEncoder)`);

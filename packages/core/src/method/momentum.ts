@@ -1,7 +1,7 @@
 /**
  * Momentum (EMA) copies of networks, as MoCo's key encoder and BYOL's target network.
  */
-import type { Module } from "../nn/module.js";
+import type { FeatureModule, Module } from "../nn/module.js";
 import { tf } from "../tf.js";
 
 /**
@@ -40,4 +40,30 @@ export function cosineMomentum(step: number, totalSteps: number, base: number): 
   if (!(totalSteps > 0)) return base;
   const progress = Math.min(Math.max(step / totalSteps, 0), 1);
   return 1 - ((1 - base) * (Math.cos(Math.PI * progress) + 1)) / 2;
+}
+
+/**
+ * A momentum (EMA) copy of an encoder and its projector: MoCo's key encoder, BYOL's target network.
+ * `embed(x)` runs the copies (call it outside the tape: no gradient reaches them) and `update(m)`
+ * moves them toward the online pair. `MethodBase.addMomentumEncoder` declares one.
+ */
+export class MomentumEncoder {
+  constructor(
+    /** The copy of the online backbone (non-trainable). */
+    readonly backbone: FeatureModule,
+    /** The copy of the online projector (non-trainable). */
+    readonly projector: FeatureModule,
+    private readonly online: { backbone: FeatureModule; projector: FeatureModule },
+  ) {}
+
+  /** projector(backbone(x)) of the copies, under its own tidy. */
+  embed(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.projector.forward(this.backbone.forward(x)));
+  }
+
+  /** theta_copy <- m theta_copy + (1 - m) theta_online, backbone then projector (see `emaUpdate`). */
+  update(momentum: number): void {
+    emaUpdate(this.backbone, this.online.backbone, momentum);
+    emaUpdate(this.projector, this.online.projector, momentum);
+  }
 }

@@ -8,7 +8,9 @@
  *   describeMethodConformance(simclrMethod, { options: { temperature: 0.5 } });
  *
  * Losses and augmentations have their own: `describeLossConformance(spec, { inputShapes })`,
- * `describeAugmentationConformance(spec, { inputShape })`.
+ * `describeAugmentationConformance(spec, { inputShape })`. A package pins its methods' first
+ * training losses with `describePinnedLosses` (pinned-losses.ts) and guards quality with
+ * `describeQualityFloor`.
  *
  * This registers one vitest test per check (see conformance.ts). The checks are also exported as
  * plain async functions (`checkNoLeaks(spec, opts)`, ..., `runMethodConformance(spec, opts)`)
@@ -29,6 +31,7 @@ import {
 export * from "./conformance.js";
 export * from "./contribution-conformance.js";
 export * from "./fixtures.js";
+export * from "./pinned-losses.js";
 
 export interface DescribeConformanceOptions extends ConformanceOptions {
   /** Backend to run on (default "cpu": exact and available everywhere; SELFSUP_BACKEND overrides). */

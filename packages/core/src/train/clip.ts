@@ -24,7 +24,7 @@ export function clipByGlobalNorm(
   norm?: number,
 ): { grads: tf.Tensor[]; norm: number } {
   const n = norm ?? globalNormValue(grads);
-  const scale = Math.min(1, maxNorm / (n + 1e-6));
+  const scale = clipScale(n, maxNorm);
   const out = grads.map((g) => (scale < 1 ? tf.tidy(() => tf.mul(g, scale)) : g.clone()));
   return { grads: out, norm: n };
 }
@@ -34,4 +34,9 @@ export function globalNormValue(grads: readonly tf.Tensor[]): number {
   const v = n.dataSync()[0] as number;
   n.dispose();
   return v;
+}
+
+/** The factor clipByGlobalNorm scales gradients of global norm `norm` by: min(1, maxNorm / (norm + 1e-6)). */
+export function clipScale(norm: number, maxNorm: number): number {
+  return Math.min(1, maxNorm / (norm + 1e-6));
 }

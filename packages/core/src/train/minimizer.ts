@@ -8,9 +8,9 @@ import { registerCoreGradients } from "../backend/gradients/index.js";
 import type { Module } from "../nn/module.js";
 import type { LossOutput, Method, StepResult } from "../plugin/types.js";
 import { tf } from "../tf.js";
-import { clipByGlobalNorm, globalNormValue } from "./clip.js";
+import { clipByGlobalNorm, clipScale, globalNormValue } from "./clip.js";
 import { NonFiniteLossError } from "./errors.js";
-import type { Optimizer, ParamRef } from "./optimizers/optimizer.js";
+import { type FlatSplit, flattenTensors, type Optimizer, type ParamRef } from "./optimizers/optimizer.js";
 import type { LrSchedule } from "./schedule.js";
 
 /**
@@ -154,6 +154,11 @@ export class Minimizer {
     const ready = params.filter((p) => this.accumulated.has(p.variable));
     const grads = ready.map((p) => this.accumulated.get(p.variable) as tf.Tensor);
     for (const p of ready) this.accumulated.delete(p.variable);
+    const split = this.opts.optimizer.splitFlat(ready, grads);
+    if (split.flat.length > 0) {
+      this.applyFlat(split, grads);
+      return;
+    }
     try {
       const norm = globalNormValue(grads);
       if (!Number.isFinite(norm))
@@ -172,6 +177,45 @@ export class Minimizer {
       this.lastUpdate = { lr, gradNorm: norm };
     } finally {
       for (const g of grads) g.dispose();
+    }
+  }
+
+  /**
+   * apply() where the optimizer updates its small parameters at once (see Optimizer.splitFlat):
+   * their gradients concatenated once, for the norm, the clipping and the update. The norm then
+   * sums that vector in one reduction instead of parameter by parameter, so it can differ from
+   * the per-parameter path's in the last float32 bits (and so can the clipping factor).
+   */
+  private applyFlat(split: FlatSplit, grads: tf.Tensor[]): void {
+    const owned: tf.Tensor[] = [];
+    try {
+      let flat = flattenTensors(split.flatGrads);
+      owned.push(flat);
+      let rest = split.grads;
+      const normT = tf.tidy(() => {
+        const sums = [flat, ...rest].map((g) => tf.sum(tf.square(g)));
+        return tf.sqrt(sums.length === 1 ? (sums[0] as tf.Tensor) : tf.addN(sums));
+      });
+      const norm = normT.dataSync()[0] as number;
+      normT.dispose();
+      if (!Number.isFinite(norm))
+        throw new NonFiniteLossError("gradient norm", norm, this.step + 1, this.epoch);
+      const lr = this.lr();
+      const clip = this.opts.clipGradNorm;
+      const scale = clip !== undefined && clip > 0 ? clipScale(norm, clip) : 1;
+      if (scale < 1) {
+        flat = tf.tidy(() => tf.mul(flat, scale));
+        rest = rest.map((g) => tf.tidy(() => tf.mul(g, scale)));
+        owned.push(flat, ...rest);
+      }
+      this.opts.optimizer.applySplit(
+        { params: split.params, grads: rest, flat: split.flat, flatGrads: [], flatGrad: flat },
+        lr,
+      );
+      this.lastUpdate = { lr, gradNorm: norm };
+    } finally {
+      for (const g of grads) g.dispose();
+      for (const t of owned) t.dispose();
     }
   }
 

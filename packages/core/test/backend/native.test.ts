@@ -65,3 +65,59 @@ describe.skipIf(!HAS_NATIVE)("native tensorflow backend", () => {
     }
   });
 });
+
+describe.skipIf(!HAS_NATIVE)("native tensorflow backend: ClipByValue as one op", () => {
+  beforeAll(setupBackends);
+
+  it("gives tfjs-node's Minimum + Maximum values, float32 and int32, and the same gradient as cpu", async () => {
+    await initBackend("tensorflow");
+    // The TensorFlow ops a clip runs: one ClipByValue (the binding's executeOp, counted).
+    const backend = tf.findBackend("tensorflow") as unknown as {
+      binding: { executeOp: (...a: unknown[]) => unknown };
+    };
+    const binding = backend.binding;
+    const ops: string[] = [];
+    const counting = Object.create(binding) as typeof binding;
+    Object.defineProperty(counting, "executeOp", {
+      value: (name: string, ...rest: unknown[]) => {
+        ops.push(name);
+        return binding.executeOp(name, ...rest);
+      },
+    });
+    backend.binding = counting;
+    try {
+      await onBackend("tensorflow", () => tf.clipByValue(tf.tensor1d([-2, 0.5, 3]), 0, 1));
+    } finally {
+      backend.binding = binding;
+    }
+    expect(ops).toEqual(["ClipByValue"]);
+    const values = randomValues(4096, 11).map((v) => v * 3); // a third inside [-1, 1)... and beyond
+    values[0] = Number.POSITIVE_INFINITY;
+    values[1] = Number.NEGATIVE_INFINITY;
+    values[2] = -0;
+    for (const [lo, hi] of [
+      [0, 1],
+      [-1, 0.5],
+      [2, 2],
+    ] as const) {
+      const [got] = await onBackend("tensorflow", () => tf.clipByValue(tf.tensor1d(values), lo, hi));
+      const [want] = await onBackend("tensorflow", () =>
+        tf.maximum(tf.minimum(tf.tensor1d(values), tf.scalar(hi)), tf.scalar(lo)),
+      );
+      // equal values; a -0 input may come out as -0 where Maximum gives +0 (x + 0 makes both +0)
+      expect(Array.from(got?.values ?? [], (v) => v + 0)).toEqual(
+        Array.from(want?.values ?? [], (v) => v + 0),
+      );
+      const ints = Array.from(values.slice(3, 64), (v) => Math.round(v * 10) | 0);
+      const [gotInt] = await onBackend("tensorflow", () => tf.clipByValue(tf.tensor1d(ints, "int32"), -5, 7));
+      expect(Array.from(gotInt?.values ?? [])).toEqual(ints.map((v) => Math.min(Math.max(v, -5), 7)));
+    }
+    const grad = () =>
+      tf.grad((x: tf.Tensor) =>
+        tf.sum(tf.mul(tf.clipByValue(x, -0.5, 0.5), tf.tensor1d(values.slice(0, 16)))),
+      )(tf.tensor1d(randomValues(16, 3)));
+    const [g] = await onBackend("tensorflow", grad);
+    const [gCpu] = await onBackend("cpu", grad);
+    expect(Array.from(g?.values ?? [])).toEqual(Array.from(gCpu?.values ?? []));
+  });
+});

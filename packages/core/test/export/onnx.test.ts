@@ -18,40 +18,11 @@ import type { BackboneSpec, InputSpec } from "../../src/plugin/types.js";
 import { Rng } from "../../src/rng.js";
 import { tf } from "../../src/tf.js";
 import { useBackend } from "../nn/helpers.js";
+import { buildTrainedLooking, cifar, digits } from "./helpers.js";
 
 beforeAll(async () => {
   await useBackend("cpu");
 });
-
-function build(spec: BackboneSpec, options: Record<string, unknown>, input: InputSpec): FeatureModule {
-  const m = spec.build(spec.options.parse(options), input, new Rng(3));
-  // non-trivial BatchNorm statistics and norm affine parameters, as after training
-  const rng = new Rng(11);
-  for (const [name, v] of m.stateDict()) {
-    if (/running_var$/.test(name))
-      v.assign(
-        tf.tensor(
-          Array.from({ length: v.size }, () => 0.5 + rng.next()),
-          v.shape,
-        ),
-      );
-    else if (/running_mean$|bias$/.test(name) && !/\.(qkv|proj|fc\d|patch_embed)\./.test(name))
-      v.assign(
-        tf.tensor(
-          Array.from({ length: v.size }, () => rng.next() - 0.5),
-          v.shape,
-        ),
-      );
-    else if (/(bn\d?|norm\d?|stem_bn|shortcut_bn)\.weight$/.test(name))
-      v.assign(
-        tf.tensor(
-          Array.from({ length: v.size }, () => 0.5 + rng.next()),
-          v.shape,
-        ),
-      );
-  }
-  return m.eval();
-}
 
 async function maxDiffOnnx(encoder: FeatureModule, input: InputSpec & { kind: "image" }): Promise<number> {
   const bytes = exportOnnx(encoder, { input, source: { test: true } });
@@ -76,8 +47,6 @@ async function maxDiffOnnx(encoder: FeatureModule, input: InputSpec & { kind: "i
   }
 }
 
-const digits = { kind: "image", height: 28, width: 28, channels: 1 } as const;
-const cifar = { kind: "image", height: 16, width: 16, channels: 3 } as const;
 const textSpec = { kind: "text", vocabSize: 20, seqLen: 8 } as const;
 
 describe("ONNX export, checked with onnxruntime-node on 64 inputs", () => {
@@ -97,7 +66,7 @@ describe("ONNX export, checked with onnxruntime-node on 64 inputs", () => {
   ];
   for (const [label, spec, options, input] of cases) {
     it(`${label}: max abs diff <= 1e-4`, async () => {
-      const encoder = build(spec, options, input);
+      const encoder = buildTrainedLooking(spec, options, input);
       try {
         const diff = await maxDiffOnnx(encoder, input);
         process.stdout.write(`onnx ${label}: max abs diff ${diff.toExponential(2)}\n`);
@@ -115,7 +84,7 @@ describe("ONNX export, checked with onnxruntime-node on 64 inputs", () => {
   ];
   for (const [label, options] of textCases) {
     it(`${label}: max abs diff <= 1e-4 on 64 token sequences`, async () => {
-      const encoder = build(textTransformerBackbone, options, textSpec);
+      const encoder = buildTrainedLooking(textTransformerBackbone, options, textSpec);
       const session = await ort.InferenceSession.create(exportOnnx(encoder, { input: textSpec }));
       // ids with trailing padding (id 0) of varying length
       const rng = new Rng(7);
@@ -145,7 +114,7 @@ describe("ONNX export, checked with onnxruntime-node on 64 inputs", () => {
   }
 
   it("writes opset 17 and the input spec into the model's metadata", async () => {
-    const encoder = build(convNetBackbone, { width: 4 }, digits);
+    const encoder = buildTrainedLooking(convNetBackbone, { width: 4 }, digits);
     try {
       const session = await ort.InferenceSession.create(
         exportOnnx(encoder, { input: digits, source: { run: "r1" } }),
@@ -194,7 +163,7 @@ describe("ONNX export, checked with onnxruntime-node on 64 inputs", () => {
     } finally {
       mlp.dispose();
     }
-    const odd = build(convNetBackbone, { width: 4, pool: "avg", grid: 3 }, digits); // last map 4x4
+    const odd = buildTrainedLooking(convNetBackbone, { width: 4, pool: "avg", grid: 3 }, digits); // last map 4x4
     try {
       expect(() => exportOnnx(odd, { input: digits })).toThrow(
         /4x4 map to a 3x3 grid that does not divide it/,

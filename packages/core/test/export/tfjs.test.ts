@@ -9,40 +9,14 @@ import { exportTfjsGraph } from "../../src/export/tfjs.js";
 import { convNetBackbone } from "../../src/nn/backbones/convnet.js";
 import { resNet18Backbone } from "../../src/nn/backbones/resnet.js";
 import { vitTinyBackbone } from "../../src/nn/backbones/vit.js";
-import type { FeatureModule } from "../../src/nn/module.js";
 import type { BackboneSpec, InputSpec } from "../../src/plugin/types.js";
-import { Rng } from "../../src/rng.js";
 import { tf } from "../../src/tf.js";
 import { useBackend } from "../nn/helpers.js";
+import { buildTrainedLooking, cifar, digits } from "./helpers.js";
 
 beforeAll(async () => {
   await useBackend("cpu");
 });
-
-function build(spec: BackboneSpec, options: Record<string, unknown>, input: InputSpec): FeatureModule {
-  const m = spec.build(spec.options.parse(options), input, new Rng(3));
-  const rng = new Rng(11);
-  for (const [name, v] of m.stateDict()) {
-    if (/running_var$/.test(name))
-      v.assign(
-        tf.tensor(
-          Array.from({ length: v.size }, () => 0.5 + rng.next()),
-          v.shape,
-        ),
-      );
-    else if (/running_mean$/.test(name) || /norm\d?\.bias$/.test(name))
-      v.assign(
-        tf.tensor(
-          Array.from({ length: v.size }, () => rng.next() - 0.5),
-          v.shape,
-        ),
-      );
-  }
-  return m.eval();
-}
-
-const digits = { kind: "image", height: 28, width: 28, channels: 1 } as const;
-const cifar = { kind: "image", height: 16, width: 16, channels: 3 } as const;
 
 describe("TF.js graph-model export, run by tfjs-converter on 64 inputs", () => {
   const cases: Array<[string, BackboneSpec, Record<string, unknown>, InputSpec & { kind: "image" }]> = [
@@ -54,7 +28,7 @@ describe("TF.js graph-model export, run by tfjs-converter on 64 inputs", () => {
   ];
   for (const [label, spec, options, input] of cases) {
     it(`${label}: max abs diff <= 1e-4`, async () => {
-      const encoder = build(spec, options, input);
+      const encoder = buildTrainedLooking(spec, options, input);
       const files = exportTfjsGraph(encoder, { input, source: { test: true } });
       const json = JSON.parse(files["model.json"] as string);
       expect(json.format).toBe("graph-model");

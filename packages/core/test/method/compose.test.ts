@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { initBackend } from "../../src/backend/init-backend.js";
-import { createRegistry } from "../../src/builtin-plugin.js";
 import {
   buildClassifier,
   composeMethodSpecs,
@@ -17,20 +16,12 @@ import { Rng } from "../../src/rng.js";
 import { describeMethodConformance, tinyEncoder, tinyImageDataset } from "../../src/testing/index.js";
 import { tf } from "../../src/tf.js";
 import { Trainer } from "../../src/train/trainer.js";
+import { convnetContext, input, registry } from "./helpers.js";
 
 beforeAll(async () => {
   await initBackend("cpu");
 });
 
-const registry = createRegistry();
-const input = { kind: "image", height: 8, width: 8, channels: 1 } as const;
-const baseCtx = (seed = 0) =>
-  methodBuildContext({
-    registry,
-    input,
-    rng: new Rng(seed),
-    backbone: { name: "convnet", options: { width: 4 } },
-  });
 const none = z.object({});
 
 /** A two-view primary: pull the two views' projections together. */
@@ -130,7 +121,7 @@ function gradientRecorder(method: Method) {
 
 describe("composeMethods", () => {
   it("shares one backbone: both losses update it, and the combined gradient is the weighted sum", () => {
-    const shared = sharedBackboneContext(baseCtx());
+    const shared = sharedBackboneContext(convnetContext());
     const primary = new Pull({}, shared);
     const aux = new Brightness({}, shared);
     expect(aux.backbone).toBe(primary.backbone);
@@ -176,7 +167,7 @@ describe("composeMethods", () => {
   });
 
   it("lists the shared backbone once, prefixes the auxiliary's modules, merges variables without duplicates", () => {
-    const m = composeMethodSpecs(pullSpec, {}, [{ spec: brightnessSpec, weight: 0.3 }], baseCtx());
+    const m = composeMethodSpecs(pullSpec, {}, [{ spec: brightnessSpec, weight: 0.3 }], convnetContext());
     expect(Object.keys(m.modules()).sort()).toEqual(["backbone", "brightness.head", "head"]);
     const vars = m.trainableVariables();
     expect(new Set(vars).size).toBe(vars.length);
@@ -188,7 +179,7 @@ describe("composeMethods", () => {
   });
 
   it("refuses auxiliaries with post-step state, with a reason, unless their spec says composable", () => {
-    const shared = sharedBackboneContext(baseCtx());
+    const shared = sharedBackboneContext(convnetContext());
     const primary = new Pull({}, shared);
     const risky = new WithTarget({}, shared);
     expect(() => composeMethods(primary, [{ method: risky, weight: 1 }])).toThrow(
@@ -207,13 +198,13 @@ describe("composeMethods", () => {
 
   it("refuses an auxiliary whose inputs do not include the run's", () => {
     const textOnly = defineMethod({ ...brightnessSpec, name: "text-only", inputs: ["text"] });
-    expect(() => composeMethodSpecs(pullSpec, {}, [{ spec: textOnly, weight: 1 }], baseCtx())).toThrow(
+    expect(() => composeMethodSpecs(pullSpec, {}, [{ spec: textOnly, weight: 1 }], convnetContext())).toThrow(
       /auxiliary "text-only" takes text inputs, but this run's input is image/,
     );
   });
 
   it("shares the backbone with a method that asks for another image size when the backbone pools over space", () => {
-    const shared = sharedBackboneContext(baseCtx());
+    const shared = sharedBackboneContext(convnetContext());
     const whole = shared.buildBackbone();
     expect(
       shared.buildBackbone(undefined, undefined, { kind: "image", height: 4, width: 4, channels: 1 }),
@@ -238,8 +229,8 @@ describe("composeMethods", () => {
 
   it("tells methods the run's backbone choice without building it, through the shared context too", () => {
     const choice = { name: "convnet", options: { width: 4 } };
-    expect(baseCtx().backboneChoice).toEqual(choice);
-    const shared = sharedBackboneContext(baseCtx());
+    expect(convnetContext().backboneChoice).toEqual(choice);
+    const shared = sharedBackboneContext(convnetContext());
     expect(shared.backboneChoice).toEqual(choice);
     expect(shared.shared()).toBeUndefined();
     // a backbone built by a function (test fixtures) has no choice to tell
@@ -249,7 +240,7 @@ describe("composeMethods", () => {
   });
 
   it("trains in the Trainer with the auxiliary's metrics reported", async () => {
-    const m = composeMethodSpecs(pullSpec, {}, [{ spec: brightnessSpec, weight: 0.5 }], baseCtx());
+    const m = composeMethodSpecs(pullSpec, {}, [{ spec: brightnessSpec, weight: 0.5 }], convnetContext());
     const seen: Array<Record<string, number>> = [];
     const data = tinyImageDataset({ size: 32 });
     const trainer = new Trainer({

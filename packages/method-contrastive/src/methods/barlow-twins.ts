@@ -19,8 +19,10 @@ import {
   defaultBackboneFor,
   defineMethod,
   MethodBase,
+  projectorWidths,
   type StepContext,
   type StepResult,
+  sizeOption,
   type TrainBatch,
   tf,
   twoViews,
@@ -29,12 +31,7 @@ import { z } from "zod";
 import { barlowTwinsLoss, barlowTwinsOptions, crossCorrelation } from "../losses/barlow-twins.js";
 
 export const barlowTwinsMethodOptions = z.object({
-  projectorDim: z
-    .number()
-    .int()
-    .positive()
-    .default(512)
-    .describe("width of the projector's 3 layers (paper: 8192)"),
+  projectorDim: sizeOption(512, "width of the projector's 3 layers", 8192),
   lambda: barlowTwinsOptions.shape.lambda,
 });
 export type BarlowTwinsMethodOptions = z.output<typeof barlowTwinsMethodOptions>;
@@ -42,12 +39,7 @@ export type BarlowTwinsMethodOptions = z.output<typeof barlowTwinsMethodOptions>
 export class BarlowTwins extends MethodBase<BarlowTwinsMethodOptions> {
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.addProjector({
-    layers: 3,
-    hiddenDim: this.options.projectorDim,
-    outputDim: this.options.projectorDim,
-    batchNorm: true,
-  });
+  readonly projector = this.addProjector({ layers: 3, batchNorm: true, ...projectorWidths(this.options) });
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);

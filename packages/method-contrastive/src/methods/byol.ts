@@ -27,13 +27,13 @@
  * for any tau_base in [0.9, 0.999]; 0.9 is the bound here.
  */
 import {
-  buildPredictor,
   cosineMomentum,
   defaultBackboneFor,
   defineMethod,
-  emaUpdate,
   embeddingStd,
   MethodBase,
+  projectorWidthOptions,
+  projectorWidths,
   type StepContext,
   type StepResult,
   type TrainBatch,
@@ -44,13 +44,7 @@ import { z } from "zod";
 import { negativeCosineSimilarity } from "../losses/negative-cosine.js";
 
 export const byolMethodOptions = z.object({
-  projectorHiddenDim: z
-    .number()
-    .int()
-    .positive()
-    .default(512)
-    .describe("hidden width of projector and predictor (paper: 4096)"),
-  projectorOutputDim: z.number().int().positive().default(128).describe("projection dimension (paper: 256)"),
+  ...projectorWidthOptions({ hiddenDim: 4096, outputDim: 256 }, { predictor: true }),
   baseMomentum: z
     .number()
     .min(0)
@@ -71,34 +65,21 @@ export function autoBaseMomentum(totalSteps: number): number {
 export class BYOL extends MethodBase<BYOLOptions> {
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.addProjector({
-    layers: 2,
-    hiddenDim: this.options.projectorHiddenDim,
-    outputDim: this.options.projectorOutputDim,
-    batchNorm: true,
-  });
-  readonly predictor = this.module(
-    "predictor",
-    buildPredictor(this.ctx, this.options.projectorOutputDim, this.options.projectorHiddenDim),
-  );
-  readonly targetBackbone = this.momentumCopyOf("targetBackbone", this.backbone);
-  readonly targetProjector = this.momentumCopyOf("targetProjector", this.projector);
+  readonly projector = this.addProjector({ layers: 2, batchNorm: true, ...projectorWidths(this.options) });
+  readonly predictor = this.addPredictor(this.options.projectorHiddenDim);
+  /** The target network; its `embed` is a view's target projection (call outside the tape). */
+  readonly target = this.addMomentumEncoder("target");
 
   /** The target decay tau at a step (cosine from baseMomentum, or the length's default, to 1). */
   momentumAt(step: number, totalSteps: number): number {
     return cosineMomentum(step, totalSteps, this.options.baseMomentum ?? autoBaseMomentum(totalSteps));
   }
 
-  /** The target network's projection of a view; call outside the tape (no gradient). */
-  target(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => this.targetProjector.forward(this.targetBackbone.forward(x)));
-  }
-
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);
     const tau = this.momentumAt(ctx.step, ctx.totalSteps);
-    const t1 = this.target(v1);
-    const t2 = this.target(v2);
+    const t1 = this.target.embed(v1);
+    const t2 = this.target.embed(v2);
     let result: StepResult;
     try {
       result = ctx.minimize(() => {
@@ -116,8 +97,7 @@ export class BYOL extends MethodBase<BYOLOptions> {
     } finally {
       tf.dispose([t1, t2]);
     }
-    emaUpdate(this.targetBackbone, this.backbone, tau);
-    emaUpdate(this.targetProjector, this.projector, tau);
+    this.target.update(tau);
     return result;
   }
 }

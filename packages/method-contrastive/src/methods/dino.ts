@@ -55,6 +55,7 @@ import {
   type CropSet,
   cosineMomentum,
   defaultBackboneFor,
+  defaultLocalSize,
   defineMethod,
   emaUpdate,
   embeddingStd,
@@ -249,9 +250,21 @@ export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
     return this.encoder().outputDim;
   }
 
-  /** The global and local crop sets (core's multiCropSets of the options); iBOT adapts the local size. */
+  /**
+   * The global and local crop sets (core's multiCropSets of the options). On a ViT, without a
+   * `localSize`, the local side is the multiple of the patch size nearest to core's default (3/7
+   * of the side), since a ViT takes only sizes its patch divides: 12 px for 4 px patches on 28 px
+   * digits, 14 px for the bench's 7 px patches (core's 12 px would be refused there). (Runs while
+   * the fields are built: only `this.backbone` is set.)
+   */
   protected cropSets(): CropSet[] {
-    return multiCropSets(this.options, this.ctx.input);
+    const sets = multiCropSets(this.options, this.ctx.input);
+    const p = this.backbone instanceof ViT ? this.backbone.patchSize : 0;
+    const input = this.ctx.input;
+    if (this.options.localSize !== undefined || p === 0 || input.kind !== "image") return sets;
+    const side = Math.min(input.height, input.width);
+    const local = Math.min(Math.max(p, p * Math.round(defaultLocalSize(side) / p)), side - (side % p));
+    return sets.map((s) => (s.name === "local" ? { ...s, size: [local, local] as const } : s));
   }
 
   momentumAt(step: number, totalSteps: number): number {

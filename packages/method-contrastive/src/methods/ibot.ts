@@ -39,8 +39,6 @@
  */
 import {
   blockwiseMaskValues,
-  type CropSet,
-  defaultLocalSize,
   defineMethod,
   embeddingStd,
   type Rng,
@@ -160,21 +158,6 @@ export class IBOT extends DINO<IBOTOptions> {
    */
   protected override headInputDim(): number {
     return this.backbone instanceof ViT ? this.backbone.dim : super.headInputDim();
-  }
-
-  /**
-   * DINO's crop sets, but without a `localSize` the local side is the multiple of the ViT's patch
-   * size nearest to core's default (3/7 of the side): 12 px for 4 px patches on 28 px digits, 14 px
-   * for the bench's 7 px patches. (Runs while DINO's fields are built: only `this.backbone` is set.)
-   */
-  protected override cropSets(): CropSet[] {
-    const sets = super.cropSets();
-    const p = this.backbone instanceof ViT ? this.backbone.patchSize : 0;
-    const input = this.ctx.input;
-    if (this.options.localSize !== undefined || p === 0 || input.kind !== "image") return sets;
-    const side = Math.min(input.height, input.width);
-    const local = Math.min(Math.max(p, p * Math.round(defaultLocalSize(side) / p)), side - (side % p));
-    return sets.map((s) => (s.name === "local" ? { ...s, size: [local, local] as const } : s));
   }
 
   patchTeacherTemperatureAt(step: number, totalSteps: number): number {

@@ -22,13 +22,13 @@
  *   patch embedding frozen (ViT)              option, off by default (on in the paper's ViT runs)
  */
 import {
-  buildPredictor,
   cosineMomentum,
   defaultBackboneFor,
   defineMethod,
-  emaUpdate,
   embeddingStd,
   MethodBase,
+  projectorWidthOptions,
+  projectorWidths,
   type StepContext,
   type StepResult,
   type TrainBatch,
@@ -39,18 +39,7 @@ import { z } from "zod";
 import { mocoV3Loss, mocoV3LossOptions } from "../losses/moco-v3.js";
 
 export const mocoV3MethodOptions = z.object({
-  projectorHiddenDim: z
-    .number()
-    .int()
-    .positive()
-    .default(512)
-    .describe("hidden width of projector and predictor (MoCo v3: 4096)"),
-  projectorOutputDim: z
-    .number()
-    .int()
-    .positive()
-    .default(128)
-    .describe("projection dimension (MoCo v3: 256)"),
+  ...projectorWidthOptions({ hiddenDim: 4096, outputDim: 256 }, { predictor: true }),
   temperature: mocoV3LossOptions.shape.temperature,
   baseMomentum: z
     .number()
@@ -72,17 +61,12 @@ export class MoCoV3 extends MethodBase<MoCoV3Options> {
   readonly backbone = this.addBackbone();
   readonly projector = this.addProjector({
     layers: 3,
-    hiddenDim: this.options.projectorHiddenDim,
-    outputDim: this.options.projectorOutputDim,
     batchNorm: true,
     lastBatchNorm: true,
+    ...projectorWidths(this.options),
   });
-  readonly predictor = this.module(
-    "predictor",
-    buildPredictor(this.ctx, this.options.projectorOutputDim, this.options.projectorHiddenDim),
-  );
-  readonly momentumBackbone = this.momentumCopyOf("momentumBackbone", this.backbone);
-  readonly momentumProjector = this.momentumCopyOf("momentumProjector", this.projector);
+  readonly predictor = this.addPredictor(this.options.projectorHiddenDim);
+  readonly momentum = this.addMomentumEncoder("momentum");
   /** The frozen patch embedding's variables (random patch projection), or none. */
   readonly frozen: ReadonlySet<tf.Variable> = this.frozenPatchEmbedding();
 
@@ -104,15 +88,11 @@ export class MoCoV3 extends MethodBase<MoCoV3Options> {
     return cosineMomentum(step, totalSteps, this.options.baseMomentum);
   }
 
-  key(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => this.momentumProjector.forward(this.momentumBackbone.forward(x)));
-  }
-
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);
     const n = v1.shape[0] as number;
     const m = this.momentumAt(ctx.step, ctx.totalSteps);
-    const keys = tf.tidy(() => this.key(tf.concat([v1, v2], 0)));
+    const keys = tf.tidy(() => this.momentum.embed(tf.concat([v1, v2], 0)));
     const [k1, k2] = tf.split(keys, [n, n], 0) as [tf.Tensor, tf.Tensor];
     let result: StepResult;
     try {
@@ -126,8 +106,7 @@ export class MoCoV3 extends MethodBase<MoCoV3Options> {
     } finally {
       tf.dispose([keys, k1, k2]);
     }
-    emaUpdate(this.momentumBackbone, this.backbone, m);
-    emaUpdate(this.momentumProjector, this.projector, m);
+    this.momentum.update(m);
     return result;
   }
 }

@@ -26,12 +26,14 @@
 import {
   defaultBackboneFor,
   defineMethod,
-  emaUpdate,
   embeddingStd,
   l2Normalize,
   MethodBase,
+  projectorWidthOptions,
+  projectorWidths,
   type StepContext,
   type StepResult,
+  sizeOption,
   type TrainBatch,
   tf,
   twoViews,
@@ -42,36 +44,20 @@ import { createKeyQueue, enqueueKeys, type KeyQueue } from "./key-queue.js";
 import { groupedForward } from "./shuffle-bn.js";
 
 export const mocoMethodOptions = z.object({
-  projectorHiddenDim: z
-    .number()
-    .int()
-    .positive()
-    .default(512)
-    .describe("hidden width of the MLP head (paper: 2048)"),
-  projectorOutputDim: z.number().int().positive().default(128).describe("key/query dimension (paper: 128)"),
-  queueSize: z.number().int().positive().default(4096).describe("K, keys in the queue (paper: 65536)"),
+  ...projectorWidthOptions({ hiddenDim: 2048, outputDim: 128 }),
+  queueSize: sizeOption(4096, "K, keys in the queue", 65536),
   momentum: z.number().min(0).max(1).default(0.99).describe("m of the key encoder's EMA (paper: 0.999)"),
   temperature: infoNCEOptions.shape.temperature,
-  shuffleGroups: z
-    .number()
-    .int()
-    .positive()
-    .default(2)
-    .describe("virtual devices of the Shuffling BN emulation (1: off)"),
+  shuffleGroups: sizeOption(2, "virtual devices of the Shuffling BN emulation (1: off)"),
 });
 export type MoCoOptions = z.output<typeof mocoMethodOptions>;
 
 export class MoCo extends MethodBase<MoCoOptions> {
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.addProjector({
-    layers: 2,
-    hiddenDim: this.options.projectorHiddenDim,
-    outputDim: this.options.projectorOutputDim,
-    batchNorm: false,
-  });
-  readonly momentumBackbone = this.momentumCopyOf("momentumBackbone", this.backbone);
-  readonly momentumProjector = this.momentumCopyOf("momentumProjector", this.projector);
+  readonly projector = this.addProjector({ layers: 2, batchNorm: false, ...projectorWidths(this.options) });
+  /** The key encoder. */
+  readonly momentum = this.addMomentumEncoder("momentum");
   readonly queue: KeyQueue = this.declareQueue(
     createKeyQueue(this.options.queueSize, this.options.projectorOutputDim, this.ctx.rng),
   );
@@ -86,12 +72,7 @@ export class MoCo extends MethodBase<MoCoOptions> {
   keys(x: tf.Tensor, ctx?: Pick<StepContext, "rng">): tf.Tensor {
     return tf.tidy(() =>
       l2Normalize(
-        groupedForward(
-          (chunk) => this.momentumProjector.forward(this.momentumBackbone.forward(chunk)),
-          x,
-          this.options.shuffleGroups,
-          ctx?.rng,
-        ),
+        groupedForward((chunk) => this.momentum.embed(chunk), x, this.options.shuffleGroups, ctx?.rng),
       ),
     );
   }
@@ -120,8 +101,7 @@ export class MoCo extends MethodBase<MoCoOptions> {
     } finally {
       keys.dispose();
     }
-    emaUpdate(this.momentumBackbone, this.backbone, this.options.momentum);
-    emaUpdate(this.momentumProjector, this.projector, this.options.momentum);
+    this.momentum.update(this.options.momentum);
     return result;
   }
 }

@@ -22,14 +22,16 @@
  *   temperature 0.1                         same
  */
 import {
-  buildPredictor,
   defaultBackboneFor,
   defineMethod,
   embeddingStd,
   l2Normalize,
   MethodBase,
+  projectorWidthOptions,
+  projectorWidths,
   type StepContext,
   type StepResult,
+  sizeOption,
   type TrainBatch,
   tf,
   twoViews,
@@ -39,19 +41,8 @@ import { nnclrLoss, nnclrLossOptions } from "../losses/nnclr.js";
 import { createKeyQueue, enqueueKeys } from "./key-queue.js";
 
 export const nnclrMethodOptions = z.object({
-  projectorHiddenDim: z
-    .number()
-    .int()
-    .positive()
-    .default(512)
-    .describe("hidden width of projector and predictor (NNCLR: 2048 / 4096)"),
-  projectorOutputDim: z.number().int().positive().default(128).describe("embedding width (NNCLR: 256)"),
-  supportSetSize: z
-    .number()
-    .int()
-    .positive()
-    .default(4096)
-    .describe("embeddings in the support set; at least the batch size (NNCLR: 98,304)"),
+  ...projectorWidthOptions({ hiddenDim: "2048 / 4096", outputDim: 256 }, { predictor: true }),
+  supportSetSize: sizeOption(4096, "embeddings in the support set; at least the batch size", "98,304"),
   temperature: nnclrLossOptions.shape.temperature,
 });
 export type NNCLROptions = z.output<typeof nnclrMethodOptions>;
@@ -66,16 +57,8 @@ export function supportSetProblem(supportSetSize: number, batchSize: number): st
 export class NNCLR extends MethodBase<NNCLROptions> {
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.addProjector({
-    layers: 2,
-    hiddenDim: this.options.projectorHiddenDim,
-    outputDim: this.options.projectorOutputDim,
-    batchNorm: true,
-  });
-  readonly predictor = this.module(
-    "predictor",
-    buildPredictor(this.ctx, this.options.projectorOutputDim, this.options.projectorHiddenDim),
-  );
+  readonly projector = this.addProjector({ layers: 2, batchNorm: true, ...projectorWidths(this.options) });
+  readonly predictor = this.addPredictor(this.options.projectorHiddenDim);
   readonly support = createKeyQueue(
     this.options.supportSetSize,
     this.options.projectorOutputDim,

@@ -21,6 +21,8 @@ import {
   embeddingStd,
   l2Normalize,
   MethodBase,
+  projectorWidthOptions,
+  projectorWidths,
   type StepContext,
   type StepResult,
   type TrainBatch,
@@ -31,18 +33,7 @@ import { z } from "zod";
 import { ntXentLoss, ntXentOptions } from "../losses/nt-xent.js";
 
 export const simclrMethodOptions = z.object({
-  projectorHiddenDim: z
-    .number()
-    .int()
-    .positive()
-    .default(512)
-    .describe("hidden width of the projector (paper: 2048)"),
-  projectorOutputDim: z
-    .number()
-    .int()
-    .positive()
-    .default(128)
-    .describe("output width of the projector (paper: 128)"),
+  ...projectorWidthOptions({ hiddenDim: 2048, outputDim: 128 }),
   temperature: ntXentOptions.shape.temperature,
 });
 export type SimCLROptions = z.output<typeof simclrMethodOptions>;
@@ -50,12 +41,7 @@ export type SimCLROptions = z.output<typeof simclrMethodOptions>;
 export class SimCLR extends MethodBase<SimCLROptions> {
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.addProjector({
-    layers: 2,
-    hiddenDim: this.options.projectorHiddenDim,
-    outputDim: this.options.projectorOutputDim,
-    batchNorm: true,
-  });
+  readonly projector = this.addProjector({ layers: 2, batchNorm: true, ...projectorWidths(this.options) });
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);

@@ -18,13 +18,14 @@
  * Defaults here: projector 512-512 (2 layers, as for CIFAR), predictor 512 -> 128 -> 512.
  */
 import {
-  buildPredictor,
   defaultBackboneFor,
   defineMethod,
   embeddingStd,
   MethodBase,
+  projectorWidths,
   type StepContext,
   type StepResult,
+  sizeOption,
   stopGradient,
   type TrainBatch,
   tf,
@@ -34,12 +35,7 @@ import { z } from "zod";
 import { negativeCosineSimilarity } from "../losses/negative-cosine.js";
 
 export const simsiamMethodOptions = z.object({
-  projectorDim: z
-    .number()
-    .int()
-    .positive()
-    .default(512)
-    .describe("width of the projector's layers and output (paper: 2048)"),
+  projectorDim: sizeOption(512, "width of the projector's layers and output", 2048),
   projectorLayers: z
     .number()
     .int()
@@ -47,12 +43,7 @@ export const simsiamMethodOptions = z.object({
     .max(4)
     .default(2)
     .describe("Linear layers of the projector (paper: 3 on ImageNet, 2 on CIFAR)"),
-  predictorHiddenDim: z
-    .number()
-    .int()
-    .positive()
-    .default(128)
-    .describe("bottleneck of the predictor (paper: 512)"),
+  predictorHiddenDim: sizeOption(128, "bottleneck of the predictor", 512),
 });
 export type SimSiamOptions = z.output<typeof simsiamMethodOptions>;
 
@@ -61,15 +52,11 @@ export class SimSiam extends MethodBase<SimSiamOptions> {
   readonly backbone = this.addBackbone();
   readonly projector = this.addProjector({
     layers: this.options.projectorLayers,
-    hiddenDim: this.options.projectorDim,
-    outputDim: this.options.projectorDim,
     batchNorm: true,
     lastBatchNorm: true,
+    ...projectorWidths(this.options),
   });
-  readonly predictor = this.module(
-    "predictor",
-    buildPredictor(this.ctx, this.options.projectorDim, this.options.predictorHiddenDim),
-  );
+  readonly predictor = this.addPredictor(this.options.predictorHiddenDim);
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);

@@ -16,8 +16,10 @@ import {
   defaultBackboneFor,
   defineMethod,
   MethodBase,
+  projectorWidths,
   type StepContext,
   type StepResult,
+  sizeOption,
   type TrainBatch,
   twoViews,
 } from "@selfsup/core";
@@ -25,12 +27,7 @@ import { z } from "zod";
 import { vicregOptions, vicregTerms } from "../losses/vicreg.js";
 
 export const vicregMethodOptions = z.object({
-  projectorDim: z
-    .number()
-    .int()
-    .positive()
-    .default(512)
-    .describe("width of the expander's 3 layers (paper: 8192)"),
+  projectorDim: sizeOption(512, "width of the expander's 3 layers", 8192),
   invarianceWeight: vicregOptions.shape.invarianceWeight,
   varianceWeight: vicregOptions.shape.varianceWeight,
   covarianceWeight: vicregOptions.shape.covarianceWeight,
@@ -40,12 +37,7 @@ export type VICRegMethodOptions = z.output<typeof vicregMethodOptions>;
 export class VICReg extends MethodBase<VICRegMethodOptions> {
   readonly views = 2;
   readonly backbone = this.addBackbone();
-  readonly projector = this.addProjector({
-    layers: 3,
-    hiddenDim: this.options.projectorDim,
-    outputDim: this.options.projectorDim,
-    batchNorm: true,
-  });
+  readonly projector = this.addProjector({ layers: 3, batchNorm: true, ...projectorWidths(this.options) });
 
   trainStep(batch: TrainBatch, ctx: StepContext): StepResult {
     const [v1, v2] = twoViews(batch, this.name);

@@ -43,10 +43,7 @@ import {
   defineMethod,
   emaUpdate,
   embeddingStd,
-  LayerNorm,
-  Linear,
   MethodBase,
-  Module,
   type MultiBlockOptions,
   multiBlockMasks,
   multiBlockProblems,
@@ -54,11 +51,10 @@ import {
   type StepContext,
   type StepResult,
   type TrainBatch,
-  TransformerBlock,
   tf,
-  truncatedNormalInit,
 } from "@selfsup/core";
 import { z } from "zod";
+import { MaskTokenTransformer, type MaskTokenTransformerSize } from "../mask-token-transformer.js";
 import { indexSelection, latentRegressionLoss } from "../masked-loss.js";
 import { requireViT } from "../vit-backbone.js";
 
@@ -131,36 +127,10 @@ export function predictorWidth(
  * blocks' patches [M·B, T, N] (block-major: block i of every image, then block i + 1) and returns
  * the predicted target representations [M·B, T, D].
  */
-export class IJepaPredictor extends Module {
-  readonly embed: Linear;
-  readonly maskToken: tf.Variable;
-  readonly posEmbed: tf.Variable;
-  readonly blocks: TransformerBlock[] = [];
-  readonly norm: LayerNorm;
-  readonly proj: Linear;
-
-  constructor(
-    readonly encoderDim: number,
-    readonly numPatches: number,
-    readonly dim: number,
-    readonly depth: number,
-    readonly heads: number,
-    rng: Rng,
-  ) {
-    super();
-    if (dim % heads !== 0)
-      throw new Error(`ijepa: predictorDim ${dim} must be divisible by predictorHeads ${heads}`);
-    this.embed = this.addModule("embed", new Linear(encoderDim, dim, rng, { init: "xavier" }));
-    this.maskToken = this.addParameter("mask_token", truncatedNormalInit([1, 1, dim], 0.02, rng), {
-      decay: false,
-    });
-    this.posEmbed = this.addParameter("pos_embed", truncatedNormalInit([numPatches, dim], 0.02, rng), {
-      decay: false,
-    });
-    for (let i = 0; i < depth; i++)
-      this.blocks.push(this.addModule(`block${i}`, new TransformerBlock(dim, heads, rng)));
-    this.norm = this.addModule("norm", new LayerNorm(dim, { eps: 1e-6 }));
-    this.proj = this.addModule("proj", new Linear(dim, encoderDim, rng, { init: "xavier" }));
+export class IJepaPredictor extends MaskTokenTransformer {
+  constructor(size: MaskTokenTransformerSize, rng: Rng) {
+    const options = { method: "ijepa", dim: "predictorDim", heads: "predictorHeads" };
+    super(size, { classToken: false, output: { name: "proj", dim: size.encoderDim }, options }, rng);
   }
 
   /** Position embeddings [S, R, dim] of the patches `select` [S, R, N] picks. */
@@ -186,7 +156,7 @@ export class IJepaPredictor extends Module {
       let h: tf.Tensor = tf.concat([repeated, queries], 1);
       for (const block of this.blocks) h = block.forward(h);
       h = this.norm.forward(h);
-      return this.proj.forward(tf.slice(h, [0, v, 0], [mb, t, this.dim]));
+      return this.out.forward(tf.slice(h, [0, v, 0], [mb, t, this.dim]));
     });
   }
 
@@ -195,7 +165,7 @@ export class IJepaPredictor extends Module {
   }
 
   protected recreate(): IJepaPredictor {
-    return new IJepaPredictor(this.encoderDim, this.numPatches, this.dim, this.depth, this.heads, new Rng(0));
+    return new IJepaPredictor(this, new Rng(0));
   }
 }
 
@@ -228,11 +198,13 @@ export class IJEPA extends MethodBase<IJEPAOptions> {
   readonly predictor = this.module(
     "predictor",
     new IJepaPredictor(
-      this.vit.dim,
-      this.vit.numPatches,
-      predictorWidth(this.options, this.vit.dim),
-      this.options.predictorDepth,
-      this.options.predictorHeads,
+      {
+        encoderDim: this.vit.dim,
+        numPatches: this.vit.numPatches,
+        dim: predictorWidth(this.options, this.vit.dim),
+        depth: this.options.predictorDepth,
+        heads: this.options.predictorHeads,
+      },
       this.ctx.rng,
     ),
   );

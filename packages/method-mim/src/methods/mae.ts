@@ -20,19 +20,9 @@
  * Paper defaults (ImageNet, ViT-L): mask ratio 0.75, decoder 512 wide and 8 blocks deep, 16 heads.
  * Defaults here (vit-tiny of width 64 on 28 px digits): decoder width 64, 2 blocks, 4 heads.
  */
-import {
-  defineMethod,
-  type ForwardOptions,
-  LayerNorm,
-  Linear,
-  Module,
-  Rng,
-  TransformerBlock,
-  tf,
-  toPatches,
-  truncatedNormalInit,
-} from "@selfsup/core";
+import { defineMethod, type ForwardOptions, Rng, tf, toPatches } from "@selfsup/core";
 import { z } from "zod";
+import { MaskTokenTransformer, type MaskTokenTransformerSize } from "../mask-token-transformer.js";
 import { MaskedImageMethod } from "../masked-image-method.js";
 import { maskedMean, normalizePatches, visibleSelection } from "../masked-loss.js";
 import { requireViT } from "../vit-backbone.js";
@@ -59,37 +49,15 @@ export type MAEOptions = z.output<typeof maeMethodOptions>;
  * then the V visible patches in ascending patch order) and the mask [B, N] (1 = masked) and
  * returns per-patch pixel predictions [B, N, p*p*C].
  */
-export class MaeDecoder extends Module {
-  readonly embed: Linear;
-  readonly maskToken: tf.Variable;
-  readonly posEmbed: tf.Variable;
-  readonly blocks: TransformerBlock[] = [];
-  readonly norm: LayerNorm;
-  readonly pred: Linear;
-
+export class MaeDecoder extends MaskTokenTransformer {
   constructor(
-    readonly encoderDim: number,
-    readonly numPatches: number,
+    size: MaskTokenTransformerSize,
+    /** Pixel values per patch (p * p * C): the output width. */
     readonly patchValues: number,
-    readonly dim: number,
-    readonly depth: number,
-    readonly heads: number,
     rng: Rng,
   ) {
-    super();
-    if (dim % heads !== 0)
-      throw new Error(`mae: decoderDim ${dim} must be divisible by decoderHeads ${heads}`);
-    this.embed = this.addModule("embed", new Linear(encoderDim, dim, rng, { init: "xavier" }));
-    this.maskToken = this.addParameter("mask_token", truncatedNormalInit([1, 1, dim], 0.02, rng), {
-      decay: false,
-    });
-    this.posEmbed = this.addParameter("pos_embed", truncatedNormalInit([1, 1 + numPatches, dim], 0.02, rng), {
-      decay: false,
-    });
-    for (let i = 0; i < depth; i++)
-      this.blocks.push(this.addModule(`block${i}`, new TransformerBlock(dim, heads, rng)));
-    this.norm = this.addModule("norm", new LayerNorm(dim, { eps: 1e-6 }));
-    this.pred = this.addModule("pred", new Linear(dim, patchValues, rng, { init: "xavier" }));
+    const options = { method: "mae", dim: "decoderDim", heads: "decoderHeads" };
+    super(size, { classToken: true, output: { name: "pred", dim: patchValues }, options }, rng);
   }
 
   forward(latent: tf.Tensor, opts: ForwardOptions = {}): tf.Tensor {
@@ -111,7 +79,7 @@ export class MaeDecoder extends Module {
         let h: tf.Tensor = tf.add(scattered, tf.mul(m, this.maskToken));
         h = tf.add(tf.concat([cls, h], 1), this.posEmbed);
         for (const block of this.blocks) h = block.forward(h);
-        h = this.pred.forward(this.norm.forward(h));
+        h = this.out.forward(this.norm.forward(h));
         return tf.slice(h, [0, 1, 0], [b, n, this.patchValues]);
       });
     } finally {
@@ -120,15 +88,7 @@ export class MaeDecoder extends Module {
   }
 
   protected recreate(): MaeDecoder {
-    return new MaeDecoder(
-      this.encoderDim,
-      this.numPatches,
-      this.patchValues,
-      this.dim,
-      this.depth,
-      this.heads,
-      new Rng(0),
-    );
+    return new MaeDecoder(this, this.patchValues, new Rng(0));
   }
 }
 
@@ -141,12 +101,14 @@ export class MAE extends MaskedImageMethod<MAEOptions> {
   readonly decoder = this.module(
     "decoder",
     new MaeDecoder(
-      this.vit.dim,
-      this.vit.numPatches,
+      {
+        encoderDim: this.vit.dim,
+        numPatches: this.vit.numPatches,
+        dim: this.options.decoderDim,
+        depth: this.options.decoderDepth,
+        heads: this.options.decoderHeads,
+      },
       this.vit.patchSize * this.vit.patchSize * this.vit.input.channels,
-      this.options.decoderDim,
-      this.options.decoderDepth,
-      this.options.decoderHeads,
       this.ctx.rng,
     ),
   );

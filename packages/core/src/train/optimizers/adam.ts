@@ -13,13 +13,15 @@
  */
 import { ADAM_UPDATE, type AdamUpdateAttrs, hasFusedKernel } from "../../backend/fused-kernels.js";
 import { tf } from "../../tf.js";
-import { Optimizer, type ParamRef } from "./optimizer.js";
+import { type FlatSplit, type FlatUpdate, Optimizer, type ParamRef } from "./optimizer.js";
 
 export interface AdamOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
   weightDecay?: number;
+  /** All parameters in one update (see Optimizer.flat); default: on the native backend. */
+  flat?: boolean;
 }
 
 export class Adam extends Optimizer {
@@ -37,6 +39,36 @@ export class Adam extends Optimizer {
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
+    this.flat = opts.flat;
+  }
+
+  protected override flatSlotNames: readonly string[] = ["m", "v"];
+
+  /**
+   * The composite form below over all parameters at once. Where only some parameters decay, the
+   * decay is applied through a 0/1 mask, exactly: AdamW's factor mask·(1 - lr·wd) + (1 - mask) is
+   * (1 - lr·wd) or 1 to the bit, Adam's L2 term p·(mask·wd) is p·wd or 0.
+   */
+  protected override updateFlat(u: FlatUpdate, lr: number): tf.Tensor {
+    const m = u.slots.get("m") as tf.Variable;
+    const v = u.slots.get("v") as tf.Variable;
+    const decay = this.weightDecay !== 0 ? u.decay : "none";
+    let g = u.grad;
+    let w = u.param;
+    if (decay !== "none" && this.decoupled) {
+      const factor = tf.scalar(1 - lr * this.weightDecay);
+      w = tf.mul(w, decay === "all" ? factor : tf.add(tf.mul(decay.mask, factor), decay.keep));
+    } else if (decay !== "none") {
+      const l2 = tf.scalar(this.weightDecay);
+      g = tf.add(g, tf.mul(w, decay === "all" ? l2 : tf.mul(decay.mask, l2)));
+    }
+    const mNew = tf.add(tf.mul(m, tf.scalar(this.beta1)), tf.mul(g, tf.scalar(1 - this.beta1)));
+    const vNew = tf.add(tf.mul(v, tf.scalar(this.beta2)), tf.mul(tf.square(g), tf.scalar(1 - this.beta2)));
+    m.assign(mNew);
+    v.assign(vNew);
+    const mHat = tf.div(mNew, tf.scalar(1 - this.beta1 ** u.t));
+    const vHat = tf.div(vNew, tf.scalar(1 - this.beta2 ** u.t));
+    return tf.sub(w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), tf.scalar(this.eps))), tf.scalar(lr)));
   }
 
   protected update(p: ParamRef, grad: tf.Tensor, lr: number): void {
@@ -69,7 +101,7 @@ export class Adam extends Optimizer {
       return;
     }
     // Composite form (the formula above, op for op); the scalars shared by every parameter of
-    // this update are made once (see applyGradients) instead of uploaded per op.
+    // this update are made once (see applySplit) instead of uploaded per op.
     const k = this.scalars(lr, t);
     let g = grad;
     let w: tf.Tensor = p.variable;
@@ -84,13 +116,13 @@ export class Adam extends Optimizer {
     p.variable.assign(tf.sub(w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), k.eps)), k.lr)));
   }
 
-  /** Scalars of this update by step t, kept until applyGradients returns. */
+  /** Scalars of this update by step t, kept until applySplit returns. */
   private stepScalars: Map<number, AdamScalars> | undefined;
 
-  override applyGradients(params: readonly ParamRef[], grads: readonly tf.Tensor[], lr: number): void {
+  override applySplit(split: FlatSplit & { flatGrad?: tf.Tensor | undefined }, lr: number): void {
     this.stepScalars = new Map();
     try {
-      super.applyGradients(params, grads, lr);
+      super.applySplit(split, lr);
     } finally {
       for (const k of this.stepScalars.values()) for (const t of Object.values(k)) t.dispose();
       this.stepScalars = undefined;
@@ -99,7 +131,7 @@ export class Adam extends Optimizer {
 
   private scalars(lr: number, t: number): AdamScalars {
     if (this.stepScalars === undefined)
-      throw new Error(`${this.name}: update() runs only inside applyGradients()`);
+      throw new Error(`${this.name}: update() runs only inside applyGradients() / applySplit()`);
     const cached = this.stepScalars.get(t);
     if (cached) return cached;
     const c1 = 1 - this.beta1 ** t;
