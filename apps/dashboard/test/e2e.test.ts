@@ -143,9 +143,12 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
     await expect
       .poll(async () => (await page.getByTestId("run-count").textContent()) ?? "")
       .not.toBe("424 runs");
-    const methods = await page.locator("[data-run-id] [role=cell]:nth-child(4)").allTextContents();
-    expect(methods.length).toBeGreaterThan(0);
-    expect(new Set(methods)).toEqual(new Set(["simclr"]));
+    // The count and the rows are separate queries: wait for the rows too.
+    await expect
+      .poll(
+        async () => new Set(await page.locator("[data-run-id] [role=cell]:nth-child(4)").allTextContents()),
+      )
+      .toEqual(new Set(["simclr"]));
     await page.getByText("Filter", { exact: true }).click();
     await page.getByLabel("Filter by dataset").selectOption("cifar10");
     await page.waitForURL(/dataset=cifar10/);
