@@ -24,24 +24,17 @@
  * CHROMIUM_PATH overrides /usr/bin/chromium (first paint is skipped without a browser). The
  * PostgreSQL half seeds into its own schema and drops it afterwards.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { benchStoreQueries, benchWriter, pct } from "./store-queries.mjs";
+import { startNextApp } from "@selfsup/runner/testing";
+import { benchStoreQueries, benchWriter } from "./store-queries.mjs";
+import { arg, pct } from "./util.mjs";
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(path.join(appDir, "package.json"));
-
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = process.argv[i + 1];
-  return typeof dflt === "number" ? Number(v) : v;
-}
 
 const RUNS = arg("runs", 100_000);
 const POINTS = arg("points", 10_000_000);
@@ -84,43 +77,6 @@ function report(name, samples, note = "") {
 function note(name, value, unit) {
   rows.push({ driver: driverLabel, name, value, unit });
   log(`[${driverLabel}] ${name}: ${value} ${unit}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(home) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(appDir, "scripts", "start.mjs")], {
-    cwd: appDir,
-    env: {
-      ...process.env,
-      NEXT_TELEMETRY_DISABLED: "1",
-      NEXT_MANUAL_SIG_HANDLE: "1",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      SELFSUP_HOME: home,
-      DATABASE_URL: "",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/login`)).status < 500) return { url, child };
-    } catch {}
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill("SIGKILL");
-  throw new Error("the dashboard did not come up");
 }
 
 async function gql(url, query, variables) {
@@ -235,7 +191,14 @@ async function main() {
     return;
   }
 
-  const { url, child } = await startServer(home);
+  // as users start it (scripts/start.mjs), through the tests' one starter
+  const server = await startNextApp({
+    dir: appDir,
+    script: "scripts/start.mjs",
+    env: { SELFSUP_HOME: home },
+    timeoutMs: 60_000,
+  });
+  const { url } = server;
   try {
     // ---------------------------------------------------------------- runs
     const page = { first: 100 };
@@ -352,11 +315,7 @@ async function main() {
       log(`no chromium at ${CHROMIUM}: first paint skipped`);
     }
   } finally {
-    await new Promise((resolve) => {
-      child.once("exit", resolve);
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
-    });
+    await server.stop();
     if (!KEEP) rmSync(home, { recursive: true, force: true });
   }
 

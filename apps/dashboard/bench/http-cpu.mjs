@@ -25,20 +25,13 @@
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { arg, freePort, pct } from "./util.mjs";
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(path.join(appDir, "package.json"));
-
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const v = process.argv[i + 1];
-  return typeof dflt === "number" ? Number(v) : v;
-}
 
 const DIR = arg("dir", path.join(os.tmpdir(), "selfsup-http-cpu"));
 const RUNS = arg("runs", 100_000);
@@ -98,17 +91,6 @@ function treeCpuMs(pid) {
   return total;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function post(url, body, at = "/api/graphql") {
   const t = performance.now();
   const r = await fetch(`${url}${at}`, {
@@ -118,11 +100,6 @@ async function post(url, body, at = "/api/graphql") {
   });
   const text = await r.text();
   return { status: r.status, text, ms: performance.now() - t };
-}
-
-function pct(xs, p) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN;
 }
 
 async function seed() {

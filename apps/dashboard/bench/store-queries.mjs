@@ -7,11 +7,9 @@
  * the process spent: on a machine shared with other work, that is close to what the wall time
  * would be on an idle one.
  */
+import { pct } from "./util.mjs";
 
-export function pct(xs, p) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
+export { pct };
 
 const cpuMs = () => {
   const u = process.cpuUsage();
