@@ -177,32 +177,37 @@ const transformConfig: KernelConfig = {
   },
 };
 
-/** Cast that shares the data when the dtype does not change; else tfjs-node's own Cast. */
-let sameDtypeCast: KernelFunc | undefined;
+/** The wrappers installed by `wrapKernel`, so registering twice is a no-op. */
+const wrappers = new Set<KernelFunc>();
 
-function registerSameDtypeCast(): boolean {
-  const upstream = getKernel("Cast", "tensorflow");
-  if (upstream === undefined || upstream.kernelFunc === sameDtypeCast) return false;
-  const castOp = upstream.kernelFunc;
-  sameDtypeCast = (args) => {
+/**
+ * Replaces tfjs-node's kernel `name` by `wrap(upstream)`, a kernel that handles what it can and
+ * calls the upstream one for the rest. False when there is no such kernel or it is wrapped already.
+ */
+function wrapKernel(name: string, wrap: (upstream: KernelFunc) => KernelFunc): boolean {
+  const upstream = getKernel(name, "tensorflow");
+  if (upstream === undefined || wrappers.has(upstream.kernelFunc)) return false;
+  const kernelFunc = wrap(upstream.kernelFunc);
+  wrappers.add(kernelFunc);
+  unregisterKernel(name, "tensorflow");
+  registerKernel({ ...upstream, kernelFunc });
+  return true;
+}
+
+/** Cast that shares the data when the dtype does not change; else tfjs-node's own Cast. */
+const sameDtypeCast =
+  (castOp: KernelFunc): KernelFunc =>
+  (args) => {
     const x = args.inputs.x as TensorInfo;
     if (x.dtype !== (args.attrs as { dtype: string }).dtype) return castOp(args);
     (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
-  unregisterKernel("Cast", "tensorflow");
-  registerKernel({ ...upstream, kernelFunc: sameDtypeCast });
-  return true;
-}
 
 /** ClipByValue as TensorFlow's ClipByValue op (float32, int32); else tfjs-node's Minimum + Maximum. */
-let clipByValueOneOp: KernelFunc | undefined;
-
-function registerClipByValue(): boolean {
-  const upstream = getKernel("ClipByValue", "tensorflow");
-  if (upstream === undefined || upstream.kernelFunc === clipByValueOneOp) return false;
-  const composite = upstream.kernelFunc;
-  clipByValueOneOp = (args) => {
+const clipByValueOneOp =
+  (composite: KernelFunc): KernelFunc =>
+  (args) => {
     const x = args.inputs.x as TensorInfo;
     if (x.dtype !== "float32" && x.dtype !== "int32") return composite(args);
     const nb = args.backend as unknown as TfjsNodeBackend;
@@ -226,10 +231,6 @@ function registerClipByValue(): boolean {
       hi.dispose();
     }
   };
-  unregisterKernel("ClipByValue", "tensorflow");
-  registerKernel({ ...upstream, kernelFunc: clipByValueOneOp });
-  return true;
-}
 
 /** Registers the kernels above where "tensorflow" lacks them; returns the names registered. */
 export function registerNativeKernels(): string[] {
@@ -239,7 +240,7 @@ export function registerNativeKernels(): string[] {
     registerKernel(config);
     names.push(config.kernelName);
   }
-  if (registerSameDtypeCast()) names.push("Cast (same dtype: shared)");
-  if (registerClipByValue()) names.push("ClipByValue (one op)");
+  if (wrapKernel("Cast", sameDtypeCast)) names.push("Cast (same dtype: shared)");
+  if (wrapKernel("ClipByValue", clipByValueOneOp)) names.push("ClipByValue (one op)");
   return names;
 }
