@@ -159,6 +159,35 @@ describe("DINO method", () => {
     expect(() => localOf(vit(7), { localSize: 12 })).toThrow(/patchSize 7 must divide the image size/);
   });
 
+  it("BatchNorm in the head by default on every backbone (on the ViT too: without it the teacher collapses); iBOT keeps it off on a ViT", () => {
+    const digits = { kind: "image", height: 28, width: 28, channels: 1 } as const;
+    const vit = {
+      name: "vit-tiny",
+      options: { patchSize: 7, dim: 8, depth: 1, heads: 2, maskMode: "token" },
+    };
+    const headBatchNorms = (
+      name: string,
+      backbone: { name: string; options: Record<string, unknown> },
+      extra = {},
+    ) => {
+      const m = registry.create(
+        "method",
+        name,
+        { ...dinoMethod.tinyOptions, ...extra },
+        buildContext(digits, 0, backbone),
+      ) as DINO;
+      const n = [...m.projector.stateDict().keys()].filter((k) => k.endsWith("running_mean")).length;
+      m.dispose();
+      return n;
+    };
+    expect(headBatchNorms("dino", vit)).toBeGreaterThan(0);
+    expect(
+      headBatchNorms("dino", { name: "convnet", options: { width: 4, strides: [2, 2] } }),
+    ).toBeGreaterThan(0);
+    expect(headBatchNorms("dino", vit, { batchNorm: false })).toBe(0);
+    expect(headBatchNorms("ibot", vit)).toBe(0);
+  });
+
   it("refuses bad multi-crop set-ups when built (so before training and under --dry-run)", () => {
     expect(() => createMethod("dino", { globalCrops: 1 })).toThrow(/DINO needs at least 2 global crops/);
     expect(() => createMethod("dino", { localSize: 12 })).toThrow(

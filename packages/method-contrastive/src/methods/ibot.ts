@@ -160,6 +160,11 @@ export class IBOT extends DINO<IBOTOptions> {
     return this.backbone instanceof ViT ? this.backbone.dim : super.headInputDim();
   }
 
+  /** iBOT's shared head reads class and patch tokens: no BatchNorm in it on a ViT (as before issue 29's DINO change). */
+  protected override headBatchNorm(): boolean {
+    return !(this.backbone instanceof ViT);
+  }
+
   patchTeacherTemperatureAt(step: number, totalSteps: number): number {
     const o = this.options;
     return teacherTemperatureAt(
