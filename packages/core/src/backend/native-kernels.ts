@@ -67,6 +67,12 @@ interface TfjsNodeBackend {
   ): Tensor[];
 }
 
+/** A TensorFlow op's type attribute `name` for a float32 or int32 tensor. */
+function typeAttr(nb: TfjsNodeBackend, name: string, dtype: "float32" | "int32" = "float32") {
+  const value = dtype === "float32" ? nb.binding.TF_FLOAT : nb.binding.TF_INT32;
+  return { name, type: nb.binding.TF_ATTR_TYPE, value };
+}
+
 /** A reshaped alias through the engine (tfjs-node's Reshape kernel shares the data). */
 function reshapeInfo(t: TensorInfo, shape: number[]): Tensor {
   return engine().runKernel("Reshape", { x: t as Tensor }, { shape }) as Tensor;
@@ -74,8 +80,8 @@ function reshapeInfo(t: TensorInfo, shape: number[]): Tensor {
 
 function batchNormAttrs(nb: TfjsNodeBackend, epsilon: number) {
   return [
-    { name: "T", type: nb.binding.TF_ATTR_TYPE, value: nb.binding.TF_FLOAT },
-    { name: "U", type: nb.binding.TF_ATTR_TYPE, value: nb.binding.TF_FLOAT },
+    typeAttr(nb, "T"),
+    typeAttr(nb, "U"),
     { name: "epsilon", type: nb.binding.TF_ATTR_FLOAT, value: epsilon },
     { name: "data_format", type: nb.binding.TF_ATTR_STRING, value: "NHWC" },
     { name: "is_training", type: nb.binding.TF_ATTR_BOOL, value: true },
@@ -134,11 +140,7 @@ const reluGradConfig: KernelConfig = {
   kernelFunc: ({ inputs, backend }) => {
     const nb = backend as unknown as TfjsNodeBackend;
     const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
-    return nb.executeSingleOutput(
-      "ReluGrad",
-      [{ name: "T", type: nb.binding.TF_ATTR_TYPE, value: nb.binding.TF_FLOAT }],
-      [dy, x],
-    );
+    return nb.executeSingleOutput("ReluGrad", [typeAttr(nb, "T")], [dy, x]);
   },
 };
 
@@ -160,11 +162,7 @@ const transformConfig: KernelConfig = {
       return nb.executeSingleOutput(
         "ImageProjectiveTransformV3",
         [
-          {
-            name: "dtype",
-            type: nb.binding.TF_ATTR_TYPE,
-            value: image.dtype === "float32" ? nb.binding.TF_FLOAT : nb.binding.TF_INT32,
-          },
+          typeAttr(nb, "dtype", image.dtype),
           { name: "interpolation", type: nb.binding.TF_ATTR_STRING, value: interpolation.toUpperCase() },
           { name: "fill_mode", type: nb.binding.TF_ATTR_STRING, value: fillMode.toUpperCase() },
         ],
@@ -215,17 +213,7 @@ const clipByValueOneOp =
     const lo = scalar(clipValueMin, x.dtype);
     const hi = scalar(clipValueMax, x.dtype);
     try {
-      return nb.executeSingleOutput(
-        "ClipByValue",
-        [
-          {
-            name: "T",
-            type: nb.binding.TF_ATTR_TYPE,
-            value: x.dtype === "float32" ? nb.binding.TF_FLOAT : nb.binding.TF_INT32,
-          },
-        ],
-        [x, lo, hi],
-      );
+      return nb.executeSingleOutput("ClipByValue", [typeAttr(nb, "T", x.dtype)], [x, lo, hi]);
     } finally {
       lo.dispose();
       hi.dispose();
