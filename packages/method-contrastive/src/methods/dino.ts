@@ -91,12 +91,13 @@ export const dinoMethodOptions = z.object({
     .default(64)
     .describe("the MLP's output, L2-normalised (DINO: 256)"),
   prototypes: z.number().int().min(2).default(1024).describe("K, outputs of the last layer (DINO: 65536)"),
+  // On every backbone: without it DINO on the bench's ViT collapses (the teacher is near uniform
+  // from step 1, entropy 6.61 -> 6.92 of log 1024 nats in 2 epochs); with it, 5 epochs of the
+  // bench's protocol read kNN 80.7% and a 10-label probe of 73.0% (issue 29). iBOT's default is off.
   batchNorm: z
     .boolean()
-    .optional()
-    .describe(
-      "BatchNorm in the head's MLP (default: on; iBOT: off on a ViT; DINO: `use_bn_in_head`, off by default)",
-    ),
+    .default(true)
+    .describe("BatchNorm in the head's MLP (DINO: `use_bn_in_head`, off by default)"),
   studentTemperature: lossFields.studentTemperature,
   teacherTemperature: z
     .number()
@@ -229,7 +230,7 @@ export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
         layers: 3,
         hiddenDim: this.options.projectorHiddenDim,
         outputDim: this.options.bottleneckDim,
-        batchNorm: this.options.batchNorm ?? this.headBatchNorm(),
+        batchNorm: this.options.batchNorm,
       },
       this.headInputDim(),
     ),
@@ -244,17 +245,6 @@ export class DINO<O extends DINOOptions = DINOOptions> extends MethodBase<O> {
   readonly teacherLastLayer = this.momentumCopyOf("teacherLastLayer", this.lastLayer);
   readonly center = this.stateVariable("center", tf.variable(tf.zeros([1, this.options.prototypes]), false));
   readonly crops = this.addMultiCrop(this.cropSets());
-
-  /**
-   * BatchNorm in the head when `batchNorm` is not given: on, on every backbone. On the bench's ViT
-   * without it the teacher starts near uniform (the untrained ViT gives nearly the same output for
-   * every digit) and collapses (entropy 6.61 -> 6.92 of log 1024 nats in 2 epochs); with it, 5
-   * epochs of the bench's protocol read kNN 80.7% and a 10-label probe of 73.0% (issue 29).
-   * iBOT, whose shared head also reads patch tokens, keeps it off on a ViT.
-   */
-  protected headBatchNorm(): boolean {
-    return true;
-  }
 
   /** The head's input width: the encoder's pooled feature (iBOT's head reads the ViT's tokens). */
   protected headInputDim(): number {

@@ -54,6 +54,10 @@ import { ibotPatchLoss } from "../losses/ibot.js";
 import { chunks, collapseMetrics, DINO, dinoMethodOptions, teacherTemperatureAt } from "./dino.js";
 
 export const ibotMethodOptions = dinoMethodOptions.extend({
+  batchNorm: z
+    .boolean()
+    .default(false)
+    .describe("BatchNorm in the shared head's MLP, which also reads patch tokens (DINO's default: on)"),
   prototypes: z
     .number()
     .int()
@@ -158,11 +162,6 @@ export class IBOT extends DINO<IBOTOptions> {
    */
   protected override headInputDim(): number {
     return this.backbone instanceof ViT ? this.backbone.dim : super.headInputDim();
-  }
-
-  /** iBOT's shared head reads class and patch tokens: no BatchNorm in it on a ViT (as before issue 29's DINO change). */
-  protected override headBatchNorm(): boolean {
-    return !(this.backbone instanceof ViT);
   }
 
   patchTeacherTemperatureAt(step: number, totalSteps: number): number {
